@@ -1,0 +1,25 @@
+// Builds dist/drover: one self-contained executable (Bun runtime included) that embeds everything drover
+// needs at run time: migrations, templates, UI assets and the iPXE binaries in assets/ipxe/.
+// Usage: bun build.ts [--outfile PATH]
+import { $ } from "bun";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+
+const outIdx = process.argv.indexOf("--outfile");
+const outfile = outIdx > 0 ? process.argv[outIdx + 1]! : "dist/drover";
+mkdirSync(dirname(outfile), { recursive: true });
+
+const commit = (await $`git rev-parse --short HEAD`.nothrow().quiet().text()).trim() || "unknown";
+const t0 = performance.now();
+const result = await Bun.build({
+  entrypoints: ["src/main.ts"],
+  compile: { outfile },
+  minify: true,
+  sourcemap: "linked",
+  define: { DROVER_COMMIT: JSON.stringify(commit) },
+});
+if (!result.success) {
+  for (const log of result.logs) console.error(log);
+  process.exit(1);
+}
+console.log(`built ${outfile} (${commit}) in ${Math.round(performance.now() - t0)} ms`);

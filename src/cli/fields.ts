@@ -1,0 +1,194 @@
+import { type Command, Option } from "commander";
+import type { Conf, NetDev } from "../domain/conf";
+import { invalid } from "../domain/errors";
+import type { ConfPatch } from "../domain/patch";
+
+/**
+ * The field flags shared by `node add|set|unset` and `profile add|set|unset`, with Warewulf's names.
+ * One table drives the options, their help, and the translation of parsed options into a ConfPatch.
+ * Network flags apply to the device named by --netname (default `default`).
+ */
+type Kind = "string" | "list" | "bool" | "int";
+
+interface FieldFlag {
+  flags: string;
+  attr: string;
+  help: string;
+  kind: Kind;
+  /** Path into the Conf; `$net` is replaced by --netname. */
+  path: string[];
+  nodeOnly?: boolean;
+  aliases?: string[];
+}
+
+const N = ["networkDevices", "$net"];
+export const FIELD_FLAGS: FieldFlag[] = [
+  { flags: "-P, --profile <names>", attr: "profile", help: "profiles, comma-separated, applied in order (~name removes one)", kind: "list", path: ["profiles"] },
+  { flags: "--comment <text>", attr: "comment", help: "free-form comment (not inherited)", kind: "string", path: ["comment"] },
+  { flags: "--cluster <name>", attr: "cluster", help: "cluster name", kind: "string", path: ["cluster"] },
+  { flags: "--image <name>", attr: "image", help: "image the node boots (alias: --container)", kind: "string", path: ["image"], aliases: ["--container <name>"] },
+  { flags: "--ipxe <template>", attr: "ipxe", help: "iPXE template name", kind: "string", path: ["ipxe"] },
+  { flags: "-R, --runtime-overlays <names>", attr: "runtimeOverlays", help: "runtime overlays, comma-separated", kind: "list", path: ["runtimeOverlay"] },
+  { flags: "-O, --system-overlays <names>", attr: "systemOverlays", help: "system overlays, comma-separated", kind: "list", path: ["systemOverlay"] },
+  { flags: "--init <path>", attr: "init", help: "init to exec after provisioning (default /sbin/init)", kind: "string", path: ["init"] },
+  { flags: "--root <fs>", attr: "root", help: "root filesystem: initramfs, tmpfs, ramfs or a device", kind: "string", path: ["root"] },
+  { flags: "--primarynet <netname>", attr: "primarynet", help: "network device used for provisioning", kind: "string", path: ["primaryNetwork"] },
+  { flags: "--kernelversion <version>", attr: "kernelversion", help: "kernel version in the image to boot (default: highest)", kind: "string", path: ["kernel", "version"] },
+  { flags: "-A, --kernelargs <args>", attr: "kernelargs", help: "kernel arguments, comma-separated", kind: "list", path: ["kernel", "args"] },
+  { flags: "--discoverable [bool]", attr: "discoverable", help: "bind the next unknown MAC that boots to this node", kind: "bool", path: ["discoverable"], nodeOnly: true },
+  { flags: "--asset <key>", attr: "asset", help: "asset key: must match the SMBIOS asset tag the node sends", kind: "string", path: ["assetKey"], nodeOnly: true },
+  { flags: "--ipmiuser <user>", attr: "ipmiuser", help: "BMC user name", kind: "string", path: ["ipmi", "username"] },
+  { flags: "--ipmipass <password>", attr: "ipmipass", help: "BMC password (stored, never shown unless --show-secrets)", kind: "string", path: ["ipmi", "password"] },
+  { flags: "--ipmiaddr <ip>", attr: "ipmiaddr", help: "BMC address (a hostlist increments it per node)", kind: "string", path: ["ipmi", "ipaddr"] },
+  { flags: "--ipmigateway <ip>", attr: "ipmigateway", help: "BMC gateway", kind: "string", path: ["ipmi", "gateway"] },
+  { flags: "--ipminetmask <mask>", attr: "ipminetmask", help: "BMC netmask", kind: "string", path: ["ipmi", "netmask"] },
+  { flags: "--ipmiport <port>", attr: "ipmiport", help: "BMC port (IPMI default 623)", kind: "int", path: ["ipmi", "port"] },
+  { flags: "--ipmiinterface <if>", attr: "ipmiinterface", help: "ipmitool interface (default lanplus)", kind: "string", path: ["ipmi", "interface"] },
+  { flags: "--ipmiescapechar <c>", attr: "ipmiescapechar", help: "serial-over-LAN escape character (default ~)", kind: "string", path: ["ipmi", "escapechar"] },
+  { flags: "--ipmiwrite [bool]", attr: "ipmiwrite", help: "write the BMC network settings at boot", kind: "bool", path: ["ipmi", "write"] },
+  { flags: "--ipmitemplate <name>", attr: "ipmitemplate", help: "ipmitool command template", kind: "string", path: ["ipmi", "template"] },
+  { flags: "--bmctype <type>", attr: "bmctype", help: "BMC protocol: ipmi, redfish or none", kind: "string", path: ["ipmi", "type"] },
+  { flags: "--bmcinsecure [bool]", attr: "bmcinsecure", help: "accept the BMC's self-signed TLS certificate (Redfish)", kind: "bool", path: ["ipmi", "insecure"] },
+  { flags: "--type <type>", attr: "type", help: "network device type (ethernet, infiniband …)", kind: "string", path: [...N, "type"] },
+  { flags: "--onboot [bool]", attr: "onboot", help: "bring the network device up at boot", kind: "bool", path: [...N, "onboot"] },
+  { flags: "-N, --netdev <device>", attr: "netdev", help: "device name on the node, e.g. eth0", kind: "string", path: [...N, "device"] },
+  { flags: "-H, --hwaddr <mac>", attr: "hwaddr", help: "MAC address", kind: "string", path: [...N, "hwaddr"] },
+  { flags: "-I, --ipaddr <ip[/prefix]>", attr: "ipaddr", help: "IPv4 address, optionally with /prefix (a hostlist increments it)", kind: "string", path: [...N, "ipaddr"] },
+  { flags: "-M, --netmask <mask>", attr: "netmask", help: "IPv4 netmask", kind: "string", path: [...N, "netmask"] },
+  { flags: "-G, --gateway <ip>", attr: "gateway", help: "IPv4 gateway", kind: "string", path: [...N, "gateway"] },
+  { flags: "--ipaddr6 <ip6>", attr: "ipaddr6", help: "IPv6 address", kind: "string", path: [...N, "ipaddr6"] },
+  { flags: "--prefixlen6 <len>", attr: "prefixlen6", help: "IPv6 prefix length", kind: "string", path: [...N, "prefixlen6"] },
+  { flags: "--gateway6 <ip6>", attr: "gateway6", help: "IPv6 gateway", kind: "string", path: [...N, "gateway6"] },
+  { flags: "--mtu <mtu>", attr: "mtu", help: "MTU", kind: "int", path: [...N, "mtu"] },
+];
+
+const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((s) => s.trim()).filter(Boolean)];
+
+/** Adds every field flag (and the tag/net helpers) to a `add` or `set` command. */
+export function addFieldOptions(cmd: Command, scope: "node" | "profile"): Command {
+  for (const f of FIELD_FLAGS) {
+    if (f.nodeOnly && scope === "profile") continue;
+    const o = new Option(f.flags, f.help);
+    o.attributeName = () => f.attr;
+    cmd.addOption(o);
+    for (const a of f.aliases ?? []) {
+      const ao = new Option(a, `alias of ${f.flags.split(" ")[0]}`).hideHelp();
+      ao.attributeName = () => f.attr;
+      cmd.addOption(ao);
+    }
+  }
+  cmd.option("--netname <name>", "network the network flags apply to", "default");
+  cmd.option("--tagadd <key=value>", "add tags (repeatable or comma-separated)", collect);
+  cmd.option("--tagdel <key>", "delete tags (repeatable or comma-separated)", collect);
+  cmd.option("--nettagadd <key=value>", "add tags to the --netname network device", collect);
+  cmd.option("--nettagdel <key>", "delete tags from the --netname network device", collect);
+  cmd.option("--ipmitagadd <key=value>", "add BMC tags", collect);
+  cmd.option("--ipmitagdel <key>", "delete BMC tags", collect);
+  cmd.option("--netdel <netname>", "delete a network device (repeatable)", collect);
+  cmd.option("--allow-missing-image", "accept an image name that is not imported yet");
+  return cmd;
+}
+
+/** Adds the field names as boolean flags to an `unset` command. */
+export function addUnsetOptions(cmd: Command, scope: "node" | "profile"): Command {
+  for (const f of FIELD_FLAGS) {
+    if (f.nodeOnly && scope === "profile") continue;
+    const long = f.flags.split(/[ ,]+/).find((s) => s.startsWith("--"))!;
+    const o = new Option(long, `unset: ${f.help}`);
+    o.attributeName = () => f.attr;
+    cmd.addOption(o);
+  }
+  cmd.option("--netname <name>", "network the network flags apply to", "default");
+  cmd.option("--tagdel <key>", "delete tags (repeatable or comma-separated)", collect);
+  cmd.option("--nettagdel <key>", "delete tags from the --netname network device", collect);
+  cmd.option("--netdel <netname>", "delete a network device (repeatable)", collect);
+  return cmd;
+}
+
+function setPath(obj: Record<string, unknown>, path: readonly string[], value: unknown) {
+  let cur = obj;
+  for (const k of path.slice(0, -1)) cur = (cur[k] ??= {}) as Record<string, unknown>;
+  cur[path[path.length - 1]!] = value;
+}
+
+function parseTags(list: string[] | undefined, flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of list ?? []) {
+    const i = kv.indexOf("=");
+    if (i <= 0) throw invalid(`${flag} takes key=value, not '${kv}'`);
+    out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+function parseBool(v: unknown, flag: string): boolean {
+  if (v === true || v === undefined) return true;
+  const s = String(v).toLowerCase();
+  if (["true", "yes", "1", "on"].includes(s)) return true;
+  if (["false", "no", "0", "off"].includes(s)) return false;
+  throw invalid(`${flag} takes true or false, not '${v}'`);
+}
+
+/** Values that mean "clear this field" on `set`, as in Warewulf. */
+const UNSET_WORDS = new Set(["UNDEF", "UNSET", "DELETE"]);
+
+/** Translates parsed options of `add`/`set` into a patch. */
+export function patchFromOptions(opts: Record<string, unknown>, scope: "node" | "profile"): ConfPatch {
+  const net = String(opts.netname ?? "default");
+  const set: Record<string, unknown> = {};
+  const unset: string[][] = [];
+  for (const f of FIELD_FLAGS) {
+    const v = opts[f.attr];
+    if (v === undefined || (f.nodeOnly && scope === "profile")) continue;
+    const path = f.path.map((p) => (p === "$net" ? net : p));
+    const flag = f.flags.split(/[ ,]+/).find((s) => s.startsWith("--"))!;
+    if (typeof v === "string" && UNSET_WORDS.has(v)) {
+      unset.push(path);
+      continue;
+    }
+    switch (f.kind) {
+      case "string":
+        setPath(set, path, String(v));
+        break;
+      case "list":
+        setPath(set, path, String(v).split(",").map((s) => s.trim()).filter(Boolean));
+        break;
+      case "bool":
+        setPath(set, path, parseBool(v, flag));
+        break;
+      case "int": {
+        if (!/^\d+$/.test(String(v))) throw invalid(`${flag} takes a whole number, not '${v}'`);
+        setPath(set, path, Number(v));
+        break;
+      }
+    }
+  }
+  const tags = parseTags(opts.tagadd as string[], "--tagadd");
+  if (Object.keys(tags).length) set.tags = tags;
+  const ntags = parseTags(opts.nettagadd as string[], "--nettagadd");
+  if (Object.keys(ntags).length) setPath(set, ["networkDevices", net, "tags"], ntags);
+  const itags = parseTags(opts.ipmitagadd as string[], "--ipmitagadd");
+  if (Object.keys(itags).length) setPath(set, ["ipmi", "tags"], itags);
+  for (const k of (opts.tagdel as string[]) ?? []) unset.push(["tags", k]);
+  for (const k of (opts.nettagdel as string[]) ?? []) unset.push(["networkDevices", net, "tags", k]);
+  for (const k of (opts.ipmitagdel as string[]) ?? []) unset.push(["ipmi", "tags", k]);
+  for (const n of (opts.netdel as string[]) ?? []) unset.push(["networkDevices", n]);
+  return { set: set as Conf, unset };
+}
+
+/** Translates parsed options of `unset` into a patch. */
+export function unsetFromOptions(opts: Record<string, unknown>, scope: "node" | "profile"): ConfPatch {
+  const net = String(opts.netname ?? "default");
+  const unset: string[][] = [];
+  for (const f of FIELD_FLAGS) {
+    if (f.nodeOnly && scope === "profile") continue;
+    if (opts[f.attr]) unset.push(f.path.map((p) => (p === "$net" ? net : p)));
+  }
+  for (const k of (opts.tagdel as string[]) ?? []) unset.push(["tags", k]);
+  for (const k of (opts.nettagdel as string[]) ?? []) unset.push(["networkDevices", net, "tags", k]);
+  for (const n of (opts.netdel as string[]) ?? []) unset.push(["networkDevices", n]);
+  if (unset.length === 0) throw invalid("name at least one field to unset, e.g. --comment or --kernelargs (see --help)");
+  return { unset };
+}
+
+export type { NetDev };

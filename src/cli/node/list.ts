@@ -1,0 +1,55 @@
+import type { CommandModule } from "../context";
+import { formatOf, emit, table } from "../output";
+import { renderAll, resolvedDocs } from "../render";
+
+const list: CommandModule = (parent, ctx) => {
+  parent
+    .command("list")
+    .alias("ls")
+    .description("list nodes; -a shows every field and the profile it came from")
+    .argument("[patterns...]", "node names, hostlists or globs (default: all)")
+    .option("-a, --all", "every field with its SOURCE: a profile, -- for the node itself, SUPERSEDED when the node overrides a profile")
+    .option("-n, --net", "network devices")
+    .option("-i, --ipmi", "BMC settings")
+    .option("-l, --long", "image, kernel and overlays")
+    .option("-j, --json", "JSON output")
+    .option("-y, --yaml", "YAML output")
+    .option("--show-secrets", "show BMC passwords and asset keys")
+    .action((patterns: string[], opts) => {
+      const items = ctx.services().nodes.listNodes(patterns);
+      const format = formatOf(opts);
+      const secrets = !!opts.showSecrets;
+      if (opts.all) return renderAll(ctx.io, items, format, secrets, "NODE");
+      if (format !== "table") return emit(ctx.io, format, resolvedDocs(items, secrets));
+      const io = ctx.io;
+      if (opts.net) {
+        const rows = items.flatMap((n) =>
+          Object.entries(n.conf.networkDevices ?? {}).map(([net, d]) => [n.name, net, d.hwaddr ?? "--", d.ipaddr ?? "--", d.netmask ?? "--", d.gateway ?? "--", d.device ?? "--"]),
+        );
+        return io.out(table(["NODE", "NETWORK", "HWADDR", "IPADDR", "NETMASK", "GATEWAY", "DEVICE"], rows));
+      }
+      if (opts.ipmi) {
+        const rows = items.map((n) => {
+          const i = n.conf.ipmi ?? {};
+          return [n.name, i.type ?? "ipmi", i.ipaddr ?? "--", String(i.port ?? "--"), i.username ?? "--", i.interface ?? "--"];
+        });
+        return io.out(table(["NODE", "BMC", "IPADDR", "PORT", "USERNAME", "INTERFACE"], rows));
+      }
+      if (opts.long) {
+        const rows = items.map((n) => [
+          n.name,
+          n.conf.kernel?.version ?? "--",
+          n.conf.image ?? "--",
+          `${(n.conf.systemOverlay ?? []).join(",") || "--"}/${(n.conf.runtimeOverlay ?? []).join(",") || "--"}`,
+        ]);
+        return io.out(table(["NODE", "KERNEL VERSION", "IMAGE", "OVERLAYS (S/R)"], rows));
+      }
+      const rows = items.map((n) => {
+        const primary = n.conf.primaryNetwork ?? Object.keys(n.conf.networkDevices ?? {})[0];
+        const dev = primary ? n.conf.networkDevices?.[primary] : undefined;
+        return [n.name, n.profiles.join(",") || "--", dev?.hwaddr ?? "--", dev?.ipaddr ?? "--", n.conf.image ?? "--"];
+      });
+      io.out(table(["NODE", "PROFILES", "HWADDR", "IPADDR", "IMAGE"], rows));
+    });
+};
+export default list;

@@ -1,0 +1,29 @@
+import type { CommandModule } from "../context";
+import { addFieldOptions, patchFromOptions } from "../fields";
+import { summarize } from "./add";
+
+const set: CommandModule = (parent, ctx) => {
+  const cmd = parent
+    .command("set")
+    .description("change fields of nodes (a value of UNDEF clears a field)")
+    .argument("[patterns...]", "node names, hostlists or globs: n[01-04], n*")
+    .option("-a, --all", "change every node")
+    .option("-y, --yes", "do not ask for confirmation (accepted for wwctl compatibility)");
+  addFieldOptions(cmd, "node");
+  cmd.addHelpText(
+    "after",
+    `
+Examples:
+  drover node set n01 --image rocky-9 --kernelargs quiet,console=ttyS0
+  drover node set n[01-04] --netname ib0 --netdev ib0 --type infiniband --ipaddr 10.2.0.11/16
+  drover node set -a --tagadd site=lab`,
+  );
+  cmd.action((patterns: string[], opts) => {
+    const changed = ctx.services().nodes.setNodes(patterns, patchFromOptions(opts, "node"), {
+      all: opts.all,
+      allowMissingImage: opts.allowMissingImage,
+    });
+    ctx.io.out(`Changed ${changed.length} node${changed.length === 1 ? "" : "s"}: ${summarize(changed)}\n`);
+  });
+};
+export default set;

@@ -1,0 +1,17 @@
+import type { CommandModule } from "../context";
+import { addFieldOptions, patchFromOptions } from "../fields";
+
+const add: CommandModule = (parent, ctx) => {
+  const cmd = parent
+    .command("add")
+    .aliases(["new", "create"])
+    .description("add profiles: shared settings that nodes inherit")
+    .argument("<names...>", "profile names");
+  addFieldOptions(cmd, "profile");
+  cmd.addHelpText("after", "\nExample:\n  drover profile add compute --image rocky-9 --netmask 255.255.255.0 --gateway 10.0.0.1 --kernelargs console=ttyS0");
+  cmd.action((names: string[], opts) => {
+    const added = ctx.services().nodes.addProfiles(names, patchFromOptions(opts, "profile"), { allowMissingImage: opts.allowMissingImage });
+    ctx.io.out(`Added profile${added.length === 1 ? "" : "s"}: ${added.join(", ")}\n`);
+  });
+};
+export default add;

@@ -1,0 +1,101 @@
+import { Command, CommanderError } from "commander";
+import { DroverError } from "../domain/errors";
+import { VERSION } from "../version";
+import { CliContext, type CommandModule } from "./context";
+import type { Io } from "./output";
+
+import nodeAdd from "./node/add";
+import nodeDelete from "./node/delete";
+import nodeEdit from "./node/edit";
+import nodeExport from "./node/export";
+import nodeImport from "./node/import";
+import nodeList from "./node/list";
+import nodeSet from "./node/set";
+import nodeUnset from "./node/unset";
+import profileAdd from "./profile/add";
+import profileDelete from "./profile/delete";
+import profileEdit from "./profile/edit";
+import profileList from "./profile/list";
+import profileSet from "./profile/set";
+import profileUnset from "./profile/unset";
+import serve from "./serve";
+import version from "./version";
+
+/** The command table: noun → its verbs. Adding a command means adding its file here (and its test). */
+export const COMMANDS: Record<string, { help: string; aliases?: string[]; verbs?: CommandModule[]; self?: CommandModule }> = {
+  node: {
+    help: "add, change, list and remove nodes",
+    verbs: [nodeAdd, nodeSet, nodeUnset, nodeList, nodeDelete, nodeEdit, nodeExport, nodeImport],
+  },
+  profile: { help: "add, change, list and remove profiles", verbs: [profileAdd, profileSet, profileUnset, profileList, profileDelete, profileEdit] },
+  serve: { help: "run the boot servers (DHCP, TFTP, HTTP) and the web page", self: serve },
+  version: { help: "print drover's version", self: version },
+};
+
+/** Exit codes: 0 ok, 1 internal failure, 2 bad input, 3 not found, 4 conflict, 5 in use. */
+const EXIT: Record<DroverError["kind"], number> = { invalid: 2, "not-found": 3, conflict: 4, "in-use": 5 };
+
+export function buildProgram(ctx: CliContext, root: Command): Command {
+  root
+    .name("drover")
+    .description("Stateless cluster provisioning: boot diskless nodes from one head node.")
+    .version(VERSION, "-V, --version", "print the version")
+    .option("-d, --data-dir <dir>", "where drover keeps its state (env DROVER_DATA_DIR; default /var/lib/drover as root, else ./.drover)")
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) })
+    .exitOverride();
+  for (const [noun, spec] of Object.entries(COMMANDS)) {
+    if (spec.self) {
+      spec.self(root, ctx);
+      continue;
+    }
+    const cmd = root.command(noun).description(spec.help);
+    for (const a of spec.aliases ?? []) cmd.alias(a);
+    cmd.configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) }).exitOverride();
+    for (const v of spec.verbs ?? []) v(cmd, ctx);
+  }
+  root.addHelpText(
+    "after",
+    `
+Examples:
+  drover node add n[001-004] --ipaddr 10.0.0.11/24 --hwaddr 52:54:00:00:00:01   (addresses increment per node)
+  drover node list -a n001        every field, with the profile it came from
+  drover serve                    run the boot servers and the web page on :9873
+
+Run 'drover COMMAND --help' for a command's options.`,
+  );
+  return root;
+}
+
+/** Runs the CLI and returns the exit code. The only caller that exits the process is main.ts. */
+export async function runCli(argv: readonly string[], io: Io): Promise<number> {
+  const root = new Command();
+  const ctx = new CliContext(io, () => root);
+  buildProgram(ctx, root);
+  // Commander's exitOverride applies per command; set it on every subcommand so errors come back here.
+  const walk = (c: Command) => {
+    c.exitOverride();
+    c.configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+    c.commands.forEach(walk);
+  };
+  walk(root);
+  try {
+    await root.parseAsync(argv as string[], { from: "user" });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
+      if (e.code === "commander.executeSubCommandAsync") return 0;
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (e instanceof DroverError) {
+      io.err(`drover: ${e.message}\n`);
+      return EXIT[e.kind];
+    }
+    const err = e as Error;
+    io.err(`drover: internal error: ${err.message}\n${io.env.DROVER_DEBUG ? `${err.stack}\n` : "(set DROVER_DEBUG=1 for a stack trace)\n"}`);
+    return 1;
+  } finally {
+    ctx.close();
+  }
+}

@@ -1,0 +1,39 @@
+import { Hono } from "hono";
+import { DroverError } from "../domain/errors";
+import { COMMIT, VERSION } from "../version";
+
+/** What the HTTP layer needs; built by the composition root. */
+export interface HttpDeps {
+  startedAt: Date;
+  /** Counts for /status; cheap queries only. */
+  stats(): { nodes: number; profiles: number };
+  /** Which boot services run, for /status. */
+  services: () => Record<string, unknown>;
+}
+
+const STATUS: Record<DroverError["kind"], 400 | 404 | 409> = { invalid: 400, "not-found": 404, conflict: 409, "in-use": 409 };
+
+export function createApp(deps: HttpDeps): Hono {
+  const app = new Hono();
+
+  app.get("/status", (c) =>
+    c.json({
+      name: "drover",
+      version: VERSION,
+      commit: COMMIT,
+      startedAt: deps.startedAt.toISOString(),
+      uptimeSeconds: Math.round((Date.now() - deps.startedAt.getTime()) / 1000),
+      ...deps.stats(),
+      services: deps.services(),
+    }),
+  );
+
+  app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
+  // One place turns errors into responses: domain errors keep their message, anything else is a 500.
+  app.onError((err, c) => {
+    if (err instanceof DroverError) return c.json({ error: err.message, details: err.details }, STATUS[err.kind]);
+    console.error(`drover: ${c.req.method} ${c.req.path}: ${err.stack ?? err.message}`);
+    return c.json({ error: "internal error" }, 500);
+  });
+  return app;
+}

@@ -1,0 +1,335 @@
+import { type Resolved, findProfileCycle, resolve } from "../domain/cascade";
+import { type Conf, NODE_DEFAULTS, maskSecrets } from "../domain/conf";
+import { DroverError, conflict, inUse, invalid, notFound } from "../domain/errors";
+import { matchNames } from "../domain/hostlist";
+import { addToIPv4, requireHostname } from "../domain/net";
+import type { NodesConf } from "../domain/nodesconf";
+import { type ConfPatch, applyPatch } from "../domain/patch";
+import { checkResolvedNode, normalizeConf } from "../domain/validate";
+import type { AddressEntry, AddressOwner, NodeStore, StoreTx } from "./ports";
+
+export interface WriteOptions {
+  /** Allow references to images that are not imported yet (a site moving in before its images). */
+  allowMissingImage?: boolean;
+}
+
+export interface ResolvedNode extends Resolved {
+  name: string;
+  /** The node's own document, before the cascade. */
+  own: Conf;
+}
+
+/** The profile every new node gets, created on first start. Mirrors Warewulf's default profile. */
+export const DEFAULT_PROFILE: Conf = {
+  comment: "This profile is automatically included for each node",
+  runtimeOverlay: ["hosts", "ssh.authorized_keys", "syncuser"],
+  systemOverlay: ["wwinit", "wwclient", "fstab", "hostname", "ssh.host_keys", "issue", "resolv", "NetworkManager", "systemd.networkd", "ifupdown"],
+  kernel: { args: [...NODE_DEFAULTS.kernelArgs] },
+  init: NODE_DEFAULTS.init,
+  root: NODE_DEFAULTS.root,
+  ipxe: NODE_DEFAULTS.ipxe,
+};
+
+/**
+ * Nodes and profiles: the use cases behind `node …` and `profile …` on the CLI and the API.
+ * Every write runs in one immediate transaction that re-reads what it validates against, so a
+ * write either happens whole and valid or not at all, whichever process gets there first.
+ */
+export class NodeService {
+  constructor(private readonly store: NodeStore) {}
+
+  /** Creates the default profile the first time a data dir is used. */
+  initialize(): void {
+    this.store.write((tx) => {
+      if (tx.getSetting("initialized")) return;
+      if (!tx.profiles().has("default")) tx.putProfile("default", DEFAULT_PROFILE);
+      tx.setSetting("initialized", new Date().toISOString());
+    });
+  }
+
+  // ---- nodes ----
+
+  /**
+   * Adds nodes. A hostlist of names with `--ipaddr`/`--ipmiaddr` gives each node the next address.
+   * New nodes get the `default` profile unless the patch names profiles.
+   */
+  addNodes(names: readonly string[], patch: ConfPatch, opts: WriteOptions = {}): string[] {
+    if (names.length === 0) throw invalid("no node names given; e.g. drover node add n[001-004] --ipaddr 10.0.0.11/24");
+    for (const n of names) requireHostname(n);
+    return this.store.write((tx) => {
+      const existing = new Set(tx.nodes(names).keys());
+      if (existing.size) throw conflict(`node${existing.size > 1 ? "s" : ""} already exist: ${[...existing].slice(0, 10).join(", ")}${existing.size > 10 ? " …" : ""}; use 'drover node set' to change ${existing.size > 1 ? "them" : "it"}`);
+      const changes = names.map((name, i) => {
+        const set = incrementAddresses(patch.set ?? {}, i);
+        const base: Conf = { profiles: set.profiles ? [] : ["default"] };
+        return { name, conf: applyPatch(base, { set, unset: patch.unset }) };
+      });
+      this.commitNodes(tx, changes, opts);
+      return names.slice();
+    });
+  }
+
+  setNodes(patterns: readonly string[], patch: ConfPatch, opts: WriteOptions & { all?: boolean } = {}): string[] {
+    return this.store.write((tx) => {
+      const names = this.match(tx, patterns, opts.all);
+      const current = tx.nodes(names);
+      const changes = names.map((name) => ({ name, conf: applyPatch(current.get(name)!, patch) }));
+      this.commitNodes(tx, changes, opts);
+      return names;
+    });
+  }
+
+  deleteNodes(patterns: readonly string[]): string[] {
+    return this.store.write((tx) => {
+      const names = this.match(tx, patterns, false);
+      tx.deleteNodes(names);
+      return names;
+    });
+  }
+
+  /** Replaces nodes' own documents whole (node edit, node import). Nodes not present are created. */
+  replaceNodes(docs: Record<string, Conf>, opts: WriteOptions = {}): string[] {
+    const names = Object.keys(docs);
+    for (const n of names) requireHostname(n);
+    return this.store.write((tx) => {
+      this.commitNodes(tx, names.map((name) => ({ name, conf: docs[name]! })), opts);
+      return names;
+    });
+  }
+
+  listNodes(patterns: readonly string[] = []): ResolvedNode[] {
+    return this.store.read((tx) => {
+      const profiles = tx.profiles();
+      const all = tx.nodes();
+      const names = matchNames([...all.keys()], patterns);
+      if (patterns.length && names.length === 0) throw notFound(`no node matches ${patterns.join(" ")}; 'drover node list' shows the nodes there are`);
+      return names.map((name) => ({ name, own: all.get(name)!, ...resolve(all.get(name)!, (p) => profiles.get(p)) }));
+    });
+  }
+
+  getNode(name: string): ResolvedNode {
+    const [n] = this.listNodes([name]);
+    if (!n || n.name !== name) throw notFound(`node '${name}' does not exist`);
+    return n;
+  }
+
+  counts(): { nodes: number; profiles: number } {
+    return this.store.read((tx) => ({ nodes: tx.nodeNames().length, profiles: tx.profiles().size }));
+  }
+
+  // ---- profiles ----
+
+  addProfiles(names: readonly string[], patch: ConfPatch, opts: WriteOptions = {}): string[] {
+    if (names.length === 0) throw invalid("no profile name given; e.g. drover profile add compute --kernelargs quiet");
+    for (const n of names) requireHostname(n, "profile");
+    return this.store.write((tx) => {
+      const have = tx.profiles();
+      const dup = names.filter((n) => have.has(n));
+      if (dup.length) throw conflict(`profile already exists: ${dup.join(", ")}; use 'drover profile set' to change it`);
+      this.commitProfiles(tx, names.map((name) => ({ name, conf: applyPatch({}, patch) })), opts);
+      return names.slice();
+    });
+  }
+
+  setProfiles(patterns: readonly string[], patch: ConfPatch, opts: WriteOptions & { all?: boolean } = {}): string[] {
+    return this.store.write((tx) => {
+      const have = tx.profiles();
+      const names = opts.all ? [...have.keys()] : matchNames([...have.keys()], patterns);
+      if (names.length === 0) throw notFound(`no profile matches ${patterns.join(" ") || "(nothing given)"}; 'drover profile list' shows the profiles there are`);
+      this.commitProfiles(tx, names.map((name) => ({ name, conf: applyPatch(have.get(name)!, patch) })), opts);
+      return names;
+    });
+  }
+
+  replaceProfiles(docs: Record<string, Conf>, opts: WriteOptions = {}): string[] {
+    const names = Object.keys(docs);
+    for (const n of names) requireHostname(n, "profile");
+    return this.store.write((tx) => {
+      this.commitProfiles(tx, names.map((name) => ({ name, conf: docs[name]! })), opts);
+      return names;
+    });
+  }
+
+  deleteProfiles(patterns: readonly string[], opts: { force?: boolean } = {}): string[] {
+    return this.store.write((tx) => {
+      const have = tx.profiles();
+      const names = matchNames([...have.keys()], patterns);
+      if (names.length === 0) throw notFound(`no profile matches ${patterns.join(" ")}`);
+      const users: string[] = [];
+      for (const [n, c] of tx.nodes()) if (c.profiles?.some((p) => names.includes(p))) users.push(`node ${n}`);
+      for (const [p, c] of have) if (!names.includes(p) && c.profiles?.some((x) => names.includes(x))) users.push(`profile ${p}`);
+      if (users.length && !opts.force) {
+        throw inUse(`profile ${names.join(", ")} is used by ${users.slice(0, 8).join(", ")}${users.length > 8 ? ` and ${users.length - 8} more` : ""}; remove it from them first (drover node set N --profile …)`);
+      }
+      for (const n of names) tx.deleteProfile(n);
+      return names;
+    });
+  }
+
+  listProfiles(patterns: readonly string[] = []): ResolvedNode[] {
+    return this.store.read((tx) => {
+      const profiles = tx.profiles();
+      const names = matchNames([...profiles.keys()].sort(), patterns);
+      if (patterns.length && names.length === 0) throw notFound(`no profile matches ${patterns.join(" ")}`);
+      return names.map((name) => ({ name, own: profiles.get(name)!, ...resolve(profiles.get(name)!, (p) => profiles.get(p), false) }));
+    });
+  }
+
+  // ---- nodes.conf ----
+
+  exportConf(patterns: readonly string[] = [], showSecrets = false): NodesConf {
+    return this.store.read((tx) => {
+      const all = tx.nodes();
+      const names = matchNames([...all.keys()], patterns);
+      const hide = (c: Conf) => (showSecrets ? c : maskSecrets(c, "remove"));
+      return {
+        profiles: Object.fromEntries([...tx.profiles()].map(([n, c]) => [n, hide(c)])),
+        nodes: Object.fromEntries(names.map((n) => [n, hide(all.get(n)!)])),
+      };
+    });
+  }
+
+  /** Imports profiles then nodes in one transaction: all of it, or nothing. */
+  importConf(nc: NodesConf, opts: WriteOptions = {}): { profiles: string[]; nodes: string[] } {
+    for (const n of Object.keys(nc.nodes)) requireHostname(n);
+    for (const n of Object.keys(nc.profiles)) requireHostname(n, "profile");
+    return this.store.write((tx) => {
+      const profiles = Object.entries(nc.profiles).map(([name, conf]) => ({ name, conf }));
+      this.commitProfiles(tx, profiles, opts);
+      const nodes = Object.entries(nc.nodes).map(([name, conf]) => ({ name, conf }));
+      this.commitNodes(tx, nodes, opts);
+      return { profiles: profiles.map((p) => p.name), nodes: nodes.map((n) => n.name) };
+    });
+  }
+
+  // ---- internals ----
+
+  private match(tx: StoreTx, patterns: readonly string[], all = false): string[] {
+    const names = tx.nodeNames();
+    if (all) return names;
+    if (patterns.length === 0) throw invalid("no nodes given: name them (n[01-04], n*) or pass --all");
+    const hit = matchNames(names, patterns);
+    if (hit.length === 0) throw notFound(`no node matches ${patterns.join(" ")}; 'drover node list' shows the nodes there are`);
+    return hit;
+  }
+
+  private commitProfiles(tx: StoreTx, changes: { name: string; conf: Conf }[], opts: WriteOptions) {
+    const problems: string[] = [];
+    const profiles = tx.profiles();
+    const normalized = changes.map(({ name, conf }) => {
+      try {
+        return { name, conf: normalizeConf(conf, "profile", name) };
+      } catch (e) {
+        if (e instanceof DroverError) problems.push(e.message);
+        else throw e;
+        return { name, conf };
+      }
+    });
+    if (problems.length) throw invalid(problems.join("\n"), problems);
+    for (const c of normalized) profiles.set(c.name, c.conf);
+    for (const c of normalized) {
+      for (const ref of c.conf.profiles ?? []) {
+        const n = ref.replace(/^~/, "");
+        if (!profiles.has(n)) problems.push(`profile '${c.name}' refers to profile '${n}', which does not exist`);
+      }
+      const cycle = findProfileCycle(c.name, (p) => profiles.get(p));
+      if (cycle) problems.push(`profile '${c.name}' would form a cycle: ${cycle.join(" → ")}`);
+      this.checkImage(tx, `profile '${c.name}'`, c.conf.image, opts, problems);
+    }
+    if (problems.length) throw invalid(problems.join("\n"), problems);
+    for (const c of normalized) tx.putProfile(c.name, c.conf);
+    // Nodes that use a changed profile resolve differently now: re-check them and refresh their addresses.
+    const changed = new Set(normalized.map((c) => c.name));
+    const affected: { name: string; conf: Conf }[] = [];
+    for (const [name, conf] of tx.nodes()) {
+      const r = resolve(conf, (p) => profiles.get(p));
+      if (r.profiles.some((p) => changed.has(p))) affected.push({ name, conf });
+    }
+    if (affected.length) this.commitNodes(tx, affected, { ...opts, allowMissingImage: true }, profiles);
+  }
+
+  private commitNodes(tx: StoreTx, changes: { name: string; conf: Conf }[], opts: WriteOptions, profilesIn?: Map<string, Conf>) {
+    const problems: string[] = [];
+    const profiles = profilesIn ?? tx.profiles();
+    const addresses = tx.addresses();
+    const changing = new Set(changes.map((c) => c.name));
+    // Addresses held by nodes outside this change stay claimed; those of changing nodes are re-claimed below.
+    const claimed = new Map<string, AddressOwner>();
+    for (const [k, v] of addresses) if (!changing.has(v.node)) claimed.set(k, v);
+    const out: { name: string; conf: Conf; addresses: AddressEntry[] }[] = [];
+    for (const { name, conf: raw } of changes) {
+      let conf: Conf;
+      try {
+        conf = normalizeConf(raw, "node", name);
+      } catch (e) {
+        if (!(e instanceof DroverError)) throw e;
+        problems.push(e.message);
+        continue;
+      }
+      for (const ref of conf.profiles ?? []) {
+        const n = ref.replace(/^~/, "");
+        if (!profiles.has(n)) problems.push(`node '${name}' refers to profile '${n}', which does not exist; create it with 'drover profile add ${n}'`);
+      }
+      const r = resolve(conf, (p) => profiles.get(p));
+      problems.push(...checkResolvedNode(name, r.conf));
+      this.checkImage(tx, `node '${name}'`, r.conf.image, opts, problems);
+      const addrs = addressesOf(r.conf);
+      for (const a of addrs) {
+        const key = `${a.kind}:${a.value}`;
+        const held = claimed.get(key);
+        if (held) {
+          const what = a.kind === "mac" ? "MAC" : "IP address";
+          problems.push(`${what} ${a.value} of node '${name}' (${a.owner}) is already used by node '${held.node}' (${held.owner})`);
+        } else claimed.set(key, { node: name, owner: a.owner });
+      }
+      out.push({ name, conf, addresses: addrs });
+    }
+    if (problems.length) {
+      const shown = problems.slice(0, 20);
+      if (problems.length > 20) shown.push(`… and ${problems.length - 20} more problems`);
+      const isConflict = problems.every((p) => p.includes("is already used by"));
+      throw (isConflict ? conflict : invalid)(shown.join("\n"), problems);
+    }
+    tx.putNodes(out);
+  }
+
+  private imageCache = new WeakMap<StoreTx, Set<string>>();
+  private checkImage(tx: StoreTx, who: string, image: string | undefined, opts: WriteOptions, problems: string[]) {
+    if (!image || opts.allowMissingImage) return;
+    let names = this.imageCache.get(tx);
+    if (!names) this.imageCache.set(tx, (names = tx.imageNames()));
+    if (!names.has(image)) {
+      problems.push(`${who} uses image '${image}', which is not imported; import it first (drover image import SOURCE ${image}) or pass --allow-missing-image`);
+    }
+  }
+}
+
+/** The addresses a resolved node claims: MACs of its network devices, their IPv4/IPv6 addresses, its BMC address. */
+export function addressesOf(conf: Conf): AddressEntry[] {
+  const out: AddressEntry[] = [];
+  for (const [net, dev] of Object.entries(conf.networkDevices ?? {})) {
+    if (dev.hwaddr) out.push({ kind: "mac", value: dev.hwaddr, owner: net });
+    if (dev.ipaddr) out.push({ kind: "ip", value: dev.ipaddr, owner: net });
+    if (dev.ipaddr6) out.push({ kind: "ip", value: dev.ipaddr6.split("/")[0]!.toLowerCase(), owner: net });
+  }
+  if (conf.ipmi?.ipaddr) out.push({ kind: "ip", value: conf.ipmi.ipaddr, owner: "ipmi" });
+  // The same address twice on one node (two devices) is a duplicate too.
+  return out;
+}
+
+/** For the i-th node of a hostlist: IPv4 addresses in the patch advance by i (Warewulf's behaviour). */
+function incrementAddresses(set: Conf, i: number): Conf {
+  if (i === 0) return set;
+  const c = structuredClone(set);
+  for (const dev of Object.values(c.networkDevices ?? {})) {
+    if (dev.ipaddr) {
+      const [ip, prefix] = dev.ipaddr.split("/");
+      dev.ipaddr = addToIPv4(ip!, i) + (prefix !== undefined ? `/${prefix}` : "");
+    }
+  }
+  if (c.ipmi?.ipaddr) {
+    const [ip, prefix] = c.ipmi.ipaddr.split("/");
+    c.ipmi.ipaddr = addToIPv4(ip!, i) + (prefix !== undefined ? `/${prefix}` : "");
+  }
+  return c;
+}

@@ -1,0 +1,42 @@
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
+import { migrate } from "./migrate";
+import { migrations } from "./migrations";
+import * as schema from "./schema";
+
+export type Db = BunSQLiteDatabase<typeof schema>;
+
+export interface OpenStore {
+  sqlite: Database;
+  db: Db;
+  path: string;
+  close(): void;
+}
+
+/**
+ * Opens (creating if needed) the SQLite store in `dataDir`: WAL so readers never block the writer,
+ * foreign keys on, and a busy timeout so that the server and CLI invocations share the file safely.
+ */
+export function openStore(dataDir: string): OpenStore {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const path = join(dataDir, "drover.db");
+  const sqlite = new Database(path, { create: true, strict: true });
+  sqlite.run("PRAGMA busy_timeout = 30000");
+  sqlite.run("PRAGMA journal_mode = WAL");
+  sqlite.run("PRAGMA synchronous = NORMAL");
+  sqlite.run("PRAGMA foreign_keys = ON");
+  migrate(sqlite, migrations);
+  const db = drizzle({ client: sqlite, schema });
+  return { sqlite, db, path, close: () => sqlite.close() };
+}
+
+/** An in-memory store for tests. */
+export function openMemoryStore(): OpenStore {
+  const sqlite = new Database(":memory:", { strict: true });
+  sqlite.run("PRAGMA foreign_keys = ON");
+  migrate(sqlite, migrations);
+  const db = drizzle({ client: sqlite, schema });
+  return { sqlite, db, path: ":memory:", close: () => sqlite.close() };
+}

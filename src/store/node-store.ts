@@ -1,0 +1,71 @@
+import { eq, inArray, sql } from "drizzle-orm";
+import type { Conf } from "../domain/conf";
+import type { AddressEntry, AddressOwner, NodeStore, StoreTx } from "../services/ports";
+import type { Db } from "./db";
+import { images, nodeAddresses, nodes, profiles, settings } from "./schema";
+
+const CHUNK = 400;
+
+function chunks<T>(xs: readonly T[], n = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
+/** The SQLite implementation of the node store port. */
+export function sqliteNodeStore(db: Db): NodeStore {
+  const tx = (d: Db): StoreTx => ({
+    profiles: () => new Map(d.select({ name: profiles.name, conf: profiles.conf }).from(profiles).all().map((r) => [r.name, r.conf as Conf])),
+    nodes: (names) => {
+      const q = d.select({ name: nodes.name, conf: nodes.conf }).from(nodes);
+      const rows = names ? chunks(names).flatMap((c) => q.where(inArray(nodes.name, c)).all()) : q.orderBy(nodes.name).all();
+      return new Map(rows.map((r) => [r.name, r.conf as Conf]));
+    },
+    nodeNames: () => d.select({ name: nodes.name }).from(nodes).orderBy(nodes.name).all().map((r) => r.name),
+    addresses: () => {
+      const rows = d
+        .select({ kind: nodeAddresses.kind, value: nodeAddresses.value, node: nodes.name, owner: nodeAddresses.owner })
+        .from(nodeAddresses)
+        .innerJoin(nodes, eq(nodes.id, nodeAddresses.nodeId))
+        .all();
+      return new Map<string, AddressOwner>(rows.map((r) => [`${r.kind}:${r.value}`, { node: r.node, owner: r.owner }]));
+    },
+    imageNames: () => new Set(d.select({ name: images.name }).from(images).all().map((r) => r.name)),
+    putProfile: (name, conf) => {
+      const now = Date.now();
+      d.insert(profiles)
+        .values({ name, conf: conf as Record<string, unknown>, createdAt: now, updatedAt: now })
+        .onConflictDoUpdate({ target: profiles.name, set: { conf: conf as Record<string, unknown>, updatedAt: now } })
+        .run();
+    },
+    deleteProfile: (name) => void d.delete(profiles).where(eq(profiles.name, name)).run(),
+    putNodes: (entries) => {
+      const now = Date.now();
+      for (const c of chunks(entries)) {
+        const ids = d
+          .insert(nodes)
+          .values(c.map((e) => ({ name: e.name, conf: e.conf as Record<string, unknown>, createdAt: now, updatedAt: now })))
+          .onConflictDoUpdate({ target: nodes.name, set: { conf: sqlExcluded("conf"), updatedAt: now } })
+          .returning({ id: nodes.id, name: nodes.name })
+          .all();
+        const idOf = new Map(ids.map((r) => [r.name, r.id]));
+        const idList = [...idOf.values()];
+        d.delete(nodeAddresses).where(inArray(nodeAddresses.nodeId, idList)).run();
+        const addrRows = c.flatMap((e) => e.addresses.map((a: AddressEntry) => ({ ...a, nodeId: idOf.get(e.name)! })));
+        for (const ac of chunks(addrRows)) if (ac.length) d.insert(nodeAddresses).values(ac).run();
+      }
+    },
+    deleteNodes: (names) => {
+      for (const c of chunks(names)) d.delete(nodes).where(inArray(nodes.name, c)).run();
+    },
+    getSetting: <T>(key: string) => d.select().from(settings).where(eq(settings.key, key)).get()?.value as T | undefined,
+    setSetting: (key, value) =>
+      void d.insert(settings).values({ key, value }).onConflictDoUpdate({ target: settings.key, set: { value } }).run(),
+  });
+  return {
+    read: (fn) => db.transaction((t) => fn(tx(t as unknown as Db)), { behavior: "deferred" }),
+    write: (fn) => db.transaction((t) => fn(tx(t as unknown as Db)), { behavior: "immediate" }),
+  };
+}
+
+const sqlExcluded = (col: string) => sql.raw(`excluded.${col}`);
