@@ -1,0 +1,29 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCli } from "../../src/cli/program";
+
+export interface CliResult {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** Runs the drover CLI in-process against a data dir, capturing what it prints. */
+export async function drover(dataDir: string, ...args: string[]): Promise<CliResult> {
+  let out = "";
+  let err = "";
+  const code = await runCli(["--data-dir", dataDir, ...args], {
+    out: (s) => void (out += s),
+    err: (s) => void (err += s),
+    isTTY: false,
+    env: { EDITOR: "false" },
+  });
+  return { code, out, err };
+}
+
+/** A fresh temporary directory; remove it with the returned cleanup. */
+export function tempDir(prefix = "drover-test-"): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
