@@ -11,13 +11,18 @@ export interface CliResult {
 
 /** Runs the drover CLI in-process against a data dir, capturing what it prints. */
 export async function drover(dataDir: string, ...args: string[]): Promise<CliResult> {
+  return droverWithEnv(dataDir, { EDITOR: "false" }, ...args);
+}
+
+/** Like drover(), with a chosen environment (e.g. EDITOR for `edit` commands). */
+export async function droverWithEnv(dataDir: string, env: Record<string, string>, ...args: string[]): Promise<CliResult> {
   let out = "";
   let err = "";
   const code = await runCli(["--data-dir", dataDir, ...args], {
     out: (s) => void (out += s),
     err: (s) => void (err += s),
     isTTY: false,
-    env: { EDITOR: "false" },
+    env,
   });
   return { code, out, err };
 }

@@ -1,0 +1,58 @@
+import { afterAll, expect, test } from "bun:test";
+import { copyFileSync } from "node:fs";
+import { join } from "node:path";
+import { droverBinary } from "../helpers/binary";
+import { tempDir } from "../helpers/cli";
+
+// The executable must run from any directory, with no Bun, Node or source tree around it.
+const t = tempDir("drover-bin-");
+afterAll(() => t.cleanup());
+const bin = join(t.dir, "drover");
+copyFileSync(droverBinary(), bin);
+const env = { PATH: "/usr/bin:/bin", HOME: t.dir };
+
+test("runs from another directory: version, and migrations embedded", () => {
+  const v = Bun.spawnSync([bin, "version"], { cwd: t.dir, env });
+  expect(v.exitCode).toBe(0);
+  expect(v.stdout.toString()).toMatch(/^drover \d+\.\d+\.\d+ \(\w+\)/);
+  const add = Bun.spawnSync([bin, "--data-dir", join(t.dir, "data"), "node", "add", "n[1-2]", "--ipaddr", "10.0.0.1/24"], { cwd: t.dir, env });
+  expect(add.stderr.toString()).toBe("");
+  const list = Bun.spawnSync([bin, "-d", join(t.dir, "data"), "node", "list", "--json"], { cwd: t.dir, env });
+  expect(JSON.parse(list.stdout.toString()).map((n: { name: string }) => n.name)).toEqual(["n1", "n2"]);
+});
+
+test("DROVER_DATA_DIR is honoured, and the default for a non-flag run is used otherwise", () => {
+  const r = Bun.spawnSync([bin, "profile", "list", "--json"], { cwd: t.dir, env: { ...env, DROVER_DATA_DIR: join(t.dir, "envdata") } });
+  expect(r.exitCode).toBe(0);
+  expect(Bun.spawnSync(["test", "-f", join(t.dir, "envdata/drover.db")]).exitCode).toBe(0);
+});
+
+test("serve answers /status and stops cleanly on SIGTERM", async () => {
+  const p = Bun.spawn([bin, "-d", join(t.dir, "srv"), "serve", "--port", "0", "--listen", "127.0.0.1"], { cwd: t.dir, env, stderr: "pipe" });
+  const reader = p.stderr.getReader();
+  let log = "";
+  let port = 0;
+  while (!port) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`serve exited early: ${log}`);
+    log += new TextDecoder().decode(value);
+    const m = /HTTP on http:\/\/127\.0\.0\.1:(\d+)/.exec(log);
+    if (m && /DHCP/.test(log)) port = Number(m[1]);
+  }
+  expect(log).toMatch(/DHCP is off/);
+  const s = await (await fetch(`http://127.0.0.1:${port}/status`)).json();
+  expect(s).toMatchObject({ name: "drover", nodes: 0, profiles: 1 });
+  const nf = await fetch(`http://127.0.0.1:${port}/nope`);
+  expect(nf.status).toBe(404);
+  p.kill("SIGTERM");
+  expect(await p.exited).toBe(0);
+});
+
+test("bad arguments: clear message and exit code 2", () => {
+  const r = Bun.spawnSync([bin, "-d", join(t.dir, "x"), "node", "add", "n1", "--ipaddr", "10.0.0.1"], { cwd: t.dir, env });
+  expect(r.exitCode).toBe(2);
+  expect(r.stderr.toString()).toMatch(/no netmask; give --netmask/);
+  const u = Bun.spawnSync([bin, "frobnicate"], { cwd: t.dir, env });
+  expect(u.exitCode).toBe(2);
+  expect(u.stderr.toString()).toMatch(/unknown command 'frobnicate'/);
+});
