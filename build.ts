@@ -4,10 +4,21 @@
 import { $ } from "bun";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { ensureIpxeAssets } from "./assets/ipxe/update";
 
 const outIdx = process.argv.indexOf("--outfile");
 const outfile = outIdx > 0 ? process.argv[outIdx + 1]! : "dist/drover";
 mkdirSync(dirname(outfile), { recursive: true });
+
+// iPXE binaries: committed in assets/ipxe (so an air-gapped build needs nothing); copied from Debian's ipxe
+// package only when one is missing. The imports in assets/ipxe/embedded.ts embed them in the executable.
+try {
+  const { copied } = ensureIpxeAssets();
+  if (copied.length) console.log(`assets/ipxe: copied ${copied.join(", ")} from the ipxe package`);
+} catch (e) {
+  console.error(`build: ${(e as Error).message}`);
+  process.exit(1);
+}
 
 const commit = (await $`git rev-parse --short HEAD`.nothrow().quiet().text()).trim() || "unknown";
 const t0 = performance.now();
