@@ -130,7 +130,7 @@ export async function rawGet(serverPort: number, name: string, options: Record<s
       data.set(x, o);
       o += x.length;
     }
-    return { data, oack, error: undefined, wrapped, tid, blocks: expect - 1 };
+    return { data: data as Uint8Array, oack, error: undefined, wrapped, tid, blocks: expect - 1 };
   } finally {
     c.close();
   }
