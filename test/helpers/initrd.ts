@@ -70,7 +70,7 @@ export async function buildBusyboxInitrd(opts: InitrdOptions): Promise<string> {
   cpio.file("init", init, 0o755);
   for (const [path, v] of Object.entries(opts.extraFiles ?? {})) {
     const rel = path.replace(/^\/+/, "");
-    for (let d = dirname(rel); d !== "." && d !== ""; d = dirname(d)) cpio.dir(d);
+    if (dirname(rel) !== ".") cpio.dir(dirname(rel));
     if (typeof v === "string" || v instanceof Uint8Array) cpio.file(rel, v, 0o644);
     else cpio.file(rel, v.data, v.mode);
   }
@@ -216,7 +216,7 @@ class CpioWriter {
   chr(path: string, mode: number, major: number, minor: number) {
     this.entry(path, 0o020000 | mode, new Uint8Array(0), major, minor);
   }
-  finish(): Uint8Array {
+  finish(): Uint8Array<ArrayBuffer> {
     this.entry("TRAILER!!!", 0, new Uint8Array(0), 0, 0, 0);
     return Buffer.concat(this.parts);
   }
