@@ -1,4 +1,7 @@
+import { BootStatusService } from "./services/boot-status";
 import { NodeService } from "./services/nodes";
+import type { BootStateStore } from "./services/ports";
+import { sqliteBootStateStore } from "./store/boot-store";
 import { type OpenStore, openStore } from "./store/db";
 import { sqliteNodeStore } from "./store/node-store";
 
@@ -10,6 +13,8 @@ export interface Services {
   dataDir: string;
   store: OpenStore;
   nodes: NodeService;
+  bootState: BootStateStore;
+  bootStatus: BootStatusService;
   close(): void;
 }
 
@@ -17,5 +22,7 @@ export function createServices(dataDir: string): Services {
   const store = openStore(dataDir);
   const nodes = new NodeService(sqliteNodeStore(store.db));
   nodes.initialize();
-  return { dataDir, store, nodes, close: () => store.close() };
+  const bootState = sqliteBootStateStore(store.db);
+  const bootStatus = new BootStatusService(nodes, bootState);
+  return { dataDir, store, nodes, bootState, bootStatus, close: () => store.close() };
 }

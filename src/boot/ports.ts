@@ -77,3 +77,53 @@ export interface BootFiles {
   open(name: string): Promise<{ size: number; data: Uint8Array } | undefined>;
   list(): Promise<string[]>;
 }
+
+/** A file on disk that a boot route streams (kernel, image archive, overlay archive). */
+export interface BootArtifact {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  /** Strong validator: changes whenever the content may have changed. */
+  etag: string;
+}
+
+/** Why a boot file cannot be served: an HTTP status and a message the node's console will show. */
+export interface BootRefusal {
+  refused: true;
+  status: 403 | 404 | 409 | 500 | 503;
+  message: string;
+}
+
+export type BootFileKind = "kernel" | "image" | "system" | "runtime";
+
+/** Where the request came from and what it carried, for the HTTP boot port. */
+export interface BootRequest {
+  /** The client's address as the server saw it. */
+  remote?: string;
+  remotePort?: number;
+  /** Base URL the node used to reach us (from the Host header), e.g. http://10.0.0.1:9873 */
+  base: string;
+  query: Record<string, string>;
+  /** If-None-Match, for conditional requests. */
+  ifNoneMatch?: string;
+}
+
+/** What the HTTP boot routes need. Implemented in boot/service.ts over the services. */
+export interface HttpBootPort {
+  /** The iPXE script for a MAC (a node's, or the "unconfigured" one). */
+  ipxeScript(mac: string, req: BootRequest): Promise<{ status: number; script: string }>;
+  file(kind: BootFileKind, mac: string, req: BootRequest): Promise<BootArtifact | BootRefusal>;
+  /** A node reports a stage itself (`booted`, `heartbeat`, `error`). */
+  callback(mac: string, stage: "booted" | "heartbeat" | "error", req: BootRequest, detail?: string): Promise<boolean>;
+}
+
+/** The image subsystem as the boot path sees it. */
+export interface ImageArtifacts {
+  kernel(image: string, version?: string): Promise<BootArtifact | BootRefusal>;
+  image(image: string): Promise<BootArtifact | BootRefusal>;
+}
+
+/** The overlay subsystem as the boot path sees it: a node's rendered archive, current with its inputs. */
+export interface OverlayArtifacts {
+  archive(kind: "system" | "runtime", node: string): Promise<BootArtifact | BootRefusal>;
+}

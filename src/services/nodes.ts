@@ -1,8 +1,8 @@
 import { type Resolved, findProfileCycle, resolve } from "../domain/cascade";
 import { type Conf, NODE_DEFAULTS, maskSecrets } from "../domain/conf";
 import { DroverError, conflict, inUse, invalid, notFound } from "../domain/errors";
-import { matchNames } from "../domain/hostlist";
-import { addToIPv4, requireHostname } from "../domain/net";
+import { expandHostlist, matchNames } from "../domain/hostlist";
+import { addToIPv4, formatIPv4, parseIPv4, requireHostname } from "../domain/net";
 import type { NodesConf } from "../domain/nodesconf";
 import { type ConfPatch, applyPatch } from "../domain/patch";
 import { checkResolvedNode, normalizeConf } from "../domain/validate";
@@ -11,6 +11,17 @@ import type { AddressEntry, AddressOwner, NodeStore, StoreTx } from "./ports";
 export interface WriteOptions {
   /** Allow references to images that are not imported yet (a site moving in before its images). */
   allowMissingImage?: boolean;
+}
+
+export interface DiscoveryPolicy {
+  /** Register unknown MACs as new nodes (when no node is discoverable). */
+  register?: {
+    /** Hostlist of names to take in order, e.g. n[001-999]. */
+    pattern: string;
+    /** Addresses to assign, in order; those already used are skipped. */
+    range?: { start: string; end: string; netmask: string; gateway?: string; exclude?: string[] };
+    profiles?: string[];
+  };
 }
 
 export interface ResolvedNode extends Resolved {
@@ -108,9 +119,74 @@ export class NodeService {
   }
 
   getNode(name: string): ResolvedNode {
-    const [n] = this.listNodes([name]);
-    if (!n || n.name !== name) throw notFound(`node '${name}' does not exist`);
+    const n = this.findNode(name);
+    if (!n) throw notFound(`node '${name}' does not exist; 'drover node list' shows the nodes there are`);
     return n;
+  }
+
+  /** One node, resolved; undefined when there is none. Indexed lookups only (boot paths call this). */
+  findNode(name: string): ResolvedNode | undefined {
+    return this.store.read((tx) => this.resolveIn(tx, name));
+  }
+
+  /** The node that has this MAC on one of its network devices. */
+  findByMac(mac: string): ResolvedNode | undefined {
+    return this.store.read((tx) => {
+      const name = tx.nodeByAddress("mac", mac);
+      return name ? this.resolveIn(tx, name) : undefined;
+    });
+  }
+
+  private resolveIn(tx: StoreTx, name: string): ResolvedNode | undefined {
+    const own = tx.nodes([name]).get(name);
+    if (!own) return undefined;
+    const profiles = tx.profiles();
+    return { name, own, ...resolve(own, (p) => profiles.get(p)) };
+  }
+
+  /**
+   * Discovery: an unknown MAC asked to boot. Binds it to the first node marked discoverable (by name order,
+   * as Warewulf does), or, when a registration pattern is given, registers a new node with the next free
+   * name and address. Runs in one immediate transaction that first re-checks the MAC, so the same MAC asking
+   * twice at once yields one node. Returns the node's name, or undefined when nothing could take it.
+   */
+  discover(mac: string, policy: DiscoveryPolicy): string | undefined {
+    return this.store.write((tx) => {
+      const known = tx.nodeByAddress("mac", mac);
+      if (known) return known;
+      const all = tx.nodes();
+      const profiles = tx.profiles();
+      for (const [name, conf] of all) {
+        if (!conf.discoverable) continue;
+        const r = resolve(conf, (p) => profiles.get(p));
+        const net = r.conf.primaryNetwork ?? Object.keys(r.conf.networkDevices ?? {})[0] ?? "default";
+        const next = applyPatch(conf, { set: { networkDevices: { [net]: { hwaddr: mac } } }, unset: [["discoverable"]] });
+        this.commitNodes(tx, [{ name, conf: next }], { allowMissingImage: true }, profiles);
+        return name;
+      }
+      const reg = policy.register;
+      if (!reg) return undefined;
+      const name = expandHostlist(reg.pattern).find((n) => !all.has(n));
+      if (!name) throw conflict(`discovery: every name of the pattern ${reg.pattern} is taken; widen it (drover serve --register-pattern)`);
+      const dev: Conf["networkDevices"] = { default: { hwaddr: mac } };
+      if (reg.range) {
+        const taken = tx.addresses();
+        const start = parseIPv4(reg.range.start)!;
+        const end = parseIPv4(reg.range.end)!;
+        let ip: string | undefined;
+        for (let v = start; v <= end; v++) {
+          if (!taken.has(`ip:${formatIPv4(v)}`) && !reg.range.exclude?.includes(formatIPv4(v))) {
+            ip = formatIPv4(v);
+            break;
+          }
+        }
+        if (!ip) throw conflict(`discovery: no free address left in ${reg.range.start}-${reg.range.end}`);
+        dev.default = { ...dev.default, ipaddr: ip, netmask: reg.range.netmask, ...(reg.range.gateway ? { gateway: reg.range.gateway } : {}) };
+      }
+      const conf: Conf = { profiles: reg.profiles ?? ["default"], networkDevices: dev, comment: `discovered ${new Date().toISOString()}` };
+      this.commitNodes(tx, [{ name, conf }], { allowMissingImage: true }, profiles);
+      return name;
+    });
   }
 
   counts(): { nodes: number; profiles: number } {

@@ -24,6 +24,8 @@ export interface StoreTx {
   /** Every node's resolved addresses, keyed `kind:value`. */
   addresses(): Map<string, AddressOwner>;
   imageNames(): Set<string>;
+  /** The node holding an address (indexed lookup), e.g. ("mac", "52:54:00:00:00:01"). */
+  nodeByAddress(kind: "mac" | "ip", value: string): string | undefined;
   putProfile(name: string, conf: Conf): void;
   deleteProfile(name: string): void;
   /** Inserts or replaces nodes together with their resolved addresses. */
@@ -38,4 +40,46 @@ export interface NodeStore {
   read<T>(fn: (tx: StoreTx) => T): T;
   /** Runs fn in a write transaction that takes the database's write lock first (BEGIN IMMEDIATE). */
   write<T>(fn: (tx: StoreTx) => T): T;
+}
+
+/** One node's latest boot state. */
+export interface NodeBootState {
+  node: string;
+  stage: string;
+  detail?: string;
+  address?: string;
+  lastSeen: number;
+  stages: Record<string, number>;
+  bootStartedAt?: number;
+  lastError?: string;
+}
+
+export interface BootEventRecord {
+  node?: string;
+  mac: string;
+  stage: string;
+  detail?: string;
+  address?: string;
+  at: number;
+}
+
+export interface UnknownMac {
+  mac: string;
+  firstSeen: number;
+  lastSeen: number;
+  count: number;
+  address?: string;
+  detail?: string;
+  ignored: boolean;
+}
+
+/** Persistent boot state: per-node status, event history, and the discovery inbox. */
+export interface BootStateStore {
+  /** Records an event for a known node (updating its status), or for an unknown MAC (the inbox). */
+  record(e: BootEventRecord): void;
+  statuses(): NodeBootState[];
+  events(node: string, limit: number): BootEventRecord[];
+  unknown(): UnknownMac[];
+  forgetUnknown(mac: string): void;
+  ignoreUnknown(mac: string, ignored: boolean): void;
 }

@@ -1,4 +1,4 @@
-import { eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Conf } from "../domain/conf";
 import type { AddressEntry, AddressOwner, NodeStore, StoreTx } from "../services/ports";
 import type { Db } from "./db";
@@ -30,6 +30,13 @@ export function sqliteNodeStore(db: Db): NodeStore {
         .all();
       return new Map<string, AddressOwner>(rows.map((r) => [`${r.kind}:${r.value}`, { node: r.node, owner: r.owner }]));
     },
+    nodeByAddress: (kind, value) =>
+      d
+        .select({ name: nodes.name })
+        .from(nodeAddresses)
+        .innerJoin(nodes, eq(nodes.id, nodeAddresses.nodeId))
+        .where(and(eq(nodeAddresses.kind, kind), eq(nodeAddresses.value, value)))
+        .get()?.name,
     imageNames: () => new Set(d.select({ name: images.name }).from(images).all().map((r) => r.name)),
     putProfile: (name, conf) => {
       const now = Date.now();

@@ -49,3 +49,55 @@ export const settings = sqliteTable("settings", {
   key: text("key").primaryKey(),
   value: text("value", { mode: "json" }).notNull(),
 });
+
+/** DHCP leases, persisted so a restart keeps every node's address (ports.ts LeaseStore). */
+export const leases = sqliteTable("leases", {
+  mac: text("mac").primaryKey(),
+  ip: text("ip").notNull().unique(),
+  expiresAt: integer("expires_at").notNull(),
+  node: text("node"),
+  hostname: text("hostname"),
+});
+
+/** The latest boot state of each node; survives restarts (Warewulf keeps it in memory only). */
+export const bootStatus = sqliteTable("boot_status", {
+  nodeId: integer("node_id")
+    .primaryKey()
+    .references(() => nodes.id, { onDelete: "cascade" }),
+  stage: text("stage").notNull(),
+  detail: text("detail"),
+  address: text("address"),
+  /** Unix ms of the last request of any kind from the node. */
+  lastSeen: integer("last_seen").notNull(),
+  /** Unix ms when each stage was last reached: {"dhcp": …, "ipxe": …}. */
+  stages: text("stages", { mode: "json" }).notNull().$type<Record<string, number>>(),
+  /** Unix ms when this boot began (the first stage after `booted` or an idle period). */
+  bootStartedAt: integer("boot_started_at"),
+  lastError: text("last_error"),
+});
+
+/** Boot event history (node page, `node status --events`); pruned to the newest events per node. */
+export const bootEvents = sqliteTable(
+  "boot_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    nodeId: integer("node_id").references(() => nodes.id, { onDelete: "cascade" }),
+    mac: text("mac").notNull(),
+    stage: text("stage").notNull(),
+    detail: text("detail"),
+    address: text("address"),
+    at: integer("at").notNull(),
+  },
+  (t) => [index("boot_events_node_at").on(t.nodeId, t.at)],
+);
+
+/** Unknown MACs that asked to boot: the discovery inbox. */
+export const unknownMacs = sqliteTable("unknown_macs", {
+  mac: text("mac").primaryKey(),
+  firstSeen: integer("first_seen").notNull(),
+  lastSeen: integer("last_seen").notNull(),
+  count: integer("count").notNull(),
+  address: text("address"),
+  detail: text("detail"),
+  ignored: integer("ignored", { mode: "boolean" }).notNull().default(false),
+});

@@ -1,0 +1,172 @@
+import { Eta } from "eta";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { ResolvedNode } from "../services/nodes";
+import type { DiscoveryPolicy, NodeService } from "../services/nodes";
+import type { BootStateStore } from "../services/ports";
+import type {
+  BootArtifact,
+  BootEvent,
+  BootFileKind,
+  BootRefusal,
+  BootRequest,
+  DhcpBootPort,
+  HttpBootPort,
+  ImageArtifacts,
+  NodeReservation,
+  OverlayArtifacts,
+  RequestOrigin,
+} from "./ports";
+import defaultTemplate from "./templates/default.ipxe" with { type: "text" };
+import unconfiguredTemplate from "./templates/unconfigured.ipxe" with { type: "text" };
+
+export interface BootSettings {
+  /** Bind unknown MACs to discoverable nodes, and register new ones when `register` is set. */
+  discovery: boolean;
+  register?: DiscoveryPolicy["register"];
+  /** Site iPXE templates (<name>.ipxe) shadowing the built-in ones. */
+  ipxeTemplateDir?: string;
+}
+
+const refuse = (status: BootRefusal["status"], message: string): BootRefusal => ({ refused: true, status, message });
+export const isRefusal = (x: BootArtifact | BootRefusal): x is BootRefusal => "refused" in x;
+
+/**
+ * Boot decisions: which node a MAC is, what it gets, and what happened. Implements the ports the protocol
+ * servers use (DhcpBootPort for DHCP, HttpBootPort for the HTTP boot routes) over the node service, the
+ * boot-state store, and the image and overlay subsystems.
+ */
+export class BootService implements DhcpBootPort, HttpBootPort {
+  private readonly eta = new Eta({ autoEscape: false, autoTrim: [false, "nl"], cache: false, useWith: false });
+  private readonly builtIn: Record<string, string> = { default: defaultTemplate, unconfigured: unconfiguredTemplate };
+
+  constructor(
+    private readonly nodes: NodeService,
+    private readonly state: BootStateStore,
+    private readonly images: ImageArtifacts | undefined,
+    private readonly overlays: OverlayArtifacts | undefined,
+    private readonly settings: BootSettings,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** The node for a MAC, running discovery when it is on and the MAC is unknown. */
+  nodeForMac(mac: string, address?: string): ResolvedNode | undefined {
+    const hit = this.nodes.findByMac(mac);
+    if (hit || !this.settings.discovery) return hit;
+    try {
+      const name = this.nodes.discover(mac, { register: this.settings.register });
+      if (!name) return undefined;
+      this.log(`drover: discovery: ${mac} is now node ${name}${address ? ` (${address})` : ""}`);
+      return this.nodes.findNode(name);
+    } catch (e) {
+      this.log(`drover: discovery of ${mac} failed: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
+
+  // ---- DhcpBootPort ----
+
+  async reservation(mac: string, _origin: RequestOrigin): Promise<NodeReservation | undefined> {
+    const n = this.nodeForMac(mac);
+    if (!n) return undefined;
+    const devs = n.conf.networkDevices ?? {};
+    const dev = Object.values(devs).find((d) => d.hwaddr === mac);
+    if (!dev?.ipaddr || !dev.netmask) return undefined;
+    return {
+      node: n.name,
+      ip: dev.ipaddr,
+      netmask: dev.netmask,
+      hostname: n.name,
+      ...(dev.gateway ? { gateway: dev.gateway } : {}),
+      ...(dev.mtu ? { mtu: dev.mtu } : {}),
+    };
+  }
+
+  event(e: BootEvent): void {
+    try {
+      const node = this.nodes.findByMac(e.mac)?.name;
+      this.state.record({ ...e, at: Date.now(), ...(node ? { node } : {}) });
+    } catch (err) {
+      this.log(`drover: could not record ${e.stage} of ${e.mac}: ${(err as Error).message}`);
+    }
+  }
+
+  // ---- HttpBootPort ----
+
+  async ipxeScript(mac: string, req: BootRequest): Promise<{ status: number; script: string }> {
+    const n = this.nodeForMac(mac, req.remote);
+    if (!n) {
+      this.event({ mac, stage: "ipxe", detail: "unconfigured script (unknown MAC)", address: req.remote });
+      return { status: 200, script: this.render("unconfigured", { mac, base: req.base }) };
+    }
+    const denied = this.checkAssetKey(n, req);
+    if (denied) {
+      this.event({ mac, stage: "error", detail: denied.message, address: req.remote });
+      return { status: denied.status, script: `#!ipxe\necho drover: ${denied.message}\nsleep 30\nreboot\n` };
+    }
+    const c = n.conf;
+    const script = this.render(c.ipxe ?? "default", {
+      node: n.name,
+      mac,
+      hexhyp: mac.replaceAll(":", "-"),
+      base: req.base,
+      kernelArgs: (c.kernel?.args ?? []).join(" "),
+      system: (c.systemOverlay ?? []).length > 0,
+      runtime: (c.runtimeOverlay ?? []).length > 0,
+      image: c.image,
+      rendered: new Date().toISOString(),
+    });
+    this.event({ mac, stage: "ipxe", detail: `script '${c.ipxe ?? "default"}'`, address: req.remote });
+    return { status: 200, script };
+  }
+
+  async file(kind: BootFileKind, mac: string, req: BootRequest): Promise<BootArtifact | BootRefusal> {
+    const n = this.nodes.findByMac(mac);
+    if (!n) return refuse(404, `${mac} is not a registered node`);
+    const denied = this.checkAssetKey(n, req);
+    if (denied) {
+      this.event({ mac, stage: "error", detail: `${kind}: ${denied.message}`, address: req.remote });
+      return denied;
+    }
+    let out: BootArtifact | BootRefusal;
+    if (kind === "kernel" || kind === "image") {
+      const image = n.conf.image;
+      if (!image) out = refuse(409, `node ${n.name} has no image; set one with: drover node set ${n.name} --image NAME`);
+      else if (!this.images) out = refuse(503, "images are not available on this server");
+      else out = kind === "kernel" ? await this.images.kernel(image, n.conf.kernel?.version) : await this.images.image(image);
+    } else {
+      if (!this.overlays) out = refuse(503, `${kind} overlays are not available on this server yet`);
+      else out = await this.overlays.archive(kind, n.name);
+    }
+    this.event({
+      mac,
+      stage: isRefusal(out) ? "error" : kind,
+      detail: isRefusal(out) ? `${kind}: ${out.message}` : `${kind} ${out.size} bytes`,
+      address: req.remote,
+    });
+    return out;
+  }
+
+  async callback(mac: string, stage: "booted" | "heartbeat" | "error", req: BootRequest, detail?: string): Promise<boolean> {
+    const n = this.nodes.findByMac(mac);
+    if (!n) return false;
+    if (this.checkAssetKey(n, req)) return false;
+    this.event({ mac, stage, address: req.remote, ...(detail ? { detail: detail.slice(0, 500) } : {}) });
+    return true;
+  }
+
+  private checkAssetKey(n: ResolvedNode, req: BootRequest): BootRefusal | undefined {
+    const want = n.conf.assetKey;
+    if (want && req.query.assetkey !== want) return refuse(403, `asset key does not match node ${n.name}'s`);
+    return undefined;
+  }
+
+  private render(name: string, data: Record<string, unknown>): string {
+    const site = this.settings.ipxeTemplateDir ? join(this.settings.ipxeTemplateDir, `${name}.ipxe`) : undefined;
+    const tpl = site && existsSync(site) ? readFileSync(site, "utf8") : this.builtIn[name];
+    if (tpl === undefined) {
+      return `#!ipxe\necho drover: iPXE template '${name}' does not exist (built-in: default; site templates in ${this.settings.ipxeTemplateDir ?? "<data-dir>/ipxe"})\nsleep 30\nreboot\n`;
+    }
+    return this.eta.renderString(tpl, data);
+  }
+}

@@ -1,0 +1,69 @@
+import { matchNames } from "../domain/hostlist";
+import type { NodeService } from "./nodes";
+import type { BootEventRecord, BootStateStore, NodeBootState, UnknownMac } from "./ports";
+
+export type NodeState = "booted" | "booting" | "overdue" | "error" | "never seen";
+
+export interface NodeStatusRow {
+  node: string;
+  state: NodeState;
+  stage?: string;
+  detail?: string;
+  address?: string;
+  lastSeen?: number;
+  /** Seconds from the first stage of this boot to `booted`, when it finished. */
+  bootSeconds?: number;
+  stages?: Record<string, number>;
+  lastError?: string;
+}
+
+/**
+ * What `node status`, the API and the web page show about boots. A node is overdue when it has been sending
+ * heartbeats and missed three in a row.
+ */
+export class BootStatusService {
+  constructor(
+    private readonly nodes: NodeService,
+    private readonly state: BootStateStore,
+    private readonly heartbeatSeconds = 60,
+  ) {}
+
+  list(patterns: readonly string[] = [], now = Date.now()): NodeStatusRow[] {
+    const names = this.nodes.listNodes(patterns).map((n) => n.name);
+    const byNode = new Map(this.state.statuses().map((s) => [s.node, s]));
+    return matchNames(names, []).map((node) => {
+      const s = byNode.get(node);
+      return s ? this.row(s, now) : { node, state: "never seen" as const };
+    });
+  }
+
+  private row(s: NodeBootState, now: number): NodeStatusRow {
+    let state: NodeState = "booting";
+    if (s.stage === "error") state = "error";
+    else if (s.stage === "booted" || s.stage === "heartbeat") {
+      state = "booted";
+      if (s.stages.heartbeat && now - s.lastSeen > 3 * this.heartbeatSeconds * 1000) state = "overdue";
+    }
+    const booted = s.stages.booted;
+    return {
+      node: s.node,
+      state,
+      stage: s.stage,
+      lastSeen: s.lastSeen,
+      stages: s.stages,
+      ...(s.detail ? { detail: s.detail } : {}),
+      ...(s.address ? { address: s.address } : {}),
+      ...(s.lastError ? { lastError: s.lastError } : {}),
+      ...(booted && s.bootStartedAt && booted >= s.bootStartedAt ? { bootSeconds: Math.round((booted - s.bootStartedAt) / 100) / 10 } : {}),
+    };
+  }
+
+  events(node: string, limit = 50): BootEventRecord[] {
+    this.nodes.getNode(node);
+    return this.state.events(node, limit);
+  }
+
+  unknown(): UnknownMac[] {
+    return this.state.unknown();
+  }
+}

@@ -1,0 +1,141 @@
+import { and, desc, eq, lt, sql } from "drizzle-orm";
+import type { Lease, LeaseStore } from "../boot/ports";
+import type { BootEventRecord, BootStateStore, NodeBootState, UnknownMac } from "../services/ports";
+import type { Db } from "./db";
+import { bootEvents, bootStatus, leases, nodes, unknownMacs } from "./schema";
+
+/** Newest events kept per node; older ones are pruned as new ones arrive. */
+const EVENTS_PER_NODE = 200;
+
+export function sqliteLeaseStore(db: Db): LeaseStore {
+  const toLease = (r: typeof leases.$inferSelect): Lease => ({
+    mac: r.mac,
+    ip: r.ip,
+    expiresAt: r.expiresAt,
+    ...(r.node ? { node: r.node } : {}),
+    ...(r.hostname ? { hostname: r.hostname } : {}),
+  });
+  return {
+    get: (mac) => {
+      const r = db.select().from(leases).where(eq(leases.mac, mac)).get();
+      return r ? toLease(r) : undefined;
+    },
+    byIp: (ip) => {
+      const r = db.select().from(leases).where(eq(leases.ip, ip)).get();
+      return r ? toLease(r) : undefined;
+    },
+    put: (l) => {
+      db.transaction(
+        (tx) => {
+          // An address moves to the new holder: drop any other lease on it first.
+          tx.delete(leases).where(and(eq(leases.ip, l.ip), sql`${leases.mac} <> ${l.mac}`)).run();
+          const row = { mac: l.mac, ip: l.ip, expiresAt: l.expiresAt, node: l.node ?? null, hostname: l.hostname ?? null };
+          tx.insert(leases).values(row).onConflictDoUpdate({ target: leases.mac, set: row }).run();
+        },
+        { behavior: "immediate" },
+      );
+    },
+    delete: (mac) => void db.delete(leases).where(eq(leases.mac, mac)).run(),
+    all: () => db.select().from(leases).orderBy(leases.ip).all().map(toLease),
+  };
+}
+
+export function sqliteBootStateStore(db: Db): BootStateStore {
+  return {
+    record: (e) => {
+      db.transaction(
+        (tx) => {
+          const node = e.node ? tx.select({ id: nodes.id }).from(nodes).where(eq(nodes.name, e.node)).get() : undefined;
+          if (!node) {
+            tx.insert(unknownMacs)
+              .values({ mac: e.mac, firstSeen: e.at, lastSeen: e.at, count: 1, address: e.address ?? null, detail: e.detail ?? e.stage })
+              .onConflictDoUpdate({
+                target: unknownMacs.mac,
+                set: { lastSeen: e.at, count: sql`${unknownMacs.count} + 1`, address: e.address ?? sql`${unknownMacs.address}`, detail: e.detail ?? e.stage },
+              })
+              .run();
+            return;
+          }
+          tx.insert(bootEvents).values({ nodeId: node.id, mac: e.mac, stage: e.stage, detail: e.detail ?? null, address: e.address ?? null, at: e.at }).run();
+          const cur = tx.select().from(bootStatus).where(eq(bootStatus.nodeId, node.id)).get();
+          // A boot starts with its first stage after the node was booted (or on first sight).
+          const restarting = !cur || cur.stage === "booted" || cur.stage === "heartbeat" || cur.stage === "error";
+          const isBootStage = ["dhcp", "ipxe", "kernel", "image", "system"].includes(e.stage);
+          const stages = restarting && isBootStage ? {} : { ...(cur?.stages ?? {}) };
+          stages[e.stage] = e.at;
+          // A heartbeat does not replace "booted" as the stage; it only refreshes last seen.
+          const stage = e.stage === "heartbeat" && cur && cur.stage === "booted" ? "booted" : e.stage;
+          const row = {
+            nodeId: node.id,
+            stage,
+            detail: e.detail ?? null,
+            address: e.address ?? cur?.address ?? null,
+            lastSeen: e.at,
+            stages,
+            bootStartedAt: restarting && isBootStage ? e.at : (cur?.bootStartedAt ?? null),
+            lastError: e.stage === "error" ? (e.detail ?? "error") : (cur?.lastError ?? null),
+          };
+          tx.insert(bootStatus).values(row).onConflictDoUpdate({ target: bootStatus.nodeId, set: row }).run();
+          // Keep the newest EVENTS_PER_NODE events of this node.
+          const cutoff = tx
+            .select({ id: bootEvents.id })
+            .from(bootEvents)
+            .where(eq(bootEvents.nodeId, node.id))
+            .orderBy(desc(bootEvents.id))
+            .limit(1)
+            .offset(EVENTS_PER_NODE)
+            .get();
+          if (cutoff) tx.delete(bootEvents).where(and(eq(bootEvents.nodeId, node.id), lt(bootEvents.id, cutoff.id + 1))).run();
+        },
+        { behavior: "immediate" },
+      );
+    },
+    statuses: () =>
+      db
+        .select({ s: bootStatus, name: nodes.name })
+        .from(bootStatus)
+        .innerJoin(nodes, eq(nodes.id, bootStatus.nodeId))
+        .all()
+        .map(
+          ({ s, name }): NodeBootState => ({
+            node: name,
+            stage: s.stage,
+            lastSeen: s.lastSeen,
+            stages: s.stages,
+            ...(s.detail ? { detail: s.detail } : {}),
+            ...(s.address ? { address: s.address } : {}),
+            ...(s.bootStartedAt ? { bootStartedAt: s.bootStartedAt } : {}),
+            ...(s.lastError ? { lastError: s.lastError } : {}),
+          }),
+        ),
+    events: (node, limit) =>
+      db
+        .select({ e: bootEvents })
+        .from(bootEvents)
+        .innerJoin(nodes, eq(nodes.id, bootEvents.nodeId))
+        .where(eq(nodes.name, node))
+        .orderBy(desc(bootEvents.id))
+        .limit(limit)
+        .all()
+        .map(({ e }) => ({ node, mac: e.mac, stage: e.stage, at: e.at, ...(e.detail ? { detail: e.detail } : {}), ...(e.address ? { address: e.address } : {}) })),
+    unknown: () =>
+      db
+        .select()
+        .from(unknownMacs)
+        .orderBy(desc(unknownMacs.lastSeen))
+        .all()
+        .map(
+          (u): UnknownMac => ({
+            mac: u.mac,
+            firstSeen: u.firstSeen,
+            lastSeen: u.lastSeen,
+            count: u.count,
+            ignored: u.ignored,
+            ...(u.address ? { address: u.address } : {}),
+            ...(u.detail ? { detail: u.detail } : {}),
+          }),
+        ),
+    forgetUnknown: (mac) => void db.delete(unknownMacs).where(eq(unknownMacs.mac, mac)).run(),
+    ignoreUnknown: (mac, ignored) => void db.update(unknownMacs).set({ ignored }).where(eq(unknownMacs.mac, mac)).run(),
+  };
+}
