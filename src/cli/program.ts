@@ -5,13 +5,22 @@ import { CliContext, type CommandModule } from "./context";
 import type { Io } from "./output";
 
 import nodeAdd from "./node/add";
+import nodeConsole from "./node/console";
 import nodeDelete from "./node/delete";
 import nodeEdit from "./node/edit";
 import nodeExport from "./node/export";
 import nodeImport from "./node/import";
 import nodeList from "./node/list";
+import nodeSensors from "./node/sensors";
 import nodeSet from "./node/set";
+import nodeStatus from "./node/status";
 import nodeUnset from "./node/unset";
+import powerCycle from "./power/cycle";
+import powerOff from "./power/off";
+import powerOn from "./power/on";
+import powerReset from "./power/reset";
+import powerSoft from "./power/soft";
+import powerStatus from "./power/status";
 import profileAdd from "./profile/add";
 import profileDelete from "./profile/delete";
 import profileEdit from "./profile/edit";
@@ -25,9 +34,10 @@ import version from "./version";
 export const COMMANDS: Record<string, { help: string; aliases?: string[]; verbs?: CommandModule[]; self?: CommandModule }> = {
   node: {
     help: "add, change, list and remove nodes",
-    verbs: [nodeAdd, nodeSet, nodeUnset, nodeList, nodeDelete, nodeEdit, nodeExport, nodeImport],
+    verbs: [nodeAdd, nodeSet, nodeUnset, nodeList, nodeDelete, nodeEdit, nodeExport, nodeImport, nodeConsole, nodeSensors],
   },
   profile: { help: "add, change, list and remove profiles", verbs: [profileAdd, profileSet, profileUnset, profileList, profileDelete, profileEdit] },
+  power: { help: "power nodes on, off, cycle, reset, soft-off, or show their power state (IPMI, Redfish)", verbs: [powerOn, powerOff, powerCycle, powerReset, powerSoft, powerStatus] },
   serve: { help: "run the boot servers (DHCP, TFTP, HTTP) and the web page", self: serve },
   version: { help: "print drover's version", self: version },
 };

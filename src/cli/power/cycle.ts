@@ -1,0 +1,4 @@
+import { powerVerb } from "./run";
+
+/** `drover power cycle PATTERN` */
+export default powerVerb("cycle");

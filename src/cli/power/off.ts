@@ -1,0 +1,4 @@
+import { powerVerb } from "./run";
+
+/** `drover power off PATTERN` */
+export default powerVerb("off");

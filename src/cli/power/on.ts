@@ -1,0 +1,4 @@
+import { powerVerb } from "./run";
+
+/** `drover power on PATTERN` */
+export default powerVerb("on");

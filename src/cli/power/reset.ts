@@ -1,0 +1,4 @@
+import { powerVerb } from "./run";
+
+/** `drover power reset PATTERN` */
+export default powerVerb("reset");

@@ -1,0 +1,4 @@
+import { powerVerb } from "./run";
+
+/** `drover power soft PATTERN` */
+export default powerVerb("soft");

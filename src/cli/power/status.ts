@@ -1,0 +1,4 @@
+import { powerVerb } from "./run";
+
+/** `drover power status PATTERN` */
+export default powerVerb("status");
