@@ -37,7 +37,7 @@ export const isRefusal = (x: BootArtifact | BootRefusal): x is BootRefusal => "r
  * boot-state store, and the image and overlay subsystems.
  */
 export class BootService implements DhcpBootPort, HttpBootPort {
-  private readonly eta = new Eta({ autoEscape: false, autoTrim: [false, "nl"], cache: false, useWith: false });
+  private readonly eta = new Eta({ autoEscape: false, autoTrim: false, cache: false, useWith: false });
   private readonly builtIn: Record<string, string> = { default: defaultTemplate, unconfigured: unconfiguredTemplate };
 
   constructor(

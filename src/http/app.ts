@@ -1,5 +1,7 @@
 import { Hono } from "hono";
+import type { BootFiles, HttpBootPort } from "../boot/ports";
 import { DroverError } from "../domain/errors";
+import { bootRoutes } from "./boot-routes";
 import { COMMIT, VERSION } from "../version";
 
 /** What the HTTP layer needs; built by the composition root. */
@@ -9,12 +11,18 @@ export interface HttpDeps {
   stats(): { nodes: number; profiles: number };
   /** Which boot services run, for /status. */
   services: () => Record<string, unknown>;
+  /** The boot routes' port; absent in tests of the API alone. */
+  boot?: HttpBootPort;
+  /** iPXE binaries served under /boot/ for UEFI HTTP boot. */
+  bootFiles?: BootFiles;
 }
 
 const STATUS: Record<DroverError["kind"], 400 | 404 | 409> = { invalid: 400, "not-found": 404, conflict: 409, "in-use": 409 };
 
 export function createApp(deps: HttpDeps): Hono {
   const app = new Hono();
+  const counters = { bad: 0 };
+  if (deps.boot) app.route("/", bootRoutes(deps.boot, deps.bootFiles, counters));
 
   app.get("/status", (c) =>
     c.json({
@@ -25,6 +33,7 @@ export function createApp(deps: HttpDeps): Hono {
       uptimeSeconds: Math.round((Date.now() - deps.startedAt.getTime()) / 1000),
       ...deps.stats(),
       services: deps.services(),
+      http: { rejectedRequests: counters.bad },
     }),
   );
 
