@@ -34,7 +34,12 @@ class Drover {
   constructor(readonly proc: ReturnType<Lab["spawn"]>) {
     const read = async (s: ReadableStream<Uint8Array>, into: (t: string) => void) => {
       const dec = new TextDecoder();
-      for await (const chunk of s) into(dec.decode(chunk));
+      const reader = s.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        into(dec.decode(value));
+      }
     };
     let buf = "";
     read(proc.stdout as ReadableStream<Uint8Array>, (t) => {
