@@ -1,33 +1,55 @@
-import { invalid } from "../domain/errors";
+import { resolveServeConfig } from "../config/serve";
 import { startServer } from "../server";
 import type { CommandModule } from "./context";
+
+const many = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((s) => s.trim()).filter(Boolean)];
 
 const serve: CommandModule = (parent, ctx) => {
   parent
     .command("serve")
-    .description("run drover's servers in the foreground until SIGINT/SIGTERM")
-    .option("--port <port>", "HTTP port for iPXE scripts, kernels, images, overlays, the API and the web page", "9873")
+    .description("run the boot servers (DHCP, TFTP, HTTP/iPXE) in the foreground until SIGINT/SIGTERM")
+    .option("--port <port>", "HTTP port: iPXE scripts, kernels, images, overlays, /status", "9873")
     .option("--listen <address>", "address the HTTP server listens on", "0.0.0.0")
+    .option("-i, --interface <name>", "serve DHCP on this interface (repeatable); turns DHCP on", many)
+    .option("--dhcp <mode>", "authoritative (addresses + boot), proxy (boot info next to another DHCP server) or off")
+    .option("--server-ip <ip>", "this head node's address on the interface, when it has several")
+    .option("--router <ip>", "default gateway handed to nodes without their own")
+    .option("--dns <ip>", "DNS servers for nodes (repeatable)", many)
+    .option("--pool <start-end>", "addresses for unknown machines while discovery is on")
+    .option("--relay-subnet <spec>", "a subnet behind a DHCP relay: NET/PREFIX[,router=IP][,pool=A-B] (repeatable)", (v: string, p: string[] = []) => [...p, v])
+    .option("--lease-time <seconds>", "lease time for nodes (long, so big image downloads never outlive it)", "86400")
+    .option("--discovery", "bind unknown machines to nodes marked --discoverable (off by default)")
+    .option("--register-pattern <hostlist>", "with --discovery: register unknown machines as new nodes, e.g. n[001-999]")
+    .option("--register-range <start-end>", "addresses for nodes registered by discovery")
+    .option("--no-tftp", "do not run the TFTP server")
+    .option("--tftp-port <port>", "TFTP port", "69")
+    .option("--dhcp-port <port>", "DHCP server port (tests)", "67")
+    .option("--pxe-port <port>", "ProxyDHCP port (tests)", "4011")
+    .option("--ipxe-dir <dir>", "serve these iPXE builds instead of the embedded ones (undionly.kpxe, ipxe.efi, snponly.efi)")
+    .option("--debug", "log every DHCP decision")
     .addHelpText(
       "after",
       `
-DHCP never starts on a network nobody told drover to serve.
+DHCP never starts on a network nobody told drover to serve: it is off unless --interface or --dhcp is given.
+With --dhcp but no --interface, drover uses the host's only IPv4 interface, or lists the choices.
 Examples:
-  drover serve                          HTTP on :9873, data in /var/lib/drover (root) or ./.drover
-  drover --data-dir /srv/drover serve --port 8080`,
+  drover serve                                   HTTP on :9873 and TFTP; DHCP off
+  drover serve -i eth1                           authoritative DHCP on eth1 for registered nodes
+  drover serve -i eth1 --dhcp proxy              next to an existing DHCP server (boot info only)
+  drover serve -i eth1 --discovery --register-pattern n[001-200] --register-range 10.0.0.100-10.0.0.199
+  drover serve -i eth1 --relay-subnet 10.1.0.0/24,router=10.1.0.1   nodes behind a DHCP relay`,
     )
     .action(async (opts) => {
-      const port = Number(opts.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid(`--port ${opts.port} is not a port number (0-65535)`);
       const svc = ctx.services();
-      const server = await startServer(svc, { httpPort: port, listen: opts.listen }, (l) => ctx.io.err(`${l}\n`));
+      const cfg = resolveServeConfig(opts, svc.dataDir);
+      const server = await startServer(svc, cfg, (l) => ctx.io.err(`${l}\n`), { debug: !!opts.debug });
       await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once("SIGINT", stop);
-        process.once("SIGTERM", stop);
+        process.once("SIGINT", () => resolve());
+        process.once("SIGTERM", () => resolve());
       });
       ctx.io.err("drover: stopping\n");
       await server.stop();
     });
 };
+
 export default serve;

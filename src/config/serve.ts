@@ -1,0 +1,172 @@
+import { networkInterfaces } from "node:os";
+import { invalid } from "../domain/errors";
+import { expandHostlist } from "../domain/hostlist";
+import { netmaskToPrefix, networkOf, parseIPv4, prefixToNetmask } from "../domain/net";
+
+/**
+ * `drover serve`'s configuration: resolved once from flags (and the host's interfaces), validated, frozen.
+ * DHCP stays off unless an interface or a DHCP mode is given: drover never answers DHCP on a network
+ * nobody told it to serve.
+ */
+export type DhcpModeName = "authoritative" | "proxy" | "off";
+
+export interface ServeConfig {
+  http: { port: number; listen: string };
+  tftp: { enabled: boolean; port: number; address: string };
+  dhcp: {
+    mode: DhcpModeName;
+    port: number;
+    pxePort: number;
+    interfaces: {
+      name: string;
+      serverIp: string;
+      network: string;
+      netmask: string;
+      router?: string;
+      dns?: string[];
+      pool?: { start: string; end: string };
+    }[];
+    relaySubnets: { network: string; netmask: string; router?: string; pool?: { start: string; end: string } }[];
+    leaseSeconds: number;
+  };
+  discovery: {
+    enabled: boolean;
+    register?: { pattern: string; range?: { start: string; end: string; netmask: string; gateway?: string } };
+  };
+  ipxeDir?: string;
+  ipxeTemplateDir?: string;
+}
+
+export interface ServeFlags {
+  port?: string;
+  listen?: string;
+  interface?: string[];
+  dhcp?: string;
+  serverIp?: string;
+  dhcpPort?: string;
+  pxePort?: string;
+  pool?: string;
+  router?: string;
+  dns?: string[];
+  relaySubnet?: string[];
+  leaseTime?: string;
+  tftp?: boolean;
+  tftpPort?: string;
+  discovery?: boolean;
+  registerPattern?: string;
+  registerRange?: string;
+  ipxeDir?: string;
+}
+
+export interface HostInterface {
+  name: string;
+  address: string;
+  netmask: string;
+}
+
+/** The host's IPv4 interfaces, loopback excluded. */
+export function hostInterfaces(): HostInterface[] {
+  const out: HostInterface[] = [];
+  for (const [name, addrs] of Object.entries(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === "IPv4" && !a.internal) out.push({ name, address: a.address, netmask: a.netmask });
+  }
+  return out;
+}
+
+const port = (v: string | undefined, def: number, flag: string) => {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw invalid(`${flag} ${v} is not a port number (0-65535)`);
+  return n;
+};
+
+function range(v: string, flag: string): { start: string; end: string } {
+  const [start, end, extra] = v.split("-");
+  if (!start || !end || extra !== undefined || parseIPv4(start) === undefined || parseIPv4(end) === undefined || parseIPv4(start)! > parseIPv4(end)!) {
+    throw invalid(`${flag} '${v}' is not an address range like 10.0.0.100-10.0.0.199`);
+  }
+  return { start, end };
+}
+
+export function resolveServeConfig(f: ServeFlags, dataDir: string, host: HostInterface[] = hostInterfaces()): Readonly<ServeConfig> {
+  const names = f.interface ?? [];
+  let mode = (f.dhcp ?? (names.length ? "authoritative" : "off")) as DhcpModeName;
+  if (!["authoritative", "proxy", "off"].includes(mode)) throw invalid(`--dhcp ${f.dhcp}: use authoritative, proxy or off`);
+  const choices = () => host.map((h) => `${h.name} (${h.address})`).join(", ") || "none found";
+  let chosen: HostInterface[] = [];
+  if (mode !== "off") {
+    if (names.length === 0) {
+      if (host.length !== 1) throw invalid(`--dhcp ${mode} needs an interface to serve; pick one with --interface NAME (interfaces with IPv4: ${choices()})`);
+      chosen = host;
+    } else {
+      for (const n of names) {
+        const hits = host.filter((h) => h.name === n);
+        if (hits.length === 0) throw invalid(`--interface ${n}: no such interface with an IPv4 address (interfaces with IPv4: ${choices()})`);
+        const pick = f.serverIp ? hits.find((h) => h.address === f.serverIp) : hits[0];
+        if (!pick) throw invalid(`--server-ip ${f.serverIp} is not an address of ${n} (${hits.map((h) => h.address).join(", ")})`);
+        if (hits.length > 1 && !f.serverIp) throw invalid(`--interface ${n} has several addresses (${hits.map((h) => h.address).join(", ")}); choose one with --server-ip`);
+        chosen.push(pick);
+      }
+    }
+  }
+  if (f.pool && chosen.length !== 1) throw invalid("--pool applies to one interface; give exactly one --interface");
+  const pool = f.pool ? range(f.pool, "--pool") : undefined;
+  for (const d of f.dns ?? []) if (parseIPv4(d) === undefined) throw invalid(`--dns ${d} is not an IPv4 address`);
+  if (f.router && parseIPv4(f.router) === undefined) throw invalid(`--router ${f.router} is not an IPv4 address`);
+  const relaySubnets = (f.relaySubnet ?? []).map((spec) => {
+    // NETWORK/PREFIX[,router=IP][,pool=A-B]
+    const [cidr, ...kv] = spec.split(",");
+    const [net, prefix] = (cidr ?? "").split("/");
+    if (!net || parseIPv4(net) === undefined || !prefix || !/^\d+$/.test(prefix)) throw invalid(`--relay-subnet '${spec}': expected NETWORK/PREFIX[,router=IP][,pool=A-B], e.g. 10.1.0.0/24,router=10.1.0.1,pool=10.1.0.100-10.1.0.199`);
+    const netmask = prefixToNetmask(Number(prefix));
+    const out: ServeConfig["dhcp"]["relaySubnets"][number] = { network: networkOf(net, netmask), netmask };
+    for (const p of kv) {
+      const [k, v] = p.split("=");
+      if (k === "router" && v && parseIPv4(v) !== undefined) out.router = v;
+      else if (k === "pool" && v) out.pool = range(v, "--relay-subnet pool");
+      else throw invalid(`--relay-subnet '${spec}': unknown part '${p}'`);
+    }
+    return out;
+  });
+  const leaseSeconds = f.leaseTime === undefined ? 86400 : Number(f.leaseTime);
+  if (!Number.isInteger(leaseSeconds) || leaseSeconds < 60) throw invalid(`--lease-time ${f.leaseTime}: at least 60 seconds`);
+
+  let register: ServeConfig["discovery"]["register"];
+  if (f.registerPattern) {
+    expandHostlist(f.registerPattern); // validates
+    register = { pattern: f.registerPattern };
+    if (f.registerRange) {
+      const r = range(f.registerRange, "--register-range");
+      const iface = chosen[0];
+      register.range = { ...r, netmask: iface?.netmask ?? "255.255.255.0", ...(f.router ? { gateway: f.router } : {}) };
+    }
+  } else if (f.registerRange) throw invalid("--register-range needs --register-pattern (the names to give new nodes, e.g. n[001-999])");
+  if (register && !f.discovery) throw invalid("--register-pattern registers unknown machines during discovery; add --discovery");
+
+  const cfg: ServeConfig = {
+    http: { port: port(f.port, 9873, "--port"), listen: f.listen ?? "0.0.0.0" },
+    tftp: { enabled: f.tftp !== false, port: port(f.tftpPort, 69, "--tftp-port"), address: "0.0.0.0" },
+    dhcp: {
+      mode,
+      port: port(f.dhcpPort, 67, "--dhcp-port"),
+      pxePort: port(f.pxePort, 4011, "--pxe-port"),
+      interfaces: chosen.map((h) => ({
+        name: h.name,
+        serverIp: h.address,
+        network: networkOf(h.address, h.netmask),
+        netmask: h.netmask,
+        ...(f.router ? { router: f.router } : {}),
+        ...(f.dns?.length ? { dns: f.dns } : {}),
+        ...(pool ? { pool } : {}),
+      })),
+      relaySubnets,
+      leaseSeconds,
+    },
+    discovery: { enabled: !!f.discovery, ...(register ? { register } : {}) },
+    ...(f.ipxeDir ? { ipxeDir: f.ipxeDir } : {}),
+    ipxeTemplateDir: `${dataDir}/ipxe`,
+  };
+  if (mode === "off") cfg.dhcp.interfaces = [];
+  netmaskToPrefix(cfg.dhcp.interfaces[0]?.netmask ?? "255.255.255.0");
+  return Object.freeze(cfg);
+}

@@ -1,0 +1,46 @@
+import { describe, expect, test } from "bun:test";
+import { type HostInterface, resolveServeConfig } from "../../../src/config/serve";
+
+const one: HostInterface[] = [{ name: "eth1", address: "10.0.0.1", netmask: "255.255.255.0" }];
+const two: HostInterface[] = [...one, { name: "eth0", address: "192.168.1.5", netmask: "255.255.255.0" }];
+
+describe("serve configuration", () => {
+  test("defaults: HTTP 9873, TFTP on, DHCP off, discovery off", () => {
+    const c = resolveServeConfig({}, "/d", two);
+    expect(c.http).toEqual({ port: 9873, listen: "0.0.0.0" });
+    expect(c.dhcp.mode).toBe("off");
+    expect(c.dhcp.interfaces).toEqual([]);
+    expect(c.discovery.enabled).toBe(false);
+    expect(c.tftp.enabled).toBe(true);
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+  test("an interface turns authoritative DHCP on, with its subnet", () => {
+    const c = resolveServeConfig({ interface: ["eth1"] }, "/d", two);
+    expect(c.dhcp.mode).toBe("authoritative");
+    expect(c.dhcp.interfaces).toEqual([{ name: "eth1", serverIp: "10.0.0.1", network: "10.0.0.0", netmask: "255.255.255.0" }]);
+  });
+  test("--dhcp without an interface picks the only one", () => {
+    expect(resolveServeConfig({ dhcp: "proxy" }, "/d", one).dhcp.interfaces[0]?.name).toBe("eth1");
+  });
+  test("--dhcp without an interface and several choices lists them", () => {
+    expect(() => resolveServeConfig({ dhcp: "authoritative" }, "/d", two)).toThrow(/--interface NAME \(interfaces with IPv4: eth1 \(10.0.0.1\), eth0 \(192.168.1.5\)\)/);
+  });
+  test("unknown interface", () => expect(() => resolveServeConfig({ interface: ["eth9"] }, "/d", two)).toThrow(/--interface eth9: no such interface/));
+  test("bad mode", () => expect(() => resolveServeConfig({ dhcp: "maybe" }, "/d", two)).toThrow(/authoritative, proxy or off/));
+  test("bad port", () => expect(() => resolveServeConfig({ port: "99999" }, "/d", two)).toThrow(/not a port number/));
+  test("pool and relay subnets", () => {
+    const c = resolveServeConfig({ interface: ["eth1"], pool: "10.0.0.100-10.0.0.199", relaySubnet: ["10.1.0.9/24,router=10.1.0.1,pool=10.1.0.100-10.1.0.120"] }, "/d", two);
+    expect(c.dhcp.interfaces[0]?.pool).toEqual({ start: "10.0.0.100", end: "10.0.0.199" });
+    expect(c.dhcp.relaySubnets).toEqual([{ network: "10.1.0.0", netmask: "255.255.255.0", router: "10.1.0.1", pool: { start: "10.1.0.100", end: "10.1.0.120" } }]);
+  });
+  test("bad ranges", () => {
+    expect(() => resolveServeConfig({ interface: ["eth1"], pool: "10.0.0.9-10.0.0.1" }, "/d", two)).toThrow(/not an address range/);
+    expect(() => resolveServeConfig({ relaySubnet: ["10.1.0.0"] }, "/d", two)).toThrow(/NETWORK\/PREFIX/);
+  });
+  test("registration needs discovery and a valid pattern", () => {
+    expect(() => resolveServeConfig({ registerPattern: "n[001-010]" }, "/d", one)).toThrow(/add --discovery/);
+    expect(() => resolveServeConfig({ discovery: true, registerPattern: "n[1-" }, "/d", one)).toThrow(/without '\]'/);
+    const c = resolveServeConfig({ interface: ["eth1"], discovery: true, registerPattern: "n[001-010]", registerRange: "10.0.0.50-10.0.0.60" }, "/d", one);
+    expect(c.discovery.register).toEqual({ pattern: "n[001-010]", range: { start: "10.0.0.50", end: "10.0.0.60", netmask: "255.255.255.0" } });
+  });
+});
