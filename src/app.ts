@@ -1,7 +1,9 @@
 import { BootStatusService } from "./services/boot-status";
+import { ImageService } from "./services/images";
 import { NodeService } from "./services/nodes";
 import type { BootStateStore } from "./services/ports";
 import { sqliteBootStateStore } from "./store/boot-store";
+import { sqliteImageStore } from "./store/image-store";
 import { type OpenStore, openStore } from "./store/db";
 import { sqliteNodeStore } from "./store/node-store";
 
@@ -15,6 +17,7 @@ export interface Services {
   nodes: NodeService;
   bootState: BootStateStore;
   bootStatus: BootStatusService;
+  images: ImageService;
   close(): void;
 }
 
@@ -24,5 +27,6 @@ export function createServices(dataDir: string): Services {
   nodes.initialize();
   const bootState = sqliteBootStateStore(store.db);
   const bootStatus = new BootStatusService(nodes, bootState);
-  return { dataDir, store, nodes, bootState, bootStatus, close: () => store.close() };
+  const images = new ImageService(dataDir, sqliteImageStore(store.db), nodes);
+  return { dataDir, store, nodes, bootState, bootStatus, images, close: () => store.close() };
 }

@@ -4,6 +4,18 @@ import { VERSION } from "../version";
 import { CliContext, type CommandModule } from "./context";
 import type { Io } from "./output";
 
+import imageBuild from "./image/build";
+import imageCopy from "./image/copy";
+import imageDelete from "./image/delete";
+import imageExec from "./image/exec";
+import { ExitWith } from "./image/exit";
+import imageImport from "./image/import";
+import imageKernels from "./image/kernels";
+import imageList from "./image/list";
+import imageRename from "./image/rename";
+import imageShell from "./image/shell";
+import imageShow from "./image/show";
+import imageSyncuser from "./image/syncuser";
 import nodeAdd from "./node/add";
 import nodeConsole from "./node/console";
 import nodeDelete from "./node/delete";
@@ -38,6 +50,11 @@ export const COMMANDS: Record<string, { help: string; aliases?: string[]; verbs?
   },
   profile: { help: "add, change, list and remove profiles", verbs: [profileAdd, profileSet, profileUnset, profileList, profileDelete, profileEdit] },
   power: { help: "power nodes on, off, cycle, reset, soft-off, or show their power state (IPMI, Redfish)", verbs: [powerOn, powerOff, powerCycle, powerReset, powerSoft, powerStatus] },
+  image: {
+    help: "import, change, build and list node images (aliases: container, vnfs)",
+    aliases: ["container", "vnfs"],
+    verbs: [imageImport, imageBuild, imageExec, imageShell, imageList, imageShow, imageKernels, imageCopy, imageRename, imageDelete, imageSyncuser],
+  },
   serve: { help: "run the boot servers (DHCP, TFTP, HTTP) and the web page", self: serve },
   version: { help: "print drover's version", self: version },
 };
@@ -98,6 +115,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       if (e.code === "commander.executeSubCommandAsync") return 0;
       return e.exitCode === 0 ? 0 : 2;
     }
+    if (e instanceof ExitWith) return e.code;
     if (e instanceof DroverError) {
       io.err(`drover: ${e.message}\n`);
       return EXIT[e.kind];

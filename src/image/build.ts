@@ -1,0 +1,335 @@
+import { randomBytes } from "node:crypto";
+import { closeSync, existsSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeSync } from "node:fs";
+import type { Stats } from "node:fs";
+import { availableParallelism } from "node:os";
+import { dirname, join } from "node:path";
+import { resolveIn } from "./fspath";
+
+/**
+ * Builds the bootable image: a cpio "newc" archive of the rootfs, gzip-compressed, which iPXE loads as an
+ * initrd and the kernel unpacks into its rootfs.
+ *
+ * Parallel compression: the uncompressed archive is cut into ~4 MiB segments, each compressed as its own
+ * gzip member by a pool of Workers, and the members are written in order. Concatenated gzip members are
+ * one valid gzip stream (gzip -d, zcat, the kernel all read them), and since only the last segment holds
+ * the TRAILER!!! entry, the decompressed bytes are one ordinary cpio archive (`cpio -t` lists it all).
+ *
+ * Atomic: the archive is written beside the target and renamed over it, so a node that is downloading
+ * during a rebuild gets the old file or the new one (an open file survives the rename), never a mix.
+ */
+
+export interface BuildOptions {
+  /** Worker count; defaults to the number of cores. */
+  threads?: number;
+  /** gzip level 1-9; 6 (as gzip and pigz default). */
+  level?: number;
+}
+
+export interface BuildResult {
+  path: string;
+  /** Compressed size in bytes. */
+  size: number;
+  /** Size of the uncompressed cpio archive: what the kernel unpacks into RAM (file data plus headers). */
+  unpacked: number;
+  files: number;
+  excluded: string[];
+}
+
+/** Exclusion patterns (one per line, # comments), from /etc/warewulf/excludes and /etc/drover/excludes. */
+export function readExcludes(rootfs: string): string[] {
+  const out: string[] = [];
+  for (const f of ["etc/warewulf/excludes", "etc/drover/excludes"]) {
+    const p = resolveIn(rootfs, f, true);
+    if (!p.startsWith(rootfs) || !existsSync(p)) continue;
+    for (const line of readFileSync(p, "utf8").split("\n")) {
+      const t = line.trim();
+      if (t && !t.startsWith("#")) out.push(t);
+    }
+  }
+  return out;
+}
+
+/** Glob → RegExp over a path relative to the root: `*` and `?` stay within a component, `[…]` a class. */
+function globRe(glob: string): RegExp {
+  let re = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === "*") re += "[^/]*";
+    else if (c === "?") re += "[^/]";
+    else if (c === "[") {
+      const end = glob.indexOf("]", i + 1);
+      if (end < 0) re += "\\[";
+      else {
+        re += `[${glob.slice(i + 1, end).replace(/^!/, "^").replace(/\\/g, "\\\\")}]`;
+        i = end;
+      }
+    } else re += c.replace(/[.+^${}()|\\]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
+}
+
+/**
+ * An exclude matches a path and everything below it. `/boot/` (trailing slash, as in Warewulf's default
+ * file) keeps the directory itself but drops its contents; `/var/cache/*` drops the entries inside.
+ */
+export function excluder(patterns: readonly string[]): (rel: string, isDir: boolean) => "keep" | "skip" | "empty" {
+  const rules = patterns.map((p) => {
+    const contentsOnly = p.endsWith("/");
+    return { re: globRe(p.replace(/^\/+/, "").replace(/\/+$/, "")), contentsOnly };
+  });
+  return (rel, isDir) => {
+    for (const r of rules) {
+      if (r.re.test(rel)) return r.contentsOnly && isDir ? "empty" : "skip";
+    }
+    return "keep";
+  };
+}
+
+// ---- cpio newc planning ----
+
+type Piece = { bytes: Uint8Array } | { file: string; offset: number; length: number };
+
+const enc = new TextEncoder();
+const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, "0");
+const pad4 = (n: number) => (4 - (n % 4)) % 4;
+
+function newcHeader(name: string, f: { ino: number; mode: number; uid: number; gid: number; nlink: number; mtime: number; size: number; rmaj: number; rmin: number }): Uint8Array {
+  const nameBytes = enc.encode(`${name}\0`);
+  const head =
+    "070701" +
+    hex8(f.ino) +
+    hex8(f.mode) +
+    hex8(f.uid) +
+    hex8(f.gid) +
+    hex8(f.nlink) +
+    hex8(f.mtime) +
+    hex8(f.size) +
+    hex8(0) +
+    hex8(0) +
+    hex8(f.rmaj) +
+    hex8(f.rmin) +
+    hex8(nameBytes.length) +
+    hex8(0);
+  const out = new Uint8Array(110 + nameBytes.length + pad4(110 + nameBytes.length));
+  out.set(enc.encode(head), 0);
+  out.set(nameBytes, 110);
+  return out;
+}
+
+interface Plan {
+  pieces: Piece[];
+  files: number;
+  unpacked: number;
+  excluded: string[];
+}
+
+/** Walks the rootfs (sorted, so builds are reproducible) and lays out the cpio stream as pieces. */
+export function planCpio(rootfs: string, excludes: readonly string[]): Plan {
+  const exclude = excluder(excludes);
+  const pieces: Piece[] = [];
+  const inos = new Map<string, number>();
+  const seen = new Set<number>();
+  let nextIno = 1;
+  let files = 0;
+  let unpacked = 0;
+  const excluded: string[] = [];
+  const emit = (rel: string, abs: string, st: Stats) => {
+    const key = `${st.dev}:${st.ino}`;
+    let ino = inos.get(key);
+    if (ino === undefined) inos.set(key, (ino = nextIno++));
+    const isFile = st.isFile();
+    const isLink = st.isSymbolicLink();
+    // Hardlinks: the first name carries the data; later names have size 0 and the kernel links them.
+    const firstOfInode = !seen.has(ino);
+    seen.add(ino);
+    const target = isLink ? enc.encode(readlinkSync(abs)) : undefined;
+    const size = isFile ? (firstOfInode ? Number(st.size) : 0) : (target?.length ?? 0);
+    const rdev = Number(st.rdev);
+    const h = newcHeader(rel, {
+      ino,
+      mode: Number(st.mode),
+      uid: Number(st.uid),
+      gid: Number(st.gid),
+      nlink: isFile ? Number(st.nlink) : st.isDirectory() ? 2 : 1,
+      mtime: Math.floor(Number(st.mtimeMs) / 1000),
+      size,
+      rmaj: (rdev >> 8) & 0xfff,
+      rmin: (rdev & 0xff) | ((rdev >> 12) & 0xfff00),
+    });
+    pieces.push({ bytes: h });
+    if (target) pieces.push({ bytes: concat(target, new Uint8Array(pad4(target.length))) });
+    else if (size > 0) {
+      pieces.push({ file: abs, offset: 0, length: size });
+      if (pad4(size)) pieces.push({ bytes: new Uint8Array(pad4(size)) });
+    }
+    files++;
+    unpacked += h.length + size + pad4(size);
+  };
+  const walk = (relDir: string) => {
+    const absDir = relDir ? join(rootfs, relDir) : rootfs;
+    for (const n of readdirSync(absDir).sort()) {
+      const rel = relDir ? `${relDir}/${n}` : n;
+      const abs = join(absDir, n);
+      const st = lstatSync(abs);
+      const dir = st.isDirectory();
+      const verdict = exclude(rel, dir);
+      if (verdict === "skip") {
+        excluded.push(rel);
+        continue;
+      }
+      emit(rel, abs, st);
+      if (dir && verdict === "keep") walk(rel);
+    }
+  };
+  emit(".", rootfs, lstatSync(rootfs));
+  walk("");
+  const trailer = newcHeader("TRAILER!!!", { ino: 0, mode: 0, uid: 0, gid: 0, nlink: 1, mtime: 0, size: 0, rmaj: 0, rmin: 0 });
+  pieces.push({ bytes: trailer });
+  unpacked += trailer.length;
+  return { pieces, files, unpacked, excluded };
+}
+
+function concat(a: Uint8Array, b: Uint8Array) {
+  const o = new Uint8Array(a.length + b.length);
+  o.set(a);
+  o.set(b, a.length);
+  return o;
+}
+
+/** Cuts pieces into segments of about `target` bytes, splitting big files by offset. */
+export function segment(pieces: readonly Piece[], target = 4 << 20): Piece[][] {
+  const segs: Piece[][] = [];
+  let cur: Piece[] = [];
+  let curLen = 0;
+  const flush = () => {
+    if (cur.length) segs.push(cur);
+    cur = [];
+    curLen = 0;
+  };
+  for (const p of pieces) {
+    if ("bytes" in p) {
+      cur.push(p);
+      curLen += p.bytes.length;
+    } else {
+      let off = p.offset;
+      let left = p.length;
+      while (left > 0) {
+        const take = Math.min(left, Math.max(target - curLen, 1 << 16));
+        cur.push({ file: p.file, offset: off, length: take });
+        curLen += take;
+        off += take;
+        left -= take;
+        if (curLen >= target) flush();
+      }
+    }
+    if (curLen >= target) flush();
+  }
+  flush();
+  return segs;
+}
+
+/**
+ * The worker: assembles one segment (header bytes and file ranges, zero-filled if a file shrank) and
+ * gzips it with libdeflate. Inline source so the single compiled executable needs no extra file.
+ */
+const WORKER_SRC = `
+const fs = require("node:fs");
+self.onmessage = (ev) => {
+  const { id, pieces, level } = ev.data;
+  try {
+    let total = 0;
+    for (const p of pieces) total += p.bytes ? p.bytes.length : p.length;
+    const buf = new Uint8Array(total);
+    let o = 0;
+    for (const p of pieces) {
+      if (p.bytes) { buf.set(p.bytes, o); o += p.bytes.length; continue; }
+      const fd = fs.openSync(p.file, "r");
+      try {
+        let got = 0;
+        while (got < p.length) {
+          const n = fs.readSync(fd, buf, o + got, p.length - got, p.offset + got);
+          if (n === 0) break;
+          got += n;
+        }
+      } finally { fs.closeSync(fd); }
+      o += p.length;
+    }
+    const out = Bun.gzipSync(buf, { level, library: "libdeflate" });
+    postMessage({ id, out }, [out.buffer]);
+  } catch (e) {
+    postMessage({ id, error: String(e && e.message || e) });
+  }
+};`;
+
+/** Builds `rootfs` into `out` (gzip'd newc cpio), atomically. */
+export async function buildImage(rootfs: string, out: string, opts: BuildOptions = {}): Promise<BuildResult> {
+  const excludes = readExcludes(rootfs);
+  const plan = planCpio(rootfs, excludes);
+  const segs = segment(plan.pieces);
+  const threads = Math.max(1, Math.min(opts.threads ?? availableParallelism(), segs.length));
+  const level = opts.level ?? 6;
+  const tmp = join(dirname(out), `.${randomBytes(6).toString("hex")}.building`);
+  const fd = openSync(tmp, "wx", 0o644);
+  const url = URL.createObjectURL(new Blob([WORKER_SRC], { type: "application/javascript" }));
+  const workers: Worker[] = [];
+  let size = 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const ready = new Map<number, Uint8Array>();
+      let nextSend = 0;
+      let nextWrite = 0;
+      let failed = false;
+      const fail = (e: unknown) => {
+        if (failed) return;
+        failed = true;
+        reject(e instanceof Error ? e : new Error(String(e)));
+      };
+      const send = (w: Worker) => {
+        if (nextSend >= segs.length) return;
+        const id = nextSend++;
+        w.postMessage({ id, pieces: segs[id], level });
+      };
+      for (let i = 0; i < threads; i++) {
+        const w = new Worker(url);
+        workers.push(w);
+        w.onmessage = (ev: MessageEvent<{ id: number; out?: Uint8Array; error?: string }>) => {
+          if (failed) return;
+          const { id, out: data, error } = ev.data;
+          if (error || !data) return fail(new Error(`compressing segment ${id} failed: ${error}`));
+          ready.set(id, data);
+          try {
+            while (ready.has(nextWrite)) {
+              const b = ready.get(nextWrite)!;
+              ready.delete(nextWrite);
+              let off = 0;
+              while (off < b.length) off += writeSync(fd, b, off, b.length - off);
+              size += b.length;
+              nextWrite++;
+            }
+          } catch (e) {
+            return fail(e);
+          }
+          if (nextWrite === segs.length) return resolve();
+          // Keep at most a few segments waiting for their turn, so memory stays bounded.
+          if (ready.size < threads * 2) send(w);
+          else queueMicrotask(() => send(w));
+        };
+        w.onerror = (e) => fail(new Error(`build worker failed: ${e.message}`));
+        send(w);
+      }
+    });
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, out);
+  } catch (e) {
+    try {
+      closeSync(fd);
+    } catch {}
+    rmSync(tmp, { force: true });
+    throw e;
+  } finally {
+    for (const w of workers) w.terminate();
+    URL.revokeObjectURL(url);
+  }
+  return { path: out, size, unpacked: plan.unpacked, files: plan.files, excluded: plan.excluded };
+}
