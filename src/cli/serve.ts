@@ -1,3 +1,4 @@
+import { imageArtifacts } from "../boot/image-artifacts";
 import { resolveServeConfig } from "../config/serve";
 import { startServer } from "../server";
 import type { CommandModule } from "./context";
@@ -42,7 +43,7 @@ Examples:
     .action(async (opts) => {
       const svc = ctx.services();
       const cfg = resolveServeConfig(opts, svc.dataDir);
-      const server = await startServer(svc, cfg, (l) => ctx.io.err(`${l}\n`), { debug: !!opts.debug });
+      const server = await startServer(svc, cfg, (l) => ctx.io.err(`${l}\n`), { debug: !!opts.debug, images: imageArtifacts(svc.images) });
       await new Promise<void>((resolve) => {
         process.once("SIGINT", () => resolve());
         process.once("SIGTERM", () => resolve());
