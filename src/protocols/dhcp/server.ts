@@ -69,6 +69,10 @@ export async function startDhcpServer(
       });
     });
     sock.setBroadcast(true);
+    try {
+      // A boot storm arrives in bursts; a larger receive buffer rides them out (capped by net.core.rmem_max).
+      sock.setRecvBufferSize(4 << 20);
+    } catch {}
     bindToDevice(udpPort, iface.name);
     sock.on("error", (e) => log.info(`dhcp: socket ${iface.name}:${udpPort}: ${e.message}`));
     sock.on("message", (msg, rinfo) => {
