@@ -69,6 +69,9 @@ export function buildProgram(ctx: CliContext, root: Command): Command {
     .version(VERSION, "-V, --version", "print the version")
     .option("-d, --data-dir <dir>", "where drover keeps its state (env DROVER_DATA_DIR; default /var/lib/drover as root, else ./.drover)")
     .showHelpAfterError("(run with --help for usage)")
+    // Global options go before the command (drover -d DIR node list); this lets `image exec NAME CMD -x`
+    // pass the command's own options through untouched.
+    .enablePositionalOptions()
     .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) })
     .exitOverride();
   for (const [noun, spec] of Object.entries(COMMANDS)) {
@@ -76,7 +79,7 @@ export function buildProgram(ctx: CliContext, root: Command): Command {
       spec.self(root, ctx);
       continue;
     }
-    const cmd = root.command(noun).description(spec.help);
+    const cmd = root.command(noun).description(spec.help).enablePositionalOptions();
     for (const a of spec.aliases ?? []) cmd.alias(a);
     cmd.configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) }).exitOverride();
     for (const v of spec.verbs ?? []) v(cmd, ctx);
