@@ -37,8 +37,7 @@ const exec: CommandModule = (parent, ctx) => {
     .argument("<command...>", "command and arguments (put them after --)")
     .option("-b, --bind <src[:dst[:ro]]>", "bind a head-node path into the image (repeatable)", collectBinds)
     .option("--no-build", "do not rebuild after changes")
-    .passThroughOptions()
-    .action(async (name: string, cmd: string[], opts) => runInImage(ctx, name, cmd, opts, !!ctx.io.isTTY));
+    .action(async (name: string, cmd: string[], opts) => runInImage(ctx, name, cmd[0] === "--" ? cmd.slice(1) : cmd, opts, !!ctx.io.isTTY));
 };
 export default exec;
 
