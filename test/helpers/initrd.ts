@@ -3,7 +3,7 @@
  * the NIC modules from the Debian kernel package, and an `/init` that brings the NIC up with udhcpc, calls
  * the boot server back over HTTP and prints a marker line on the serial console, then powers off.
  *
- *   const k = await testKernel();                       // vmlinuz + modules, cached under test/.work/
+ *   const k = await testKernel();                       // Debian's vmlinuz + modules (./kernel.ts)
  *   const initrd = await buildBusyboxInitrd({ kernel: k });
  *   // kernel line: console=ttyS0 drover.callback=http://10.1.2.1:8080/callback
  *
@@ -17,12 +17,13 @@
  */
 import { spawnSync } from "bun";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { debianKernel } from "./kernel";
 
 export const WORK_DIR = join(import.meta.dir, "..", ".work");
 
-/** A kernel and its module tree, as test/helpers/kernel.ts's debianKernel() returns it. */
+/** A kernel and its module tree (test/helpers/kernel.ts's debianKernel() returns one). */
 export interface TestKernel {
   vmlinuz: string;
   version: string;
@@ -243,41 +244,7 @@ class CpioWriter {
   }
 }
 
-/**
- * The Debian kernel (the package linux-image-amd64 depends on), downloaded with apt-get and unpacked (only
- * vmlinuz and the NIC modules) under test/.work/vm-kernel/. Never installed on the host.
- * Prefer test/helpers/kernel.ts's debianKernel() where it exists: testKernel() below picks it.
- */
-export async function privateDebianKernel(): Promise<TestKernel> {
-  const dep = spawnSync(["apt-cache", "depends", "linux-image-amd64"]).stdout.toString();
-  const pkg = /Depends:\s*(linux-image-[0-9][^\s]*)/.exec(dep)?.[1];
-  const base = join(WORK_DIR, "vm-kernel");
-  // Offline or no apt lists: reuse whatever was unpacked before.
-  const version = pkg ? pkg.replace(/^linux-image-/, "") : existsSync(base) ? readdirSync(base).find((d) => !d.endsWith(".tmp")) : undefined;
-  if (!version) throw new Error("cannot find the Debian kernel package: run apt-get update (linux-image-amd64)");
-  const root = join(base, version);
-  const kernel: TestKernel = { vmlinuz: join(root, "boot", `vmlinuz-${version}`), version, modulesDir: join(root, "lib", "modules", version) };
-  if (existsSync(kernel.vmlinuz) && existsSync(kernel.modulesDir)) return kernel;
-  if (!pkg) throw new Error("no Debian kernel package found");
-
-  const tmp = `${root}.${process.pid}.tmp`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  const dl = spawnSync(["apt-get", "download", pkg], { cwd: tmp });
-  const deb = readdirSync(tmp).find((f) => f.endsWith(".deb"));
-  if (dl.exitCode !== 0 || !deb) throw new Error(`apt-get download ${pkg} failed: ${dl.stderr.toString()}`);
-  const m = `./lib/modules/${version}/kernel`;
-  const paths = [`./boot/vmlinuz-${version}`, `${m}/drivers/virtio`, `${m}/drivers/net/virtio_net.ko`, `${m}/drivers/net/net_failover.ko`, `${m}/net/core/failover.ko`, `${m}/drivers/net/ethernet/intel/e1000`, `${m}/drivers/net/ethernet/intel/e1000e`];
-  const x = spawnSync(["sh", "-c", `dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" ${paths.map(shq).join(" ")}`, "sh", join(tmp, deb), tmp]);
-  if (x.exitCode !== 0) throw new Error(`unpacking ${deb} failed: ${x.stderr.toString()}`);
-  rmSync(join(tmp, deb));
-  if (existsSync(root)) rmSync(tmp, { recursive: true, force: true });
-  else renameSync(tmp, root);
-  if (!statSync(kernel.vmlinuz).isFile()) throw new Error(`no ${basename(kernel.vmlinuz)} in ${pkg}`);
-  return kernel;
-}
-
-/** The kernel tests boot: the shared helper when present, else the private download above. */
+/** The kernel tests boot: Debian's, from test/helpers/kernel.ts (throws KernelUnavailable when it cannot). */
 export async function testKernel(): Promise<TestKernel> {
-  return privateDebianKernel();
+  return debianKernel();
 }

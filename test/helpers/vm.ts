@@ -50,6 +50,11 @@ export interface Vm {
   /** The serial log so far. */
   log(): string;
   /**
+   * Each serial line with the time it was first seen (ms since the epoch; sampled every 100 ms, escape
+   * sequences removed). For benchmarks that break a boot into stages; tests should not look at the times.
+   */
+  lines(): { at: number; text: string }[];
+  /**
    * Resolves with the first match of `re` in the serial log. Rejects when a BOOT_FAILURES line appears,
    * when QEMU exits without the match, or after timeoutMs; the message carries the log's tail.
    */
@@ -115,6 +120,27 @@ export function startVm(opts: VmOptions): Vm {
       return "";
     }
   };
+  const seen: { at: number; text: string }[] = [];
+  let consumed = 0;
+  let partial = "";
+  const sample = () => {
+    const text = log();
+    if (text.length <= consumed) return;
+    const chunk = partial + text.slice(consumed);
+    consumed = text.length;
+    const parts = chunk.split(/\r?\n|\r/);
+    partial = parts.pop() ?? "";
+    const at = Date.now();
+    for (const p of parts) {
+      const t = p.replace(/\x1b\[[0-9;?=]*[A-Za-z]/g, "").trim();
+      if (t) seen.push({ at, text: t });
+    }
+  };
+  const sampler = setInterval(sample, 100);
+  void proc.exited.then(() => {
+    sample();
+    clearInterval(sampler);
+  });
   const tail = () => {
     const t = log().replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r/g, "");
     return t.slice(-3000) + (stderr ? `\n[qemu stderr] ${stderr.slice(-1000)}` : "");
@@ -126,6 +152,10 @@ export function startVm(opts: VmOptions): Vm {
     serialLog: opts.serialLog,
     startedAt,
     log,
+    lines() {
+      sample();
+      return [...seen, ...(partial.trim() ? [{ at: Date.now(), text: partial.trim() }] : [])];
+    },
     async waitFor(re, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -143,6 +173,7 @@ export function startVm(opts: VmOptions): Vm {
       }
     },
     async stop() {
+      clearInterval(sampler);
       if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill("SIGTERM");
         await Promise.race([proc.exited, Bun.sleep(3000)]);
