@@ -172,7 +172,7 @@ describe.skipIf(skip)("image import from registry, docker-archive and oci-archiv
     const m = JSON.parse(readFileSync(join(dir, "blobs/sha256", idx.manifests[0].digest.slice(7)), "utf8"));
     const layer = join(dir, "blobs/sha256", m.layers[1].digest.slice(7));
     const b = readFileSync(layer);
-    b[b.length - 20] ^= 0xff;
+    b[b.length - 20] = b[b.length - 20]! ^ 0xff;
     writeFileSync(layer, b);
     spawnSync(["tar", "-C", dir, "-cf", join(t.dir, "tampered.tar"), "."]);
     const r = await drover(data, "image", "import", `oci-archive:${join(t.dir, "tampered.tar")}`, "bad");
@@ -192,7 +192,7 @@ describe.skipIf(skip)("image import from registry, docker-archive and oci-archiv
     const hex: string = m.layers[0].digest.slice(7);
     const data0 = join(blobs, hex.slice(0, 2), hex, "data");
     const b = readFileSync(data0);
-    b[100] ^= 0xff;
+    b[100] = b[100]! ^ 0xff;
     writeFileSync(data0, b);
     const fresh = join(t.dir, "data2");
     const r = await drover(fresh, "image", "import", `docker://${reg.host}/drover/busybox:1`, "x", "--nohttps");
@@ -200,7 +200,7 @@ describe.skipIf(skip)("image import from registry, docker-archive and oci-archiv
     expect(r.err).toContain("does not match its digest");
     expect(existsSync(join(fresh, "images/x"))).toBe(false);
     expect(existsSync(join(fresh, "blobs/sha256", hex))).toBe(false);
-    b[100] ^= 0xff;
+    b[100] = b[100]! ^ 0xff;
     writeFileSync(data0, b);
   });
 
