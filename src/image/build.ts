@@ -178,6 +178,7 @@ export function planCpio(rootfs: string, excludes: readonly string[]): Plan {
         continue;
       }
       emit(rel, abs, st);
+      if (verdict === "empty") excluded.push(`${rel}/`);
       if (dir && verdict === "keep") walk(rel);
     }
   };
