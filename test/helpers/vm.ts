@@ -55,7 +55,7 @@ export interface Vm {
    */
   lines(): { at: number; text: string }[];
   /**
-   * Resolves with the first match of `re` in the serial log. Rejects when a BOOT_FAILURES line appears,
+   * Resolves with the first match of `re` in the serial log's complete lines. Rejects when a BOOT_FAILURES line appears,
    * when QEMU exits without the match, or after timeoutMs; the message carries the log's tail.
    */
   waitFor(re: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
@@ -160,7 +160,9 @@ export function startVm(opts: VmOptions): Vm {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const exited = proc.exitCode !== null || proc.signalCode !== null;
-        const text = log();
+        // Only whole lines: QEMU may be half-way through writing the one that matters.
+        const all = log();
+        const text = exited ? all : all.slice(0, all.lastIndexOf("\n") + 1);
         const m = text.match(re);
         if (m) return m;
         for (const f of BOOT_FAILURES) {
