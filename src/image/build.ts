@@ -9,10 +9,14 @@ import { resolveIn } from "./fspath";
  * Builds the bootable image: a cpio "newc" archive of the rootfs, gzip-compressed, which iPXE loads as an
  * initrd and the kernel unpacks into its rootfs.
  *
- * Parallel compression: the uncompressed archive is cut into ~4 MiB segments, each compressed as its own
- * gzip member by a pool of Workers, and the members are written in order. Concatenated gzip members are
- * one valid gzip stream (gzip -d, zcat, the kernel all read them), and since only the last segment holds
- * the TRAILER!!! entry, the decompressed bytes are one ordinary cpio archive (`cpio -t` lists it all).
+ * Parallel compression: the uncompressed archive is cut into segments of about 4 MiB, each compressed as its
+ * own gzip member by a pool of Workers, and the members are written in order. Concatenated gzip members are
+ * one valid gzip stream (gzip -d, zcat and the kernel read them), and since only the last segment holds the
+ * TRAILER!!! entry, the decompressed bytes are one ordinary cpio archive (`cpio -t` lists it all).
+ * Segments end only between whole entries (header, data and padding): the kernel's unpacker
+ * (init/initramfs.c) checks after every compressed member that its cpio state machine is back at Reset and
+ * otherwise fails with "junk at the end of compressed archive". A file larger than a segment gets a segment
+ * of its own.
  *
  * Atomic: the archive is written beside the target and renamed over it, so a node that is downloading
  * during a rebuild gets the old file or the new one (an open file survives the rename), never a mix.
@@ -87,7 +91,8 @@ export function excluder(patterns: readonly string[]): (rel: string, isDir: bool
 
 // ---- cpio newc planning ----
 
-type Piece = { bytes: Uint8Array } | { file: string; offset: number; length: number };
+/** A run of the cpio stream: literal bytes (`entry` marks the header that starts an entry), or file data. */
+type Piece = { bytes: Uint8Array; entry?: true } | { file: string; offset: number; length: number };
 
 const enc = new TextEncoder();
 const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, "0");
@@ -156,7 +161,7 @@ export function planCpio(rootfs: string, excludes: readonly string[]): Plan {
       rmaj: (rdev >> 8) & 0xfff,
       rmin: (rdev & 0xff) | ((rdev >> 12) & 0xfff00),
     });
-    pieces.push({ bytes: h });
+    pieces.push({ bytes: h, entry: true });
     if (target) pieces.push({ bytes: concat(target, new Uint8Array(pad4(target.length))) });
     else if (size > 0) {
       pieces.push({ file: abs, offset: 0, length: size });
@@ -185,7 +190,7 @@ export function planCpio(rootfs: string, excludes: readonly string[]): Plan {
   emit(".", rootfs, lstatSync(rootfs));
   walk("");
   const trailer = newcHeader("TRAILER!!!", { ino: 0, mode: 0, uid: 0, gid: 0, nlink: 1, mtime: 0, size: 0, rmaj: 0, rmin: 0 });
-  pieces.push({ bytes: trailer });
+  pieces.push({ bytes: trailer, entry: true });
   unpacked += trailer.length;
   return { pieces, files, unpacked, excluded };
 }
@@ -197,35 +202,24 @@ function concat(a: Uint8Array, b: Uint8Array) {
   return o;
 }
 
-/** Cuts pieces into segments of about `target` bytes, splitting big files by offset. */
+/**
+ * Cuts pieces into segments of about `target` bytes, only ever between whole cpio entries (before an entry
+ * header), so that every segment's gzip member ends where the kernel's unpacker is between entries.
+ */
 export function segment(pieces: readonly Piece[], target = 4 << 20): Piece[][] {
   const segs: Piece[][] = [];
   let cur: Piece[] = [];
   let curLen = 0;
-  const flush = () => {
-    if (cur.length) segs.push(cur);
-    cur = [];
-    curLen = 0;
-  };
   for (const p of pieces) {
-    if ("bytes" in p) {
-      cur.push(p);
-      curLen += p.bytes.length;
-    } else {
-      let off = p.offset;
-      let left = p.length;
-      while (left > 0) {
-        const take = Math.min(left, Math.max(target - curLen, 1 << 16));
-        cur.push({ file: p.file, offset: off, length: take });
-        curLen += take;
-        off += take;
-        left -= take;
-        if (curLen >= target) flush();
-      }
+    if ("entry" in p && p.entry && curLen >= target) {
+      segs.push(cur);
+      cur = [];
+      curLen = 0;
     }
-    if (curLen >= target) flush();
+    cur.push(p);
+    curLen += "bytes" in p ? p.bytes.length : p.length;
   }
-  flush();
+  if (cur.length) segs.push(cur);
   return segs;
 }
 

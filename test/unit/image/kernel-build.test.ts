@@ -58,11 +58,15 @@ describe("build", () => {
     expect(ex("tmp", true)).toBe("skip");
   });
 
-  test("big files are split across segments by offset", () => {
-    const segs = segment([{ bytes: new Uint8Array(100) }, { file: "f", offset: 0, length: 10 << 20 }, { bytes: new Uint8Array(4) }], 4 << 20);
+  test("segments end only between whole entries: a big file and its padding stay with their header", () => {
+    const h = (n: number) => ({ bytes: new Uint8Array(n), entry: true as const });
+    const pieces = [h(112), { file: "f", offset: 0, length: 10 << 20 }, { bytes: new Uint8Array(2) }, h(112), { file: "g", offset: 0, length: 100 }, h(116)];
+    const segs = segment(pieces, 4 << 20);
     const total = segs.flat().reduce((n, p) => n + ("bytes" in p ? p.bytes.length : p.length), 0);
-    expect(total).toBe(100 + (10 << 20) + 4);
-    expect(segs.length).toBe(3);
+    expect(total).toBe(112 + (10 << 20) + 2 + 112 + 100 + 116);
+    expect(segs.length).toBe(2);
+    expect(segs.every((s) => "entry" in s[0]! && s[0].entry)).toBe(true);
+    expect(segs[0]!.length).toBe(3);
   });
 
   test.skipIf(spawnSync(["sh", "-c", "command -v cpio"]).exitCode !== 0)("an image without a kernel builds; excludes apply; hardlinks and big files survive GNU cpio", async () => {
