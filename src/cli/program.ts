@@ -46,7 +46,7 @@ import version from "./version";
 export const COMMANDS: Record<string, { help: string; aliases?: string[]; verbs?: CommandModule[]; self?: CommandModule }> = {
   node: {
     help: "add, change, list and remove nodes",
-    verbs: [nodeAdd, nodeSet, nodeUnset, nodeList, nodeDelete, nodeEdit, nodeExport, nodeImport, nodeConsole, nodeSensors],
+    verbs: [nodeAdd, nodeSet, nodeUnset, nodeList, nodeDelete, nodeEdit, nodeExport, nodeImport, nodeStatus, nodeConsole, nodeSensors],
   },
   profile: { help: "add, change, list and remove profiles", verbs: [profileAdd, profileSet, profileUnset, profileList, profileDelete, profileEdit] },
   power: { help: "power nodes on, off, cycle, reset, soft-off, or show their power state (IPMI, Redfish)", verbs: [powerOn, powerOff, powerCycle, powerReset, powerSoft, powerStatus] },

@@ -149,3 +149,11 @@ describe("node export / import round trip", () => {
 });
 
 export { parse };
+
+describe("node status", () => {
+  runTable([
+    { name: "nodes that never booted", given: [["node", "add", "n[1-2]"]], run: ["node", "status"], out: /NODE\s+STATE\s+STAGE.*\nn1\s+never seen\s+--/ },
+    { name: "--json", given: [["node", "add", "n1"]], run: ["node", "status", "--json"], out: /"state": "never seen"/ },
+    { name: "no match", given: [["node", "add", "n1"]], run: ["node", "status", "zz"], code: 3 },
+  ]);
+});
