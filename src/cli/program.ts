@@ -8,7 +8,7 @@ import imageBuild from "./image/build";
 import imageCopy from "./image/copy";
 import imageDelete from "./image/delete";
 import imageExec from "./image/exec";
-import { ExitWith } from "./image/exit";
+import { ExitWith } from "./exit";
 import imageImport from "./image/import";
 import imageKernels from "./image/kernels";
 import imageList from "./image/list";
@@ -59,7 +59,7 @@ export const COMMANDS: Record<string, { help: string; aliases?: string[]; verbs?
   version: { help: "print drover's version", self: version },
 };
 
-/** Exit codes: 0 ok, 1 internal failure, 2 bad input, 3 not found, 4 conflict, 5 in use. */
+/** Exit codes: 0 ok, 1 internal failure, 2 bad input, 3 not found, 4 conflict, 5 in use, 6 some nodes failed. */
 const EXIT: Record<DroverError["kind"], number> = { invalid: 2, "not-found": 3, conflict: 4, "in-use": 5 };
 
 export function buildProgram(ctx: CliContext, root: Command): Command {

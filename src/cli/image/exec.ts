@@ -2,7 +2,7 @@
 import { invalid } from "../../domain/errors";
 import { type Bind, parseBind } from "../../image/exec";
 import type { CliContext, CommandModule } from "../context";
-import { ExitWith } from "./exit";
+import { ExitWith } from "../exit";
 
 export const collectBinds = (v: string, prev: Bind[] = []) => {
   try {

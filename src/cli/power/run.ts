@@ -1,3 +1,4 @@
+import { ExitWith, PARTIAL_FAILURE } from "../exit";
 import { CommanderError, Option } from "commander";
 import type { PowerAction } from "../../power/types";
 import { DEFAULT_FANOUT, type PowerResult, PowerService } from "../../services/power";
@@ -38,7 +39,7 @@ export function failIfAny(ctx: CliContext, what: string, failed: readonly { node
   const list = names.length > 20 ? `${names.slice(0, 20).join(", ")} and ${names.length - 20} more` : names.join(", ");
   const msg = `drover: ${what} failed on ${failed.length} of ${total} node${total === 1 ? "" : "s"}: ${list}`;
   ctx.io.err(`${msg}\n`);
-  throw new CommanderError(1, "drover.powerFailed", msg);
+  throw new ExitWith(PARTIAL_FAILURE);
 }
 
 const HELP: Record<PowerAction, string> = {
