@@ -3,14 +3,17 @@
  * reference stack (dnsmasq + a static HTTP server) inside a network namespace, in three set-ups:
  *   stock     dnsmasq as shipped (pings each new address before offering it; iPXE waits for ProxyDHCP)
  *   tuned     --no-ping, and iPXE option 175.176 (no-pxedhcp) so iPXE does not wait for ProxyDHCP offers
- *   tuned+ra  tuned, plus IPv6 router advertisements so each iPXE stops waiting for IPv6 autoconfiguration
+ *   stock+ra  stock, plus IPv6 router advertisements so each iPXE stops waiting for IPv6 autoconfiguration
+ *   tuned+ra  both
+ * (iPXE configures IPv4 and IPv6 in parallel and waits for both, so the ~13 s IPv6 wait hides dnsmasq's ping
+ * stall: tuned alone gains little; stock+ra against tuned+ra shows what --no-ping is worth.)
  * Everything runs under TCG (no KVM): the figures are for comparing servers on one machine, not absolutes,
  * and they move with the machine's load (printed per boot as the 1-minute load average): compare setups
  * from the same run, with --rounds 3 or more for medians.
  * drover's own boot server is meant to be added beside these through the same BootServer seam
  * (bootOnce(server, …) below).
  *
- *   bun bench/boot-reference.ts [--rounds 1] [--firmware bios,uefi] [--setups stock,tuned,tuned+ra]
+ *   bun bench/boot-reference.ts [--rounds 1] [--firmware bios,uefi] [--setups stock,tuned,stock+ra,tuned+ra]
  *
  * Per boot it prints the total (QEMU start → the server records the node's callback) and where the time
  * went, from the serial console: firmware until the first iPXE, iPXE until it has its last script, loading
@@ -69,6 +72,7 @@ export async function bootOnce(o: { lab: Lab; server: BootServer; firmware: Firm
 const SETUPS: Record<string, () => ReferenceBootServer> = {
   stock: () => new ReferenceBootServer(),
   tuned: () => new ReferenceBootServer({ tuned: true }),
+  "stock+ra": () => new ReferenceBootServer({ routerAdvertisements: true }),
   "tuned+ra": () => new ReferenceBootServer({ tuned: true, routerAdvertisements: true }),
 };
 
@@ -98,7 +102,7 @@ async function main() {
   }
   const rounds = Number(arg("rounds", "1"));
   const firmwares = arg("firmware", "bios,uefi").split(",") as Firmware[];
-  const setups = arg("setups", "stock,tuned,tuned+ra").split(",");
+  const setups = arg("setups", "stock,tuned,stock+ra,tuned+ra").split(",");
   for (const s of setups) if (!SETUPS[s]) throw new Error(`unknown setup ${s}; known: ${Object.keys(SETUPS).join(", ")}`);
 
   const kernel = await testKernel();
