@@ -31,7 +31,8 @@ async function kernelOrReason(): Promise<TestKernel | string> {
   }
 }
 
-const kernelWhy = spawnSync(["which", "modinfo"]).exitCode !== 0 ? "needs kmod (modinfo): apt-get install kmod" : undefined;
+const missing = (bin: string, pkg: string) => (spawnSync(["which", bin]).exitCode !== 0 ? `needs ${bin}: apt-get install ${pkg}` : undefined);
+const kernelWhy = missing("modinfo", "kmod") ?? missing("cpio", "cpio") ?? missing("busybox", "busybox-static");
 const kernel = kernelWhy ?? (await kernelOrReason());
 const imageWhy = typeof kernel === "string" ? kernel : undefined;
 if (imageWhy) console.warn(`harness: initrd tests skipped: ${imageWhy}`);
