@@ -1,6 +1,9 @@
 import { BootStatusService } from "./services/boot-status";
 import { ImageService } from "./services/images";
 import { NodeService } from "./services/nodes";
+import { OverlayService, guessServerSettings } from "./services/overlays";
+import { existsSync } from "node:fs";
+import { networkInterfaces } from "node:os";
 import type { BootStateStore } from "./services/ports";
 import { sqliteBootStateStore } from "./store/boot-store";
 import { sqliteImageStore } from "./store/image-store";
@@ -18,15 +21,29 @@ export interface Services {
   bootState: BootStateStore;
   bootStatus: BootStatusService;
   images: ImageService;
+  /** Per-node overlay archives; `drover serve` sets its server settings with overlays.setServer(). */
+  overlays: OverlayService;
   close(): void;
 }
 
 export function createServices(dataDir: string): Services {
   const store = openStore(dataDir);
-  const nodes = new NodeService(sqliteNodeStore(store.db));
+  const nodeStore = sqliteNodeStore(store.db);
+  const nodes = new NodeService(nodeStore);
   nodes.initialize();
   const bootState = sqliteBootStateStore(store.db);
   const bootStatus = new BootStatusService(nodes, bootState);
   const images = new ImageService(dataDir, sqliteImageStore(store.db), nodes);
-  return { dataDir, store, nodes, bootState, bootStatus, images, close: () => store.close() };
+  const versionQuery = store.sqlite.query(
+    "SELECT (SELECT count(*) || ':' || coalesce(sum(updated_at), 0) || ':' || coalesce(max(updated_at), 0) || ':' || coalesce(sum(length(conf)), 0) FROM nodes) || '/' || (SELECT count(*) || ':' || coalesce(sum(updated_at), 0) || ':' || coalesce(sum(length(conf)), 0) FROM profiles) AS v",
+  );
+  const overlays = new OverlayService({
+    dataDir,
+    nodeStore,
+    // Changes with every node or profile write; lets a poll skip re-reading 10,000 node documents.
+    nodesVersion: () => (versionQuery.get() as { v: string }).v,
+    imageRoot: (name) => (/^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/.test(name) && existsSync(images.rootfs(name)) ? images.rootfs(name) : undefined),
+    server: guessServerSettings(networkInterfaces() as never),
+  });
+  return { dataDir, store, nodes, bootState, bootStatus, images, overlays, close: () => store.close() };
 }

@@ -1,0 +1,264 @@
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import type { Conf } from "../domain/conf";
+import { resolveIn } from "../image/fspath";
+import { type CpioEntry, packCpio } from "./cpio";
+import { type NodeView, type PeerView, type ServerView, maskedData, nodeView } from "./data";
+import type { OverlayEntry, OverlayRepo, OverlayTree } from "./repo";
+import { mergeAccounts, MergeConflict } from "./syncuser";
+import { MissingValue, type RenderedFile, TEMPLATE_SUFFIX, TemplateError, WAREWULF_SUFFIX, render } from "./template";
+import { gzipSync } from "node:zlib";
+
+/**
+ * Renders and packs one node's overlays into a gzip'd newc archive.
+ *
+ * Cost grows with what changed, not with N²: a template whose render read nothing node-specific (it used
+ * only `allNodes`, `server`, `build` and head-node files — the hosts file, root's authorized keys) is
+ * rendered once per snapshot and its files packed and compressed once; every node's archive then starts
+ * with that shared gzip member, followed by a member holding the node's own files and the trailer.
+ * Concatenated gzip members decompress to one cpio stream, which the kernel and `cpio -i` both read.
+ */
+
+/** An input read from outside the node document: a head-node file, an image file, a host key. */
+export interface Dep {
+  path: string;
+  /** inode, size, mtime and ctime (ns), or "missing". ctime cannot be set back by a user. */
+  sig: string;
+}
+
+export function depSig(path: string): string {
+  try {
+    const st = statSync(path, { bigint: true });
+    return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    return "missing";
+  }
+}
+
+export function depsCurrent(deps: readonly Dep[]): boolean {
+  for (const d of deps) if (depSig(d.path) !== d.sig) return false;
+  return true;
+}
+
+/** The world outside the node store that templates may read. */
+export interface HostEnv {
+  /** Root of the head node's files for it.include() ("/" in production, a fixture in tests). */
+  headRoot: string;
+  /** An image's root directory, or undefined when the image does not exist. */
+  imageRoot(image: string): string | undefined;
+  /** Directory of the node's generated secrets (`<dataDir>/nodes/NAME`). */
+  nodeSecretsDir(node: string): string;
+  /** Creates a host key pair (private key at `path`, public at `path.pub`) when missing. */
+  ensureHostKey(path: string, type: string, node: string): void;
+  /** drover's version and the head node's name, for `it.build`. */
+  version: string;
+  host: string;
+}
+
+export interface NodeInput {
+  name: string;
+  conf: Conf;
+  profiles: readonly string[];
+}
+
+/** What every node of one build batch shares: all nodes' peer views and the server, hashed. */
+export interface Snapshot {
+  peers: PeerView[];
+  peersHash: string;
+  server: ServerView;
+  serverHash: string;
+  /** Node-independent template outputs of this snapshot, by overlay fingerprint + template path. */
+  memo: Map<string, Shared>;
+}
+
+interface Shared {
+  files: RenderedFile[];
+  deps: Dep[];
+  usesAll: boolean;
+  /** The files packed (no trailer) and gzip'd, once. */
+  gz?: Uint8Array;
+}
+
+export class OverlayBuildError extends Error {}
+
+/** Keys a template may read and still be shared by every node. */
+const SHARED_KEYS = new Set(["allNodes", "server", "build", "include", "file", "softlink", "abort", "nobackup", "opt", "sh", "fail"]);
+
+export interface BuiltArchive {
+  /** Concatenated gzip members: shared segments, then the node's own files with the trailer. */
+  bytes: Uint8Array;
+  deps: Dep[];
+  /** Some template read `allNodes`: the archive is stale when any node changes. */
+  usesAll: boolean;
+  files: number;
+  /** What went in, by path: the overlay that won. */
+  manifest: { path: string; overlay: string; type: string; mode?: number }[];
+}
+
+const sq = (v: unknown): string => {
+  if (v === undefined || v === null) throw new MissingValue("it.sh() was given an unset value");
+  return `'${String(v).replace(/'/g, `'\\''`)}'`;
+};
+
+function readHead(env: HostEnv, path: string, deps: Dep[], optional: boolean): string {
+  const p = resolveIn(env.headRoot, path, true);
+  deps.push({ path: p, sig: depSig(p) });
+  if (!existsSync(p)) {
+    if (optional) return "";
+    throw new MissingValue(`it.include(${JSON.stringify(path)}): the head node has no such file; create it, or pass { optional: true }`);
+  }
+  return readFileSync(p, "utf8");
+}
+
+function readImage(env: HostEnv, node: NodeView, path: string, deps: Dep[], optional: boolean, image = node.image): string {
+  if (!image) throw new MissingValue(`node ${node.name} has no image to read ${path} from; set one: drover node set ${node.name} --image NAME`);
+  const root = env.imageRoot(image);
+  if (!root) throw new MissingValue(`image ${image} (of node ${node.name}) does not exist; see drover image list`);
+  const p = resolveIn(root, path, true);
+  deps.push({ path: p, sig: depSig(p) });
+  if (!existsSync(p) || !p.startsWith(root)) {
+    if (optional) return "";
+    throw new MissingValue(`image ${image} has no ${path}`);
+  }
+  return readFileSync(p, "utf8");
+}
+
+function helpersFor(env: HostEnv, node: NodeView, data: Record<string, unknown>, deps: Dep[]) {
+  return {
+    sh: sq,
+    fail: (msg: string) => {
+      throw new MissingValue(String(msg));
+    },
+    include: (path: string, opts: { optional?: boolean } = {}) => readHead(env, path, deps, !!opts.optional),
+    includeFrom: (path: string, opts: { optional?: boolean; image?: string } = {}) => readImage(env, node, path, deps, !!opts.optional, opts.image ?? node.image),
+    hostKey: (type: string, part: "private" | "public") => {
+      if (!/^(ed25519|ecdsa|rsa)$/.test(type)) throw new MissingValue(`it.hostKey(): key type ${JSON.stringify(type)} is not one of ed25519, ecdsa, rsa`);
+      const key = join(env.nodeSecretsDir(node.name), `ssh_host_${type}_key`);
+      env.ensureHostKey(key, type, node.name);
+      const p = part === "public" ? `${key}.pub` : key;
+      deps.push({ path: p, sig: depSig(p) });
+      return readFileSync(p, "utf8");
+    },
+    syncuser: (kind: "passwd" | "group") => {
+      if (kind !== "passwd" && kind !== "group") throw new MissingValue('it.syncuser() takes "passwd" or "group"');
+      const image = readImage(env, node, `/etc/${kind}`, deps, false);
+      const head = readHead(env, `/etc/${kind}`, deps, false);
+      try {
+        return mergeAccounts(kind, image, head);
+      } catch (e) {
+        if (e instanceof MergeConflict) throw new MissingValue(e.message);
+        throw e;
+      }
+    },
+    // Unset fields print as null so the dump shows every variable there is.
+    dump: () => stringify(JSON.parse(JSON.stringify(maskedData(data as never), (_k, v) => (v === undefined ? null : v))), { lineWidth: 0, aliasDuplicateObjects: false }).trimEnd(),
+    helpers: () => ["include", "includeFrom", "file", "softlink", "abort", "nobackup", "opt", "sh", "fail", "hostKey", "syncuser", "dump", "helpers"],
+  };
+}
+
+const toCpio = (f: RenderedFile | OverlayEntry): CpioEntry =>
+  f.type === "symlink"
+    ? { type: "symlink", path: f.path, target: f.target, uid: f.uid, gid: f.gid }
+    : f.type === "dir"
+      ? { type: "dir", path: f.path, mode: f.mode, uid: f.uid, gid: f.gid }
+      : { type: "file", path: f.path, mode: f.mode, uid: f.uid, gid: f.gid, data: f.data };
+
+/** The data a template sees for a node (without helpers). */
+export function templateData(node: NodeView, snap: Snapshot, env: HostEnv, overlay: string, template: string): Record<string, unknown> {
+  return { node, allNodes: snap.peers, server: snap.server, build: { version: env.version, host: env.host, overlay, template } };
+}
+
+/** Renders one template for one node (also `overlay show --render`). */
+export function renderOne(tree: OverlayTree, entry: Extract<OverlayEntry, { type: "file" }>, node: NodeView, snap: Snapshot, env: HostEnv, deps: Dep[]) {
+  if (entry.path.endsWith(WAREWULF_SUFFIX))
+    throw new TemplateError(
+      `overlay ${tree.name}, file ${entry.path}: this is a Warewulf (Go) template, which drover does not render; rewrite it as ${entry.path.slice(0, -WAREWULF_SUFFIX.length)}${TEMPLATE_SUFFIX} (eta syntax, see docs/overlays.md), or re-import the overlay with drover overlay import, which converts simple ones`,
+      { overlay: tree.name, template: entry.path, node: node.name },
+    );
+  const data = templateData(node, snap, env, tree.name, entry.path);
+  const text = new TextDecoder().decode(entry.data);
+  return render({ overlay: tree.name, path: entry.path, text, mode: entry.mode, uid: entry.uid, gid: entry.gid }, data, helpersFor(env, node, data, deps), node.name);
+}
+
+/**
+ * Builds a node's archive from the named overlays, in order (a later overlay's file replaces an earlier
+ * one's). `trees` resolves overlay names (the caller memoises per batch).
+ */
+export function buildArchive(input: NodeInput, overlays: readonly string[], trees: (name: string) => OverlayTree | undefined, snap: Snapshot, env: HostEnv): BuiltArchive {
+  const node = nodeView(input.name, input.conf, input.profiles);
+  type Item = { kind: "own"; entry: CpioEntry; overlay: string } | { kind: "shared"; shared: Shared; overlay: string };
+  const items: Item[] = [];
+  const deps: Dep[] = [];
+  let usesAll = false;
+  for (const name of overlays) {
+    const tree = trees(name);
+    if (!tree) throw new OverlayBuildError(`overlay '${name}' (listed for node ${input.name}) does not exist; see drover overlay list, or remove it from the node or its profile`);
+    for (const e of tree.entries) {
+      if (e.type !== "file" || !(e.path.endsWith(TEMPLATE_SUFFIX) || e.path.endsWith(WAREWULF_SUFFIX))) {
+        items.push({ kind: "own", entry: toCpio(e), overlay: name });
+        continue;
+      }
+      const memoKey = `${tree.fingerprint}\0${e.path}`;
+      const hit = snap.memo.get(memoKey);
+      if (hit && depsCurrent(hit.deps)) {
+        items.push({ kind: "shared", shared: hit, overlay: name });
+        deps.push(...hit.deps);
+        usesAll ||= hit.usesAll;
+        continue;
+      }
+      const own: Dep[] = [];
+      const r = renderOne(tree, e, node, snap, env, own);
+      deps.push(...own);
+      const all = r.touched.has("allNodes");
+      usesAll ||= all;
+      if ([...r.touched].every((k) => SHARED_KEYS.has(k))) {
+        const shared: Shared = { files: r.files, deps: own, usesAll: all };
+        snap.memo.set(memoKey, shared);
+        items.push({ kind: "shared", shared, overlay: name });
+      } else {
+        for (const f of r.files) items.push({ kind: "own", entry: toCpio(f), overlay: name });
+      }
+    }
+  }
+  // The last writer of a path wins; an own entry that a later item replaces is dropped. Shared members go
+  // first and own entries last, so a later own entry also wins over an earlier shared one.
+  const last = new Map<string, number>();
+  items.forEach((it, i) => {
+    if (it.kind === "own") last.set(it.entry.path, i);
+    else for (const f of it.shared.files) last.set(f.path, i);
+  });
+  const pieces: Uint8Array[] = [];
+  const own: CpioEntry[] = [];
+  const manifest: BuiltArchive["manifest"] = [];
+  const seenShared = new Set<Shared>();
+  items.forEach((it, i) => {
+    if (it.kind === "own") {
+      if (it.entry.type !== "dir" && last.get(it.entry.path) !== i) return;
+      own.push(it.entry);
+      manifest.push({ path: it.entry.path, overlay: it.overlay, type: it.entry.type, ...("mode" in it.entry ? { mode: it.entry.mode } : {}) });
+    } else if (!seenShared.has(it.shared)) {
+      seenShared.add(it.shared);
+      if (it.shared.files.length === 0) return;
+      it.shared.gz ??= gzipSync(packCpio(it.shared.files.map(toCpio), 0, false), { level: 6 });
+      pieces.push(it.shared.gz);
+      for (const f of it.shared.files) manifest.push({ path: f.path, overlay: it.overlay, type: f.type, ...(f.type === "file" ? { mode: f.mode } : {}) });
+    }
+  });
+  pieces.push(gzipSync(packCpio(own, 0, true), { level: 6 }));
+  const total = pieces.reduce((n, p) => n + p.length, 0);
+  const bytes = new Uint8Array(total);
+  let o = 0;
+  for (const p of pieces) {
+    bytes.set(p, o);
+    o += p.length;
+  }
+  return { bytes, deps, usesAll, files: manifest.filter((m) => m.type !== "dir").length, manifest };
+}
+
+export function hashOf(...parts: string[]): string {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p).update("\0");
+  return h.digest("hex");
+}

@@ -1,0 +1,296 @@
+import { Eta } from "eta";
+
+/**
+ * Strict per-node rendering of overlay templates (eta syntax, files ending `.eta`).
+ *
+ * A config file with an empty string where an address should be is how nodes boot unreachable, so nothing
+ * missing is ever printed silently:
+ * - the data is wrapped in a Proxy that throws on any key the object does not have (`it.node.netdevs.eth9`,
+ *   a typo like `it.node.nmae`): use `'k' in obj` or `it.opt(obj, "k", default)` for optional keys;
+ * - every `<%= expr %>` goes through a filter that refuses `undefined`, `null`, objects and arrays;
+ * - the error names the overlay, the template, the line and the node.
+ *
+ * One template can emit several files (`it.file(name, {mode})` starts the next one), a symlink
+ * (`it.softlink(target)`), or nothing (`it.abort()`). Markers are NUL-delimited strings that cannot
+ * occur in text output; render() splits them out after eta has run.
+ */
+
+export const TEMPLATE_SUFFIX = ".eta";
+export const WAREWULF_SUFFIX = ".ww";
+
+/** A template could not be rendered for a node: a missing value, a syntax error, a helper's refusal. */
+export class TemplateError extends Error {
+  constructor(
+    message: string,
+    readonly where: { overlay: string; template: string; line?: number; node: string },
+  ) {
+    super(message);
+  }
+}
+
+/** Thrown by a strict accessor or the output filter; turned into a TemplateError with a line number. */
+export class MissingValue extends Error {}
+/** `it.abort()`: the template writes no file. Not an error. */
+class Aborted extends Error {}
+
+export interface FileOpts {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+export type RenderedFile =
+  | { type: "file"; path: string; mode: number; uid: number; gid: number; data: string }
+  | { type: "symlink"; path: string; target: string; uid: number; gid: number };
+
+export interface TemplateSource {
+  overlay: string;
+  /** Path inside the overlay, with the suffix, e.g. `etc/hosts.eta`. */
+  path: string;
+  text: string;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+/** Names that libraries probe on any object (promises, JSON, test matchers); never user data. */
+const PROBES = new Set(["then", "toJSON", "asymmetricMatch", "$$typeof", "nodeType", "constructor", "inspect"]);
+
+/**
+ * Wraps a value so that reading a key it does not have throws MissingValue naming the path. `onTop` is
+ * told every top-level key read (the build records which inputs a render depended on).
+ */
+export function strict<T>(value: T, path = "it", onTop?: (key: string) => void): T {
+  const cache = new WeakMap<object, unknown>();
+  const wrap = (v: unknown, p: string, top: boolean): unknown => {
+    if (v === null || typeof v !== "object" || ArrayBuffer.isView(v)) return v;
+    const hit = cache.get(v);
+    if (hit && !top) return hit;
+    const isArray = Array.isArray(v);
+    const proxy = new Proxy(v, {
+      get(t, k, r) {
+        if (typeof k === "symbol") return Reflect.get(t, k, r);
+        if (top) onTop?.(k);
+        if (k in t) {
+          const x = Reflect.get(t, k, r);
+          if (typeof x === "function") return x;
+          return wrap(x, isArray && /^\d+$/.test(k) ? `${p}[${k}]` : `${p}.${k}`, false);
+        }
+        if (PROBES.has(k)) return undefined;
+        if (isArray && /^\d+$/.test(k)) throw new MissingValue(`${p}[${k}] does not exist (the list has ${(t as unknown[]).length} item(s))`);
+        throw new MissingValue(`${p}.${k} is not defined${suggest(k, Object.keys(t))}`);
+      },
+      set() {
+        throw new MissingValue(`templates cannot change their data (${p})`);
+      },
+    });
+    if (!top) cache.set(v, proxy);
+    return proxy;
+  };
+  return wrap(value, path, true) as T;
+}
+
+function suggest(k: string, keys: string[]): string {
+  const lower = k.toLowerCase();
+  const near = keys.find((x) => x.toLowerCase() === lower) ?? keys.find((x) => x.toLowerCase().startsWith(lower.slice(0, 3)) && lower.length > 2);
+  return near ? ` (did you mean ${near}?)` : keys.length ? ` (it has: ${keys.slice(0, 12).join(", ")}${keys.length > 12 ? ", …" : ""})` : "";
+}
+
+/** The output filter: only strings, numbers, booleans and bigints are ever printed. */
+function outputFilter(v: unknown, expr?: string): string {
+  const what = expr ? `<%= ${expr} %>` : "a printed value";
+  if (v === undefined || v === null) throw new MissingValue(`${what} is not set (${v === null ? "null" : "undefined"}); guard it with <% if (…) { %> or give a default`);
+  if (typeof v === "object") throw new MissingValue(`${what} is ${Array.isArray(v) ? "a list" : "an object"}, not text; print one field, or .join(" ") a list`);
+  return String(v);
+}
+
+class StrictEta extends Eta {
+  override RuntimeErr = (err: Error, _str: string, line: number, _path: string): never => {
+    if (err instanceof Aborted) throw err;
+    (err as Error & { etaLine?: number }).etaLine = line;
+    throw err;
+  };
+}
+
+const eta = new StrictEta({
+  autoEscape: false,
+  autoFilter: false,
+  autoTrim: false,
+  debug: true,
+  useWith: false,
+  cache: false,
+  filterFunction: outputFilter as (v: unknown) => string,
+  plugins: [
+    {
+      // Route every interpolation through the strict filter, with its own source text for the message.
+      processAST(ast: unknown[]) {
+        for (const item of ast) {
+          if (item && typeof item === "object" && "t" in item) {
+            const n = item as { t: string; val: string };
+            if (n.t === "i" || n.t === "r") n.val = `__eta.f((${n.val}), ${JSON.stringify(n.val.trim())})`;
+          }
+        }
+        return ast as never;
+      },
+      processFnString: (s: string) => s,
+      processTemplate: (s: string) => s,
+    },
+  ],
+});
+
+type Compiled = (data: unknown, options: unknown) => string;
+const compiled = new Map<string, Compiled>();
+
+function compile(src: TemplateSource): Compiled {
+  let fn = compiled.get(src.text);
+  if (!fn) {
+    fn = eta.compile(src.text) as unknown as Compiled;
+    if (compiled.size > 2000) compiled.clear();
+    compiled.set(src.text, fn);
+  }
+  return fn;
+}
+
+/** Checks a template's syntax without rendering it (lint, `overlay create`). Returns the problem or undefined. */
+export function syntaxError(text: string): string | undefined {
+  try {
+    eta.compile(text);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+const MARK = "\u0000drover:";
+
+export interface RenderResult {
+  files: RenderedFile[];
+  /** Top-level data keys the render read (`node`, `allNodes`, …) and helpers it called. */
+  touched: Set<string>;
+}
+
+/**
+ * Renders one template for one node. `data` is the plain template data (see data.ts) without helpers;
+ * `helpers` are merged in. The first file is the template's own path without the suffix; `it.file()`
+ * starts further ones.
+ */
+export function render(src: TemplateSource, data: Record<string, unknown>, helpers: Record<string, (...a: never[]) => unknown>, node: string): RenderResult {
+  const target = src.path.slice(0, -TEMPLATE_SUFFIX.length);
+  const touched = new Set<string>();
+  const specs: ({ kind: "file"; path: string; opts: FileOpts } | { kind: "link"; target: string })[] = [];
+  const own: Record<string, unknown> = {
+    ...data,
+    file: (name: string, opts: FileOpts = {}) => {
+      touched.add("file");
+      if (typeof name !== "string" || !name) throw new MissingValue("it.file() needs a file name");
+      specs.push({ kind: "file", path: name, opts });
+      return `${MARK}${specs.length - 1}\u0000`;
+    },
+    softlink: (to: string) => {
+      touched.add("softlink");
+      if (typeof to !== "string" || !to) throw new MissingValue("it.softlink() needs a target");
+      specs.push({ kind: "link", target: to });
+      return `${MARK}${specs.length - 1}\u0000`;
+    },
+    abort: () => {
+      throw new Aborted();
+    },
+    nobackup: () => "",
+    opt: (obj: Record<string, unknown>, key: string, def: unknown) => (obj && key in obj && obj[key] !== undefined && obj[key] !== null ? obj[key] : def),
+  };
+  for (const [k, f] of Object.entries(helpers)) {
+    own[k] = (...a: never[]) => {
+      touched.add(k);
+      return f(...a);
+    };
+  }
+  const it = strict(own, "it", (k) => touched.add(k));
+  let out: string;
+  try {
+    out = compile(src).call(eta, it, {});
+  } catch (e) {
+    if (e instanceof Aborted) return { files: [], touched };
+    const line = (e as { etaLine?: number }).etaLine;
+    const err = e as Error;
+    const msg =
+      e instanceof MissingValue || e instanceof TemplateError
+        ? err.message
+        : err.name === "EtaParser Error"
+          ? err.message.split("=====")[0]!.replace(/\s+/g, " ").trim()
+          : `${err.name}: ${err.message}`;
+    throw new TemplateError(`overlay ${src.overlay}, template ${src.path}${line ? ` line ${line}` : ""}, node ${node}: ${msg}`, {
+      overlay: src.overlay,
+      template: src.path,
+      node,
+      ...(line ? { line } : {}),
+    });
+  }
+  return { files: split(out, target, src, specs), touched };
+}
+
+function split(out: string, first: string, src: TemplateSource, specs: ({ kind: "file"; path: string; opts: FileOpts } | { kind: "link"; target: string })[]): RenderedFile[] {
+  const files: RenderedFile[] = [];
+  const dir = first.includes("/") ? first.slice(0, first.lastIndexOf("/") + 1) : "";
+  const segs = out.split(MARK);
+  let cur: { path: string; mode: number; uid: number; gid: number; link?: string; own: boolean } = { path: first, mode: src.mode, uid: src.uid, gid: src.gid, own: true };
+  let text = segs[0]!;
+  const finish = (last: boolean) => {
+    if (cur.link !== undefined) files.push({ type: "symlink", path: cur.path, target: cur.link, uid: cur.uid, gid: cur.gid });
+    // A template that starts with it.file() and printed only whitespace before it writes no file of its own.
+    else if (cur.own && !last && text.trim() === "") return;
+    else files.push({ type: "file", path: cur.path, mode: cur.mode, uid: cur.uid, gid: cur.gid, data: text });
+  };
+  for (const seg of segs.slice(1)) {
+    const end = seg.indexOf("\u0000");
+    const spec = specs[Number(seg.slice(0, end))]!;
+    if (spec.kind === "link") {
+      // it.softlink() turns the current file into a symlink; its text is dropped.
+      cur.link = spec.target;
+      text += seg.slice(end + 1);
+      continue;
+    }
+    finish(false);
+    const p = spec.path.startsWith("/") ? spec.path.slice(1) : dir + spec.path;
+    cur = { path: p, mode: spec.opts.mode ?? src.mode, uid: spec.opts.uid ?? src.uid, gid: spec.opts.gid ?? src.gid, own: false };
+    text = seg.slice(end + 1);
+  }
+  finish(true);
+  return files;
+}
+
+// ---- Warewulf templates ----
+
+/** Warewulf variables drover can translate one for one, for `overlay import`. */
+const WW_VARS: Record<string, string> = {
+  ".Id": "it.node.name",
+  ".Hostname": "it.node.name",
+  ".ClusterName": "it.node.cluster",
+  ".ImageName": "it.node.image",
+  ".ContainerName": "it.node.image",
+  ".Init": "it.node.init",
+  ".Root": "it.node.root",
+  ".Ipaddr": "it.server.address",
+  ".Netmask": "it.server.netmask",
+  ".Network": "it.server.network",
+  ".Port": "it.server.port",
+  ".BuildHost": "it.build.host",
+};
+
+/**
+ * Converts a Warewulf `.ww` template that only prints simple variables (`{{ .Id }}`, `{{.Ipaddr}}`) into
+ * eta. Anything else (range, if, functions, pipelines) returns undefined: such a template must be rewritten
+ * by hand, never guessed at.
+ */
+export function convertWarewulf(text: string): { text: string } | { problem: string } {
+  let problem: string | undefined;
+  const out = text.replace(/\{\{-?\s*([^}]*?)\s*-?\}\}/g, (m, expr: string) => {
+    const v = WW_VARS[expr];
+    if (v) return `<%= ${v} %>`;
+    if (/^\/\*.*\*\/$/.test(expr)) return "";
+    problem ??= `${m} has no one-for-one eta equivalent`;
+    return m;
+  });
+  if (problem) return { problem };
+  if (out.includes("<%") && text.includes("<%")) return { problem: "the file already contains eta tags" };
+  return { text: out };
+}

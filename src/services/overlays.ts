@@ -1,0 +1,431 @@
+import { spawnSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { availableParallelism, hostname } from "node:os";
+import { dirname, join } from "node:path";
+import type { BootArtifact, BootRefusal, BootRequest, OverlayArtifacts } from "../boot/ports";
+import { resolve } from "../domain/cascade";
+import type { Conf } from "../domain/conf";
+import { invalid, notFound } from "../domain/errors";
+import { matchNames } from "../domain/hostlist";
+import { type BuiltArchive, type Dep, type HostEnv, type NodeInput, OverlayBuildError, type Snapshot, buildArchive, depsCurrent, hashOf, renderOne } from "../overlay/build";
+import { type ServerSettings, nodeView, peerView, serverView } from "../overlay/data";
+import { type ReadEntry, readCpio } from "../overlay/cpio";
+import { type LintWarning, lintOverlays } from "../overlay/lint";
+import { OverlayRepo, type OverlayTree } from "../overlay/repo";
+import { type RuntimeSecurity, runtimeAllowed } from "../overlay/security";
+import { MissingValue, type RenderedFile, TemplateError } from "../overlay/template";
+import { COMMIT, VERSION } from "../version";
+import type { NodeStore } from "./ports";
+
+export type OverlayKind = "system" | "runtime";
+
+export interface OverlayServiceOptions {
+  dataDir: string;
+  /** Raw node and profile documents; the service resolves them itself, incrementally. */
+  nodeStore: NodeStore;
+  /**
+   * A cheap value that changes whenever a node or profile changes (the composition root derives it from
+   * the store). Without it every request re-reads the node documents (~16 ms for 10,000 nodes).
+   */
+  nodesVersion?: () => string;
+  /** An image's root directory when the image exists. */
+  imageRoot: (image: string) => string | undefined;
+  /** The head node as nodes see it. `drover serve` passes its own; the CLI a guess from the host. */
+  server: ServerSettings;
+  /** Root for it.include() (default "/"). */
+  headRoot?: string;
+  security?: RuntimeSecurity;
+  log?: (line: string) => void;
+}
+
+interface CacheMeta {
+  key: string;
+  /** Set when a template read allNodes: the all-nodes hash it was built against. */
+  peersHash?: string;
+  deps: Dep[];
+  file: string;
+  etag: string;
+  size: number;
+  files: number;
+  builtAt: string;
+}
+
+export interface BuildOutcome {
+  node: string;
+  kind: OverlayKind;
+  status: "built" | "fresh" | "error";
+  size?: number;
+  files?: number;
+  message?: string;
+}
+
+interface State {
+  version?: string;
+  nodeJson: Map<string, string>;
+  profilesJson: string;
+  profiles: Map<string, Conf>;
+  resolved: Map<string, NodeInput>;
+  peerJson: Map<string, string>;
+  snap: Snapshot;
+}
+
+const MAX_MEMO = 2000;
+
+/**
+ * Overlays: the per-node archives the boot routes serve, always current with their inputs, and the use
+ * cases behind `drover overlay …`.
+ *
+ * Never stale: a node's archive is keyed by a hash of everything that goes into it (its overlays' content
+ * fingerprints, the node after the cascade, the server settings, drover's version), plus the all-nodes hash
+ * when a template read `allNodes`, plus the stat signatures of every outside file a template read (head-node
+ * files, image files, host keys). A request whose key and signatures match is served from
+ * `<dataDir>/overlay-cache/NODE/`; anything else is rebuilt on the spot. No build command is needed.
+ *
+ * Never half-written: archives are written to a temporary file and renamed; each is named by its content
+ * hash and the previous one is kept, so a download that started before a rebuild finishes intact.
+ */
+export class OverlayService implements OverlayArtifacts {
+  readonly repo: OverlayRepo;
+  private readonly cacheRoot: string;
+  private readonly env: HostEnv;
+  private server: ServerSettings;
+  private state?: State;
+  private readonly metas = new Map<string, CacheMeta>();
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly opts: OverlayServiceOptions) {
+    this.repo = new OverlayRepo(join(opts.dataDir, "overlays"));
+    this.cacheRoot = join(opts.dataDir, "overlay-cache");
+    this.server = opts.server;
+    this.log = opts.log ?? (() => {});
+    this.env = {
+      headRoot: opts.headRoot ?? "/",
+      imageRoot: opts.imageRoot,
+      nodeSecretsDir: (node) => join(opts.dataDir, "nodes", node),
+      ensureHostKey: (path, type, node) => ensureHostKey(path, type, node),
+      version: `${VERSION} (${COMMIT})`,
+      host: opts.server.hostname ?? hostname(),
+    };
+  }
+
+  /** Replaces the server settings (`drover serve` calls this with its resolved configuration). */
+  setServer(server: ServerSettings) {
+    this.server = server;
+    this.env.host = server.hostname ?? hostname();
+    this.state = undefined;
+  }
+
+  get serverSettings(): Readonly<ServerSettings> {
+    return this.server;
+  }
+
+  // ---- the node snapshot ----
+
+  /**
+   * All nodes resolved, re-resolving only those whose document changed (all of them when a profile
+   * changed). The all-nodes data templates see is built here once per change, not once per node.
+   */
+  snapshot(): State {
+    const version = this.opts.nodesVersion?.();
+    const prev = this.state;
+    if (prev && version !== undefined && prev.version === version) return prev;
+    const { nodes, profiles } = this.opts.nodeStore.read((tx) => ({ nodes: tx.nodes(), profiles: tx.profiles() }));
+    const profilesJson = JSON.stringify([...profiles.entries()]);
+    const profilesSame = prev?.profilesJson === profilesJson;
+    const nodeJson = new Map<string, string>();
+    const resolved = new Map<string, NodeInput>();
+    const peerJson = new Map<string, string>();
+    let changed = !prev || nodes.size !== prev.resolved.size;
+    for (const [name, own] of nodes) {
+      const j = JSON.stringify(own);
+      nodeJson.set(name, j);
+      const old = prev?.resolved.get(name);
+      if (old && profilesSame && prev!.nodeJson.get(name) === j) {
+        resolved.set(name, old);
+        peerJson.set(name, prev!.peerJson.get(name)!);
+        continue;
+      }
+      changed = true;
+      const r = resolve(own, (p) => profiles.get(p));
+      resolved.set(name, { name, conf: r.conf, profiles: r.profiles });
+      peerJson.set(name, JSON.stringify(peerView(name, r.conf)));
+    }
+    const server = serverView({ ...this.server, hostname: this.env.host });
+    const serverHash = hashOf(JSON.stringify(server), this.env.host);
+    if (prev && !changed && prev.snap.serverHash === serverHash) {
+      prev.version = version;
+      return prev;
+    }
+    const peersHash = hashOf(...peerJson.values());
+    const samePeers = prev && prev.snap.peersHash === peersHash && prev.snap.serverHash === serverHash;
+    const snap: Snapshot = samePeers
+      ? prev!.snap
+      : { peers: [...resolved.values()].map((n) => peerView(n.name, n.conf)), peersHash, server, serverHash, memo: new Map() };
+    this.state = { version, nodeJson, profilesJson, profiles, resolved, peerJson, snap };
+    return this.state;
+  }
+
+  private node(name: string): NodeInput {
+    const n = this.snapshot().resolved.get(name);
+    if (!n) throw notFound(`node '${name}' does not exist; 'drover node list' shows the nodes there are`);
+    return n;
+  }
+
+  // ---- archives ----
+
+  /** The OverlayArtifacts port: the node's current archive, rebuilt first when any input changed. */
+  async archive(kind: OverlayKind, name: string): Promise<BootArtifact | BootRefusal> {
+    const st = this.snapshot();
+    const input = st.resolved.get(name);
+    if (!input) return { refused: true, status: 404, message: `node ${name} does not exist` };
+    try {
+      return this.ensure(kind, input, st.snap, (n) => this.repo.get(n)).artifact;
+    } catch (e) {
+      const msg = userMessage(e);
+      if (msg === undefined) throw e;
+      this.log(`drover: ${kind} overlay of ${name}: ${msg}`);
+      return { refused: true, status: 500, message: `${kind} overlay of ${name} cannot be built: ${msg}` };
+    }
+  }
+
+  /** The runtime-overlay access check for the boot routes (see overlay/security.ts). */
+  runtimeAllowed(node: { name: string; conf: Conf }, req: BootRequest, leased?: string): BootRefusal | undefined {
+    return runtimeAllowed(node, req, this.opts.security ?? { enforce: true }, leased);
+  }
+
+  private metaPath(name: string, kind: OverlayKind) {
+    return join(this.cacheRoot, name, `${kind}.json`);
+  }
+
+  private readMeta(name: string, kind: OverlayKind): CacheMeta | undefined {
+    const k = `${kind}/${name}`;
+    const m = this.metas.get(k);
+    if (m) return m;
+    try {
+      const disk = JSON.parse(readFileSync(this.metaPath(name, kind), "utf8")) as CacheMeta;
+      this.metas.set(k, disk);
+      return disk;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The inputs key of a node's archive (everything but outside files, which are checked by signature). */
+  private key(kind: OverlayKind, input: NodeInput, snap: Snapshot, trees: (n: string) => OverlayTree | undefined): { key: string; overlays: string[] } {
+    const overlays = (kind === "system" ? input.conf.systemOverlay : input.conf.runtimeOverlay) ?? [];
+    const fps = overlays.map((o) => `${o}=${trees(o)?.fingerprint ?? "missing"}`);
+    return { key: hashOf(kind, fps.join(","), JSON.stringify(input.conf), input.profiles.join(","), snap.serverHash, this.env.version, this.env.headRoot), overlays };
+  }
+
+  private ensure(kind: OverlayKind, input: NodeInput, snap: Snapshot, trees: (n: string) => OverlayTree | undefined): { artifact: BootArtifact; built: boolean; meta: CacheMeta } {
+    const { key, overlays } = this.key(kind, input, snap, trees);
+    const meta = this.readMeta(input.name, kind);
+    const dir = join(this.cacheRoot, input.name);
+    if (meta && meta.key === key && (meta.peersHash === undefined || meta.peersHash === snap.peersHash) && depsCurrent(meta.deps)) {
+      const a = artifactOf(join(dir, meta.file), meta.etag);
+      if (a) return { artifact: a, built: false, meta };
+    }
+    if (snap.memo.size > MAX_MEMO) snap.memo.clear();
+    const built: BuiltArchive = buildArchive(input, overlays, trees, snap, this.env);
+    const etag = createHash("sha256").update(built.bytes).digest("hex").slice(0, 24);
+    const file = `${kind}-${etag}.img.gz`;
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const path = join(dir, file);
+    if (!existsSync(path)) atomicWrite(path, built.bytes, 0o600);
+    const next: CacheMeta = {
+      key,
+      ...(built.usesAll ? { peersHash: snap.peersHash } : {}),
+      deps: built.deps,
+      file,
+      etag,
+      size: built.bytes.length,
+      files: built.files,
+      builtAt: new Date().toISOString(),
+    };
+    atomicWrite(this.metaPath(input.name, kind), JSON.stringify(next), 0o600);
+    this.metas.set(`${kind}/${input.name}`, next);
+    // Keep this archive and the one before it (a download may still be reading that one).
+    for (const f of readdirSync(dir)) {
+      if (f.startsWith(`${kind}-`) && f.endsWith(".img.gz") && f !== file && f !== meta?.file) rmSync(join(dir, f), { force: true });
+    }
+    return { artifact: artifactOf(path, etag)!, built: true, meta: next };
+  }
+
+  /**
+   * Brings archives up to date for the matching nodes (all when no pattern): what `overlay build` does, and
+   * what a boot request does for one node. Missing host keys are generated in parallel first.
+   */
+  async build(patterns: readonly string[] = [], kinds: readonly OverlayKind[] = ["system", "runtime"]): Promise<BuildOutcome[]> {
+    const st = this.snapshot();
+    const names = matchNames([...st.resolved.keys()], patterns);
+    if (patterns.length && names.length === 0) throw notFound(`no node matches ${patterns.join(" ")}; 'drover node list' shows the nodes there are`);
+    const trees = new Map<string, OverlayTree | undefined>();
+    const tree = (n: string) => {
+      if (!trees.has(n)) trees.set(n, this.repo.get(n));
+      return trees.get(n);
+    };
+    await this.prepareHostKeys(names.map((n) => st.resolved.get(n)!), tree);
+    const out: BuildOutcome[] = [];
+    for (const name of names) {
+      const input = st.resolved.get(name)!;
+      for (const kind of kinds) {
+        try {
+          const r = this.ensure(kind, input, st.snap, tree);
+          out.push({ node: name, kind, status: r.built ? "built" : "fresh", size: r.meta.size, files: r.meta.files });
+        } catch (e) {
+          const msg = userMessage(e);
+          if (msg === undefined) throw e;
+          out.push({ node: name, kind, status: "error", message: msg });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Generates missing SSH host keys for nodes whose overlays include ssh.host_keys, several at a time. */
+  async prepareHostKeys(nodes: readonly NodeInput[], trees: (n: string) => OverlayTree | undefined = (n) => this.repo.get(n)): Promise<number> {
+    const uses = (n: NodeInput) =>
+      [...(n.conf.systemOverlay ?? []), ...(n.conf.runtimeOverlay ?? [])].some((o) =>
+        trees(o)?.entries.some((e) => e.type === "file" && new TextDecoder().decode(e.data).includes("it.hostKey(")),
+      );
+    const jobs: { path: string; type: string; node: string }[] = [];
+    for (const n of nodes) {
+      if (!uses(n)) continue;
+      for (const type of ["ed25519", "ecdsa"]) {
+        const path = join(this.env.nodeSecretsDir(n.name), `ssh_host_${type}_key`);
+        if (!existsSync(path) || !existsSync(`${path}.pub`)) jobs.push({ path, type, node: n.name });
+      }
+    }
+    let next = 0;
+    const worker = async () => {
+      while (next < jobs.length) {
+        const j = jobs[next++]!;
+        await generateHostKey(j.path, j.type, j.node);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(jobs.length, availableParallelism() * 2) }, worker));
+    return jobs.length;
+  }
+
+  /**
+   * Renders and packs the given overlays for a node without touching the cache, and reads the archive
+   * back: exactly the files a node would get (golden tests, `overlay show --render` of a whole overlay).
+   */
+  preview(nodeName: string, overlays: readonly string[]): ReadEntry[] {
+    const input = this.node(nodeName);
+    const snap = this.snapshot().snap;
+    return readCpio(buildArchive(input, overlays, (n) => this.repo.get(n), snap, this.env).bytes);
+  }
+
+  /** The archive as files (`overlay build --show`, tests). */
+  archivePath(kind: OverlayKind, name: string): string | undefined {
+    const m = this.readMeta(name, kind);
+    return m ? join(this.cacheRoot, name, m.file) : undefined;
+  }
+
+  // ---- overlay CLI use cases ----
+
+  tree(name: string): OverlayTree {
+    const t = this.repo.get(name);
+    if (!t) throw notFound(`overlay '${name}' does not exist; 'drover overlay list' shows the overlays there are`);
+    return t;
+  }
+
+  /** Renders one template of an overlay for a node (`overlay show NAME FILE --render NODE`). */
+  renderFile(overlay: string, file: string, nodeName: string): RenderedFile[] {
+    const t = this.tree(overlay);
+    const rel = file.replace(/^\/+/, "");
+    const e = t.entries.find((x) => x.path === rel && x.type === "file");
+    if (!e || e.type !== "file") throw notFound(`overlay ${overlay} has no file ${rel}; 'drover overlay list -l ${overlay}' lists its files`);
+    const input = this.node(nodeName);
+    const snap = this.snapshot().snap;
+    if (!rel.endsWith(".eta") && !rel.endsWith(".ww")) return [{ type: "file", path: rel, mode: e.mode, uid: e.uid, gid: e.gid, data: new TextDecoder().decode(e.data) }];
+    try {
+      return renderOne(t, e, nodeView(input.name, input.conf, input.profiles), snap, this.env, []).files;
+    } catch (err) {
+      const msg = userMessage(err);
+      if (msg === undefined) throw err;
+      throw invalid(msg);
+    }
+  }
+
+  /** Lint: problems that make nodes boot wrong, found before they boot. */
+  lint(patterns: readonly string[] = []): LintWarning[] {
+    const st = this.snapshot();
+    const names = matchNames([...st.resolved.keys()], patterns);
+    return lintOverlays({
+      nodes: names.map((n) => st.resolved.get(n)!),
+      profiles: patterns.length ? new Map() : st.profiles,
+      tree: (n) => this.repo.get(n),
+      overlayNames: this.repo.names().map((o) => o.name),
+      imageRoot: this.opts.imageRoot,
+    });
+  }
+}
+
+/** The message for errors a user can act on; undefined for bugs (which propagate). */
+function userMessage(e: unknown): string | undefined {
+  if (e instanceof TemplateError || e instanceof OverlayBuildError || e instanceof MissingValue) return e.message;
+  return undefined;
+}
+
+function artifactOf(path: string, etag: string): BootArtifact | undefined {
+  try {
+    const st = statSync(path);
+    return { path, size: st.size, mtimeMs: st.mtimeMs, etag: `"${etag}"` };
+  } catch {
+    return undefined;
+  }
+}
+
+export function atomicWrite(path: string, data: Uint8Array | string, mode: number) {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  try {
+    writeFileSync(tmp, data, { mode });
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+function keygenArgs(tmp: string, type: string, node: string) {
+  return ["-q", "-t", type, "-N", "", "-C", `root@${node}`, "-f", tmp];
+}
+
+function placeKey(tmp: string, path: string) {
+  renameSync(`${tmp}.pub`, `${path}.pub`);
+  renameSync(tmp, path);
+}
+
+/** Creates a node's host key pair once (ssh-keygen), 0600, under its secrets directory; kept forever. */
+export function ensureHostKey(path: string, type: string, node: string) {
+  if (existsSync(path) && existsSync(`${path}.pub`)) return;
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  const r = spawnSync("ssh-keygen", keygenArgs(tmp, type, node), { stdio: ["ignore", "ignore", "pipe"] });
+  if (r.error || r.status !== 0)
+    throw new MissingValue(`could not create the ${type} host key of node ${node} with ssh-keygen (${r.error?.message ?? r.stderr?.toString().trim()}); install openssh-client on the head node`);
+  placeKey(tmp, path);
+}
+
+async function generateHostKey(path: string, type: string, node: string) {
+  if (existsSync(path) && existsSync(`${path}.pub`)) return;
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  const p = Bun.spawn(["ssh-keygen", ...keygenArgs(tmp, type, node)], { stdout: "ignore", stderr: "pipe" });
+  const code = await p.exited;
+  if (code !== 0) throw new MissingValue(`could not create the ${type} host key of node ${node} with ssh-keygen (${(await new Response(p.stderr).text()).trim()})`);
+  placeKey(tmp, path);
+}
+
+/**
+ * Server settings when no `drover serve` configuration is at hand (the CLI): the host's first IPv4
+ * interface and the default port. `drover serve` replaces them with its own through setServer().
+ */
+export function guessServerSettings(ifaces: Record<string, { address: string; netmask: string; family: string; internal: boolean }[] | undefined>, port = 9873): ServerSettings {
+  for (const addrs of Object.values(ifaces)) for (const a of addrs ?? []) if (a.family === "IPv4" && !a.internal) return { address: a.address, netmask: a.netmask, port, hostname: hostname() };
+  return { address: "127.0.0.1", netmask: "255.0.0.0", port, hostname: hostname() };
+}
