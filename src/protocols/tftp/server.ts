@@ -106,6 +106,25 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
     dataPackets: 0,
     bytesSent: 0,
   };
+  /**
+   * Encoded DATA packets per file contents and blksize, built on first use. In a boot storm hundreds of
+   * clients fetch the same iPXE binary with the same blksize: each packet is built once instead of once per
+   * client (block numbers depend only on the block index, rollover included). Keyed weakly by the file's
+   * bytes, so it lives exactly as long as the BootFiles cache keeps those bytes.
+   */
+  const packetCache = new WeakMap<Uint8Array, Map<number, Uint8Array[]>>();
+  const CACHE_MAX_FILE = 64 * 1024 * 1024;
+  function dataPacket(data: Uint8Array, blksize: number, block: number): Uint8Array {
+    const off = (block - 1) * blksize;
+    const chunk = () => data.subarray(off, Math.min(off + blksize, data.length));
+    if (data.length > CACHE_MAX_FILE) return encodeData(block, chunk());
+    let bySize = packetCache.get(data);
+    if (!bySize) packetCache.set(data, (bySize = new Map()));
+    let packets = bySize.get(blksize);
+    if (!packets) bySize.set(blksize, (packets = []));
+    return (packets[block - 1] ??= encodeData(block, chunk()));
+  }
+
   /** Transfers by client "address|port"; an entry exists from the moment the RRQ is accepted. */
   const transfers = new Map<string, Transfer | "opening">();
   let stopped = false;
@@ -346,10 +365,9 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
       const last = Math.min(this.acked + this.windowsize, this.total);
       const packets: Uint8Array[] = [];
       for (let b = this.acked + 1; b <= last; b++) {
-        const off = (b - 1) * this.blksize;
-        const chunk = this.data.subarray(off, Math.min(off + this.blksize, this.data.length));
-        packets.push(encodeData(b, chunk));
-        if (b > this.sent) this.bytes += chunk.length;
+        const p = dataPacket(this.data, this.blksize, b);
+        packets.push(p);
+        if (b > this.sent) this.bytes += p.length - 4;
       }
       this.sent = Math.max(this.sent, last);
       st.dataPackets += packets.length;
