@@ -19,6 +19,7 @@ import type {
 } from "./ports";
 import defaultTemplate from "./templates/default.ipxe" with { type: "text" };
 import unconfiguredTemplate from "./templates/unconfigured.ipxe" with { type: "text" };
+import { runtimeAllowed } from "../overlay/security";
 
 export interface BootSettings {
   /** Bind unknown MACs to discoverable nodes, and register new ones when `register` is set. */
@@ -26,6 +27,11 @@ export interface BootSettings {
   register?: DiscoveryPolicy["register"];
   /** Site iPXE templates (<name>.ipxe) shadowing the built-in ones. */
   ipxeTemplateDir?: string;
+  /**
+   * Serve runtime overlays only to a privileged source port from the node's own address (default on;
+   * see overlay/security.ts). Off only for development or wget-only nodes.
+   */
+  secureRuntime?: boolean;
 }
 
 const refuse = (status: BootRefusal["status"], message: string): BootRefusal => ({ refused: true, status, message });
@@ -71,14 +77,12 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     if (!n) return undefined;
     const devs = n.conf.networkDevices ?? {};
     const dev = Object.values(devs).find((d) => d.hwaddr === mac);
-    if (!dev?.ipaddr || !dev.netmask) return undefined;
     return {
       node: n.name,
-      ip: dev.ipaddr,
-      netmask: dev.netmask,
+      ...(dev?.ipaddr && dev.netmask ? { ip: dev.ipaddr, netmask: dev.netmask } : {}),
       hostname: n.name,
-      ...(dev.gateway ? { gateway: dev.gateway } : {}),
-      ...(dev.mtu ? { mtu: dev.mtu } : {}),
+      ...(dev?.gateway ? { gateway: dev.gateway } : {}),
+      ...(dev?.mtu ? { mtu: dev.mtu } : {}),
     };
   }
 
@@ -135,7 +139,9 @@ export class BootService implements DhcpBootPort, HttpBootPort {
       else if (!this.images) out = refuse(503, "images are not available on this server");
       else out = kind === "kernel" ? await this.images.kernel(image, n.conf.kernel?.version) : await this.images.image(image);
     } else {
-      if (!this.overlays) out = refuse(503, `${kind} overlays are not available on this server yet`);
+      const denied = kind === "runtime" ? runtimeAllowed(n, req, { enforce: this.settings.secureRuntime !== false }) : undefined;
+      if (denied) out = denied;
+      else if (!this.overlays) out = refuse(503, `${kind} overlays are not available on this server yet`);
       else out = await this.overlays.archive(kind, n.name);
     }
     this.event({

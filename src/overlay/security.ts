@@ -29,9 +29,9 @@ function nodeAddresses(conf: Conf): Set<string> {
 }
 
 /**
- * Returns why a runtime overlay request must be refused, or undefined when it may be served. Nodes that
- * get their address by DHCP (no static address in drover) are matched against `leased`, the address the
- * DHCP server gave them, when known.
+ * Returns why a runtime overlay request must be refused, or undefined when it may be served. A node with
+ * no static address in drover (configured by DHCP) is matched against `leased`, the address drover's DHCP
+ * server gave it, when the caller knows it; with neither, only the port is checked (Warewulf's `secure`).
  */
 export function runtimeAllowed(node: { name: string; conf: Conf }, req: BootRequest, sec: RuntimeSecurity = { enforce: true }, leased?: string): BootRefusal | undefined {
   if (!sec.enforce) return undefined;
@@ -45,6 +45,7 @@ export function runtimeAllowed(node: { name: string; conf: Conf }, req: BootRequ
   const remote = plainAddress(req.remote)?.toLowerCase();
   const mine = nodeAddresses(node.conf);
   if (leased) mine.add(leased);
+  if (mine.size === 0) return undefined;
   if (!remote || !mine.has(remote))
     return {
       refused: true,

@@ -90,9 +90,24 @@ export function strict<T>(value: T, path = "it", onTop?: (key: string) => void):
   return wrap(value, path, true) as T;
 }
 
+/** Edit distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const t = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = t;
+    }
+  }
+  return d[b.length]!;
+}
+
 function suggest(k: string, keys: string[]): string {
   const lower = k.toLowerCase();
-  const near = keys.find((x) => x.toLowerCase() === lower) ?? keys.find((x) => x.toLowerCase().startsWith(lower.slice(0, 3)) && lower.length > 2);
+  const near = keys.find((x) => x.toLowerCase() === lower) ?? keys.find((x) => distance(x.toLowerCase(), lower) <= Math.min(2, Math.max(1, Math.floor(lower.length / 2))));
   return near ? ` (did you mean ${near}?)` : keys.length ? ` (it has: ${keys.slice(0, 12).join(", ")}${keys.length > 12 ? ", …" : ""})` : "";
 }
 

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { Conf } from "../../../src/domain/conf";
 import type { ServerSettings } from "../../../src/overlay/data";
 import { NodeService } from "../../../src/services/nodes";
+import type { NodeStore } from "../../../src/services/ports";
 import { OverlayService } from "../../../src/services/overlays";
 import { openMemoryStore } from "../../../src/store/db";
 import { sqliteNodeStore } from "../../../src/store/node-store";
@@ -53,6 +54,7 @@ export const FIXTURE_NODES: Record<string, Conf> = {
 export interface World {
   dir: string;
   nodes: NodeService;
+  nodeStore: NodeStore;
   overlays: OverlayService;
   imageRoot: string;
   headRoot: string;
@@ -80,5 +82,5 @@ export function world(nodes: Record<string, Conf> = FIXTURE_NODES, server: Serve
     server,
     headRoot: join(dir, "head"),
   });
-  return { dir, nodes: ns, overlays, imageRoot, headRoot: join(dir, "head"), cleanup: () => (store.close(), rmSync(dir, { recursive: true, force: true })) };
+  return { dir, nodes: ns, nodeStore, overlays, imageRoot, headRoot: join(dir, "head"), cleanup: () => (store.close(), rmSync(dir, { recursive: true, force: true })) };
 }
