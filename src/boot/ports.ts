@@ -7,9 +7,12 @@
 /** What drover knows about a registered node, as DHCP needs it. */
 export interface NodeReservation {
   node: string;
-  /** The address reserved for the node's provisioning interface. */
-  ip: string;
-  netmask: string;
+  /**
+   * The address reserved for the node's provisioning interface. Absent when the node has none on this MAC:
+   * ProxyDHCP still boots it (addresses come from another server); authoritative DHCP treats it as unknown.
+   */
+  ip?: string;
+  netmask?: string;
   /** Default route (DHCP option 3). */
   gateway?: string;
   /** Host name (option 12). */

@@ -22,6 +22,7 @@ const serve: CommandModule = (parent, ctx) => {
     .option("--discovery", "bind unknown machines to nodes marked --discoverable (off by default)")
     .option("--register-pattern <hostlist>", "with --discovery: register unknown machines as new nodes, e.g. n[001-999]")
     .option("--register-range <start-end>", "addresses for nodes registered by discovery")
+    .option("--register-profile <names>", "profiles for nodes registered by discovery (default: default)", many)
     .option("--no-tftp", "do not run the TFTP server")
     .option("--tftp-port <port>", "TFTP port", "69")
     .option("--dhcp-port <port>", "DHCP server port (tests)", "67")

@@ -31,7 +31,7 @@ export interface ServeConfig {
   };
   discovery: {
     enabled: boolean;
-    register?: { pattern: string; range?: { start: string; end: string; netmask: string; gateway?: string } };
+    register?: { pattern: string; range?: { start: string; end: string; netmask: string; gateway?: string }; profiles?: string[] };
   };
   ipxeDir?: string;
   ipxeTemplateDir?: string;
@@ -55,6 +55,7 @@ export interface ServeFlags {
   discovery?: boolean;
   registerPattern?: string;
   registerRange?: string;
+  registerProfile?: string[];
   ipxeDir?: string;
 }
 
@@ -134,13 +135,14 @@ export function resolveServeConfig(f: ServeFlags, dataDir: string, host: HostInt
   let register: ServeConfig["discovery"]["register"];
   if (f.registerPattern) {
     expandHostlist(f.registerPattern); // validates
-    register = { pattern: f.registerPattern };
+    register = { pattern: f.registerPattern, ...(f.registerProfile?.length ? { profiles: f.registerProfile } : {}) };
     if (f.registerRange) {
       const r = range(f.registerRange, "--register-range");
       const iface = chosen[0];
       register.range = { ...r, netmask: iface?.netmask ?? "255.255.255.0", ...(f.router ? { gateway: f.router } : {}) };
     }
-  } else if (f.registerRange) throw invalid("--register-range needs --register-pattern (the names to give new nodes, e.g. n[001-999])");
+  } else if (f.registerProfile?.length) throw invalid("--register-profile needs --register-pattern");
+  else if (f.registerRange) throw invalid("--register-range needs --register-pattern (the names to give new nodes, e.g. n[001-999])");
   if (register && !f.discovery) throw invalid("--register-pattern registers unknown machines during discovery; add --discovery");
 
   const cfg: ServeConfig = {

@@ -56,9 +56,11 @@ export function bootRoutes(port: HttpBootPort, files: BootFiles | undefined, cou
   }
 
   // The node reports progress itself: GET or POST /callback/MAC?stage=booted|heartbeat|error&detail=…
-  app.on(["GET", "POST"], "/callback/:mac", async (c) => {
-    const mac = macOf(c.req.param("mac"));
-    if (!mac) return badMac(c.req.param("mac"));
+  // (or /callback?mac=MAC&…, for images whose scripts know the server but not the MAC in advance).
+  app.on(["GET", "POST"], ["/callback/:mac", "/callback"], async (c) => {
+    const raw = c.req.param("mac") ?? c.req.query("mac") ?? "";
+    const mac = macOf(raw);
+    if (!mac) return badMac(raw);
     const stage = c.req.query("stage") ?? "booted";
     if (stage !== "booted" && stage !== "heartbeat" && stage !== "error") return c.text("drover: stage must be booted, heartbeat or error\n", 400);
     const ok = await port.callback(mac, stage, request(c), c.req.query("detail"));

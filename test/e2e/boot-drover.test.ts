@@ -2,7 +2,8 @@
  * End to end: diskless QEMU VMs (legacy BIOS with QEMU's iPXE ROM; UEFI with OVMF's own PXE, so
  * DHCP → TFTP snponly.efi → iPXE → HTTP is real) boot from `drover serve` alone, inside network namespaces:
  * DHCP → iPXE → HTTP script → kernel + image from a drover image → the node's /init calls back → `node
- * status` shows it booted. Needs root, QEMU, OVMF and the Debian kernel (test/run.sh installs them).
+ * status` shows it booted. Also: ProxyDHCP next to dnsmasq, and discovery of an unregistered VM.
+ * Needs root, QEMU, OVMF and the Debian kernel (test/run.sh installs them).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, mkdirSync } from "node:fs";
@@ -16,45 +17,61 @@ import { type Firmware, qemuAvailable, startVm } from "../helpers/vm";
 
 const why = Lab.unavailable() ?? qemuAvailable();
 if (why) console.log(`skipping the VM boot tests: ${why}`);
+const dnsmasqMissing = Bun.spawnSync(["which", "dnsmasq"]).exitCode !== 0;
 
 const BOOT_TIMEOUT = 240_000;
 
-describe.skipIf(!!why)("diskless VMs boot from drover alone", () => {
-  let lab: Lab;
-  let server: DroverProcess;
-  const t = tempDir("drover-e2e-");
+/** A lab, a data dir with the busybox image imported, and helpers to run drover commands against it. */
+async function setup(t: { dir: string }) {
+  const lab = await Lab.create();
   const data = join(t.dir, "data");
-  const bin = () => droverBinary();
   const run = (...args: string[]) => {
-    const r = Bun.spawnSync([bin(), "-d", data, ...args]);
+    const r = Bun.spawnSync([droverBinary(), "-d", data, ...args]);
     if (r.exitCode !== 0) throw new Error(`drover ${args.join(" ")}: ${r.stderr.toString()}`);
     return r.stdout.toString();
   };
+  // A drover image made from a busybox root filesystem with Debian's kernel in /boot.
+  const kernel = await testKernel();
+  const initrd = await buildBusyboxInitrd({ kernel });
+  const root = join(t.dir, "rootfs");
+  mkdirSync(join(root, "boot"), { recursive: true });
+  const x = Bun.spawnSync(["sh", "-c", 'gzip -dc "$1" | cpio -idm --quiet', "sh", initrd], { cwd: root });
+  if (x.exitCode !== 0) throw new Error(`unpacking the test initrd: ${x.stderr.toString()}`);
+  copyFileSync(kernel.vmlinuz, join(root, "boot", `vmlinuz-${kernel.version}`));
+  run("image", "import", root, "busybox");
+  // No overlays: the image's own /init brings the network up and calls back.
+  run("profile", "add", "bare", "--image", "busybox", "--kernelargs", `console=ttyS0,drover.callback=http://${lab.serverIp}:9873/callback`);
+  return { lab, data, run };
+}
+
+async function bootOnce(lab: Lab, server: DroverProcess, dir: string, fw: Firmware, mac: string): Promise<string> {
+  const vm = startVm({ lab, firmware: fw, mac, memoryMb: 512, serialLog: join(dir, `${fw}-${mac.replaceAll(":", "")}.log`) });
+  try {
+    const m = await vm.waitFor(new RegExp(`${DEFAULT_MARKER} mac=${mac} ip=(\\S+)`), BOOT_TIMEOUT - 10_000);
+    return m[1]!;
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n--- drover log ---\n${server.log().slice(-3000)}`);
+  } finally {
+    await vm.stop();
+  }
+}
+
+describe.skipIf(!!why)("diskless VMs boot from drover alone (authoritative DHCP)", () => {
+  const t = tempDir("drover-e2e-");
+  let env: Awaited<ReturnType<typeof setup>>;
+  let server: DroverProcess;
   const macs: Record<Firmware, string> = { bios: "52:54:00:e2:e0:01", uefi: "52:54:00:e2:e0:02" };
 
   beforeAll(async () => {
-    lab = await Lab.create();
-    // A drover image made from a busybox root filesystem with Debian's kernel in /boot.
-    const kernel = await testKernel();
-    const initrd = await buildBusyboxInitrd({ kernel });
-    const root = join(t.dir, "rootfs");
-    mkdirSync(join(root, "boot"), { recursive: true });
-    const x = Bun.spawnSync(["sh", "-c", 'gzip -dc "$1" | cpio -idm --quiet', "sh", initrd], { cwd: root });
-    if (x.exitCode !== 0) throw new Error(`unpacking the test initrd: ${x.stderr.toString()}`);
-    copyFileSync(kernel.vmlinuz, join(root, "boot", `vmlinuz-${kernel.version}`));
-    run("image", "import", root, "busybox");
-    run("profile", "add", "bare", "--image", "busybox");
-    const base = `http://${lab.serverIp}:9873`;
+    env = await setup(t);
     for (const [fw, mac] of Object.entries(macs)) {
-      const ip = `${lab.subnet}.${fw === "bios" ? 51 : 52}`;
-      run("node", "add", `vm-${fw}`, "--profile", "bare", "--hwaddr", mac, "--ipaddr", `${ip}/24`, "--kernelargs", `console=ttyS0,drover.callback=${base}/callback/${mac.replaceAll(":", "-")}`);
+      env.run("node", "add", `vm-${fw}`, "--profile", "bare", "--hwaddr", mac, "--ipaddr", `${env.lab.subnet}.${fw === "bios" ? 51 : 52}/24`);
     }
-    server = await startDroverIn(lab, data, ["-i", "br0", "--port", "9873"]);
+    server = await startDroverIn(env.lab, env.data, ["-i", "br0", "--port", "9873"]);
   }, BOOT_TIMEOUT);
-
   afterAll(async () => {
     await server?.stop();
-    await lab?.destroy();
+    await env?.lab.destroy();
     t.cleanup();
   });
 
@@ -62,23 +79,87 @@ describe.skipIf(!!why)("diskless VMs boot from drover alone", () => {
     test(
       `${fw.toUpperCase()} VM: DHCP → ${fw === "uefi" ? "TFTP snponly.efi → " : ""}iPXE → kernel + image → booted`,
       async () => {
-        const mac = macs[fw];
-        const vm = startVm({ lab, firmware: fw, mac, memoryMb: 512, serialLog: join(t.dir, `${fw}.log`) });
-        try {
-          const m = await vm.waitFor(new RegExp(`${DEFAULT_MARKER} mac=${mac} ip=(\\S+)`), BOOT_TIMEOUT - 10_000);
-          expect(m[1]).toBe(`${lab.subnet}.${fw === "bios" ? 51 : 52}`);
-        } catch (e) {
-          throw new Error(`${(e as Error).message}\n--- drover log ---\n${server.log().slice(-3000)}`);
-        } finally {
-          await vm.stop();
-        }
-        const status = JSON.parse(run("node", "status", `vm-${fw}`, "--json"))[0];
-        expect(status).toMatchObject({ node: `vm-${fw}`, state: "booted", stage: "booted", address: `${lab.subnet}.${fw === "bios" ? 51 : 52}` });
+        const ip = await bootOnce(env.lab, server, t.dir, fw, macs[fw]);
+        const want = `${env.lab.subnet}.${fw === "bios" ? 51 : 52}`;
+        expect(ip).toBe(want);
+        const status = JSON.parse(env.run("node", "status", `vm-${fw}`, "--json"))[0];
+        expect(status).toMatchObject({ node: `vm-${fw}`, state: "booted", stage: "booted", address: want });
         const stages = Object.keys(status.stages);
         for (const s of ["dhcp", "ipxe", "kernel", "image", "booted"]) expect(stages).toContain(s);
-        if (fw === "uefi") expect(server.log()).not.toMatch(/TFTP.*error/i);
+        // The PXE ROM phase and the iPXE phase got one lease, not two.
+        const leases = Bun.spawnSync(["sqlite3", "-readonly", join(env.data, "drover.db"), `select ip from leases where mac='${macs[fw]}'`]);
+        if (leases.exitCode === 0) expect(leases.stdout.toString().trim()).toBe(want);
       },
       BOOT_TIMEOUT,
     );
   }
+});
+
+describe.skipIf(!!why || dnsmasqMissing)("ProxyDHCP: an existing DHCP server gives the address, drover the boot", () => {
+  const t = tempDir("drover-e2e-proxy-");
+  let env: Awaited<ReturnType<typeof setup>>;
+  let server: DroverProcess;
+  const mac = "52:54:00:e2:e1:01";
+
+  beforeAll(async () => {
+    env = await setup(t);
+    // The site's DHCP server: dnsmasq on its own host on the same segment, addresses only, no boot options.
+    const site = env.lab.addClient("site");
+    env.lab.sh(site.ns, `ip addr add ${env.lab.subnet}.2/24 dev eth0`);
+    env.lab.spawn(site.ns, ["dnsmasq", "--no-daemon", "--port=0", "--interface=eth0", "--bind-interfaces", `--dhcp-range=${env.lab.subnet}.100,${env.lab.subnet}.150,255.255.255.0,1h`, "--dhcp-leasefile=/dev/null", "--log-dhcp"], { stdout: "ignore", stderr: "ignore" });
+    env.run("node", "add", "vm-proxy", "--profile", "bare", "--hwaddr", mac);
+    server = await startDroverIn(env.lab, env.data, ["-i", "br0", "--dhcp", "proxy", "--port", "9873"]);
+  }, BOOT_TIMEOUT);
+  afterAll(async () => {
+    await server?.stop();
+    await env?.lab.destroy();
+    t.cleanup();
+  });
+
+  test(
+    "BIOS VM boots through drover in proxy mode with an address from dnsmasq",
+    async () => {
+      const ip = await bootOnce(env.lab, server, t.dir, "bios", mac);
+      const last = Number(ip.split(".")[3]);
+      expect(ip.startsWith(`${env.lab.subnet}.`) && last >= 100 && last <= 150).toBe(true);
+      expect(JSON.parse(env.run("node", "status", "vm-proxy", "--json"))[0]).toMatchObject({ state: "booted" });
+      // drover never handed out an address in proxy mode.
+      expect(server.log()).not.toMatch(/\bACK \d+\.\d+\.\d+\.\d+ to/);
+    },
+    BOOT_TIMEOUT,
+  );
+});
+
+describe.skipIf(!!why)("discovery: an unregistered VM boots and becomes a node", () => {
+  const t = tempDir("drover-e2e-disc-");
+  let env: Awaited<ReturnType<typeof setup>>;
+  let server: DroverProcess;
+  const mac = "52:54:00:e2:e2:01";
+
+  beforeAll(async () => {
+    env = await setup(t);
+    server = await startDroverIn(env.lab, env.data, [
+      "-i", "br0", "--port", "9873", "--discovery",
+      "--register-pattern", "d[01-09]", "--register-range", `${env.lab.subnet}.60-${env.lab.subnet}.69`, "--register-profile", "bare",
+    ]);
+  }, BOOT_TIMEOUT);
+  afterAll(async () => {
+    await server?.stop();
+    await env?.lab.destroy();
+    t.cleanup();
+  });
+
+  test(
+    "the unknown MAC is registered as d01 with the first free address, boots, and shows booted",
+    async () => {
+      expect(JSON.parse(env.run("node", "list", "--json"))).toEqual([]);
+      const ip = await bootOnce(env.lab, server, t.dir, "bios", mac);
+      expect(ip).toBe(`${env.lab.subnet}.60`);
+      const nodes = JSON.parse(env.run("node", "list", "--json"));
+      expect(nodes.map((n: { name: string }) => n.name)).toEqual(["d01"]);
+      expect(nodes[0].conf.networkDevices.default).toMatchObject({ hwaddr: mac, ipaddr: `${env.lab.subnet}.60` });
+      expect(JSON.parse(env.run("node", "status", "d01", "--json"))[0]).toMatchObject({ state: "booted" });
+    },
+    BOOT_TIMEOUT,
+  );
 });

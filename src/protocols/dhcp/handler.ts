@@ -17,6 +17,9 @@ import { type DhcpConfig, type DhcpInterface, type DhcpSubnet, inSubnet } from "
 import { PoolAllocator, inPool } from "./leases";
 import { IpxeOpt, MessageType, Opt, encapsulate, ip, ips, messageTypeName, optIp, optU8, str, u16, u32, u8 } from "./options";
 
+/** A reservation that carries an address (authoritative mode only hands those out). */
+type AddressedReservation = NodeReservation & { ip: string; netmask: string };
+
 export type DropReason =
   | RejectReason
   | "not-request"
@@ -116,9 +119,12 @@ export class DhcpHandler {
       return drop("no-subnet", relayed ? `relay ${req.giaddr} is in no subnet of ${inb.iface.name}` : `no subnet of ${inb.iface.name} contains its address ${serverIp}`);
 
     const origin: RequestOrigin = relayed ? { iface: inb.iface.name, relay: req.giaddr } : { iface: inb.iface.name };
-    let resv: NodeReservation | undefined;
+    let resv: AddressedReservation | undefined;
     try {
-      resv = await this.port.reservation(mac, origin);
+      const r = await this.port.reservation(mac, origin);
+      // A registered node with no IPv4 address on this MAC has nothing reserved: it is served like an
+      // unknown client (a pool address while discovery is on, else no answer).
+      resv = r?.ip && r.netmask ? (r as AddressedReservation) : undefined;
     } catch (e) {
       return drop("lookup-failed", `${mac}: ${(e as Error).message}`);
     }
@@ -212,7 +218,7 @@ export class DhcpHandler {
     return p;
   }
 
-  private addNetworkOptions(p: DhcpPacket, subnet: DhcpSubnet, resv: NodeReservation | undefined, leaseSecs: number | undefined) {
+  private addNetworkOptions(p: DhcpPacket, subnet: DhcpSubnet, resv: AddressedReservation | undefined, leaseSecs: number | undefined) {
     const o = p.options;
     const mask = resv?.netmask ?? subnet.netmask;
     if (leaseSecs !== undefined) {

@@ -12,9 +12,12 @@ const NOW = 1_700_000_000_000;
 const M1 = "52:54:00:00:00:01";
 const M2 = "52:54:00:00:00:02";
 const UNKNOWN = "52:54:00:99:99:99";
+/** A registered node with no address on this MAC (its addresses come from another DHCP server). */
+const M3 = "52:54:00:00:00:03";
+const N3 = { node: "p001", hostname: "p001" };
 
 function setup(opts: { discovery?: boolean; fail?: boolean; tftp?: boolean; arm64?: boolean } = {}) {
-  const port = new FakeBootPort({ [M1]: N1, [M2]: N2 }, opts.fail);
+  const port = new FakeBootPort({ [M1]: N1, [M2]: N2, [M3]: N3 }, opts.fail);
   const leases = new MemoryLeaseStore();
   const cfg = testConfig({ discovery: opts.discovery ?? false, tftp: opts.tftp ?? true, bootFiles: opts.arm64 ? { uefiArm64: "arm64/snponly.efi" } : {} });
   let now = NOW;
@@ -230,5 +233,19 @@ describe("proxy policy", () => {
     expect(r.p.file).toBe("http://192.168.7.2:9873/ipxe/${mac:hexhyp}?assetkey=${asset}&uuid=${uuid}");
     expect(r.p.yiaddr).toBe("0.0.0.0");
     expect(macOf(r.p)).toBe(M1);
+  });
+
+  test("a registered node without an address is booted by the proxy", async () => {
+    const { send, on } = setup();
+    const r = reply(await send({ mac: M3, userClass: "iPXE", vendorClass: "PXEClient:Arch:00000:UNDI:002001", arch: 0 }, on("br1")));
+    expect(r.p.yiaddr).toBe("0.0.0.0");
+    expect(r.p.file).toMatch(/\/ipxe\//);
+  });
+});
+
+describe("registered node without an address, authoritative", () => {
+  test("is treated as unknown: no answer without discovery", async () => {
+    const { send } = setup();
+    expect(await send({ mac: M3, arch: 0, vendorClass: "PXEClient" })).toMatchObject({ kind: "drop", reason: "unknown-client" });
   });
 });
