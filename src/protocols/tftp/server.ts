@@ -150,7 +150,12 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
   });
 
   function refuse(sock: UdpSocket, port: number, address: string, code: number, message: string) {
-    sock.send(encodeError(code, message), port, address);
+    try {
+      sock.send(encodeError(code, message), port, address);
+    } catch (e) {
+      // e.g. ECONNREFUSED: an ICMP "port unreachable" from an earlier datagram to a client that has gone.
+      debug?.(`tftp: cannot send an error to ${address}:${port}: ${(e as Error).message}`);
+    }
   }
 
   function onRequest(sock: UdpSocket, buf: Uint8Array, port: number, address: string) {
@@ -206,7 +211,10 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
       return;
     }
     transfers.set(key, "opening");
-    void begin(sock, key, p, clean.name, port, address);
+    begin(sock, key, p, clean.name, port, address).catch((e) => {
+      transfers.delete(key);
+      log(`tftp: internal error starting a transfer for ${address}:${port}: ${(e as Error).message}`);
+    });
   }
 
   async function begin(sock: UdpSocket, key: string, req: Request, name: string, port: number, address: string) {
