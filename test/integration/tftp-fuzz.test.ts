@@ -46,7 +46,7 @@ const hostileNames = ["../etc/passwd", "/etc/passwd", "a\\b", "x".repeat(3000), 
 function mutate(r: () => number): Uint8Array {
   const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)]!;
   const kind = Math.floor(r() * 8);
-  let b = new Uint8Array(pick(seeds));
+  let b: Uint8Array = new Uint8Array(pick(seeds));
   switch (kind) {
     case 0: // flip bits
       for (let i = 0, n = 1 + Math.floor(r() * 4); i < n && b.length; i++) b[Math.floor(r() * b.length)]! ^= 1 << Math.floor(r() * 8);
