@@ -5,7 +5,7 @@
  * distinct MACs against each server in turn. Both servers run in a head-node namespace and perfdhcp in a
  * client namespace joined by a veth/bridge (a private loopback-like link: nothing leaves the lab).
  * dnsmasq is tuned as the reference figures in docs are (--no-ping --leasefile-ro), with a lease limit
- * large enough for the run. drover runs bench/dhcp-server.ts (discovery on, pool for the relay subnet,
+ * large enough for the run. drover runs bench/_dhcp-server.ts (discovery on, pool for the relay subnet,
  * in-memory leases). Peak RSS is the server process's VmHWM.
  *
  *   sudo bun bench/dhcp.ts            (needs root, perfdhcp, dnsmasq; skips with a message otherwise)
@@ -53,7 +53,7 @@ try {
     }),
   );
   const servers: Record<string, string[]> = {
-    drover: [process.execPath, join(root, "bench/dhcp-server.ts"), spec],
+    drover: [process.execPath, join(root, "bench/_dhcp-server.ts"), spec],
     dnsmasq: [
       "dnsmasq", "-d", "-C", "/dev/null", "--port=0", "--user=root", "--group=root", "--pid-file=", "--interface=br0",
       "--dhcp-range=172.20.1.0,172.20.255.254,255.255.0.0,10m", "--no-ping", "--leasefile-ro", "--dhcp-lease-max=200000", "--quiet-dhcp",

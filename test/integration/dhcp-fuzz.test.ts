@@ -45,7 +45,7 @@ describe.skipIf(!!skipWhy)("DHCP server under a packet flood", () => {
           nodes: { [good.mac]: { node: "good", ip: `${lab.subnet}.20`, netmask: "255.255.255.0", hostname: "good" } },
         }),
       );
-      const srv = lab.spawn(lab.hn, [process.execPath, join(ROOT, "bench/dhcp-server.ts"), spec]);
+      const srv = lab.spawn(lab.hn, [process.execPath, join(ROOT, "bench/_dhcp-server.ts"), spec]);
       const out = readLines(srv.stdout as ReadableStream<Uint8Array>);
       for (let i = 0; i < 100 && !out.lines.includes("ready"); i++) await Bun.sleep(50);
       expect(out.lines).toContain("ready");
@@ -56,7 +56,7 @@ describe.skipIf(!!skipWhy)("DHCP server under a packet flood", () => {
       const ask = (c: LabClient) => lab.run(c.ns, ["udhcpc", "-f", "-q", "-n", "-t", "6", "-T", "1", "-i", c.ifname, "-s", script, "-V", "PXEClient", "-x", "0x5d:0000"], { timeoutMs: 30_000 }).out;
 
       const rcvbufBefore = udpRcvbufErrors(lab);
-      const fuzz = lab.spawn(bad.ns, [process.execPath, join(ROOT, "bench/dhcp-client.ts"), "fuzz", bad.ifname, lab.serverIp, "100000"]);
+      const fuzz = lab.spawn(bad.ns, [process.execPath, join(ROOT, "bench/_dhcp-client.ts"), "fuzz", bad.ifname, lab.serverIp, "100000"]);
       const fuzzOut = readLines(fuzz.stdout as ReadableStream<Uint8Array>);
       // During the flood (the fuzzer is still sending while the client asks).
       await Bun.sleep(300);

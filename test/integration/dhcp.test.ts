@@ -1,7 +1,7 @@
 /**
  * drover's DHCP server against real clients in network namespaces: busybox udhcpc (BIOS, UEFI, iPXE user
  * class), ISC dhclient, a relayed client through ISC dhcrelay in a router namespace, a head node with two
- * interfaces, and ProxyDHCP next to dnsmasq. The server runs as bench/dhcp-server.ts inside the head-node
+ * interfaces, and ProxyDHCP next to dnsmasq. The server runs as bench/_dhcp-server.ts inside the head-node
  * namespace; every packet stays inside namespaces this file creates.
  *
  * Needs root and: iproute2 busybox-static (or udhcpc) isc-dhcp-client isc-dhcp-relay dnsmasq-base.
@@ -73,7 +73,7 @@ class Drover {
 function startDrover(lab: Lab, spec: object, ns = lab.hn) {
   const file = join(tmp, `spec-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, JSON.stringify(spec));
-  return new Drover(lab.spawn(ns, [process.execPath, join(ROOT, "bench/dhcp-server.ts"), file], { env: { DHCP_DEBUG: "1" } }));
+  return new Drover(lab.spawn(ns, [process.execPath, join(ROOT, "bench/_dhcp-server.ts"), file], { env: { DHCP_DEBUG: "1" } }));
 }
 
 /** udhcpc hook: prints what it was given, and configures the address when asked to. */
@@ -255,7 +255,7 @@ describe.skipIf(!!skipWhy)("drover DHCP with real clients", () => {
       expect(plain?.ip).toMatch(new RegExp(`^${lab.subnet.replaceAll(".", "\\.")}\\.1[0-5]\\d$`));
       expect(plain?.serverid).toBe(`${lab.subnet}.2`);
       // A PXE ROM: offers from both servers, then the 4011 exchange with drover.
-      const r = lab.run(c.ns, [process.execPath, join(ROOT, "bench/dhcp-client.ts"), "pxe", c.ifname, c.mac, "7"], { timeoutMs: 20_000 });
+      const r = lab.run(c.ns, [process.execPath, join(ROOT, "bench/_dhcp-client.ts"), "pxe", c.ifname, c.mac, "7"], { timeoutMs: 20_000 });
       const offers = r.out.split("\n").filter((l) => l.startsWith("offer ")).map((l) => JSON.parse(l.slice(6)));
       const fromDnsmasq = offers.find((o) => o.server === `${lab.subnet}.2`);
       const fromDrover = offers.find((o) => o.server === lab.serverIp);

@@ -1,10 +1,10 @@
 /**
  * Scripted DHCP client for tests and benchmarks, run inside a client namespace:
  *
- *   bun bench/dhcp-client.ts pxe IFACE MAC ARCH      PXE ROM behaviour: broadcast a DISCOVER, print every
+ *   bun bench/_dhcp-client.ts pxe IFACE MAC ARCH      PXE ROM behaviour: broadcast a DISCOVER, print every
  *                                                    offer (decoded), then send a REQUEST to the ProxyDHCP
  *                                                    server's port 4011 and print its ACK.
- *   bun bench/dhcp-client.ts fuzz IFACE SERVER COUNT send COUNT mutated DHCP packets to SERVER:67.
+ *   bun bench/_dhcp-client.ts fuzz IFACE SERVER COUNT send COUNT mutated DHCP packets to SERVER:67.
  *
  * Output lines: "offer {json}", "ack {json}", "sent N". Nothing but the given server/broadcast on IFACE
  * is ever addressed.

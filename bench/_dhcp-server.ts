@@ -1,6 +1,6 @@
 /**
  * Runs drover's DHCP server alone, for integration tests and bench/dhcp.ts, which start it inside a
- * network namespace (`ip netns exec NS bun bench/dhcp-server.ts SPEC.json`).
+ * network namespace (`ip netns exec NS bun bench/_dhcp-server.ts SPEC.json`).
  *
  * SPEC.json: { "config": DhcpConfigInput, "nodes": { "<mac>": NodeReservation } }
  * Prints "ready" once listening; each boot event as "event {json}"; on SIGTERM/SIGINT prints
