@@ -27,6 +27,18 @@ import nodeSensors from "./node/sensors";
 import nodeSet from "./node/set";
 import nodeStatus from "./node/status";
 import nodeUnset from "./node/unset";
+import overlayBuild from "./overlay/build";
+import overlayChmod from "./overlay/chmod";
+import overlayChown from "./overlay/chown";
+import overlayCreate from "./overlay/create";
+import overlayDelete from "./overlay/delete";
+import overlayEdit from "./overlay/edit";
+import overlayImport from "./overlay/import";
+import overlayInfo from "./overlay/info";
+import overlayLint from "./overlay/lint";
+import overlayList from "./overlay/list";
+import overlayMkdir from "./overlay/mkdir";
+import overlayShow from "./overlay/show";
 import powerCycle from "./power/cycle";
 import powerOff from "./power/off";
 import powerOn from "./power/on";
@@ -54,6 +66,10 @@ export const COMMANDS: Record<string, { help: string; aliases?: string[]; verbs?
     help: "import, change, build and list node images (aliases: container, vnfs)",
     aliases: ["container", "vnfs"],
     verbs: [imageImport, imageBuild, imageExec, imageShell, imageList, imageShow, imageKernels, imageCopy, imageRename, imageDelete, imageSyncuser],
+  },
+  overlay: {
+    help: "list, edit and build the per-node overlays (templates rendered for each node)",
+    verbs: [overlayList, overlayShow, overlayCreate, overlayDelete, overlayEdit, overlayImport, overlayMkdir, overlayChmod, overlayChown, overlayInfo, overlayBuild, overlayLint],
   },
   serve: { help: "run the boot servers (DHCP, TFTP, HTTP) and the web page", self: serve },
   version: { help: "print drover's version", self: version },

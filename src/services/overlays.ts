@@ -1,20 +1,21 @@
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, hostname } from "node:os";
 import { dirname, join } from "node:path";
 import type { BootArtifact, BootRefusal, BootRequest, OverlayArtifacts } from "../boot/ports";
 import { resolve } from "../domain/cascade";
 import type { Conf } from "../domain/conf";
-import { invalid, notFound } from "../domain/errors";
+import { conflict, inUse, invalid, notFound } from "../domain/errors";
+import { cleanRel, resolveIn } from "../image/fspath";
 import { matchNames } from "../domain/hostlist";
 import { type BuiltArchive, type Dep, type HostEnv, type NodeInput, OverlayBuildError, type Snapshot, buildArchive, depsCurrent, hashOf, renderOne } from "../overlay/build";
 import { type ServerSettings, nodeView, peerView, serverView } from "../overlay/data";
 import { type ReadEntry, readCpio } from "../overlay/cpio";
 import { type LintWarning, lintOverlays } from "../overlay/lint";
-import { OverlayRepo, type OverlayTree } from "../overlay/repo";
+import { OVERLAY_NAME, OverlayRepo, type OverlayTree } from "../overlay/repo";
 import { type RuntimeSecurity, runtimeAllowed } from "../overlay/security";
-import { MissingValue, type RenderedFile, TemplateError } from "../overlay/template";
+import { MissingValue, type RenderedFile, TEMPLATE_SUFFIX, TemplateError, WAREWULF_SUFFIX, convertWarewulf } from "../overlay/template";
 import { COMMIT, VERSION } from "../version";
 import type { NodeStore } from "./ports";
 
@@ -348,6 +349,144 @@ export class OverlayService implements OverlayArtifacts {
       if (msg === undefined) throw err;
       throw invalid(msg);
     }
+  }
+
+  // ---- site overlays ----
+
+  /** A path inside a site overlay, refusing `..`, NUL and symlinks that leave it. */
+  private sitePath(name: string, file: string): { dir: string; rel: string; path: string } {
+    if (!OVERLAY_NAME.test(name)) throw invalid(`overlay name ${JSON.stringify(name)} is not valid: use letters, digits, '.', '_', '-', '+'`);
+    let rel: string;
+    try {
+      rel = cleanRel(file);
+    } catch (e) {
+      throw invalid((e as Error).message);
+    }
+    if (!rel) throw invalid("give a path inside the overlay, e.g. etc/motd.eta");
+    const dir = this.repo.siteDir(name);
+    const path = resolveIn(dir, rel);
+    if (!path.startsWith(`${dir}/`)) throw invalid(`${file} leaves overlay ${name}`);
+    return { dir, rel, path };
+  }
+
+  /** Creates an empty site overlay. */
+  create(name: string): string {
+    if (!OVERLAY_NAME.test(name)) throw invalid(`overlay name ${JSON.stringify(name)} is not valid: use letters, digits, '.', '_', '-', '+'`);
+    if (this.repo.exists(name)) throw conflict(`overlay ${name} already exists${this.repo.isBuiltin(name) ? " (built in; 'drover overlay edit' copies it to the site)" : ""}`);
+    return this.repo.ensureSite(name);
+  }
+
+  /**
+   * Deletes a site overlay (a built-in of the same name shows through again), or one file/directory of it.
+   * Nodes that list a deleted overlay are refused by lint and by their next build, never given a partial one.
+   */
+  delete(name: string, file?: string, opts: { force?: boolean } = {}): void {
+    if (!file) {
+      const dir = this.repo.siteDir(name);
+      if (!OVERLAY_NAME.test(name) || !existsSync(dir))
+        throw this.repo.isBuiltin(name) ? invalid(`overlay ${name} is built in and cannot be deleted; nodes stop using it when you remove it from their overlay lists`) : notFound(`overlay '${name}' does not exist`);
+      const users = this.usersOf(name);
+      if (users.length && !this.repo.isBuiltin(name) && !opts.force) throw inUse(`overlay ${name} is used by ${users.slice(0, 10).join(", ")}${users.length > 10 ? " …" : ""}; remove it from them first, or pass --force`);
+      const trash = `${dir}.deleted-${process.pid}`;
+      renameSync(dir, trash);
+      rmSync(trash, { recursive: true, force: true });
+      return;
+    }
+    const { path, rel } = this.sitePath(name, file);
+    if (!existsSync(path)) throw notFound(`overlay ${name} has no ${rel} in the site copy`);
+    if (statSync(path).isDirectory() && readdirSync(path).length && !opts.force) throw invalid(`${rel} in overlay ${name} is a directory with files in it; pass --force to delete them too`);
+    rmSync(path, { recursive: true });
+  }
+
+  /** Nodes and profiles that list an overlay. */
+  usersOf(name: string): string[] {
+    const st = this.snapshot();
+    const out: string[] = [];
+    for (const [p, c] of st.profiles) if ([...(c.systemOverlay ?? []), ...(c.runtimeOverlay ?? [])].includes(name)) out.push(`profile ${p}`);
+    for (const [n, c] of st.resolved) if ([...(c.conf.systemOverlay ?? []), ...(c.conf.runtimeOverlay ?? [])].includes(name)) out.push(n);
+    return out;
+  }
+
+  /** Reads a file of an overlay (site copy or built-in). */
+  readFile(name: string, file: string): { data: Uint8Array; mode: number; uid: number; gid: number } {
+    const t = this.tree(name);
+    const rel = cleanRel(file);
+    const e = t.entries.find((x) => x.path === rel);
+    if (!e || e.type !== "file") throw notFound(`overlay ${name} has no file ${rel}; 'drover overlay list -a ${name}' lists its files`);
+    return e;
+  }
+
+  /** Writes a file into the site copy of an overlay (copying a built-in first), atomically. */
+  writeFile(name: string, file: string, data: Uint8Array | string, opts: { mode?: number; uid?: number; gid?: number } = {}): string {
+    this.repo.ensureSite(name);
+    const { path, rel } = this.sitePath(name, file);
+    const mode = opts.mode ?? (existsSync(path) ? statSync(path).mode & 0o7777 : 0o644);
+    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+    const tmp = `${path}.tmp-${process.pid}`;
+    writeFileSync(tmp, data, { mode });
+    chmodSync(tmp, mode);
+    if (opts.uid !== undefined || opts.gid !== undefined) chownSync(tmp, opts.uid ?? 0, opts.gid ?? 0);
+    renameSync(tmp, path);
+    return rel;
+  }
+
+  mkdir(name: string, dir: string, mode = 0o755): void {
+    this.repo.ensureSite(name);
+    const { path } = this.sitePath(name, dir);
+    mkdirSync(path, { recursive: true, mode });
+    chmodSync(path, mode);
+  }
+
+  chmod(name: string, file: string, mode: number): void {
+    this.repo.ensureSite(name);
+    const { path, rel } = this.sitePath(name, file);
+    if (!existsSync(path)) throw notFound(`overlay ${name} has no ${rel}`);
+    chmodSync(path, mode);
+  }
+
+  chown(name: string, file: string, uid: number, gid: number): void {
+    this.repo.ensureSite(name);
+    const { path, rel } = this.sitePath(name, file);
+    if (!existsSync(path)) throw notFound(`overlay ${name} has no ${rel}`);
+    chownSync(path, uid, gid);
+  }
+
+  /**
+   * Copies a head-node file into an overlay. A Warewulf `.ww` template is converted to `.eta` when it only
+   * prints simple variables, and refused otherwise (with what to do).
+   */
+  importFile(name: string, source: string, dest?: string): { path: string; converted: boolean } {
+    if (!existsSync(source)) throw notFound(`${source} does not exist on this host`);
+    const st = statSync(source);
+    if (!st.isFile()) throw invalid(`${source} is not a regular file`);
+    let target = dest ?? source;
+    let data: Uint8Array | string = new Uint8Array(readFileSync(source));
+    let converted = false;
+    if (target.endsWith(WAREWULF_SUFFIX)) {
+      const r = convertWarewulf(new TextDecoder().decode(data));
+      if ("problem" in r)
+        throw invalid(`${source} is a Warewulf template that cannot be converted automatically (${r.problem}); rewrite it in eta syntax (docs/overlays.md) and import it as ${target.slice(0, -WAREWULF_SUFFIX.length)}${TEMPLATE_SUFFIX}`);
+      data = r.text;
+      target = `${target.slice(0, -WAREWULF_SUFFIX.length)}${TEMPLATE_SUFFIX}`;
+      converted = true;
+    }
+    const path = this.writeFile(name, target, data, { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
+    return { path, converted };
+  }
+
+  /** The variables a template uses (`overlay info`): every `it.…` path it mentions. */
+  info(name: string, file: string): { variables: string[]; helpers: string[] } {
+    const text = new TextDecoder().decode(this.readFile(name, file).data);
+    const helpers = new Set(["include", "includeFrom", "file", "softlink", "abort", "nobackup", "opt", "sh", "fail", "hostKey", "syncuser", "dump", "helpers"]);
+    const vars = new Set<string>();
+    const used = new Set<string>();
+    for (const m of text.matchAll(/\bit\.([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)/g)) {
+      const path = m[1]!;
+      const head = path.split(".")[0]!;
+      if (helpers.has(head)) used.add(head);
+      else vars.add(`it.${path}`);
+    }
+    return { variables: [...vars].sort(), helpers: [...used].sort() };
   }
 
   /** Lint: problems that make nodes boot wrong, found before they boot. */

@@ -1,0 +1,28 @@
+import { formatWarning } from "../../overlay/lint";
+import type { CommandModule } from "../context";
+import { ExitWith } from "../exit";
+import { emit, formatOf, table } from "../output";
+
+const build: CommandModule = (parent, ctx) => {
+  parent
+    .command("build")
+    .description("bring nodes' overlay archives up to date now (optional: a boot request does the same) and lint")
+    .argument("[nodes...]", "node names or hostlists (default: all)")
+    .option("-j, --json", "JSON output")
+    .action(async (nodes: string[], opts) => {
+      const o = ctx.services().overlays;
+      for (const w of o.lint(nodes)) ctx.io.err(`drover: warning: ${formatWarning(w)}\n`);
+      const results = await o.build(nodes);
+      const format = formatOf(opts);
+      if (format !== "table") emit(ctx.io, format, results);
+      else {
+        const count = (s: string) => results.filter((r) => r.status === s).length;
+        for (const r of results.filter((x) => x.status === "error")) ctx.io.err(`drover: ${r.message}\n`);
+        if (nodes.length && results.length <= 50)
+          ctx.io.out(table(["NODE", "OVERLAY", "STATUS", "FILES", "SIZE"], results.map((r) => [r.node, r.kind, r.status, String(r.files ?? "--"), r.size === undefined ? "--" : String(r.size)])));
+        ctx.io.out(`${count("built")} built, ${count("fresh")} already current, ${count("error")} failed\n`);
+      }
+      if (results.some((r) => r.status === "error")) throw new ExitWith(1);
+    });
+};
+export default build;
