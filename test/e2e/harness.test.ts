@@ -38,8 +38,11 @@ const imageWhy = typeof kernel === "string" ? kernel : undefined;
 if (imageWhy) console.warn(`harness: initrd tests skipped: ${imageWhy}`);
 
 describe.skipIf(!!imageWhy)("busybox initrd", () => {
-  const t = tempDir("drover-initrd-");
-  afterAll(() => t.cleanup());
+  let t: ReturnType<typeof tempDir>;
+  beforeAll(() => {
+    t = tempDir("drover-initrd-");
+  });
+  afterAll(() => t?.cleanup());
   const list = (path: string) => {
     const r = spawnSync(["sh", "-c", 'gzip -dc "$1" | cpio -it --quiet', "sh", path]);
     if (r.exitCode !== 0) throw new Error(r.stderr.toString());
@@ -93,10 +96,11 @@ if (vmWhy) console.warn(`harness: VM boot tests skipped: ${vmWhy}`);
 describe.skipIf(!!vmWhy)("VMs netboot from the reference server to the node's callback", () => {
   let lab: Lab;
   let server: BootServer;
-  const t = tempDir("drover-harness-");
+  let t: ReturnType<typeof tempDir>;
   const macs: Record<Firmware, string> = { bios: "52:54:00:4a:00:01", uefi: "52:54:00:4a:00:02" };
 
   beforeAll(async () => {
+    t = tempDir("drover-harness-");
     lab = await Lab.create();
     const k = kernel as TestKernel;
     server = makeServer();
@@ -106,7 +110,7 @@ describe.skipIf(!!vmWhy)("VMs netboot from the reference server to the node's ca
   afterAll(async () => {
     await server?.stop();
     await lab?.destroy();
-    t.cleanup();
+    t?.cleanup();
   });
 
   for (const fw of ["bios", "uefi"] as Firmware[]) {
