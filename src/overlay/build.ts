@@ -8,7 +8,7 @@ import { type CpioEntry, packCpio } from "./cpio";
 import { type NodeView, type PeerView, type ServerView, maskedData, nodeView } from "./data";
 import type { OverlayEntry, OverlayRepo, OverlayTree } from "./repo";
 import { mergeAccounts, MergeConflict } from "./syncuser";
-import { MissingValue, type RenderedFile, TEMPLATE_SUFFIX, TemplateError, WAREWULF_SUFFIX, render } from "./template";
+import { MissingValue, RenderContext, type RenderedFile, TEMPLATE_SUFFIX, TemplateError, WAREWULF_SUFFIX } from "./template";
 import { gzipSync } from "node:zlib";
 
 /**
@@ -79,6 +79,8 @@ interface Shared {
   usesAll: boolean;
   /** The files packed (no trailer) and gzip'd, once. */
   gz?: Uint8Array;
+  /** The batch whose first use checked `deps`. */
+  checked?: object;
 }
 
 export class OverlayBuildError extends Error {}
@@ -170,24 +172,53 @@ export function templateData(node: NodeView, snap: Snapshot, env: HostEnv, overl
   return { node, allNodes: snap.peers, server: snap.server, build: { version: env.version, host: env.host, overlay, template } };
 }
 
+/** A node's render context: data and helpers built once, reused for each of its templates. */
+export class NodeRenderer {
+  /** Outside files read by the current render. */
+  deps: Dep[] = [];
+  private readonly ctx: RenderContext;
+  private readonly build: { version: string; host: string; overlay: string; template: string };
+
+  constructor(
+    readonly node: NodeView,
+    snap: Snapshot,
+    env: HostEnv,
+  ) {
+    this.build = { version: env.version, host: env.host, overlay: "", template: "" };
+    const data: Record<string, unknown> = { node, allNodes: snap.peers, server: snap.server, build: this.build };
+    const deps = { push: (d: Dep) => this.deps.push(d) } as unknown as Dep[];
+    this.ctx = new RenderContext(data, helpersFor(env, node, data, deps), node.name);
+  }
+
+  render(tree: OverlayTree, entry: Extract<OverlayEntry, { type: "file" }>) {
+    if (entry.path.endsWith(WAREWULF_SUFFIX))
+      throw new TemplateError(
+        `overlay ${tree.name}, file ${entry.path}: this is a Warewulf (Go) template, which drover does not render; rewrite it as ${entry.path.slice(0, -WAREWULF_SUFFIX.length)}${TEMPLATE_SUFFIX} (eta syntax, see docs/overlays.md), or re-import the overlay with drover overlay import, which converts simple ones`,
+        { overlay: tree.name, template: entry.path, node: this.node.name },
+      );
+    this.deps = [];
+    this.build.overlay = tree.name;
+    this.build.template = entry.path;
+    const text = new TextDecoder().decode(entry.data);
+    return this.ctx.render({ overlay: tree.name, path: entry.path, text, mode: entry.mode, uid: entry.uid, gid: entry.gid });
+  }
+}
+
 /** Renders one template for one node (also `overlay show --render`). */
 export function renderOne(tree: OverlayTree, entry: Extract<OverlayEntry, { type: "file" }>, node: NodeView, snap: Snapshot, env: HostEnv, deps: Dep[]) {
-  if (entry.path.endsWith(WAREWULF_SUFFIX))
-    throw new TemplateError(
-      `overlay ${tree.name}, file ${entry.path}: this is a Warewulf (Go) template, which drover does not render; rewrite it as ${entry.path.slice(0, -WAREWULF_SUFFIX.length)}${TEMPLATE_SUFFIX} (eta syntax, see docs/overlays.md), or re-import the overlay with drover overlay import, which converts simple ones`,
-      { overlay: tree.name, template: entry.path, node: node.name },
-    );
-  const data = templateData(node, snap, env, tree.name, entry.path);
-  const text = new TextDecoder().decode(entry.data);
-  return render({ overlay: tree.name, path: entry.path, text, mode: entry.mode, uid: entry.uid, gid: entry.gid }, data, helpersFor(env, node, data, deps), node.name);
+  const r = new NodeRenderer(node, snap, env);
+  const out = r.render(tree, entry);
+  deps.push(...r.deps);
+  return out;
 }
 
 /**
  * Builds a node's archive from the named overlays, in order (a later overlay's file replaces an earlier
  * one's). `trees` resolves overlay names (the caller memoises per batch).
  */
-export function buildArchive(input: NodeInput, overlays: readonly string[], trees: (name: string) => OverlayTree | undefined, snap: Snapshot, env: HostEnv): BuiltArchive {
+export function buildArchive(input: NodeInput, overlays: readonly string[], trees: (name: string) => OverlayTree | undefined, snap: Snapshot, env: HostEnv, batch?: object): BuiltArchive {
   const node = nodeView(input.name, input.conf, input.profiles);
+  let renderer: NodeRenderer | undefined;
   type Item = { kind: "own"; entry: CpioEntry; overlay: string } | { kind: "shared"; shared: Shared; overlay: string };
   const items: Item[] = [];
   const deps: Dep[] = [];
@@ -195,26 +226,39 @@ export function buildArchive(input: NodeInput, overlays: readonly string[], tree
   for (const name of overlays) {
     const tree = trees(name);
     if (!tree) throw new OverlayBuildError(`overlay '${name}' (listed for node ${input.name}) does not exist; see drover overlay list, or remove it from the node or its profile`);
+    // Static files are the same for every node: packed and compressed once per overlay version.
+    const staticKey = `${tree.fingerprint}\0static`;
+    let statics = snap.memo.get(staticKey);
+    if (!statics) {
+      const files = tree.entries.filter((e) => e.type !== "dir" && !(e.type === "file" && (e.path.endsWith(TEMPLATE_SUFFIX) || e.path.endsWith(WAREWULF_SUFFIX))));
+      statics = { files: files as RenderedFile[], deps: [], usesAll: false };
+      snap.memo.set(staticKey, statics);
+    }
+    if (statics.files.length) items.push({ kind: "shared", shared: statics, overlay: name });
     for (const e of tree.entries) {
-      if (e.type !== "file" || !(e.path.endsWith(TEMPLATE_SUFFIX) || e.path.endsWith(WAREWULF_SUFFIX))) {
+      if (e.type === "dir") {
         items.push({ kind: "own", entry: toCpio(e), overlay: name });
         continue;
       }
+      if (!(e.type === "file" && (e.path.endsWith(TEMPLATE_SUFFIX) || e.path.endsWith(WAREWULF_SUFFIX)))) continue;
       const memoKey = `${tree.fingerprint}\0${e.path}`;
       const hit = snap.memo.get(memoKey);
-      if (hit && depsCurrent(hit.deps)) {
+      // Within one batch a shared render's outside files are checked once, not once per node.
+      if (hit && ((batch && hit.checked === batch) || depsCurrent(hit.deps))) {
+        if (batch) hit.checked = batch;
         items.push({ kind: "shared", shared: hit, overlay: name });
         deps.push(...hit.deps);
         usesAll ||= hit.usesAll;
         continue;
       }
-      const own: Dep[] = [];
-      const r = renderOne(tree, e, node, snap, env, own);
+      renderer ??= new NodeRenderer(node, snap, env);
+      const r = renderer.render(tree, e);
+      const own = renderer.deps;
       deps.push(...own);
       const all = r.touched.has("allNodes");
       usesAll ||= all;
       if ([...r.touched].every((k) => SHARED_KEYS.has(k))) {
-        const shared: Shared = { files: r.files, deps: own, usesAll: all };
+        const shared: Shared = { files: r.files, deps: own, usesAll: all, ...(batch ? { checked: batch } : {}) };
         snap.memo.set(memoKey, shared);
         items.push({ kind: "shared", shared, overlay: name });
       } else {

@@ -38,6 +38,11 @@ export interface OverlayServiceOptions {
   headRoot?: string;
   security?: RuntimeSecurity;
   log?: (line: string) => void;
+  /**
+   * Where built archives go (default `<dataDir>/overlay-cache`). It is a cache, rebuilt from the inputs
+   * at will, so a tmpfs (e.g. /run/drover/overlay-cache) is a good place on a slow disk.
+   */
+  cacheDir?: string;
 }
 
 interface CacheMeta {
@@ -46,6 +51,8 @@ interface CacheMeta {
   peersHash?: string;
   deps: Dep[];
   file: string;
+  /** The archive before this one, kept while downloads may still read it. */
+  prev?: string;
   etag: string;
   size: number;
   files: number;
@@ -93,11 +100,13 @@ export class OverlayService implements OverlayArtifacts {
   private server: ServerSettings;
   private state?: State;
   private readonly metas = new Map<string, CacheMeta>();
+  /** The last `overlay build`'s metadata (index.json), loaded on first use. */
+  private index?: Map<string, CacheMeta>;
   private readonly log: (line: string) => void;
 
   constructor(private readonly opts: OverlayServiceOptions) {
     this.repo = new OverlayRepo(join(opts.dataDir, "overlays"));
-    this.cacheRoot = join(opts.dataDir, "overlay-cache");
+    this.cacheRoot = opts.cacheDir ?? join(opts.dataDir, "overlay-cache");
     this.server = opts.server;
     this.log = opts.log ?? (() => {});
     this.env = {
@@ -196,20 +205,31 @@ export class OverlayService implements OverlayArtifacts {
   }
 
   private metaPath(name: string, kind: OverlayKind) {
-    return join(this.cacheRoot, name, `${kind}.json`);
+    return join(this.cacheRoot, `${name}.${kind}.json`);
   }
 
+  /** Metadata of a node's current archive: memory, else its own file, else the last batch's index. */
   private readMeta(name: string, kind: OverlayKind): CacheMeta | undefined {
     const k = `${kind}/${name}`;
     const m = this.metas.get(k);
     if (m) return m;
+    let own: CacheMeta | undefined;
     try {
-      const disk = JSON.parse(readFileSync(this.metaPath(name, kind), "utf8")) as CacheMeta;
-      this.metas.set(k, disk);
-      return disk;
+      own = JSON.parse(readFileSync(this.metaPath(name, kind), "utf8")) as CacheMeta;
     } catch {
-      return undefined;
+      // missing or torn (written by another process right now): the index or a rebuild will do
     }
+    if (!this.index) {
+      try {
+        this.index = new Map(Object.entries(JSON.parse(readFileSync(join(this.cacheRoot, "index.json"), "utf8")) as Record<string, CacheMeta>));
+      } catch {
+        this.index = new Map();
+      }
+    }
+    const fromIndex = this.index.get(k);
+    const best = own && fromIndex ? (own.builtAt >= fromIndex.builtAt ? own : fromIndex) : (own ?? fromIndex);
+    if (best) this.metas.set(k, best);
+    return best;
   }
 
   /** The inputs key of a node's archive (everything but outside files, which are checked by signature). */
@@ -219,38 +239,60 @@ export class OverlayService implements OverlayArtifacts {
     return { key: hashOf(kind, fps.join(","), JSON.stringify(input.conf), input.profiles.join(","), snap.serverHash, this.env.version, this.env.headRoot), overlays };
   }
 
-  private ensure(kind: OverlayKind, input: NodeInput, snap: Snapshot, trees: (n: string) => OverlayTree | undefined): { artifact: BootArtifact; built: boolean; meta: CacheMeta } {
+  /**
+   * The node's archive, rebuilt when its key, the all-nodes hash it used or an outside file changed.
+   * Archives are named by content hash in one flat directory and written before anyone learns their name,
+   * so no reader ever sees a partial one; the previous archive is kept for downloads still reading it.
+   * `batch` defers the metadata write to one index file (overlay build), saving a file per archive.
+   */
+  private ensure(kind: OverlayKind, input: NodeInput, snap: Snapshot, trees: (n: string) => OverlayTree | undefined, batch?: Map<string, CacheMeta>): { artifact: BootArtifact; built: boolean; meta: CacheMeta } {
+    // Outside files of a cached archive are re-checked on every request; within a batch, shared renders' once.
     const { key, overlays } = this.key(kind, input, snap, trees);
     const meta = this.readMeta(input.name, kind);
-    const dir = join(this.cacheRoot, input.name);
     if (meta && meta.key === key && (meta.peersHash === undefined || meta.peersHash === snap.peersHash) && depsCurrent(meta.deps)) {
-      const a = artifactOf(join(dir, meta.file), meta.etag);
-      if (a) return { artifact: a, built: false, meta };
+      const a = artifactOf(join(this.cacheRoot, meta.file), meta.etag);
+      if (a && a.size === meta.size) return { artifact: a, built: false, meta };
     }
     if (snap.memo.size > MAX_MEMO) snap.memo.clear();
-    const built: BuiltArchive = buildArchive(input, overlays, trees, snap, this.env);
+    const built: BuiltArchive = buildArchive(input, overlays, trees, snap, this.env, batch);
     const etag = createHash("sha256").update(built.bytes).digest("hex").slice(0, 24);
-    const file = `${kind}-${etag}.img.gz`;
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const path = join(dir, file);
-    if (!existsSync(path)) atomicWrite(path, built.bytes, 0o600);
+    const file = `${input.name}.${kind}-${etag}.img.gz`;
+    const path = join(this.cacheRoot, file);
+    this.ensureCacheDir();
+    // Content-addressed: a complete file of that name is this archive. A short one (a crash mid-write)
+    // is replaced through a temporary file.
+    try {
+      writeFileSync(path, built.bytes, { mode: 0o600, flag: "wx" });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      if (statSync(path).size !== built.bytes.length) atomicWrite(path, built.bytes, 0o600);
+    }
+    const st = artifactOf(path, etag)!;
+    const keepPrev = meta && meta.file !== file ? meta.file : meta?.prev;
     const next: CacheMeta = {
       key,
       ...(built.usesAll ? { peersHash: snap.peersHash } : {}),
       deps: built.deps,
       file,
+      ...(keepPrev && keepPrev !== file ? { prev: keepPrev } : {}),
       etag,
       size: built.bytes.length,
       files: built.files,
       builtAt: new Date().toISOString(),
     };
-    atomicWrite(this.metaPath(input.name, kind), JSON.stringify(next), 0o600);
-    this.metas.set(`${kind}/${input.name}`, next);
     // Keep this archive and the one before it (a download may still be reading that one).
-    for (const f of readdirSync(dir)) {
-      if (f.startsWith(`${kind}-`) && f.endsWith(".img.gz") && f !== file && f !== meta?.file) rmSync(join(dir, f), { force: true });
-    }
-    return { artifact: artifactOf(path, etag)!, built: true, meta: next };
+    if (meta?.prev && meta.prev !== file && meta.prev !== next.prev) rmSync(join(this.cacheRoot, meta.prev), { force: true });
+    this.metas.set(`${kind}/${input.name}`, next);
+    if (batch) batch.set(`${kind}/${input.name}`, next);
+    else writeFileSync(this.metaPath(input.name, kind), JSON.stringify(next), { mode: 0o600 });
+    return { artifact: st, built: true, meta: next };
+  }
+
+  private cacheReady = false;
+  private ensureCacheDir() {
+    if (this.cacheReady) return;
+    mkdirSync(this.cacheRoot, { recursive: true, mode: 0o700 });
+    this.cacheReady = true;
   }
 
   /**
@@ -268,11 +310,12 @@ export class OverlayService implements OverlayArtifacts {
     };
     await this.prepareHostKeys(names.map((n) => st.resolved.get(n)!), tree);
     const out: BuildOutcome[] = [];
+    const batch = new Map<string, CacheMeta>();
     for (const name of names) {
       const input = st.resolved.get(name)!;
       for (const kind of kinds) {
         try {
-          const r = this.ensure(kind, input, st.snap, tree);
+          const r = this.ensure(kind, input, st.snap, tree, batch);
           out.push({ node: name, kind, status: r.built ? "built" : "fresh", size: r.meta.size, files: r.meta.files });
         } catch (e) {
           const msg = userMessage(e);
@@ -280,6 +323,14 @@ export class OverlayService implements OverlayArtifacts {
           out.push({ node: name, kind, status: "error", message: msg });
         }
       }
+    }
+    if (batch.size) {
+      // One index for the batch; per-node files written earlier by single requests stay authoritative
+      // when newer (readMeta compares builtAt).
+      const index = this.index ?? new Map<string, CacheMeta>();
+      for (const [k, m] of batch) index.set(k, m);
+      this.index = index;
+      atomicWrite(join(this.cacheRoot, "index.json"), JSON.stringify(Object.fromEntries(index)), 0o600);
     }
     return out;
   }
@@ -322,7 +373,7 @@ export class OverlayService implements OverlayArtifacts {
   /** The archive as files (`overlay build --show`, tests). */
   archivePath(kind: OverlayKind, name: string): string | undefined {
     const m = this.readMeta(name, kind);
-    return m ? join(this.cacheRoot, name, m.file) : undefined;
+    return m ? join(this.cacheRoot, m.file) : undefined;
   }
 
   // ---- overlay CLI use cases ----

@@ -118,16 +118,23 @@ describe("archives on disk", () => {
     expect(first.files.get("etc/ssh/ssh_host_ed25519_key")).toContain("fixture ed25519 private key");
     const entries = readCpio(new Uint8Array(readFileSync(first.a.path)));
     expect(entries.find((e) => e.path === "etc/ssh/ssh_host_ed25519_key")!.mode).toBe(0o600);
-    const { statSync, readdirSync } = await import("node:fs");
+    const { statSync, readdirSync, existsSync } = await import("node:fs");
     expect(statSync(first.a.path).mode & 0o777).toBe(0o600);
     w.nodes.setNodes(["n-tags"], { set: { cluster: "c2" } }, { allowMissingImage: true });
     const second = await fetch(w.overlays, "system", "n-tags");
-    w.nodes.setNodes(["n-tags"], { set: { cluster: "c3" } }, { allowMissingImage: true });
-    const third = await fetch(w.overlays, "system", "n-tags");
     // hostname does not print the cluster: same bytes, same file.
     expect(second.a.path).toBe(first.a.path);
-    expect(third.a.path).toBe(first.a.path);
-    const dir = join(w.dir, "data", "overlay-cache", "n-tags");
-    expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
+    // issue does: each change is a new archive; the previous one stays for downloads in flight.
+    const paths: string[] = [];
+    for (const c of ["c3", "c4", "c5"]) {
+      w.nodes.setNodes(["n-tags"], { set: { cluster: c, systemOverlay: ["ssh.host_keys", "hostname", "issue"] } }, { allowMissingImage: true });
+      const x = await fetch(w.overlays, "system", "n-tags");
+      expect(x.files.get("etc/issue")).toContain(`(cluster ${c})`);
+      paths.push(x.a.path);
+    }
+    expect(new Set(paths).size).toBe(3);
+    expect(paths.map((p) => existsSync(p))).toEqual([false, true, true]);
+    const cache = join(w.dir, "data", "overlay-cache");
+    expect(readdirSync(cache).filter((f) => f.includes(".tmp-"))).toEqual([]);
   });
 });
