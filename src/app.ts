@@ -1,10 +1,14 @@
+import { AuthService } from "./services/auth";
 import { BootStatusService } from "./services/boot-status";
+import { type BootBusEvent, EventBus, publishingBootState } from "./services/events";
+import { DiscoveryInbox } from "./services/inbox";
 import { ImageService } from "./services/images";
 import { NodeService } from "./services/nodes";
 import { OverlayService, guessServerSettings } from "./services/overlays";
 import { existsSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import type { BootStateStore } from "./services/ports";
+import { sqliteAuthStore } from "./store/auth-store";
 import { sqliteBootStateStore } from "./store/boot-store";
 import { sqliteImageStore } from "./store/image-store";
 import { type OpenStore, openStore } from "./store/db";
@@ -23,6 +27,12 @@ export interface Services {
   images: ImageService;
   /** Per-node overlay archives; `drover serve` sets its server settings with overlays.setServer(). */
   overlays: OverlayService;
+  /** Accounts, sessions and API tokens (web page, API). */
+  auth: AuthService;
+  /** Every recorded boot event, published after it is stored (the API's event stream subscribes). */
+  events: EventBus<BootBusEvent>;
+  /** Unknown MACs that asked to boot, and accepting or ignoring them. */
+  inbox: DiscoveryInbox;
   close(): void;
 }
 
@@ -31,7 +41,8 @@ export function createServices(dataDir: string): Services {
   const nodeStore = sqliteNodeStore(store.db);
   const nodes = new NodeService(nodeStore);
   nodes.initialize();
-  const bootState = sqliteBootStateStore(store.db);
+  const events = new EventBus<BootBusEvent>();
+  const bootState = publishingBootState(sqliteBootStateStore(store.db), events);
   const bootStatus = new BootStatusService(nodes, bootState);
   const images = new ImageService(dataDir, sqliteImageStore(store.db), nodes);
   const versionQuery = store.sqlite.query(
@@ -45,5 +56,7 @@ export function createServices(dataDir: string): Services {
     imageRoot: (name) => (/^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/.test(name) && existsSync(images.rootfs(name)) ? images.rootfs(name) : undefined),
     server: guessServerSettings(networkInterfaces() as never),
   });
-  return { dataDir, store, nodes, bootState, bootStatus, images, overlays, close: () => store.close() };
+  const auth = new AuthService(sqliteAuthStore(store.db));
+  const inbox = new DiscoveryInbox(nodes, bootState);
+  return { dataDir, store, nodes, bootState, bootStatus, images, overlays, auth, events, inbox, close: () => store.close() };
 }

@@ -4,6 +4,9 @@ import type { BootFiles, ImageArtifacts, OverlayArtifacts } from "./boot/ports";
 import { BootService } from "./boot/service";
 import type { ServeConfig } from "./config/serve";
 import { createApp } from "./http/app";
+import { PowerService } from "./services/power";
+import { COMMIT, VERSION } from "./version";
+import { join } from "node:path";
 import { type DhcpServer, dhcpConfig, startDhcpServer } from "./protocols/dhcp";
 import { type TftpServer, startTftpServer } from "./protocols/tftp/server";
 import { sqliteLeaseStore } from "./store/boot-store";
@@ -20,6 +23,10 @@ export interface ServerExtras {
   images?: ImageArtifacts;
   overlays?: OverlayArtifacts;
   debug?: boolean;
+  /** Only clients in these subnets may use the API and the web page (drover serve --api-subnet). */
+  apiSubnets?: string[];
+  /** Mark the session cookie Secure (behind a TLS-terminating proxy). */
+  secureCookies?: boolean;
 }
 
 /**
@@ -43,6 +50,9 @@ export async function startServer(svc: Services, cfg: Readonly<ServeConfig>, log
     for (const s of stops.reverse()) await s().catch((e) => log(`drover: stopping: ${(e as Error).message}`));
     stops.length = 0;
   };
+  // The first start creates the admin account and prints its password, once.
+  const adminPassword = await svc.auth.ensureAdmin();
+  if (adminPassword) log(`drover: created the web/API account 'admin' with password ${adminPassword} (shown once; change it with 'drover user passwd')`);
   let tftp: TftpServer | undefined;
   let dhcp: DhcpServer | undefined;
   const app = createApp({
@@ -56,6 +66,20 @@ export async function startServer(svc: Services, cfg: Readonly<ServeConfig>, log
     }),
     boot,
     bootFiles: files,
+    api: {
+      nodes: svc.nodes,
+      bootStatus: svc.bootStatus,
+      inbox: svc.inbox,
+      events: svc.events,
+      auth: svc.auth,
+      images: svc.images,
+      overlays: svc.overlays,
+      power: new PowerService(svc.nodes, { templateDir: join(svc.dataDir, "power") }),
+      settings: () => ({ ...structuredClone(cfg), dataDir: svc.dataDir }),
+      ...(extras.apiSubnets?.length ? { allowedSubnets: extras.apiSubnets } : {}),
+      ...(extras.secureCookies ? { secureCookies: true } : {}),
+      version: `${VERSION} (${COMMIT})`,
+    },
   });
   const http = Bun.serve({ port: cfg.http.port, hostname: cfg.http.listen, fetch: app.fetch, idleTimeout: 255 });
   stops.push(async () => void (await http.stop(true)));

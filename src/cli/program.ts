@@ -52,6 +52,8 @@ import profileList from "./profile/list";
 import profileSet from "./profile/set";
 import profileUnset from "./profile/unset";
 import serve from "./serve";
+import userPasswd from "./user/passwd";
+import userToken from "./user/token";
 import version from "./version";
 
 /** The command table: noun → its verbs. Adding a command means adding its file here (and its test). */
@@ -71,6 +73,7 @@ export const COMMANDS: Record<string, { help: string; aliases?: string[]; verbs?
     help: "list, edit and build the per-node overlays (templates rendered for each node)",
     verbs: [overlayList, overlayShow, overlayCreate, overlayDelete, overlayEdit, overlayImport, overlayMkdir, overlayChmod, overlayChown, overlayInfo, overlayBuild, overlayLint],
   },
+  user: { help: "web page and API accounts: set passwords, create and revoke API tokens", verbs: [userPasswd, userToken] },
   serve: { help: "run the boot servers (DHCP, TFTP, HTTP) and the web page", self: serve },
   version: { help: "print drover's version", self: version },
 };

@@ -28,6 +28,8 @@ const serve: CommandModule = (parent, ctx) => {
     .option("--dhcp-port <port>", "DHCP server port (tests)", "67")
     .option("--pxe-port <port>", "ProxyDHCP port (tests)", "4011")
     .option("--ipxe-dir <dir>", "serve these iPXE builds instead of the embedded ones (undionly.kpxe, ipxe.efi, snponly.efi)")
+    .option("--api-subnet <cidr>", "allow the API and web page only from these subnets, e.g. 10.0.0.0/24 (repeatable)", many)
+    .option("--secure-cookies", "mark the session cookie Secure (when a TLS proxy sits in front of drover)")
     .option("--debug", "log every DHCP decision")
     .addHelpText(
       "after",
@@ -44,7 +46,7 @@ Examples:
     .action(async (opts) => {
       const svc = ctx.services();
       const cfg = resolveServeConfig(opts, svc.dataDir);
-      const server = await startServer(svc, cfg, (l) => ctx.io.err(`${l}\n`), { debug: !!opts.debug, images: imageArtifacts(svc.images) });
+      const server = await startServer(svc, cfg, (l) => ctx.io.err(`${l}\n`), { debug: !!opts.debug, images: imageArtifacts(svc.images), ...(opts.apiSubnet?.length ? { apiSubnets: opts.apiSubnet } : {}), ...(opts.secureCookies ? { secureCookies: true } : {}) });
       await new Promise<void>((resolve) => {
         process.once("SIGINT", () => resolve());
         process.once("SIGTERM", () => resolve());

@@ -1,7 +1,11 @@
 import { Hono } from "hono";
 import type { BootFiles, HttpBootPort } from "../boot/ports";
 import { DroverError } from "../domain/errors";
+import { AuthError } from "../services/auth";
+import { type ApiDeps, socketAddress } from "./api/context";
+import { apiApp, subnetMatcher } from "./api/index";
 import { bootRoutes } from "./boot-routes";
+import { uiRoutes } from "./ui";
 import { COMMIT, VERSION } from "../version";
 
 /** What the HTTP layer needs; built by the composition root. */
@@ -15,6 +19,8 @@ export interface HttpDeps {
   boot?: HttpBootPort;
   /** iPXE binaries served under /boot/ for UEFI HTTP boot. */
   bootFiles?: BootFiles;
+  /** The authenticated JSON API (/api/v1) and the web page (/ui/); absent in tests of the boot routes alone. */
+  api?: ApiDeps;
 }
 
 const STATUS: Record<DroverError["kind"], 400 | 404 | 409> = { invalid: 400, "not-found": 404, conflict: 409, "in-use": 409 };
@@ -23,6 +29,12 @@ export function createApp(deps: HttpDeps): Hono {
   const app = new Hono();
   const counters = { bad: 0 };
   if (deps.boot) app.route("/", bootRoutes(deps.boot, deps.bootFiles, counters));
+  if (deps.api) {
+    const api = deps.api;
+    app.route("/api/v1", apiApp(api).app);
+    const inSubnets = api.allowedSubnets?.length ? subnetMatcher(api.allowedSubnets) : undefined;
+    app.route("/", uiRoutes(inSubnets ? (c) => inSubnets((api.clientAddress ?? socketAddress)(c)) : undefined));
+  }
 
   app.get("/status", (c) =>
     c.json({
@@ -41,6 +53,10 @@ export function createApp(deps: HttpDeps): Hono {
   // One place turns errors into responses: domain errors keep their message, anything else is a 500.
   app.onError((err, c) => {
     if (err instanceof DroverError) return c.json({ error: err.message, details: err.details }, STATUS[err.kind]);
+    if (err instanceof AuthError) {
+      if (err.retryAfter) c.header("retry-after", String(err.retryAfter));
+      return c.json({ error: err.message }, err.kind === "unauthenticated" ? 401 : err.kind === "forbidden" ? 403 : 429);
+    }
     console.error(`drover: ${c.req.method} ${c.req.path}: ${err.stack ?? err.message}`);
     return c.json({ error: "internal error" }, 500);
   });

@@ -101,3 +101,43 @@ export const unknownMacs = sqliteTable("unknown_macs", {
   detail: text("detail"),
   ignored: integer("ignored", { mode: "boolean" }).notNull().default(false),
 });
+
+/** Accounts for the web page and the API (issue 6). Passwords are argon2id hashes (Bun.password). */
+export const users = sqliteTable("users", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull().unique(),
+  passwordHash: text("password_hash").notNull(),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** Browser sessions: the cookie holds a random token, the table only its SHA-256 (a leaked db logs nobody in). */
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** The CSRF token every state-changing request of this session must echo in X-CSRF-Token. */
+    csrf: text("csrf").notNull(),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("sessions_user").on(t.userId)],
+);
+
+/** API tokens for scripts and the CLI's remote mode; only their SHA-256 is kept. Revoked tokens stay listed. */
+export const apiTokens = sqliteTable("api_tokens", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull(),
+  userId: integer("user_id")
+    .notNull()
+    .references(() => users.id, { onDelete: "cascade" }),
+  tokenHash: text("token_hash").notNull().unique(),
+  /** The first characters of the token, to recognise it in a listing. */
+  prefix: text("prefix").notNull(),
+  createdAt: integer("created_at").notNull(),
+  lastUsedAt: integer("last_used_at"),
+  revokedAt: integer("revoked_at"),
+});

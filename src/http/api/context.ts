@@ -1,0 +1,47 @@
+import type { Context } from "hono";
+import { getConnInfo } from "hono/bun";
+import type { AuthService } from "../../services/auth";
+import type { BootStatusService } from "../../services/boot-status";
+import type { BootBusEvent, EventBus } from "../../services/events";
+import type { ImageService } from "../../services/images";
+import type { DiscoveryInbox } from "../../services/inbox";
+import type { NodeService } from "../../services/nodes";
+import type { OverlayService } from "../../services/overlays";
+import type { PowerService } from "../../services/power";
+
+/** What the API needs; `drover serve` builds it from its services, tests from a temporary data dir. */
+export interface ApiDeps {
+  nodes: NodeService;
+  bootStatus: BootStatusService;
+  inbox: DiscoveryInbox;
+  events: EventBus<BootBusEvent>;
+  auth: AuthService;
+  images: ImageService;
+  overlays: OverlayService;
+  power: PowerService;
+  /** The running configuration, shown read-only on the settings page. */
+  settings: () => Record<string, unknown>;
+  /** When set, only clients in these IPv4 subnets (CIDR) may use the API and the page. */
+  allowedSubnets?: readonly string[];
+  /** Mark the session cookie Secure even over plain HTTP (behind a TLS-terminating proxy). */
+  secureCookies?: boolean;
+  /** The client's address (default: the socket's); tests inject one. */
+  clientAddress?: (c: Context) => string | undefined;
+  version: string;
+}
+
+export interface ApiEnv {
+  Variables: {
+    user: string;
+    via: "session" | "token";
+    csrf?: string;
+  };
+}
+
+export function socketAddress(c: Context): string | undefined {
+  try {
+    return getConnInfo(c).remote.address?.replace(/^::ffff:/, "");
+  } catch {
+    return undefined; // app.request() in tests has no socket
+  }
+}

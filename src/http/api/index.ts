@@ -1,0 +1,111 @@
+import { type Context, Hono } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { z } from "zod";
+import { invalid } from "../../domain/errors";
+import { parseIPv4, prefixToNetmask } from "../../domain/net";
+import { AuthError } from "../../services/auth";
+import { type ApiDeps, type ApiEnv, socketAddress } from "./context";
+import { imageRoutes } from "./images";
+import { nodeRoutes } from "./nodes";
+import { overlayRoutes } from "./overlays";
+import { ApiRouter, param } from "./router";
+
+export const SESSION_COOKIE = "drover_session";
+export const CSRF_HEADER = "x-csrf-token";
+const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** Parses "10.0.0.0/24" into a matcher; throws on anything else. */
+export function subnetMatcher(cidrs: readonly string[]): (ip: string | undefined) => boolean {
+  const nets = cidrs.map((c) => {
+    const [net, p] = c.split("/");
+    const prefix = p === undefined ? 32 : Number(p);
+    const v = net ? parseIPv4(net) : undefined;
+    if (v === undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw invalid(`--api-subnet '${c}' is not an IPv4 subnet like 10.0.0.0/24`);
+    const mask = prefix === 0 ? 0 : parseIPv4(prefixToNetmask(prefix))!;
+    return { net: (v & mask) >>> 0, mask };
+  });
+  return (ip) => {
+    const v = ip === "::1" ? parseIPv4("127.0.0.1") : ip ? parseIPv4(ip) : undefined;
+    return v !== undefined && nets.some((n) => ((v & n.mask) >>> 0) === n.net);
+  };
+}
+
+/**
+ * The authenticated JSON API under /api/v1. Every route needs a session cookie (with the session's CSRF token
+ * in X-CSRF-Token on any change) or an API token (Authorization: Bearer drv_…); only login is public. With
+ * `allowedSubnets`, clients elsewhere get 403 before anything else is looked at.
+ */
+export function apiApp(deps: ApiDeps): { app: Hono<ApiEnv>; router: ApiRouter } {
+  const app = new Hono<ApiEnv>();
+  const router = new ApiRouter(app);
+  const clientOf = (c: Context) => (deps.clientAddress ?? socketAddress)(c);
+  const allowed = deps.allowedSubnets?.length ? subnetMatcher(deps.allowedSubnets) : undefined;
+  const secure = (c: Context) => deps.secureCookies === true || new URL(c.req.url).protocol === "https:";
+
+  app.use("*", async (c, next) => {
+    if (allowed && !allowed(clientOf(c))) throw new AuthError("forbidden", `the API is not open to ${clientOf(c) ?? "this client"}; see drover serve --api-subnet`);
+    c.header("cache-control", "no-store");
+    const path = c.req.path.replace(/^\/api\/v1/, "");
+    if (path === "/auth/login" && c.req.method === "POST") return next();
+    const auth = c.req.header("authorization");
+    if (auth) {
+      const m = /^Bearer\s+(\S+)$/i.exec(auth);
+      const t = deps.auth.verifyToken(m?.[1]);
+      if (!t) throw new AuthError("unauthenticated", "the API token is unknown or revoked; create one with 'drover user token create NAME'");
+      c.set("user", t.user);
+      c.set("via", "token");
+      return next();
+    }
+    const s = deps.auth.session(getCookie(c, SESSION_COOKIE));
+    if (!s) throw new AuthError("unauthenticated", "log in first (POST /api/v1/auth/login), or send Authorization: Bearer TOKEN");
+    // Cookies ride along on cross-site requests; a change must also carry the token only our page can read.
+    if (!SAFE.has(c.req.method) && !deps.auth.csrfMatches(s, c.req.header(CSRF_HEADER))) throw new AuthError("forbidden", "missing or wrong X-CSRF-Token header (reload the page)");
+    c.set("user", s.user);
+    c.set("via", "session");
+    c.set("csrf", s.csrf);
+    return next();
+  });
+
+  // ---- authentication ----
+  router.add(
+    {
+      method: "post",
+      path: "/auth/login",
+      tag: "auth",
+      public: true,
+      summary: "log in; sets the HttpOnly session cookie and returns the CSRF token for later changes",
+      body: z.object({ user: z.string().min(1).max(64), password: z.string().min(1).max(1024) }),
+    },
+    async (c, { body }) => {
+      const s = await deps.auth.login(body.user, body.password, clientOf(c) ?? "unknown");
+      setCookie(c, SESSION_COOKIE, s.token, { httpOnly: true, sameSite: "Strict", secure: secure(c), path: "/", expires: new Date(s.expiresAt) });
+      return c.json({ user: s.user, csrf: s.csrf, expiresAt: s.expiresAt });
+    },
+  );
+  router.add({ method: "post", path: "/auth/logout", tag: "auth", summary: "end this session" }, (c) => {
+    deps.auth.logout(getCookie(c, SESSION_COOKIE));
+    deleteCookie(c, SESSION_COOKIE, { path: "/", httpOnly: true, sameSite: "Strict", secure: secure(c) });
+    return c.json({ ok: true });
+  });
+  router.add({ method: "get", path: "/auth/session", tag: "auth", summary: "who is logged in, and the session's CSRF token" }, (c) =>
+    c.json({ user: c.get("user"), via: c.get("via"), ...(c.get("csrf") ? { csrf: c.get("csrf") } : {}) }),
+  );
+  router.add({ method: "get", path: "/tokens", tag: "auth", summary: "API tokens (secrets are never shown again)" }, (c) => c.json(deps.auth.tokens()));
+  router.add(
+    { method: "post", path: "/tokens", tag: "auth", summary: "create an API token for the current user; the secret is in this answer only", body: z.object({ name: z.string().min(1).max(64) }), status: 201 },
+    (c, { body }) => c.json(deps.auth.createToken(body.name, c.get("user")), 201),
+  );
+  router.add({ method: "delete", path: "/tokens/:id", tag: "auth", summary: "revoke an API token (by id or name)" }, (c) => c.json(deps.auth.revokeToken(param(c, "id"))));
+
+  // ---- everything else ----
+  nodeRoutes(router, deps);
+  imageRoutes(router, deps);
+  overlayRoutes(router, deps);
+
+  router.add({ method: "get", path: "/settings", tag: "settings", summary: "the running server's configuration (read-only)" }, (c) =>
+    c.json({ ...deps.settings(), api: { allowedSubnets: deps.allowedSubnets ?? [], secureCookies: !!deps.secureCookies } }),
+  );
+  router.add({ method: "get", path: "/openapi.json", tag: "meta", summary: "this document" }, (c) => c.json(router.openapi({ version: deps.version })));
+  app.notFound((c) => c.json({ error: `no API route for ${c.req.method} ${c.req.path}; see /api/v1/openapi.json` }, 404));
+  return { app, router };
+}

@@ -1,0 +1,49 @@
+import { z } from "zod";
+import type { ApiDeps } from "./context";
+import { type ApiRouter, param } from "./router";
+
+const filePath = z.object({ path: z.string().min(1).max(4096) });
+
+export function overlayRoutes(r: ApiRouter, deps: ApiDeps) {
+  const o = deps.overlays;
+  r.add({ method: "get", path: "/overlays", tag: "overlays", summary: "every overlay: built-in or site, and whether a site copy shadows a built-in" }, (c) =>
+    c.json(o.repo.names().map((n) => ({ ...n, users: o.usersOf(n.name).length }))),
+  );
+  r.add({ method: "post", path: "/overlays", tag: "overlays", status: 201, summary: "create an empty site overlay", body: z.object({ name: z.string().min(1) }) }, (c, { body }) => {
+    o.create(body.name);
+    return c.json({ created: body.name }, 201);
+  });
+  r.add({ method: "get", path: "/overlays/:name", tag: "overlays", summary: "an overlay's file tree (paths, types, modes, owners, sizes)" }, (c) => {
+    const t = o.tree(param(c, "name"));
+    return c.json({
+      name: t.name,
+      origin: t.origin,
+      entries: t.entries.map((e) => ({ path: e.path, type: e.type, uid: e.uid, gid: e.gid, ...("mode" in e ? { mode: e.mode } : {}), ...(e.type === "file" ? { size: e.data.length } : {}), ...(e.type === "symlink" ? { target: e.target } : {}) })),
+    });
+  });
+  r.add({ method: "delete", path: "/overlays/:name", tag: "overlays", summary: "delete a site overlay (or one file of it with ?path=)", query: z.object({ path: z.string().optional(), force: z.stringbool().optional() }) }, (c, { query }) => {
+    o.delete(param(c, "name"), query.path, { force: !!query.force });
+    return c.json({ ok: true });
+  });
+  r.add({ method: "get", path: "/overlays/:name/file", tag: "overlays", summary: "read one file of an overlay (text)", query: filePath }, (c, { query }) => {
+    const f = o.readFile(param(c, "name"), query.path);
+    return c.json({ path: query.path, mode: f.mode, uid: f.uid, gid: f.gid, size: f.data.length, text: new TextDecoder().decode(f.data) });
+  });
+  r.add(
+    {
+      method: "put",
+      path: "/overlays/:name/file",
+      tag: "overlays",
+      summary: "write one file of an overlay (a built-in is copied to the site first); atomic",
+      body: z.object({ path: z.string().min(1).max(4096), text: z.string().max(4 * 1024 * 1024), mode: z.number().int().min(0).max(0o7777).optional() }),
+    },
+    (c, { body }) => c.json({ written: o.writeFile(param(c, "name"), body.path, body.text, body.mode === undefined ? {} : { mode: body.mode }) }),
+  );
+  r.add(
+    { method: "get", path: "/overlays/:name/render", tag: "overlays", summary: "render one template of an overlay for a node (template errors are 400 with the line)", query: filePath.extend({ node: z.string().min(1) }) },
+    (c, { query }) => c.json(o.renderFile(param(c, "name"), query.path, query.node)),
+  );
+  r.add({ method: "get", path: "/lint/overlays", tag: "overlays", summary: "overlay lint: configurations that build but boot wrong", query: z.object({ nodes: z.string().optional() }) }, (c, { query }) =>
+    c.json(o.lint(query.nodes ? query.nodes.split(/\s+/).filter(Boolean) : [])),
+  );
+}

@@ -1,0 +1,107 @@
+import type { Context, Hono } from "hono";
+import { z } from "zod";
+import { invalid } from "../../domain/errors";
+import type { ApiEnv } from "./context";
+
+/**
+ * One table of API routes: each entry registers its hono handler and describes itself for the OpenAPI
+ * document, so the document cannot drift from the routes. Bodies and queries are validated with zod; a
+ * failure is an `invalid` DroverError naming the field ("body.names: …"), which the one onError turns into 400.
+ */
+export type Method = "get" | "post" | "put" | "patch" | "delete";
+
+export interface RouteSpec<B extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined> {
+  method: Method;
+  /** hono path relative to /api/v1, e.g. /nodes/:name */
+  path: string;
+  summary: string;
+  tag: string;
+  body?: B;
+  query?: Q;
+  /** Reachable without a session or token (login only). */
+  public?: boolean;
+  /** Response description for the document. */
+  returns?: string;
+  /** Success status (default 200). */
+  status?: number;
+}
+
+type Input<B, Q> = { body: B extends z.ZodType ? z.infer<B> : undefined; query: Q extends z.ZodType ? z.infer<Q> : undefined };
+
+export class ApiRouter {
+  readonly routes: RouteSpec<z.ZodType | undefined, z.ZodType | undefined>[] = [];
+  constructor(readonly app: Hono<ApiEnv>) {}
+
+  add<B extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined>(
+    spec: RouteSpec<B, Q>,
+    handler: (c: Context<ApiEnv>, input: Input<B, Q>) => Response | Promise<Response>,
+  ): void {
+    this.routes.push(spec as RouteSpec<z.ZodType | undefined, z.ZodType | undefined>);
+    this.app.on(spec.method.toUpperCase(), spec.path, async (c) => {
+      let body: unknown;
+      if (spec.body) {
+        let raw: unknown;
+        try {
+          raw = await c.req.json();
+        } catch {
+          throw invalid("the request body is not JSON; send Content-Type: application/json with a JSON object");
+        }
+        body = parse(spec.body, raw, "body");
+      }
+      const query = spec.query ? parse(spec.query, c.req.query(), "query") : undefined;
+      return handler(c, { body, query } as Input<B, Q>);
+    });
+  }
+
+  /** The OpenAPI 3.1 document of every route. */
+  openapi(info: { version: string }): Record<string, unknown> {
+    const paths: Record<string, Record<string, unknown>> = {};
+    for (const r of this.routes) {
+      const path = `/api/v1${r.path.replace(/:(\w+)/g, "{$1}")}`;
+      const params = [...r.path.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } }));
+      if (r.query) {
+        const js = z.toJSONSchema(r.query, { io: "input", unrepresentable: "any" }) as { properties?: Record<string, unknown>; required?: string[] };
+        for (const [name, schema] of Object.entries(js.properties ?? {})) params.push({ name, in: "query", required: !!js.required?.includes(name), schema: schema as never });
+      }
+      paths[path] ??= {};
+      paths[path]![r.method] = {
+        summary: r.summary,
+        tags: [r.tag],
+        ...(params.length ? { parameters: params } : {}),
+        ...(r.body ? { requestBody: { required: true, content: { "application/json": { schema: z.toJSONSchema(r.body, { io: "input", unrepresentable: "any" }) } } } } : {}),
+        ...(r.public ? { security: [] } : {}),
+        responses: {
+          [String(r.status ?? 200)]: { description: r.returns ?? "success" },
+          ...(r.body || r.query ? { "400": { description: "validation error; `error` names the field" } } : {}),
+          ...(r.public ? {} : { "401": { description: "no valid session or token" }, "403": { description: "CSRF token missing or wrong, or client outside the allowed subnets" } }),
+        },
+      };
+    }
+    return {
+      openapi: "3.1.0",
+      info: { title: "drover API", version: info.version, description: "The JSON API behind drover's web page. Authenticate with a session cookie (plus X-CSRF-Token on changes) or Authorization: Bearer <token>." },
+      servers: [{ url: "/" }],
+      components: {
+        securitySchemes: {
+          token: { type: "http", scheme: "bearer", description: "an API token from 'drover user token create NAME'" },
+          session: { type: "apiKey", in: "cookie", name: "drover_session" },
+        },
+      },
+      security: [{ token: [] }, { session: [] }],
+      paths,
+    };
+  }
+}
+
+function parse(schema: z.ZodType, value: unknown, where: string): unknown {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const lines = r.error.issues.map((i) => `${[where, ...i.path.map(String)].join(".")}: ${i.message}`);
+  throw invalid(lines[0]!, lines.slice(1));
+}
+
+/** The names of a hostlist or list of names: "n[001-004]" or ["n001", "n002"]. */
+export const names = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+
+/** A path parameter of the matched route (always present when the route matched). */
+export const param = (c: Context, name: string): string => c.req.param(name) ?? "";

@@ -1,0 +1,232 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { conflict, invalid, notFound } from "../domain/errors";
+
+/**
+ * Accounts, browser sessions and API tokens: the use cases behind the login page, `drover user …` and the
+ * API's authentication. Passwords are argon2id hashes (Bun.password); session and API tokens are random
+ * 256-bit strings of which only a SHA-256 is stored, so a copy of the database logs nobody in.
+ */
+
+export interface UserRecord {
+  id: number;
+  name: string;
+  passwordHash: string;
+}
+
+export interface SessionRecord {
+  userId: number;
+  user: string;
+  csrf: string;
+  expiresAt: number;
+}
+
+export interface TokenRecord {
+  id: number;
+  name: string;
+  user: string;
+  prefix: string;
+  createdAt: number;
+  lastUsedAt?: number;
+  revokedAt?: number;
+}
+
+/** What the auth service needs from storage (store/auth-store.ts implements it over SQLite). */
+export interface AuthStore {
+  userCount(): number;
+  user(name: string): UserRecord | undefined;
+  putUser(name: string, passwordHash: string, now: number): void;
+  createSession(tokenHash: string, userId: number, csrf: string, now: number, expiresAt: number): void;
+  session(tokenHash: string): SessionRecord | undefined;
+  deleteSession(tokenHash: string): void;
+  /** Ends every session of a user (after a password change). */
+  deleteSessionsOf(userId: number): void;
+  pruneSessions(now: number): void;
+  createToken(name: string, userId: number, tokenHash: string, prefix: string, now: number): number;
+  tokenByHash(tokenHash: string): (TokenRecord & { userId: number }) | undefined;
+  tokens(): TokenRecord[];
+  revokeToken(id: number, now: number): boolean;
+  touchToken(id: number, now: number): void;
+}
+
+/** Authentication failures; the HTTP edge maps them to 401, 403 and 429. */
+export class AuthError extends Error {
+  constructor(
+    readonly kind: "unauthenticated" | "forbidden" | "rate-limited",
+    message: string,
+    /** Seconds to wait (rate-limited). */
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+    this.name = "AuthError";
+  }
+}
+
+export interface AuthOptions {
+  now?: () => number;
+  /** Session lifetime (default 12 h). */
+  sessionSeconds?: number;
+  /** Wrong passwords allowed per user and per client before each further attempt must wait (default 3). */
+  freeFailures?: number;
+  /** argon2id cost; tests lower it. */
+  hashCost?: { memoryCost?: number; timeCost?: number };
+}
+
+export const ADMIN = "admin";
+export const TOKEN_PREFIX = "drv_";
+const USER_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/;
+
+const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+const random = (bytes = 32) => randomBytes(bytes).toString("base64url");
+
+/** A random password that is easy to type from a terminal: 20 characters of [a-zA-Z0-9]. */
+export function generatePassword(): string {
+  const alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  const b = randomBytes(20);
+  return [...b].map((x) => alphabet[x % alphabet.length]).join("");
+}
+
+interface Failures {
+  count: number;
+  /** Unix ms before which another attempt is refused without checking the password. */
+  until: number;
+}
+
+export class AuthService {
+  private readonly now: () => number;
+  private readonly failures = new Map<string, Failures>();
+  private readonly sessionMs: number;
+  private readonly freeFailures: number;
+
+  constructor(
+    private readonly store: AuthStore,
+    private readonly opts: AuthOptions = {},
+  ) {
+    this.now = opts.now ?? Date.now;
+    this.sessionMs = (opts.sessionSeconds ?? 12 * 3600) * 1000;
+    this.freeFailures = opts.freeFailures ?? 3;
+  }
+
+  private hash(password: string): Promise<string> {
+    return Bun.password.hash(password, { algorithm: "argon2id", ...(this.opts.hashCost ?? {}) });
+  }
+
+  /**
+   * The first start: creates `admin` with a random password and returns it (to be printed once).
+   * Returns undefined when any account exists.
+   */
+  async ensureAdmin(): Promise<string | undefined> {
+    if (this.store.userCount() > 0) return undefined;
+    const password = generatePassword();
+    this.store.putUser(ADMIN, await this.hash(password), this.now());
+    return password;
+  }
+
+  /** Sets (or creates) a user's password and ends that user's sessions. */
+  async setPassword(name: string, password: string): Promise<void> {
+    if (!USER_NAME.test(name)) throw invalid(`user name '${name}' is not valid: lower-case letters, digits, '_', '.', '-'`);
+    if (password.length < 8) throw invalid("the password is too short: use at least 8 characters");
+    if (password.length > 1024) throw invalid("the password is too long (at most 1024 characters)");
+    this.store.putUser(name, await this.hash(password), this.now());
+    const u = this.store.user(name)!;
+    this.store.deleteSessionsOf(u.id);
+  }
+
+  /**
+   * Checks a password and opens a session. Wrong passwords are counted per user name and per client
+   * address: after `freeFailures` of them each further attempt must wait 1 s, 2 s, 4 s … (at most 5 min),
+   * and an attempt during the wait is refused without looking at the password.
+   */
+  async login(name: string, password: string, client = "unknown"): Promise<{ token: string; csrf: string; expiresAt: number; user: string }> {
+    const keys = [`u:${name}`, `c:${client}`];
+    const now = this.now();
+    for (const k of keys) {
+      const f = this.failures.get(k);
+      if (f && f.until > now) throw new AuthError("rate-limited", "too many wrong passwords; wait before trying again", Math.ceil((f.until - now) / 1000));
+    }
+    const u = this.store.user(name);
+    // Verify against a dummy hash when the user does not exist, so the answer takes as long either way.
+    const ok = u ? await Bun.password.verify(password, u.passwordHash) : (await Bun.password.verify(password, await this.dummy()), false);
+    if (!u || !ok) {
+      for (const k of keys) {
+        const f = this.failures.get(k) ?? { count: 0, until: 0 };
+        f.count++;
+        const over = f.count - this.freeFailures;
+        f.until = over > 0 ? this.now() + Math.min(2 ** (over - 1), 300) * 1000 : 0;
+        this.failures.set(k, f);
+      }
+      if (this.failures.size > 10_000) this.failures.clear(); // bounded memory under a spray of names
+      throw new AuthError("unauthenticated", "wrong user name or password");
+    }
+    for (const k of keys) this.failures.delete(k);
+    const token = random();
+    const csrf = random();
+    const expiresAt = now + this.sessionMs;
+    this.store.pruneSessions(now);
+    this.store.createSession(sha256(token), u.id, csrf, now, expiresAt);
+    return { token, csrf, expiresAt, user: u.name };
+  }
+
+  private dummyHash?: Promise<string>;
+  private dummy() {
+    this.dummyHash ??= this.hash(random());
+    return this.dummyHash;
+  }
+
+  /** The session a cookie belongs to, or undefined when it is unknown or expired. */
+  session(token: string | undefined): SessionRecord | undefined {
+    if (!token) return undefined;
+    const s = this.store.session(sha256(token));
+    if (!s || s.expiresAt <= this.now()) return undefined;
+    return s;
+  }
+
+  /** True when the request's CSRF token matches the session's (constant-time). */
+  csrfMatches(s: SessionRecord, given: string | undefined): boolean {
+    if (!given) return false;
+    const a = Buffer.from(s.csrf);
+    const b = Buffer.from(given);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  logout(token: string | undefined): void {
+    if (token) this.store.deleteSession(sha256(token));
+  }
+
+  // ---- API tokens ----
+
+  /** Creates an API token for a user; the secret is returned once and never stored. */
+  createToken(name: string, user = ADMIN): { id: number; token: string; name: string } {
+    if (!/^[\w.@ -]{1,64}$/.test(name)) throw invalid(`token name '${name}' is not valid: 1-64 letters, digits, spaces, '.', '@', '-', '_'`);
+    const u = this.store.user(user);
+    if (!u) throw notFound(`user '${user}' does not exist; create it with 'drover user passwd ${user}'`);
+    if (this.store.tokens().some((t) => t.name === name && !t.revokedAt)) throw conflict(`a token named '${name}' exists; revoke it first or pick another name`);
+    const token = `${TOKEN_PREFIX}${random()}`;
+    const id = this.store.createToken(name, u.id, sha256(token), token.slice(0, 10), this.now());
+    return { id, token, name };
+  }
+
+  tokens(): TokenRecord[] {
+    return this.store.tokens();
+  }
+
+  /** Revokes a token by id or by name (the active one of that name). */
+  revokeToken(idOrName: string): TokenRecord {
+    const all = this.store.tokens();
+    const t = /^\d+$/.test(idOrName) ? all.find((x) => x.id === Number(idOrName)) : all.find((x) => x.name === idOrName && !x.revokedAt);
+    if (!t) throw notFound(`no token '${idOrName}'; 'drover user token list' shows them`);
+    if (t.revokedAt) return t;
+    this.store.revokeToken(t.id, this.now());
+    return { ...t, revokedAt: this.now() };
+  }
+
+  /** The user an API token belongs to; undefined for an unknown or revoked token. */
+  verifyToken(token: string | undefined): { user: string; tokenId: number } | undefined {
+    if (!token || !token.startsWith(TOKEN_PREFIX)) return undefined;
+    const t = this.store.tokenByHash(sha256(token));
+    if (!t || t.revokedAt) return undefined;
+    const now = this.now();
+    // Last use to the minute: a script polling every second should not write on every request.
+    if (!t.lastUsedAt || now - t.lastUsedAt > 60_000) this.store.touchToken(t.id, now);
+    return { user: t.user, tokenId: t.id };
+  }
+}

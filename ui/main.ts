@@ -1,0 +1,105 @@
+import { h, render } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import htm from "htm";
+import { ApiError, get, post, setCsrf, whenLoggedOut } from "./api";
+import { NodePage } from "./node";
+import { NodesPage } from "./nodes";
+import { DiscoveryPage, ImagesPage, OverlaysPage, ProfilesPage, SettingsPage } from "./pages";
+import { store, useStore } from "./store";
+
+const html = htm.bind(h);
+
+const PAGES: [string, string][] = [
+  ["nodes", "Nodes"],
+  ["profiles", "Profiles"],
+  ["images", "Images"],
+  ["overlays", "Overlays"],
+  ["discovery", "Discovery"],
+  ["settings", "Settings"],
+];
+
+function useHash(): string {
+  const [hash, setHash] = useState(location.hash || "#/nodes");
+  useEffect(() => {
+    const on = () => setHash(location.hash || "#/nodes");
+    addEventListener("hashchange", on);
+    return () => removeEventListener("hashchange", on);
+  }, []);
+  return hash;
+}
+
+function Login(props: { onLogin: (user: string) => void }) {
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const f = new FormData(e.target as HTMLFormElement);
+    setBusy(true);
+    try {
+      const r = await post<{ user: string; csrf: string }>("/auth/login", { user: String(f.get("user")), password: String(f.get("password")) });
+      setCsrf(r.csrf);
+      props.onLogin(r.user);
+    } catch (err) {
+      setError(err instanceof ApiError && err.status === 429 ? `${err.message}.` : (err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<main class="login"><div class="card">
+    <h2>drover</h2>
+    <form onSubmit=${submit} aria-label="log in">
+      <label>User<input name="user" autocomplete="username" value="admin" required /></label>
+      <label>Password<input name="password" type="password" autocomplete="current-password" required autofocus /></label>
+      <button class="primary" disabled=${busy}>Log in</button>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+    </form>
+    <p class="muted">The first start of <code>drover serve</code> prints the admin password; set a new one with <code>drover user passwd</code>.</p>
+  </div></main>`;
+}
+
+function App() {
+  const [user, setUser] = useState<string | null | undefined>(undefined);
+  const hash = useHash();
+  useStore();
+  useEffect(() => {
+    whenLoggedOut(() => {
+      store.disconnect();
+      setUser(null);
+    });
+    get<{ user: string; csrf?: string }>("/auth/session").then(
+      (s) => {
+        if (s.csrf) setCsrf(s.csrf);
+        setUser(s.user);
+      },
+      () => setUser(null),
+    );
+  }, []);
+  useEffect(() => {
+    if (user) store.connect();
+  }, [user]);
+  if (user === undefined) return html`<p class="muted" style="padding:1rem">Loading…</p>`;
+  if (user === null) return html`<${Login} onLogin=${setUser} />`;
+  const [, page, arg] = hash.split("/");
+  const logout = async () => {
+    await post("/auth/logout").catch(() => {});
+    store.disconnect();
+    setUser(null);
+  };
+  const body =
+    page === "node" && arg ? html`<${NodePage} name=${decodeURIComponent(arg)} />`
+    : page === "profiles" ? html`<${ProfilesPage} />`
+    : page === "images" ? html`<${ImagesPage} />`
+    : page === "overlays" ? html`<${OverlaysPage} />`
+    : page === "discovery" ? html`<${DiscoveryPage} />`
+    : page === "settings" ? html`<${SettingsPage} />`
+    : html`<${NodesPage} />`;
+  const current = page === "node" ? "nodes" : page;
+  return html`<header>
+      <h1>drover</h1>
+      <nav aria-label="main">${PAGES.map(([id, label]) => html`<a href=${`#/${id}`} aria-current=${current === id || (!current && id === "nodes") ? "page" : undefined}>${label}${id === "discovery" && store.unknownSeen ? " •" : ""}</a>`)}</nav>
+      <span class="who">${user} <button onClick=${logout}>Log out</button></span>
+    </header>
+    <main>${body}</main>`;
+}
+
+render(html`<${App} />`, document.getElementById("app")!);

@@ -1,0 +1,216 @@
+import { h } from "preact";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import htm from "htm";
+import { ApiError, type NodeRow, type StatusRow, ago, del, enc, get, patch, post } from "./api";
+import { store, useStore } from "./store";
+
+const html = htm.bind(h);
+const ROW = 34;
+const STATES = ["booted", "booting", "overdue", "error", "never seen"] as const;
+type Col = "name" | "state" | "stage" | "profiles" | "image" | "ipaddr" | "hwaddr" | "lastSeen";
+
+export function stateBadge(s: StatusRow | undefined) {
+  const state = s?.state ?? "never seen";
+  const cls = state === "never seen" ? "s-never" : `s-${state}`;
+  return html`<span class=${`badge ${cls}`} data-state=${state}>${state}</span>`;
+}
+
+const key = (n: NodeRow, s: StatusRow | undefined, col: Col): string | number => {
+  switch (col) {
+    case "state":
+      return s?.state ?? "never seen";
+    case "stage":
+      return s?.stage ?? "";
+    case "profiles":
+      return n.profiles.join(",");
+    case "lastSeen":
+      return s?.lastSeen ?? 0;
+    default:
+      return (n[col] as string | undefined) ?? "";
+  }
+};
+
+/** The nodes table: filter, sort, multi-select and bulk actions over thousands of rows; only visible rows are in the DOM. */
+export function NodesPage() {
+  useStore();
+  const [filter, setFilter] = useState("");
+  const [stateFilter, setStateFilter] = useState<string | null>(null);
+  const [sort, setSort] = useState<{ col: Col; dir: 1 | -1 }>({ col: "name", dir: 1 });
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [scrollTop, setScrollTop] = useState(0);
+  const [height, setHeight] = useState(600);
+  const [showAdd, setShowAdd] = useState(false);
+  const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+  const box = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    store.loadNodes().catch((e) => setMessage({ ok: false, text: (e as Error).message }));
+  }, []);
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const ro = new ResizeObserver(() => setHeight(el.clientHeight));
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+
+  const rows = useMemo(() => {
+    const f = filter.trim().toLowerCase();
+    const out = store.nodes.filter((n) => {
+      const s = store.status.get(n.name);
+      if (stateFilter && (s?.state ?? "never seen") !== stateFilter) return false;
+      if (!f) return true;
+      return n.name.includes(f) || n.profiles.some((p) => p.includes(f)) || (n.image ?? "").includes(f) || (n.ipaddr ?? "").includes(f) || (n.hwaddr ?? "").includes(f) || (s?.stage ?? "").includes(f);
+    });
+    if (sort.col !== "name" || sort.dir !== 1) {
+      const { col, dir } = sort;
+      out.sort((a, b) => {
+        const x = key(a, store.status.get(a.name), col);
+        const y = key(b, store.status.get(b.name), col);
+        return (x < y ? -1 : x > y ? 1 : a.name < b.name ? -1 : 1) * dir;
+      });
+    }
+    return out;
+  }, [store.version, filter, stateFilter, sort]);
+
+  const counts = useMemo(() => {
+    const c: Record<string, number> = {};
+    for (const n of store.nodes) {
+      const st = store.status.get(n.name)?.state ?? "never seen";
+      c[st] = (c[st] ?? 0) + 1;
+    }
+    return c;
+  }, [store.version]);
+
+  const first = Math.max(0, Math.floor(scrollTop / ROW) - 5);
+  const last = Math.min(rows.length, Math.ceil((scrollTop + height) / ROW) + 5);
+  const visible = rows.slice(first, last);
+  const toggle = (name: string) => {
+    const s = new Set(selected);
+    s.has(name) ? s.delete(name) : s.add(name);
+    setSelected(s);
+  };
+  const allSelected = rows.length > 0 && rows.every((r) => selected.has(r.name));
+  const sortBy = (col: Col) => setSort((s) => ({ col, dir: s.col === col ? ((-s.dir) as 1 | -1) : 1 }));
+  const head = (col: Col, label: string) =>
+    html`<div role="columnheader" aria-sort=${sort.col === col ? (sort.dir === 1 ? "ascending" : "descending") : "none"}><button onClick=${() => sortBy(col)}>${label}${sort.col === col ? (sort.dir === 1 ? " ▲" : " ▼") : ""}</button></div>`;
+
+  return html`
+    <h2>Nodes <span class="muted">(${store.nodes.length})</span></h2>
+    <div class="row" style="margin-bottom:.6rem">
+      <label>Filter<input type="search" placeholder="name, profile, image, address, stage" value=${filter} onInput=${(e: Event) => setFilter((e.target as HTMLInputElement).value)} aria-label="filter nodes" /></label>
+      <div class="chips" role="group" aria-label="filter by state">
+        ${STATES.map((s) => html`<button aria-pressed=${stateFilter === s} onClick=${() => setStateFilter(stateFilter === s ? null : s)}>${s} ${counts[s] ?? 0}</button>`)}
+      </div>
+      <span class=${store.connected ? "ok" : "muted"} title="live updates over Server-Sent Events" data-live=${store.connected}>${store.connected ? "● live" : "○ connecting"}</span>
+      <button class="primary" style="margin-left:auto" onClick=${() => setShowAdd(!showAdd)} aria-expanded=${showAdd}>Add node</button>
+    </div>
+    ${showAdd && html`<${AddNode} onDone=${(text: string) => { setShowAdd(false); setMessage({ ok: true, text }); store.loadNodes(); }} />`}
+    ${selected.size > 0 && html`<${BulkBar} selected=${selected} onDone=${(m: { ok: boolean; text: string }) => { setMessage(m); store.loadNodes(); }} onClear=${() => setSelected(new Set())} />`}
+    ${message && html`<p class=${message.ok ? "ok" : "error"} role="status">${message.text}</p>`}
+    <div class="vt" ref=${box} onScroll=${(e: Event) => setScrollTop((e.target as HTMLElement).scrollTop)} role="table" aria-label="nodes" aria-rowcount=${rows.length}>
+      <div class="vhead" role="row">
+        <div role="columnheader"><input type="checkbox" aria-label="select all shown" checked=${allSelected} onChange=${() => setSelected(allSelected ? new Set() : new Set(rows.map((r) => r.name)))} /></div>
+        ${head("name", "Name")}${head("state", "State")}${head("stage", "Stage")}${head("profiles", "Profiles")}${head("image", "Image")}${head("ipaddr", "Address")}${head("hwaddr", "MAC")}${head("lastSeen", "Last seen")}
+      </div>
+      <div style=${`height:${rows.length * ROW}px;position:relative`}>
+        <div style=${`position:absolute;top:${first * ROW}px;left:0;right:0`}>
+          ${visible.map((n) => {
+            const s = store.status.get(n.name);
+            return html`<div class=${`vrow${selected.has(n.name) ? " sel" : ""}`} role="row" key=${n.name} data-node=${n.name}>
+              <div role="cell"><input type="checkbox" aria-label=${`select ${n.name}`} checked=${selected.has(n.name)} onChange=${() => toggle(n.name)} /></div>
+              <div role="cell"><a href=${`#/node/${enc(n.name)}`}>${n.name}</a></div>
+              <div role="cell">${stateBadge(s)}</div>
+              <div role="cell" title=${s?.detail ?? ""}>${s?.state === "booting" ? s.stage : s?.state === "error" ? (s.lastError ?? "") : (s?.stage ?? "")}</div>
+              <div role="cell">${n.profiles.join(", ")}</div>
+              <div role="cell">${n.image ?? ""}</div>
+              <div role="cell">${n.ipaddr ?? ""}</div>
+              <div role="cell">${n.hwaddr ?? ""}</div>
+              <div role="cell">${ago(s?.lastSeen)}</div>
+            </div>`;
+          })}
+        </div>
+      </div>
+    </div>
+    <p class="muted">${rows.length} shown${selected.size ? `, ${selected.size} selected` : ""}</p>`;
+}
+
+function BulkBar(props: { selected: Set<string>; onDone: (m: { ok: boolean; text: string }) => void; onClear: () => void }) {
+  const [profiles, setProfiles] = useState<string[]>([]);
+  const [images, setImages] = useState<string[]>([]);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    get<{ name: string }[]>("/profiles").then((p) => setProfiles(p.map((x) => x.name)), () => {});
+    get<{ name: string }[]>("/images").then((p) => setImages(p.map((x) => x.name)), () => {});
+  }, []);
+  const nodes = [...props.selected];
+  const run = async (what: string, fn: () => Promise<unknown>) => {
+    setBusy(true);
+    try {
+      const r = await fn();
+      if (Array.isArray(r) && r.length && "ok" in r[0]) {
+        const failed = r.filter((x: { ok: boolean }) => !x.ok);
+        props.onDone({ ok: failed.length === 0, text: `${what}: ${r.length - failed.length} ok, ${failed.length} failed${failed.length ? ` (${failed.slice(0, 3).map((f: { node: string; message: string }) => `${f.node}: ${f.message}`).join("; ")})` : ""}` });
+      } else props.onDone({ ok: true, text: `${what}: done for ${nodes.length} node(s)` });
+    } catch (e) {
+      props.onDone({ ok: false, text: `${what}: ${(e as Error).message}` });
+    } finally {
+      setBusy(false);
+    }
+  };
+  const onSelect = (fn: (v: string) => void) => (e: Event) => {
+    const el = e.target as HTMLSelectElement;
+    if (el.value) fn(el.value);
+    el.value = "";
+  };
+  return html`<div class="card row" role="region" aria-label="bulk actions">
+    <strong>${nodes.length} selected</strong>
+    <label>Set profile<select disabled=${busy} onChange=${onSelect((p) => run(`set profile ${p}`, () => patch("/nodes", { nodes, set: { profiles: [p] } })))}><option value="">—</option>${profiles.map((p) => html`<option>${p}</option>`)}</select></label>
+    <label>Set image<select disabled=${busy} onChange=${onSelect((i) => run(`set image ${i}`, () => patch("/nodes", { nodes, set: { image: i } })))}><option value="">—</option>${images.map((p) => html`<option>${p}</option>`)}</select></label>
+    <label>Power<select disabled=${busy} onChange=${onSelect((a) => run(`power ${a}`, () => post(`/power/${a}`, { nodes })))}><option value="">—</option>${["status", "on", "off", "cycle", "reset", "soft"].map((a) => html`<option>${a}</option>`)}</select></label>
+    <button class="danger" disabled=${busy} onClick=${() => confirm(`Delete ${nodes.length} node(s)?`) && run("delete", () => Promise.all(nodes.map((n) => del(`/nodes/${enc(n)}`))).then(props.onClear))}>Delete</button>
+    <button onClick=${props.onClear}>Clear selection</button>
+  </div>`;
+}
+
+/** The add-node form; the API validates and its message (naming the field) is shown under the form. */
+function AddNode(props: { onDone: (text: string) => void }) {
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const f = new FormData(e.target as HTMLFormElement);
+    const v = (k: string) => String(f.get(k) ?? "").trim();
+    const dev: Record<string, string> = {};
+    for (const k of ["ipaddr", "netmask", "hwaddr", "gateway"]) if (v(k)) dev[k] = v(k);
+    const set: Record<string, unknown> = {};
+    if (v("profiles")) set.profiles = v("profiles").split(/[\s,]+/).filter(Boolean);
+    if (v("image")) set.image = v("image");
+    if (v("comment")) set.comment = v("comment");
+    if (Object.keys(dev).length) set.networkDevices = { default: dev };
+    setBusy(true);
+    try {
+      const r = await post<{ added: string[] }>("/nodes", { names: v("names"), set, allowMissingImage: f.get("allowMissing") === "on" });
+      setError(null);
+      props.onDone(`added ${r.added.length} node(s): ${r.added.slice(0, 5).join(", ")}${r.added.length > 5 ? " …" : ""}`);
+    } catch (err) {
+      setError(err instanceof ApiError ? err : new ApiError(0, (err as Error).message));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<form class="card" onSubmit=${submit} aria-label="add node" novalidate>
+    <div class="row">
+      <label>Names (hostlist)<input name="names" required placeholder="n[001-004]" autofocus /></label>
+      <label>Profiles<input name="profiles" placeholder="default" /></label>
+      <label>Image<input name="image" placeholder="rocky-10" /></label>
+      <label>IP address<input name="ipaddr" placeholder="10.0.0.11/24" /></label>
+      <label>MAC<input name="hwaddr" placeholder="52:54:00:00:00:01" /></label>
+      <label>Gateway<input name="gateway" /></label>
+      <label>Comment<input name="comment" /></label>
+      <label style="flex-direction:row;align-items:center"><input type="checkbox" name="allowMissing" /> image not imported yet</label>
+      <button class="primary" disabled=${busy}>Add</button>
+    </div>
+    ${error && html`<div class="error" role="alert"><div>${error.message}</div>${error.details.slice(0, 8).map((d) => html`<div>${d}</div>`)}</div>`}
+  </form>`;
+}

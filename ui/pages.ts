@@ -1,0 +1,280 @@
+import { h } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import htm from "htm";
+import { ApiError, ago, del, enc, get, patch, post, put } from "./api";
+import { store, useStore } from "./store";
+
+const html = htm.bind(h);
+const human = (n?: number) => {
+  if (n === undefined) return "";
+  const u = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) (n /= 1024), i++;
+  return `${i ? n.toFixed(1) : n} ${u[i]}`;
+};
+const Err = (p: { e: unknown }) => (p.e ? html`<div class="error" role="alert"><div>${(p.e as Error).message}</div>${((p.e as ApiError).details ?? []).map((d) => html`<div>${d}</div>`)}</div>` : null);
+
+// ---- profiles ----
+
+interface Profile {
+  name: string;
+  own: Record<string, any>;
+  provenance: { field: string; source: string; value: unknown }[];
+}
+
+export function ProfilesPage() {
+  const [list, setList] = useState<Profile[]>([]);
+  const [sel, setSel] = useState<string | null>(null);
+  const [err, setErr] = useState<unknown>(null);
+  const load = () => get<Profile[]>("/profiles").then(setList, setErr);
+  useEffect(() => void load(), []);
+  const p = list.find((x) => x.name === sel);
+  const add = async (e: Event) => {
+    e.preventDefault();
+    const f = new FormData(e.target as HTMLFormElement);
+    try {
+      const set: Record<string, unknown> = {};
+      if (f.get("comment")) set.comment = String(f.get("comment"));
+      if (f.get("image")) set.image = String(f.get("image"));
+      if (f.get("kargs")) set.kernel = { args: String(f.get("kargs")).split(/\s+/).filter(Boolean) };
+      await post("/profiles", { name: String(f.get("name")), set, allowMissingImage: true });
+      setErr(null);
+      (e.target as HTMLFormElement).reset();
+      load();
+    } catch (x) {
+      setErr(x);
+    }
+  };
+  const save = async (e: Event) => {
+    e.preventDefault();
+    const f = new FormData(e.target as HTMLFormElement);
+    try {
+      await patch(`/profiles/${enc(sel!)}`, { set: { comment: String(f.get("comment") ?? ""), ...(f.get("image") ? { image: String(f.get("image")) } : {}), kernel: { args: String(f.get("kargs") ?? "").split(/\s+/).filter(Boolean) } }, allowMissingImage: true });
+      setErr(null);
+      load();
+    } catch (x) {
+      setErr(x);
+    }
+  };
+  return html`<h2>Profiles</h2>
+    <form class="card row" onSubmit=${add} aria-label="add profile"><label>Name<input name="name" required /></label><label>Comment<input name="comment" /></label><label>Image<input name="image" /></label><label>Kernel args<input name="kargs" /></label><button class="primary">Add profile</button></form>
+    <${Err} e=${err} />
+    <div class="grid2">
+      <div class="card tree">${list.map((x) => html`<button aria-current=${x.name === sel} onClick=${() => setSel(x.name)}>${x.name}</button>`)}</div>
+      <div>${p ? html`<form class="card row" onSubmit=${save} key=${p.name} aria-label="edit profile">
+          <label>Comment<input name="comment" value=${p.own.comment ?? ""} /></label><label>Image<input name="image" value=${p.own.image ?? ""} /></label>
+          <label>Kernel args<input name="kargs" value=${(p.own.kernel?.args ?? []).join(" ")} /></label><button class="primary">Save</button>
+          <button type="button" class="danger" onClick=${async () => { try { await del(`/profiles/${enc(p.name)}`); setSel(null); load(); } catch (x) { setErr(x); } }}>Delete</button></form>
+        <div class="card scroll"><table><thead><tr><th>Field</th><th>Value</th><th>Source</th></tr></thead><tbody>
+        ${p.provenance.filter((r) => r.source).map((r) => html`<tr><td>${r.field}</td><td>${Array.isArray(r.value) ? r.value.join(" ") : typeof r.value === "object" ? JSON.stringify(r.value) : String(r.value ?? "")}</td><td>${r.source === "--" ? "profile" : r.source}</td></tr>`)}
+        </tbody></table></div>` : html`<p class="muted">Choose a profile.</p>`}</div>
+    </div>`;
+}
+
+// ---- images ----
+
+interface Image {
+  name: string;
+  source?: string;
+  built: boolean;
+  stale: boolean;
+  size?: number;
+  unpacked?: number;
+  kernel?: string;
+  nodes: string[];
+}
+interface Job {
+  id: string;
+  kind: string;
+  image: string;
+  state: "running" | "done" | "failed";
+  step?: { label: string; total: number; done: number };
+  notes: string[];
+  error?: string;
+}
+
+export function ImagesPage() {
+  const [list, setList] = useState<Image[]>([]);
+  const [err, setErr] = useState<unknown>(null);
+  const [job, setJob] = useState<Job | null>(null);
+  const [detail, setDetail] = useState<{ name: string; ramNeeded?: number; kernels: { version: string }[]; warnings: string[] } | null>(null);
+  const load = () => get<Image[]>("/images").then(setList, setErr);
+  useEffect(() => void load(), []);
+  useEffect(() => {
+    if (!job || job.state !== "running") return;
+    const t = setTimeout(() => get<Job>(`/jobs/${job.id}`).then((j) => { setJob(j); if (j.state !== "running") load(); }, setErr), 500);
+    return () => clearTimeout(t);
+  }, [job]);
+  const start = async (p: Promise<Job>) => {
+    try {
+      setErr(null);
+      setJob(await p);
+    } catch (x) {
+      setErr(x);
+    }
+  };
+  const importIt = (e: Event) => {
+    e.preventDefault();
+    const f = new FormData(e.target as HTMLFormElement);
+    start(post<Job>("/images", { source: String(f.get("source")), name: String(f.get("name")), build: f.get("build") === "on" }));
+  };
+  return html`<h2>Images</h2>
+    <form class="card row" onSubmit=${importIt} aria-label="import image">
+      <label style="flex:2">Source<input name="source" required placeholder="docker://ghcr.io/warewulf/warewulf-rockylinux:9" /></label>
+      <label>Name<input name="name" required placeholder="rocky-9" /></label>
+      <label style="flex-direction:row;align-items:center"><input type="checkbox" name="build" checked /> build</label>
+      <button class="primary" disabled=${job?.state === "running"}>Import</button>
+    </form>
+    ${job && html`<div class="card" role="status" aria-live="polite"><strong>${job.kind} ${job.image}: ${job.state}</strong>
+      ${job.step && html`<div>${job.step.label}</div><progress max=${job.step.total || 1} value=${job.step.done}></progress><div class="muted">${human(job.step.done)} of ${human(job.step.total)}</div>`}
+      ${job.error && html`<p class="error">${job.error}</p>`}${job.notes.slice(-3).map((n) => html`<div class="muted">${n}</div>`)}</div>`}
+    <${Err} e=${err} />
+    <div class="card scroll"><table aria-label="images"><thead><tr><th>Name</th><th>Source</th><th>Built</th><th>Size</th><th>Unpacked</th><th>Kernel</th><th>Nodes</th><th></th></tr></thead><tbody>
+      ${list.length === 0 && html`<tr><td colspan="8" class="muted">No images yet.</td></tr>`}
+      ${list.map((i) => html`<tr><td><button onClick=${() => get<any>(`/images/${enc(i.name)}`).then(setDetail, setErr)}>${i.name}</button></td><td>${i.source ?? ""}</td><td>${i.built ? (i.stale ? "stale" : "yes") : "no"}</td><td>${human(i.size)}</td><td>${human(i.unpacked)}</td><td>${i.kernel ?? ""}</td><td>${i.nodes.length}</td>
+        <td><button onClick=${() => start(post<Job>(`/images/${enc(i.name)}/build`))}>Build</button> <button class="danger" onClick=${async () => { if (!confirm(`Delete image ${i.name}?`)) return; try { await del(`/images/${enc(i.name)}`); load(); } catch (x) { setErr(x); } }}>Delete</button></td></tr>`)}
+    </tbody></table></div>
+    ${detail && html`<div class="card"><h3>${detail.name}</h3><p>RAM needed: ${human(detail.ramNeeded) || "build it first"}</p><p>Kernels: ${detail.kernels.map((k) => k.version).join(", ") || "none found"}</p>${detail.warnings.map((w) => html`<p class="error">${w}</p>`)}</div>`}`;
+}
+
+// ---- overlays ----
+
+interface Entry {
+  path: string;
+  type: string;
+  mode?: number;
+  size?: number;
+}
+
+export function OverlaysPage() {
+  const [list, setList] = useState<{ name: string; origin: string; users: number }[]>([]);
+  const [sel, setSel] = useState<string | null>(null);
+  const [tree, setTree] = useState<{ origin: string; entries: Entry[] } | null>(null);
+  const [file, setFile] = useState<string | null>(null);
+  const [text, setText] = useState("");
+  const [node, setNode] = useState("");
+  const [preview, setPreview] = useState<{ path: string; data?: string; type: string }[] | null>(null);
+  const [lint, setLint] = useState<{ message: string; nodes: string[] }[]>([]);
+  const [err, setErr] = useState<unknown>(null);
+  const [saved, setSaved] = useState("");
+  useEffect(() => {
+    get<typeof list>("/overlays").then(setList, setErr);
+    get<typeof lint>("/lint/overlays").then(setLint, () => {});
+    if (!store.nodes.length) store.loadNodes().catch(() => {});
+  }, []);
+  useEffect(() => {
+    if (sel) get<any>(`/overlays/${enc(sel)}`).then(setTree, setErr);
+    setFile(null);
+  }, [sel]);
+  useEffect(() => {
+    setPreview(null);
+    if (sel && file) get<{ text: string }>(`/overlays/${enc(sel)}/file?path=${enc(file)}`).then((f) => setText(f.text), setErr);
+  }, [file]);
+  const render = async () => {
+    try {
+      setErr(null);
+      setPreview(await get(`/overlays/${enc(sel!)}/render?path=${enc(file!)}&node=${enc(node)}`));
+    } catch (x) {
+      setPreview(null);
+      setErr(x);
+    }
+  };
+  const save = async () => {
+    try {
+      await put(`/overlays/${enc(sel!)}/file`, { path: file, text });
+      setErr(null);
+      setSaved(`saved ${file}`);
+      get<typeof lint>("/lint/overlays").then(setLint, () => {});
+      if (node) await render();
+    } catch (x) {
+      setErr(x);
+    }
+  };
+  return html`<h2>Overlays</h2>
+    ${lint.length > 0 && html`<div class="card" aria-label="lint warnings"><h3>Lint</h3>${lint.map((w) => html`<p class="error">${w.message}${w.nodes.length ? ` (${w.nodes.slice(0, 5).join(", ")}${w.nodes.length > 5 ? " …" : ""})` : ""}</p>`)}</div>`}
+    <${Err} e=${err} />
+    <div class="grid2">
+      <div class="card tree" aria-label="overlays">${list.map((o) => html`<button aria-current=${o.name === sel} onClick=${() => setSel(o.name)}>${o.name} <span class="muted">${o.origin}</span></button>`)}</div>
+      <div>${tree && html`<div class="grid2"><div class="card tree" aria-label="files">${tree.entries.filter((e) => e.type === "file").map((e) => html`<button aria-current=${e.path === file} onClick=${() => setFile(e.path)}>${e.path}</button>`)}</div>
+        <div>${file ? html`<div class="card"><label>${sel}/${file}<textarea aria-label="file content" value=${text} onInput=${(e: Event) => { setText((e.target as HTMLTextAreaElement).value); setSaved(""); }}></textarea></label>
+          <div class="row" style="margin-top:.5rem"><button class="primary" onClick=${save}>Save</button>${saved && html`<span class="ok" role="status">${saved}</span>`}
+          <label>Preview for node<input list="node-names" value=${node} onInput=${(e: Event) => setNode((e.target as HTMLInputElement).value)} /></label><datalist id="node-names">${store.nodes.slice(0, 500).map((n) => html`<option value=${n.name} />`)}</datalist>
+          <button onClick=${render} disabled=${!node}>Render</button></div>
+          ${preview && html`<div aria-label="render preview">${preview.map((p) => html`<p class="muted">${p.path}</p><pre>${p.data ?? ""}</pre>`)}</div>`}</div>` : html`<p class="muted">Choose a file.</p>`}</div></div>`}</div>
+    </div>`;
+}
+
+// ---- discovery ----
+
+interface Unknown {
+  mac: string;
+  firstSeen: number;
+  lastSeen: number;
+  count: number;
+  address?: string;
+  detail?: string;
+  ignored: boolean;
+}
+
+export function DiscoveryPage() {
+  useStore();
+  const [data, setData] = useState<{ inbox: Unknown[]; discoverable: string[] } | null>(null);
+  const [err, setErr] = useState<unknown>(null);
+  const [msg, setMsg] = useState("");
+  const load = () => get<typeof data>("/discovery").then(setData, setErr);
+  useEffect(() => void load(), [store.unknownSeen]);
+  const act = async (fn: () => Promise<unknown>, ok: string) => {
+    try {
+      await fn();
+      setErr(null);
+      setMsg(ok);
+      load();
+    } catch (x) {
+      setErr(x);
+    }
+  };
+  return html`<h2>Discovery inbox</h2>
+    <p class="muted">Machines that asked to boot but match no node. Accept one as a new node, bind it to a node marked discoverable, or ignore it.</p>
+    ${msg && html`<p class="ok" role="status">${msg}</p>`}<${Err} e=${err} />
+    <div class="card scroll"><table aria-label="discovery inbox"><thead><tr><th>MAC</th><th>Address</th><th>Asked</th><th>First seen</th><th>Last seen</th><th>Accept as new node</th><th>Bind to</th><th></th></tr></thead><tbody>
+      ${data?.inbox.length === 0 && html`<tr><td colspan="8" class="muted">Nothing waiting.</td></tr>`}
+      ${data?.inbox.map(
+        (u) => html`<tr data-mac=${u.mac} class=${u.ignored ? "muted" : ""}><td>${u.mac}${u.ignored ? " (ignored)" : ""}</td><td>${u.address ?? ""}</td><td>${u.count}×</td><td>${ago(u.firstSeen)}</td><td>${ago(u.lastSeen)}</td>
+        <td><form class="row" aria-label=${`accept ${u.mac}`} onSubmit=${(e: Event) => { e.preventDefault(); const f = new FormData(e.target as HTMLFormElement); const name = String(f.get("name")); act(() => post(`/discovery/${enc(u.mac)}/accept`, { name, ...(f.get("profiles") ? { profiles: String(f.get("profiles")).split(/[\s,]+/) } : {}) }), `${u.mac} is now node ${name}`); }}>
+          <input name="name" required placeholder="node name" aria-label="new node name" size="10" /><input name="profiles" placeholder="profiles" aria-label="profiles" size="8" /><button class="primary">Accept</button></form></td>
+        <td>${data.discoverable.length ? html`<select aria-label="bind to discoverable node" onChange=${(e: Event) => { const v = (e.target as HTMLSelectElement).value; if (v) act(() => post(`/discovery/${enc(u.mac)}/accept`, { node: v }), `${u.mac} bound to ${v}`); }}><option value="">—</option>${data.discoverable.map((n) => html`<option>${n}</option>`)}</select>` : html`<span class="muted">none discoverable</span>`}</td>
+        <td><button onClick=${() => act(() => post(`/discovery/${enc(u.mac)}/ignore`, { ignored: !u.ignored }), `${u.mac} ${u.ignored ? "no longer ignored" : "ignored"}`)}>${u.ignored ? "Unignore" : "Ignore"}</button> <button class="danger" onClick=${() => act(() => del(`/discovery/${enc(u.mac)}`), `${u.mac} removed`)}>Remove</button></td></tr>`,
+      )}
+    </tbody></table></div>`;
+}
+
+// ---- settings ----
+
+export function SettingsPage() {
+  const [s, setS] = useState<Record<string, any> | null>(null);
+  const [tokens, setTokens] = useState<{ id: number; name: string; user: string; prefix: string; createdAt: number; lastUsedAt?: number; revokedAt?: number }[]>([]);
+  const [created, setCreated] = useState("");
+  const [err, setErr] = useState<unknown>(null);
+  const loadTokens = () => get<typeof tokens>("/tokens").then(setTokens, setErr);
+  useEffect(() => {
+    get<Record<string, any>>("/settings").then(setS, setErr);
+    loadTokens();
+  }, []);
+  const dhcp = s?.dhcp;
+  return html`<h2>Settings</h2>
+    <p class="muted">The running server's configuration, read-only: change it with the flags of <code>drover serve</code> and restart it.</p>
+    <${Err} e=${err} />
+    ${s && html`<div class="card"><h3>DHCP</h3><p>Mode: <strong>${dhcp?.mode ?? "off"}</strong></p>
+      ${(dhcp?.interfaces ?? []).length ? html`<table><thead><tr><th>Interface</th><th>Address</th><th>Network</th><th>Pool</th></tr></thead><tbody>${dhcp.interfaces.map((i: any) => html`<tr><td>${i.name}</td><td>${i.serverIp}</td><td>${i.network}/${i.netmask}</td><td>${i.pool ? `${i.pool.start}-${i.pool.end}` : ""}</td></tr>`)}</tbody></table>` : html`<p class="muted">No interfaces served.</p>`}
+      ${(dhcp?.relaySubnets ?? []).map((r: any) => html`<p>Relayed subnet ${r.network}/${r.netmask}${r.pool ? `, pool ${r.pool.start}-${r.pool.end}` : ""}</p>`)}
+      <h3>Discovery</h3><p>${s.discovery?.enabled ? "on" : "off"}${s.discovery?.register ? `, registering as ${s.discovery.register.pattern}` : ""}</p>
+      <h3>HTTP and TFTP</h3><p>HTTP ${s.http?.listen}:${s.http?.port}; TFTP ${s.tftp?.enabled ? `on port ${s.tftp.port}` : "off"}</p>
+      <h3>API</h3><p>Open to: ${s.api?.allowedSubnets?.length ? s.api.allowedSubnets.join(", ") : "every address"}</p></div>`}
+    <div class="card"><h3>API tokens</h3>
+      <form class="row" aria-label="create token" onSubmit=${async (e: Event) => { e.preventDefault(); const f = new FormData(e.target as HTMLFormElement); try { const t = await post<{ token: string }>("/tokens", { name: String(f.get("name")) }); setCreated(t.token); loadTokens(); } catch (x) { setErr(x); } }}>
+        <label>Name<input name="name" required /></label><button class="primary">Create token</button></form>
+      ${created && html`<p role="status">New token (shown once): <code>${created}</code></p>`}
+      <table><thead><tr><th>Id</th><th>Name</th><th>User</th><th>Starts with</th><th>Last used</th><th></th></tr></thead><tbody>
+      ${tokens.map((t) => html`<tr><td>${t.id}</td><td>${t.name}</td><td>${t.user}</td><td><code>${t.prefix}…</code></td><td>${ago(t.lastUsedAt)}</td><td>${t.revokedAt ? html`<span class="muted">revoked</span>` : html`<button class="danger" onClick=${async () => { await del(`/tokens/${t.id}`).catch(setErr); loadTokens(); }}>Revoke</button>`}</td></tr>`)}
+      </tbody></table></div>`;
+}

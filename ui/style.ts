@@ -1,0 +1,43 @@
+/** The page's stylesheet, served as /ui/app.css (a string so the executable embeds it with the code). */
+export const CSS = `
+:root{--bg:#f6f7f9;--fg:#1b1f24;--mut:#5b6570;--line:#d8dde3;--acc:#0b5cad;--ok:#137a3a;--warn:#a35b00;--bad:#b3261e;--card:#fff;font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color-scheme:light dark}
+@media (prefers-color-scheme:dark){:root{--bg:#111418;--fg:#e6e9ed;--mut:#9aa4ae;--line:#2c333b;--acc:#6cb0ff;--ok:#4cc27a;--warn:#e5a04a;--bad:#ff7b72;--card:#181c21}}
+*{box-sizing:border-box}body{margin:0;background:var(--bg);color:var(--fg)}
+a{color:var(--acc)}:focus-visible{outline:2px solid var(--acc);outline-offset:2px}
+header{display:flex;flex-wrap:wrap;align-items:center;gap:.25rem 1rem;padding:.5rem 1rem;background:var(--card);border-bottom:1px solid var(--line)}
+header h1{font-size:1.1rem;margin:0 1rem 0 0}header nav{display:flex;flex-wrap:wrap;gap:.25rem}
+header nav a{padding:.3rem .6rem;border-radius:4px;text-decoration:none;color:var(--fg)}header nav a[aria-current=page]{background:var(--acc);color:#fff}
+header .who{margin-left:auto;color:var(--mut);display:flex;gap:.5rem;align-items:center}
+main{padding:1rem;max-width:1400px;margin:0 auto}
+h2{font-size:1.2rem;margin:.2rem 0 .8rem}h3{font-size:1rem;margin:1rem 0 .5rem}
+.card{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:1rem;margin-bottom:1rem}
+.row{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}
+label{display:flex;flex-direction:column;gap:.2rem;font-size:.85rem;color:var(--mut)}
+input,select,textarea,button{font:inherit;color:inherit}
+input,select,textarea{padding:.35rem .5rem;border:1px solid var(--line);border-radius:4px;background:var(--bg);min-width:0}
+textarea{width:100%;min-height:18rem;font-family:ui-monospace,monospace;font-size:13px}
+button{padding:.35rem .8rem;border:1px solid var(--line);border-radius:4px;background:var(--card);cursor:pointer}
+button.primary{background:var(--acc);border-color:var(--acc);color:#fff}button.danger{color:var(--bad)}
+button:disabled{opacity:.5;cursor:default}
+.error{color:var(--bad);margin:.5rem 0}.muted{color:var(--mut)}.ok{color:var(--ok)}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid var(--line);white-space:nowrap}
+th button{all:unset;cursor:pointer;font-weight:600}th button:focus-visible{outline:2px solid var(--acc)}
+.scroll{overflow:auto}
+.vt{height:calc(100vh - 15rem);min-height:16rem;overflow:auto;border:1px solid var(--line);border-radius:6px;background:var(--card);position:relative}
+.vt .vrow,.vt .vhead{display:grid;grid-template-columns:2.2rem minmax(8rem,1.3fr) 7rem 8rem minmax(8rem,1fr) minmax(6rem,1fr) 8rem 10rem 7rem;align-items:center;height:34px;border-bottom:1px solid var(--line);min-width:900px}
+.vt .vhead{position:sticky;top:0;background:var(--card);z-index:1;font-weight:600}
+.vt .vrow>*,.vt .vhead>*{padding:0 .4rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.vt .vrow.sel{background:color-mix(in srgb,var(--acc) 12%,transparent)}
+.badge{display:inline-block;padding:.05rem .45rem;border-radius:999px;font-size:.8rem;border:1px solid currentColor}
+.s-booted{color:var(--ok)}.s-booting{color:var(--acc)}.s-overdue{color:var(--warn)}.s-error{color:var(--bad)}.s-never{color:var(--mut)}
+.chips{display:flex;flex-wrap:wrap;gap:.3rem}.chips button[aria-pressed=true]{background:var(--acc);color:#fff}
+.src-node{font-weight:600}.src-sup{text-decoration:line-through;color:var(--mut)}
+.grid2{display:grid;grid-template-columns:minmax(12rem,20rem) 1fr;gap:1rem}
+@media (max-width:720px){.grid2{grid-template-columns:1fr}main{padding:.5rem}.vt{height:calc(100vh - 20rem)}}
+.tree button{all:unset;cursor:pointer;display:block;padding:.1rem .3rem;border-radius:3px;font-family:ui-monospace,monospace;font-size:13px}
+.tree button[aria-current=true]{background:var(--acc);color:#fff}.tree button:focus-visible{outline:2px solid var(--acc)}
+pre{background:var(--bg);border:1px solid var(--line);border-radius:4px;padding:.5rem;overflow:auto;max-height:28rem;font-size:13px}
+progress{width:100%;height:1rem}
+.login{max-width:22rem;margin:10vh auto}.login form{display:flex;flex-direction:column;gap:.8rem}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+`;
