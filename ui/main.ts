@@ -66,7 +66,7 @@ function App() {
       store.disconnect();
       setUser(null);
     });
-    get<{ user: string; csrf?: string }>("/auth/session").then(
+    get<{ user: string | null; csrf?: string }>("/auth/session").then(
       (s) => {
         if (s.csrf) setCsrf(s.csrf);
         setUser(s.user);

@@ -21,7 +21,7 @@ button.primary{background:var(--acc);border-color:var(--acc);color:#fff}button.d
 button:disabled{opacity:.5;cursor:default}
 .error{color:var(--bad);margin:.5rem 0}.muted{color:var(--mut)}.ok{color:var(--ok)}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid var(--line);white-space:nowrap}
-th button{all:unset;cursor:pointer;font-weight:600}th button:focus-visible{outline:2px solid var(--acc)}
+th button,.vhead button{all:unset;cursor:pointer;font-weight:600}th button:focus-visible,.vhead button:focus-visible{outline:2px solid var(--acc)}
 .scroll{overflow:auto}
 .vt{height:calc(100vh - 15rem);min-height:16rem;overflow:auto;border:1px solid var(--line);border-radius:6px;background:var(--card);position:relative}
 .vt .vrow,.vt .vhead{display:grid;grid-template-columns:2.2rem minmax(8rem,1.3fr) 7rem 8rem minmax(8rem,1fr) minmax(6rem,1fr) 8rem 10rem 7rem;align-items:center;height:34px;border-bottom:1px solid var(--line);min-width:900px}

@@ -57,6 +57,8 @@ export function apiApp(deps: ApiDeps): { app: Hono<ApiEnv>; router: ApiRouter } 
       return next();
     }
     const s = deps.auth.session(getCookie(c, SESSION_COOKIE));
+    // The page asks whether it is logged in before showing the login form; that question is public.
+    if (!s && path === "/auth/session" && c.req.method === "GET") return next();
     if (!s) throw new AuthError("unauthenticated", "log in first (POST /api/v1/auth/login), or send Authorization: Bearer TOKEN");
     // Cookies ride along on cross-site requests; a change must also carry the token only our page can read.
     if (!SAFE.has(c.req.method) && !deps.auth.csrfMatches(s, c.req.header(CSRF_HEADER))) throw new AuthError("forbidden", "missing or wrong X-CSRF-Token header (reload the page)");
@@ -87,8 +89,8 @@ export function apiApp(deps: ApiDeps): { app: Hono<ApiEnv>; router: ApiRouter } 
     deleteCookie(c, SESSION_COOKIE, { path: "/", httpOnly: true, sameSite: "Strict", secure: secure(c) });
     return c.json({ ok: true });
   });
-  router.add({ method: "get", path: "/auth/session", tag: "auth", summary: "who is logged in, and the session's CSRF token" }, (c) =>
-    c.json({ user: c.get("user"), via: c.get("via"), ...(c.get("csrf") ? { csrf: c.get("csrf") } : {}) }),
+  router.add({ method: "get", path: "/auth/session", tag: "auth", public: true, summary: "who is logged in (user null when nobody), and the session's CSRF token" }, (c) =>
+    c.json(c.get("user") ? { user: c.get("user"), via: c.get("via"), ...(c.get("csrf") ? { csrf: c.get("csrf") } : {}) } : { user: null }),
   );
   router.add({ method: "get", path: "/tokens", tag: "auth", summary: "API tokens (secrets are never shown again)" }, (c) => c.json(deps.auth.tokens()));
   router.add(

@@ -46,7 +46,8 @@ describe("every route", () => {
     expect(body.paths["/api/v1/nodes"].post.requestBody.content["application/json"].schema.properties.names).toBeDefined();
   });
 
-  test("unauthenticated: only login, /status and the page shell", async () => {
+  test("unauthenticated: only login (and asking whether one is logged in), /status and the page shell", async () => {
+    expect(await (await h.app.request("/api/v1/auth/session")).json()).toEqual({ user: null });
     expect((await h.app.request("/status")).status).toBe(200);
     expect((await h.app.request("/ui/")).status).toBe(200);
     expect((await h.app.request("/api/v1/nodes")).status).toBe(401);

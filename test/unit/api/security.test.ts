@@ -53,7 +53,8 @@ test("logout ends the session", async () => {
   expect((await h.req("GET", "/auth/session", undefined, s)).status).toBe(200);
   const out = await h.req("POST", "/auth/logout", {}, s);
   expect(out.headers.get("set-cookie")).toContain("drover_session=;");
-  expect((await h.req("GET", "/auth/session", undefined, s)).status).toBe(401);
+  expect(await (await h.req("GET", "/auth/session", undefined, s)).json()).toEqual({ user: null });
+  expect((await h.req("GET", "/nodes", undefined, s)).status).toBe(401);
 });
 
 test("an expired session is refused", async () => {

@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { type Harness, PASSWORD, harness } from "../unit/api/harness";
+
+/**
+ * The web page in Debian's Chromium, headless, against an in-process server on loopback. Chromium runs with
+ * every flag that keeps it off the internet and a fresh profile directory. Screenshots go to
+ * DROVER_SCREENSHOTS (default: a temporary directory) and are checked for content.
+ */
+export const CHROMIUM = "/usr/bin/chromium";
+export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium` : undefined;
+if (missing) console.warn(`skipping browser tests: ${missing}`);
+
+let h: Harness;
+let server: ReturnType<typeof Bun.serve>;
+let ctx: BrowserContext;
+let page: Page;
+let profile: string;
+const shots = process.env.DROVER_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), "drover-shots-"));
+const problems: string[] = [];
+let base = "";
+
+beforeAll(async () => {
+  if (missing) return;
+  h = await harness();
+  // The cookie's expiry must be in the browser's future: the real clock, not the unit tests' fixed one.
+  Object.defineProperty(h.clock, "now", { get: () => Date.now() });
+  server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: h.app.fetch, idleTimeout: 0 });
+  base = `http://127.0.0.1:${server.port}`;
+  const { chromium } = await import("playwright-core");
+  profile = mkdtempSync(join(tmpdir(), "drover-chromium-"));
+  ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, chromiumSandbox: false, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 800 } });
+  page = ctx.pages()[0] ?? (await ctx.newPage());
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("console", (m) => {
+    // Responses the test provokes on purpose (a validation error) are logged by Chromium as failed loads.
+    if (m.type() === "error" && !/status of 400/.test(m.text())) problems.push(`console: ${m.text()}`);
+  });
+  mkdirSync(shots, { recursive: true });
+}, 60_000);
+
+afterAll(async () => {
+  if (missing) return;
+  await ctx?.close();
+  server?.stop(true);
+  h?.cleanup();
+  rmSync(profile, { recursive: true, force: true });
+});
+
+/** Saves a screenshot and checks it is not blank: the decoded image must have many distinct colours. */
+async function screenshot(name: string) {
+  const png = await page.screenshot({ fullPage: false });
+  writeFileSync(join(shots, `${name}.png`), png);
+  const colours = await page.evaluate(async (b64: string) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const c = document.createElement("canvas");
+    c.width = img.width;
+    c.height = img.height;
+    const g = c.getContext("2d")!;
+    g.drawImage(img, 0, 0);
+    const d = g.getImageData(0, 0, c.width, c.height).data;
+    const seen = new Set<number>();
+    for (let i = 0; i < d.length; i += 4 * 7) seen.add((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!);
+    return seen.size;
+  }, png.toString("base64"));
+  expect({ name, colours: colours > 8 }).toEqual({ name, colours: true });
+}
+
+test.skipIf(!!missing)("log in", async () => {
+  await page.goto(`${base}/ui/`);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await screenshot("login");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("heading", { name: /^Nodes/ }).waitFor();
+  await page.locator("[data-live=true]").waitFor();
+  await screenshot("nodes-empty");
+}, 30_000);
+
+test.skipIf(!!missing)("add a node through the form: a validation error first, then the node", async () => {
+  await page.getByRole("button", { name: "Add node" }).click();
+  const form = page.getByRole("form", { name: "add node" });
+  await form.getByLabel("Names (hostlist)").fill("web01");
+  await form.getByLabel("MAC").fill("not-a-mac");
+  await form.getByRole("button", { name: "Add" }).click();
+  const alert = form.getByRole("alert");
+  await alert.waitFor();
+  expect((await alert.textContent())!.toLowerCase()).toContain("mac");
+  await screenshot("add-node-error");
+  await form.getByLabel("MAC").fill("52:54:00:12:34:56");
+  await form.getByLabel("IP address").fill("10.9.0.11/24");
+  await form.getByRole("button", { name: "Add" }).click();
+  await page.locator('[data-node="web01"]').waitFor();
+  expect(h.svc.nodes.getNode("web01").conf.networkDevices?.default?.hwaddr).toBe("52:54:00:12:34:56");
+}, 30_000);
+
+test.skipIf(!!missing)("a node's status changes live when boot events arrive", async () => {
+  const badge = page.locator('[data-node="web01"] [data-state]');
+  expect(await badge.getAttribute("data-state")).toBe("never seen");
+  h.svc.bootState.record({ node: "web01", mac: "52:54:00:12:34:56", stage: "kernel", at: Date.now() });
+  await page.locator('[data-node="web01"] [data-state="booting"]').waitFor();
+  expect(await page.locator('[data-node="web01"]').textContent()).toContain("kernel");
+  h.svc.bootState.record({ node: "web01", mac: "52:54:00:12:34:56", stage: "booted", at: Date.now() });
+  await page.locator('[data-node="web01"] [data-state="booted"]').waitFor();
+  await screenshot("nodes-live");
+}, 30_000);
+
+test.skipIf(!!missing)("the node page shows fields with their source and the boot history", async () => {
+  await page.getByRole("link", { name: "web01" }).click();
+  await page.getByRole("heading", { name: /web01/ }).waitFor();
+  await page.getByRole("table", { name: "boot events" }).getByText("booted").waitFor();
+  expect(await page.getByRole("cell", { name: "node", exact: true }).count()).toBeGreaterThan(0);
+  expect(await page.getByRole("cell", { name: "default", exact: true }).count()).toBeGreaterThan(0);
+  await screenshot("node-page");
+}, 30_000);
+
+test.skipIf(!!missing)("accept a discovered MAC as a new node", async () => {
+  h.svc.bootState.record({ mac: "52:54:00:77:00:01", stage: "dhcp", at: Date.now() });
+  await page.getByRole("link", { name: /Discovery/ }).click();
+  const row = page.locator('tr[data-mac="52:54:00:77:00:01"]');
+  await row.waitFor();
+  await row.getByLabel("new node name").fill("found01");
+  await row.getByRole("button", { name: "Accept" }).click();
+  await page.getByRole("status").getByText("52:54:00:77:00:01 is now node found01").waitFor();
+  expect(await row.count()).toBe(0);
+  expect(h.svc.nodes.getNode("found01").conf.networkDevices?.default?.hwaddr).toBe("52:54:00:77:00:01");
+  await screenshot("discovery");
+}, 30_000);
+
+test.skipIf(!!missing)("edit an overlay file and see the rendered preview", async () => {
+  h.svc.overlays.writeFile("motd", "etc/motd.eta", "hello\n");
+  await page.getByRole("link", { name: "Overlays" }).click();
+  await page.getByRole("button", { name: /^motd/ }).click();
+  await page.getByRole("button", { name: "etc/motd.eta" }).click();
+  const editor = page.getByLabel("file content");
+  await expect(editor).toBeDefined();
+  await page.waitForFunction(() => (document.querySelector("textarea") as HTMLTextAreaElement | null)?.value === "hello\n");
+  await editor.fill("welcome to <%= it.node.name %>\n");
+  await page.getByLabel("Preview for node").fill("web01");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByLabel("render preview").getByText("welcome to web01").waitFor();
+  expect(new TextDecoder().decode(h.svc.overlays.readFile("motd", "etc/motd.eta").data)).toBe("welcome to <%= it.node.name %>\n");
+  await screenshot("overlay-preview");
+}, 30_000);
+
+test.skipIf(!!missing)("on a phone-sized screen the nodes page still works", async () => {
+  await page.setViewportSize({ width: 390, height: 800 });
+  await page.getByRole("link", { name: "Nodes" }).click();
+  await page.locator('[data-node="web01"]').waitFor();
+  await page.getByLabel("filter nodes").fill("found");
+  await page.locator('[data-node="found01"]').waitFor();
+  expect(await page.locator('[data-node="web01"]').count()).toBe(0);
+  await screenshot("nodes-phone");
+  await page.setViewportSize({ width: 1280, height: 800 });
+}, 30_000);
+
+test.skipIf(!!missing)("no console errors", () => {
+  expect(problems).toEqual([]);
+  console.log(`screenshots in ${shots}`);
+});
