@@ -20,6 +20,10 @@ try {
   process.exit(1);
 }
 
+// The web page (ui/, Preact + htm) bundled now and carried in the executable as a string (src/http/ui.ts).
+const { bundleUi } = await import("./src/http/ui");
+const uiBundle = await bundleUi(import.meta.dir);
+
 const commit = (await $`git rev-parse --short HEAD`.nothrow().quiet().text()).trim() || "unknown";
 const t0 = performance.now();
 const result = await Bun.build({
@@ -27,7 +31,7 @@ const result = await Bun.build({
   compile: { outfile },
   minify: true,
   sourcemap: "linked",
-  define: { DROVER_COMMIT: JSON.stringify(commit) },
+  define: { DROVER_COMMIT: JSON.stringify(commit), DROVER_UI_BUNDLE: JSON.stringify(uiBundle) },
 });
 if (!result.success) {
   for (const log of result.logs) console.error(log);
