@@ -10,7 +10,7 @@ import { conflict, inUse, invalid, notFound } from "../domain/errors";
 import { cleanRel, resolveIn } from "../image/fspath";
 import { matchNames } from "../domain/hostlist";
 import { type BuiltArchive, type Dep, type HostEnv, type NodeInput, OverlayBuildError, type Snapshot, buildArchive, depsCurrent, hashOf, renderOne } from "../overlay/build";
-import { type ServerSettings, nodeView, peerView, serverView } from "../overlay/data";
+import { type PeerView, type ServerSettings, nodeView, peerView, serverView } from "../overlay/data";
 import { type ReadEntry, readCpio } from "../overlay/cpio";
 import { type LintWarning, lintOverlays } from "../overlay/lint";
 import { OVERLAY_NAME, OverlayRepo, type OverlayTree } from "../overlay/repo";
@@ -21,6 +21,29 @@ import type { NodeStore } from "./ports";
 
 export type OverlayKind = "system" | "runtime";
 
+/** Per-row change stamps of nodes and profiles (name → a value that changes with every write of the row). */
+export interface NodeStamps {
+  nodes: Map<string, string>;
+  profiles: Map<string, string>;
+}
+
+/** Order-independent sums of per-node hashes: O(N) additions, no re-hashing of unchanged nodes. */
+function sumHashes(hashes: Map<string, [bigint, bigint]>): string {
+  let h1 = 0n;
+  let h2 = 0n;
+  for (const [a, b] of hashes.values()) {
+    h1 += a;
+    h2 += b;
+  }
+  return `${hashes.size}:${BigInt.asUintN(64, h1).toString(16)}:${BigInt.asUintN(64, h2).toString(16)}`;
+}
+
+function sameMap(a: Map<string, string>, b: Map<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v) return false;
+  return true;
+}
+
 export interface OverlayServiceOptions {
   dataDir: string;
   /** Raw node and profile documents; the service resolves them itself, incrementally. */
@@ -30,6 +53,11 @@ export interface OverlayServiceOptions {
    * the store). Without it every request re-reads the node documents (~16 ms for 10,000 nodes).
    */
   nodesVersion?: () => string;
+  /**
+   * Per-row stamps (the composition root reads them from the store): with them a change re-reads only
+   * the changed node documents instead of all of them.
+   */
+  nodeStamps?: () => NodeStamps;
   /** An image's root directory when the image exists. */
   imageRoot: (image: string) => string | undefined;
   /** The head node as nodes see it. `drover serve` passes its own; the CLI a guess from the host. */
@@ -70,11 +98,18 @@ export interface BuildOutcome {
 
 interface State {
   version?: string;
+  stamps?: NodeStamps;
+  /** Nodes' own documents, as read. */
+  own: Map<string, Conf>;
   nodeJson: Map<string, string>;
   profilesJson: string;
   profiles: Map<string, Conf>;
   resolved: Map<string, NodeInput>;
   peerJson: Map<string, string>;
+  /** Each node's peer view, reused while the node is unchanged. */
+  peerViews: Map<string, PeerView>;
+  /** Two 64-bit hashes of each node's peer view; their sums (mod 2^64) make the all-nodes hash. */
+  peerHashes: Map<string, [bigint, bigint]>;
   snap: Snapshot;
 }
 
@@ -140,40 +175,109 @@ export class OverlayService implements OverlayArtifacts {
     const version = this.opts.nodesVersion?.();
     const prev = this.state;
     if (prev && version !== undefined && prev.version === version) return prev;
-    const { nodes, profiles } = this.opts.nodeStore.read((tx) => ({ nodes: tx.nodes(), profiles: tx.profiles() }));
-    const profilesJson = JSON.stringify([...profiles.entries()]);
+    // Which documents changed: by per-row stamps when the store offers them (reads only those), else by
+    // comparing every document.
+    const stamps = this.opts.nodeStamps?.();
+    let nodes: Map<string, Conf>;
+    let profiles: Map<string, Conf>;
+    let changedNames: Set<string> | undefined;
+    if (stamps && prev?.stamps && sameMap(stamps.profiles, prev.stamps.profiles)) {
+      const quick = this.applyChanges(prev, stamps, version);
+      if (quick) return quick;
+      changedNames = new Set([...stamps.nodes].filter(([n, st]) => prev.stamps!.nodes.get(n) !== st).map(([n]) => n));
+      const fetched = changedNames.size ? this.opts.nodeStore.read((tx) => tx.nodes([...changedNames!])) : new Map<string, Conf>();
+      nodes = new Map();
+      for (const n of stamps.nodes.keys()) {
+        const c = changedNames.has(n) ? fetched.get(n) : prev.own.get(n);
+        if (c) nodes.set(n, c);
+      }
+      profiles = prev.profiles;
+    } else {
+      ({ nodes, profiles } = this.opts.nodeStore.read((tx) => ({ nodes: tx.nodes(), profiles: tx.profiles() })));
+    }
+    const profilesJson = changedNames ? prev!.profilesJson : JSON.stringify([...profiles.entries()]);
     const profilesSame = prev?.profilesJson === profilesJson;
     const nodeJson = new Map<string, string>();
     const resolved = new Map<string, NodeInput>();
     const peerJson = new Map<string, string>();
+    const peerViews = new Map<string, PeerView>();
+    const peerHashes = new Map<string, [bigint, bigint]>();
     let changed = !prev || nodes.size !== prev.resolved.size;
     for (const [name, own] of nodes) {
-      const j = JSON.stringify(own);
-      nodeJson.set(name, j);
       const old = prev?.resolved.get(name);
-      if (old && profilesSame && prev!.nodeJson.get(name) === j) {
+      if (old && profilesSame && (changedNames ? !changedNames.has(name) : prev!.nodeJson.get(name) === JSON.stringify(own))) {
+        nodeJson.set(name, prev!.nodeJson.get(name)!);
         resolved.set(name, old);
         peerJson.set(name, prev!.peerJson.get(name)!);
+        peerViews.set(name, prev!.peerViews.get(name)!);
+        peerHashes.set(name, prev!.peerHashes.get(name)!);
         continue;
       }
+      nodeJson.set(name, JSON.stringify(own));
       changed = true;
       const r = resolve(own, (p) => profiles.get(p));
       resolved.set(name, { name, conf: r.conf, profiles: r.profiles });
-      peerJson.set(name, JSON.stringify(peerView(name, r.conf)));
+      const pv = peerView(name, r.conf);
+      peerViews.set(name, pv);
+      const pj = JSON.stringify(pv);
+      peerJson.set(name, pj);
+      peerHashes.set(name, [BigInt(Bun.hash(pj, 1)), BigInt(Bun.hash(pj, 2))]);
     }
     const server = serverView({ ...this.server, hostname: this.env.host });
     const serverHash = hashOf(JSON.stringify(server), this.env.host);
     if (prev && !changed && prev.snap.serverHash === serverHash) {
       prev.version = version;
+      if (stamps) prev.stamps = stamps;
       return prev;
     }
-    const peersHash = hashOf(...peerJson.values());
+    const peersHash = sumHashes(peerHashes);
     const samePeers = prev && prev.snap.peersHash === peersHash && prev.snap.serverHash === serverHash;
-    const snap: Snapshot = samePeers
-      ? prev!.snap
-      : { peers: [...resolved.values()].map((n) => peerView(n.name, n.conf)), peersHash, server, serverHash, memo: new Map() };
-    this.state = { version, nodeJson, profilesJson, profiles, resolved, peerJson, snap };
+    const snap: Snapshot = samePeers ? prev!.snap : { peers: [...peerViews.values()], peersHash, server, serverHash, memo: new Map() };
+    this.state = { version, ...(stamps ? { stamps } : {}), own: nodes, nodeJson, profilesJson, profiles, resolved, peerJson, peerViews, peerHashes, snap };
     return this.state;
+  }
+
+  /**
+   * The common case at scale: a few nodes changed, profiles did not. Updates the previous state in place
+   * (nothing holds it across an await) so that the cost is the changed nodes plus O(N) cheap additions.
+   * Returns undefined when the general path must run (nodes were added or removed).
+   */
+  private applyChanges(prev: State, stamps: NodeStamps, version: string | undefined): State | undefined {
+    const old = prev.stamps!.nodes;
+    if (stamps.nodes.size !== old.size) return undefined;
+    const changed: string[] = [];
+    for (const [n, st] of stamps.nodes) {
+      const was = old.get(n);
+      if (was === undefined) return undefined;
+      if (was !== st) changed.push(n);
+    }
+    prev.version = version;
+    prev.stamps = stamps;
+    if (changed.length === 0) return prev;
+    const docs = this.opts.nodeStore.read((tx) => tx.nodes(changed));
+    let peersChanged = false;
+    for (const name of changed) {
+      const own = docs.get(name);
+      if (!own) return undefined; // deleted meanwhile: take the general path
+      const j = JSON.stringify(own);
+      if (prev.nodeJson.get(name) === j) continue;
+      prev.nodeJson.set(name, j);
+      prev.own.set(name, own);
+      const r = resolve(own, (p) => prev.profiles.get(p));
+      prev.resolved.set(name, { name, conf: r.conf, profiles: r.profiles });
+      const pv = peerView(name, r.conf);
+      const pj = JSON.stringify(pv);
+      if (prev.peerJson.get(name) === pj) continue;
+      peersChanged = true;
+      prev.peerJson.set(name, pj);
+      prev.peerViews.set(name, pv);
+      prev.peerHashes.set(name, [BigInt(Bun.hash(pj, 1)), BigInt(Bun.hash(pj, 2))]);
+    }
+    if (peersChanged) {
+      const snap = prev.snap;
+      prev.snap = { peers: [...prev.peerViews.values()], peersHash: sumHashes(prev.peerHashes), server: snap.server, serverHash: snap.serverHash, memo: new Map() };
+    }
+    return prev;
   }
 
   private node(name: string): NodeInput {
@@ -618,4 +722,21 @@ async function generateHostKey(path: string, type: string, node: string) {
 export function guessServerSettings(ifaces: Record<string, { address: string; netmask: string; family: string; internal: boolean }[] | undefined>, port = 9873): ServerSettings {
   for (const addrs of Object.values(ifaces)) for (const a of addrs ?? []) if (a.family === "IPv4" && !a.internal) return { address: a.address, netmask: a.netmask, port, hostname: hostname() };
   return { address: "127.0.0.1", netmask: "255.0.0.0", port, hostname: hostname() };
+}
+
+/**
+ * The server settings `drover serve` should hand to the overlays (OverlayService.setServer): the address
+ * of the first DHCP interface (else the listen address when it is specific, else the host's first IPv4
+ * address), its netmask and DNS servers, and the HTTP port actually bound. Structural parameter type, so
+ * this module does not depend on the config module.
+ */
+export function serverSettingsFromServe(
+  cfg: { http: { listen: string }; dhcp: { interfaces: { serverIp: string; netmask: string; dns?: string[] }[] } },
+  httpPort: number,
+  fallback: ServerSettings,
+): ServerSettings {
+  const i = cfg.dhcp.interfaces[0];
+  if (i) return { ...fallback, address: i.serverIp, netmask: i.netmask, port: httpPort, ...(i.dns?.length ? { dns: i.dns } : {}) };
+  if (cfg.http.listen !== "0.0.0.0" && cfg.http.listen !== "::") return { ...fallback, address: cfg.http.listen, port: httpPort };
+  return { ...fallback, port: httpPort };
 }
