@@ -330,6 +330,11 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
 
     onPacket(buf: Uint8Array) {
       if (this.done) return;
+      // Fast path for the packet that makes up half of all traffic.
+      if (buf.length >= 4 && buf[0] === 0 && buf[1] === 4) {
+        this.onAck((buf[2]! << 8) | buf[3]!);
+        return;
+      }
       const d = decode(buf);
       if (!d.ok) {
         debug?.(`tftp: ${this.address}:${this.port}: malformed packet during transfer: ${d.reason}`);
@@ -345,8 +350,12 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
         this.finish(false, `client sent ${p.op} during a read transfer`);
         return;
       }
+      this.onAck(p.block);
+    }
+
+    onAck(block: number) {
       if (this.awaitingOackAck) {
-        if (p.block !== 0) return;
+        if (block !== 0) return;
         this.awaitingOackAck = false;
         this.retries = 0;
         this.sendWindow();
@@ -355,7 +364,7 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
       }
       // Map the 16-bit block number onto the window in flight. An ACK for a block already acknowledged
       // (a duplicate) is ignored rather than answered: answering duplicates is the Sorcerer's Apprentice bug.
-      const delta = (p.block - this.acked) & 0xffff;
+      const delta = (block - this.acked) & 0xffff;
       if (delta === 0 || this.acked + delta > this.sent) return;
       this.acked += delta;
       this.retries = 0;
@@ -403,13 +412,30 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
       this.sendRaw(rest);
     }
 
+    /**
+     * Starts the retransmission clock from now. One timer per transfer stays armed and, when it fires early
+     * (progress was made since it was set), re-arms for the remainder: far cheaper than clearing and
+     * setting a timer for every ACK.
+     */
     arm() {
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.onTimeout(), this.timeoutMs);
+      this.lastSend = performance.now();
+      this.timer ??= setTimeout(() => this.onTimer(), this.timeoutMs);
+    }
+
+    lastSend = 0;
+
+    onTimer() {
+      this.timer = undefined;
+      if (this.done) return;
+      const left = this.lastSend + this.timeoutMs - performance.now();
+      if (left > 1) {
+        this.timer = setTimeout(() => this.onTimer(), left);
+        return;
+      }
+      this.onTimeout();
     }
 
     onTimeout() {
-      if (this.done) return;
       if (++this.retries > maxRetries) {
         st.timedOut++;
         this.finish(false, `no ACK after ${maxRetries} retransmissions`);
