@@ -8,6 +8,7 @@ import { PowerService } from "./services/power";
 import { COMMIT, VERSION } from "./version";
 import { join } from "node:path";
 import { type DhcpServer, dhcpConfig, startDhcpServer } from "./protocols/dhcp";
+import { startRaServer } from "./protocols/ra/server";
 import { type TftpServer, startTftpServer } from "./protocols/tftp/server";
 import { sqliteLeaseStore } from "./store/boot-store";
 
@@ -116,6 +117,10 @@ export async function startServer(svc: Services, cfg: Readonly<ServeConfig>, log
       });
       stops.push(() => dhcp!.stop());
       log(`drover: DHCP (${cfg.dhcp.mode}) on ${dhcp.listening.join(", ")}${cfg.discovery.enabled ? ", discovery on" : ""}`);
+      if (cfg.dhcp.routerAdvertisements) {
+        const ra = startRaServer(cfg.dhcp.interfaces.map((i) => i.name), log);
+        stops.push(async () => ra.stop());
+      }
     }
   } catch (e) {
     await stopAll();

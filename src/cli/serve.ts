@@ -23,6 +23,8 @@ const serve: CommandModule = (parent, ctx) => {
     .option("--register-pattern <hostlist>", "with --discovery: register unknown machines as new nodes, e.g. n[001-999]")
     .option("--register-range <start-end>", "addresses for nodes registered by discovery")
     .option("--register-profile <names>", "profiles for nodes registered by discovery (default: default)", many)
+    .option("--ipv6-ra", "answer IPv6 router solicitations with an empty RA so iPXE does not wait ~13 s for IPv6 (default in authoritative mode)")
+    .option("--no-ipv6-ra", "do not send IPv6 router advertisements")
     .option("--no-tftp", "do not run the TFTP server")
     .option("--tftp-port <port>", "TFTP port", "69")
     .option("--dhcp-port <port>", "DHCP server port (tests)", "67")

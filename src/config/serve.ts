@@ -28,6 +28,8 @@ export interface ServeConfig {
     }[];
     relaySubnets: { network: string; netmask: string; router?: string; pool?: { start: string; end: string } }[];
     leaseSeconds: number;
+    /** Answer IPv6 router solicitations (no prefix, no route) so iPXE does not wait ~13 s for IPv6. */
+    routerAdvertisements: boolean;
   };
   discovery: {
     enabled: boolean;
@@ -50,6 +52,7 @@ export interface ServeFlags {
   dns?: string[];
   relaySubnet?: string[];
   leaseTime?: string;
+  ipv6Ra?: boolean;
   tftp?: boolean;
   tftpPort?: string;
   discovery?: boolean;
@@ -163,6 +166,8 @@ export function resolveServeConfig(f: ServeFlags, dataDir: string, host: HostInt
       })),
       relaySubnets,
       leaseSeconds,
+      // On where drover owns the network (authoritative); next to another DHCP server only when asked.
+      routerAdvertisements: mode !== "off" && (f.ipv6Ra ?? mode === "authoritative"),
     },
     discovery: { enabled: !!f.discovery, ...(register ? { register } : {}) },
     ...(f.ipxeDir ? { ipxeDir: f.ipxeDir } : {}),
