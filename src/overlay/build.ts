@@ -81,6 +81,8 @@ interface Shared {
   gz?: Uint8Array;
   /** The batch whose first use checked `deps`. */
   checked?: object;
+  /** sha256 of `gz`, for the ETag. */
+  digest?: string;
 }
 
 export class OverlayBuildError extends Error {}
@@ -89,8 +91,11 @@ export class OverlayBuildError extends Error {}
 const SHARED_KEYS = new Set(["allNodes", "server", "build", "include", "file", "softlink", "abort", "nobackup", "opt", "sh", "fail"]);
 
 export interface BuiltArchive {
-  /** Concatenated gzip members: shared segments, then the node's own files with the trailer. */
-  bytes: Uint8Array;
+  /** Gzip members to write in order: shared segments, then the node's own files with the trailer. */
+  pieces: Uint8Array[];
+  size: number;
+  /** Changes whenever the bytes do. */
+  etag: string;
   deps: Dep[];
   /** Some template read `allNodes`: the archive is stale when any node changes. */
   usesAll: boolean;
@@ -295,15 +300,15 @@ export function buildArchive(input: NodeInput, overlays: readonly string[], tree
       for (const f of it.shared.files) manifest.push({ path: f.path, overlay: it.overlay, type: f.type, ...(f.type === "file" ? { mode: f.mode } : {}) });
     }
   });
-  pieces.push(gzipSync(packCpio(own, 0, true), { level: 6 }));
-  const total = pieces.reduce((n, p) => n + p.length, 0);
-  const bytes = new Uint8Array(total);
-  let o = 0;
-  for (const p of pieces) {
-    bytes.set(p, o);
-    o += p.length;
-  }
-  return { bytes, deps, usesAll, files: manifest.filter((m) => m.type !== "dir").length, manifest };
+  const tail = gzipSync(packCpio(own, 0, true), { level: 6 });
+  pieces.push(tail);
+  // The ETag: a hash of the pieces, where a shared member counts by its own hash (computed once), so a
+  // 10,000-line hosts member is not re-hashed for every node. Same pieces, same bytes, same ETag.
+  const h = createHash("sha256");
+  for (const x of seenShared) if (x.gz && x.files.length) h.update((x.digest ??= createHash("sha256").update(x.gz).digest("hex")));
+  h.update(tail);
+  const size = pieces.reduce((n, p) => n + p.length, 0);
+  return { pieces, size, etag: h.digest("hex").slice(0, 24), deps, usesAll, files: manifest.filter((m) => m.type !== "dir").length, manifest };
 }
 
 export function hashOf(...parts: string[]): string {

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, writeSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, hostname } from "node:os";
 import { dirname, join } from "node:path";
 import type { BootArtifact, BootRefusal, BootRequest, OverlayArtifacts } from "../boot/ports";
@@ -359,17 +359,21 @@ export class OverlayService implements OverlayArtifacts {
     }
     if (snap.memo.size > MAX_MEMO) snap.memo.clear();
     const built: BuiltArchive = buildArchive(input, overlays, trees, snap, this.env, batch);
-    const etag = createHash("sha256").update(built.bytes).digest("hex").slice(0, 24);
+    const etag = built.etag;
     const file = `${input.name}.${kind}-${etag}.img.gz`;
     const path = join(this.cacheRoot, file);
     this.ensureCacheDir();
-    // Content-addressed: a complete file of that name is this archive. A short one (a crash mid-write)
-    // is replaced through a temporary file.
+    // Named by content: a complete file of that name is this archive. A short one (a crash mid-write) is
+    // replaced through a temporary file. Pieces are written in turn (no concatenated copy).
     try {
-      writeFileSync(path, built.bytes, { mode: 0o600, flag: "wx" });
+      writePieces(path, built.pieces, "wx");
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      if (statSync(path).size !== built.bytes.length) atomicWrite(path, built.bytes, 0o600);
+      if (statSync(path).size !== built.size) {
+        const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+        writePieces(tmp, built.pieces, "w");
+        renameSync(tmp, path);
+      }
     }
     const st = artifactOf(path, etag)!;
     const keepPrev = meta && meta.file !== file ? meta.file : meta?.prev;
@@ -380,7 +384,7 @@ export class OverlayService implements OverlayArtifacts {
       file,
       ...(keepPrev && keepPrev !== file ? { prev: keepPrev } : {}),
       etag,
-      size: built.bytes.length,
+      size: built.size,
       files: built.files,
       builtAt: new Date().toISOString(),
     };
@@ -471,7 +475,7 @@ export class OverlayService implements OverlayArtifacts {
   preview(nodeName: string, overlays: readonly string[]): ReadEntry[] {
     const input = this.node(nodeName);
     const snap = this.snapshot().snap;
-    return readCpio(buildArchive(input, overlays, (n) => this.repo.get(n), snap, this.env).bytes);
+    return readCpio(Buffer.concat(buildArchive(input, overlays, (n) => this.repo.get(n), snap, this.env).pieces));
   }
 
   /** The archive as files (`overlay build --show`, tests). */
@@ -670,6 +674,18 @@ function artifactOf(path: string, etag: string): BootArtifact | undefined {
     return { path, size: st.size, mtimeMs: st.mtimeMs, etag: `"${etag}"` };
   } catch {
     return undefined;
+  }
+}
+
+function writePieces(path: string, pieces: readonly Uint8Array[], flag: "w" | "wx") {
+  const fd = openSync(path, flag, 0o600);
+  try {
+    for (const p of pieces) {
+      let o = 0;
+      while (o < p.length) o += writeSync(fd, p, o, p.length - o);
+    }
+  } finally {
+    closeSync(fd);
   }
 }
 
