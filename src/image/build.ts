@@ -39,18 +39,30 @@ export interface BuildResult {
   excluded: string[];
 }
 
-/** Exclusion patterns (one per line, # comments), from /etc/warewulf/excludes and /etc/drover/excludes. */
+/**
+ * Excluded when the image has no excludes file of its own, as Warewulf's default: the kernel is served
+ * from the image tree by /kernel/, so packing /boot too would make every node download it twice and keep
+ * a copy in its RAM.
+ */
+export const DEFAULT_EXCLUDES = ["/boot/"];
+
+/**
+ * Exclusion patterns (one per line, # comments), from /etc/warewulf/excludes and /etc/drover/excludes;
+ * DEFAULT_EXCLUDES when the image has neither file.
+ */
 export function readExcludes(rootfs: string): string[] {
   const out: string[] = [];
+  let found = false;
   for (const f of ["etc/warewulf/excludes", "etc/drover/excludes"]) {
     const p = resolveIn(rootfs, f, true);
     if (!p.startsWith(rootfs) || !existsSync(p)) continue;
+    found = true;
     for (const line of readFileSync(p, "utf8").split("\n")) {
       const t = line.trim();
       if (t && !t.startsWith("#")) out.push(t);
     }
   }
-  return out;
+  return found ? out : [...DEFAULT_EXCLUDES];
 }
 
 /** Glob → RegExp over a path relative to the root: `*` and `?` stay within a component, `[…]` a class. */

@@ -3,7 +3,7 @@ import { spawnSync } from "bun";
 import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildImage, excluder, segment } from "../../../src/image/build";
+import { DEFAULT_EXCLUDES, buildImage, excluder, readExcludes, segment } from "../../../src/image/build";
 import { compareVersions, findKernels, pickKernel } from "../../../src/image/kernel";
 import { parseDockerRef } from "../../../src/image/registry";
 import { parseMemory } from "../../../src/services/images";
@@ -107,5 +107,20 @@ describe("references and sizes", () => {
     expect(parseMemory("4GiB")).toBe(4 * 2 ** 30);
     expect(parseMemory("512")).toBe(512 << 20);
     expect(parseMemory("lots")).toBeUndefined();
+  });
+});
+
+describe("default excludes", () => {
+  test("an image without an excludes file leaves /boot out (the kernel is served from the tree)", () => {
+    const r = tmp();
+    put(r, "boot/vmlinuz-6.1.0", "kernel");
+    expect(readExcludes(r)).toEqual(DEFAULT_EXCLUDES);
+    expect(excluder(readExcludes(r))("boot", true)).toBe("empty"); // the directory stays, its contents go
+  });
+  test("an image's own excludes file replaces the default", () => {
+    const r = tmp();
+    put(r, "etc/drover/excludes", "/var/cache/\n");
+    expect(readExcludes(r)).toEqual(["/var/cache/"]);
+    expect(excluder(readExcludes(r))("boot", true)).toBe("keep");
   });
 });
