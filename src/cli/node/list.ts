@@ -1,4 +1,5 @@
-import type { CommandModule } from "../context";
+import type { ResolvedNode } from "../../services/nodes";
+import type { CliContext, CommandModule } from "../context";
 import { formatOf, emit, table } from "../output";
 import { renderAll, resolvedDocs } from "../render";
 
@@ -20,7 +21,10 @@ const list: CommandModule = (parent, ctx) => {
       const format = formatOf(opts);
       const secrets = !!opts.showSecrets;
       if (opts.all) return renderAll(ctx.io, items, format, secrets, "NODE");
-      if (format !== "table") return emit(ctx.io, format, resolvedDocs(items, secrets));
+      if (format !== "table") {
+        const problems = problemsOf(ctx);
+        return emit(ctx.io, format, resolvedDocs(items, secrets).map((d, i) => ({ ...d, bootProblems: problems(items[i]!) })));
+      }
       const io = ctx.io;
       if (opts.net) {
         const rows = items.flatMap((n) =>
@@ -36,13 +40,15 @@ const list: CommandModule = (parent, ctx) => {
         return io.out(table(["NODE", "BMC", "IPADDR", "PORT", "USERNAME", "INTERFACE"], rows));
       }
       if (opts.long) {
+        const problems = problemsOf(ctx);
         const rows = items.map((n) => [
           n.name,
           n.conf.kernel?.version ?? "--",
           n.conf.image ?? "--",
           `${(n.conf.systemOverlay ?? []).join(",") || "--"}/${(n.conf.runtimeOverlay ?? []).join(",") || "--"}`,
+          problems(n).join("; "),
         ]);
-        return io.out(table(["NODE", "KERNEL VERSION", "IMAGE", "OVERLAYS (S/R)"], rows));
+        return io.out(table(["NODE", "KERNEL VERSION", "IMAGE", "OVERLAYS (S/R)", "PROBLEMS"], rows));
       }
       const rows = items.map((n) => {
         const primary = n.conf.primaryNetwork ?? Object.keys(n.conf.networkDevices ?? {})[0];
@@ -53,3 +59,18 @@ const list: CommandModule = (parent, ctx) => {
     });
 };
 export default list;
+
+/**
+ * What would stop each node from booting (no image, no kernel, image not built, memory tag too small),
+ * computed once per distinct image/kernel/memory combination rather than once per node.
+ */
+function problemsOf(ctx: CliContext) {
+  const images = ctx.services().images;
+  const seen = new Map<string, string[]>();
+  return (n: ResolvedNode): string[] => {
+    const key = JSON.stringify([n.conf.image, n.conf.kernel?.version, n.conf.tags?.memory]);
+    let p = seen.get(key);
+    if (!p) seen.set(key, (p = images.nodeProblems(n)));
+    return p;
+  };
+}

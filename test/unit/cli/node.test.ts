@@ -123,7 +123,13 @@ describe("node list", () => {
     { name: "--show-secrets shows it", given, run: ["node", "list", "-a", "--show-secrets"], out: /Ipmi.Password\s+--\s+hunter2/ },
     { name: "-n", given, run: ["node", "list", "-n"], out: /n1\s+default\s+52:54:00:00:00:01\s+10.0.0.11\s+255.255.255.0/ },
     { name: "-i", given, run: ["node", "list", "-i"], out: /n1\s+ipmi\s+10.1.0.1/ },
-    { name: "-l", given, run: ["node", "list", "-l"], out: /n1\s+--\s+--\s+wwinit/ },
+    { name: "-l", given, run: ["node", "list", "-l"], out: /n1\s+--\s+--\s+wwinit\S*\s+.*no image/i },
+    {
+      name: "-l shows an image that is not imported as a boot problem",
+      given: [["node", "add", "n2", "--image", "ghost", "--allow-missing-image"]],
+      run: ["node", "list", "-l", "n2"],
+      out: /n2\s+--\s+ghost\s+\S+\s+.*ghost/,
+    },
     {
       name: "--json is parseable and masks secrets",
       given,
