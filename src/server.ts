@@ -1,7 +1,9 @@
 import type { Services } from "./app";
 import { dirBootFiles, embeddedIpxeFiles } from "./boot/files";
 import type { BootFiles, ImageArtifacts, OverlayArtifacts } from "./boot/ports";
+import { imageArtifacts } from "./boot/image-artifacts";
 import { BootService } from "./boot/service";
+import { serverSettingsFromServe } from "./services/overlays";
 import type { ServeConfig } from "./config/serve";
 import { createApp } from "./http/app";
 import { PowerService } from "./services/power";
@@ -41,9 +43,14 @@ export async function startServer(svc: Services, cfg: Readonly<ServeConfig>, log
   const boot = new BootService(
     svc.nodes,
     svc.bootState,
-    extras.images,
-    extras.overlays,
-    { discovery: cfg.discovery.enabled, ...(cfg.discovery.register ? { register: cfg.discovery.register } : {}), ...(cfg.ipxeTemplateDir ? { ipxeTemplateDir: cfg.ipxeTemplateDir } : {}) },
+    extras.images ?? imageArtifacts(svc.images),
+    extras.overlays ?? svc.overlays,
+    {
+      discovery: cfg.discovery.enabled,
+      ...(cfg.discovery.register ? { register: cfg.discovery.register } : {}),
+      ...(cfg.ipxeTemplateDir ? { ipxeTemplateDir: cfg.ipxeTemplateDir } : {}),
+      secureRuntime: cfg.runtime.secure,
+    },
     log,
   );
   const stops: (() => Promise<void>)[] = [];
@@ -85,6 +92,17 @@ export async function startServer(svc: Services, cfg: Readonly<ServeConfig>, log
   const http = Bun.serve({ port: cfg.http.port, hostname: cfg.http.listen, fetch: app.fetch, idleTimeout: 255 });
   stops.push(async () => void (await http.stop(true)));
   log(`drover: HTTP on http://${cfg.http.listen}:${http.port} (data dir ${svc.dataDir})`);
+  // Overlays render with this server's address, port and agent interval (the hosts file, the agent's URL).
+  svc.overlays.setServer(serverSettingsFromServe(cfg, http.port!, { ...svc.overlays.serverSettings, pollSeconds: cfg.runtime.pollSeconds }));
+  // Resolve every node once in the background, so the first boot request or page load does not pay for it.
+  setTimeout(() => {
+    try {
+      svc.overlays.snapshot();
+    } catch (e) {
+      log(`drover: warming the node cache failed: ${(e as Error).message}`);
+    }
+  }, 0);
+  if (!cfg.runtime.secure) log("drover: runtime overlays are served to any source port (--insecure-runtime): any process on a node can read them");
   try {
     if (cfg.tftp.enabled) {
       tftp = await startTftpServer({ port: cfg.tftp.port, address: cfg.tftp.address }, files, log);

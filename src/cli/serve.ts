@@ -1,4 +1,3 @@
-import { imageArtifacts } from "../boot/image-artifacts";
 import { resolveServeConfig } from "../config/serve";
 import { startServer } from "../server";
 import type { CommandModule } from "./context";
@@ -32,6 +31,8 @@ const serve: CommandModule = (parent, ctx) => {
     .option("--ipxe-dir <dir>", "serve these iPXE builds instead of the embedded ones (undionly.kpxe, ipxe.efi, snponly.efi)")
     .option("--api-subnet <cidr>", "allow the API and web page only from these subnets, e.g. 10.0.0.0/24 (repeatable)", many)
     .option("--secure-cookies", "mark the session cookie Secure (when a TLS proxy sits in front of drover)")
+    .option("--poll-interval <seconds>", "how often node agents fetch their runtime overlay (If-None-Match: unchanged costs a 304)", "60")
+    .option("--insecure-runtime", "serve runtime overlays to any source port (for images whose only HTTP client is busybox wget)")
     .option("--debug", "log every DHCP decision")
     .addHelpText(
       "after",
@@ -48,7 +49,7 @@ Examples:
     .action(async (opts) => {
       const svc = ctx.services();
       const cfg = resolveServeConfig(opts, svc.dataDir);
-      const server = await startServer(svc, cfg, (l) => ctx.io.err(`${l}\n`), { debug: !!opts.debug, images: imageArtifacts(svc.images), ...(opts.apiSubnet?.length ? { apiSubnets: opts.apiSubnet } : {}), ...(opts.secureCookies ? { secureCookies: true } : {}) });
+      const server = await startServer(svc, cfg, (l) => ctx.io.err(`${l}\n`), { debug: !!opts.debug, ...(opts.apiSubnet?.length ? { apiSubnets: opts.apiSubnet } : {}), ...(opts.secureCookies ? { secureCookies: true } : {}) });
       await new Promise<void>((resolve) => {
         process.once("SIGINT", () => resolve());
         process.once("SIGTERM", () => resolve());

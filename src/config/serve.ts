@@ -37,6 +37,12 @@ export interface ServeConfig {
   };
   ipxeDir?: string;
   ipxeTemplateDir?: string;
+  runtime: {
+    /** Serve runtime overlays only to privileged source ports from the node's own address. */
+    secure: boolean;
+    /** How often node agents poll their runtime overlay. */
+    pollSeconds: number;
+  };
 }
 
 export interface ServeFlags {
@@ -60,6 +66,8 @@ export interface ServeFlags {
   registerRange?: string;
   registerProfile?: string[];
   ipxeDir?: string;
+  pollInterval?: string;
+  insecureRuntime?: boolean;
 }
 
 export interface HostInterface {
@@ -132,6 +140,8 @@ export function resolveServeConfig(f: ServeFlags, dataDir: string, host: HostInt
     }
     return out;
   });
+  const pollSeconds = f.pollInterval === undefined ? 60 : Number(f.pollInterval);
+  if (!Number.isInteger(pollSeconds) || pollSeconds < 1 || pollSeconds > 86400) throw invalid(`--poll-interval ${f.pollInterval}: a whole number of seconds, 1-86400`);
   const leaseSeconds = f.leaseTime === undefined ? 86400 : Number(f.leaseTime);
   if (!Number.isInteger(leaseSeconds) || leaseSeconds < 60) throw invalid(`--lease-time ${f.leaseTime}: at least 60 seconds`);
 
@@ -172,6 +182,7 @@ export function resolveServeConfig(f: ServeFlags, dataDir: string, host: HostInt
     discovery: { enabled: !!f.discovery, ...(register ? { register } : {}) },
     ...(f.ipxeDir ? { ipxeDir: f.ipxeDir } : {}),
     ipxeTemplateDir: `${dataDir}/ipxe`,
+    runtime: { secure: !f.insecureRuntime, pollSeconds },
   };
   if (mode === "off") cfg.dhcp.interfaces = [];
   netmaskToPrefix(cfg.dhcp.interfaces[0]?.netmask ?? "255.255.255.0");
