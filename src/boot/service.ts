@@ -147,7 +147,7 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     this.event({
       mac,
       stage: isRefusal(out) ? "error" : kind,
-      detail: isRefusal(out) ? `${kind}: ${out.message}` : `${kind} ${out.size} bytes`,
+      detail: isRefusal(out) ? `${kind}: ${out.message}` : req.ifNoneMatch === out.etag ? `${kind} unchanged (304)` : `${kind} ${out.size} bytes`,
       address: req.remote,
     });
     return out;

@@ -119,6 +119,7 @@ describe("boot files", () => {
     expect(tail.headers.get("content-range")).toBe("bytes 995-999/1000");
     expect((await w.get(`/kernel/${HEX}`, { range: "bytes=5000-" })).status).toBe(416);
     expect((await w.get(`/kernel/${HEX}`, { "if-none-match": '"k-1000"' })).status).toBe(304);
+    expect(w.status.events("n1", 1)[0]?.detail).toBe("kernel unchanged (304)");
     const head = await w.app.request(`/kernel/${HEX}`, { method: "HEAD" });
     expect(head.headers.get("content-length")).toBe("1000");
     expect(w.status.list()[0]).toMatchObject({ stage: "kernel" });
