@@ -63,8 +63,10 @@ export function sqliteBootStateStore(db: Db): BootStateStore {
           const isBootStage = ["dhcp", "ipxe", "kernel", "image", "system"].includes(e.stage);
           const stages = restarting && isBootStage ? {} : { ...(cur?.stages ?? {}) };
           stages[e.stage] = e.at;
-          // A heartbeat does not replace "booted" as the stage; it only refreshes last seen.
-          const stage = e.stage === "heartbeat" && cur && cur.stage === "booted" ? "booted" : e.stage;
+          // Once booted, the agent's heartbeats and runtime-overlay polls keep the node booted (they refresh
+          // last seen and their own stage times); only a stage that starts a boot (dhcp … system) leaves it.
+          const afterBoot = (e.stage === "heartbeat" || e.stage === "runtime") && cur && (cur.stage === "booted" || cur.stage === "heartbeat");
+          const stage = afterBoot ? "booted" : e.stage;
           const row = {
             nodeId: node.id,
             stage,

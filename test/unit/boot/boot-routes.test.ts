@@ -148,6 +148,20 @@ describe("boot files", () => {
     expect(w.status.events("n1").map((e) => e.stage)).toEqual(["booted", "kernel", "ipxe"]);
     expect((await w.get(`/callback/${HEX}?stage=exploded`)).status).toBe(400);
   });
+
+  test("after the boot, the agent's runtime polls and heartbeats keep the node booted; a new boot restarts", async () => {
+    const v = world({ secureRuntime: false });
+    addNode(v);
+    await v.get(`/ipxe/${HEX}`);
+    await v.get(`/callback/${HEX}?stage=booted`);
+    expect((await v.get(`/runtime/${HEX}`)).status).toBe(200);
+    await v.get(`/callback/${HEX}?stage=heartbeat`);
+    await v.get(`/runtime/${HEX}`);
+    expect(v.status.list()[0]).toMatchObject({ state: "booted", stage: "booted" });
+    expect(Object.keys(v.status.list()[0]!.stages ?? {})).toEqual(expect.arrayContaining(["runtime", "heartbeat"]));
+    await v.get(`/ipxe/${HEX}`);
+    expect(v.status.list()[0]).toMatchObject({ state: "booting", stage: "ipxe" });
+  });
 });
 
 describe("discovery", () => {
