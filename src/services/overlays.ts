@@ -256,11 +256,18 @@ export class OverlayService implements OverlayArtifacts {
     if (changed.length === 0) return prev;
     const docs = this.opts.nodeStore.read((tx) => tx.nodes(changed));
     let peersChanged = false;
+    let fresh = false;
     for (const name of changed) {
       const own = docs.get(name);
       if (!own) return undefined; // deleted meanwhile: take the general path
       const j = JSON.stringify(own);
       if (prev.nodeJson.get(name) === j) continue;
+      // Readers cache what they derive from `resolved` by its identity (the API's node table): a changed
+      // snapshot gets a new map (O(N) pointer copies), never an old map changed under them.
+      if (!fresh) {
+        prev.resolved = new Map(prev.resolved);
+        fresh = true;
+      }
       prev.nodeJson.set(name, j);
       prev.own.set(name, own);
       const r = resolve(own, (p) => prev.profiles.get(p));
