@@ -212,6 +212,4 @@ describe.skipIf(!!why)("the agent", () => {
   });
 });
 
-test.skipIf(!why)("node-side tests skipped", () => {
-  console.warn(`skipped the node-side overlay tests: ${why}`);
-});
+if (why) console.warn(`skipping the node-side overlay tests: ${why}`);
