@@ -40,5 +40,5 @@ pass=$(grep -Eo '^ *[0-9]+ pass$' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0
 fail=$(grep -Eo '^ *[0-9]+ fail$' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 skip=$(grep -Eo '^ *[0-9]+ skip$' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 rm -f "$log"
-echo "drover tests: ${pass} passed, ${fail} failed, ${skip} skipped"
+echo "tests: ${pass} passed, ${fail} failed, ${skip} skipped"
 exit "$rc"
