@@ -6,10 +6,9 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createServices } from "../src/app";
+import { apiDeps, createServices } from "../src/app";
 import { createApp } from "../src/http/app";
 import { AuthService } from "../src/services/auth";
-import { PowerService } from "../src/services/power";
 import { sqliteAuthStore } from "../src/store/auth-store";
 
 const COUNT = Number(process.argv[2] ?? 10_000);
@@ -28,18 +27,7 @@ const app = createApp({
   startedAt: new Date(),
   stats: () => svc.nodes.counts(),
   services: () => ({}),
-  api: {
-    nodes: svc.nodes,
-    bootStatus: svc.bootStatus,
-    inbox: svc.inbox,
-    events: svc.events,
-    auth,
-    images: svc.images,
-    overlays: svc.overlays,
-    power: new PowerService(svc.nodes),
-    settings: () => ({}),
-    version: "bench",
-  },
+  api: apiDeps(svc, { auth, settings: () => ({}), version: "bench" }),
 });
 const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch, idleTimeout: 0 });
 const base = `http://127.0.0.1:${server.port}`;

@@ -1,3 +1,6 @@
+import { join } from "node:path";
+import type { ApiDeps } from "./http/api/context";
+import { PowerService } from "./services/power";
 import { AuthService } from "./services/auth";
 import { BootStatusService } from "./services/boot-status";
 import { type BootBusEvent, EventBus, publishingBootState } from "./services/events";
@@ -67,4 +70,22 @@ export function createServices(dataDir: string): Services {
   const auth = new AuthService(sqliteAuthStore(store.db));
   const inbox = new DiscoveryInbox(nodes, bootState);
   return { dataDir, store, nodes, bootState, bootStatus, images, overlays, auth, events, inbox, close: () => store.close() };
+}
+
+/**
+ * The API's dependencies from the services: the one mapping `drover serve`, the API tests and the UI
+ * benchmark share. `rest` carries what only the caller knows (settings, version) and any override.
+ */
+export function apiDeps(svc: Services, rest: Pick<ApiDeps, "settings" | "version"> & Partial<ApiDeps>): ApiDeps {
+  return {
+    nodes: svc.nodes,
+    bootStatus: svc.bootStatus,
+    inbox: svc.inbox,
+    events: svc.events,
+    auth: svc.auth,
+    images: svc.images,
+    overlays: svc.overlays,
+    power: new PowerService(svc.nodes, { templateDir: join(svc.dataDir, "power") }),
+    ...rest,
+  };
 }

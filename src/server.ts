@@ -1,4 +1,4 @@
-import type { Services } from "./app";
+import { type Services, apiDeps } from "./app";
 import { dirBootFiles, embeddedIpxeFiles } from "./boot/files";
 import type { BootFiles, ImageArtifacts, OverlayArtifacts } from "./boot/ports";
 import { imageArtifacts } from "./boot/image-artifacts";
@@ -6,9 +6,7 @@ import { BootService } from "./boot/service";
 import { serverSettingsFromServe } from "./services/overlays";
 import type { ServeConfig } from "./config/serve";
 import { createApp } from "./http/app";
-import { PowerService } from "./services/power";
 import { COMMIT, VERSION } from "./version";
-import { join } from "node:path";
 import { type DhcpServer, dhcpConfig, startDhcpServer } from "./protocols/dhcp";
 import { startRaServer } from "./protocols/ra/server";
 import { type TftpServer, startTftpServer } from "./protocols/tftp/server";
@@ -74,20 +72,12 @@ export async function startServer(svc: Services, cfg: Readonly<ServeConfig>, log
     }),
     boot,
     bootFiles: files,
-    api: {
-      nodes: svc.nodes,
-      bootStatus: svc.bootStatus,
-      inbox: svc.inbox,
-      events: svc.events,
-      auth: svc.auth,
-      images: svc.images,
-      overlays: svc.overlays,
-      power: new PowerService(svc.nodes, { templateDir: join(svc.dataDir, "power") }),
+    api: apiDeps(svc, {
       settings: () => ({ ...structuredClone(cfg), dataDir: svc.dataDir }),
       ...(extras.apiSubnets?.length ? { allowedSubnets: extras.apiSubnets } : {}),
       ...(extras.secureCookies ? { secureCookies: true } : {}),
       version: `${VERSION} (${COMMIT})`,
-    },
+    }),
   });
   const http = Bun.serve({ port: cfg.http.port, hostname: cfg.http.listen, fetch: app.fetch, idleTimeout: 255 });
   stops.push(async () => void (await http.stop(true)));

@@ -1,4 +1,4 @@
-import { type Services, createServices } from "../../../src/app";
+import { type Services, apiDeps, createServices } from "../../../src/app";
 import { createApp } from "../../../src/http/app";
 import type { ApiDeps } from "../../../src/http/api/context";
 import { AuthService } from "../../../src/services/auth";
@@ -31,19 +31,13 @@ export async function harness(opts: Partial<ApiDeps> = {}): Promise<Harness> {
   const clock = { now: 1_700_000_000_000 };
   const auth = new AuthService(sqliteAuthStore(svc.store.db), { now: () => clock.now, hashCost: { memoryCost: 256, timeCost: 1 } });
   await auth.setPassword("admin", PASSWORD);
-  const deps: ApiDeps = {
-    nodes: svc.nodes,
-    bootStatus: svc.bootStatus,
-    inbox: svc.inbox,
-    events: svc.events,
+  const deps: ApiDeps = apiDeps(svc, {
     auth,
-    images: svc.images,
-    overlays: svc.overlays,
     power: new PowerService(svc.nodes, {}),
     settings: () => ({ http: { port: 9873, listen: "0.0.0.0" }, dhcp: { mode: "off", interfaces: [] }, discovery: { enabled: true } }),
     version: "test",
     ...opts,
-  };
+  });
   const app = createApp({ startedAt: new Date(), stats: () => svc.nodes.counts(), services: () => ({}), api: deps });
   let session: { cookie: string; csrf: string } | undefined;
   const h: Harness = {
