@@ -1,3 +1,4 @@
+import type { NodeSummary } from "../src/http/api/nodes";
 /** The page's only door to drover: fetch against /api/v1 with the session's CSRF token on every change. */
 let csrf = "";
 
@@ -41,16 +42,8 @@ export const put = <T>(path: string, body: unknown) => api<T>("PUT", path, body)
 export const del = <T>(path: string) => api<T>("DELETE", path);
 export const enc = encodeURIComponent;
 
-export interface NodeRow {
-  name: string;
-  profiles: string[];
-  image?: string;
-  ipaddr?: string;
-  hwaddr?: string;
-  comment?: string;
-  cluster?: string;
-  discoverable?: boolean;
-}
+/** A row of GET /api/v1/nodes: the server's own type (type-only import, erased from the bundle). */
+export type NodeRow = NodeSummary;
 
 export interface StatusRow {
   node: string;

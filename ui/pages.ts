@@ -2,6 +2,7 @@ import { h } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import htm from "htm";
 import { ApiError, ago, del, enc, get, patch, post, put } from "./api";
+import type { UnknownMac } from "../src/services/ports";
 import { store, useStore } from "./store";
 
 const html = htm.bind(h);
@@ -206,15 +207,7 @@ export function OverlaysPage() {
 
 // ---- discovery ----
 
-interface Unknown {
-  mac: string;
-  firstSeen: number;
-  lastSeen: number;
-  count: number;
-  address?: string;
-  detail?: string;
-  ignored: boolean;
-}
+type Unknown = UnknownMac;
 
 export function DiscoveryPage() {
   useStore();
