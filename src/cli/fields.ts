@@ -1,5 +1,5 @@
 import { type Command, Option } from "commander";
-import type { Conf, NetDev } from "../domain/conf";
+import type { Conf } from "../domain/conf";
 import { invalid } from "../domain/errors";
 import type { ConfPatch } from "../domain/patch";
 
@@ -190,5 +190,3 @@ export function unsetFromOptions(opts: Record<string, unknown>, scope: "node" | 
   if (unset.length === 0) throw invalid("name at least one field to unset, e.g. --comment or --kernelargs (see --help)");
   return { unset };
 }
-
-export type { NetDev };

@@ -1,7 +1,7 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { BootArtifact, BootRefusal, ImageArtifacts, OverlayArtifacts } from "../../../src/boot/ports";
+import type { BootArtifact, ImageArtifacts, OverlayArtifacts } from "../../../src/boot/ports";
 import { BootService, type BootSettings } from "../../../src/boot/service";
 import { createApp } from "../../../src/http/app";
 import { BootStatusService } from "../../../src/services/boot-status";
@@ -227,5 +227,3 @@ test("boot status survives a restart", async () => {
     t.cleanup();
   }
 });
-
-export type { BootRefusal };

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { Command } from "commander";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CliContext } from "../../../src/cli/context";
 import { buildProgram } from "../../../src/cli/program";
@@ -39,5 +39,3 @@ test("the listing commands all offer --json", () => {
     expect({ path: path.join(" "), json: cmd.options.some((o) => o.long === "--json") }).toEqual({ path: path.join(" "), json: true });
   }
 });
-
-export { readdirSync };

@@ -1,5 +1,4 @@
 import { describe, expect } from "bun:test";
-import { parse } from "yaml";
 import { runTable } from "./table";
 
 const add1 = ["node", "add", "n1", "--hwaddr", "52:54:00:00:00:01", "--ipaddr", "10.0.0.11/24"];
@@ -154,7 +153,6 @@ describe("node export / import round trip", () => {
   ]);
 });
 
-export { parse };
 
 describe("node status", () => {
   runTable([
