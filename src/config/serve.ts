@@ -1,7 +1,7 @@
 import { networkInterfaces } from "node:os";
 import { invalid } from "../domain/errors";
 import { expandHostlist } from "../domain/hostlist";
-import { netmaskToPrefix, networkOf, parseIPv4, prefixToNetmask } from "../domain/net";
+import { networkOf, parseIPv4, prefixToNetmask } from "../domain/net";
 
 /**
  * `drover serve`'s configuration: resolved once from flags (and the host's interfaces), validated, frozen.
@@ -102,7 +102,7 @@ function range(v: string, flag: string): { start: string; end: string } {
 
 export function resolveServeConfig(f: ServeFlags, dataDir: string, host: HostInterface[] = hostInterfaces()): Readonly<ServeConfig> {
   const names = f.interface ?? [];
-  let mode = (f.dhcp ?? (names.length ? "authoritative" : "off")) as DhcpModeName;
+  const mode = (f.dhcp ?? (names.length ? "authoritative" : "off")) as DhcpModeName;
   if (!["authoritative", "proxy", "off"].includes(mode)) throw invalid(`--dhcp ${f.dhcp}: use authoritative, proxy or off`);
   const choices = () => host.map((h) => `${h.name} (${h.address})`).join(", ") || "none found";
   let chosen: HostInterface[] = [];
@@ -185,6 +185,5 @@ export function resolveServeConfig(f: ServeFlags, dataDir: string, host: HostInt
     runtime: { secure: !f.insecureRuntime, pollSeconds },
   };
   if (mode === "off") cfg.dhcp.interfaces = [];
-  netmaskToPrefix(cfg.dhcp.interfaces[0]?.netmask ?? "255.255.255.0");
   return Object.freeze(cfg);
 }

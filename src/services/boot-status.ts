@@ -1,4 +1,3 @@
-import { matchNames } from "../domain/hostlist";
 import type { NodeService } from "./nodes";
 import type { BootEventRecord, BootStateStore, NodeBootState, UnknownMac } from "./ports";
 
@@ -31,7 +30,7 @@ export class BootStatusService {
   list(patterns: readonly string[] = [], now = Date.now()): NodeStatusRow[] {
     const names = this.nodes.listNodes(patterns).map((n) => n.name);
     const byNode = new Map(this.state.statuses().map((s) => [s.node, s]));
-    return matchNames(names, []).map((node) => {
+    return names.map((node) => {
       const s = byNode.get(node);
       return s ? this.row(s, now) : { node, state: "never seen" as const };
     });
