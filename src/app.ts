@@ -10,12 +10,13 @@ import { NodeService } from "./services/nodes";
 import { OverlayService, guessServerSettings } from "./services/overlays";
 import { existsSync } from "node:fs";
 import { networkInterfaces } from "node:os";
-import type { BootStateStore } from "./services/ports";
+import type { BootStateStore, SettingsStore } from "./services/ports";
 import { sqliteAuthStore } from "./store/auth-store";
 import { sqliteBootStateStore } from "./store/boot-store";
 import { sqliteImageStore } from "./store/image-store";
 import { type OpenStore, openStore } from "./store/db";
 import { sqliteNodeStore } from "./store/node-store";
+import { sqliteSettingsStore } from "./store/settings-store";
 
 /**
  * The composition root: the one place that builds concrete objects (store, services) and hands them down.
@@ -36,6 +37,8 @@ export interface Services {
   events: EventBus<BootBusEvent>;
   /** Unknown MACs that asked to boot, and accepting or ignoring them. */
   inbox: DiscoveryInbox;
+  /** Server-wide settings (key → JSON): `drover serve`'s settings saved from the web page live here. */
+  settingsStore: SettingsStore;
   close(): void;
 }
 
@@ -69,7 +72,7 @@ export function createServices(dataDir: string): Services {
   });
   const auth = new AuthService(sqliteAuthStore(store.db));
   const inbox = new DiscoveryInbox(nodes, bootState);
-  return { dataDir, store, nodes, bootState, bootStatus, images, overlays, auth, events, inbox, close: () => store.close() };
+  return { dataDir, store, nodes, bootState, bootStatus, images, overlays, auth, events, inbox, settingsStore: sqliteSettingsStore(store.db), close: () => store.close() };
 }
 
 /**

@@ -68,6 +68,9 @@ export interface ServeFlags {
   ipxeDir?: string;
   pollInterval?: string;
   insecureRuntime?: boolean;
+  /** Read by the HTTP layer, shown on the settings page. */
+  apiSubnet?: string[];
+  secureCookies?: boolean;
 }
 
 export interface HostInterface {
@@ -100,6 +103,16 @@ function range(v: string, flag: string): { start: string; end: string } {
   return { start, end };
 }
 
+const inSubnet = (ip: string, net: { network: string; netmask: string }) => networkOf(ip, net.netmask) === networkOf(net.network, net.netmask);
+
+/** A range handed out on an interface must lie in its subnet and leave out the head node's own address. */
+function inside(r: { start: string; end: string }, iface: HostInterface, flag: string) {
+  const net = { network: networkOf(iface.address, iface.netmask), netmask: iface.netmask };
+  if (!inSubnet(r.start, net) || !inSubnet(r.end, net)) throw invalid(`${flag} ${r.start}-${r.end} is not inside ${iface.name}'s subnet ${net.network}/${iface.netmask}`);
+  const own = parseIPv4(iface.address)!;
+  if (parseIPv4(r.start)! <= own && own <= parseIPv4(r.end)!) throw invalid(`${flag} ${r.start}-${r.end} includes this head node's own address ${iface.address}; start it after that address`);
+}
+
 export function resolveServeConfig(f: ServeFlags, dataDir: string, host: HostInterface[] = hostInterfaces()): Readonly<ServeConfig> {
   const names = f.interface ?? [];
   const mode = (f.dhcp ?? (names.length ? "authoritative" : "off")) as DhcpModeName;
@@ -123,6 +136,7 @@ export function resolveServeConfig(f: ServeFlags, dataDir: string, host: HostInt
   }
   if (f.pool && chosen.length !== 1) throw invalid("--pool applies to one interface; give exactly one --interface");
   const pool = f.pool ? range(f.pool, "--pool") : undefined;
+  if (pool) inside(pool, chosen[0]!, "--pool");
   for (const d of f.dns ?? []) if (parseIPv4(d) === undefined) throw invalid(`--dns ${d} is not an IPv4 address`);
   if (f.router && parseIPv4(f.router) === undefined) throw invalid(`--router ${f.router} is not an IPv4 address`);
   const relaySubnets = (f.relaySubnet ?? []).map((spec) => {
@@ -135,8 +149,10 @@ export function resolveServeConfig(f: ServeFlags, dataDir: string, host: HostInt
     for (const p of kv) {
       const [k, v] = p.split("=");
       if (k === "router" && v && parseIPv4(v) !== undefined) out.router = v;
-      else if (k === "pool" && v) out.pool = range(v, "--relay-subnet pool");
-      else throw invalid(`--relay-subnet '${spec}': unknown part '${p}'`);
+      else if (k === "pool" && v) {
+        out.pool = range(v, "--relay-subnet pool");
+        if (!inSubnet(out.pool.start, out) || !inSubnet(out.pool.end, out)) throw invalid(`--relay-subnet '${spec}': the pool is not inside ${out.network}/${prefix}`);
+      } else throw invalid(`--relay-subnet '${spec}': unknown part '${p}'`);
     }
     return out;
   });
@@ -152,6 +168,7 @@ export function resolveServeConfig(f: ServeFlags, dataDir: string, host: HostInt
     if (f.registerRange) {
       const r = range(f.registerRange, "--register-range");
       const iface = chosen[0];
+      if (iface) inside(r, iface, "--register-range");
       register.range = { ...r, netmask: iface?.netmask ?? "255.255.255.0", ...(f.router ? { gateway: f.router } : {}) };
     }
   } else if (f.registerProfile?.length) throw invalid("--register-profile needs --register-pattern");

@@ -83,3 +83,9 @@ export interface BootStateStore {
   forgetUnknown(mac: string): void;
   ignoreUnknown(mac: string, ignored: boolean): void;
 }
+
+/** Server-wide settings, key → JSON value (the settings table); each write is one transaction. */
+export interface SettingsStore {
+  get<T>(key: string): T | undefined;
+  set(key: string, value: unknown): void;
+}
