@@ -1,6 +1,11 @@
+import { readFileSync, statSync } from "node:fs";
 import { stringify } from "yaml";
 
-/** Where commands write. Tests pass a capturing sink; main passes stdout/stderr. */
+/**
+ * Where commands write, and the user's side of a command: the terminal, the files named on the command line,
+ * the editor. Tests pass a capturing sink; main passes stdout/stderr. When a command runs on a head node for
+ * `drover --server` (remote), the server passes hooks that forward each of these to the client's machine.
+ */
 export interface Io {
   out(text: string): void;
   err(text: string): void;
@@ -8,7 +13,51 @@ export interface Io {
   env: Record<string, string | undefined>;
   /** Reads a line from the terminal (confirmations); undefined when there is no terminal. */
   prompt?(question: string): Promise<string | undefined>;
+  /**
+   * Reads a file the user named on the command line ("-" is standard input), on the user's machine.
+   * Fails with an Error whose `code` is an errno code (ENOENT, EISDIR …) or ETOOBIG. Absent: this host's fs.
+   */
+  readFile?(path: string): Promise<UserFile>;
+  /** Opens text in the user's editor and returns the saved text. Absent: $EDITOR on this host (editor.ts). */
+  edit?(text: string): Promise<string>;
+  /** The command runs on the head node for a remote client (`drover --server`); see program.ts LOCAL_ONLY. */
+  remote?: boolean;
 }
+
+/** A file read for a command: its bytes, and its permission bits and owner where they mean something. */
+export interface UserFile {
+  data: Uint8Array;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+/** A file the user named: through the Io's hook when it has one (remote), else from this host. */
+export function readUserFile(io: Io, path: string): Promise<UserFile> {
+  return io.readFile ? io.readFile(path) : Promise.resolve(readLocalFile(path));
+}
+
+/**
+ * Reads a file on this host, or standard input for "-"; the one reader behind local commands and behind a
+ * remote client answering the server. `max` caps the size (remote); errors carry a `code` (see Io.readFile).
+ */
+export function readLocalFile(path: string, max = Number.POSITIVE_INFINITY): UserFile {
+  const fail = (code: string, message: string) => Object.assign(new Error(message), { code });
+  const tooBig = () => fail("ETOOBIG", `${path} is larger than ${max / 1024 / 1024} MiB; copy it to the head node and run the command there`);
+  if (path === "-") {
+    const data = new Uint8Array(readFileSync(0));
+    if (data.length > max) throw tooBig();
+    return { data };
+  }
+  const st = statSync(path); // ENOENT, EACCES … as they come
+  if (st.isFile() && st.size > max) throw tooBig();
+  const data = new Uint8Array(readFileSync(path)); // EISDIR for a directory; a pipe (<(…)) is read to its end
+  if (data.length > max) throw tooBig();
+  return { data, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+}
+
+/** The errno-like code of a failed readUserFile (ENOENT, EISDIR, ETOOBIG …), if any. */
+export const fileErrorCode = (e: unknown): string | undefined => (e as { code?: unknown })?.code as string | undefined;
 
 export type Format = "table" | "json" | "yaml";
 

@@ -625,8 +625,16 @@ export class OverlayService implements OverlayArtifacts {
     if (!existsSync(source)) throw notFound(`${source} does not exist on this host`);
     const st = statSync(source);
     if (!st.isFile()) throw invalid(`${source} is not a regular file`);
+    return this.importData(name, source, new Uint8Array(readFileSync(source)), dest, { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
+  }
+
+  /**
+   * importFile with the bytes already read (by the CLI, possibly on a remote client's machine): `source` names
+   * them in messages and is the default destination; `meta` is the source's mode and owner where known.
+   */
+  importData(name: string, source: string, bytes: Uint8Array, dest?: string, meta: { mode?: number; uid?: number; gid?: number } = {}): { path: string; converted: boolean } {
     let target = dest ?? source;
-    let data: Uint8Array | string = new Uint8Array(readFileSync(source));
+    let data: Uint8Array | string = bytes;
     let converted = false;
     if (target.endsWith(WAREWULF_SUFFIX)) {
       const r = convertWarewulf(new TextDecoder().decode(data));
@@ -636,7 +644,7 @@ export class OverlayService implements OverlayArtifacts {
       target = `${target.slice(0, -WAREWULF_SUFFIX.length)}${TEMPLATE_SUFFIX}`;
       converted = true;
     }
-    const path = this.writeFile(name, target, data, { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
+    const path = this.writeFile(name, target, data, meta);
     return { path, converted };
   }
 

@@ -1,14 +1,14 @@
-import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { invalid } from "../../domain/errors";
 import { type NodesConf, parseNodesConf } from "../../domain/nodesconf";
 import type { CommandModule } from "../context";
+import { fileErrorCode, readUserFile } from "../output";
 
 const imp: CommandModule = (parent, ctx) => {
   parent
     .command("import")
     .description("import a Warewulf nodes.conf (profiles and nodes), or a YAML map of nodes; all or nothing")
-    .argument("<file>", "nodes.conf, or - for standard input")
+    .argument("<file>", "nodes.conf, or - for standard input (with --server: on the machine you run drover on)")
     .option("--allow-missing-image", "accept image names that are not imported yet (a site moving in)")
     .addHelpText(
       "after",
@@ -18,12 +18,13 @@ Both 'image name' and the older 'container name' are understood.
 Example:
   drover node import /etc/warewulf/nodes.conf --allow-missing-image`,
     )
-    .action((file: string, opts) => {
+    .action(async (file: string, opts) => {
       let text: string;
       try {
-        text = readFileSync(file === "-" ? 0 : file, "utf8");
+        text = new TextDecoder().decode((await readUserFile(ctx.io, file)).data);
       } catch (e) {
-        throw invalid(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        const code = fileErrorCode(e);
+        throw invalid(`cannot read ${file}: ${code && code !== "ETOOBIG" ? code : (e as Error).message}`);
       }
       const nc = parseImport(text, file);
       const r = ctx.services().nodes.importConf(nc, { allowMissingImage: opts.allowMissingImage });
