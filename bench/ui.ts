@@ -10,6 +10,7 @@ import { apiDeps, createServices } from "../src/app";
 import { createApp } from "../src/http/app";
 import { AuthService } from "../src/services/auth";
 import { sqliteAuthStore } from "../src/store/auth-store";
+import { ServeSettings, memorySettingsStorage } from "../src/config/settings";
 
 const COUNT = Number(process.argv[2] ?? 10_000);
 const CHROMIUM = "/usr/bin/chromium";
@@ -27,7 +28,7 @@ const app = createApp({
   startedAt: new Date(),
   stats: () => svc.nodes.counts(),
   services: () => ({}),
-  api: apiDeps(svc, { auth, settings: () => ({}), version: "bench" }),
+  api: apiDeps(svc, { auth, settings: new ServeSettings({ flags: {}, explicit: new Set(), dataDir: svc.dataDir, storage: memorySettingsStorage() }), version: "bench" }),
 });
 const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch, idleTimeout: 0 });
 const base = `http://127.0.0.1:${server.port}`;

@@ -5,10 +5,11 @@ import { imageArtifacts } from "./boot/image-artifacts";
 import { BootService } from "./boot/service";
 import { serverSettingsFromServe } from "./services/overlays";
 import type { ServeConfig } from "./config/serve";
+import type { ServeSettings } from "./config/settings";
 import { createApp } from "./http/app";
 import { COMMIT, VERSION } from "./version";
 import { type DhcpServer, dhcpConfig, startDhcpServer } from "./protocols/dhcp";
-import { startRaServer } from "./protocols/ra/server";
+import { type RaServer, startRaServer } from "./protocols/ra/server";
 import { type TftpServer, startTftpServer } from "./protocols/tftp/server";
 import { sqliteLeaseStore } from "./store/boot-store";
 
@@ -34,8 +35,15 @@ export interface ServerExtras {
  * The composition root of `drover serve`: builds the boot service over the node store and starts HTTP,
  * TFTP and DHCP in this process. They live and die together: if one fails to start, the others are
  * stopped and the error goes up; stop() ends them all.
+ *
+ * `settings` holds the running configuration; a change from the API (PATCH /api/v1/settings) comes back
+ * here through settings.onApply: the new DHCP and RA servers start next to the old ones (the sockets share
+ * the port), and only once they run are the old ones stopped, so a change that cannot start (an interface
+ * gone, the port taken) leaves the old servers answering. Leases are in the store, so none is lost.
  */
-export async function startServer(svc: Services, cfg: Readonly<ServeConfig>, log: (line: string) => void, extras: ServerExtras = {}): Promise<RunningServer> {
+export async function startServer(svc: Services, settings: ServeSettings, log: (line: string) => void, extras: ServerExtras = {}): Promise<RunningServer> {
+  let cfg = settings.config;
+  if (settings.startWarning) log(`drover: ${settings.startWarning}`);
   const startedAt = new Date();
   const files: BootFiles = cfg.ipxeDir ? dirBootFiles(cfg.ipxeDir) : embeddedIpxeFiles();
   const boot = new BootService(
@@ -61,6 +69,7 @@ export async function startServer(svc: Services, cfg: Readonly<ServeConfig>, log
   if (adminPassword) log(`drover: created the web/API account 'admin' with password ${adminPassword} (shown once; change it with 'drover user passwd')`);
   let tftp: TftpServer | undefined;
   let dhcp: DhcpServer | undefined;
+  let ra: RaServer | undefined;
   const app = createApp({
     startedAt,
     stats: () => svc.nodes.counts(),
@@ -73,7 +82,7 @@ export async function startServer(svc: Services, cfg: Readonly<ServeConfig>, log
     boot,
     bootFiles: files,
     api: apiDeps(svc, {
-      settings: () => ({ ...structuredClone(cfg), dataDir: svc.dataDir }),
+      settings,
       ...(extras.apiSubnets?.length ? { allowedSubnets: extras.apiSubnets } : {}),
       ...(extras.secureCookies ? { secureCookies: true } : {}),
       version: `${VERSION} (${COMMIT})`,
@@ -83,7 +92,8 @@ export async function startServer(svc: Services, cfg: Readonly<ServeConfig>, log
   stops.push(async () => void (await http.stop(true)));
   log(`drover: HTTP on http://${cfg.http.listen}:${http.port} (data dir ${svc.dataDir})`);
   // Overlays render with this server's address, port and agent interval (the hosts file, the agent's URL).
-  svc.overlays.setServer(serverSettingsFromServe(cfg, http.port!, { ...svc.overlays.serverSettings, pollSeconds: cfg.runtime.pollSeconds }));
+  const overlayServer = (c: Readonly<ServeConfig>) => serverSettingsFromServe(c, http.port!, { ...svc.overlays.serverSettings, pollSeconds: c.runtime.pollSeconds });
+  svc.overlays.setServer(overlayServer(cfg));
   // Resolve every node once in the background, so the first boot request or page load does not pay for it.
   setTimeout(() => {
     try {
@@ -93,46 +103,76 @@ export async function startServer(svc: Services, cfg: Readonly<ServeConfig>, log
     }
   }, 0);
   if (!cfg.runtime.secure) log("drover: runtime overlays are served to any source port (--insecure-runtime): any process on a node can read them");
+  const leases = sqliteLeaseStore(svc.store.db);
+  const dhcpInput = (c: Readonly<ServeConfig>) => ({
+    interfaces: c.dhcp.interfaces.map((i) => ({
+      name: i.name,
+      mode: c.dhcp.mode,
+      serverIp: i.serverIp,
+      subnets: [
+        { network: i.network, netmask: i.netmask, ...(i.router ? { router: i.router } : {}), ...(i.dns ? { dns: i.dns } : {}), ...(i.pool ? { pool: i.pool } : {}) },
+        ...c.dhcp.relaySubnets,
+      ],
+    })),
+    httpPort: http.port!,
+    tftp: c.tftp.enabled,
+    httpFilesPrefix: "/boot/",
+    discovery: c.discovery.enabled,
+    leaseSeconds: { reserved: c.dhcp.leaseSeconds },
+    ports: { server: c.dhcp.port, pxe: c.dhcp.pxePort },
+  });
+  const raInterfaces = (c: Readonly<ServeConfig>) => (c.dhcp.mode !== "off" && c.dhcp.routerAdvertisements ? c.dhcp.interfaces.map((i) => i.name) : []);
+  /** DHCP (and RA beside it) for a configuration; nothing when DHCP is off. Throws when a socket cannot open. */
+  const startDhcp = async (c: Readonly<ServeConfig>): Promise<{ dhcp?: DhcpServer; ra?: RaServer }> => {
+    if (c.dhcp.mode === "off") return {};
+    const d = await startDhcpServer(dhcpConfig(dhcpInput(c)), boot, leases, { info: log, debug: extras.debug ? log : () => {} });
+    log(`drover: DHCP (${c.dhcp.mode}) on ${d.listening.join(", ")}${c.discovery.enabled ? ", discovery on" : ""}`);
+    const names = raInterfaces(c);
+    try {
+      return { dhcp: d, ...(names.length ? { ra: startRaServer(names, log) } : {}) };
+    } catch (e) {
+      await d.stop();
+      throw e;
+    }
+  };
+  // A settings change: start what the new configuration needs, then stop what it replaces.
+  settings.onApply(async (next, prev) => {
+    const dhcpChanged = JSON.stringify([dhcpInput(next), next.dhcp.mode]) !== JSON.stringify([dhcpInput(prev), prev.dhcp.mode]) || JSON.stringify(raInterfaces(next)) !== JSON.stringify(raInterfaces(prev));
+    if (dhcpChanged) {
+      const started = await startDhcp(next);
+      const [oldDhcp, oldRa] = [dhcp, ra];
+      ({ dhcp, ra } = started);
+      oldRa?.stop();
+      await oldDhcp?.stop();
+      if (next.dhcp.mode === "off") log("drover: DHCP is off");
+    }
+    boot.setDiscovery(next.discovery.enabled, next.discovery.register);
+    const server = overlayServer(next);
+    if (JSON.stringify(server) !== JSON.stringify(svc.overlays.serverSettings)) svc.overlays.setServer(server);
+    cfg = next;
+  });
   try {
     if (cfg.tftp.enabled) {
       tftp = await startTftpServer({ port: cfg.tftp.port, address: cfg.tftp.address }, files, log);
       stops.push(() => tftp!.stop());
       log(`drover: TFTP on ${cfg.tftp.address}:${tftp.port} serving ${cfg.ipxeDir ?? "the embedded iPXE binaries"}`);
     }
-    if (cfg.dhcp.mode === "off") {
-      log("drover: DHCP is off until an interface is configured (drover serve --interface IF, see --help)");
-    } else {
-      const dcfg = dhcpConfig({
-        interfaces: cfg.dhcp.interfaces.map((i) => ({
-          name: i.name,
-          mode: cfg.dhcp.mode,
-          serverIp: i.serverIp,
-          subnets: [
-            { network: i.network, netmask: i.netmask, ...(i.router ? { router: i.router } : {}), ...(i.dns ? { dns: i.dns } : {}), ...(i.pool ? { pool: i.pool } : {}) },
-            ...cfg.dhcp.relaySubnets,
-          ],
-        })),
-        httpPort: http.port!,
-        tftp: cfg.tftp.enabled,
-        httpFilesPrefix: "/boot/",
-        discovery: cfg.discovery.enabled,
-        leaseSeconds: { reserved: cfg.dhcp.leaseSeconds },
-        ports: { server: cfg.dhcp.port, pxe: cfg.dhcp.pxePort },
-      });
-      dhcp = await startDhcpServer(dcfg, boot, sqliteLeaseStore(svc.store.db), {
-        info: log,
-        debug: extras.debug ? log : () => {},
-      });
-      stops.push(() => dhcp!.stop());
-      log(`drover: DHCP (${cfg.dhcp.mode}) on ${dhcp.listening.join(", ")}${cfg.discovery.enabled ? ", discovery on" : ""}`);
-      if (cfg.dhcp.routerAdvertisements) {
-        const ra = startRaServer(cfg.dhcp.interfaces.map((i) => i.name), log);
-        stops.push(async () => ra.stop());
-      }
-    }
+    if (cfg.dhcp.mode === "off") log("drover: DHCP is off until an interface is configured (drover serve --interface IF, or the Settings page)");
+    ({ dhcp, ra } = await startDhcp(cfg));
+    stops.push(async () => {
+      ra?.stop();
+      await dhcp?.stop();
+    });
   } catch (e) {
     await stopAll();
     throw e;
   }
-  return { httpPort: http.port!, ...(tftp ? { tftpPort: tftp.port } : {}), ...(dhcp ? { dhcp } : {}), stop: stopAll };
+  return {
+    httpPort: http.port!,
+    ...(tftp ? { tftpPort: tftp.port } : {}),
+    get dhcp() {
+      return dhcp;
+    },
+    stop: stopAll,
+  };
 }

@@ -51,9 +51,15 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     private readonly state: BootStateStore,
     private readonly images: ImageArtifacts | undefined,
     private readonly overlays: OverlayArtifacts | undefined,
-    private readonly settings: BootSettings,
+    private settings: BootSettings,
     private readonly log: (line: string) => void,
   ) {}
+
+  /** Discovery turned on or off, or registration changed, while running (the settings page). */
+  setDiscovery(discovery: boolean, register: BootSettings["register"]) {
+    const { register: _old, ...rest } = this.settings;
+    this.settings = { ...rest, discovery, ...(register ? { register } : {}) };
+  }
 
   /** The node for a MAC, running discovery when it is on and the MAC is unknown. */
   nodeForMac(mac: string, address?: string): ResolvedNode | undefined {

@@ -1,5 +1,6 @@
-import { resolveServeConfig } from "../config/serve";
+import { ServeSettings, keyValueSettingsStorage } from "../config/settings";
 import { startServer } from "../server";
+import type { Command } from "commander";
 import type { CommandModule } from "./context";
 
 const many = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((s) => s.trim()).filter(Boolean)];
@@ -46,10 +47,17 @@ Examples:
   drover serve -i eth1 --discovery --register-pattern n[001-200] --register-range 10.0.0.100-10.0.0.199
   drover serve -i eth1 --relay-subnet 10.1.0.0/24,router=10.1.0.1   nodes behind a DHCP relay`,
     )
-    .action(async (opts) => {
+    .action(async (opts, cmd: Command) => {
       const svc = ctx.services();
-      const cfg = resolveServeConfig(opts, svc.dataDir);
-      const server = await startServer(svc, cfg, (l) => ctx.io.err(`${l}\n`), { debug: !!opts.debug, ...(opts.apiSubnet?.length ? { apiSubnets: opts.apiSubnet } : {}), ...(opts.secureCookies ? { secureCookies: true } : {}) });
+      const log = (l: string) => ctx.io.err(`${l}\n`);
+      // Flags typed on the command line win over values saved on the Settings page; defaults do not.
+      const explicit = new Set(cmd.options.map((o) => o.attributeName()).filter((n) => cmd.getOptionValueSource(n) === "cli"));
+      const settings = new ServeSettings({ flags: opts, explicit, dataDir: svc.dataDir, storage: keyValueSettingsStorage(svc.settingsStore), log });
+      const server = await startServer(svc, settings, log, {
+        debug: !!opts.debug,
+        ...(opts.apiSubnet?.length ? { apiSubnets: opts.apiSubnet } : {}),
+        ...(opts.secureCookies ? { secureCookies: true } : {}),
+      });
       await new Promise<void>((resolve) => {
         process.once("SIGINT", () => resolve());
         process.once("SIGTERM", () => resolve());

@@ -1,4 +1,5 @@
 import type { Subprocess } from "bun";
+import { join } from "node:path";
 import { droverBinary } from "./binary";
 import type { Lab } from "./netns";
 
@@ -13,8 +14,10 @@ export interface DroverProcess {
   stop(): Promise<void>;
 }
 
-export async function startDroverIn(lab: Lab, dataDir: string, serveArgs: string[], readyRe = /drover: (DHCP \(|DHCP is off)/): Promise<DroverProcess> {
-  const proc = lab.spawn(lab.hn, [droverBinary(), "-d", dataDir, "serve", ...serveArgs], { stdout: "pipe", stderr: "pipe" });
+export async function startDroverIn(lab: Lab, dataDir: string, serveArgs: string[], readyRe = /drover: (DHCP \(|DHCP is off)/, opts: { fromSource?: boolean } = {}): Promise<DroverProcess> {
+  // fromSource: src/main.ts under this Bun, so a test needs no build (and runs the code as it is now).
+  const exe = opts.fromSource ? [process.execPath, join(import.meta.dir, "../../src/main.ts")] : [droverBinary()];
+  const proc = lab.spawn(lab.hn, [...exe, "-d", dataDir, "serve", ...serveArgs], { stdout: "pipe", stderr: "pipe" });
   let text = "";
   const pump = async (s: ReadableStream<Uint8Array>) => {
     const r = s.getReader();

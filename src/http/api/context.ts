@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { getConnInfo } from "hono/bun";
+import type { SettingsPort } from "../../config/settings";
 import type { AuthService } from "../../services/auth";
 import type { BootStatusService } from "../../services/boot-status";
 import type { BootBusEvent, EventBus } from "../../services/events";
@@ -19,8 +20,8 @@ export interface ApiDeps {
   images: ImageService;
   overlays: OverlayService;
   power: PowerService;
-  /** The running configuration, shown read-only on the settings page. */
-  settings: () => Record<string, unknown>;
+  /** `drover serve`'s settings: the running configuration, and live changes to it. */
+  settings: SettingsPort;
   /** When set, only clients in these IPv4 subnets (CIDR) may use the API and the page. */
   allowedSubnets?: readonly string[];
   /** Mark the session cookie Secure even over plain HTTP (behind a TLS-terminating proxy). */

@@ -9,6 +9,7 @@ import { imageRoutes } from "./images";
 import { nodeRoutes } from "./nodes";
 import { overlayRoutes } from "./overlays";
 import { ApiRouter, param } from "./router";
+import { settingsRoutes } from "./settings";
 
 export const SESSION_COOKIE = "drover_session";
 export const CSRF_HEADER = "x-csrf-token";
@@ -104,9 +105,7 @@ export function apiApp(deps: ApiDeps): { app: Hono<ApiEnv>; router: ApiRouter } 
   imageRoutes(router, deps);
   overlayRoutes(router, deps);
 
-  router.add({ method: "get", path: "/settings", tag: "settings", summary: "the running server's configuration (read-only)" }, (c) =>
-    c.json({ ...deps.settings(), api: { allowedSubnets: deps.allowedSubnets ?? [], secureCookies: !!deps.secureCookies } }),
-  );
+  settingsRoutes(router, deps);
   router.add({ method: "get", path: "/openapi.json", tag: "meta", summary: "this document" }, (c) => c.json(router.openapi({ version: deps.version })));
   app.notFound((c) => c.json({ error: `no API route for ${c.req.method} ${c.req.path}; see /api/v1/openapi.json` }, 404));
   return { app, router };

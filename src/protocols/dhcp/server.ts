@@ -54,6 +54,7 @@ export async function startDhcpServer(
   const stats: DhcpStats = { received: 0, replied: 0, handled: 0, dropped: {} };
   const sockets: dgram.Socket[] = [];
   const listening: string[] = [];
+  let closed = false;
   const count = (r: DropReason) => {
     stats.dropped[r] = (stats.dropped[r] ?? 0) + 1;
   };
@@ -90,6 +91,8 @@ export async function startDhcpServer(
             log.debug(`dhcp: ${iface.name}: ${out.note}`);
             return;
           }
+          // The server may have been stopped (a settings change replaced it) while the answer was looked up.
+          if (closed) return;
           const bytes = encode(out.packet);
           sock.send(bytes, out.to.port, out.to.address, (err) => {
             if (err) {
@@ -127,6 +130,7 @@ export async function startDhcpServer(
     listening,
     stats: () => ({ ...stats, dropped: { ...stats.dropped } }),
     stop: async () => {
+      closed = true;
       await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
     },
   };

@@ -1,4 +1,6 @@
 import { type Services, apiDeps, createServices } from "../../../src/app";
+import type { HostInterface, ServeConfig } from "../../../src/config/serve";
+import { ServeSettings, keyValueSettingsStorage } from "../../../src/config/settings";
 import { createApp } from "../../../src/http/app";
 import type { ApiDeps } from "../../../src/http/api/context";
 import { AuthService } from "../../../src/services/auth";
@@ -16,6 +18,9 @@ export interface Harness {
   app: ReturnType<typeof createApp>;
   clock: { now: number };
   auth: AuthService;
+  /** `drover serve`'s settings over the data dir's settings table; applying a change records it in `applied`. */
+  settings: ServeSettings;
+  applied: { next: Readonly<ServeConfig>; prev: Readonly<ServeConfig> }[];
   /** Logs in and returns the cookie header and CSRF token. */
   login(user?: string, password?: string): Promise<{ cookie: string; csrf: string; setCookie: string }>;
   /** A request with a session (cookie + CSRF). */
@@ -24,6 +29,11 @@ export interface Harness {
 }
 
 export const PASSWORD = "correct horse battery";
+/** The host's interfaces as the harness's settings see them. */
+export const HOST: HostInterface[] = [
+  { name: "eth1", address: "10.0.0.1", netmask: "255.255.255.0" },
+  { name: "eth0", address: "192.168.1.5", netmask: "255.255.255.0" },
+];
 
 export async function harness(opts: Partial<ApiDeps> = {}): Promise<Harness> {
   const { dir, cleanup } = tempDir("drover-api-");
@@ -31,10 +41,13 @@ export async function harness(opts: Partial<ApiDeps> = {}): Promise<Harness> {
   const clock = { now: 1_700_000_000_000 };
   const auth = new AuthService(sqliteAuthStore(svc.store.db), { now: () => clock.now, hashCost: { memoryCost: 256, timeCost: 1 } });
   await auth.setPassword("admin", PASSWORD);
+  const settings = new ServeSettings({ flags: { leaseTime: "86400", pollInterval: "60" }, explicit: new Set(), dataDir: dir, storage: keyValueSettingsStorage(svc.settingsStore), hosts: () => HOST, now: () => clock.now });
+  const applied: Harness["applied"] = [];
+  settings.onApply(async (next, prev) => void applied.push({ next, prev }));
   const deps: ApiDeps = apiDeps(svc, {
     auth,
     power: new PowerService(svc.nodes, {}),
-    settings: () => ({ http: { port: 9873, listen: "0.0.0.0" }, dhcp: { mode: "off", interfaces: [] }, discovery: { enabled: true } }),
+    settings,
     version: "test",
     ...opts,
   });
@@ -46,6 +59,8 @@ export async function harness(opts: Partial<ApiDeps> = {}): Promise<Harness> {
     app,
     clock,
     auth,
+    settings,
+    applied,
     async login(user = "admin", password = PASSWORD) {
       const r = await app.request("/api/v1/auth/login", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user, password }) });
       if (r.status !== 200) throw new Error(`login: ${r.status} ${await r.text()}`);
