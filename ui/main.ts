@@ -4,7 +4,8 @@ import htm from "htm";
 import { ApiError, get, post, setCsrf, whenLoggedOut } from "./api";
 import { NodePage } from "./node";
 import { NodesPage } from "./nodes";
-import { DiscoveryPage, ImagesPage, OverlaysPage, ProfilesPage, SettingsPage } from "./pages";
+import { DiscoveryPage, ImagesPage, OverlaysPage, ProfilesPage } from "./pages";
+import { SettingsPage } from "./settings";
 import { store, useStore } from "./store";
 
 const html = htm.bind(h);

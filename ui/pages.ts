@@ -240,34 +240,3 @@ export function DiscoveryPage() {
       )}
     </tbody></table></div>`;
 }
-
-// ---- settings ----
-
-export function SettingsPage() {
-  const [s, setS] = useState<Record<string, any> | null>(null);
-  const [tokens, setTokens] = useState<{ id: number; name: string; user: string; prefix: string; createdAt: number; lastUsedAt?: number; revokedAt?: number }[]>([]);
-  const [created, setCreated] = useState("");
-  const [err, setErr] = useState<unknown>(null);
-  const loadTokens = () => get<typeof tokens>("/tokens").then(setTokens, setErr);
-  useEffect(() => {
-    get<Record<string, any>>("/settings").then(setS, setErr);
-    loadTokens();
-  }, []);
-  const dhcp = s?.dhcp;
-  return html`<h2>Settings</h2>
-    <p class="muted">The running server's configuration, read-only: change it with the flags of <code>drover serve</code> and restart it.</p>
-    <${Err} e=${err} />
-    ${s && html`<div class="card"><h3>DHCP</h3><p>Mode: <strong>${dhcp?.mode ?? "off"}</strong></p>
-      ${(dhcp?.interfaces ?? []).length ? html`<table><thead><tr><th>Interface</th><th>Address</th><th>Network</th><th>Pool</th></tr></thead><tbody>${dhcp.interfaces.map((i: any) => html`<tr><td>${i.name}</td><td>${i.serverIp}</td><td>${i.network}/${i.netmask}</td><td>${i.pool ? `${i.pool.start}-${i.pool.end}` : ""}</td></tr>`)}</tbody></table>` : html`<p class="muted">No interfaces served.</p>`}
-      ${(dhcp?.relaySubnets ?? []).map((r: any) => html`<p>Relayed subnet ${r.network}/${r.netmask}${r.pool ? `, pool ${r.pool.start}-${r.pool.end}` : ""}</p>`)}
-      <h3>Discovery</h3><p>${s.discovery?.enabled ? "on" : "off"}${s.discovery?.register ? `, registering as ${s.discovery.register.pattern}` : ""}</p>
-      <h3>HTTP and TFTP</h3><p>HTTP ${s.http?.listen}:${s.http?.port}; TFTP ${s.tftp?.enabled ? `on port ${s.tftp.port}` : "off"}</p>
-      <h3>API</h3><p>Open to: ${s.api?.allowedSubnets?.length ? s.api.allowedSubnets.join(", ") : "every address"}</p></div>`}
-    <div class="card"><h3>API tokens</h3>
-      <form class="row" aria-label="create token" onSubmit=${async (e: Event) => { e.preventDefault(); const f = new FormData(e.target as HTMLFormElement); try { const t = await post<{ token: string }>("/tokens", { name: String(f.get("name")) }); setCreated(t.token); loadTokens(); } catch (x) { setErr(x); } }}>
-        <label>Name<input name="name" required /></label><button class="primary">Create token</button></form>
-      ${created && html`<p role="status">New token (shown once): <code>${created}</code></p>`}
-      <table><thead><tr><th>Id</th><th>Name</th><th>User</th><th>Starts with</th><th>Last used</th><th></th></tr></thead><tbody>
-      ${tokens.map((t) => html`<tr><td>${t.id}</td><td>${t.name}</td><td>${t.user}</td><td><code>${t.prefix}…</code></td><td>${ago(t.lastUsedAt)}</td><td>${t.revokedAt ? html`<span class="muted">revoked</span>` : html`<button class="danger" onClick=${async () => { await del(`/tokens/${t.id}`).catch(setErr); loadTokens(); }}>Revoke</button>`}</td></tr>`)}
-      </tbody></table></div>`;
-}

@@ -39,5 +39,11 @@ th button,.vhead button{all:unset;cursor:pointer;font-weight:600}th button:focus
 pre{background:var(--bg);border:1px solid var(--line);border-radius:4px;padding:.5rem;overflow:auto;max-height:28rem;font-size:13px}
 progress{width:100%;height:1rem}
 .login{max-width:22rem;margin:10vh auto}.login form{display:flex;flex-direction:column;gap:.8rem}
+fieldset{border:1px solid var(--line);border-radius:6px;margin:0 0 1rem;padding:.5rem 1rem 1rem;min-width:0}legend{font-weight:600;padding:0 .3rem}
+fieldset.choices{border-style:dashed;margin:.75rem 0}.settings fieldset>.row+.row,.settings fieldset>.row+label{margin-top:.75rem}
+label.check{flex-direction:row;align-items:flex-start;gap:.5rem;color:var(--fg);font-size:inherit;padding:.2rem 0}label.check input{margin-top:.2rem}
+textarea.short{min-height:4.5rem}.small{font-size:.8rem}
+.field-error{color:var(--bad);font-size:.8rem;max-width:32rem}label.invalid input,label.invalid select,label.invalid textarea{border-color:var(--bad)}
+.settings .row>label{flex:1 1 12rem}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 `;

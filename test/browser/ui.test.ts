@@ -148,6 +148,68 @@ test.skipIf(!!missing)("edit an overlay file and see the rendered preview", asyn
   await screenshot("overlay-preview");
 }, 30_000);
 
+test.skipIf(!!missing)("settings: a bad pool is refused in place, a good one is in effect at once and still there after a reload", async () => {
+  await page.getByRole("link", { name: "Settings" }).click();
+  const form = page.getByRole("form", { name: "server settings" });
+  await form.waitFor();
+  expect(await form.getByLabel("DHCP mode").inputValue()).toBe("off");
+  await form.getByLabel("DHCP mode").selectOption("authoritative");
+  await form.getByRole("checkbox", { name: /eth1/ }).check();
+  await form.getByLabel("Pool start").fill("10.0.0.250");
+  await form.getByLabel("Pool end").fill("10.0.0.200");
+  await form.getByRole("button", { name: "Save" }).click();
+  const err = form.locator("#note-pool");
+  await err.waitFor();
+  expect(await err.textContent()).toContain("is not an address range");
+  expect(await form.getByLabel("Pool start").getAttribute("aria-invalid")).toBe("true");
+  expect(h.settings.config.dhcp.mode).toBe("off");
+  expect(h.applied).toHaveLength(0);
+  await screenshot("settings-error");
+  // Fixed, and saved from the keyboard (Enter in a field submits the form).
+  await form.getByLabel("Pool start").fill("10.0.0.100");
+  await form.getByLabel("Pool end").fill("10.0.0.199");
+  await form.getByLabel("Pool end").press("Enter");
+  await form.getByRole("status").getByText(/Saved and in effect: .*pool: \(default\) → 10.0.0.100-10.0.0.199/).waitFor();
+  expect(h.settings.config.dhcp.interfaces).toEqual([{ name: "eth1", serverIp: "10.0.0.1", network: "10.0.0.0", netmask: "255.255.255.0", pool: { start: "10.0.0.100", end: "10.0.0.199" } }]);
+  expect(h.applied).toHaveLength(1);
+  await page.reload();
+  await form.waitFor();
+  expect(await form.getByLabel("DHCP mode").inputValue()).toBe("authoritative");
+  expect(await form.getByLabel("Pool start").inputValue()).toBe("10.0.0.100");
+  expect(await form.getByRole("checkbox", { name: /eth1/ }).isChecked()).toBe(true);
+  await page.getByText(/Last change .* by admin/).waitFor();
+  expect(await page.getByRole("table", { name: "restart-only settings" }).textContent()).toContain("--port");
+  await screenshot("settings-saved");
+}, 30_000);
+
+test.skipIf(!!missing)("settings: a field fixed on the command line is disabled with the reason", async () => {
+  const { ServeSettings, memorySettingsStorage } = await import("../../src/config/settings");
+  const { HOST } = await import("../unit/api/harness");
+  const real = h.deps.settings;
+  h.deps.settings = new ServeSettings({ flags: { dns: ["10.0.0.53"], leaseTime: "86400", pollInterval: "60" }, explicit: new Set(["dns"]), dataDir: h.svc.dataDir, storage: memorySettingsStorage(), hosts: () => HOST });
+  try {
+    await page.reload();
+    const dns = page.getByRole("form", { name: "server settings" }).getByLabel("DNS servers");
+    await dns.waitFor();
+    expect(await dns.isDisabled()).toBe(true);
+    expect(await dns.inputValue()).toBe("10.0.0.53");
+    expect(await page.locator("#note-dns").textContent()).toBe("set by --dns on the command line; restart drover serve without it to change it here");
+  } finally {
+    h.deps.settings = real;
+  }
+}, 30_000);
+
+test.skipIf(!!missing)("settings on a phone-sized screen: no sideways scrolling, Save reachable", async () => {
+  await page.setViewportSize({ width: 390, height: 800 });
+  await page.reload();
+  const save = page.getByRole("form", { name: "server settings" }).getByRole("button", { name: "Save" });
+  await save.scrollIntoViewIfNeeded();
+  expect(await save.isVisible()).toBe(true);
+  expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+  await screenshot("settings-phone");
+  await page.setViewportSize({ width: 1280, height: 800 });
+}, 30_000);
+
 test.skipIf(!!missing)("on a phone-sized screen the nodes page still works", async () => {
   await page.setViewportSize({ width: 390, height: 800 });
   await page.getByRole("link", { name: "Nodes" }).click();
