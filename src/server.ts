@@ -7,6 +7,8 @@ import { serverSettingsFromServe } from "./services/overlays";
 import type { ServeConfig } from "./config/serve";
 import type { ServeSettings } from "./config/settings";
 import { createApp } from "./http/app";
+import { bunWebSocket } from "./http/api/cli";
+import type { RunCommand } from "./http/api/context";
 import { COMMIT, VERSION } from "./version";
 import { type DhcpServer, dhcpConfig, startDhcpServer } from "./protocols/dhcp";
 import { type RaServer, startRaServer } from "./protocols/ra/server";
@@ -29,6 +31,8 @@ export interface ServerExtras {
   apiSubnets?: string[];
   /** Mark the session cookie Secure (behind a TLS-terminating proxy). */
   secureCookies?: boolean;
+  /** Runs a CLI command for `drover --server` clients (the API's /cli WebSocket); `drover serve` passes it. */
+  runCommand?: RunCommand;
 }
 
 /**
@@ -85,10 +89,11 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
       settings,
       ...(extras.apiSubnets?.length ? { allowedSubnets: extras.apiSubnets } : {}),
       ...(extras.secureCookies ? { secureCookies: true } : {}),
+      ...(extras.runCommand ? { runCommand: extras.runCommand } : {}),
       version: `${VERSION} (${COMMIT})`,
     }),
   });
-  const http = Bun.serve({ port: cfg.http.port, hostname: cfg.http.listen, fetch: app.fetch, idleTimeout: 255 });
+  const http = Bun.serve({ port: cfg.http.port, hostname: cfg.http.listen, fetch: app.fetch, idleTimeout: 255, websocket: bunWebSocket });
   stops.push(async () => void (await http.stop(true)));
   log(`drover: HTTP on http://${cfg.http.listen}:${http.port} (data dir ${svc.dataDir})`);
   // Overlays render with this server's address, port and agent interval (the hosts file, the agent's URL).

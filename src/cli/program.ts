@@ -1,8 +1,10 @@
 import { Command, CommanderError } from "commander";
-import { DroverError } from "../domain/errors";
+import type { Services } from "../app";
+import { DroverError, invalid } from "../domain/errors";
 import { VERSION } from "../version";
 import { CliContext, type CommandModule } from "./context";
 import type { Io } from "./output";
+import { remoteTarget, runRemote } from "./remote";
 
 import imageBuild from "./image/build";
 import imageCopy from "./image/copy";
@@ -81,12 +83,35 @@ export const COMMANDS: Record<string, { help: string; aliases?: string[]; verbs?
 /** Exit codes: 0 ok, 1 internal failure, 2 bad input, 3 not found, 4 conflict, 5 in use, 6 some nodes failed. */
 const EXIT: Record<DroverError["kind"], number> = { invalid: 2, "not-found": 3, conflict: 4, "in-use": 5 };
 
+/**
+ * Commands a remote client (`drover --server`) may not run, with what to do instead. The head node refuses
+ * them (exit 2) before their action runs: they need its terminal, run programs on it, or manage its accounts.
+ * (`image import` of a local archive and `node export -o` refuse themselves: only some of their forms are local.)
+ */
+export const LOCAL_ONLY: Record<string, string> = {
+  serve: "it runs the boot servers on the machine it is started on; start it on the head node",
+  "user passwd": "accounts are managed on the head node: ssh to it and run 'drover user passwd' there",
+  "image exec": "it runs programs on the head node: ssh to it and run 'drover image exec' there",
+  "image shell": "it runs a shell on the head node: ssh to it and run 'drover image shell' there",
+  "node console": "interactive Serial-over-LAN needs the head node's terminal: ssh to the head node and run 'drover node console' there",
+};
+
+/** The command's path without aliases: "image exec" for `drover container exec`. */
+const pathOf = (cmd: Command): string => {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+};
+
 export function buildProgram(ctx: CliContext, root: Command): Command {
   root
     .name("drover")
     .description("Stateless cluster provisioning: boot diskless nodes from one head node.")
     .version(VERSION, "-V, --version", "print the version")
     .option("-d, --data-dir <dir>", "where drover keeps its state (env DROVER_DATA_DIR; default /var/lib/drover as root, else ./.drover)")
+    .option("--server <url>", "run the command on the head node whose 'drover serve' is at this URL, e.g. http://head:9873 (env DROVER_SERVER)")
+    .option("--token <token>", "API token for --server (env DROVER_TOKEN; visible in ps, prefer --token-file)")
+    .option("--token-file <file>", "read the API token for --server from this file")
     .showHelpAfterError("(run with --help for usage)")
     // Global options go before the command (drover -d DIR node list); this lets `image exec NAME CMD -x`
     // pass the command's own options through untouched.
@@ -110,17 +135,41 @@ Examples:
   drover node add n[001-004] --ipaddr 10.0.0.11/24 --hwaddr 52:54:00:00:00:01   (addresses increment per node)
   drover node list -a n001        every field, with the profile it came from
   drover serve                    run the boot servers and the web page on :9873
+  drover --server http://head:9873 --token-file ~/.drover-token node list
+                                  run a command on the head node from elsewhere (remote use); same
+                                  output and exit codes; the token comes from 'drover user token create NAME'
 
 Run 'drover COMMAND --help' for a command's options.`,
   );
+  // The head node refuses what a remote client may not run, before the command's action starts.
+  root.hook("preAction", (_root, action) => {
+    if (!ctx.remote) return;
+    const g = root.opts<{ dataDir?: string; server?: string; token?: string; tokenFile?: string }>();
+    if (g.dataDir !== undefined || g.server !== undefined || g.token !== undefined || g.tokenFile !== undefined)
+      throw invalid("-d/--data-dir, --server, --token and --token-file cannot be given to a command run through --server");
+    const path = pathOf(action);
+    const why = LOCAL_ONLY[path];
+    if (why) throw invalid(`'drover ${path}' cannot run through --server: ${why}`);
+  });
   return root;
 }
 
-/** Runs the CLI and returns the exit code. The only caller that exits the process is main.ts. */
-export async function runCli(argv: readonly string[], io: Io): Promise<number> {
+/**
+ * Runs the CLI and returns the exit code. The only caller that exits the process is main.ts.
+ * With `services` it runs against those open services (and leaves them open): how `drover serve` runs a
+ * command for a remote client, whose terminal is `io` (io.remote).
+ */
+export async function runCli(argv: readonly string[], io: Io, opts: { services?: Services } = {}): Promise<number> {
   const root = new Command();
-  const ctx = new CliContext(io, () => root);
+  const ctx = new CliContext(io, () => root, opts.services, (svc) => (a, remoteIo) => runCli(a, { ...remoteIo, remote: true }, { services: svc }));
   buildProgram(ctx, root);
+  // `drover --server URL … COMMAND`: the root's options are parsed, the command is not run here but sent.
+  // A head node running a command for a client never connects onwards (preAction refuses the options).
+  root.hook("preSubcommand", async () => {
+    if (ctx.remote) return;
+    const target = remoteTarget(root.opts(), io.env);
+    if (target) throw new ExitWith(await runRemote(target, remoteArgv(argv), io));
+  });
   // Commander's exitOverride applies per command; set it on every subcommand so errors come back here.
   const walk = (c: Command) => {
     c.exitOverride();
@@ -148,4 +197,13 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
   } finally {
     ctx.close();
   }
+}
+
+/** The command and its arguments without the global options before it (those are this side's). */
+export function remoteArgv(argv: readonly string[]): string[] {
+  let i = 0;
+  while (i < argv.length && argv[i]!.startsWith("-") && argv[i] !== "--") {
+    i += /^(-d|--data-dir|--server|--token|--token-file)$/.test(argv[i]!) ? 2 : 1;
+  }
+  return argv.slice(i);
 }

@@ -1,4 +1,5 @@
 import { ServeSettings, keyValueSettingsStorage } from "../config/settings";
+import type { CommandIo, RunCommand } from "../http/api/context";
 import { startServer } from "../server";
 import type { Command } from "commander";
 import type { CommandModule } from "./context";
@@ -57,6 +58,7 @@ Examples:
         debug: !!opts.debug,
         ...(opts.apiSubnet?.length ? { apiSubnets: opts.apiSubnet } : {}),
         ...(opts.secureCookies ? { secureCookies: true } : {}),
+        ...(ctx.remoteRunner ? { runCommand: remoteCommands(ctx.remoteRunner(svc), log) } : {}),
       });
       await new Promise<void>((resolve) => {
         process.once("SIGINT", () => resolve());
@@ -66,5 +68,22 @@ Examples:
       await server.stop();
     });
 };
+
+/**
+ * `drover --server` clients' commands, run by this process against its own services; each is logged with
+ * who ran it and its leading words only (arguments may carry secrets such as BMC passwords).
+ */
+function remoteCommands(run: (argv: readonly string[], io: CommandIo) => Promise<number>, log: (line: string) => void): RunCommand {
+  return async (argv, io, who) => {
+    const words: string[] = [];
+    for (const a of argv) {
+      if (a.startsWith("-") || words.length === 3) break;
+      words.push(a);
+    }
+    const code = await run(argv, io);
+    log(`drover: remote command '${words.join(" ")}' by ${who.user}${who.address ? ` from ${who.address}` : ""}: exit ${code}`);
+    return code;
+  };
+}
 
 export default serve;

@@ -1,3 +1,4 @@
+import { invalid } from "../../domain/errors";
 import type { CommandModule } from "../context";
 import { describe } from "./describe";
 import { progressFor } from "./progress";
@@ -16,12 +17,15 @@ const imp: CommandModule = (parent, ctx) => {
     .option("--password <password>", "registry password or token (env DROVER_REGISTRY_PASSWORD)")
     .option("--nohttps", "talk plain HTTP to the registry")
     .action(async (source: string, name: string, opts) => {
+      // An archive or a directory would be read on the head node, not where the admin typed its name.
+      if (ctx.remote && !source.startsWith("docker://"))
+        throw invalid(`through --server, image import takes registry references (docker://…) only: ${source} would be read on the head node; copy the archive to the head node and import it there, or push it to a registry`);
       const d = await ctx.services().images.import(source, name, {
         force: opts.force,
         build: opts.build,
         platform: opts.platform,
-        username: opts.username,
-        password: opts.password,
+        username: opts.username ?? ctx.io.env.DROVER_REGISTRY_USERNAME,
+        password: opts.password ?? ctx.io.env.DROVER_REGISTRY_PASSWORD,
         nohttps: opts.nohttps,
         progress: progressFor(ctx.io),
       });

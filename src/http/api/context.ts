@@ -29,6 +29,28 @@ export interface ApiDeps {
   /** The client's address (default: the socket's); tests inject one. */
   clientAddress?: (c: Context) => string | undefined;
   version: string;
+  /**
+   * Runs a drover command on this server for a remote client (`drover --server`, the /cli WebSocket) and
+   * returns its exit code. Injected by `drover serve` (the HTTP layer does not know the CLI); absent: 501.
+   */
+  runCommand?: RunCommand;
+}
+
+export type RunCommand = (argv: string[], io: CommandIo, who: { user: string; address?: string }) => Promise<number>;
+
+/**
+ * The terminal a remote command writes to and asks through: the CLI's Io, each part forwarded over the
+ * WebSocket to the client. Declared here because http/ does not import cli/; the CLI's Io must accept it.
+ */
+export interface CommandIo {
+  out(text: string): void;
+  err(text: string): void;
+  isTTY: boolean;
+  env: Record<string, string | undefined>;
+  prompt(question: string): Promise<string | undefined>;
+  readFile(path: string): Promise<{ data: Uint8Array; mode?: number }>;
+  edit(text: string): Promise<string>;
+  remote: true;
 }
 
 export interface ApiEnv {

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { invalid } from "../../domain/errors";
 import { parseIPv4, prefixToNetmask } from "../../domain/net";
 import { AuthError } from "../../services/auth";
+import { cliRoutes } from "./cli";
 import { type ApiDeps, type ApiEnv, socketAddress } from "./context";
 import { imageRoutes } from "./images";
 import { nodeRoutes } from "./nodes";
@@ -104,6 +105,7 @@ export function apiApp(deps: ApiDeps): { app: Hono<ApiEnv>; router: ApiRouter } 
   nodeRoutes(router, deps);
   imageRoutes(router, deps);
   overlayRoutes(router, deps);
+  cliRoutes(router, deps);
 
   settingsRoutes(router, deps);
   router.add({ method: "get", path: "/openapi.json", tag: "meta", summary: "this document" }, (c) => c.json(router.openapi({ version: deps.version })));
