@@ -35,7 +35,7 @@ th button,.vhead button{all:unset;cursor:pointer;font-weight:600}th button:focus
 .grid2{display:grid;grid-template-columns:minmax(12rem,20rem) 1fr;gap:1rem}
 @media (max-width:720px){.grid2{grid-template-columns:1fr}main{padding:.5rem}.vt{height:calc(100vh - 20rem)}}
 .tree button{all:unset;cursor:pointer;display:block;padding:.1rem .3rem;border-radius:3px;font-family:ui-monospace,monospace;font-size:13px}
-.tree button[aria-current=true]{background:var(--acc);color:#fff}.tree button:focus-visible{outline:2px solid var(--acc)}
+.tree button[aria-current=true]{background:var(--acc);color:#fff}.tree button[aria-current=true] .muted{color:inherit;opacity:.85}.tree button:focus-visible{outline:2px solid var(--acc)}
 pre{background:var(--bg);border:1px solid var(--line);border-radius:4px;padding:.5rem;overflow:auto;max-height:28rem;font-size:13px}
 progress{width:100%;height:1rem}
 .login{max-width:22rem;margin:10vh auto}.login form{display:flex;flex-direction:column;gap:.8rem}
@@ -44,6 +44,7 @@ fieldset.choices{border-style:dashed;margin:.75rem 0}.settings fieldset>.row+.ro
 label.check{flex-direction:row;align-items:flex-start;gap:.5rem;color:var(--fg);font-size:inherit;padding:.2rem 0}label.check input{margin-top:.2rem}
 textarea.short{min-height:4.5rem}.small{font-size:.8rem}
 .field-error{color:var(--bad);font-size:.8rem;max-width:32rem}label.invalid input,label.invalid select,label.invalid textarea{border-color:var(--bad)}
-.settings .row>label{flex:1 1 12rem}
+.settings .row>label{flex:1 1 12rem}.grow{flex:1 1 auto}h3.grow{margin:0}
+.confirm{border:1px solid var(--bad);border-radius:6px;padding:.75rem;margin:.75rem 0;background:color-mix(in srgb,var(--bad) 6%,transparent)}.confirm p{margin:.4rem 0}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 `;

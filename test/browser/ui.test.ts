@@ -148,6 +148,61 @@ test.skipIf(!!missing)("edit an overlay file and see the rendered preview", asyn
   await screenshot("overlay-preview");
 }, 30_000);
 
+test.skipIf(!!missing)("overlays: create one (a bad name first), add a file, see it in the tree, delete the file and the overlay", async () => {
+  const create = page.getByRole("form", { name: "new overlay" });
+  await create.getByLabel("New overlay").fill("bad name!");
+  await create.getByRole("button", { name: "Create overlay" }).click();
+  expect(await create.getByRole("alert").textContent()).toContain("Use letters, digits");
+  await create.getByLabel("New overlay").fill("tools");
+  await create.getByLabel("New overlay").press("Enter");
+  await page.getByRole("status").getByText("Created overlay tools.").waitFor();
+  expect(await page.getByLabel("overlays").getByRole("button", { name: /^tools/ }).getAttribute("aria-current")).toBe("true");
+  const newFile = page.getByRole("form", { name: "new file" });
+  await newFile.getByLabel("Mode").fill("9x");
+  await newFile.getByLabel("New file path").fill("etc/tools.conf");
+  await newFile.getByRole("button", { name: "Add file" }).click();
+  expect(await newFile.getByRole("alert").textContent()).toContain("octal");
+  await newFile.getByLabel("Mode").fill("640");
+  await newFile.getByRole("button", { name: "Add file" }).click();
+  await page.getByLabel("files").getByRole("button", { name: "etc/tools.conf" }).waitFor();
+  expect(h.svc.overlays.readFile("tools", "etc/tools.conf").mode & 0o777).toBe(0o640);
+  await screenshot("overlay-new-file");
+  // The new file is open in the editor; delete it, after confirming.
+  await page.getByRole("button", { name: "Delete file" }).click();
+  const confirm = page.getByRole("alertdialog");
+  expect(await confirm.textContent()).toContain("Delete etc/tools.conf from tools?");
+  await confirm.getByRole("button", { name: "Delete file" }).click();
+  await page.getByRole("status").getByText("Deleted etc/tools.conf from tools.").waitFor();
+  expect(await page.getByLabel("files").getByRole("button", { name: "etc/tools.conf" }).count()).toBe(0);
+  // A node uses the overlay: the confirmation names it, and deleting anyway forces.
+  h.svc.nodes.addNodes(["ov01"], { set: { systemOverlay: ["tools"] } });
+  await page.getByRole("button", { name: "Delete overlay" }).click();
+  expect(await confirm.textContent()).toContain("Still used by ov01.");
+  await screenshot("overlay-delete-confirm");
+  await confirm.getByRole("button", { name: "Cancel" }).click();
+  expect(await confirm.count()).toBe(0);
+  await page.getByRole("button", { name: "Delete overlay" }).click();
+  await confirm.getByRole("button", { name: "Delete anyway" }).click();
+  await page.getByRole("status").getByText("Deleted overlay tools.").waitFor();
+  expect(await page.getByLabel("overlays").getByRole("button", { name: /^tools/ }).count()).toBe(0);
+  h.svc.nodes.deleteNodes(["ov01"]);
+}, 30_000);
+
+test.skipIf(!!missing)("overlays: a built-in cannot be deleted (the reason is shown); a site copy of one reverts to it", async () => {
+  await page.getByLabel("overlays").getByRole("button", { name: /^hostname/ }).click();
+  const del = page.getByRole("button", { name: "Delete overlay" });
+  await del.waitFor();
+  expect(await del.isDisabled()).toBe(true);
+  expect(await page.locator("#builtin-why").textContent()).toContain("cannot be deleted");
+  h.svc.overlays.writeFile("issue", "etc/issue", "site issue\n");
+  await page.reload();
+  await page.getByLabel("overlays").getByRole("button", { name: /^issue site, shadows built-in/ }).click();
+  await page.getByRole("button", { name: "Revert to built-in" }).click();
+  await page.getByRole("alertdialog").getByRole("button", { name: "Revert to built-in" }).click();
+  await page.getByRole("status").getByText("issue is the built-in again.").waitFor();
+  await page.getByLabel("overlays").getByRole("button", { name: /^issue built-in/ }).waitFor();
+}, 30_000);
+
 test.skipIf(!!missing)("settings: a bad pool is refused in place, a good one is in effect at once and still there after a reload", async () => {
   await page.getByRole("link", { name: "Settings" }).click();
   const form = page.getByRole("form", { name: "server settings" });

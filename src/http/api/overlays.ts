@@ -13,11 +13,15 @@ export function overlayRoutes(r: ApiRouter, deps: ApiDeps) {
     o.create(body.name);
     return c.json({ created: body.name }, 201);
   });
-  r.add({ method: "get", path: "/overlays/:name", tag: "overlays", summary: "an overlay's file tree (paths, types, modes, owners, sizes)" }, (c) => {
+  r.add({ method: "get", path: "/overlays/:name", tag: "overlays", summary: "an overlay's file tree (paths, types, modes, owners, sizes), whether a site copy shadows a built-in, and the nodes and profiles that list it (first 50)" }, (c) => {
     const t = o.tree(param(c, "name"));
+    const users = o.usersOf(t.name);
     return c.json({
       name: t.name,
       origin: t.origin,
+      shadows: o.repo.names().find((n) => n.name === t.name)?.shadows ?? false,
+      users: users.slice(0, 50),
+      userCount: users.length,
       entries: t.entries.map((e) => ({ path: e.path, type: e.type, uid: e.uid, gid: e.gid, ...("mode" in e ? { mode: e.mode } : {}), ...(e.type === "file" ? { size: e.data.length } : {}), ...(e.type === "symlink" ? { target: e.target } : {}) })),
     });
   });
