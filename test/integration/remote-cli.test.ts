@@ -246,11 +246,11 @@ describe("connecting", () => {
   });
 
   test("an unreachable server: a clear message and exit 1", async () => {
+    let unreachable = "";
     const r = await runCli(["--server", "http://127.0.0.1:1", "--token", "drv_x", "node", "list"], { out: () => {}, err: (s) => void (unreachable += s), isTTY: false, env: {} });
     expect(r).toBe(1);
     expect(unreachable).toMatch(/^drover: cannot reach drover at http:\/\/127\.0\.0\.1:1: .* — is drover serve running there\?\n$/);
   });
-  let unreachable = "";
 
   test("a refusal the client cannot name itself (e.g. --api-subnet) shows the server's reason", async () => {
     const fake = Bun.serve({
