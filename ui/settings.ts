@@ -132,7 +132,8 @@ export function SettingsPage() {
     try {
       const v = await patch<Settings>("/settings", change);
       load(v);
-      setSaved(v.changed?.what ?? []);
+      // A change back to what was already saved is no change (the server answers without a new entry).
+      setSaved(v.changed && v.changed.at !== s.changed?.at ? v.changed.what : []);
     } catch (x) {
       const err = x as ApiError;
       const fe = err instanceof ApiError ? fieldError(err, s.fields) : { message: String(err) };
