@@ -2,9 +2,10 @@
  * drover's read-only TFTP server. It exists to hand iPXE to PXE ROMs (undionly.kpxe, ipxe.efi, snponly.efi);
  * everything after iPXE goes over HTTP.
  *
- * Shape: one listening socket (port 69 in production) receives requests; every accepted read request gets
- * its own socket on an ephemeral port, connected to the client (RFC 1350 transfer IDs), and a small state
- * machine that sends a window of DATA blocks, waits for the ACK, and retransmits on timeout. Files come from
+ * Shape: one listening socket (port 69 in production) receives requests; every accepted read request gets a
+ * small state machine that sends a window of DATA blocks, waits for the ACK, and retransmits on timeout.
+ * All transfers run on one shared transfer port (an ephemeral port, so a client's transfer ID differs from
+ * 69 as RFC 1350 asks), found by the client's address and port; DATA packets leave in batches. Files come from
  * a `BootFiles` port; every name goes through `sanitizeBootPath` first. Nothing here knows about nodes or
  * the database.
  *
@@ -80,7 +81,6 @@ export interface TftpServer {
 }
 
 type UdpSocket = import("bun").udp.Socket<"uint8array">;
-type ConnectedUdp = import("bun").udp.ConnectedSocket<"uint8array">;
 
 /** Starts the TFTP server; rejects when the port cannot be bound. */
 export async function startTftpServer(listen: TftpListen, files: BootFiles, log: (line: string) => void, tuning: TftpTuning = {}): Promise<TftpServer> {
@@ -241,7 +241,7 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
     let t: Transfer;
     try {
       t = new Transfer(name, data, neg.blksize, neg.windowsize, neg.timeoutMs, neg.oack, address, port);
-      await t.open(listen.address);
+      t.link = await sharedLink(t);
     } catch (e) {
       transfers.delete(key);
       st.refused.internal++;
@@ -268,9 +268,104 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
     t.onEnd = end;
   }
 
+  /** Where a transfer's packets go (the shared transfer port). */
+  interface Link {
+    /** Queues packets; they leave at the end of this event-loop turn (or on drain when the buffer is full). */
+    send(packets: Uint8Array[]): void;
+    close(): void;
+  }
+
+  /**
+   * The shared transfer port: one socket, bound on first use, carries every transfer, which is found by the
+   * client's address and port (a client sees one server port per transfer, as RFC 1350 asks; dnsmasq's
+   * --tftp-single-port works the same way). In a boot storm the kernel hands over many ACKs per receive
+   * call, and every DATA packet queued while they are handled leaves in one sendmmsg at the end of the
+   * event-loop turn: two system calls per batch instead of two per block.
+   */
+  interface SharedPort {
+    sock: UdpSocket;
+    clients: Map<string, Map<number, Transfer>>;
+    /** Packets waiting to leave, flattened as sendMany wants them: data, port, address, data, … */
+    queue: (Uint8Array | number | string)[];
+    scheduled: boolean;
+  }
+  let sharedPort: Promise<SharedPort> | undefined;
+
+  function openSharedPort(): Promise<SharedPort> {
+    const sp = { clients: new Map(), queue: [], scheduled: false } as unknown as SharedPort;
+    return Bun.udpSocket({
+      hostname: listen.address,
+      port: 0,
+      binaryType: "uint8array",
+      socket: {
+        data(sock, buf, port, address) {
+          const t = sp.clients.get(address)?.get(port);
+          if (!t) {
+            // RFC 1350: a packet from an unknown transfer ID is answered with ERROR 5 (never an ERROR with one).
+            st.malformed++;
+            if (buf.length >= 2 && !(buf[0] === 0 && buf[1] === 5)) refuse(sock, port, address, ErrorCode.UnknownTid, "unknown transfer ID");
+            return;
+          }
+          try {
+            t.onPacket(buf);
+          } catch (e) {
+            debug?.(`tftp: ${address}:${port}: ${(e as Error).message}`);
+          }
+        },
+        drain: () => flushShared(sp),
+        error(_s, err) {
+          debug?.(`tftp: transfer socket error: ${err.message}`);
+        },
+      },
+    }).then((sock) => {
+      sp.sock = sock;
+      return sp;
+    });
+  }
+
+  function flushShared(sp: SharedPort) {
+    sp.scheduled = false;
+    const q = sp.queue;
+    if (q.length === 0 || sp.sock.closed) return;
+    let n: number;
+    try {
+      n = sp.sock.sendMany(q);
+    } catch (e) {
+      debug?.(`tftp: sending ${q.length / 3} packets failed: ${(e as Error).message}`);
+      n = q.length / 3; // dropped; the transfers' timers retransmit
+    }
+    // A full socket buffer takes only part of the queue; the rest leaves on drain.
+    sp.queue = n * 3 >= q.length ? [] : q.slice(n * 3);
+  }
+
+  async function sharedLink(t: Transfer): Promise<Link> {
+    sharedPort ??= openSharedPort().catch((e) => {
+      sharedPort = undefined;
+      throw e;
+    });
+    const sp = await sharedPort;
+    let byPort = sp.clients.get(t.address);
+    if (!byPort) sp.clients.set(t.address, (byPort = new Map()));
+    byPort.set(t.port, t);
+    const ports = byPort;
+    return {
+      send(packets) {
+        for (const p of packets) sp.queue.push(p, t.port, t.address);
+        if (!sp.scheduled) {
+          sp.scheduled = true;
+          setImmediate(() => flushShared(sp));
+        }
+      },
+      close() {
+        if (ports.get(t.port) === t) ports.delete(t.port);
+        if (ports.size === 0 && sp.clients.get(t.address) === ports) sp.clients.delete(t.address);
+      },
+    };
+  }
+
   /** One read transfer: a window of DATA blocks in flight, retransmitted on timeout. */
   class Transfer {
-    sock?: ConnectedUdp;
+    link?: Link;
     /** Blocks in the file, counting the final short (possibly empty) block. */
     readonly total: number;
     /** Absolute number of the highest block the client acknowledged (0: none yet). */
@@ -282,8 +377,6 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
     retries = 0;
     bytes = 0;
     timer?: ReturnType<typeof setTimeout>;
-    /** Blocks of the current window that the socket would not take yet (sent on drain). */
-    backlog: Uint8Array[] = [];
     done = false;
     onEnd: (ok: boolean, reason?: string) => void = () => {};
 
@@ -299,27 +392,6 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
     ) {
       this.total = Math.floor(data.length / blksize) + 1;
       this.awaitingOackAck = oack !== undefined;
-    }
-
-    async open(bindAddress: string) {
-      this.sock = await Bun.udpSocket({
-        hostname: bindAddress,
-        port: 0,
-        binaryType: "uint8array",
-        connect: { hostname: this.address, port: this.port },
-        socket: {
-          data: (_s, buf) => {
-            try {
-              this.onPacket(buf);
-            } catch (e) {
-              debug?.(`tftp: ${this.address}:${this.port}: ${(e as Error).message}`);
-            }
-          },
-          drain: () => this.flush(),
-          // ICMP port unreachable: the client has gone away.
-          error: (_s, err) => this.finish(false, `socket error: ${err.message}`),
-        },
-      });
     }
 
     start() {
@@ -388,28 +460,13 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
       }
       this.sent = Math.max(this.sent, last);
       st.dataPackets += packets.length;
-      this.backlog = [];
       this.sendRaw(packets);
     }
 
     sendRaw(packets: Uint8Array[]) {
-      if (!this.sock || this.sock.closed) return;
-      let n = 0;
-      try {
-        n = packets.length === 1 ? (this.sock.send(packets[0]!) ? 1 : 0) : this.sock.sendMany(packets);
-      } catch (e) {
-        debug?.(`tftp: send to ${this.address}:${this.port} failed: ${(e as Error).message}`);
-      }
-      for (let i = 0; i < n; i++) st.bytesSent += packets[i]!.length;
-      // The socket buffer is full: keep the rest for the drain callback (or the retransmission timer).
-      if (n < packets.length) this.backlog = packets.slice(n);
-    }
-
-    flush() {
-      if (this.done || this.backlog.length === 0) return;
-      const rest = this.backlog;
-      this.backlog = [];
-      this.sendRaw(rest);
+      if (!this.link || this.done) return;
+      this.link.send(packets);
+      for (const p of packets) st.bytesSent += p.length;
     }
 
     /**
@@ -456,10 +513,7 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
     close() {
       this.done = true;
       clearTimeout(this.timer);
-      this.backlog = [];
-      try {
-        this.sock?.close();
-      } catch {}
+      this.link?.close();
     }
   }
 
@@ -473,6 +527,7 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
       main.close();
       for (const t of transfers.values()) if (t !== "opening") t.close();
       transfers.clear();
+      if (sharedPort) (await sharedPort.catch(() => undefined))?.sock.close();
       st.active = 0;
     },
   };

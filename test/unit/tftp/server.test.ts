@@ -236,6 +236,35 @@ describe("TFTP server (in-process, raw client)", () => {
     expect(srv.stats().malformed).toBe(before + 4);
   });
 
+  test("transfers share one transfer port; a packet from a client with no transfer there gets ERROR 5", async () => {
+    const a = await RawClient.open();
+    const b = await RawClient.open();
+    a.send(encodeRequest("RRQ", "small.bin", "octet", { blksize: "1024" }), srv.port);
+    b.send(encodeRequest("RRQ", "exact.bin", "octet", { blksize: "512" }), srv.port);
+    const oa = await a.recv();
+    const ob = await b.recv();
+    expect(oa.port).not.toBe(srv.port);
+    expect(ob.port).toBe(oa.port);
+    // Each client gets its own file's first block from the shared port.
+    a.send(encodeAck(0), oa.port);
+    b.send(encodeAck(0), ob.port);
+    const da = await a.recv();
+    const db = await b.recv();
+    expect(da.packet.ok && da.packet.packet.op === "DATA" && [...da.packet.packet.data.subarray(0, 8)]).toEqual([...small.subarray(0, 8)]);
+    expect(db.packet.ok && db.packet.packet.op === "DATA" && [...db.packet.packet.data.subarray(0, 8)]).toEqual([...exact.subarray(0, 8)]);
+    a.send(encodeError(0, "test done"), oa.port);
+    b.send(encodeError(0, "test done"), ob.port);
+    // A stranger (no transfer from its address and port) is told so, and nobody's transfer is disturbed.
+    const c = await RawClient.open();
+    c.send(encodeAck(1), oa.port);
+    const r = await c.recv();
+    expect(r.packet.ok && r.packet.packet.op === "ERROR" && r.packet.packet.code).toBe(ErrorCode.UnknownTid);
+    // An ERROR from a stranger is never answered (two servers must not bounce errors forever).
+    c.send(encodeError(0, "stray"), oa.port);
+    expect(await c.quiet(100)).toBe(true);
+    for (const x of [a, b, c]) x.close();
+  });
+
   test("completed transfers are reported to onTransfer", () => {
     expect(done.some((d) => d.ok && d.file === "small.bin" && d.bytes === small.length)).toBe(true);
   });
