@@ -30,7 +30,8 @@ console.log("READY " + srv.port);
 `,
     );
     const exe = join(work, "embedded-tftp");
-    const built = await Bun.build({ entrypoints: [entry], compile: { outfile: exe }, minify: true });
+    // As build.ts does: the TFTP data plane thread is an extra entrypoint.
+    const built = await Bun.build({ entrypoints: [entry, join(repo, "src/protocols/tftp/dataplane.ts")], compile: { outfile: exe }, minify: true });
     expect(built.success).toBe(true);
 
     const runDir = mkdtempSync(join(work, "run-"));

@@ -16,9 +16,11 @@
  * Robustness contract: a malformed or hostile packet is a counted debug line (and, where RFC 1350 says so,
  * an ERROR reply), never an exception out of the socket handler. Only failing to bind ends the server.
  */
+import { readdirSync } from "node:fs";
 import type { BootFiles } from "../../boot/ports";
 import { sanitizeBootPath } from "../../boot/sanitize";
-import { decode, encodeData, encodeError, encodeOack, ErrorCode, negotiate, type Request, toNetascii } from "./codec";
+import { decode, encodeError, encodeOack, ErrorCode, negotiate, type Request, toNetascii } from "./codec";
+import type { FromDataPlane, ToDataPlane } from "./dataplane";
 
 export interface TftpListen {
   /** UDP port; 69 in production, 0 for an ephemeral port in tests. */
@@ -67,6 +69,7 @@ export interface TftpStats {
   completed: number;
   failed: number;
   timedOut: number;
+  /** The last three are added when a transfer ends. */
   retransmits: number;
   dataPackets: number;
   bytesSent: number;
@@ -81,6 +84,29 @@ export interface TftpServer {
 }
 
 type UdpSocket = import("bun").udp.Socket<"uint8array">;
+
+/**
+ * The data plane's Worker entrypoint: dataplane.ts beside this file when run from source; in a compiled
+ * executable, the bundle of it that the build added as an extra entrypoint (build.ts), found in the
+ * executable's embedded file system wherever the build's root put it.
+ */
+export function dataPlaneEntry(): string {
+  if (!import.meta.url.includes("/$bunfs/")) return new URL("./dataplane.ts", import.meta.url).href;
+  const find = (dir: string, depth: number): string | undefined => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = `${dir}/${e.name}`;
+      if (e.isFile() && e.name === "dataplane.js") return p;
+      if (e.isDirectory() && depth < 8) {
+        const hit = find(p, depth + 1);
+        if (hit) return hit;
+      }
+    }
+    return undefined;
+  };
+  const hit = find("/$bunfs/root", 0);
+  if (!hit) throw new Error("this executable was built without the TFTP data plane (src/protocols/tftp/dataplane.ts must be a build entrypoint; see build.ts)");
+  return hit;
+}
 
 /** Starts the TFTP server; rejects when the port cannot be bound. */
 export async function startTftpServer(listen: TftpListen, files: BootFiles, log: (line: string) => void, tuning: TftpTuning = {}): Promise<TftpServer> {
@@ -107,29 +133,69 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
     bytesSent: 0,
   };
   /**
-   * Encoded DATA packets per file contents and blksize, built on first use. In a boot storm hundreds of
-   * clients fetch the same iPXE binary with the same blksize: each packet is built once instead of once per
-   * client (block numbers depend only on the block index, rollover included). Keyed weakly by the file's
-   * bytes, so it lives exactly as long as the BootFiles cache keeps those bytes.
+   * The files' bytes as the data plane sees them: copied once into shared memory per file contents (keyed
+   * weakly by the BootFiles cache's bytes, so they live as long as it keeps them), then shared, not copied,
+   * with every transfer of that file.
    */
-  const packetCache = new WeakMap<Uint8Array, Map<number, Uint8Array[]>>();
-  const CACHE_MAX_FILE = 64 * 1024 * 1024;
-  function dataPacket(data: Uint8Array, blksize: number, block: number): Uint8Array {
-    const off = (block - 1) * blksize;
-    const chunk = () => data.subarray(off, Math.min(off + blksize, data.length));
-    if (data.length > CACHE_MAX_FILE) return encodeData(block, chunk());
-    let bySize = packetCache.get(data);
-    if (!bySize) packetCache.set(data, (bySize = new Map()));
-    let packets = bySize.get(blksize);
-    if (!packets) bySize.set(blksize, (packets = []));
-    return (packets[block - 1] ??= encodeData(block, chunk()));
+  const sharedFiles = new WeakMap<Uint8Array, { key: number; bytes: SharedArrayBuffer }>();
+  let fileSeq = 0;
+  function sharedFile(data: Uint8Array) {
+    let f = sharedFiles.get(data);
+    if (!f) {
+      const bytes = new SharedArrayBuffer(data.length);
+      new Uint8Array(bytes).set(data);
+      sharedFiles.set(data, (f = { key: ++fileSeq, bytes }));
+    }
+    return f;
   }
 
   /** Transfers by client "address|port"; an entry exists from the moment the RRQ is accepted. */
-  const transfers = new Map<string, Transfer | "opening">();
+  const transfers = new Map<string, number | "opening">();
+  /** Transfers handed to the data plane, by id. */
+  const running = new Map<number, { key: string; name: string; address: string; port: number }>();
+  let transferSeq = 0;
   let stopped = false;
 
-  const main: UdpSocket = await Bun.udpSocket({
+  // The data plane (every transfer's DATA and ACKs) runs on its own thread with its own socket.
+  const plane = new Worker(dataPlaneEntry());
+  const planePort = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the TFTP data plane thread did not start within 10 s")), 10_000);
+    plane.onmessage = (ev: MessageEvent<FromDataPlane>) => {
+      clearTimeout(timer);
+      if (ev.data.t === "ready") resolve(ev.data.port);
+      else reject(new Error(`the TFTP data plane could not start: ${ev.data.t === "failed" ? ev.data.message : ev.data.t}`));
+    };
+    plane.onerror = (ev) => {
+      clearTimeout(timer);
+      reject(new Error(`the TFTP data plane thread failed: ${ev.message}`));
+    };
+    plane.postMessage({ t: "init", address: listen.address, retries: maxRetries } satisfies ToDataPlane);
+  }).catch((e) => {
+    plane.terminate();
+    throw e;
+  });
+  plane.onmessage = (ev: MessageEvent<FromDataPlane>) => onPlaneMessage(ev.data);
+  plane.onerror = (ev) => log(`tftp: the data plane thread failed: ${ev.message}`);
+  // Keeps the process alive only through the listening socket, like any server socket.
+  (plane as unknown as { unref(): void }).unref();
+  async function stopPlane() {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      plane.onmessage = (ev: MessageEvent<FromDataPlane>) => {
+        if (ev.data.t === "stopped") {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      plane.postMessage({ t: "stop" } satisfies ToDataPlane);
+    });
+    plane.terminate();
+  }
+  debug?.(`tftp: transfers run on port ${planePort}`);
+
+  let main: UdpSocket;
+  try {
+    main = await Bun.udpSocket({
     hostname: listen.address,
     port: listen.port,
     binaryType: "uint8array",
@@ -148,6 +214,10 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
       },
     },
   });
+  } catch (e) {
+    await stopPlane();
+    throw e;
+  }
 
   function refuse(sock: UdpSocket, port: number, address: string, code: number, message: string) {
     try {
@@ -238,283 +308,43 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
     }
     const data = req.mode === "netascii" ? toNetascii(file.data) : file.data;
     const neg = negotiate(req, data.length, limits);
-    let t: Transfer;
-    try {
-      t = new Transfer(name, data, neg.blksize, neg.windowsize, neg.timeoutMs, neg.oack, address, port);
-      t.link = await sharedLink(t);
-    } catch (e) {
-      transfers.delete(key);
-      st.refused.internal++;
-      log(`tftp: cannot open a transfer socket for ${address}:${port}: ${(e as Error).message}`);
-      if (!stopped) refuse(sock, port, address, ErrorCode.NotDefined, "server error");
-      return;
-    }
-    if (stopped) {
-      t.close();
-      return;
-    }
-    transfers.set(key, t);
+    const id = ++transferSeq;
+    transfers.set(key, id);
+    running.set(id, { key, name, address, port });
     st.active++;
-    t.start();
-
-    function end(ok: boolean, reason?: string) {
-      transfers.delete(key);
-      st.active--;
-      if (ok) st.completed++;
-      else st.failed++;
-      debug?.(`tftp: ${address}:${port} ${name} ${ok ? "sent" : `failed: ${reason}`} (${t.bytes} bytes)`);
-      tuning.onTransfer?.({ file: name, client: { address, port }, ok, bytes: t.bytes, reason });
-    }
-    t.onEnd = end;
+    plane.postMessage({
+      t: "start",
+      id,
+      file: sharedFile(data),
+      blksize: neg.blksize,
+      windowsize: neg.windowsize,
+      timeoutMs: neg.timeoutMs,
+      ...(neg.oack ? { oack: encodeOack(neg.oack) } : {}),
+      address,
+      port,
+    } satisfies ToDataPlane);
   }
 
-  /** Where a transfer's packets go (the shared transfer port). */
-  interface Link {
-    /** Queues packets; they leave at the end of this event-loop turn (or on drain when the buffer is full). */
-    send(packets: Uint8Array[]): void;
-    close(): void;
-  }
-
-  /**
-   * The shared transfer port: one socket, bound on first use, carries every transfer, which is found by the
-   * client's address and port (a client sees one server port per transfer, as RFC 1350 asks; dnsmasq's
-   * --tftp-single-port works the same way). In a boot storm the kernel hands over many ACKs per receive
-   * call, and every DATA packet queued while they are handled leaves in one sendmmsg at the end of the
-   * event-loop turn: two system calls per batch instead of two per block.
-   */
-  interface SharedPort {
-    sock: UdpSocket;
-    clients: Map<string, Map<number, Transfer>>;
-    /** Packets waiting to leave, flattened as sendMany wants them: data, port, address, data, … */
-    queue: (Uint8Array | number | string)[];
-    scheduled: boolean;
-  }
-  let sharedPort: Promise<SharedPort> | undefined;
-
-  function openSharedPort(): Promise<SharedPort> {
-    const sp = { clients: new Map(), queue: [], scheduled: false } as unknown as SharedPort;
-    return Bun.udpSocket({
-      hostname: listen.address,
-      port: 0,
-      binaryType: "uint8array",
-      socket: {
-        data(sock, buf, port, address) {
-          const t = sp.clients.get(address)?.get(port);
-          if (!t) {
-            // RFC 1350: a packet from an unknown transfer ID is answered with ERROR 5 (never an ERROR with one).
-            st.malformed++;
-            if (buf.length >= 2 && !(buf[0] === 0 && buf[1] === 5)) refuse(sock, port, address, ErrorCode.UnknownTid, "unknown transfer ID");
-            return;
-          }
-          try {
-            t.onPacket(buf);
-          } catch (e) {
-            debug?.(`tftp: ${address}:${port}: ${(e as Error).message}`);
-          }
-        },
-        drain: () => flushShared(sp),
-        error(_s, err) {
-          debug?.(`tftp: transfer socket error: ${err.message}`);
-        },
-      },
-    }).then((sock) => {
-      sp.sock = sock;
-      return sp;
-    });
-  }
-
-  function flushShared(sp: SharedPort) {
-    sp.scheduled = false;
-    const q = sp.queue;
-    if (q.length === 0 || sp.sock.closed) return;
-    let n: number;
-    try {
-      n = sp.sock.sendMany(q);
-    } catch (e) {
-      debug?.(`tftp: sending ${q.length / 3} packets failed: ${(e as Error).message}`);
-      n = q.length / 3; // dropped; the transfers' timers retransmit
+  function onPlaneMessage(m: FromDataPlane) {
+    if (m.t === "strays") {
+      st.malformed += m.n;
+      debug?.(`tftp: ${m.n} packet(s) for no transfer (last from ${m.from}), answered with ERROR 5`);
+      return;
     }
-    // A full socket buffer takes only part of the queue; the rest leaves on drain.
-    sp.queue = n * 3 >= q.length ? [] : q.slice(n * 3);
-  }
-
-  async function sharedLink(t: Transfer): Promise<Link> {
-    sharedPort ??= openSharedPort().catch((e) => {
-      sharedPort = undefined;
-      throw e;
-    });
-    const sp = await sharedPort;
-    let byPort = sp.clients.get(t.address);
-    if (!byPort) sp.clients.set(t.address, (byPort = new Map()));
-    byPort.set(t.port, t);
-    const ports = byPort;
-    return {
-      send(packets) {
-        for (const p of packets) sp.queue.push(p, t.port, t.address);
-        if (!sp.scheduled) {
-          sp.scheduled = true;
-          setImmediate(() => flushShared(sp));
-        }
-      },
-      close() {
-        if (ports.get(t.port) === t) ports.delete(t.port);
-        if (ports.size === 0 && sp.clients.get(t.address) === ports) sp.clients.delete(t.address);
-      },
-    };
-  }
-
-  /** One read transfer: a window of DATA blocks in flight, retransmitted on timeout. */
-  class Transfer {
-    link?: Link;
-    /** Blocks in the file, counting the final short (possibly empty) block. */
-    readonly total: number;
-    /** Absolute number of the highest block the client acknowledged (0: none yet). */
-    acked = 0;
-    /** Absolute number of the highest block sent. */
-    sent = 0;
-    /** Waiting for ACK 0 of our OACK. */
-    awaitingOackAck: boolean;
-    retries = 0;
-    bytes = 0;
-    timer?: ReturnType<typeof setTimeout>;
-    done = false;
-    onEnd: (ok: boolean, reason?: string) => void = () => {};
-
-    constructor(
-      readonly name: string,
-      readonly data: Uint8Array,
-      readonly blksize: number,
-      readonly windowsize: number,
-      readonly timeoutMs: number,
-      readonly oack: Map<string, string> | undefined,
-      readonly address: string,
-      readonly port: number,
-    ) {
-      this.total = Math.floor(data.length / blksize) + 1;
-      this.awaitingOackAck = oack !== undefined;
-    }
-
-    start() {
-      if (this.oack) this.sendRaw([encodeOack(this.oack)]);
-      else this.sendWindow();
-      this.arm();
-    }
-
-    onPacket(buf: Uint8Array) {
-      if (this.done) return;
-      // Fast path for the packet that makes up half of all traffic.
-      if (buf.length >= 4 && buf[0] === 0 && buf[1] === 4) {
-        this.onAck((buf[2]! << 8) | buf[3]!);
-        return;
-      }
-      const d = decode(buf);
-      if (!d.ok) {
-        debug?.(`tftp: ${this.address}:${this.port}: malformed packet during transfer: ${d.reason}`);
-        return;
-      }
-      const p = d.packet;
-      if (p.op === "ERROR") {
-        this.finish(false, `client sent error ${p.code}: ${p.message}`);
-        return;
-      }
-      if (p.op !== "ACK") {
-        this.sendRaw([encodeError(ErrorCode.IllegalOperation, "expected an ACK")]);
-        this.finish(false, `client sent ${p.op} during a read transfer`);
-        return;
-      }
-      this.onAck(p.block);
-    }
-
-    onAck(block: number) {
-      if (this.awaitingOackAck) {
-        if (block !== 0) return;
-        this.awaitingOackAck = false;
-        this.retries = 0;
-        this.sendWindow();
-        this.arm();
-        return;
-      }
-      // Map the 16-bit block number onto the window in flight. An ACK for a block already acknowledged
-      // (a duplicate) is ignored rather than answered: answering duplicates is the Sorcerer's Apprentice bug.
-      const delta = (block - this.acked) & 0xffff;
-      if (delta === 0 || this.acked + delta > this.sent) return;
-      this.acked += delta;
-      this.retries = 0;
-      if (this.acked >= this.total) {
-        this.finish(true);
-        return;
-      }
-      // Either the whole window arrived, or (RFC 7440) the client acknowledged the last block it got in
-      // order and wants the rest again: both mean "send the next window starting after `acked`".
-      this.sendWindow();
-      this.arm();
-    }
-
-    sendWindow() {
-      const last = Math.min(this.acked + this.windowsize, this.total);
-      const packets: Uint8Array[] = [];
-      for (let b = this.acked + 1; b <= last; b++) {
-        const p = dataPacket(this.data, this.blksize, b);
-        packets.push(p);
-        if (b > this.sent) this.bytes += p.length - 4;
-      }
-      this.sent = Math.max(this.sent, last);
-      st.dataPackets += packets.length;
-      this.sendRaw(packets);
-    }
-
-    sendRaw(packets: Uint8Array[]) {
-      if (!this.link || this.done) return;
-      this.link.send(packets);
-      for (const p of packets) st.bytesSent += p.length;
-    }
-
-    /**
-     * Starts the retransmission clock from now. One timer per transfer stays armed and, when it fires early
-     * (progress was made since it was set), re-arms for the remainder: far cheaper than clearing and
-     * setting a timer for every ACK.
-     */
-    arm() {
-      this.lastSend = performance.now();
-      this.timer ??= setTimeout(() => this.onTimer(), this.timeoutMs);
-    }
-
-    lastSend = 0;
-
-    onTimer() {
-      this.timer = undefined;
-      if (this.done) return;
-      const left = this.lastSend + this.timeoutMs - performance.now();
-      if (left > 1) {
-        this.timer = setTimeout(() => this.onTimer(), left);
-        return;
-      }
-      this.onTimeout();
-    }
-
-    onTimeout() {
-      if (++this.retries > maxRetries) {
-        st.timedOut++;
-        this.finish(false, `no ACK after ${maxRetries} retransmissions`);
-        return;
-      }
-      st.retransmits++;
-      if (this.awaitingOackAck && this.oack) this.sendRaw([encodeOack(this.oack)]);
-      else this.sendWindow();
-      this.arm();
-    }
-
-    finish(ok: boolean, reason?: string) {
-      if (this.done) return;
-      this.close();
-      this.onEnd(ok, reason);
-    }
-
-    close() {
-      this.done = true;
-      clearTimeout(this.timer);
-      this.link?.close();
-    }
+    if (m.t !== "end") return;
+    const r = running.get(m.id);
+    if (!r) return;
+    running.delete(m.id);
+    if (transfers.get(r.key) === m.id) transfers.delete(r.key);
+    st.active--;
+    if (m.ok) st.completed++;
+    else st.failed++;
+    if (m.timedOut) st.timedOut++;
+    st.retransmits += m.counters.retransmits;
+    st.dataPackets += m.counters.dataPackets;
+    st.bytesSent += m.counters.bytesSent;
+    debug?.(`tftp: ${r.address}:${r.port} ${r.name} ${m.ok ? "sent" : `failed: ${m.reason}`} (${m.bytes} bytes)`);
+    tuning.onTransfer?.({ file: r.name, client: { address: r.address, port: r.port }, ok: m.ok, bytes: m.bytes, ...(m.reason ? { reason: m.reason } : {}) });
   }
 
   log(`drover: TFTP on ${main.address.address}:${main.port} (read-only)`);
@@ -525,9 +355,8 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
     stop: async () => {
       stopped = true;
       main.close();
-      for (const t of transfers.values()) if (t !== "opening") t.close();
       transfers.clear();
-      if (sharedPort) (await sharedPort.catch(() => undefined))?.sock.close();
+      await stopPlane();
       st.active = 0;
     },
   };
