@@ -89,5 +89,39 @@ if (!existsSync(CHROMIUM)) {
   rmSync(profile, { recursive: true, force: true });
 }
 server.stop(true);
+
+// The first request to a freshly started `drover serve` (from source, same runtime as dist/drover) over the
+// same data dir: right when HTTP answers (racing the start-up warm-up), and 3 s after start.
+const token = auth.createToken("bench").token;
+async function firstAfterStart(waitMs: number): Promise<number> {
+  const p = Bun.spawn(["bun", join(import.meta.dir, "../src/main.ts"), "-d", dir, "serve", "--port", "0", "--listen", "127.0.0.1", "--no-tftp"], { stdout: "ignore", stderr: "pipe" });
+  try {
+    const reader = p.stderr.getReader();
+    let log = "";
+    let port = 0;
+    while (!port) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`drover serve exited: ${log}`);
+      log += new TextDecoder().decode(value);
+      port = Number(/HTTP on http:\/\/127\.0\.0\.1:(\d+)/.exec(log)?.[1] ?? 0);
+    }
+    if (waitMs) await Bun.sleep(waitMs);
+    const t0 = performance.now();
+    const r = await fetch(`http://127.0.0.1:${port}/api/v1/nodes`, { headers: { authorization: `Bearer ${token}` } });
+    await r.arrayBuffer();
+    if (r.status !== 200) throw new Error(`GET /api/v1/nodes: ${r.status}`);
+    return performance.now() - t0;
+  } finally {
+    p.kill("SIGTERM");
+    await p.exited;
+  }
+}
+const atOnce: number[] = [];
+const later: number[] = [];
+for (let i = 0; i < 3; i++) {
+  atOnce.push(await firstAfterStart(0));
+  later.push(await firstAfterStart(3000));
+}
+console.log(`GET /api/v1/nodes, first request to a fresh drover serve: as soon as HTTP answers median ${median(atOnce).toFixed(0)} ms, 3 s after start median ${median(later).toFixed(0)} ms (3 starts each; target ≤ 200 ms)`);
 svc.close();
 rmSync(dir, { recursive: true, force: true });
