@@ -94,7 +94,11 @@ server.stop(true);
 // same data dir: right when HTTP answers (racing the start-up warm-up), and 3 s after start.
 const token = auth.createToken("bench").token;
 async function firstAfterStart(waitMs: number): Promise<number> {
-  const p = Bun.spawn(["bun", join(import.meta.dir, "../src/main.ts"), "-d", dir, "serve", "--port", "0", "--listen", "127.0.0.1", "--no-tftp"], { stdout: "ignore", stderr: "pipe" });
+  // A fixed port, as in production (with --port 0 drover learns its port only after listening).
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const fixed = probe.port;
+  probe.stop(true);
+  const p = Bun.spawn(["bun", join(import.meta.dir, "../src/main.ts"), "-d", dir, "serve", "--port", String(fixed), "--listen", "127.0.0.1", "--no-tftp"], { stdout: "ignore", stderr: "pipe" });
   try {
     const reader = p.stderr.getReader();
     let log = "";

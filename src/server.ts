@@ -93,20 +93,31 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
       version: `${VERSION} (${COMMIT})`,
     }),
   });
-  const http = Bun.serve({ port: cfg.http.port, hostname: cfg.http.listen, fetch: app.fetch, idleTimeout: 255, websocket: bunWebSocket });
-  stops.push(async () => void (await http.stop(true)));
-  log(`drover: HTTP on http://${cfg.http.listen}:${http.port} (data dir ${svc.dataDir})`);
   // Overlays render with this server's address, port and agent interval (the hosts file, the agent's URL).
-  const overlayServer = (c: Readonly<ServeConfig>) => serverSettingsFromServe(c, http.port!, { ...svc.overlays.serverSettings, pollSeconds: c.runtime.pollSeconds });
-  svc.overlays.setServer(overlayServer(cfg));
-  // Resolve every node once in the background, so the first boot request or page load does not pay for it.
-  setTimeout(() => {
+  let httpPort = cfg.http.port;
+  const overlayServer = (c: Readonly<ServeConfig>) => serverSettingsFromServe(c, httpPort, { ...svc.overlays.serverSettings, pollSeconds: c.runtime.pollSeconds });
+  // Resolve every node once before listening (about 0.5 s for 10,000 nodes), so that neither the first boot
+  // request nor the first page load pays for it.
+  const warm = () => {
     try {
       svc.overlays.snapshot();
     } catch (e) {
       log(`drover: warming the node cache failed: ${(e as Error).message}`);
     }
-  }, 0);
+  };
+  if (httpPort !== 0) {
+    svc.overlays.setServer(overlayServer(cfg));
+    warm();
+  }
+  const http = Bun.serve({ port: cfg.http.port, hostname: cfg.http.listen, fetch: app.fetch, idleTimeout: 255, websocket: bunWebSocket });
+  stops.push(async () => void (await http.stop(true)));
+  log(`drover: HTTP on http://${cfg.http.listen}:${http.port} (data dir ${svc.dataDir})`);
+  if (httpPort === 0) {
+    // An ephemeral port (tests): the overlays learn it now, and the cache warms in the background.
+    httpPort = http.port!;
+    svc.overlays.setServer(overlayServer(cfg));
+    setTimeout(warm, 0);
+  }
   if (!cfg.runtime.secure) log("drover: runtime overlays are served to any source port (--insecure-runtime): any process on a node can read them");
   const leases = sqliteLeaseStore(svc.store.db);
   const dhcpInput = (c: Readonly<ServeConfig>) => ({
