@@ -62,6 +62,7 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
       secureRuntime: cfg.runtime.secure,
     },
     log,
+    sqliteLeaseStore(svc.store.db),
   );
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {

@@ -13,6 +13,7 @@ import type {
   DhcpBootPort,
   HttpBootPort,
   ImageArtifacts,
+  LeaseStore,
   NodeReservation,
   OverlayArtifacts,
   RequestOrigin,
@@ -20,6 +21,7 @@ import type {
 import defaultTemplate from "./templates/default.ipxe" with { type: "text" };
 import unconfiguredTemplate from "./templates/unconfigured.ipxe" with { type: "text" };
 import { runtimeAllowed } from "../overlay/security";
+import { normalizeMac } from "../domain/net";
 
 export interface BootSettings {
   /** Bind unknown MACs to discoverable nodes, and register new ones when `register` is set. */
@@ -53,7 +55,21 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     private readonly overlays: OverlayArtifacts | undefined,
     private settings: BootSettings,
     private readonly log: (line: string) => void,
+    /** drover's own DHCP leases: a node without a static address is known by the one drover gave it. */
+    private readonly leases?: Pick<LeaseStore, "get">,
   ) {}
+
+  /** The address drover's DHCP server leased to this MAC, while the lease runs. */
+  private leasedAddress(mac: string): string | undefined {
+    let key: string;
+    try {
+      key = normalizeMac(mac);
+    } catch {
+      return undefined;
+    }
+    const l = this.leases?.get(key);
+    return l && l.expiresAt > Date.now() ? l.ip : undefined;
+  }
 
   /** Discovery turned on or off, or registration changed, while running (the settings page). */
   setDiscovery(discovery: boolean, register: BootSettings["register"]) {
@@ -145,7 +161,7 @@ export class BootService implements DhcpBootPort, HttpBootPort {
       else if (!this.images) out = refuse(503, "images are not available on this server");
       else out = kind === "kernel" ? await this.images.kernel(image, n.conf.kernel?.version) : await this.images.image(image);
     } else {
-      const denied = kind === "runtime" ? runtimeAllowed(n, req, { enforce: this.settings.secureRuntime !== false }) : undefined;
+      const denied = kind === "runtime" ? runtimeAllowed(n, req, { enforce: this.settings.secureRuntime !== false }, this.leasedAddress(mac)) : undefined;
       if (denied) out = denied;
       else if (!this.overlays) out = refuse(503, `${kind} overlays are not available on this server yet`);
       else out = await this.overlays.archive(kind, n.name);

@@ -52,6 +52,21 @@ describe("through the boot routes", () => {
     expect(readCpio(new Uint8Array(readFileSync(ok.path))).map((e) => e.path)).toContain("etc/hosts");
   });
 
+  test("a DHCP-configured node is known by the address drover's DHCP server leased to it", async () => {
+    const dhcpNode = [...w.nodes.listNodes([])].find((n) => n.conf.networkDevices?.default?.hwaddr === "52:54:00:00:00:01")!;
+    w.nodes.setNodes([dhcpNode.name], { set: { runtimeOverlay: ["hosts"] } }, { allowMissingImage: true });
+    const leases = new Map([["52:54:00:00:00:01", { mac: "52:54:00:00:00:01", ip: "10.0.0.150", expiresAt: Date.now() + 60_000 }]]);
+    const leased = new BootService(w.nodes, state, undefined, w.overlays, { discovery: false }, () => {}, { get: (m) => leases.get(m) });
+    const ok = await leased.file("runtime", "52:54:00:00:00:01", req("10.0.0.150", 987));
+    if ("refused" in ok) throw new Error(ok.message);
+    const other = await leased.file("runtime", "52:54:00:00:00:01", req("10.0.0.151", 987));
+    expect("refused" in other && other.message).toContain("10.0.0.150");
+    // An expired lease says nothing: the privileged port is then the only check, as without drover's DHCP.
+    leases.get("52:54:00:00:00:01")!.expiresAt = Date.now() - 1;
+    const expired = await leased.file("runtime", "52:54:00:00:00:01", req("10.0.0.151", 987));
+    expect("refused" in expired).toBe(false);
+  });
+
   test("system overlays are not port-restricted (iPXE fetches them)", async () => {
     const r = await boot.file("system", "52:54:00:00:00:02", req("10.0.0.12", 40001));
     expect("refused" in r).toBe(false);
