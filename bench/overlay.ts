@@ -7,10 +7,11 @@
 // The cold run is repeated with the archive cache on a tmpfs (/dev/shm): on a busy or slow disk, creating
 // 20,000 archive files costs more than rendering them, and the cache is disposable (cacheDir option).
 // Usage: bun bench/overlay.ts [NODES]
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServices } from "../src/app";
+import { readArtifact } from "../src/boot/artifact";
 import { OverlayService } from "../src/services/overlays";
 import { sqliteNodeStore } from "../src/store/node-store";
 import { readCpio } from "../src/overlay/cpio";
@@ -48,9 +49,12 @@ try {
   const errors = out.filter((r) => r.status === "error");
   if (errors.length) throw new Error(`${errors.length} failed, e.g. ${errors[0]!.message}`);
   const bytes = out.reduce((n, r) => n + (r.size ?? 0), 0);
-  const rt = cold.overlays.archivePath("runtime", names[0]!)!;
-  const hostsLines = new TextDecoder().decode(readCpio(new Uint8Array(readFileSync(rt))).find((e) => e.path === "etc/hosts")!.data).split("\n").length;
-  console.log(`cold, cache on the data dir's disk: ${out.length} archives (${N} nodes × system + runtime) in ${(coldMs / 1000).toFixed(2)} s, ${(bytes / 1e6).toFixed(0)} MB written; /etc/hosts has ${hostsLines} lines; CPU ${coldCpu} s  (target ≤ 10 s)`);
+  // What is on disk: shared members (hosts file, agent, …) once, then each node's own member.
+  const written = [...new Bun.Glob("**/*").scanSync(join(dir, "overlay-cache"))].reduce((n, f) => n + statSync(join(dir, "overlay-cache", f)).size, 0);
+  const rt = await cold.overlays.archive("runtime", names[0]!);
+  if ("refused" in rt) throw new Error(rt.message);
+  const hostsLines = new TextDecoder().decode(readCpio(readArtifact(rt)).find((e) => e.path === "etc/hosts")!.data).split("\n").length;
+  console.log(`cold, cache on the data dir's disk: ${out.length} archives (${N} nodes × system + runtime) in ${(coldMs / 1000).toFixed(2)} s, ${(bytes / 1e6).toFixed(0)} MB served, ${(written / 1e6).toFixed(0)} MB written; /etc/hosts has ${hostsLines} lines; CPU ${coldCpu} s  (target ≤ 10 s)`);
 
   if (existsSync("/dev/shm")) {
     const shm = mkdtempSync("/dev/shm/drover-bench-cache-");
@@ -90,7 +94,7 @@ try {
     const r = await cold.overlays.archive("runtime", n);
     change.push(ms(t0));
     if ("refused" in s || "refused" in r) throw new Error("refused");
-    const got = new TextDecoder().decode(readCpio(new Uint8Array(readFileSync(r.path))).find((e) => e.path === "etc/hosts")!.data);
+    const got = new TextDecoder().decode(readCpio(readArtifact(r)).find((e) => e.path === "etc/hosts")!.data);
     if (!got.includes(`10.0.${200 + k}.1  ${n}`)) throw new Error("the new archive does not show the change");
     t0 = performance.now();
     await cold.overlays.archive("runtime", names[k * Math.floor(N / 5) + 1]!);

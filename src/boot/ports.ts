@@ -81,14 +81,23 @@ export interface BootFiles {
   list(): Promise<string[]>;
 }
 
-/** A file on disk that a boot route streams (kernel, image archive, overlay archive). */
-export interface BootArtifact {
+/** One file of an artifact stored in parts. */
+export interface ArtifactPart {
   path: string;
+  size: number;
+}
+
+/**
+ * What a boot route streams (kernel, image archive, overlay archive): one file on disk, or several whose
+ * concatenation is the artifact (an overlay archive: gzip members shared by many nodes, each stored once,
+ * then the node's own member). boot/artifact.ts reads either.
+ */
+export type BootArtifact = {
   size: number;
   mtimeMs: number;
   /** Strong validator: changes whenever the content may have changed. */
   etag: string;
-}
+} & ({ path: string } | { parts: readonly ArtifactPart[] });
 
 /** Why a boot file cannot be served: an HTTP status and a message the node's console will show. */
 export interface BootRefusal {

@@ -3,14 +3,24 @@
  * rely on: ETag + If-None-Match (304), Range (206, one range; 416 when unsatisfiable), HEAD. Files stream
  * from disk (Bun.file slices are sent without buffering the whole file).
  */
+import type { ArtifactPart } from "../boot/ports";
+import { readParts, streamParts } from "../boot/artifact";
+
 export interface Sendable {
   size: number;
   etag: string;
-  /** A path on disk, or the bytes themselves. */
+  /** A path on disk, files whose concatenation is the content (an overlay archive), or the bytes themselves. */
   path?: string;
+  parts?: readonly ArtifactPart[];
   data?: Uint8Array;
   contentType?: string;
 }
+
+/**
+ * Content in parts up to this size is read at once and sent with its length; larger content streams part
+ * after part (Bun sends a streamed body chunked, without Content-Length). Overlay archives are kilobytes.
+ */
+const READ_AT_ONCE = 8 << 20;
 
 export function sendFile(req: Request, f: Sendable): Response {
   const headers = new Headers({
@@ -21,7 +31,11 @@ export function sendFile(req: Request, f: Sendable): Response {
   });
   const inm = req.headers.get("if-none-match");
   if (inm && inm.split(",").some((t) => t.trim() === f.etag || t.trim() === "*")) return new Response(null, { status: 304, headers });
-  const body = (start: number, end: number): BodyInit => (f.path ? Bun.file(f.path).slice(start, end) : (f.data!.subarray(start, end) as Uint8Array<ArrayBuffer>));
+  const body = (start: number, end: number): BodyInit => {
+    if (f.path) return Bun.file(f.path).slice(start, end);
+    if (f.parts) return (end - start <= READ_AT_ONCE ? readParts(f.parts, start, end) : streamParts(f.parts, start, end)) as BodyInit;
+    return f.data!.subarray(start, end) as Uint8Array<ArrayBuffer>;
+  };
   const range = req.headers.get("range");
   const ifRange = req.headers.get("if-range");
   if (range && (!ifRange || ifRange === f.etag)) {

@@ -81,7 +81,7 @@ interface Shared {
   gz?: Uint8Array;
   /** The batch whose first use checked `deps`. */
   checked?: object;
-  /** sha256 of `gz`, for the ETag. */
+  /** sha256 of `gz`: its name in the archive cache and its part of the ETag. */
   digest?: string;
 }
 
@@ -90,9 +90,17 @@ export class OverlayBuildError extends Error {}
 /** Keys a template may read and still be shared by every node. */
 const SHARED_KEYS = new Set(["allNodes", "server", "build", "include", "file", "softlink", "abort", "nobackup", "opt", "sh", "fail"]);
 
+/** A gzip member that many nodes' archives share, named by the sha256 (hex) of its bytes. */
+export interface SharedMember {
+  digest: string;
+  gz: Uint8Array;
+}
+
 export interface BuiltArchive {
-  /** Gzip members to write in order: shared segments, then the node's own files with the trailer. */
-  pieces: Uint8Array[];
+  /** The shared members, in order; the archive is these followed by `own`. */
+  shared: SharedMember[];
+  /** The node's own files and the trailer, one gzip member. */
+  own: Uint8Array;
   size: number;
   /** Changes whenever the bytes do. */
   etag: string;
@@ -278,7 +286,7 @@ export function buildArchive(input: NodeInput, overlays: readonly string[], tree
     if (it.kind === "own") last.set(it.entry.path, i);
     else for (const f of it.shared.files) last.set(f.path, i);
   });
-  const pieces: Uint8Array[] = [];
+  const shared: SharedMember[] = [];
   const own: CpioEntry[] = [];
   const manifest: BuiltArchive["manifest"] = [];
   const seenShared = new Set<Shared>();
@@ -295,20 +303,20 @@ export function buildArchive(input: NodeInput, overlays: readonly string[], tree
         // and they are rebuilt whenever any node changes.
         const raw = packCpio(it.shared.files.map(toCpio), 0, false);
         it.shared.gz = gzipSync(raw, { level: raw.length > 65536 ? 1 : 6 });
+        it.shared.digest = createHash("sha256").update(it.shared.gz).digest("hex");
       }
-      pieces.push(it.shared.gz);
+      shared.push({ digest: it.shared.digest!, gz: it.shared.gz });
       for (const f of it.shared.files) manifest.push({ path: f.path, overlay: it.overlay, type: f.type, ...(f.type === "file" ? { mode: f.mode } : {}) });
     }
   });
   const tail = gzipSync(packCpio(own, 0, true), { level: 6 });
-  pieces.push(tail);
-  // The ETag: a hash of the pieces, where a shared member counts by its own hash (computed once), so a
-  // 10,000-line hosts member is not re-hashed for every node. Same pieces, same bytes, same ETag.
+  // The ETag: a hash of the members, where a shared member counts by its own hash (computed once), so a
+  // 10,000-line hosts member is not re-hashed for every node. Same members, same bytes, same ETag.
   const h = createHash("sha256");
-  for (const x of seenShared) if (x.gz && x.files.length) h.update((x.digest ??= createHash("sha256").update(x.gz).digest("hex")));
+  for (const x of shared) h.update(x.digest);
   h.update(tail);
-  const size = pieces.reduce((n, p) => n + p.length, 0);
-  return { pieces, size, etag: h.digest("hex").slice(0, 24), deps, usesAll, files: manifest.filter((m) => m.type !== "dir").length, manifest };
+  const size = shared.reduce((n, p) => n + p.gz.length, tail.length);
+  return { shared, own: tail, size, etag: h.digest("hex").slice(0, 24), deps, usesAll, files: manifest.filter((m) => m.type !== "dir").length, manifest };
 }
 
 export function hashOf(...parts: string[]): string {

@@ -9,7 +9,7 @@ import type { Conf } from "../domain/conf";
 import { conflict, inUse, invalid, notFound } from "../domain/errors";
 import { cleanRel, resolveIn } from "../image/fspath";
 import { matchNames } from "../domain/hostlist";
-import { type BuiltArchive, type Dep, type HostEnv, type NodeInput, OverlayBuildError, type Snapshot, buildArchive, depsCurrent, hashOf, renderOne } from "../overlay/build";
+import { type BuiltArchive, type Dep, type HostEnv, type NodeInput, OverlayBuildError, type SharedMember, type Snapshot, buildArchive, depsCurrent, hashOf, renderOne } from "../overlay/build";
 import { type PeerView, type ServerSettings, nodeView, peerView, serverView } from "../overlay/data";
 import { type ReadEntry, readCpio } from "../overlay/cpio";
 import { type LintWarning, lintOverlays } from "../overlay/lint";
@@ -78,8 +78,11 @@ interface CacheMeta {
   /** Set when a template read allNodes: the all-nodes hash it was built against. */
   peersHash?: string;
   deps: Dep[];
+  /** Shared gzip members (digests, stored once under shared/) that come before `file`, in order. */
+  shared?: string[];
+  /** The node's own member: the whole archive when nothing is shared. */
   file: string;
-  /** The archive before this one, kept while downloads may still read it. */
+  /** The node's previous own member, kept while downloads may still read it. */
   prev?: string;
   etag: string;
   size: number;
@@ -114,6 +117,8 @@ interface State {
 }
 
 const MAX_MEMO = 2000;
+/** How long a shared member no current archive uses is kept (downloads of older archives may still read it). */
+const SHARED_GRACE_MS = 10 * 60_000;
 
 /**
  * Overlays: the per-node archives the boot routes serve, always current with their inputs, and the use
@@ -123,10 +128,14 @@ const MAX_MEMO = 2000;
  * fingerprints, the node after the cascade, the server settings, drover's version), plus the all-nodes hash
  * when a template read `allNodes`, plus the stat signatures of every outside file a template read (head-node
  * files, image files, host keys). A request whose key and signatures match is served from
- * `<dataDir>/overlay-cache/NODE/`; anything else is rebuilt on the spot. No build command is needed.
+ * `<dataDir>/overlay-cache/`; anything else is rebuilt on the spot. No build command is needed.
  *
- * Never half-written: archives are written to a temporary file and renamed; each is named by its content
- * hash and the previous one is kept, so a download that started before a rebuild finishes intact.
+ * Stored in parts: gzip members every node shares (the hosts file, static files) once under `shared/`,
+ * and each node's own member; the boot route sends them one after the other (boot/artifact.ts), the same
+ * bytes as the archive built whole.
+ *
+ * Never half-written: each member is named by its content hash and complete before its name is recorded
+ * anywhere; a node's previous member is kept, so a download that started before a rebuild finishes intact.
  */
 export class OverlayService implements OverlayArtifacts {
   readonly repo: OverlayRepo;
@@ -361,33 +370,24 @@ export class OverlayService implements OverlayArtifacts {
     const { key, overlays } = this.key(kind, input, snap, trees);
     const meta = this.readMeta(input.name, kind);
     if (meta && meta.key === key && (meta.peersHash === undefined || meta.peersHash === snap.peersHash) && depsCurrent(meta.deps)) {
-      const a = artifactOf(join(this.cacheRoot, meta.file), meta.etag);
-      if (a && a.size === meta.size) return { artifact: a, built: false, meta };
+      const a = this.artifactOf(meta);
+      if (a) return { artifact: a, built: false, meta };
     }
     if (snap.memo.size > MAX_MEMO) snap.memo.clear();
     const built: BuiltArchive = buildArchive(input, overlays, trees, snap, this.env, batch);
     const etag = built.etag;
-    const file = `${input.name}.${kind}-${etag}.img.gz`;
-    const path = join(this.cacheRoot, file);
     this.ensureCacheDir();
-    // Named by content: a complete file of that name is this archive. A short one (a crash mid-write) is
-    // replaced through a temporary file. Pieces are written in turn (no concatenated copy).
-    try {
-      writePieces(path, built.pieces, "wx");
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      if (statSync(path).size !== built.size) {
-        const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-        writePieces(tmp, built.pieces, "w");
-        renameSync(tmp, path);
-      }
-    }
-    const st = artifactOf(path, etag)!;
+    // Shared members (the hosts file, the agent, …) are stored once for all nodes, not in every archive;
+    // the boot route sends them and the node's own member one after the other.
+    for (const m of built.shared) this.putShared(m, batch);
+    const file = `${input.name}.${kind}-${etag}.own.gz`;
+    writeOnce(join(this.cacheRoot, file), built.own);
     const keepPrev = meta && meta.file !== file ? meta.file : meta?.prev;
     const next: CacheMeta = {
       key,
       ...(built.usesAll ? { peersHash: snap.peersHash } : {}),
       deps: built.deps,
+      ...(built.shared.length ? { shared: built.shared.map((m) => m.digest) } : {}),
       file,
       ...(keepPrev && keepPrev !== file ? { prev: keepPrev } : {}),
       etag,
@@ -399,8 +399,84 @@ export class OverlayService implements OverlayArtifacts {
     if (meta?.prev && meta.prev !== file && meta.prev !== next.prev) rmSync(join(this.cacheRoot, meta.prev), { force: true });
     this.metas.set(`${kind}/${input.name}`, next);
     if (batch) batch.set(`${kind}/${input.name}`, next);
-    else writeFileSync(this.metaPath(input.name, kind), JSON.stringify(next), { mode: 0o600 });
-    return { artifact: st, built: true, meta: next };
+    else {
+      writeFileSync(this.metaPath(input.name, kind), JSON.stringify(next), { mode: 0o600 });
+      if (built.shared.length) this.collectShared();
+    }
+    const artifact = this.artifactOf(next);
+    if (!artifact) throw new Error(`the ${kind} archive of ${input.name} vanished from ${this.cacheRoot} right after it was written`);
+    return { artifact, built: true, meta: next };
+  }
+
+  private sharedPath(digest: string) {
+    return join(this.cacheRoot, "shared", `${digest}.gz`);
+  }
+
+  /** The archive a metadata record describes, when every part of it is on disk with its recorded size. */
+  private artifactOf(meta: CacheMeta): BootArtifact | undefined {
+    const own = join(this.cacheRoot, meta.file);
+    try {
+      const st = statSync(own);
+      if (!meta.shared?.length) return st.size === meta.size ? { path: own, size: st.size, mtimeMs: st.mtimeMs, etag: `"${meta.etag}"` } : undefined;
+      const parts = meta.shared.map((d) => {
+        const path = this.sharedPath(d);
+        return { path, size: statSync(path).size };
+      });
+      parts.push({ path: own, size: st.size });
+      const size = parts.reduce((n, p) => n + p.size, 0);
+      return size === meta.size ? { parts, size, mtimeMs: st.mtimeMs, etag: `"${meta.etag}"` } : undefined;
+    } catch {
+      return undefined; // a part is missing (removed by another process's clean-up): rebuilt
+    }
+  }
+
+  /** Stores a shared member once (named by its digest); within a batch each is checked once. */
+  private putShared(m: SharedMember, batch?: Map<string, CacheMeta>) {
+    if (batch && this.sharedInBatch.get(m.digest) === batch) return;
+    const path = this.sharedPath(m.digest);
+    let ok = false;
+    try {
+      ok = statSync(path).size === m.gz.length;
+    } catch {
+      // not there yet
+    }
+    if (!ok) atomicWrite(path, m.gz, 0o600);
+    if (batch) this.sharedInBatch.set(m.digest, batch);
+  }
+
+  private readonly sharedInBatch = new Map<string, object>();
+  private lastCollect = 0;
+
+  /**
+   * Removes shared members no archive this process knows of uses any more (a hosts file from before the
+   * last node change), once they are SHARED_GRACE_MS old: old enough that no download of an archive that
+   * used them is still running. Runs at most once a minute. Another process's archive whose member was
+   * removed finds a part missing on its next request and is rebuilt (same bytes, same member).
+   */
+  private collectShared(force = false) {
+    const now = Date.now();
+    if (!force && now - this.lastCollect < 60_000) return;
+    this.lastCollect = now;
+    const used = new Set<string>();
+    for (const m of this.metas.values()) for (const d of m.shared ?? []) used.add(d);
+    for (const m of this.index?.values() ?? []) for (const d of m.shared ?? []) used.add(d);
+    const dir = join(this.cacheRoot, "shared");
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const digest = n.endsWith(".gz") ? n.slice(0, -3) : undefined;
+      if (digest && used.has(digest)) continue;
+      try {
+        if (now - statSync(join(dir, n)).mtimeMs > SHARED_GRACE_MS) rmSync(join(dir, n), { force: true });
+      } catch {
+        // removed meanwhile
+      }
+    }
+    if (this.sharedInBatch.size > 10_000) this.sharedInBatch.clear();
   }
 
   private cacheReady = false;
@@ -447,6 +523,7 @@ export class OverlayService implements OverlayArtifacts {
       this.index = index;
       atomicWrite(join(this.cacheRoot, "index.json"), JSON.stringify(Object.fromEntries(index)), 0o600);
     }
+    this.collectShared(true);
     return out;
   }
 
@@ -482,13 +559,8 @@ export class OverlayService implements OverlayArtifacts {
   preview(nodeName: string, overlays: readonly string[]): ReadEntry[] {
     const input = this.node(nodeName);
     const snap = this.snapshot().snap;
-    return readCpio(Buffer.concat(buildArchive(input, overlays, (n) => this.repo.get(n), snap, this.env).pieces));
-  }
-
-  /** The archive as files (`overlay build --show`, tests). */
-  archivePath(kind: OverlayKind, name: string): string | undefined {
-    const m = this.readMeta(name, kind);
-    return m ? join(this.cacheRoot, m.file) : undefined;
+    const built = buildArchive(input, overlays, (n) => this.repo.get(n), snap, this.env);
+    return readCpio(Buffer.concat([...built.shared.map((m) => m.gz), built.own]));
   }
 
   // ---- overlay CLI use cases ----
@@ -683,24 +755,30 @@ function userMessage(e: unknown): string | undefined {
   return undefined;
 }
 
-function artifactOf(path: string, etag: string): BootArtifact | undefined {
+function writeAll(path: string, data: Uint8Array, flag: "w" | "wx") {
+  const fd = openSync(path, flag, 0o600);
   try {
-    const st = statSync(path);
-    return { path, size: st.size, mtimeMs: st.mtimeMs, etag: `"${etag}"` };
-  } catch {
-    return undefined;
+    let o = 0;
+    while (o < data.length) o += writeSync(fd, data, o, data.length - o);
+  } finally {
+    closeSync(fd);
   }
 }
 
-function writePieces(path: string, pieces: readonly Uint8Array[], flag: "w" | "wx") {
-  const fd = openSync(path, flag, 0o600);
+/**
+ * Writes a file named by its content: a complete file of that name already is this content. A short one
+ * (a crash mid-write) is replaced through a temporary file, so no reader ever sees a partial one.
+ */
+function writeOnce(path: string, data: Uint8Array) {
   try {
-    for (const p of pieces) {
-      let o = 0;
-      while (o < p.length) o += writeSync(fd, p, o, p.length - o);
+    writeAll(path, data, "wx");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    if (statSync(path).size !== data.length) {
+      const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+      writeAll(tmp, data, "w");
+      renameSync(tmp, path);
     }
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readArtifact } from "../../src/boot/artifact";
+import type { BootArtifact } from "../../src/boot/ports";
 import { BootService } from "../../src/boot/service";
 import { createApp } from "../../src/http/app";
 import type { BootEventRecord, BootStateStore } from "../../src/services/ports";
@@ -18,6 +20,13 @@ const why = missing.length ? `needs ${missing.join(", ")}; run as root with thos
 
 const tmp = mkdtempSync(join(tmpdir(), "drover-node-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** The archive as the boot route sends it (its parts one after the other), in one file. */
+function archiveFile(a: BootArtifact, name: string): string {
+  const path = join(tmp, name);
+  writeFileSync(path, readArtifact(a));
+  return path;
+}
 
 function unpack(archive: string, into: string) {
   mkdirSync(into, { recursive: true });
@@ -80,7 +89,7 @@ describe.skipIf(!!why)("wwinit /init as PID 1", () => {
     const r = join(tmp, `root-${rootMode}`);
     mkdirSync(r, { recursive: true });
     const p = Bun.spawnSync(["unshare", "--mount", "--pid", "--fork", "--net", "--uts", "--propagation", "private", "sh", "-c", NS_SCRIPT], {
-      env: { R: r, BB: Bun.which("busybox")!, ARCHIVE: a.path, FAKE_INIT: join(tmp, "fake-init"), PATH: process.env.PATH! },
+      env: { R: r, BB: Bun.which("busybox")!, ARCHIVE: archiveFile(a, `system-${rootMode}.img.gz`), FAKE_INIT: join(tmp, "fake-init"), PATH: process.env.PATH! },
       timeout: 30_000,
     });
     return `${p.stdout}${p.stderr}`;
@@ -142,7 +151,7 @@ describe.skipIf(!!why)("the agent", () => {
     w.overlays.setServer({ address: "127.0.0.1", netmask: "255.0.0.0", port: server.port!, hostname: "head", pollSeconds: 60 });
     const sys = await w.overlays.archive("system", "n-agent");
     if ("refused" in sys) throw new Error(sys.message);
-    unpack(sys.path, root);
+    unpack(archiveFile(sys, "system-agent.img.gz"), root);
   });
   afterAll(() => {
     server?.stop(true);

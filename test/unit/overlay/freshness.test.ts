@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createServices } from "../../../src/app";
 import { isRefusal } from "../../../src/boot/service";
+import { artifactParts, readArtifact } from "../../../src/boot/artifact";
 import type { BootArtifact } from "../../../src/boot/ports";
 import { readCpio } from "../../../src/overlay/cpio";
 import type { OverlayService } from "../../../src/services/overlays";
@@ -18,7 +19,7 @@ afterEach(() => w?.cleanup());
 async function fetch(o: OverlayService, kind: "system" | "runtime", node: string): Promise<{ a: BootArtifact; files: Map<string, string> }> {
   const a = await o.archive(kind, node);
   if (isRefusal(a)) throw new Error(a.message);
-  const files = new Map(readCpio(new Uint8Array(readFileSync(a.path))).filter((e) => e.type === "file").map((e) => [e.path, new TextDecoder().decode(e.data)]));
+  const files = new Map(readCpio(readArtifact(a)).filter((e) => e.type === "file").map((e) => [e.path, new TextDecoder().decode(e.data)]));
   return { a, files };
 }
 
@@ -116,25 +117,100 @@ describe("archives on disk", () => {
     w.nodes.setNodes(["n-tags"], { set: { systemOverlay: ["ssh.host_keys", "hostname"] } }, { allowMissingImage: true });
     const first = await fetch(w.overlays, "system", "n-tags");
     expect(first.files.get("etc/ssh/ssh_host_ed25519_key")).toContain("fixture ed25519 private key");
-    const entries = readCpio(new Uint8Array(readFileSync(first.a.path)));
+    const entries = readCpio(readArtifact(first.a));
     expect(entries.find((e) => e.path === "etc/ssh/ssh_host_ed25519_key")!.mode).toBe(0o600);
     const { statSync, readdirSync, existsSync } = await import("node:fs");
-    expect(statSync(first.a.path).mode & 0o777).toBe(0o600);
+    for (const p of artifactParts(first.a)) expect(statSync(p.path).mode & 0o777).toBe(0o600);
+    // The node's own member (its keys, its hostname) is the file named for it.
+    const own = (a: BootArtifact) => artifactParts(a).at(-1)!.path;
     w.nodes.setNodes(["n-tags"], { set: { cluster: "c2" } }, { allowMissingImage: true });
     const second = await fetch(w.overlays, "system", "n-tags");
     // hostname does not print the cluster: same bytes, same file.
-    expect(second.a.path).toBe(first.a.path);
+    expect(own(second.a)).toBe(own(first.a));
     // issue does: each change is a new archive; the previous one stays for downloads in flight.
     const paths: string[] = [];
     for (const c of ["c3", "c4", "c5"]) {
       w.nodes.setNodes(["n-tags"], { set: { cluster: c, systemOverlay: ["ssh.host_keys", "hostname", "issue"] } }, { allowMissingImage: true });
       const x = await fetch(w.overlays, "system", "n-tags");
       expect(x.files.get("etc/issue")).toContain(`(cluster ${c})`);
-      paths.push(x.a.path);
+      paths.push(own(x.a));
     }
     expect(new Set(paths).size).toBe(3);
     expect(paths.map((p) => existsSync(p))).toEqual([false, true, true]);
     const cache = join(w.dir, "data", "overlay-cache");
     expect(readdirSync(cache).filter((f) => f.includes(".tmp-"))).toEqual([]);
+  });
+});
+
+describe("shared members", () => {
+  const both = { systemOverlay: ["wwinit", "hostname"], runtimeOverlay: ["hosts", "ssh.authorized_keys"] };
+  const sharedDir = (x: World) => join(x.dir, "data", "overlay-cache", "shared");
+
+  test("stored once for all nodes; a node's address change gives every node a new hosts member; served bytes are a fresh build's", async () => {
+    w = world();
+    w.nodes.setNodes(Object.keys(FIXTURE_NODES), { set: both }, { allowMissingImage: true });
+    const out = await w.overlays.build();
+    expect(out.every((r) => r.status === "built")).toBe(true);
+    const { readdirSync, statSync } = await import("node:fs");
+    const members = readdirSync(sharedDir(w));
+    // wwinit's static files, the hosts file, root's keys: a handful, not one per node.
+    expect(members.length).toBeGreaterThan(0);
+    expect(members.length).toBeLessThan(8);
+    const rt = await Promise.all(Object.keys(FIXTURE_NODES).map((n) => fetch(w!.overlays, "runtime", n)));
+    const hostsPart = (a: BootArtifact) => artifactParts(a)[0]!.path;
+    expect(new Set(rt.map((r) => hostsPart(r.a))).size).toBe(1);
+    expect(hostsPart(rt[0]!.a).startsWith(sharedDir(w))).toBe(true);
+    // Each node's own member holds only its own files and the trailer.
+    for (const r of rt) expect(statSync(artifactParts(r.a).at(-1)!.path).size).toBeLessThan(200);
+
+    w.nodes.setNodes(["n-tags"], { set: { networkDevices: { default: { ipaddr: "10.0.0.77" } } } }, { allowMissingImage: true });
+    const after = await fetch(w.overlays, "runtime", "n-static");
+    expect(after.files.get("etc/hosts")).toContain("10.0.0.77  n-tags n-tags-default");
+    expect(hostsPart(after.a)).not.toBe(hostsPart(rt[1]!.a));
+    expect(after.a.etag).not.toBe(rt[1]!.a.etag);
+
+    // A service with an empty cache builds the same bytes under the same ETag.
+    const { OverlayService } = await import("../../../src/services/overlays");
+    const fresh = new OverlayService({ dataDir: join(w.dir, "data"), cacheDir: join(w.dir, "fresh-cache"), nodeStore: w.nodeStore, imageRoot: (n) => (n === "rocky" ? w!.imageRoot : undefined), server: SERVER, headRoot: w.headRoot });
+    for (const n of Object.keys(FIXTURE_NODES))
+      for (const kind of ["system", "runtime"] as const) {
+        const x = await w.overlays.archive(kind, n);
+        const y = await fresh.archive(kind, n);
+        if (isRefusal(x) || isRefusal(y)) throw new Error("refused");
+        expect(readArtifact(x)).toEqual(readArtifact(y));
+        expect(x.etag).toBe(y.etag);
+      }
+  });
+
+  test("a member removed under an archive (another process's clean-up) makes the next request rebuild it", async () => {
+    w = world();
+    w.nodes.setNodes(["n-static"], { set: both }, { allowMissingImage: true });
+    const first = await fetch(w.overlays, "runtime", "n-static");
+    const { rmSync } = await import("node:fs");
+    for (const p of artifactParts(first.a).slice(0, -1)) rmSync(p.path);
+    const again = await fetch(w.overlays, "runtime", "n-static");
+    expect(again.a.etag).toBe(first.a.etag);
+    expect(readArtifact(again.a)).toEqual(readArtifact(first.a));
+  });
+
+  test("members no archive uses any more are removed once they are old; young or used ones stay", async () => {
+    w = world();
+    w.nodes.setNodes(Object.keys(FIXTURE_NODES), { set: both }, { allowMissingImage: true });
+    await w.overlays.build();
+    const { existsSync, utimesSync, writeFileSync: write } = await import("node:fs");
+    const before = artifactParts((await fetch(w.overlays, "runtime", "n-dhcp")).a)[0]!.path;
+    w.nodes.setNodes(["n-tags"], { set: { networkDevices: { default: { ipaddr: "10.0.0.78" } } } }, { allowMissingImage: true });
+    await w.overlays.build();
+    const now = artifactParts((await fetch(w.overlays, "runtime", "n-dhcp")).a)[0]!.path;
+    expect(now).not.toBe(before);
+    const young = join(sharedDir(w), `${"0".repeat(64)}.gz`);
+    write(young, "x");
+    const hourAgo = new Date(Date.now() - 3600_000);
+    utimesSync(before, hourAgo, hourAgo);
+    utimesSync(now, hourAgo, hourAgo);
+    await w.overlays.build();
+    expect(existsSync(before)).toBe(false);
+    expect(existsSync(now)).toBe(true);
+    expect(existsSync(young)).toBe(true);
   });
 });

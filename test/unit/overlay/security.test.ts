@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readArtifact } from "../../../src/boot/artifact";
 import { BootService } from "../../../src/boot/service";
 import type { BootRequest } from "../../../src/boot/ports";
 import { createApp } from "../../../src/http/app";
@@ -49,7 +49,7 @@ describe("through the boot routes", () => {
     expect("refused" in other && other.status).toBe(403);
     const ok = await boot.file("runtime", mac, req("10.0.0.12", 987));
     if ("refused" in ok) throw new Error(ok.message);
-    expect(readCpio(new Uint8Array(readFileSync(ok.path))).map((e) => e.path)).toContain("etc/hosts");
+    expect(readCpio(readArtifact(ok)).map((e) => e.path)).toContain("etc/hosts");
   });
 
   test("a DHCP-configured node is known by the address drover's DHCP server leased to it", async () => {
@@ -96,7 +96,7 @@ describe("host keys", () => {
       const key = async (n: string) => {
         const a = await w.overlays.archive("system", n);
         if ("refused" in a) throw new Error(a.message);
-        const es = readCpio(new Uint8Array(readFileSync(a.path)));
+        const es = readCpio(readArtifact(a));
         return es.find((e) => e.path === "etc/ssh/ssh_host_ed25519_key")!;
       };
       const a1 = await key("n-dhcp");
