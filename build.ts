@@ -27,8 +27,8 @@ const uiBundle = await bundleUi(import.meta.dir);
 const commit = (await $`git rev-parse --short HEAD`.nothrow().quiet().text()).trim() || "unknown";
 const t0 = performance.now();
 const result = await Bun.build({
-  // Worker entrypoints ride along as extra entrypoints: the TFTP data plane thread.
-  entrypoints: ["src/main.ts", "src/protocols/tftp/dataplane.ts"],
+  // Worker entrypoints ride along as extra entrypoints: the TFTP data plane thread, the overlay build threads.
+  entrypoints: ["src/main.ts", "src/protocols/tftp/dataplane.ts", "src/overlay/build-worker.ts"],
   compile: { outfile },
   minify: true,
   sourcemap: "linked",

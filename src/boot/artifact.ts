@@ -13,7 +13,8 @@ function slices(parts: readonly ArtifactPart[], start: number, end: number): { p
   for (const p of parts) {
     const from = Math.max(start, base);
     const to = Math.min(end, base + p.size);
-    if (from < to) out.push({ path: p.path, from: from - base, to: to - base });
+    const at = (p.offset ?? 0) - base;
+    if (from < to) out.push({ path: p.path, from: from + at, to: to + at });
     base += p.size;
   }
   return out;

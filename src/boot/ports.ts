@@ -81,9 +81,10 @@ export interface BootFiles {
   list(): Promise<string[]>;
 }
 
-/** One file of an artifact stored in parts. */
+/** One file of an artifact stored in parts, or `size` bytes of it from `offset`. */
 export interface ArtifactPart {
   path: string;
+  offset?: number;
   size: number;
 }
 

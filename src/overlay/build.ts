@@ -227,16 +227,26 @@ export function renderOne(tree: OverlayTree, entry: Extract<OverlayEntry, { type
 
 /**
  * Builds a node's archive from the named overlays, in order (a later overlay's file replaces an earlier
- * one's). `trees` resolves overlay names (the caller memoises per batch).
+ * one's). `trees` resolves overlay names (the caller memoises per batch). `rendering` is told the index of
+ * the overlay (in `overlays`) and of the entry (in its tree) before each template is rendered, so that a
+ * build thread that dies can be reported with the template it was in (pool.ts).
  */
-export function buildArchive(input: NodeInput, overlays: readonly string[], trees: (name: string) => OverlayTree | undefined, snap: Snapshot, env: HostEnv, batch?: object): BuiltArchive {
-  const node = nodeView(input.name, input.conf, input.profiles);
+export function buildArchive(
+  input: NodeInput,
+  overlays: readonly string[],
+  trees: (name: string) => OverlayTree | undefined,
+  snap: Snapshot,
+  env: HostEnv,
+  batch?: object,
+  rendering?: (overlay: number, entry: number) => void,
+): BuiltArchive {
+  // The node's view is built only when a template needs it (a runtime archive of shared renders does not).
   let renderer: NodeRenderer | undefined;
   type Item = { kind: "own"; entry: CpioEntry; overlay: string } | { kind: "shared"; shared: Shared; overlay: string };
   const items: Item[] = [];
   const deps: Dep[] = [];
   let usesAll = false;
-  for (const name of overlays) {
+  for (const [oi, name] of overlays.entries()) {
     const tree = trees(name);
     if (!tree) throw new OverlayBuildError(`overlay '${name}' (listed for node ${input.name}) does not exist; see drover overlay list, or remove it from the node or its profile`);
     // Static files are the same for every node: packed and compressed once per overlay version.
@@ -248,7 +258,7 @@ export function buildArchive(input: NodeInput, overlays: readonly string[], tree
       snap.memo.set(staticKey, statics);
     }
     if (statics.files.length) items.push({ kind: "shared", shared: statics, overlay: name });
-    for (const e of tree.entries) {
+    for (const [ei, e] of tree.entries.entries()) {
       if (e.type === "dir") {
         items.push({ kind: "own", entry: toCpio(e), overlay: name });
         continue;
@@ -264,7 +274,8 @@ export function buildArchive(input: NodeInput, overlays: readonly string[], tree
         usesAll ||= hit.usesAll;
         continue;
       }
-      renderer ??= new NodeRenderer(node, snap, env);
+      renderer ??= new NodeRenderer(nodeView(input.name, input.conf, input.profiles), snap, env);
+      rendering?.(oi, ei);
       const r = renderer.render(tree, e);
       const own = renderer.deps;
       deps.push(...own);

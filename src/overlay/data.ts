@@ -198,6 +198,15 @@ export function fstabOf(resources: Record<string, unknown> | undefined): FstabEn
   });
 }
 
+/** A deep copy of JSON-shaped data (what the store holds): structuredClone's result, several times faster. */
+function plainCopy<T>(v: T): T {
+  if (v === null || typeof v !== "object") return v;
+  if (Array.isArray(v)) return v.map(plainCopy) as T;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) out[k] = plainCopy((v as Record<string, unknown>)[k]);
+  return out as T;
+}
+
 export function nodeView(name: string, conf: Conf, profiles: readonly string[] = []): NodeView {
   const primary = primaryName(conf);
   const netdevs: Record<string, NetDevView> = {};
@@ -232,10 +241,10 @@ export function nodeView(name: string, conf: Conf, profiles: readonly string[] =
     primaryNetwork: primary,
     primary: primary ? netdevs[primary] : undefined,
     tags: { ...(conf.tags ?? {}) },
-    resources: structuredClone(conf.resources ?? {}),
+    resources: plainCopy(conf.resources ?? {}),
     fstab: fstabOf(conf.resources),
-    disks: structuredClone(conf.disks ?? {}),
-    filesystems: structuredClone(conf.filesystems ?? {}),
+    disks: plainCopy(conf.disks ?? {}),
+    filesystems: plainCopy(conf.filesystems ?? {}),
     profiles: [...profiles],
   };
 }

@@ -23,8 +23,9 @@ export class TemplateError extends Error {
   constructor(
     message: string,
     readonly where: { overlay: string; template: string; line?: number; node: string },
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -252,7 +253,7 @@ export class RenderContext {
         template: src.path,
         node: this.node,
         ...(line ? { line } : {}),
-      });
+      }, { cause: e });
     }
     return { files: split(out, target, src, specs), touched };
   }

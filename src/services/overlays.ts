@@ -3,16 +3,17 @@ import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, writeSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, hostname } from "node:os";
 import { dirname, join } from "node:path";
-import type { BootArtifact, BootRefusal, BootRequest, OverlayArtifacts } from "../boot/ports";
+import type { ArtifactPart, BootArtifact, BootRefusal, BootRequest, OverlayArtifacts } from "../boot/ports";
 import { resolve } from "../domain/cascade";
 import type { Conf } from "../domain/conf";
 import { conflict, inUse, invalid, notFound } from "../domain/errors";
 import { cleanRel, resolveIn } from "../image/fspath";
 import { matchNames } from "../domain/hostlist";
-import { type BuiltArchive, type Dep, type HostEnv, type NodeInput, OverlayBuildError, type SharedMember, type Snapshot, buildArchive, depsCurrent, hashOf, renderOne } from "../overlay/build";
+import { type BuiltArchive, type Dep, type HostEnv, type NodeInput, OverlayBuildError, type Snapshot, buildArchive, depsCurrent, hashOf, renderOne } from "../overlay/build";
 import { type PeerView, type ServerSettings, nodeView, peerView, serverView } from "../overlay/data";
 import { type ReadEntry, readCpio } from "../overlay/cpio";
 import { type LintWarning, lintOverlays } from "../overlay/lint";
+import { BuildPool, type PoolInit } from "../overlay/pool";
 import { OVERLAY_NAME, OverlayRepo, type OverlayTree } from "../overlay/repo";
 import { type RuntimeSecurity, runtimeAllowed } from "../overlay/security";
 import { MissingValue, type RenderedFile, TEMPLATE_SUFFIX, TemplateError, WAREWULF_SUFFIX, convertWarewulf } from "../overlay/template";
@@ -71,6 +72,10 @@ export interface OverlayServiceOptions {
    * at will, so a tmpfs (e.g. /run/drover/overlay-cache) is a good place on a slow disk.
    */
   cacheDir?: string;
+  /** Build threads for `overlay build` (default: one per core, at most 8; 1 builds on the calling thread). */
+  buildThreads?: number;
+  /** Batches with fewer archives to build than this are built on the calling thread (default 64). */
+  poolMinJobs?: number;
 }
 
 interface CacheMeta {
@@ -80,9 +85,12 @@ interface CacheMeta {
   deps: Dep[];
   /** Shared gzip members (digests, stored once under shared/) that come before `file`, in order. */
   shared?: string[];
-  /** The node's own member: the whole archive when nothing is shared. */
+  /** The node's own member: a file of its own (the whole archive when nothing is shared), or a batch's pack. */
   file: string;
-  /** The node's previous own member, kept while downloads may still read it. */
+  /** Where the node's member is in a pack (`overlay build`), and how long. */
+  offset?: number;
+  length?: number;
+  /** The node's previous own file (never a pack), kept while downloads may still read it. */
   prev?: string;
   etag: string;
   size: number;
@@ -117,8 +125,62 @@ interface State {
 }
 
 const MAX_MEMO = 2000;
-/** How long a shared member no current archive uses is kept (downloads of older archives may still read it). */
-const SHARED_GRACE_MS = 10 * 60_000;
+/** How long a shared member or pack no current archive uses is kept (downloads of older archives may still read it). */
+const GARBAGE_GRACE_MS = 10 * 60_000;
+
+/** A built archive as `store` takes it, from this thread (BuiltArchive) or a build thread (JobResult). */
+type Built = Pick<BuiltArchive, "own" | "size" | "etag" | "deps" | "usesAll" | "files"> & { shared: { digest: string; gz?: Uint8Array }[] };
+
+/** One `overlay build`: the metadata it wrote, its pack, the shared members it has stored, the per-node metadata files. */
+interface Batch {
+  metas: Map<string, CacheMeta>;
+  /** Metadata of members still in the pack's buffer: made known once they are written. */
+  pending: [string, CacheMeta][];
+  pack: Pack;
+  shared: Set<string>;
+  metaFiles: ReadonlySet<string>;
+}
+
+/** A batch writes its pack in pieces of about this size. */
+const PACK_FLUSH = 1 << 20;
+
+/**
+ * The nodes' own members of one batch, appended to one file (creating 20,000 small files costs more than
+ * building them on a busy disk) through a buffer. Bytes once written are never rewritten; the caller makes
+ * a member's metadata known only after flush() (OverlayService.flush).
+ */
+class Pack {
+  private fd?: number;
+  private size = 0;
+  private chunks: Uint8Array[] = [];
+  buffered = 0;
+  readonly file = `pack-${Date.now().toString(36)}-${process.pid}-${randomBytes(4).toString("hex")}.own`;
+
+  constructor(private readonly dir: string) {}
+
+  append(data: Uint8Array): { file: string; offset: number; length: number } {
+    const offset = this.size + this.buffered;
+    this.chunks.push(data);
+    this.buffered += data.length;
+    return { file: this.file, offset, length: data.length };
+  }
+
+  flush() {
+    if (this.buffered === 0) return;
+    this.fd ??= openSync(join(this.dir, this.file), "wx", 0o600);
+    const buf = Buffer.concat(this.chunks, this.buffered);
+    let o = 0;
+    while (o < buf.length) o += writeSync(this.fd, buf, o, buf.length - o, this.size + o);
+    this.size += buf.length;
+    this.chunks = [];
+    this.buffered = 0;
+  }
+
+  close() {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
 
 /**
  * Overlays: the per-node archives the boot routes serve, always current with their inputs, and the use
@@ -310,7 +372,7 @@ export class OverlayService implements OverlayArtifacts {
     const input = st.resolved.get(name);
     if (!input) return { refused: true, status: 404, message: `node ${name} does not exist` };
     try {
-      return this.ensure(kind, input, st.snap, (n) => this.repo.get(n)).artifact;
+      return this.ensure(kind, input, st.snap, (n) => this.repo.get(n));
     } catch (e) {
       const msg = userMessage(e);
       if (msg === undefined) throw e;
@@ -328,16 +390,21 @@ export class OverlayService implements OverlayArtifacts {
     return join(this.cacheRoot, `${name}.${kind}.json`);
   }
 
-  /** Metadata of a node's current archive: memory, else its own file, else the last batch's index. */
-  private readMeta(name: string, kind: OverlayKind): CacheMeta | undefined {
+  /**
+   * Metadata of a node's current archive: memory, else its own file, else the last batch's index.
+   * `metaFiles` (a batch) lists the per-node files there are, so that 20,000 missing ones are not opened.
+   */
+  private readMeta(name: string, kind: OverlayKind, metaFiles?: ReadonlySet<string>): CacheMeta | undefined {
     const k = `${kind}/${name}`;
     const m = this.metas.get(k);
     if (m) return m;
     let own: CacheMeta | undefined;
-    try {
-      own = JSON.parse(readFileSync(this.metaPath(name, kind), "utf8")) as CacheMeta;
-    } catch {
-      // missing or torn (written by another process right now): the index or a rebuild will do
+    if (!metaFiles || metaFiles.has(`${name}.${kind}.json`)) {
+      try {
+        own = JSON.parse(readFileSync(this.metaPath(name, kind), "utf8")) as CacheMeta;
+      } catch {
+        // missing or torn (written by another process right now): the index or a rebuild will do
+      }
     }
     if (!this.index) {
       try {
@@ -352,60 +419,102 @@ export class OverlayService implements OverlayArtifacts {
     return best;
   }
 
+  /** Each resolved node's document after the cascade as JSON, and its hash with its profiles: computed once. */
+  private readonly nodeJson = new WeakMap<NodeInput, { json: string; hash: string }>();
+
+  private jsonOf(input: NodeInput): { json: string; hash: string } {
+    let j = this.nodeJson.get(input);
+    if (!j) {
+      const json = JSON.stringify(input.conf);
+      this.nodeJson.set(input, (j = { json, hash: hashOf(json, input.profiles.join(",")) }));
+    }
+    return j;
+  }
+
   /** The inputs key of a node's archive (everything but outside files, which are checked by signature). */
   private key(kind: OverlayKind, input: NodeInput, snap: Snapshot, trees: (n: string) => OverlayTree | undefined): { key: string; overlays: string[] } {
     const overlays = (kind === "system" ? input.conf.systemOverlay : input.conf.runtimeOverlay) ?? [];
     const fps = overlays.map((o) => `${o}=${trees(o)?.fingerprint ?? "missing"}`);
-    return { key: hashOf(kind, fps.join(","), JSON.stringify(input.conf), input.profiles.join(","), snap.serverHash, this.env.version, this.env.headRoot), overlays };
+    return { key: hashOf(kind, fps.join(","), this.jsonOf(input).hash, snap.serverHash, this.env.version, this.env.headRoot), overlays };
   }
 
   /**
-   * The node's archive, rebuilt when its key, the all-nodes hash it used or an outside file changed.
-   * Archives are named by content hash in one flat directory and written before anyone learns their name,
-   * so no reader ever sees a partial one; the previous archive is kept for downloads still reading it.
-   * `batch` defers the metadata write to one index file (overlay build), saving a file per archive.
+   * The node's current archive when its key, the all-nodes hash it used, its outside files and its parts
+   * on disk all still match; otherwise what a rebuild needs. Outside files are re-checked on every request.
    */
-  private ensure(kind: OverlayKind, input: NodeInput, snap: Snapshot, trees: (n: string) => OverlayTree | undefined, batch?: Map<string, CacheMeta>): { artifact: BootArtifact; built: boolean; meta: CacheMeta } {
-    // Outside files of a cached archive are re-checked on every request; within a batch, shared renders' once.
+  private check(kind: OverlayKind, input: NodeInput, snap: Snapshot, trees: (n: string) => OverlayTree | undefined, metaFiles?: ReadonlySet<string>): { artifact: BootArtifact; meta: CacheMeta } | { key: string; overlays: string[] } {
     const { key, overlays } = this.key(kind, input, snap, trees);
-    const meta = this.readMeta(input.name, kind);
+    const meta = this.readMeta(input.name, kind, metaFiles);
     if (meta && meta.key === key && (meta.peersHash === undefined || meta.peersHash === snap.peersHash) && depsCurrent(meta.deps)) {
-      const a = this.artifactOf(meta);
-      if (a) return { artifact: a, built: false, meta };
+      const artifact = this.artifactOf(meta);
+      if (artifact) return { artifact, meta };
     }
+    return { key, overlays };
+  }
+
+  /** The node's archive for a request: current, or rebuilt on the spot. */
+  private ensure(kind: OverlayKind, input: NodeInput, snap: Snapshot, trees: (n: string) => OverlayTree | undefined): BootArtifact {
+    const c = this.check(kind, input, snap, trees);
+    if ("artifact" in c) return c.artifact;
     if (snap.memo.size > MAX_MEMO) snap.memo.clear();
-    const built: BuiltArchive = buildArchive(input, overlays, trees, snap, this.env, batch);
-    const etag = built.etag;
+    const meta = this.store(kind, input.name, c.key, snap.peersHash, buildArchive(input, c.overlays, trees, snap, this.env));
+    const artifact = this.artifactOf(meta);
+    if (!artifact) throw new Error(`the ${kind} archive of ${input.name} vanished from ${this.cacheRoot} right after it was written`);
+    return artifact;
+  }
+
+  /**
+   * Records a built archive. Shared members (the hosts file, the agent, …) are stored once for all nodes,
+   * not in every archive; the node's own member goes to a file of its own (a request) or is appended to
+   * the batch's pack (overlay build: one file instead of 20,000). Every byte is on disk before the
+   * metadata names it. Runs on the calling thread only: the cache has one writer per process.
+   */
+  private store(kind: OverlayKind, name: string, key: string, peersHash: string, built: Built, batch?: Batch): CacheMeta {
     this.ensureCacheDir();
-    // Shared members (the hosts file, the agent, …) are stored once for all nodes, not in every archive;
-    // the boot route sends them and the node's own member one after the other.
-    for (const m of built.shared) this.putShared(m, batch);
-    const file = `${input.name}.${kind}-${etag}.own.gz`;
-    writeOnce(join(this.cacheRoot, file), built.own);
-    const keepPrev = meta && meta.file !== file ? meta.file : meta?.prev;
+    for (const m of built.shared) this.putShared(m.digest, m.gz, batch);
+    const meta = this.readMeta(name, kind, batch?.metaFiles);
+    let own: Pick<CacheMeta, "file" | "offset" | "length">;
+    if (batch) own = batch.pack.append(built.own);
+    else {
+      own = { file: `${name}.${kind}-${built.etag}.own.gz` };
+      writeOnce(join(this.cacheRoot, own.file), built.own);
+    }
+    // Keep the node's previous own file (a download may still be reading it) and remove the one before.
+    // Packs are shared by a batch's nodes and removed by collectGarbage, never here.
+    const cur = meta && meta.offset === undefined ? meta.file : undefined;
+    const keepPrev = cur && cur !== own.file ? cur : meta?.prev;
     const next: CacheMeta = {
       key,
-      ...(built.usesAll ? { peersHash: snap.peersHash } : {}),
+      ...(built.usesAll ? { peersHash } : {}),
       deps: built.deps,
       ...(built.shared.length ? { shared: built.shared.map((m) => m.digest) } : {}),
-      file,
-      ...(keepPrev && keepPrev !== file ? { prev: keepPrev } : {}),
-      etag,
+      ...own,
+      ...(keepPrev && keepPrev !== own.file ? { prev: keepPrev } : {}),
+      etag: built.etag,
       size: built.size,
       files: built.files,
       builtAt: new Date().toISOString(),
     };
-    // Keep this archive and the one before it (a download may still be reading that one).
-    if (meta?.prev && meta.prev !== file && meta.prev !== next.prev) rmSync(join(this.cacheRoot, meta.prev), { force: true });
-    this.metas.set(`${kind}/${input.name}`, next);
-    if (batch) batch.set(`${kind}/${input.name}`, next);
-    else {
-      writeFileSync(this.metaPath(input.name, kind), JSON.stringify(next), { mode: 0o600 });
-      if (built.shared.length) this.collectShared();
+    if (meta?.prev && meta.prev !== own.file && meta.prev !== next.prev) rmSync(join(this.cacheRoot, meta.prev), { force: true });
+    if (batch) {
+      batch.pending.push([`${kind}/${name}`, next]);
+      if (batch.pack.buffered >= PACK_FLUSH) this.flush(batch);
+    } else {
+      this.metas.set(`${kind}/${name}`, next);
+      writeFileSync(this.metaPath(name, kind), JSON.stringify(next), { mode: 0o600 });
+      if (built.shared.length) this.collectGarbage();
     }
-    const artifact = this.artifactOf(next);
-    if (!artifact) throw new Error(`the ${kind} archive of ${input.name} vanished from ${this.cacheRoot} right after it was written`);
-    return { artifact, built: true, meta: next };
+    return next;
+  }
+
+  /** Writes the batch's buffered members to its pack, then makes their metadata known. */
+  private flush(batch: Batch) {
+    batch.pack.flush();
+    for (const [k, m] of batch.pending) {
+      this.metas.set(k, m);
+      batch.metas.set(k, m);
+    }
+    batch.pending = [];
   }
 
   private sharedPath(digest: string) {
@@ -417,66 +526,74 @@ export class OverlayService implements OverlayArtifacts {
     const own = join(this.cacheRoot, meta.file);
     try {
       const st = statSync(own);
-      if (!meta.shared?.length) return st.size === meta.size ? { path: own, size: st.size, mtimeMs: st.mtimeMs, etag: `"${meta.etag}"` } : undefined;
-      const parts = meta.shared.map((d) => {
+      const etag = `"${meta.etag}"`;
+      if (!meta.shared?.length && meta.offset === undefined) return st.size === meta.size ? { path: own, size: st.size, mtimeMs: st.mtimeMs, etag } : undefined;
+      const parts: ArtifactPart[] = (meta.shared ?? []).map((d) => {
         const path = this.sharedPath(d);
         return { path, size: statSync(path).size };
       });
-      parts.push({ path: own, size: st.size });
+      if (meta.offset === undefined) parts.push({ path: own, size: st.size });
+      else if (st.size >= meta.offset + meta.length!) parts.push({ path: own, offset: meta.offset, size: meta.length! });
+      else return undefined;
       const size = parts.reduce((n, p) => n + p.size, 0);
-      return size === meta.size ? { parts, size, mtimeMs: st.mtimeMs, etag: `"${meta.etag}"` } : undefined;
+      return size === meta.size ? { parts, size, mtimeMs: st.mtimeMs, etag } : undefined;
     } catch {
       return undefined; // a part is missing (removed by another process's clean-up): rebuilt
     }
   }
 
   /** Stores a shared member once (named by its digest); within a batch each is checked once. */
-  private putShared(m: SharedMember, batch?: Map<string, CacheMeta>) {
-    if (batch && this.sharedInBatch.get(m.digest) === batch) return;
-    const path = this.sharedPath(m.digest);
+  private putShared(digest: string, gz: Uint8Array | undefined, batch?: Batch) {
+    if (batch?.shared.has(digest)) return;
+    const path = this.sharedPath(digest);
     let ok = false;
     try {
-      ok = statSync(path).size === m.gz.length;
+      ok = statSync(path).size === gz?.length || (gz === undefined && batch !== undefined);
     } catch {
       // not there yet
     }
-    if (!ok) atomicWrite(path, m.gz, 0o600);
-    if (batch) this.sharedInBatch.set(m.digest, batch);
+    if (!ok) {
+      if (!gz) throw new Error(`shared member ${digest} came without its bytes`);
+      atomicWrite(path, gz, 0o600);
+    }
+    batch?.shared.add(digest);
   }
 
-  private readonly sharedInBatch = new Map<string, object>();
   private lastCollect = 0;
 
   /**
-   * Removes shared members no archive this process knows of uses any more (a hosts file from before the
-   * last node change), once they are SHARED_GRACE_MS old: old enough that no download of an archive that
-   * used them is still running. Runs at most once a minute. Another process's archive whose member was
-   * removed finds a part missing on its next request and is rebuilt (same bytes, same member).
+   * Removes what no archive this process knows of uses any more, once it is GARBAGE_GRACE_MS old (old
+   * enough that no download that used it is still running): shared members (a hosts file from before the
+   * last node change) and batch packs whose nodes have all been rebuilt since. Runs at most once a minute
+   * unless forced. Another process's archive whose part was removed finds it missing on its next request
+   * and is rebuilt (same bytes).
    */
-  private collectShared(force = false) {
+  private collectGarbage(force = false) {
     const now = Date.now();
     if (!force && now - this.lastCollect < 60_000) return;
     this.lastCollect = now;
     const used = new Set<string>();
-    for (const m of this.metas.values()) for (const d of m.shared ?? []) used.add(d);
-    for (const m of this.index?.values() ?? []) for (const d of m.shared ?? []) used.add(d);
-    const dir = join(this.cacheRoot, "shared");
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      return;
-    }
-    for (const n of names) {
-      const digest = n.endsWith(".gz") ? n.slice(0, -3) : undefined;
-      if (digest && used.has(digest)) continue;
-      try {
-        if (now - statSync(join(dir, n)).mtimeMs > SHARED_GRACE_MS) rmSync(join(dir, n), { force: true });
-      } catch {
-        // removed meanwhile
+    for (const metas of [this.metas.values(), this.index?.values() ?? []])
+      for (const m of metas) {
+        for (const d of m.shared ?? []) used.add(`shared/${d}.gz`);
+        if (m.offset !== undefined) used.add(m.file);
       }
-    }
-    if (this.sharedInBatch.size > 10_000) this.sharedInBatch.clear();
+    const old = (rel: string) => {
+      try {
+        return now - statSync(join(this.cacheRoot, rel)).mtimeMs > GARBAGE_GRACE_MS;
+      } catch {
+        return false; // removed meanwhile
+      }
+    };
+    const list = (dir: string) => {
+      try {
+        return readdirSync(join(this.cacheRoot, dir));
+      } catch {
+        return [];
+      }
+    };
+    const candidates = [...list("shared").map((n) => `shared/${n}`), ...list("").filter((n) => n.startsWith("pack-"))];
+    for (const rel of candidates) if (!used.has(rel) && old(rel)) rmSync(join(this.cacheRoot, rel), { force: true });
   }
 
   private cacheReady = false;
@@ -486,53 +603,127 @@ export class OverlayService implements OverlayArtifacts {
     this.cacheReady = true;
   }
 
+  /** How many build threads a batch of `jobs` archives gets (1: the calling thread builds them). */
+  private threadsFor(jobs: number): number {
+    if (jobs < (this.opts.poolMinJobs ?? 64)) return 1;
+    return Math.max(1, Math.min(8, this.opts.buildThreads ?? availableParallelism()));
+  }
+
   /**
    * Brings archives up to date for the matching nodes (all when no pattern): what `overlay build` does, and
-   * what a boot request does for one node. Missing host keys are generated in parallel first.
+   * what a boot request does for one node. Missing host keys are generated in parallel first. A large
+   * batch is rendered on build threads (overlay/pool.ts), one per core; everything is written here.
    */
   async build(patterns: readonly string[] = [], kinds: readonly OverlayKind[] = ["system", "runtime"]): Promise<BuildOutcome[]> {
-    const st = this.snapshot();
-    const names = matchNames([...st.resolved.keys()], patterns);
+    // Held across awaits: a later snapshot() replaces these maps and objects, it never changes them.
+    const { resolved, snap } = this.snapshot();
+    const names = matchNames([...resolved.keys()], patterns);
     if (patterns.length && names.length === 0) throw notFound(`no node matches ${patterns.join(" ")}; 'drover node list' shows the nodes there are`);
     const trees = new Map<string, OverlayTree | undefined>();
     const tree = (n: string) => {
       if (!trees.has(n)) trees.set(n, this.repo.get(n));
       return trees.get(n);
     };
-    await this.prepareHostKeys(names.map((n) => st.resolved.get(n)!), tree);
+    await this.prepareHostKeys(names.map((n) => resolved.get(n)!), tree);
     const out: BuildOutcome[] = [];
-    const batch = new Map<string, CacheMeta>();
+    const batch: Batch = { metas: new Map(), pending: [], pack: new Pack(this.cacheRoot), shared: new Set(), metaFiles: this.metaFiles() };
+    type Job = { input: NodeInput; kind: OverlayKind; key: string; overlays: string[]; at: number };
+    const jobs: Job[] = [];
     for (const name of names) {
-      const input = st.resolved.get(name)!;
+      const input = resolved.get(name)!;
       for (const kind of kinds) {
-        try {
-          const r = this.ensure(kind, input, st.snap, tree, batch);
-          out.push({ node: name, kind, status: r.built ? "built" : "fresh", size: r.meta.size, files: r.meta.files });
-        } catch (e) {
-          const msg = userMessage(e);
-          if (msg === undefined) throw e;
-          out.push({ node: name, kind, status: "error", message: msg });
-        }
+        const c = this.check(kind, input, snap, tree, batch.metaFiles);
+        if ("artifact" in c) out.push({ node: name, kind, status: "fresh", size: c.meta.size, files: c.meta.files });
+        else jobs.push({ input, kind, ...c, at: out.push({ node: name, kind, status: "built" }) - 1 });
       }
     }
-    if (batch.size) {
-      // One index for the batch; per-node files written earlier by single requests stay authoritative
-      // when newer (readMeta compares builtAt).
-      const index = this.index ?? new Map<string, CacheMeta>();
-      for (const [k, m] of batch) index.set(k, m);
-      this.index = index;
-      atomicWrite(join(this.cacheRoot, "index.json"), JSON.stringify(Object.fromEntries(index)), 0o600);
+    const done = (j: Job, built: Built) => {
+      const m = this.store(j.kind, j.input.name, j.key, snap.peersHash, built, batch);
+      out[j.at] = { node: j.input.name, kind: j.kind, status: "built", size: m.size, files: m.files };
+    };
+    const failed = (j: Job, message: string) => {
+      out[j.at] = { node: j.input.name, kind: j.kind, status: "error", message };
+    };
+    const here = (j: Job) => {
+      try {
+        if (snap.memo.size > MAX_MEMO) snap.memo.clear();
+        done(j, buildArchive(j.input, j.overlays, tree, snap, this.env, batch));
+      } catch (e) {
+        const msg = userMessage(e);
+        if (msg === undefined) throw e;
+        failed(j, msg);
+      }
+    };
+    try {
+      const threads = this.threadsFor(jobs.length);
+      if (threads > 1) {
+        const pool = new BuildPool(threads, this.poolInit(snap, jobs, tree));
+        const later: Job[] = [];
+        try {
+          await pool.run(
+            jobs.map((j) => ({ name: j.input.name, confJson: this.jsonOf(j.input).json, profiles: j.input.profiles, kind: j.kind, overlays: j.overlays })),
+            (i, r) => {
+              const j = jobs[i]!;
+              if (r.ok) done(j, r);
+              else if ("local" in r) later.push(j);
+              else if (r.user) failed(j, r.message);
+              else throw new Error(`the ${j.kind} overlay of ${j.input.name} could not be built: ${r.message}`);
+            },
+          );
+        } finally {
+          pool.close();
+        }
+        for (const j of later) here(j);
+      } else for (const j of jobs) here(j);
+    } finally {
+      this.flush(batch);
+      batch.pack.close();
+      if (batch.metas.size) {
+        // One index for the batch; per-node files written earlier by single requests stay authoritative
+        // when newer (readMeta compares builtAt).
+        const index = this.index ?? new Map<string, CacheMeta>();
+        for (const [k, m] of batch.metas) index.set(k, m);
+        this.index = index;
+        atomicWrite(join(this.cacheRoot, "index.json"), JSON.stringify(Object.fromEntries(index)), 0o600);
+      }
     }
-    this.collectShared(true);
+    this.collectGarbage(true);
     return out;
+  }
+
+  /** The per-node metadata files in the cache (written by single requests), listed once for a batch. */
+  private metaFiles(): Set<string> {
+    try {
+      return new Set(readdirSync(this.cacheRoot).filter((n) => n.endsWith(".json")));
+    } catch {
+      return new Set();
+    }
+  }
+
+  /** What build threads need to know of this batch (see overlay/pool.ts). */
+  private poolInit(snap: Snapshot, jobs: readonly { input: NodeInput; overlays: readonly string[] }[], tree: (n: string) => OverlayTree | undefined): PoolInit {
+    const names = new Set(jobs.flatMap((j) => j.overlays));
+    const images: Record<string, string | null> = {};
+    for (const j of jobs) {
+      const image = j.input.conf.image;
+      if (image && !(image in images)) images[image] = this.opts.imageRoot(image) ?? null;
+    }
+    return {
+      snap: { peers: snap.peers, peersHash: snap.peersHash, server: snap.server, serverHash: snap.serverHash },
+      trees: [...names].map(tree).filter((t): t is OverlayTree => t !== undefined),
+      env: { headRoot: this.env.headRoot, version: this.env.version, host: this.env.host, secretsRoot: join(this.opts.dataDir, "nodes"), images },
+    };
   }
 
   /** Generates missing SSH host keys for nodes whose overlays include ssh.host_keys, several at a time. */
   async prepareHostKeys(nodes: readonly NodeInput[], trees: (n: string) => OverlayTree | undefined = (n) => this.repo.get(n)): Promise<number> {
-    const uses = (n: NodeInput) =>
-      [...(n.conf.systemOverlay ?? []), ...(n.conf.runtimeOverlay ?? [])].some((o) =>
-        trees(o)?.entries.some((e) => e.type === "file" && new TextDecoder().decode(e.data).includes("it.hostKey(")),
-      );
+    const byOverlay = new Map<string, boolean>();
+    const keyed = (o: string) => {
+      let k = byOverlay.get(o);
+      if (k === undefined) byOverlay.set(o, (k = !!trees(o)?.entries.some((e) => e.type === "file" && new TextDecoder().decode(e.data).includes("it.hostKey("))));
+      return k;
+    };
+    const uses = (n: NodeInput) => [...(n.conf.systemOverlay ?? []), ...(n.conf.runtimeOverlay ?? [])].some(keyed);
     const jobs: { path: string; type: string; node: string }[] = [];
     for (const n of nodes) {
       if (!uses(n)) continue;

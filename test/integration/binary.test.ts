@@ -1,5 +1,5 @@
 import { afterAll, expect, test } from "bun:test";
-import { copyFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { droverBinary } from "../helpers/binary";
 import { tempDir } from "../helpers/cli";
@@ -55,4 +55,24 @@ test("bad arguments: clear message and exit code 2", () => {
   const u = Bun.spawnSync([bin, "frobnicate"], { cwd: t.dir, env });
   expect(u.exitCode).toBe(2);
   expect(u.stderr.toString()).toMatch(/unknown command 'frobnicate'/);
+});
+
+test("overlay build renders on build threads inside the executable", () => {
+  const d = join(t.dir, "ovl");
+  const run = (...args: string[]) => Bun.spawnSync([bin, "-d", d, ...args], { cwd: t.dir, env });
+  // 40 nodes × 2 kinds: enough archives for the build threads (64 and more).
+  expect(run("node", "add", "n[01-40]", "--ipaddr", "10.0.0.10/24", "--netdev", "eth0").exitCode).toBe(0);
+  expect(run("profile", "set", "default", "--system-overlays", "wwinit,wwclient,hostname,site", "--runtime-overlays", "hosts,site").exitCode).toBe(0);
+  mkdirSync(join(d, "overlays/site/etc"), { recursive: true });
+  writeFileSync(join(d, "overlays/site/etc/motd.eta"), "node <%= it.node.name %> of <%= it.allNodes.length %>\n");
+  const b = run("overlay", "build");
+  expect(b.stderr.toString()).toBe("");
+  expect(b.stdout.toString()).toBe("80 built, 0 already current, 0 failed\n");
+  expect(run("overlay", "build").stdout.toString()).toBe("0 built, 80 already current, 0 failed\n");
+  // A template that ends its thread (both kinds rebuilt: 80 archives, so on threads): the build fails naming
+  // the node and the template (on the calling thread it would have ended the command with that exit code).
+  writeFileSync(join(d, "overlays/site/etc/motd.eta"), "<% if (it.node.name === 'n07') process.exit(9) %>ok\n");
+  const x = run("overlay", "build");
+  expect(x.exitCode).not.toBe(9);
+  expect(x.stderr.toString()).toContain("an overlay build thread stopped (exit code 9) while building the system overlay of node n07, in template etc/motd.eta of overlay site");
 });
