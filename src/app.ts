@@ -54,19 +54,11 @@ export function createServices(dataDir: string): Services {
   // data_version changes with every commit by another connection, total_changes() with every change made
   // through this one: together, "nothing was written anywhere since the last look".
   const versionQuery = store.sqlite.query("SELECT (SELECT data_version FROM pragma_data_version) || ':' || total_changes() AS v");
-  const stampQuery = (table: "nodes" | "profiles") => store.sqlite.query(`SELECT name, updated_at || ':' || length(conf) AS s FROM ${table}`);
-  const nodeStamps = stampQuery("nodes");
-  const profileStamps = stampQuery("profiles");
   const overlays = new OverlayService({
     dataDir,
     nodeStore,
     // Changes with every node or profile write; lets a poll skip re-reading 10,000 node documents.
     nodesVersion: () => (versionQuery.get() as { v: string }).v,
-    // Per-row stamps, so that a change re-reads only the changed node documents.
-    nodeStamps: () => ({
-      nodes: new Map((nodeStamps.all() as { name: string; s: string }[]).map((r) => [r.name, r.s])),
-      profiles: new Map((profileStamps.all() as { name: string; s: string }[]).map((r) => [r.name, r.s])),
-    }),
     imageRoot: (name) => (/^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/.test(name) && existsSync(images.rootfs(name)) ? images.rootfs(name) : undefined),
     server: guessServerSettings(networkInterfaces() as never),
   });

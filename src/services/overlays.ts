@@ -18,31 +18,32 @@ import { OVERLAY_NAME, OverlayRepo, type OverlayTree } from "../overlay/repo";
 import { type RuntimeSecurity, runtimeAllowed } from "../overlay/security";
 import { MissingValue, type RenderedFile, TEMPLATE_SUFFIX, TemplateError, WAREWULF_SUFFIX, convertWarewulf } from "../overlay/template";
 import { COMMIT, VERSION } from "../version";
-import type { NodeStore } from "./ports";
+import type { NodeStore, StoreRevision } from "./ports";
 
 export type OverlayKind = "system" | "runtime";
 
-/** Per-row change stamps of nodes and profiles (name → a value that changes with every write of the row). */
-export interface NodeStamps {
-  nodes: Map<string, string>;
-  profiles: Map<string, string>;
-}
-
 /** Order-independent sums of per-node hashes: O(N) additions, no re-hashing of unchanged nodes. */
-function sumHashes(hashes: Map<string, [bigint, bigint]>): string {
+function sumHashes(hashes: Map<string, [bigint, bigint]>): [bigint, bigint] {
   let h1 = 0n;
   let h2 = 0n;
   for (const [a, b] of hashes.values()) {
     h1 += a;
     h2 += b;
   }
-  return `${hashes.size}:${BigInt.asUintN(64, h1).toString(16)}:${BigInt.asUintN(64, h2).toString(16)}`;
+  return [h1, h2];
 }
 
-function sameMap(a: Map<string, string>, b: Map<string, string>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [k, v] of a) if (b.get(k) !== v) return false;
-  return true;
+/** The all-nodes hash from the sums (mod 2^64) and the node count. */
+function peersHashOf(sum: [bigint, bigint], count: number): string {
+  return `${count}:${BigInt.asUintN(64, sum[0]).toString(16)}:${BigInt.asUintN(64, sum[1]).toString(16)}`;
+}
+
+/**
+ * A new snapshot's memo: the shared renders of the previous one that did not read `allNodes` (static
+ * files, root's keys, the agent) stay valid when only nodes changed; their outside files are still checked.
+ */
+function keepNodeIndependent(memo: Snapshot["memo"]): Snapshot["memo"] {
+  return new Map([...memo].filter(([, v]) => !v.usesAll));
 }
 
 export interface OverlayServiceOptions {
@@ -50,15 +51,10 @@ export interface OverlayServiceOptions {
   /** Raw node and profile documents; the service resolves them itself, incrementally. */
   nodeStore: NodeStore;
   /**
-   * A cheap value that changes whenever a node or profile changes (the composition root derives it from
-   * the store). Without it every request re-reads the node documents (~16 ms for 10,000 nodes).
+   * A cheap value that changes whenever anything may have been written (the composition root derives it
+   * from SQLite). Without it every request asks the store for its change counters (one small read).
    */
   nodesVersion?: () => string;
-  /**
-   * Per-row stamps (the composition root reads them from the store): with them a change re-reads only
-   * the changed node documents instead of all of them.
-   */
-  nodeStamps?: () => NodeStamps;
   /** An image's root directory when the image exists. */
   imageRoot: (image: string) => string | undefined;
   /** The head node as nodes see it. `drover serve` passes its own; the CLI a guess from the host. */
@@ -109,7 +105,8 @@ export interface BuildOutcome {
 
 interface State {
   version?: string;
-  stamps?: NodeStamps;
+  /** The store's change counters when this state was read. */
+  rev?: StoreRevision;
   /** Nodes' own documents, as read. */
   own: Map<string, Conf>;
   nodeJson: Map<string, string>;
@@ -121,6 +118,8 @@ interface State {
   peerViews: Map<string, PeerView>;
   /** Two 64-bit hashes of each node's peer view; their sums (mod 2^64) make the all-nodes hash. */
   peerHashes: Map<string, [bigint, bigint]>;
+  /** Their sums, kept up to date as nodes change (a change costs its own hashes, not 10,000 additions). */
+  peerSum: [bigint, bigint];
   snap: Snapshot;
 }
 
@@ -246,27 +245,23 @@ export class OverlayService implements OverlayArtifacts {
     const version = this.opts.nodesVersion?.();
     const prev = this.state;
     if (prev && version !== undefined && prev.version === version) return prev;
-    // Which documents changed: by per-row stamps when the store offers them (reads only those), else by
-    // comparing every document.
-    const stamps = this.opts.nodeStamps?.();
-    let nodes: Map<string, Conf>;
-    let profiles: Map<string, Conf>;
-    let changedNames: Set<string> | undefined;
-    if (stamps && prev?.stamps && sameMap(stamps.profiles, prev.stamps.profiles)) {
-      const quick = this.applyChanges(prev, stamps, version);
+    // What changed since the last look, by the store's change counters: only the nodes written since then
+    // are read. A profile change or a deletion reads everything again (and re-resolves what differs).
+    const seen = this.opts.nodeStore.read((tx) => {
+      const rev = tx.revision();
+      if (!prev?.rev || rev.profiles !== prev.rev.profiles || rev.nodeDeletes !== prev.rev.nodeDeletes) return { rev, all: { nodes: tx.nodes(), profiles: tx.profiles() } };
+      return { rev, docs: rev.nodes === prev.rev.nodes ? new Map<string, Conf>() : tx.nodes(tx.nodesWrittenSince(prev.rev.nodes)) };
+    });
+    let all = seen.all;
+    let rev = seen.rev;
+    if (!all) {
+      const quick = this.applyChanges(prev!, seen.docs!, rev, version);
       if (quick) return quick;
-      changedNames = new Set([...stamps.nodes].filter(([n, st]) => prev.stamps!.nodes.get(n) !== st).map(([n]) => n));
-      const fetched = changedNames.size ? this.opts.nodeStore.read((tx) => tx.nodes([...changedNames!])) : new Map<string, Conf>();
-      nodes = new Map();
-      for (const n of stamps.nodes.keys()) {
-        const c = changedNames.has(n) ? fetched.get(n) : prev.own.get(n);
-        if (c) nodes.set(n, c);
-      }
-      profiles = prev.profiles;
-    } else {
-      ({ nodes, profiles } = this.opts.nodeStore.read((tx) => ({ nodes: tx.nodes(), profiles: tx.profiles() })));
+      // A node was added: the general path, on one consistent reading.
+      ({ rev, all } = this.opts.nodeStore.read((tx) => ({ rev: tx.revision(), all: { nodes: tx.nodes(), profiles: tx.profiles() } })));
     }
-    const profilesJson = changedNames ? prev!.profilesJson : JSON.stringify([...profiles.entries()]);
+    const { nodes, profiles } = all;
+    const profilesJson = JSON.stringify([...profiles.entries()]);
     const profilesSame = prev?.profilesJson === profilesJson;
     const nodeJson = new Map<string, string>();
     const resolved = new Map<string, NodeInput>();
@@ -276,7 +271,8 @@ export class OverlayService implements OverlayArtifacts {
     let changed = !prev || nodes.size !== prev.resolved.size;
     for (const [name, own] of nodes) {
       const old = prev?.resolved.get(name);
-      if (old && profilesSame && (changedNames ? !changedNames.has(name) : prev!.nodeJson.get(name) === JSON.stringify(own))) {
+      const json = JSON.stringify(own);
+      if (old && profilesSame && prev!.nodeJson.get(name) === json) {
         nodeJson.set(name, prev!.nodeJson.get(name)!);
         resolved.set(name, old);
         peerJson.set(name, prev!.peerJson.get(name)!);
@@ -284,7 +280,7 @@ export class OverlayService implements OverlayArtifacts {
         peerHashes.set(name, prev!.peerHashes.get(name)!);
         continue;
       }
-      nodeJson.set(name, JSON.stringify(own));
+      nodeJson.set(name, json);
       changed = true;
       const r = resolve(own, (p) => profiles.get(p));
       resolved.set(name, { name, conf: r.conf, profiles: r.profiles });
@@ -298,39 +294,32 @@ export class OverlayService implements OverlayArtifacts {
     const serverHash = hashOf(JSON.stringify(server), this.env.host);
     if (prev && !changed && prev.snap.serverHash === serverHash) {
       prev.version = version;
-      if (stamps) prev.stamps = stamps;
+      prev.rev = rev;
       return prev;
     }
-    const peersHash = sumHashes(peerHashes);
-    const samePeers = prev && prev.snap.peersHash === peersHash && prev.snap.serverHash === serverHash;
-    const snap: Snapshot = samePeers ? prev!.snap : { peers: [...peerViews.values()], peersHash, server, serverHash, memo: new Map() };
-    this.state = { version, ...(stamps ? { stamps } : {}), own: nodes, nodeJson, profilesJson, profiles, resolved, peerJson, peerViews, peerHashes, snap };
+    const peerSum = sumHashes(peerHashes);
+    const peersHash = peersHashOf(peerSum, peerHashes.size);
+    const snap: Snapshot =
+      prev && prev.snap.peersHash === peersHash && prev.snap.serverHash === serverHash
+        ? prev.snap
+        : { peers: [...peerViews.values()], peersHash, server, serverHash, memo: prev && prev.snap.serverHash === serverHash ? keepNodeIndependent(prev.snap.memo) : new Map() };
+    this.state = { version, rev, own: nodes, nodeJson, profilesJson, profiles, resolved, peerJson, peerViews, peerHashes, peerSum, snap };
     return this.state;
   }
 
   /**
-   * The common case at scale: a few nodes changed, profiles did not. Updates the previous state in place
-   * (nothing holds it across an await) so that the cost is the changed nodes plus O(N) cheap additions.
-   * Returns undefined when the general path must run (nodes were added or removed).
+   * The common case at scale: a few nodes changed, none was added or removed, profiles did not change.
+   * Updates the previous state in place (only build() holds parts of it across an await, and it holds
+   * `resolved` and `snap`, which are replaced here, never changed) so that the cost is the changed nodes
+   * plus O(N) cheap additions. Returns undefined when the general path must run (a node was added).
    */
-  private applyChanges(prev: State, stamps: NodeStamps, version: string | undefined): State | undefined {
-    const old = prev.stamps!.nodes;
-    if (stamps.nodes.size !== old.size) return undefined;
-    const changed: string[] = [];
-    for (const [n, st] of stamps.nodes) {
-      const was = old.get(n);
-      if (was === undefined) return undefined;
-      if (was !== st) changed.push(n);
-    }
+  private applyChanges(prev: State, docs: Map<string, Conf>, rev: StoreRevision, version: string | undefined): State | undefined {
+    for (const name of docs.keys()) if (!prev.resolved.has(name)) return undefined;
     prev.version = version;
-    prev.stamps = stamps;
-    if (changed.length === 0) return prev;
-    const docs = this.opts.nodeStore.read((tx) => tx.nodes(changed));
+    prev.rev = rev;
     let peersChanged = false;
     let fresh = false;
-    for (const name of changed) {
-      const own = docs.get(name);
-      if (!own) return undefined; // deleted meanwhile: take the general path
+    for (const [name, own] of docs) {
       const j = JSON.stringify(own);
       if (prev.nodeJson.get(name) === j) continue;
       // Readers cache what they derive from `resolved` by its identity (the API's node table): a changed
@@ -349,11 +338,14 @@ export class OverlayService implements OverlayArtifacts {
       peersChanged = true;
       prev.peerJson.set(name, pj);
       prev.peerViews.set(name, pv);
-      prev.peerHashes.set(name, [BigInt(Bun.hash(pj, 1)), BigInt(Bun.hash(pj, 2))]);
+      const was = prev.peerHashes.get(name)!;
+      const now: [bigint, bigint] = [BigInt(Bun.hash(pj, 1)), BigInt(Bun.hash(pj, 2))];
+      prev.peerHashes.set(name, now);
+      prev.peerSum = [prev.peerSum[0] - was[0] + now[0], prev.peerSum[1] - was[1] + now[1]];
     }
     if (peersChanged) {
       const snap = prev.snap;
-      prev.snap = { peers: [...prev.peerViews.values()], peersHash: sumHashes(prev.peerHashes), server: snap.server, serverHash: snap.serverHash, memo: new Map() };
+      prev.snap = { peers: [...prev.peerViews.values()], peersHash: peersHashOf(prev.peerSum, prev.peerHashes.size), server: snap.server, serverHash: snap.serverHash, memo: keepNodeIndependent(snap.memo) };
     }
     return prev;
   }

@@ -17,9 +17,20 @@ export interface AddressOwner {
 }
 
 /** A consistent view of the store inside one transaction. Writes are visible to later reads in it. */
+/** The store's change counters; each only ever grows (see store/schema.ts `revisions`). */
+export interface StoreRevision {
+  /** Bumped by every write of nodes; the rows written carry the new value. */
+  nodes: number;
+  nodeDeletes: number;
+  profiles: number;
+}
+
 export interface StoreTx {
   profiles(): Map<string, Conf>;
   nodes(names?: readonly string[]): Map<string, Conf>;
+  revision(): StoreRevision;
+  /** Names of the nodes stored by writes after the `nodes` revision `since` (an indexed lookup). */
+  nodesWrittenSince(since: number): string[];
   nodeNames(): string[];
   /** Every node's resolved addresses, keyed `kind:value`. */
   addresses(): Map<string, AddressOwner>;

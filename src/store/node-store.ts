@@ -1,8 +1,18 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, gt, inArray, sql } from "drizzle-orm";
 import type { Conf } from "../domain/conf";
-import type { AddressEntry, AddressOwner, NodeStore, StoreTx } from "../services/ports";
+import type { AddressEntry, AddressOwner, NodeStore, StoreRevision, StoreTx } from "../services/ports";
 import type { Db } from "./db";
-import { images, nodeAddresses, nodes, profiles, settings } from "./schema";
+import { images, nodeAddresses, nodes, profiles, revisions, settings } from "./schema";
+
+/** Bumps a change counter (created at 1 on first use) inside the caller's write transaction. */
+function bump(d: Db, name: "nodes" | "node_deletes" | "profiles"): number {
+  return d
+    .insert(revisions)
+    .values({ name, value: 1 })
+    .onConflictDoUpdate({ target: revisions.name, set: { value: sql`${revisions.value} + 1` } })
+    .returning({ value: revisions.value })
+    .get()!.value;
+}
 
 const CHUNK = 400;
 
@@ -22,6 +32,11 @@ export function sqliteNodeStore(db: Db): NodeStore {
       return new Map(rows.map((r) => [r.name, r.conf as Conf]));
     },
     nodeNames: () => d.select({ name: nodes.name }).from(nodes).orderBy(nodes.name).all().map((r) => r.name),
+    revision: () => {
+      const v = new Map(d.select().from(revisions).all().map((r) => [r.name, r.value]));
+      return { nodes: v.get("nodes") ?? 0, nodeDeletes: v.get("node_deletes") ?? 0, profiles: v.get("profiles") ?? 0 } satisfies StoreRevision;
+    },
+    nodesWrittenSince: (since) => d.select({ name: nodes.name }).from(nodes).where(gt(nodes.rev, since)).all().map((r) => r.name),
     addresses: () => {
       const rows = d
         .select({ kind: nodeAddresses.kind, value: nodeAddresses.value, node: nodes.name, owner: nodeAddresses.owner })
@@ -40,19 +55,24 @@ export function sqliteNodeStore(db: Db): NodeStore {
     imageNames: () => new Set(d.select({ name: images.name }).from(images).all().map((r) => r.name)),
     putProfile: (name, conf) => {
       const now = Date.now();
+      bump(d, "profiles");
       d.insert(profiles)
         .values({ name, conf: conf as Record<string, unknown>, createdAt: now, updatedAt: now })
         .onConflictDoUpdate({ target: profiles.name, set: { conf: conf as Record<string, unknown>, updatedAt: now } })
         .run();
     },
-    deleteProfile: (name) => void d.delete(profiles).where(eq(profiles.name, name)).run(),
+    deleteProfile: (name) => {
+      bump(d, "profiles");
+      d.delete(profiles).where(eq(profiles.name, name)).run();
+    },
     putNodes: (entries) => {
       const now = Date.now();
+      const rev = entries.length ? bump(d, "nodes") : 0;
       for (const c of chunks(entries)) {
         const ids = d
           .insert(nodes)
-          .values(c.map((e) => ({ name: e.name, conf: e.conf as Record<string, unknown>, createdAt: now, updatedAt: now })))
-          .onConflictDoUpdate({ target: nodes.name, set: { conf: sqlExcluded("conf"), updatedAt: now } })
+          .values(c.map((e) => ({ name: e.name, conf: e.conf as Record<string, unknown>, createdAt: now, updatedAt: now, rev })))
+          .onConflictDoUpdate({ target: nodes.name, set: { conf: sqlExcluded("conf"), updatedAt: now, rev } })
           .returning({ id: nodes.id, name: nodes.name })
           .all();
         const idOf = new Map(ids.map((r) => [r.name, r.id]));
@@ -63,6 +83,7 @@ export function sqliteNodeStore(db: Db): NodeStore {
       }
     },
     deleteNodes: (names) => {
+      if (names.length) bump(d, "node_deletes");
       for (const c of chunks(names)) d.delete(nodes).where(inArray(nodes.name, c)).run();
     },
     getSetting: <T>(key: string) => d.select().from(settings).where(eq(settings.key, key)).get()?.value as T | undefined,

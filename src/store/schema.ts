@@ -14,12 +14,29 @@ export const profiles = sqliteTable("profiles", {
   updatedAt: integer("updated_at").notNull(),
 });
 
-export const nodes = sqliteTable("nodes", {
-  id: integer("id").primaryKey({ autoIncrement: true }),
-  name: text("name").notNull().unique(),
-  conf: text("conf", { mode: "json" }).notNull().$type<Record<string, unknown>>(),
-  createdAt: integer("created_at").notNull(),
-  updatedAt: integer("updated_at").notNull(),
+export const nodes = sqliteTable(
+  "nodes",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    name: text("name").notNull().unique(),
+    conf: text("conf", { mode: "json" }).notNull().$type<Record<string, unknown>>(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    /** The `nodes` revision of the write that last stored this row (see `revisions`). */
+    rev: integer("rev").notNull().default(0),
+  },
+  (t) => [index("nodes_rev").on(t.rev)],
+);
+
+/**
+ * Change counters, one row each, bumped inside every write transaction that changes what they count:
+ * `nodes` (and the written rows get its new value in `nodes.rev`), `node_deletes`, `profiles`. A reader
+ * that remembers them asks for the nodes with a higher `rev` instead of comparing 10,000 rows; a counter
+ * never goes back, unlike a clock or max(rev) after a delete.
+ */
+export const revisions = sqliteTable("revisions", {
+  name: text("name").primaryKey(),
+  value: integer("value").notNull(),
 });
 
 /** Resolved addresses of every node: kind 'mac' or 'ip'; `owner` names the network device or 'ipmi'. */

@@ -111,6 +111,46 @@ describe("a node's archive follows its inputs", () => {
   });
 });
 
+describe("another process's writes (the real store's change counters)", () => {
+  test("a change, the same change of length again at once, a deletion and a profile change are each seen", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const a = createServices(dir); // drover serve
+      const b = createServices(dir); // a CLI writing meanwhile
+      a.overlays.setServer(SERVER);
+      const dev = (ip: string, mac: string) => ({ default: { device: "eth0", hwaddr: mac, ipaddr: ip, netmask: "255.255.255.0" } });
+      a.nodes.replaceNodes({
+        n1: { profiles: [], runtimeOverlay: ["hosts"], networkDevices: dev("10.0.0.21", "52:54:00:00:01:01") },
+        n2: { profiles: ["default"], systemOverlay: ["issue"], cluster: "c1", networkDevices: dev("10.0.0.22", "52:54:00:00:01:02") },
+      });
+      expect((await fetch(a.overlays, "runtime", "n1")).files.get("etc/hosts")).toContain("10.0.0.22  n2");
+      b.nodes.setNodes(["n2"], { set: { networkDevices: { default: { ipaddr: "10.0.0.23" } } } });
+      expect((await fetch(a.overlays, "runtime", "n1")).files.get("etc/hosts")).toContain("10.0.0.23  n2");
+      // Two writes of documents of the same length, one right after the other.
+      b.nodes.setNodes(["n2"], { set: { cluster: "c2" } });
+      expect((await fetch(a.overlays, "system", "n2")).files.get("etc/issue")).toContain("(cluster c2)");
+      b.nodes.setNodes(["n2"], { set: { cluster: "c3" } });
+      expect((await fetch(a.overlays, "system", "n2")).files.get("etc/issue")).toContain("(cluster c3)");
+      b.nodes.setProfiles(["default"], { set: { cluster: "pc" } });
+      b.nodes.setNodes(["n2"], { unset: [["cluster"]] });
+      expect((await fetch(a.overlays, "system", "n2")).files.get("etc/issue")).toContain("(cluster pc)");
+      b.nodes.deleteNodes(["n2"]);
+      expect((await fetch(a.overlays, "runtime", "n1")).files.get("etc/hosts")).not.toContain("n2");
+      expect(isRefusal(await a.overlays.archive("system", "n2"))).toBe(true);
+      // The all-nodes hash kept up to date change by change is the one a fresh reading computes (archives
+      // recorded by one process stay current for the next).
+      b.nodes.setNodes(["n1"], { set: { networkDevices: { default: { ipaddr: "10.0.0.31" } } } });
+      await fetch(a.overlays, "runtime", "n1");
+      b.overlays.setServer(SERVER);
+      expect(a.overlays.snapshot().snap.peersHash).toBe(b.overlays.snapshot().snap.peersHash);
+      a.close();
+      b.close();
+    } finally {
+      cleanup();
+    }
+  });
+});
+
 describe("archives on disk", () => {
   test("written atomically, mode 0600, the previous one kept for downloads in flight", async () => {
     w = world();
