@@ -167,6 +167,18 @@ function compile(src: TemplateSource): Compiled {
   return fn;
 }
 
+/**
+ * Compiles a template now, into this thread's cache, so that a later render does not pay for it (the
+ * calling thread does this while build threads render a batch). A syntax error is left for the render.
+ */
+export function precompile(text: string): void {
+  try {
+    compile({ overlay: "", path: "", text, mode: 0, uid: 0, gid: 0 });
+  } catch {
+    // reported, with its template and node, when rendered
+  }
+}
+
 /** Checks a template's syntax without rendering it (lint, `overlay create`). Returns the problem or undefined. */
 export function syntaxError(text: string): string | undefined {
   try {
