@@ -8,7 +8,8 @@ import { type CpioEntry, packCpio } from "./cpio";
 import { type NodeView, type PeerView, type ServerView, maskedData, nodeView } from "./data";
 import type { OverlayEntry, OverlayRepo, OverlayTree } from "./repo";
 import { mergeAccounts, MergeConflict } from "./syncuser";
-import { MissingValue, RenderContext, type RenderedFile, TEMPLATE_SUFFIX, TemplateError, WAREWULF_SUFFIX } from "./template";
+import { type NativeRender, nativeFor } from "./native";
+import { MissingValue, RenderContext, type RenderResult, type RenderedFile, TEMPLATE_SUFFIX, TemplateError, WAREWULF_SUFFIX } from "./template";
 import { gzipSync } from "node:zlib";
 
 /**
@@ -217,6 +218,18 @@ export class NodeRenderer {
   }
 }
 
+/** Each template entry's native rendering (native.ts), looked up once per entry. */
+const natives = new WeakMap<OverlayEntry, NativeRender | null>();
+
+/** A template rendered natively (the hosts file, from lines kept per node), when it has such a rendering. */
+function renderNative(e: Extract<OverlayEntry, { type: "file" }>, snap: Snapshot): RenderResult | undefined {
+  let n = natives.get(e);
+  if (n === undefined) natives.set(e, (n = nativeFor(new TextDecoder().decode(e.data)) ?? null));
+  const data = n?.render({ server: snap.server, allNodes: snap.peers });
+  if (data === undefined) return undefined;
+  return { files: [{ type: "file", path: e.path.slice(0, -TEMPLATE_SUFFIX.length), mode: e.mode, uid: e.uid, gid: e.gid, data }], touched: new Set(n!.touched) };
+}
+
 /** Renders one template for one node (also `overlay show --render`). */
 export function renderOne(tree: OverlayTree, entry: Extract<OverlayEntry, { type: "file" }>, node: NodeView, snap: Snapshot, env: HostEnv, deps: Dep[]) {
   const r = new NodeRenderer(node, snap, env);
@@ -274,10 +287,14 @@ export function buildArchive(
         usesAll ||= hit.usesAll;
         continue;
       }
-      renderer ??= new NodeRenderer(nodeView(input.name, input.conf, input.profiles), snap, env);
       rendering?.(oi, ei);
-      const r = renderer.render(tree, e);
-      const own = renderer.deps;
+      let r = renderNative(e, snap);
+      let own: Dep[] = [];
+      if (!r) {
+        renderer ??= new NodeRenderer(nodeView(input.name, input.conf, input.profiles), snap, env);
+        r = renderer.render(tree, e);
+        own = renderer.deps;
+      }
       deps.push(...own);
       const all = r.touched.has("allNodes");
       usesAll ||= all;
