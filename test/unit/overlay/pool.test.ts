@@ -93,6 +93,7 @@ describe("build threads", () => {
   test("a thread that dies fails the build naming the node and the template, not a hang", async () => {
     w = world(many());
     w.nodes.setNodes(Object.keys(many()), { set: OVERLAYS }, { allowMissingImage: true });
+    // n35, not one of the first few archives, which the calling thread builds itself.
     siteTemplate(w, "etc/boom.eta", "<% if (it.node.name === 'n35') process.exit(7) %>ok\n");
     const o = service(w, 2, "cache-2");
     const err = await o.build().then(
