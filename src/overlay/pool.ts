@@ -1,4 +1,4 @@
-import { readdirSync } from "node:fs";
+import { workerEntry } from "../runtime/worker-entry";
 import type { Dep } from "./build";
 import type { ServerView, PeerView } from "./data";
 import type { OverlayTree } from "./repo";
@@ -61,26 +61,9 @@ export interface PoolInit {
 export type ToWorker = { t: "init"; init: PoolInit; progress: SharedArrayBuffer } | { t: "jobs"; first: number; jobs: BuildJob[] };
 export type FromWorker = { t: "done"; first: number; results: JobResult[] };
 
-/**
- * The worker's module: next to this file when running from source, inside the executable's embedded
- * file system when compiled (build.ts lists it as an entrypoint; its directory there is Bun's choice).
- */
+/** The build thread's Worker entrypoint (see runtime/worker-entry.ts). */
 export function buildWorkerEntry(): string {
-  if (!import.meta.url.includes("/$bunfs/")) return new URL("./build-worker.ts", import.meta.url).href;
-  const find = (dir: string, depth: number): string | undefined => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = `${dir}/${e.name}`;
-      if (e.isFile() && e.name === "build-worker.js") return p;
-      if (e.isDirectory() && depth < 8) {
-        const hit = find(p, depth + 1);
-        if (hit) return hit;
-      }
-    }
-    return undefined;
-  };
-  const hit = find("/$bunfs/root", 0);
-  if (!hit) throw new Error("this executable was built without the overlay build thread (src/overlay/build-worker.ts must be a build entrypoint; see build.ts)");
-  return hit;
+  return workerEntry(import.meta.url, "./build-worker.ts", "the overlay build thread");
 }
 
 interface Slot {

@@ -16,7 +16,7 @@
  * Robustness contract: a malformed or hostile packet is a counted debug line (and, where RFC 1350 says so,
  * an ERROR reply), never an exception out of the socket handler. Only failing to bind ends the server.
  */
-import { readdirSync } from "node:fs";
+import { workerEntry } from "../../runtime/worker-entry";
 import type { BootFiles } from "../../boot/ports";
 import { sanitizeBootPath } from "../../boot/sanitize";
 import { decode, encodeError, encodeOack, ErrorCode, negotiate, type Request, toNetascii } from "./codec";
@@ -85,27 +85,9 @@ export interface TftpServer {
 
 type UdpSocket = import("bun").udp.Socket<"uint8array">;
 
-/**
- * The data plane's Worker entrypoint: dataplane.ts beside this file when run from source; in a compiled
- * executable, the bundle of it that the build added as an extra entrypoint (build.ts), found in the
- * executable's embedded file system wherever the build's root put it.
- */
+/** The data plane's Worker entrypoint (see runtime/worker-entry.ts). */
 export function dataPlaneEntry(): string {
-  if (!import.meta.url.includes("/$bunfs/")) return new URL("./dataplane.ts", import.meta.url).href;
-  const find = (dir: string, depth: number): string | undefined => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = `${dir}/${e.name}`;
-      if (e.isFile() && e.name === "dataplane.js") return p;
-      if (e.isDirectory() && depth < 8) {
-        const hit = find(p, depth + 1);
-        if (hit) return hit;
-      }
-    }
-    return undefined;
-  };
-  const hit = find("/$bunfs/root", 0);
-  if (!hit) throw new Error("this executable was built without the TFTP data plane (src/protocols/tftp/dataplane.ts must be a build entrypoint; see build.ts)");
-  return hit;
+  return workerEntry(import.meta.url, "./dataplane.ts", "the TFTP data plane");
 }
 
 /** Starts the TFTP server; rejects when the port cannot be bound. */
