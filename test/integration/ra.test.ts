@@ -57,5 +57,6 @@ describe.skipIf(!!why)("router advertisements on the served interface", () => {
     await Bun.sleep(2500);
     const r = lab.run(c.ns, ["rdisc6", "-1", "-w", "1000", "-r", "2", "eth0"]);
     expect(r.out).not.toMatch(/Router lifetime/);
-  });
+    // A restart, 2.5 s for the client's address, and 2 s of listening: more than the default 5 s.
+  }, 30_000);
 });
