@@ -1,4 +1,5 @@
 import type { NodeSummary } from "../src/http/api/nodes";
+import type { BootBusEvent } from "../src/services/events";
 /** The page's only door to drover: fetch against /api/v1 with the session's CSRF token on every change. */
 let csrf = "";
 
@@ -54,15 +55,8 @@ export interface StatusRow {
   lastError?: string;
 }
 
-export interface BootEvent {
-  node?: string;
-  mac: string;
-  stage: string;
-  detail?: string;
-  address?: string;
-  at: number;
-  known: boolean;
-}
+/** A boot event as the server's event stream sends it. */
+export type BootEvent = BootBusEvent;
 
 /** A node's state after a boot event, the way the server computes it (services/boot-status.ts). */
 export function stateAfter(prev: StatusRow | undefined, e: BootEvent): StatusRow {

@@ -2,6 +2,7 @@ import { h } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import htm from "htm";
 import { ApiError, ago, del, enc, get, patch, post, put } from "./api";
+import type { ImageSummary } from "../src/services/images";
 import type { UnknownMac } from "../src/services/ports";
 import { store, useStore } from "./store";
 
@@ -74,16 +75,7 @@ export function ProfilesPage() {
 
 // ---- images ----
 
-interface Image {
-  name: string;
-  source?: string;
-  built: boolean;
-  stale: boolean;
-  size?: number;
-  unpacked?: number;
-  kernel?: string;
-  nodes: string[];
-}
+type Image = ImageSummary;
 interface Job {
   id: string;
   kind: string;
