@@ -1,5 +1,5 @@
 import { workerEntry } from "../runtime/worker-entry";
-import type { Dep } from "./build";
+import type { BuiltArchive } from "./build";
 import type { ServerView, PeerView } from "./data";
 import type { OverlayTree } from "./repo";
 
@@ -27,17 +27,8 @@ export interface BuildJob {
 }
 
 export type JobResult =
-  | {
-      ok: true;
-      /** Shared members in order; `gz` comes with the first result of a thread that uses the member. */
-      shared: { digest: string; gz?: Uint8Array }[];
-      own: Uint8Array;
-      size: number;
-      etag: string;
-      deps: Dep[];
-      usesAll: boolean;
-      files: number;
-    }
+  /** A built archive without its manifest; `gz` of a shared member comes with a thread's first use of it. */
+  | ({ ok: true; shared: { digest: string; gz?: Uint8Array }[] } & Omit<BuiltArchive, "shared" | "manifest">)
   /** `user`: a template's or an overlay's error (the caller reports it); otherwise a bug (the caller throws). */
   | { ok: false; message: string; user: boolean }
   /** The thread cannot build this one alone: the caller builds it. */
