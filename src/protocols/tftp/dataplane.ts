@@ -13,6 +13,7 @@
  * the socket tells transfers apart by the client's address and port. Packets from anyone else get ERROR 5.
  * Linux only (the struct layouts below are those of x86-64 and arm64 Linux).
  */
+import { isMainThread } from "node:worker_threads";
 import { ErrorCode, decode, encodeError } from "./codec";
 
 /** Main thread → data plane. */
@@ -131,6 +132,7 @@ interface Transfer {
 export class DataPlane {
   private readonly libc: Libc;
   private readonly ptr: Ffi["ptr"];
+  private readonly readI32: Ffi["read"]["i32"];
   private fd = -1;
   private retries = 5;
   private readonly transfers = new Map<number, Transfer>();
@@ -165,6 +167,7 @@ export class DataPlane {
     const ffi = require("bun:ffi") as Ffi;
     const T = ffi.FFIType;
     this.ptr = ffi.ptr;
+    this.readI32 = ffi.read.i32;
     this.libc = ffi.dlopen("libc.so.6", {
       socket: { args: [T.i32, T.i32, T.i32], returns: T.i32 },
       bind: { args: [T.i32, T.ptr, T.u32], returns: T.i32 },
@@ -178,7 +181,7 @@ export class DataPlane {
   }
 
   private errno(): number {
-    return (require("bun:ffi") as Ffi).read.i32(this.libc.__errno_location() as never, 0);
+    return this.readI32(this.libc.__errno_location() as never, 0);
   }
 
   /** Opens and binds the socket; returns its port. */
@@ -458,9 +461,9 @@ export class DataPlane {
 }
 
 // Running as a Worker: wire the data plane to the main thread's messages.
-declare const self: Worker | undefined;
-if (typeof self !== "undefined" && typeof (globalThis as { Bun?: unknown }).Bun !== "undefined" && !(require("node:worker_threads") as typeof import("node:worker_threads")).isMainThread) {
-  const post = (m: FromDataPlane) => self!.postMessage(m);
+declare const self: Worker;
+if (!isMainThread) {
+  const post = (m: FromDataPlane) => self.postMessage(m);
   let dp: DataPlane | undefined;
   self.onmessage = (ev: MessageEvent<ToDataPlane>) => {
     const m = ev.data;

@@ -178,24 +178,24 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
   let main: UdpSocket;
   try {
     main = await Bun.udpSocket({
-    hostname: listen.address,
-    port: listen.port,
-    binaryType: "uint8array",
-    socket: {
-      data(sock, buf, port, address) {
-        try {
-          onRequest(sock, buf, port, address);
-        } catch (e) {
-          // Defensive: a bug in request handling must not take the listener down.
-          st.malformed++;
-          log(`tftp: internal error handling a packet from ${address}:${port}: ${(e as Error).message}`);
-        }
+      hostname: listen.address,
+      port: listen.port,
+      binaryType: "uint8array",
+      socket: {
+        data(sock, buf, port, address) {
+          try {
+            onRequest(sock, buf, port, address);
+          } catch (e) {
+            // Defensive: a bug in request handling must not take the listener down.
+            st.malformed++;
+            log(`tftp: internal error handling a packet from ${address}:${port}: ${(e as Error).message}`);
+          }
+        },
+        error(_sock, err) {
+          debug?.(`tftp: listening socket error: ${err.message}`);
+        },
       },
-      error(_sock, err) {
-        debug?.(`tftp: listening socket error: ${err.message}`);
-      },
-    },
-  });
+    });
   } catch (e) {
     await stopPlane();
     throw e;
