@@ -121,7 +121,10 @@ export interface BootRequest {
   ifNoneMatch?: string;
 }
 
-/** What the HTTP boot routes need. Implemented in boot/service.ts over the services. */
+/**
+ * What the HTTP boot routes need. Implemented in boot/service.ts over the services. Every `mac` is
+ * normalized (lower case, colons) by the routes.
+ */
 export interface HttpBootPort {
   /** The iPXE script for a MAC (a node's, or the "unconfigured" one). */
   ipxeScript(mac: string, req: BootRequest): Promise<{ status: number; script: string }>;

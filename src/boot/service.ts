@@ -21,7 +21,6 @@ import type {
 import defaultTemplate from "./templates/default.ipxe" with { type: "text" };
 import unconfiguredTemplate from "./templates/unconfigured.ipxe" with { type: "text" };
 import { runtimeAllowed } from "../overlay/security";
-import { normalizeMac } from "../domain/net";
 
 export interface BootSettings {
   /** Bind unknown MACs to discoverable nodes, and register new ones when `register` is set. */
@@ -59,15 +58,9 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     private readonly leases?: Pick<LeaseStore, "get">,
   ) {}
 
-  /** The address drover's DHCP server leased to this MAC, while the lease runs. */
+  /** The address drover's DHCP server leased to this (normalized) MAC, while the lease runs. */
   private leasedAddress(mac: string): string | undefined {
-    let key: string;
-    try {
-      key = normalizeMac(mac);
-    } catch {
-      return undefined;
-    }
-    const l = this.leases?.get(key);
+    const l = this.leases?.get(mac);
     return l && l.expiresAt > Date.now() ? l.ip : undefined;
   }
 
