@@ -3,7 +3,8 @@
 import { runCli } from "../../src/cli/program";
 
 const [dataDir, prefix, count, subnet] = process.argv.slice(2) as [string, string, string, string];
-const io = { out: () => {}, err: (s: string) => process.stderr.write(s), isTTY: false, env: {} };
+// DROVER_DEBUG: a failure prints its stack (one "database is locked" in a CI run could not be reproduced).
+const io = { out: () => {}, err: (s: string) => process.stderr.write(s), isTTY: false, env: { DROVER_DEBUG: "1" } };
 let failed = 0;
 for (let i = 0; i < Number(count); i++) {
   const name = `${prefix}${String(i).padStart(3, "0")}`;
