@@ -21,6 +21,7 @@ import type {
 import defaultTemplate from "./templates/default.ipxe" with { type: "text" };
 import unconfiguredTemplate from "./templates/unconfigured.ipxe" with { type: "text" };
 import { runtimeAllowed } from "../overlay/security";
+import { isTemplateName } from "../domain/validate";
 
 export interface BootSettings {
   /** Bind unknown MACs to discoverable nodes, and register new ones when `register` is set. */
@@ -183,6 +184,9 @@ export class BootService implements DhcpBootPort, HttpBootPort {
   }
 
   private render(name: string, data: Record<string, unknown>): string {
+    // A name is a name: one stored before names were checked (or written to the database by hand) must not
+    // reach the file system as a path.
+    if (!isTemplateName(name)) return `#!ipxe\necho drover: '${name.slice(0, 64).replace(/[^\w.-]/g, "?")}' is not an iPXE template name; fix it with: drover node set NODE --ipxe default\nsleep 30\nreboot\n`;
     const site = this.settings.ipxeTemplateDir ? join(this.settings.ipxeTemplateDir, `${name}.ipxe`) : undefined;
     const tpl = site && existsSync(site) ? readFileSync(site, "utf8") : this.builtIn[name];
     if (tpl === undefined) {

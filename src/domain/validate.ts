@@ -67,11 +67,19 @@ export function normalizeConf(input: unknown, kind: "node" | "profile", name: st
     problems.push(`root '${conf.root}' is not initramfs, tmpfs, ramfs or a device (/dev/…, UUID=…, LABEL=…)`);
   }
   if (conf.init !== undefined && !conf.init.startsWith("/")) problems.push(`init '${conf.init}' must be an absolute path, e.g. /sbin/init`);
+  if (conf.ipxe !== undefined && !isTemplateName(conf.ipxe)) {
+    problems.push(`iPXE template '${conf.ipxe.slice(0, 80)}' is not a template name: 1-64 letters, digits, '_', '.', '-', not starting with '.' (a site template is <name>.ipxe in the iPXE template directory)`);
+  }
   for (const o of [...(conf.runtimeOverlay ?? []), ...(conf.systemOverlay ?? [])]) {
     if (!/^~?[A-Za-z0-9_.-]+$/.test(o)) problems.push(`overlay name '${o}' has characters other than letters, digits, '_', '.', '-'`);
   }
   if (problems.length) throw invalid(`${where} is not valid: ${problems.join("; ")}`, problems);
   return pruneConf(conf);
+}
+
+/** An iPXE template name: a file name without its `.ipxe`, never a path (no '/', no leading '.'). */
+export function isTemplateName(name: string): boolean {
+  return /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/.test(name);
 }
 
 function checkIp(v: string | undefined, what: string, problems: string[]) {
