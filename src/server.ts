@@ -110,7 +110,8 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
     svc.overlays.setServer(overlayServer(cfg));
     warm();
   }
-  const http = Bun.serve({ port: cfg.http.port, hostname: cfg.http.listen, fetch: app.fetch, idleTimeout: 255, websocket: bunWebSocket });
+  // A backstop under the per-route limits (http/api/router.ts): no request body of any route is larger.
+  const http = Bun.serve({ port: cfg.http.port, hostname: cfg.http.listen, fetch: app.fetch, idleTimeout: 255, websocket: bunWebSocket, maxRequestBodySize: 32 * 1024 * 1024 });
   stops.push(async () => void (await http.stop(true)));
   log(`drover: HTTP on http://${cfg.http.listen}:${http.port} (data dir ${svc.dataDir})`);
   if (httpPort === 0) {

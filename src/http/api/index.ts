@@ -77,6 +77,8 @@ export function apiApp(deps: ApiDeps): { app: Hono<ApiEnv>; router: ApiRouter } 
       path: "/auth/login",
       tag: "auth",
       public: true,
+      // Anyone can send this one: a user name and a password fit in far less.
+      maxBody: 4 * 1024,
       summary: "log in; sets the HttpOnly session cookie and returns the CSRF token for later changes",
       body: z.object({ user: z.string().min(1).max(64), password: z.string().min(1).max(1024) }),
     },

@@ -24,7 +24,44 @@ export interface RouteSpec<B extends z.ZodType | undefined = undefined, Q extend
   returns?: string;
   /** Success status (default 200). */
   status?: number;
+  /** Largest request body read, in bytes (default `MAX_JSON_BODY`); a larger one is refused with 413 unread. */
+  maxBody?: number;
 }
+
+/** The default bound on an API request body: 1 MiB of JSON is thousands of nodes' worth of changes. */
+export const MAX_JSON_BODY = 1024 * 1024;
+
+/**
+ * Reads a request body of at most `limit` bytes, or returns undefined as soon as it is known to be larger:
+ * from Content-Length before a byte is read, or while reading a chunked body (the rest is never buffered).
+ */
+export async function readBounded(req: Request, limit: number): Promise<Uint8Array | undefined> {
+  const declared = req.headers.get("content-length");
+  if (declared !== null && !(Number(declared) <= limit)) return undefined;
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+const sizeText = (n: number) => (n >= 1024 * 1024 ? `${n / (1024 * 1024)} MiB` : `${n / 1024} KiB`);
 
 type Input<B, Q> = { body: B extends z.ZodType ? z.infer<B> : undefined; query: Q extends z.ZodType ? z.infer<Q> : undefined };
 
@@ -40,9 +77,12 @@ export class ApiRouter {
     this.app.on(spec.method.toUpperCase(), spec.path, async (c) => {
       let body: unknown;
       if (spec.body) {
+        const limit = spec.maxBody ?? MAX_JSON_BODY;
+        const bytes = await readBounded(c.req.raw, limit);
+        if (!bytes) return c.json({ error: `the request body is larger than ${sizeText(limit)}, the limit for ${spec.method.toUpperCase()} /api/v1${spec.path}` }, 413);
         let raw: unknown;
         try {
-          raw = await c.req.json();
+          raw = JSON.parse(new TextDecoder().decode(bytes));
         } catch {
           throw invalid("the request body is not JSON; send Content-Type: application/json with a JSON object");
         }
@@ -73,6 +113,7 @@ export class ApiRouter {
         responses: {
           [String(r.status ?? 200)]: { description: r.returns ?? "success" },
           ...(r.body || r.query ? { "400": { description: "validation error; `error` names the field" } } : {}),
+          ...(r.body ? { "413": { description: `request body over ${sizeText(r.maxBody ?? MAX_JSON_BODY)}` } } : {}),
           ...(r.public ? {} : { "401": { description: "no valid session or token" }, "403": { description: "CSRF token missing or wrong, or client outside the allowed subnets" } }),
         },
       };
