@@ -56,6 +56,7 @@ import profileUnset from "./profile/unset";
 import serve from "./serve";
 import userPasswd from "./user/passwd";
 import userToken from "./user/token";
+import userUnlock from "./user/unlock";
 import version from "./version";
 
 /** The command table: noun → its verbs. Adding a command means adding its file here (and its test). */
@@ -75,7 +76,7 @@ export const COMMANDS: Record<string, { help: string; aliases?: string[]; verbs?
     help: "list, edit and build the per-node overlays (templates rendered for each node)",
     verbs: [overlayList, overlayShow, overlayCreate, overlayDelete, overlayEdit, overlayImport, overlayMkdir, overlayChmod, overlayChown, overlayInfo, overlayBuild, overlayLint],
   },
-  user: { help: "web page and API accounts: set passwords, create and revoke API tokens", verbs: [userPasswd, userToken] },
+  user: { help: "web page and API accounts: set passwords, create and revoke API tokens", verbs: [userPasswd, userUnlock, userToken] },
   serve: { help: "run the boot servers (DHCP, TFTP, HTTP) and the web page", self: serve },
   version: { help: "print drover's version", self: version },
 };
@@ -91,6 +92,7 @@ const EXIT: Record<DroverError["kind"], number> = { invalid: 2, "not-found": 3, 
 export const LOCAL_ONLY: Record<string, string> = {
   serve: "it runs the boot servers on the machine it is started on; start it on the head node",
   "user passwd": "accounts are managed on the head node: ssh to it and run 'drover user passwd' there",
+  "user unlock": "accounts are managed on the head node: ssh to it and run 'drover user unlock' there",
   "image exec": "it runs programs on the head node: ssh to it and run 'drover image exec' there",
   "image shell": "it runs a shell on the head node: ssh to it and run 'drover image shell' there",
   "node console": "interactive Serial-over-LAN needs the head node's terminal: ssh to the head node and run 'drover node console' there",

@@ -46,6 +46,12 @@ export interface AuthStore {
   tokens(): TokenRecord[];
   revokeToken(id: number, now: number): boolean;
   touchToken(id: number, now: number): void;
+  /** Wrong-password counts of accounts (key `u:NAME`), kept where `drover user unlock` can clear them. */
+  failure(key: string): { count: number; until: number } | undefined;
+  putFailure(key: string, count: number, until: number, now: number): void;
+  deleteFailure(key: string): void;
+  /** Every key with a count, for `drover user unlock --all` and listings. */
+  failureKeys(): string[];
 }
 
 /** Authentication failures; the HTTP edge maps them to 401, 403 and 429. */
@@ -91,9 +97,15 @@ interface Failures {
   until: number;
 }
 
+/** Counts of names that are not accounts and of client addresses, kept in memory; at most this many. */
+const MEMORY_KEYS = 10_000;
+
 export class AuthService {
   private readonly now: () => number;
+  /** Failures of client addresses and of names that are no account (accounts' are in the store). */
   private readonly failures = new Map<string, Failures>();
+  /** Password checks running now, per key: counted before the check, so parallel guesses share the budget. */
+  private readonly inflight = new Map<string, number>();
   private readonly sessionMs: number;
   private readonly freeFailures: number;
 
@@ -129,41 +141,103 @@ export class AuthService {
     this.store.putUser(name, await this.hash(password), this.now());
     const u = this.store.user(name)!;
     this.store.deleteSessionsOf(u.id);
+    // A new password also lifts the login limit: the way back in for a locked-out admin on the head node.
+    this.store.deleteFailure(`u:${name}`);
   }
 
   /**
-   * Checks a password and opens a session. Wrong passwords are counted per user name and per client
-   * address: after `freeFailures` of them each further attempt must wait 1 s, 2 s, 4 s … (at most 5 min),
-   * and an attempt during the wait is refused without looking at the password.
+   * Checks a password and opens a session. Attempts are counted per account (or name) and per client
+   * address *before* the password is looked at: `freeFailures` wrong passwords are free, after that each
+   * further attempt must wait 1 s, 2 s, 4 s … (at most 5 min), and only one check per key runs at a time.
+   * An attempt outside that budget — during the wait, or while other checks are still running — is refused
+   * with 429 without verifying anything, so 199 parallel guesses get 3 checks, not 199.
+   * An account's count is in the store (it survives a restart; `drover user unlock` clears it); counts of
+   * client addresses and of names that are no account are in memory, at most MEMORY_KEYS of them.
    */
   async login(name: string, password: string, client = "unknown"): Promise<{ token: string; csrf: string; expiresAt: number; user: string }> {
-    const keys = [`u:${name}`, `c:${client}`];
-    const now = this.now();
-    for (const k of keys) {
-      const f = this.failures.get(k);
-      if (f && f.until > now) throw new AuthError("rate-limited", "too many wrong passwords; wait before trying again", Math.ceil((f.until - now) / 1000));
-    }
     const u = this.store.user(name);
-    // Verify against a dummy hash when the user does not exist, so the answer takes as long either way.
-    const ok = u ? await Bun.password.verify(password, u.passwordHash) : (await Bun.password.verify(password, await this.dummy()), false);
-    if (!u || !ok) {
+    const keys = [`u:${name}`, `c:${client}`];
+    const stored = (k: string) => k.startsWith("u:") && u !== undefined;
+    const read = (k: string): Failures => (stored(k) ? this.store.failure(k) : this.failures.get(k)) ?? { count: 0, until: 0 };
+    const now = this.now();
+    // Check and reserve in one synchronous step: no await between them, so parallel requests queue here.
+    for (const k of keys) {
+      const f = read(k);
+      const running = this.inflight.get(k) ?? 0;
+      const budget = f.count < this.freeFailures ? this.freeFailures - f.count : 1;
+      if (f.until > now) throw new AuthError("rate-limited", "too many wrong passwords; wait before trying again", Math.ceil((f.until - now) / 1000));
+      if (running >= budget) throw new AuthError("rate-limited", "too many login attempts at once; wait before trying again", 1);
+    }
+    for (const k of keys) this.inflight.set(k, (this.inflight.get(k) ?? 0) + 1);
+    let ok: boolean;
+    try {
+      // Verify against a dummy hash when the user does not exist, so the answer takes as long either way.
+      ok = u ? await Bun.password.verify(password, u.passwordHash) : (await Bun.password.verify(password, await this.dummy()), false);
+    } finally {
       for (const k of keys) {
-        const f = this.failures.get(k) ?? { count: 0, until: 0 };
+        const n = (this.inflight.get(k) ?? 1) - 1;
+        if (n > 0) this.inflight.set(k, n);
+        else this.inflight.delete(k);
+      }
+    }
+    if (!u || !ok) {
+      const at = this.now();
+      for (const k of keys) {
+        const f = read(k);
         f.count++;
         const over = f.count - this.freeFailures;
-        f.until = over > 0 ? this.now() + Math.min(2 ** (over - 1), 300) * 1000 : 0;
-        this.failures.set(k, f);
+        f.until = over > 0 ? at + Math.min(2 ** (over - 1), 300) * 1000 : 0;
+        if (stored(k)) this.store.putFailure(k, f.count, f.until, at);
+        else this.remember(k, f);
       }
-      if (this.failures.size > 10_000) this.failures.clear(); // bounded memory under a spray of names
       throw new AuthError("unauthenticated", "wrong user name or password");
     }
-    for (const k of keys) this.failures.delete(k);
+    for (const k of keys) {
+      if (stored(k)) this.store.deleteFailure(k);
+      else this.failures.delete(k);
+    }
     const token = random();
     const csrf = random();
     const expiresAt = now + this.sessionMs;
     this.store.pruneSessions(now);
     this.store.createSession(sha256(token), u.id, csrf, now, expiresAt);
     return { token, csrf, expiresAt, user: u.name };
+  }
+
+  /**
+   * Keeps an in-memory count, most recent last. Past MEMORY_KEYS the oldest go first — those whose wait is
+   * over before those still waiting — so a spray of names cannot empty the table to reset a count.
+   */
+  private remember(k: string, f: Failures) {
+    this.failures.delete(k);
+    this.failures.set(k, f);
+    if (this.failures.size <= MEMORY_KEYS) return;
+    const now = this.now();
+    for (const [key, v] of this.failures) {
+      if (this.failures.size <= MEMORY_KEYS) return;
+      if (v.until <= now) this.failures.delete(key);
+    }
+    for (const key of this.failures.keys()) {
+      if (this.failures.size <= MEMORY_KEYS) return;
+      this.failures.delete(key);
+    }
+  }
+
+  /**
+   * Lifts the login limit of an account (`drover user unlock NAME`, on the head node), or of every account
+   * with `all`. Returns the accounts that were limited. Counts of client addresses live in the running
+   * server's memory and end with their wait (at most 5 min) or a restart.
+   */
+  unlock(name: string | undefined, all = false): string[] {
+    const keys = all ? this.store.failureKeys() : [`u:${name}`].filter((k) => this.store.failureKeys().includes(k));
+    if (!all && name !== undefined && !this.store.user(name)) throw notFound(`user '${name}' does not exist`);
+    for (const k of keys) this.store.deleteFailure(k);
+    return keys.map((k) => k.slice(2));
+  }
+
+  /** Accounts with wrong passwords counted, and until when they must wait (unix ms; 0 = not waiting). */
+  lockouts(): { user: string; count: number; until: number }[] {
+    return this.store.failureKeys().map((k) => ({ user: k.slice(2), ...this.store.failure(k)! }));
   }
 
   private dummyHash?: Promise<string>;

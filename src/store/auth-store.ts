@@ -1,7 +1,7 @@
 import { eq, lt } from "drizzle-orm";
 import type { AuthStore, TokenRecord } from "../services/auth";
 import type { Db } from "./db";
-import { apiTokens, sessions, users } from "./schema";
+import { apiTokens, loginFailures, sessions, users } from "./schema";
 
 /** The SQLite implementation of the auth port: users, sessions and API tokens. */
 export function sqliteAuthStore(db: Db): AuthStore {
@@ -52,5 +52,14 @@ export function sqliteAuthStore(db: Db): AuthStore {
         .map((r) => tokenRow(r.t, r.user)),
     revokeToken: (id, now) => db.update(apiTokens).set({ revokedAt: now }).where(eq(apiTokens.id, id)).returning({ id: apiTokens.id }).all().length > 0,
     touchToken: (id, now) => void db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, id)).run(),
+    failure: (key) => db.select({ count: loginFailures.count, until: loginFailures.until }).from(loginFailures).where(eq(loginFailures.key, key)).get(),
+    putFailure: (key, count, until, now) =>
+      void db
+        .insert(loginFailures)
+        .values({ key, count, until, updatedAt: now })
+        .onConflictDoUpdate({ target: loginFailures.key, set: { count, until, updatedAt: now } })
+        .run(),
+    deleteFailure: (key) => void db.delete(loginFailures).where(eq(loginFailures.key, key)).run(),
+    failureKeys: () => db.select({ key: loginFailures.key }).from(loginFailures).orderBy(loginFailures.key).all().map((r) => r.key),
   };
 }

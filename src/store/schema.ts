@@ -76,6 +76,17 @@ export const leases = sqliteTable("leases", {
   hostname: text("hostname"),
 });
 
+/**
+ * Addresses a DHCP client declined (RFC 2131 DHCPDECLINE: someone else answers on it): not handed out again
+ * until `until`. Only the lease holder can put its own address here, so the table is bounded by the pools.
+ */
+export const dhcpQuarantine = sqliteTable("dhcp_quarantine", {
+  ip: text("ip").primaryKey(),
+  /** The MAC that declined it. */
+  mac: text("mac").notNull(),
+  until: integer("until").notNull(),
+});
+
 /** The latest boot state of each node; survives restarts (Warewulf keeps it in memory only). */
 export const bootStatus = sqliteTable("boot_status", {
   nodeId: integer("node_id")
@@ -109,15 +120,20 @@ export const bootEvents = sqliteTable(
 );
 
 /** Unknown MACs that asked to boot: the discovery inbox. */
-export const unknownMacs = sqliteTable("unknown_macs", {
-  mac: text("mac").primaryKey(),
-  firstSeen: integer("first_seen").notNull(),
-  lastSeen: integer("last_seen").notNull(),
-  count: integer("count").notNull(),
-  address: text("address"),
-  detail: text("detail"),
-  ignored: integer("ignored", { mode: "boolean" }).notNull().default(false),
-});
+export const unknownMacs = sqliteTable(
+  "unknown_macs",
+  {
+    mac: text("mac").primaryKey(),
+    firstSeen: integer("first_seen").notNull(),
+    lastSeen: integer("last_seen").notNull(),
+    count: integer("count").notNull(),
+    address: text("address"),
+    detail: text("detail"),
+    ignored: integer("ignored", { mode: "boolean" }).notNull().default(false),
+  },
+  // The inbox is bounded and aged out by last sight (boot-store.ts).
+  (t) => [index("unknown_macs_last_seen").on(t.lastSeen)],
+);
 
 /** Accounts for the web page and the API (issue 6). Passwords are argon2id hashes (Bun.password). */
 export const users = sqliteTable("users", {
@@ -125,6 +141,21 @@ export const users = sqliteTable("users", {
   name: text("name").notNull().unique(),
   passwordHash: text("password_hash").notNull(),
   createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+  /** `admin` (everything) or `viewer` (read only); see docs/web.md. Accounts from before roles are admins. */
+  role: text("role").notNull().default("admin"),
+});
+
+/**
+ * Login attempts per key (`u:NAME` per account, `c:ADDRESS` per client), in the store so that the limit
+ * holds across restarts and `drover user unlock` on the head node can lift it for a locked-out admin.
+ */
+export const loginFailures = sqliteTable("login_failures", {
+  key: text("key").primaryKey(),
+  /** Wrong passwords since the last success or unlock. */
+  count: integer("count").notNull(),
+  /** Unix ms before which another attempt is refused without looking at the password. */
+  until: integer("until").notNull(),
   updatedAt: integer("updated_at").notNull(),
 });
 

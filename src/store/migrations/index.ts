@@ -4,10 +4,12 @@ import m0 from "./0000_init.sql" with { type: "text" };
 import m1 from "./0001_boot_state.sql" with { type: "text" };
 import m2 from "./0002_clean_speedball.sql" with { type: "text" };
 import m3 from "./0003_store_revisions.sql" with { type: "text" };
+import m4 from "./0004_security.sql" with { type: "text" };
 
 export const migrations: EmbeddedMigration[] = [
   { tag: "0000_init", when: 1795433068974, sql: m0 },
   { tag: "0001_boot_state", when: 1795433844453, sql: m1 },
   { tag: "0002_clean_speedball", when: 1795435569235, sql: m2 },
   { tag: "0003_store_revisions", when: 1795442853475, sql: m3 },
+  { tag: "0004_security", when: 1796278726541, sql: m4 },
 ];
