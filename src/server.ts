@@ -60,6 +60,7 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
       ...(cfg.discovery.register ? { register: cfg.discovery.register } : {}),
       ...(cfg.ipxeTemplateDir ? { ipxeTemplateDir: cfg.ipxeTemplateDir } : {}),
       secureRuntime: cfg.runtime.secure,
+      dhcpLeases: cfg.dhcp.mode === "authoritative",
     },
     log,
     sqliteLeaseStore(svc.store.db),
@@ -165,6 +166,7 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
       if (next.dhcp.mode === "off") log("drover: DHCP is off");
     }
     boot.setDiscovery(next.discovery.enabled, next.discovery.register);
+    boot.setDhcpLeases(next.dhcp.mode === "authoritative");
     const server = overlayServer(next);
     if (JSON.stringify(server) !== JSON.stringify(svc.overlays.serverSettings)) svc.overlays.setServer(server);
     cfg = next;

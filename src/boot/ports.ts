@@ -69,7 +69,17 @@ export interface LeaseStore {
   put(lease: Lease): void;
   delete(mac: string): void;
   all(): Lease[];
+  /**
+   * Keeps an address out of the pool until `until` (unix ms): its holder declined it (DHCPDECLINE: another
+   * machine answers on it). Expired entries are dropped; at most QUARANTINE_MAX are kept (the oldest go).
+   */
+  quarantine(ip: string, mac: string, until: number, now: number): void;
+  /** True while `ip` is quarantined. */
+  isQuarantined(ip: string, now: number): boolean;
 }
+
+/** The most quarantined addresses kept: far more than any pool that declines, few enough to stay small. */
+export const QUARANTINE_MAX = 4096;
 
 /** A read-only file tree the TFTP and HTTP servers serve from (embedded iPXE binaries, or --ipxe-dir). */
 export interface BootFiles {

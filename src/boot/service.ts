@@ -34,6 +34,11 @@ export interface BootSettings {
    * see overlay/security.ts). Off only for development or wget-only nodes.
    */
   secureRuntime?: boolean;
+  /**
+   * drover's DHCP hands out the addresses (authoritative on some interface). A node without a static address
+   * then has one only while drover's lease runs; without one its runtime overlay is refused.
+   */
+  dhcpLeases?: boolean;
 }
 
 const refuse = (status: BootRefusal["status"], message: string): BootRefusal => ({ refused: true, status, message });
@@ -63,6 +68,11 @@ export class BootService implements DhcpBootPort, HttpBootPort {
   private leasedAddress(mac: string): string | undefined {
     const l = this.leases?.get(mac);
     return l && l.expiresAt > Date.now() ? l.ip : undefined;
+  }
+
+  /** DHCP changed mode while running (the settings page): see BootSettings.dhcpLeases. */
+  setDhcpLeases(on: boolean) {
+    this.settings = { ...this.settings, dhcpLeases: on };
   }
 
   /** Discovery turned on or off, or registration changed, while running (the settings page). */
@@ -155,7 +165,7 @@ export class BootService implements DhcpBootPort, HttpBootPort {
       else if (!this.images) out = refuse(503, "images are not available on this server");
       else out = kind === "kernel" ? await this.images.kernel(image, n.conf.kernel?.version) : await this.images.image(image);
     } else {
-      const denied = kind === "runtime" ? runtimeAllowed(n, req, { enforce: this.settings.secureRuntime !== false }, this.leasedAddress(mac)) : undefined;
+      const denied = kind === "runtime" ? this.runtimeDenied(n, mac, req) : undefined;
       if (denied) out = denied;
       else if (!this.overlays) out = refuse(503, `${kind} overlays are not available on this server yet`);
       else out = await this.overlays.archive(kind, n.name);
@@ -175,6 +185,20 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     if (this.checkAssetKey(n, req)) return false;
     this.event({ mac, stage, address: req.remote, ...(detail ? { detail: detail.slice(0, 500) } : {}) });
     return true;
+  }
+
+  /**
+   * runtimeAllowed, and for a node configured by drover's DHCP: no live lease, no runtime overlay. Otherwise
+   * a node whose lease is gone (expired, declined, its address given to another machine) would be checked by
+   * source port only, and root on any host could read it.
+   */
+  private runtimeDenied(n: ResolvedNode, mac: string, req: BootRequest): BootRefusal | undefined {
+    const enforce = this.settings.secureRuntime !== false;
+    const leased = this.leasedAddress(mac);
+    const denied = runtimeAllowed(n, req, { enforce }, leased);
+    if (denied || !enforce || leased || !this.settings.dhcpLeases) return denied;
+    const hasStatic = Object.values(n.conf.networkDevices ?? {}).some((d) => d.ipaddr || d.ipaddr6);
+    return hasStatic ? undefined : refuse(403, `runtime overlay of ${n.name} refused: the node has no static address and no live DHCP lease from drover; it gets one when it boots`);
   }
 
   private checkAssetKey(n: ResolvedNode, req: BootRequest): BootRefusal | undefined {

@@ -1,8 +1,8 @@
-import { and, desc, eq, lt, sql } from "drizzle-orm";
-import type { Lease, LeaseStore } from "../boot/ports";
+import { and, asc, desc, eq, gt, lt, sql } from "drizzle-orm";
+import { type Lease, type LeaseStore, QUARANTINE_MAX } from "../boot/ports";
 import type { BootEventRecord, BootStateStore, NodeBootState, UnknownMac } from "../services/ports";
 import type { Db } from "./db";
-import { bootEvents, bootStatus, leases, nodes, unknownMacs } from "./schema";
+import { bootEvents, bootStatus, dhcpQuarantine, leases, nodes, unknownMacs } from "./schema";
 
 /** Newest events kept per node; older ones are pruned as new ones arrive. */
 const EVENTS_PER_NODE = 200;
@@ -37,6 +37,21 @@ export function sqliteLeaseStore(db: Db): LeaseStore {
     },
     delete: (mac) => void db.delete(leases).where(eq(leases.mac, mac)).run(),
     all: () => db.select().from(leases).orderBy(leases.ip).all().map(toLease),
+    quarantine: (ip, mac, until, now) => {
+      db.transaction(
+        (tx) => {
+          tx.delete(dhcpQuarantine).where(lt(dhcpQuarantine.until, now)).run();
+          tx.insert(dhcpQuarantine).values({ ip, mac, until }).onConflictDoUpdate({ target: dhcpQuarantine.ip, set: { mac, until } }).run();
+          const n = tx.select({ n: sql<number>`count(*)` }).from(dhcpQuarantine).get()?.n ?? 0;
+          if (n > QUARANTINE_MAX) {
+            const oldest = tx.select({ ip: dhcpQuarantine.ip }).from(dhcpQuarantine).orderBy(asc(dhcpQuarantine.until)).limit(n - QUARANTINE_MAX).all();
+            for (const o of oldest) tx.delete(dhcpQuarantine).where(eq(dhcpQuarantine.ip, o.ip)).run();
+          }
+        },
+        { behavior: "immediate" },
+      );
+    },
+    isQuarantined: (ip, now) => db.select({ ip: dhcpQuarantine.ip }).from(dhcpQuarantine).where(and(eq(dhcpQuarantine.ip, ip), gt(dhcpQuarantine.until, now))).get() !== undefined,
   };
 }
 

@@ -34,6 +34,7 @@ export type DropReason =
   | "not-pxe"
   | "proxy-ignores-request"
   | "lookup-failed"
+  | "not-lease-holder"
   | "send-failed";
 
 export interface Inbound {
@@ -103,11 +104,19 @@ export class DhcpHandler {
       if (l && l.ip === req.ciaddr) this.leases.delete(mac);
       return { kind: "done", note: `RELEASE ${mac} ${req.ciaddr}` };
     } else if (type === MessageType.DECLINE) {
+      // Only the holder may decline, and only its own address (RFC 2131 4.3.3: the client found the address
+      // in use). Anyone else's DECLINE would take a lease away from the client that holds it.
+      const sid = optIp(req.options, Opt.ServerId);
+      if (sid && sid !== serverIp) return drop("other-server", `DECLINE from ${mac} for server ${sid}`);
       const bad = optIp(req.options, Opt.RequestedIP);
+      const held = this.leases.get(mac);
+      const now = this.now();
+      if (!bad || !held || held.ip !== bad || held.expiresAt <= now) return drop("not-lease-holder", `DECLINE of ${bad ?? "no address"} from ${mac}, which does not hold it`);
       this.leases.delete(mac);
-      // Park the declined address so the pool does not hand it out again soon.
-      if (bad) this.leases.put({ mac: `declined:${bad}`, ip: bad, expiresAt: this.now() + this.cfg.leaseSeconds.pool * 1000 });
-      return { kind: "done", note: `DECLINE ${mac} ${bad ?? "?"}` };
+      // A pool address goes into quarantine for a pool lease time, so it is not handed out again soon; a
+      // reservation is the node's own address (its conflict is for the admin to fix: the log says so).
+      if (!held.node) this.leases.quarantine(bad, mac, now + this.cfg.leaseSeconds.pool * 1000, now);
+      return { kind: "done", note: `DECLINE ${mac} ${bad}${held.node ? ` (reserved for ${held.node}: another machine answers on it)` : ", quarantined"}` };
     } else if (type !== MessageType.DISCOVER && type !== MessageType.INFORM) {
       return drop("unexpected-type", messageTypeName(type));
     }

@@ -2,7 +2,7 @@
  * Leases: an in-memory LeaseStore (tests, benchmarks, `--no-persist`), and the pool allocator that hands
  * unknown MACs a short lease when discovery is on. The SQLite LeaseStore lives in store/.
  */
-import type { Lease, LeaseStore } from "../../boot/ports";
+import { type Lease, type LeaseStore, QUARANTINE_MAX } from "../../boot/ports";
 import { formatIPv4, parseIPv4 } from "../../domain/net";
 import type { DhcpPool } from "./config";
 
@@ -32,6 +32,16 @@ export class MemoryLeaseStore implements LeaseStore {
   all() {
     return [...this.byMac.values()];
   }
+  private readonly held = new Map<string, number>();
+  quarantine(ip: string, _mac: string, until: number, now: number) {
+    for (const [k, u] of this.held) if (u <= now) this.held.delete(k);
+    this.held.delete(ip);
+    this.held.set(ip, until);
+    while (this.held.size > QUARANTINE_MAX) this.held.delete(this.held.keys().next().value!);
+  }
+  isQuarantined(ip: string, now: number) {
+    return (this.held.get(ip) ?? 0) > now;
+  }
 }
 
 /**
@@ -53,7 +63,7 @@ export class PoolAllocator {
     let off = this.cursor.get(key) ?? 0;
     for (let n = 0; n < size; n++, off = (off + 1) % size) {
       const ip = formatIPv4(start + off);
-      if (exclude.has(ip)) continue;
+      if (exclude.has(ip) || this.leases.isQuarantined(ip, now)) continue;
       const l = this.leases.byIp(ip);
       if (l && l.mac !== mac && l.expiresAt > now) continue;
       this.cursor.set(key, (off + 1) % size);
@@ -66,6 +76,7 @@ export class PoolAllocator {
   isFree(mac: string, ip: string, pool: DhcpPool, now: number): boolean {
     const v = parseIPv4(ip);
     if (v === undefined || v < parseIPv4(pool.start)! || v > parseIPv4(pool.end)!) return false;
+    if (this.leases.isQuarantined(ip, now)) return false;
     const l = this.leases.byIp(ip);
     return !l || l.mac === mac || l.expiresAt <= now;
   }
