@@ -98,8 +98,8 @@ export class BootService implements DhcpBootPort, HttpBootPort {
 
   // ---- DhcpBootPort ----
 
-  async reservation(mac: string, _origin: RequestOrigin): Promise<NodeReservation | undefined> {
-    const n = this.nodeForMac(mac);
+  async reservation(mac: string, origin: RequestOrigin): Promise<NodeReservation | undefined> {
+    const n = this.nodeForMac(mac, origin.relay ? `via relay ${origin.relay} on ${origin.iface}` : `on ${origin.iface}`);
     if (!n) return undefined;
     const devs = n.conf.networkDevices ?? {};
     const dev = Object.values(devs).find((d) => d.hwaddr === mac);
@@ -124,7 +124,9 @@ export class BootService implements DhcpBootPort, HttpBootPort {
   // ---- HttpBootPort ----
 
   async ipxeScript(mac: string, req: BootRequest): Promise<{ status: number; script: string }> {
-    const n = this.nodeForMac(mac, req.remote);
+    // No discovery here: anyone can send an HTTP request naming any MAC. Discovery runs from DHCP on a
+    // served interface or relay (reservation), which the iPXE script request follows.
+    const n = this.nodes.findByMac(mac);
     if (!n) {
       this.event({ mac, stage: "ipxe", detail: "unconfigured script (unknown MAC)", address: req.remote });
       return { status: 200, script: this.render("unconfigured", { mac, base: req.base }) };

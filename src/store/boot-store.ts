@@ -6,6 +6,13 @@ import { bootEvents, bootStatus, dhcpQuarantine, leases, nodes, unknownMacs } fr
 
 /** Newest events kept per node; older ones are pruned as new ones arrive. */
 const EVENTS_PER_NODE = 200;
+/**
+ * The discovery inbox is open to anyone who sends a request naming a MAC, so it is bounded: at most
+ * UNKNOWN_MAX MACs (the least recently seen go first), each forgotten UNKNOWN_DAYS after it was last seen.
+ * MACs an admin chose to ignore stay (they are decisions, and only an admin makes them).
+ */
+export const UNKNOWN_MAX = 1000;
+export const UNKNOWN_DAYS = 7;
 
 export function sqliteLeaseStore(db: Db): LeaseStore {
   const toLease = (r: typeof leases.$inferSelect): Lease => ({
@@ -55,6 +62,15 @@ export function sqliteLeaseStore(db: Db): LeaseStore {
   };
 }
 
+function pruneUnknown(tx: Pick<Db, "select" | "delete">, now: number) {
+  const open = and(eq(unknownMacs.ignored, false));
+  tx.delete(unknownMacs).where(and(open, lt(unknownMacs.lastSeen, now - UNKNOWN_DAYS * 86_400_000))).run();
+  const n = tx.select({ n: sql<number>`count(*)` }).from(unknownMacs).where(open).get()?.n ?? 0;
+  if (n <= UNKNOWN_MAX) return;
+  const cutoff = tx.select({ lastSeen: unknownMacs.lastSeen, mac: unknownMacs.mac }).from(unknownMacs).where(open).orderBy(asc(unknownMacs.lastSeen), asc(unknownMacs.mac)).limit(n - UNKNOWN_MAX).all();
+  for (const c of cutoff) tx.delete(unknownMacs).where(eq(unknownMacs.mac, c.mac)).run();
+}
+
 export function sqliteBootStateStore(db: Db): BootStateStore {
   return {
     record: (e) => {
@@ -69,6 +85,7 @@ export function sqliteBootStateStore(db: Db): BootStateStore {
                 set: { lastSeen: e.at, count: sql`${unknownMacs.count} + 1`, address: e.address ?? sql`${unknownMacs.address}`, detail: e.detail ?? e.stage },
               })
               .run();
+            pruneUnknown(tx, e.at);
             return;
           }
           tx.insert(bootEvents).values({ nodeId: node.id, mac: e.mac, stage: e.stage, detail: e.detail ?? null, address: e.address ?? null, at: e.at }).run();

@@ -36,7 +36,8 @@ function world(settings: Partial<BootSettings> = {}, store: OpenStore = openMemo
   const app = createApp({ startedAt: new Date(0), stats: () => nodes.counts(), services: () => ({}), boot });
   const status = new BootStatusService(nodes, state);
   const get = (path: string, headers: Record<string, string> = {}) => app.request(`http://10.0.0.1:9873${path}`, { headers: { host: "10.0.0.1:9873", ...headers } });
-  return { nodes, state, boot, app, status, get, log, store };
+  const dhcp = (mac: string) => boot.reservation(mac, { iface: "br0" });
+  return { nodes, state, boot, app, status, get, dhcp, log, store };
 }
 
 const MAC = "52:54:00:00:00:01";
@@ -168,13 +169,24 @@ describe("discovery", () => {
   test("off by default: an unknown MAC stays unknown", async () => {
     const w = world();
     w.nodes.addNodes(["spare"], { set: { discoverable: true } });
+    await w.dhcp(MAC);
     await w.get(`/ipxe/${HEX}`);
     expect(w.nodes.findByMac(MAC)).toBeUndefined();
+  });
+
+  test("on, HTTP from anywhere registers nothing (issue 13 item 7): only DHCP on a served interface does", async () => {
+    const w = world({ discovery: true, register: { pattern: "x[001-200]" } });
+    w.nodes.addNodes(["spare"], { set: { discoverable: true } });
+    for (let i = 0; i < 150; i++) await w.get(`/ipxe/52-54-00-00-01-${i.toString(16).padStart(2, "0")}`);
+    expect(w.nodes.listNodes().map((n) => n.name)).toEqual(["spare"]);
+    expect(w.nodes.getNode("spare").conf.discoverable).toBe(true);
   });
 
   test("binds to the first discoverable node and clears the flag", async () => {
     const w = world({ discovery: true });
     w.nodes.addNodes(["b2", "b1"], { set: { discoverable: true } });
+    // Discovery runs on DHCP (the port DHCP calls), never on an HTTP request.
+    await w.dhcp(MAC);
     const r = await w.get(`/ipxe/${HEX}`);
     expect(await r.text()).toMatch(/booting b1/);
     const n = w.nodes.getNode("b1");
@@ -186,13 +198,13 @@ describe("discovery", () => {
   test("registers new nodes by pattern with the next free address", async () => {
     const w = world({ discovery: true, register: { pattern: "n[001-003]", range: { start: "10.0.0.50", end: "10.0.0.60", netmask: "255.255.255.0" } } });
     w.nodes.addNodes(["n001"], { set: { networkDevices: { default: { ipaddr: "10.0.0.50/24" } } } });
-    await w.get("/ipxe/52-54-00-00-00-0a");
-    await w.get("/ipxe/52-54-00-00-00-0b");
+    await w.dhcp("52:54:00:00:00:0a");
+    await w.dhcp("52:54:00:00:00:0b");
     expect(w.nodes.findByMac("52:54:00:00:00:0a")?.name).toBe("n002");
     expect(w.nodes.findByMac("52:54:00:00:00:0a")?.conf.networkDevices?.default).toMatchObject({ ipaddr: "10.0.0.51", netmask: "255.255.255.0" });
     expect(w.nodes.findByMac("52:54:00:00:00:0b")?.name).toBe("n003");
     // The pattern is exhausted: the next MAC stays unknown and the log says why.
-    await w.get("/ipxe/52-54-00-00-00-0c");
+    await w.dhcp("52:54:00:00:00:0c");
     expect(w.nodes.findByMac("52:54:00:00:00:0c")).toBeUndefined();
     expect(w.log.join("\n")).toMatch(/every name of the pattern n\[001-003\] is taken/);
   });
@@ -202,7 +214,7 @@ describe("discovery", () => {
     try {
       const a = world({ discovery: true, register: { pattern: "d[01-99]" } }, openStore(t.dir));
       const b = world({ discovery: true, register: { pattern: "d[01-99]" } }, openStore(t.dir));
-      await Promise.all([a.get(`/ipxe/${HEX}`), b.get(`/ipxe/${HEX}`), a.get(`/ipxe/${HEX}`), b.get(`/ipxe/${HEX}`)]);
+      await Promise.all([a.dhcp(MAC), b.dhcp(MAC), a.dhcp(MAC), b.dhcp(MAC)]);
       expect(a.nodes.listNodes().map((n) => n.name)).toEqual(["d01"]);
       a.store.close();
       b.store.close();
