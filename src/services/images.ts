@@ -12,7 +12,7 @@ import { LockedError, withLock } from "../image/lock";
 import { exchange } from "../image/native";
 import { hostPlatform, ManifestError, parsePlatform } from "../image/oci";
 import { RegistryError } from "../image/registry";
-import { syncUsers, SyncUserError } from "../image/syncuser";
+import { syncUsers } from "../image/syncuser";
 import { TarError } from "../image/tar";
 import type { NodeService } from "./nodes";
 import type { ImageStore } from "./ports-images";
@@ -100,6 +100,8 @@ export class ImageService {
     private readonly store: ImageStore,
     private readonly nodes: NodeService,
     private readonly env: Record<string, string | undefined> = process.env,
+    /** The head node's account files for syncuser (tests point it at a fixture). */
+    readonly hostEtc = "/etc",
   ) {
     this.blobs = new BlobStore(dataDir);
     this.root = join(dataDir, "images");
@@ -255,7 +257,24 @@ export class ImageService {
     if (!s.built) warnings.push(`not built yet; run drover image build ${name}`);
     else if (s.stale) warnings.push(`changed since the last build; run drover image build ${name}`);
     if (ramNeeded !== undefined) warnings.push(...this.memoryWarnings(name, ramNeeded, nodes));
+    warnings.push(...this.syncuserConflicts(name, nodes));
     return { ...s, info, kernels: info.kernels ?? [], ramNeeded, warnings };
+  }
+
+  /**
+   * Accounts the syncuser overlay (or `image syncuser`) cannot align for this image, each with the command
+   * that fixes it; only when a node using the image lists the syncuser overlay (`nodes` given) or when asked.
+   */
+  syncuserConflicts(name: string, nodes?: readonly string[], hostEtc = this.hostEtc): string[] {
+    if (nodes) {
+      const uses = this.nodes.listNodes(nodes.length ? [...nodes] : []).some((n) => nodes.includes(n.name) && [...(n.conf.systemOverlay ?? []), ...(n.conf.runtimeOverlay ?? [])].includes("syncuser"));
+      if (!uses) return [];
+    }
+    try {
+      return syncUsers(this.rootfs(name), hostEtc, { imageName: name, dryRun: true }).conflicts;
+    } catch {
+      return []; // unreadable account files: the overlay's own render says so
+    }
   }
 
   /** Nodes (and the profiles their memory tag comes from) with less RAM than the image needs. */
@@ -415,17 +434,11 @@ export class ImageService {
     });
   }
 
-  async syncuser(name: string, opts: { hostEtc?: string; build?: boolean } = {}): Promise<{ changedUsers: string[]; changedGroups: string[]; files: number; rebuilt: boolean }> {
+  async syncuser(name: string, opts: { hostEtc?: string; build?: boolean } = {}): Promise<{ changedUsers: string[]; changedGroups: string[]; conflicts: string[]; files: number; rebuilt: boolean }> {
     const info = this.info(name);
     this.requireRoot("image syncuser");
     return this.lock(name, async () => {
-      let r;
-      try {
-        r = syncUsers(this.rootfs(name), opts.hostEtc ?? "/etc");
-      } catch (e) {
-        if (e instanceof SyncUserError) throw conflict(e.message);
-        throw e;
-      }
+      const r = syncUsers(this.rootfs(name), opts.hostEtc ?? this.hostEtc, { imageName: name });
       let rebuilt = false;
       if (r.changedUsers.length || r.changedGroups.length) {
         info.changedAt = new Date().toISOString();
