@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Conf } from "../domain/conf";
-import { type HostEnv, OverlayBuildError, type Snapshot, buildArchive } from "./build";
+import { DeferToCaller, type HostEnv, OverlayBuildError, type Snapshot, buildArchive } from "./build";
 import type { FromWorker, JobResult, ToWorker } from "./pool";
 import type { OverlayTree } from "./repo";
 import { MissingValue, TemplateError } from "./template";
@@ -11,7 +11,7 @@ import { MissingValue, TemplateError } from "./template";
 declare const self: Worker;
 
 /** The job needs something only the calling thread has (another image's root, a host key to create). */
-class NeedsCaller extends Error {}
+class NeedsCaller extends DeferToCaller {}
 
 let snap: Snapshot;
 let trees: Map<string, OverlayTree>;
@@ -61,13 +61,13 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       const b = buildArchive({ name: j.name, conf: confOf(j.confJson), profiles: j.profiles }, j.overlays, (n) => trees.get(n), snap, env, batch, (o, e) => {
         progress[1] = o;
         progress[2] = e;
-      });
+      }, { isolate: j.kind === "runtime" });
       const shared = b.shared.map((s) => {
         if (sent.has(s.digest)) return { digest: s.digest };
         sent.add(s.digest);
         return { digest: s.digest, gz: s.gz };
       });
-      return { ok: true, shared, own: b.own, size: b.size, etag: b.etag, deps: b.deps, usesAll: b.usesAll, files: b.files };
+      return { ok: true, shared, own: b.own, size: b.size, etag: b.etag, deps: b.deps, usesAll: b.usesAll, files: b.files, notes: b.notes };
     } catch (e) {
       if (e instanceof NeedsCaller || (e instanceof TemplateError && e.cause instanceof NeedsCaller)) return { ok: false, local: true };
       const user = e instanceof TemplateError || e instanceof OverlayBuildError || e instanceof MissingValue;

@@ -6,8 +6,8 @@ import type { Conf } from "../domain/conf";
 import { resolveIn } from "../image/fspath";
 import { type CpioEntry, packCpio } from "./cpio";
 import { type NodeView, type PeerView, type ServerView, maskedData, nodeView } from "./data";
-import type { OverlayEntry, OverlayRepo, OverlayTree } from "./repo";
-import { mergeAccounts, MergeConflict } from "./syncuser";
+import { type OverlayEntry, type OverlayTree, isMetaFile } from "./repo";
+import { mergeAccounts } from "./syncuser";
 import { type NativeRender, nativeFor } from "./native";
 import { MissingValue, RenderContext, type RenderResult, type RenderedFile, TEMPLATE_SUFFIX, TemplateError, WAREWULF_SUFFIX } from "./template";
 import { gzipSync } from "node:zlib";
@@ -88,6 +88,25 @@ interface Shared {
 
 export class OverlayBuildError extends Error {}
 
+/**
+ * Thrown (or given as a TemplateError's cause) when a build thread cannot do a job alone (build-worker.ts):
+ * never a problem of the overlay, so never isolated to it.
+ */
+export class DeferToCaller extends Error {}
+
+/**
+ * What a build left out and why, kept with the archive and shown by `overlay build`, `overlay lint`,
+ * `node list -l` and `node status`:
+ * - `skipped`: the overlay is for something the node's image does not have (its `.drover-requires`);
+ * - `error`: a runtime overlay that could not be built (a template's failure); the rest of the archive was;
+ * - `note`: a template built but left something out (syncuser: an account it could not align).
+ */
+export interface ArchiveNote {
+  overlay: string;
+  level: "skipped" | "error" | "note";
+  message: string;
+}
+
 /** Keys a template may read and still be shared by every node. */
 const SHARED_KEYS = new Set(["allNodes", "server", "build", "include", "file", "softlink", "abort", "nobackup", "opt", "sh", "fail"]);
 
@@ -111,6 +130,33 @@ export interface BuiltArchive {
   files: number;
   /** What went in, by path: the overlay that won. */
   manifest: { path: string; overlay: string; type: string; mode?: number }[];
+  /** Overlays skipped or dropped, and what templates left out. */
+  notes: ArchiveNote[];
+}
+
+export interface BuildOptions {
+  /**
+   * A template's failure drops only its overlay (recorded as an `error` note) instead of failing the whole
+   * archive. Runtime archives: the agent keeps polling, and one broken overlay (syncuser on an odd image)
+   * must not withhold root's keys and the hosts file. System archives fail whole: a node without its init
+   * or network configuration would boot wrong rather than not at all.
+   */
+  isolate?: boolean;
+}
+
+/** The image paths in `requires` that exist (the first), or undefined; every path looked at becomes a dependency. */
+function imageHasAny(root: string, requires: readonly string[], deps: Dep[]): string | undefined {
+  for (const r of requires) {
+    let p: string;
+    try {
+      p = resolveIn(root, r, true);
+    } catch {
+      continue;
+    }
+    deps.push({ path: p, sig: depSig(p) });
+    if (p.startsWith(root) && existsSync(p)) return r;
+  }
+  return undefined;
 }
 
 const sq = (v: unknown): string => {
@@ -141,7 +187,7 @@ function readImage(env: HostEnv, node: NodeView, path: string, deps: Dep[], opti
   return readFileSync(p, "utf8");
 }
 
-function helpersFor(env: HostEnv, node: NodeView, data: Record<string, unknown>, deps: Dep[]) {
+function helpersFor(env: HostEnv, node: NodeView, data: Record<string, unknown>, deps: Dep[], note: (message: string) => void) {
   return {
     sh: sq,
     fail: (msg: string) => {
@@ -161,12 +207,11 @@ function helpersFor(env: HostEnv, node: NodeView, data: Record<string, unknown>,
       if (kind !== "passwd" && kind !== "group") throw new MissingValue('it.syncuser() takes "passwd" or "group"');
       const image = readImage(env, node, `/etc/${kind}`, deps, false);
       const head = readHead(env, `/etc/${kind}`, deps, false);
-      try {
-        return mergeAccounts(kind, image, head);
-      } catch (e) {
-        if (e instanceof MergeConflict) throw new MissingValue(e.message);
-        throw e;
-      }
+      // A user's primary group follows its group's alignment, so passwd reads the group files too.
+      const groups = kind === "passwd" ? { image: readImage(env, node, "/etc/group", deps, true), head: readHead(env, "/etc/group", deps, true) } : undefined;
+      const merged = mergeAccounts(kind, image, head, { imageName: node.image, ...(groups ? { groups } : {}) });
+      for (const c of merged.conflicts) note(c);
+      return merged.text;
     },
     // Unset fields print as null so the dump shows every variable there is.
     dump: () => stringify(JSON.parse(JSON.stringify(maskedData(data as never), (_k, v) => (v === undefined ? null : v))), { lineWidth: 0, aliasDuplicateObjects: false }).trimEnd(),
@@ -190,6 +235,8 @@ export function templateData(node: NodeView, snap: Snapshot, env: HostEnv, overl
 export class NodeRenderer {
   /** Outside files read by the current render. */
   deps: Dep[] = [];
+  /** Notes of the current render (it.syncuser's accounts left alone). */
+  notes: string[] = [];
   private readonly ctx: RenderContext;
   private readonly build: { version: string; host: string; overlay: string; template: string };
 
@@ -201,7 +248,7 @@ export class NodeRenderer {
     this.build = { version: env.version, host: env.host, overlay: "", template: "" };
     const data: Record<string, unknown> = { node, allNodes: snap.peers, server: snap.server, build: this.build };
     const deps = { push: (d: Dep) => this.deps.push(d) } as unknown as Dep[];
-    this.ctx = new RenderContext(data, helpersFor(env, node, data, deps), node.name);
+    this.ctx = new RenderContext(data, helpersFor(env, node, data, deps, (m) => this.notes.push(m)), node.name);
   }
 
   render(tree: OverlayTree, entry: Extract<OverlayEntry, { type: "file" }>) {
@@ -211,6 +258,7 @@ export class NodeRenderer {
         { overlay: tree.name, template: entry.path, node: this.node.name },
       );
     this.deps = [];
+    this.notes = [];
     this.build.overlay = tree.name;
     this.build.template = entry.path;
     const text = new TextDecoder().decode(entry.data);
@@ -252,21 +300,46 @@ export function buildArchive(
   env: HostEnv,
   batch?: object,
   rendering?: (overlay: number, entry: number) => void,
+  options: BuildOptions = {},
 ): BuiltArchive {
   // The node's view is built only when a template needs it (a runtime archive of shared renders does not).
   let renderer: NodeRenderer | undefined;
   type Item = { kind: "own"; entry: CpioEntry; overlay: string } | { kind: "shared"; shared: Shared; overlay: string };
   const items: Item[] = [];
   const deps: Dep[] = [];
+  const notes: ArchiveNote[] = [];
   let usesAll = false;
   for (const [oi, name] of overlays.entries()) {
+    const mark: { items: number; deps: number; notes: number; usesAll: boolean } = { items: items.length, deps: deps.length, notes: notes.length, usesAll };
+    try {
+      addOverlay(oi, name);
+    } catch (e) {
+      const isolated = e instanceof OverlayBuildError || e instanceof MissingValue || (e instanceof TemplateError && !(e.cause instanceof DeferToCaller));
+      if (!options.isolate || !isolated) throw e;
+      // Only this overlay is left out: what it added so far goes, the rest of the archive is built.
+      items.length = mark.items;
+      deps.length = mark.deps;
+      notes.length = mark.notes;
+      usesAll = mark.usesAll;
+      notes.push({ overlay: name, level: "error", message: (e as Error).message });
+    }
+  }
+  function addOverlay(oi: number, name: string): void {
     const tree = trees(name);
     if (!tree) throw new OverlayBuildError(`overlay '${name}' (listed for node ${input.name}) does not exist; see drover overlay list, or remove it from the node or its profile`);
+    // An overlay for a network stack (or anything) the node's image lacks is skipped, not rendered.
+    if (tree.requires?.length && input.conf.image) {
+      const root = env.imageRoot(input.conf.image);
+      if (root && imageHasAny(root, tree.requires, deps) === undefined) {
+        notes.push({ overlay: name, level: "skipped", message: `skipped: image ${input.conf.image} has none of ${tree.requires.map((r) => `/${r}`).join(", ")}` });
+        return;
+      }
+    }
     // Static files are the same for every node: packed and compressed once per overlay version.
     const staticKey = `${tree.fingerprint}\0static`;
     let statics = snap.memo.get(staticKey);
     if (!statics) {
-      const files = tree.entries.filter((e) => e.type !== "dir" && !(e.type === "file" && (e.path.endsWith(TEMPLATE_SUFFIX) || e.path.endsWith(WAREWULF_SUFFIX))));
+      const files = tree.entries.filter((e) => e.type !== "dir" && !isMetaFile(e.path) && !(e.type === "file" && (e.path.endsWith(TEMPLATE_SUFFIX) || e.path.endsWith(WAREWULF_SUFFIX))));
       statics = { files: files as RenderedFile[], deps: [], usesAll: false };
       snap.memo.set(staticKey, statics);
     }
@@ -294,6 +367,7 @@ export function buildArchive(
         renderer ??= new NodeRenderer(nodeView(input.name, input.conf, input.profiles), snap, env);
         r = renderer.render(tree, e);
         own = renderer.deps;
+        for (const m of renderer.notes) notes.push({ overlay: name, level: "note", message: `${e.path}: ${m}` });
       }
       deps.push(...own);
       const all = r.touched.has("allNodes");
@@ -344,7 +418,7 @@ export function buildArchive(
   for (const x of shared) h.update(x.digest);
   h.update(tail);
   const size = shared.reduce((n, p) => n + p.gz.length, tail.length);
-  return { shared, own: tail, size, etag: h.digest("hex").slice(0, 24), deps, usesAll, files: manifest.filter((m) => m.type !== "dir").length, manifest };
+  return { shared, own: tail, size, etag: h.digest("hex").slice(0, 24), deps, usesAll, files: manifest.filter((m) => m.type !== "dir").length, manifest, notes };
 }
 
 export function hashOf(...parts: string[]): string {

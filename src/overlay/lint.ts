@@ -15,6 +15,8 @@ export interface LintWarning {
   message: string;
   /** The nodes affected (empty for overlay-level problems). */
   nodes: string[];
+  /** A note (an overlay skipped for an image): printed, but `overlay lint` still exits 0. */
+  level?: "note";
 }
 
 /** Files that must exist before the node's init starts, so they belong in the image or a system overlay. */

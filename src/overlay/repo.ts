@@ -22,6 +22,32 @@ export interface OverlayTree {
   entries: OverlayEntry[];
   /** Changes whenever any entry's content, mode or owner changes. */
   fingerprint: string;
+  /**
+   * From the overlay's `.drover-requires` file: the overlay is built for a node only when the node's image
+   * has at least one of these paths (e.g. the NetworkManager overlay needs usr/sbin/NetworkManager);
+   * otherwise it is skipped with a note. Undefined: no condition.
+   */
+  requires?: string[];
+}
+
+/** The metadata file naming the image paths an overlay needs (one per line, any one of them is enough). */
+export const REQUIRES_FILE = ".drover-requires";
+
+/** Files of an overlay that describe it and are not copied to nodes. */
+export const isMetaFile = (path: string) => path === REQUIRES_FILE || path === ".drover-modes";
+
+/** The paths of a `.drover-requires` file: one per line, relative to the image root; `#` starts a comment. */
+export function parseRequires(text: string): string[] {
+  return text
+    .split("\n")
+    .map((l) => l.replace(/#.*/, "").trim().replace(/^\/+/, ""))
+    .filter(Boolean);
+}
+
+function withRequires(t: OverlayTree): OverlayTree {
+  const e = t.entries.find((x) => x.type === "file" && x.path === REQUIRES_FILE);
+  if (e && e.type === "file") t.requires = parseRequires(new TextDecoder().decode(e.data));
+  return t;
 }
 
 export const OVERLAY_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
@@ -41,6 +67,7 @@ function builtins(): Map<string, OverlayTree> {
     const h = createHash("sha256");
     for (const e of t.entries) h.update(`${e.type}\0${e.path}\0${"mode" in e ? e.mode : 0}\0`).update(e.type === "file" ? e.data : "");
     t.fingerprint = `b:${h.digest("hex").slice(0, 32)}`;
+    withRequires(t);
   }
   return map;
 }
@@ -84,7 +111,7 @@ export class OverlayRepo {
       const fp = `s:${createHash("sha256").update(stats.sig).digest("hex").slice(0, 32)}`;
       const hit = this.siteCache.get(name);
       if (hit && hit.fingerprint === fp) return hit;
-      const tree: OverlayTree = { name, origin: "site", dir, entries: readTree(dir, stats.paths), fingerprint: fp };
+      const tree = withRequires({ name, origin: "site", dir, entries: readTree(dir, stats.paths), fingerprint: fp });
       this.siteCache.set(name, tree);
       return tree;
     }

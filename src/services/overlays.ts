@@ -9,7 +9,7 @@ import type { Conf } from "../domain/conf";
 import { conflict, inUse, invalid, notFound } from "../domain/errors";
 import { cleanRel, resolveIn } from "../image/fspath";
 import { matchNames } from "../domain/hostlist";
-import { type BuiltArchive, type Dep, type HostEnv, type NodeInput, OverlayBuildError, type Snapshot, buildArchive, depsCurrent, hashOf, renderOne } from "../overlay/build";
+import { type ArchiveNote, type BuiltArchive, type Dep, type HostEnv, type NodeInput, OverlayBuildError, type Snapshot, buildArchive, depsCurrent, hashOf, renderOne } from "../overlay/build";
 import { type PeerView, type ServerSettings, nodeView, peerView, serverView } from "../overlay/data";
 import { type ReadEntry, readCpio } from "../overlay/cpio";
 import { type LintWarning, lintOverlays } from "../overlay/lint";
@@ -91,6 +91,8 @@ interface CacheMeta {
   etag: string;
   size: number;
   files: number;
+  /** Overlays skipped or dropped and what templates left out (see ArchiveNote). */
+  notes?: ArchiveNote[];
   builtAt: string;
 }
 
@@ -101,6 +103,7 @@ export interface BuildOutcome {
   size?: number;
   files?: number;
   message?: string;
+  notes?: ArchiveNote[];
 }
 
 interface State {
@@ -128,7 +131,7 @@ const MAX_MEMO = 2000;
 const GARBAGE_GRACE_MS = 10 * 60_000;
 
 /** A built archive as `store` takes it, from this thread (BuiltArchive) or a build thread (JobResult). */
-type Built = Pick<BuiltArchive, "own" | "size" | "etag" | "deps" | "usesAll" | "files"> & { shared: { digest: string; gz?: Uint8Array }[] };
+type Built = Pick<BuiltArchive, "own" | "size" | "etag" | "deps" | "usesAll" | "files" | "notes"> & { shared: { digest: string; gz?: Uint8Array }[] };
 
 /** One `overlay build`: the metadata it wrote, its pack, the shared members it has stored, the per-node metadata files. */
 interface Batch {
@@ -452,7 +455,8 @@ export class OverlayService implements OverlayArtifacts {
     const c = this.check(kind, input, snap, trees);
     if ("artifact" in c) return c.artifact;
     if (snap.memo.size > MAX_MEMO) snap.memo.clear();
-    const meta = this.store(kind, input.name, c.key, snap.peersHash, buildArchive(input, c.overlays, trees, snap, this.env));
+    const meta = this.store(kind, input.name, c.key, snap.peersHash, buildArchive(input, c.overlays, trees, snap, this.env, undefined, undefined, { isolate: kind === "runtime" }));
+    for (const n of meta.notes ?? []) if (n.level === "error") this.log(`drover: ${kind} overlay of ${input.name}: overlay ${n.overlay} left out: ${n.message}`);
     const artifact = this.artifactOf(meta);
     if (!artifact) throw new Error(`the ${kind} archive of ${input.name} vanished from ${this.cacheRoot} right after it was written`);
     return artifact;
@@ -488,6 +492,7 @@ export class OverlayService implements OverlayArtifacts {
       etag: built.etag,
       size: built.size,
       files: built.files,
+      ...(built.notes.length ? { notes: built.notes } : {}),
       builtAt: new Date().toISOString(),
     };
     if (meta?.prev && meta.prev !== own.file && meta.prev !== next.prev) rmSync(join(this.cacheRoot, meta.prev), { force: true });
@@ -628,13 +633,13 @@ export class OverlayService implements OverlayArtifacts {
       const input = resolved.get(name)!;
       for (const kind of kinds) {
         const c = this.check(kind, input, snap, tree, batch.metaFiles);
-        if ("artifact" in c) out.push({ node: name, kind, status: "fresh", size: c.meta.size, files: c.meta.files });
+        if ("artifact" in c) out.push({ node: name, kind, status: "fresh", size: c.meta.size, files: c.meta.files, ...(c.meta.notes ? { notes: c.meta.notes } : {}) });
         else jobs.push({ input, kind, ...c, at: out.push({ node: name, kind, status: "built" }) - 1 });
       }
     }
     const done = (j: Job, built: Built) => {
       const m = this.store(j.kind, j.input.name, j.key, snap.peersHash, built, batch);
-      out[j.at] = { node: j.input.name, kind: j.kind, status: "built", size: m.size, files: m.files };
+      out[j.at] = { node: j.input.name, kind: j.kind, status: "built", size: m.size, files: m.files, ...(m.notes ? { notes: m.notes } : {}) };
     };
     const failed = (j: Job, message: string) => {
       out[j.at] = { node: j.input.name, kind: j.kind, status: "error", message };
@@ -642,7 +647,7 @@ export class OverlayService implements OverlayArtifacts {
     const here = (j: Job) => {
       try {
         if (snap.memo.size > MAX_MEMO) snap.memo.clear();
-        done(j, buildArchive(j.input, j.overlays, tree, snap, this.env, batch));
+        done(j, buildArchive(j.input, j.overlays, tree, snap, this.env, batch, undefined, { isolate: j.kind === "runtime" }));
       } catch (e) {
         const msg = userMessage(e);
         if (msg === undefined) throw e;
@@ -928,8 +933,34 @@ export class OverlayService implements OverlayArtifacts {
     return { variables: [...vars].sort(), helpers: [...used].sort() };
   }
 
-  /** Lint: problems that make nodes boot wrong, found before they boot. */
-  lint(patterns: readonly string[] = []): LintWarning[] {
+  /**
+   * Lint: problems that make nodes boot wrong, found before they boot — the static checks, and every
+   * node's archives built as a boot request would build them (stale ones are built into the cache): an
+   * archive that cannot be built, a runtime overlay left out, an overlay skipped for the image (a note).
+   */
+  async lint(patterns: readonly string[] = []): Promise<LintWarning[]> {
+    const outcomes = await this.build(patterns);
+    return [...this.staticLint(patterns), ...archiveWarnings(outcomes)];
+  }
+
+  /**
+   * Each node's archive problems, as lines for `node list -l` and the node page: what would not build, what
+   * is left out. Builds stale archives as a boot request would.
+   */
+  async archiveProblems(names: readonly string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    if (!names.length) return out;
+    for (const o of await this.build(names)) {
+      const l = out.get(o.node) ?? [];
+      if (o.status === "error") l.push(`${o.kind} overlay cannot be built: ${o.message}`);
+      for (const n of o.notes ?? []) l.push(noteLine(o.kind, n));
+      if (l.length) out.set(o.node, l);
+    }
+    return out;
+  }
+
+  /** The checks that need no build: missing overlays, early files in runtime overlays, NFS, netmasks, syntax. */
+  staticLint(patterns: readonly string[] = []): LintWarning[] {
     const st = this.snapshot();
     const names = matchNames([...st.resolved.keys()], patterns);
     return lintOverlays({
@@ -940,6 +971,31 @@ export class OverlayService implements OverlayArtifacts {
       imageRoot: this.opts.imageRoot,
     });
   }
+}
+
+/** A note of an archive as one line: `runtime overlay syncuser: …`. */
+export function noteLine(kind: OverlayKind, n: ArchiveNote): string {
+  return n.level === "error" ? `${kind} overlay ${n.overlay} left out: ${n.message}` : `${kind} overlay ${n.overlay}: ${n.message}`;
+}
+
+/**
+ * Lint warnings from build outcomes: archives that cannot be built and runtime overlays left out (one per
+ * node: their messages name it), accounts syncuser left alone, and overlays skipped for an image (notes,
+ * which do not fail lint), each once with its nodes.
+ */
+export function archiveWarnings(outcomes: readonly BuildOutcome[]): LintWarning[] {
+  const by = new Map<string, LintWarning>();
+  const add = (message: string, node: string, level?: "note") => {
+    const k = `${level ?? ""}\0${message}`;
+    let w = by.get(k);
+    if (!w) by.set(k, (w = { message, nodes: [], ...(level ? { level } : {}) }));
+    if (!w.nodes.includes(node)) w.nodes.push(node);
+  };
+  for (const o of outcomes) {
+    if (o.status === "error") add(`the ${o.kind} archive would not build, so the node would not boot: ${o.message}`, o.node);
+    for (const n of o.notes ?? []) add(noteLine(o.kind, n), o.node, n.level === "skipped" ? "note" : undefined);
+  }
+  return [...by.values()];
 }
 
 /** The message for errors a user can act on; undefined for bugs (which propagate). */

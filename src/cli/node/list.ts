@@ -16,13 +16,13 @@ const list: CommandModule = (parent, ctx) => {
     .option("-j, --json", "JSON output")
     .option("-y, --yaml", "YAML output")
     .option("--show-secrets", "show BMC passwords and asset keys")
-    .action((patterns: string[], opts) => {
+    .action(async (patterns: string[], opts) => {
       const items = ctx.services().nodes.listNodes(patterns);
       const format = formatOf(opts);
       const secrets = !!opts.showSecrets;
       if (opts.all) return renderAll(ctx.io, items, format, secrets, "NODE");
       if (format !== "table") {
-        const problems = problemsOf(ctx);
+        const problems = await problemsOf(ctx, items);
         return emit(ctx.io, format, resolvedDocs(items, secrets).map((d, i) => ({ ...d, bootProblems: problems(items[i]!) })));
       }
       const io = ctx.io;
@@ -40,7 +40,7 @@ const list: CommandModule = (parent, ctx) => {
         return io.out(table(["NODE", "BMC", "IPADDR", "PORT", "USERNAME", "INTERFACE"], rows));
       }
       if (opts.long) {
-        const problems = problemsOf(ctx);
+        const problems = await problemsOf(ctx, items);
         const rows = items.map((n) => [
           n.name,
           n.conf.kernel?.version ?? "--",
@@ -61,16 +61,24 @@ const list: CommandModule = (parent, ctx) => {
 export default list;
 
 /**
- * What would stop each node from booting (no image, no kernel, image not built, memory tag too small),
- * computed once per distinct image/kernel/memory combination rather than once per node.
+ * What would stop each node from booting or make it boot wrong: no image, no kernel, image not built, memory
+ * tag too small (computed once per distinct image/kernel/memory combination rather than once per node), and
+ * its overlay archives' problems — an archive that would not build, a runtime overlay left out, an overlay
+ * skipped for the image (archives are built as a boot request would build them).
  */
-function problemsOf(ctx: CliContext) {
+async function problemsOf(ctx: CliContext, items: readonly ResolvedNode[]) {
   const images = ctx.services().images;
   const seen = new Map<string, string[]>();
+  let archives = new Map<string, string[]>();
+  try {
+    archives = await ctx.services().overlays.archiveProblems(items.map((n) => n.name));
+  } catch (e) {
+    ctx.io.err(`drover: warning: could not check the overlay archives: ${(e as Error).message}\n`);
+  }
   return (n: ResolvedNode): string[] => {
     const key = JSON.stringify([n.conf.image, n.conf.kernel?.version, n.conf.tags?.memory]);
     let p = seen.get(key);
     if (!p) seen.set(key, (p = images.nodeProblems(n)));
-    return p;
+    return [...p, ...(archives.get(n.name) ?? [])];
   };
 }

@@ -19,3 +19,7 @@ declare module "*.service" {
   const text: string;
   export default text;
 }
+declare module "*/.drover-requires" {
+  const text: string;
+  export default text;
+}

@@ -75,7 +75,7 @@ describe("build threads", () => {
     const a = await service(w, 2, "cache-2").build();
     const b = await service(w, 1, "cache-1").build();
     const errors = a.filter((r) => r.status === "error");
-    expect(errors.map((r) => r.node).sort()).toEqual(["n-dhcp", "n-static"]);
+    expect(errors.map((r) => r.node).sort()).toEqual(["n-dhcp", "n-seed", "n-static"]);
     expect(errors[0]!.message).toBe("overlay site, template etc/rack.eta line 2, node n-dhcp: it.node.tags.rack is not defined");
     expect(a).toEqual(b);
   });

@@ -49,6 +49,12 @@ export const FIXTURE_NODES: Record<string, Conf> = {
     },
     networkDevices: { default: { device: "enp1s0", hwaddr: "52:54:00:00:00:03", ipaddr: "10.0.0.13", netmask: "255.255.255.0", gateway: "10.0.0.1" } },
   },
+  // As the seed commands make it: a static address and a MAC, no device name (found by MAC everywhere).
+  "n-seed": {
+    profiles: [],
+    image: "rocky",
+    networkDevices: { default: { hwaddr: "52:54:00:00:00:04", ipaddr: "10.0.0.14", netmask: "255.255.255.0" } },
+  },
 };
 
 export interface World {
