@@ -8,7 +8,7 @@ import type { ConfPatch } from "../domain/patch";
  * One table drives the options, their help, and the translation of parsed options into a ConfPatch.
  * Network flags apply to the device named by --netname (default `default`).
  */
-type Kind = "string" | "list" | "bool" | "int";
+type Kind = "string" | "list" | "args" | "bool" | "int";
 
 interface FieldFlag {
   flags: string;
@@ -34,7 +34,9 @@ export const FIELD_FLAGS: FieldFlag[] = [
   { flags: "--root <fs>", attr: "root", help: "root filesystem: initramfs, tmpfs, ramfs or a device", kind: "string", path: ["root"] },
   { flags: "--primarynet <netname>", attr: "primarynet", help: "network device used for provisioning", kind: "string", path: ["primaryNetwork"] },
   { flags: "--kernelversion <version>", attr: "kernelversion", help: "kernel version in the image to boot (default: highest)", kind: "string", path: ["kernel", "version"] },
-  { flags: "-A, --kernelargs <args>", attr: "kernelargs", help: "kernel arguments, comma-separated", kind: "list", path: ["kernel", "args"] },
+  // Kernel arguments contain commas (console=ttyS0,115200n8, ip=…): they are separated by spaces, as on the
+  // kernel command line, and/or the flag is repeated.
+  { flags: "-A, --kernelargs <args>", attr: "kernelargs", help: 'kernel arguments, space-separated as on the kernel command line, or the flag repeated (commas are kept: "console=ttyS0,115200n8")', kind: "args", path: ["kernel", "args"] },
   { flags: "--discoverable [bool]", attr: "discoverable", help: "bind the next unknown MAC that boots to this node", kind: "bool", path: ["discoverable"], nodeOnly: true },
   { flags: "--asset <key>", attr: "asset", help: "asset key: must match the SMBIOS asset tag the node sends", kind: "string", path: ["assetKey"], nodeOnly: true },
   { flags: "--ipmiuser <user>", attr: "ipmiuser", help: "BMC user name", kind: "string", path: ["ipmi", "username"] },
@@ -70,6 +72,7 @@ export function addFieldOptions(cmd: Command, scope: "node" | "profile"): Comman
     if (f.nodeOnly && scope === "profile") continue;
     const o = new Option(f.flags, f.help);
     o.attributeName = () => f.attr;
+    if (f.kind === "args") o.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
     cmd.addOption(o);
     for (const a of f.aliases ?? []) {
       const ao = new Option(a, `alias of ${f.flags.split(" ")[0]}`).hideHelp();
@@ -142,7 +145,7 @@ export function patchFromOptions(opts: Record<string, unknown>, scope: "node" | 
     if (v === undefined || (f.nodeOnly && scope === "profile")) continue;
     const path = f.path.map((p) => (p === "$net" ? net : p));
     const flag = f.flags.split(/[ ,]+/).find((s) => s.startsWith("--"))!;
-    if (typeof v === "string" && UNSET_WORDS.has(v)) {
+    if ((typeof v === "string" && UNSET_WORDS.has(v)) || (Array.isArray(v) && v.length === 1 && UNSET_WORDS.has(v[0]))) {
       unset.push(path);
       continue;
     }
@@ -152,6 +155,9 @@ export function patchFromOptions(opts: Record<string, unknown>, scope: "node" | 
         break;
       case "list":
         setPath(set, path, String(v).split(",").map((s) => s.trim()).filter(Boolean));
+        break;
+      case "args":
+        setPath(set, path, (Array.isArray(v) ? v : [v]).flatMap((a) => String(a).split(/\s+/)).filter(Boolean));
         break;
       case "bool":
         setPath(set, path, parseBool(v, flag));

@@ -40,7 +40,7 @@ async function setup(t: { dir: string }) {
   copyFileSync(kernel.vmlinuz, join(root, "boot", `vmlinuz-${kernel.version}`));
   run("image", "import", root, "busybox");
   // No overlays: the image's own /init brings the network up and calls back.
-  run("profile", "add", "bare", "--image", "busybox", "--kernelargs", `console=ttyS0,drover.callback=http://${lab.serverIp}:9873/callback`);
+  run("profile", "add", "bare", "--image", "busybox", "--kernelargs", `console=ttyS0 drover.callback=http://${lab.serverIp}:9873/callback`);
   return { lab, data, run };
 }
 

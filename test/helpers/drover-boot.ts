@@ -40,7 +40,7 @@ export class DroverBootServer implements BootServer {
     const data = join(this.t.dir, "data");
     this.run = importInitrdAsImage(data, this.t.dir, files.kernel, this.kernelVersion, files.initrd);
     const args = [`console=ttyS0`, `drover.callback=http://${lab.serverIp}:9873/callback`, ...(files.kernelArgs ? files.kernelArgs.split(/\s+/) : [])];
-    this.run("profile", "add", "bench", "--image", "busybox", "--kernelargs", args.join(","));
+    this.run("profile", "add", "bench", "--image", "busybox", "--kernelargs", args.join(" "));
     this.server = await startDroverIn(lab, data, [
       "-i", lab.bridge, "--port", "9873", "--discovery",
       "--register-pattern", "vm[001-250]", "--register-range", `${lab.subnet}.100-${lab.subnet}.250`, "--register-profile", "bench",

@@ -14,7 +14,7 @@ const set: CommandModule = (parent, ctx) => {
     "after",
     `
 Examples:
-  drover node set n01 --image rocky-9 --kernelargs quiet,console=ttyS0
+  drover node set n01 --image rocky-9 --kernelargs "quiet console=ttyS0,115200n8"
   drover node set n[01-04] --netname ib0 --netdev ib0 --type infiniband --ipaddr 10.2.0.11/16
   drover node set -a --tagadd site=lab`,
   );

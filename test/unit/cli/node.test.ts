@@ -83,6 +83,12 @@ describe("node set / unset / delete", () => {
         expect(d.nodes.n3.kernel).toBeUndefined();
       },
     },
+    {
+      name: "kernel arguments keep their commas: spaces or a repeated flag separate them",
+      given: [["node", "add", "n1"]],
+      run: ["node", "set", "n1", "--kernelargs", "console=ttyS0,115200n8  quiet", "--kernelargs", "ip=10.0.0.2::10.0.0.1:255.255.255.0:c1:eth0:off"],
+      state: (d) => expect(d.nodes.n1.kernel).toEqual({ args: ["console=ttyS0,115200n8", "quiet", "ip=10.0.0.2::10.0.0.1:255.255.255.0:c1:eth0:off"] }),
+    },
     { name: "set with UNDEF clears", given: [["node", "add", "n1", "--comment", "x"]], run: ["node", "set", "n1", "--comment", "UNDEF"], state: (d) => expect(d.nodes.n1.comment).toBeUndefined() },
     { name: "set --all", given: [["node", "add", "n[1-2]"]], run: ["node", "set", "--all", "--cluster", "c1"], state: (d) => expect(d.nodes.n2["cluster name"]).toBe("c1") },
     { name: "set on no match", given: [["node", "add", "n1"]], run: ["node", "set", "x*", "--comment", "a"], code: 3, err: /no node matches/ },
