@@ -83,6 +83,15 @@ const SEND_BATCH = 1024;
 const IDLE_ENCODINGS = 8;
 /** How long the receive loop keeps running after the last transfer ended. */
 const LINGER_MS = 2000;
+/**
+ * Until the peer has acknowledged a DATA block it may not be there at all: a read request with a spoofed
+ * source, and a blind ACK 0 to this shared (so known) port, would otherwise make us send windowsize ×
+ * blksize bytes, five times over, to the address it names. So the first window is at most UNPROVEN_BYTES
+ * (at least one block; a firmware's 4 × 1468 fits whole, so RFC 7440 clients see no difference) and it,
+ * like the OACK, is sent at most 1 + UNPROVEN_RETRIES times. The first ACK of data opens the full window.
+ */
+const UNPROVEN_BYTES = 64 * 1024;
+const UNPROVEN_RETRIES = 2;
 
 /** Writes a pointer-sized value (below 2^53) little-endian at a byte offset of a Uint32Array's buffer. */
 function setU64(v: Uint32Array, byteOffset: number, value: number) {
@@ -118,6 +127,10 @@ interface Transfer {
   port: number;
   enc: Encoded;
   windowsize: number;
+  /** Blocks sent per window now: at most UNPROVEN_BYTES' worth until the peer ACKs data, then `windowsize`. */
+  cwnd: number;
+  /** The peer has ACKed a DATA block (so it is there and reads what we send). */
+  proven: boolean;
   timeoutMs: number;
   oack?: Uint8Array;
   awaitingOackAck: boolean;
@@ -249,6 +262,8 @@ export class DataPlane {
       port: m.port,
       enc,
       windowsize: m.windowsize,
+      cwnd: Math.max(1, Math.min(m.windowsize, Math.floor(UNPROVEN_BYTES / (m.blksize + 4)))),
+      proven: false,
       timeoutMs: m.timeoutMs,
       ...(m.oack ? { oack: m.oack } : {}),
       awaitingOackAck: m.oack !== undefined,
@@ -381,6 +396,8 @@ export class DataPlane {
     if (delta === 0 || t.acked + delta > t.sent) return;
     t.acked += delta;
     t.retries = 0;
+    t.proven = true;
+    t.cwnd = t.windowsize;
     if (t.acked >= t.enc.total) {
       this.finish(t, true);
       return;
@@ -393,7 +410,7 @@ export class DataPlane {
 
   private sendWindow(t: Transfer) {
     const e = t.enc;
-    const last = Math.min(t.acked + t.windowsize, e.total);
+    const last = Math.min(t.acked + Math.min(t.cwnd, t.windowsize), e.total);
     for (let b = t.acked + 1; b <= last; b++) {
       const chunk = Math.min(e.blksize, e.length - (b - 1) * e.blksize);
       this.queue(t.ip, t.port, e.base + (b - 1) * e.stride, chunk + 4);
@@ -441,8 +458,9 @@ export class DataPlane {
   }
 
   private onTimeout(t: Transfer, now: number) {
-    if (++t.retries > this.retries) {
-      this.finish(t, false, `no ACK after ${this.retries} retransmissions`, true);
+    const limit = t.proven ? this.retries : Math.min(this.retries, UNPROVEN_RETRIES);
+    if (++t.retries > limit) {
+      this.finish(t, false, `no ACK after ${limit} retransmissions${t.proven ? "" : " (the client never acknowledged a block)"}`, true);
       return;
     }
     t.counters.retransmits++;
