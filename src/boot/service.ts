@@ -172,6 +172,9 @@ export class BootService implements DhcpBootPort, HttpBootPort {
       else if (!this.overlays) out = refuse(503, `${kind} overlays are not available on this server yet`);
       else out = await this.overlays.archive(kind, n.name);
     }
+    // iPXE cannot bind a privileged port, so an old or site script that still asks for the runtime overlay
+    // is refused by design; the agent fetches it after boot. Not an error of this boot: nothing recorded.
+    if (kind === "runtime" && isRefusal(out) && out.status === 403 && (req.remotePort === undefined || req.remotePort >= 1024) && this.settings.secureRuntime !== false) return out;
     this.event({
       mac,
       stage: isRefusal(out) ? "error" : kind,
@@ -185,7 +188,19 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     const n = this.nodes.findByMac(mac);
     if (!n) return false;
     if (this.checkAssetKey(n, req)) return false;
-    this.event({ mac, stage, address: req.remote, ...(detail ? { detail: detail.slice(0, 500) } : {}) });
+    // Only the node itself reports: from one of its static addresses or the one drover leased it, when drover
+    // knows any (a node configured by another DHCP server is known by its MAC and asset key only).
+    const own = Object.values(n.conf.networkDevices ?? {}).flatMap((d) => [d.ipaddr, d.ipaddr6?.split("/")[0]?.toLowerCase()]).filter((a): a is string => !!a);
+    const leased = this.leasedAddress(mac);
+    if (leased) own.push(leased);
+    const from = req.remote?.replace(/^::ffff:/, "").toLowerCase();
+    if (own.length > 0 && (!from || !own.includes(from))) {
+      this.log(`drover: callback '${stage}' for ${n.name} from ${from ?? "an unknown address"} refused: not one of the node's addresses`);
+      return false;
+    }
+    // What a node says is shown on the web page and in `node status`: plain text, one line, 200 characters.
+    const clean = detail?.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, " ").replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`).slice(0, 200);
+    this.event({ mac, stage, address: req.remote, ...(clean ? { detail: clean } : {}) });
     return true;
   }
 

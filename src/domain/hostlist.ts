@@ -5,25 +5,57 @@ import { invalid } from "./errors";
  * Zero padding of a range's start is kept (`n[001-003]` → n001 n002 n003).
  * Several bracket groups in one name multiply out (`r[1-2]n[1-2]`).
  */
-const MAX_EXPANSION = 1_000_000;
+export const MAX_EXPANSION = 100_000;
+
+const tooMany = (spec: string, n: number) =>
+  invalid(`hostlist '${spec.slice(0, 200)}' expands to ${n > 1e15 ? "more than 10^15" : n.toLocaleString("en")} names; at most ${MAX_EXPANSION.toLocaleString("en")} at once (split it, e.g. by rack)`);
+
+/**
+ * How many names a hostlist expands to, counted without expanding it (ranges multiply), so that
+ * `a[1-1000]b[1-1000]c[1-1000]` is refused before a billion strings are made.
+ */
+export function countHostlist(spec: string): number {
+  let n = 0;
+  for (const part of splitTopLevel(spec.trim())) if (part !== "") n += countOne(part, spec);
+  return n;
+}
 
 export function expandHostlist(spec: string): string[] {
+  const n = countHostlist(spec);
+  if (n > MAX_EXPANSION) throw tooMany(spec, n);
   const out: string[] = [];
-  for (const part of splitTopLevel(spec.trim())) {
-    if (part === "") continue;
-    for (const name of expandOne(part, spec)) {
-      out.push(name);
-      if (out.length > MAX_EXPANSION) throw invalid(`hostlist '${spec}' expands to more than ${MAX_EXPANSION} names`);
-    }
-  }
+  for (const part of splitTopLevel(spec.trim())) if (part !== "") for (const name of expandOne(part, spec)) out.push(name);
   return out;
 }
 
-/** Expands several arguments and removes duplicates, keeping first-seen order. */
+/** Expands several arguments and removes duplicates, keeping first-seen order; at most MAX_EXPANSION in all. */
 export function expandHostlists(specs: readonly string[]): string[] {
+  const total = specs.reduce((n, s) => n + countHostlist(s), 0);
+  if (total > MAX_EXPANSION) throw tooMany(specs.join(" "), total);
   const seen = new Set<string>();
   for (const s of specs) for (const n of expandHostlist(s)) seen.add(n);
   return [...seen];
+}
+
+function countOne(part: string, whole: string): number {
+  let n = 1;
+  let at = 0;
+  for (;;) {
+    const open = part.indexOf("[", at);
+    if (open < 0) return n;
+    const close = part.indexOf("]", open);
+    let values = 0;
+    for (const item of part.slice(open + 1, close).split(",")) {
+      const m = /^(\d+)(?:-(\d+))?$/.exec(item.trim());
+      if (!m) throw invalid(`hostlist '${whole}': '${item}' is not a number or a range like 01-10`);
+      const start = Number(m[1]);
+      const end = m[2] === undefined ? start : Number(m[2]);
+      if (end < start) throw invalid(`hostlist '${whole}': range ${item} runs backwards`);
+      values += end - start + 1;
+    }
+    n *= values;
+    at = close + 1;
+  }
 }
 
 export function isHostlistPattern(s: string): boolean {

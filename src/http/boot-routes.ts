@@ -70,7 +70,13 @@ export function bootRoutes(port: HttpBootPort, files: BootFiles | undefined, cou
   // iPXE binaries over HTTP (UEFI HTTP boot), from the same tree TFTP serves.
   app.on(["GET", "HEAD"], "/boot/*", async (c) => {
     if (!files) return c.text("drover: no boot files configured\n", 404);
-    const raw = decodeURIComponent(c.req.path.slice("/boot/".length));
+    let raw: string;
+    try {
+      raw = decodeURIComponent(c.req.path.slice("/boot/".length));
+    } catch {
+      counters.bad++;
+      return c.text("drover: refused file name: a bad %-escape\n", 400);
+    }
     const s = sanitizeBootPath(raw);
     if (!s.ok) {
       counters.bad++;

@@ -35,7 +35,9 @@ function world(settings: Partial<BootSettings> = {}, store: OpenStore = openMemo
   const boot = new BootService(nodes, state, images, overlays, { discovery: false, ...settings }, (l) => log.push(l));
   const app = createApp({ startedAt: new Date(0), stats: () => nodes.counts(), services: () => ({}), boot });
   const status = new BootStatusService(nodes, state);
-  const get = (path: string, headers: Record<string, string> = {}) => app.request(`http://10.0.0.1:9873${path}`, { headers: { host: "10.0.0.1:9873", ...headers } });
+  // The peer as Bun's server reports it (hono/bun getConnInfo asks env.requestIP): node n1's own address.
+  const get = (path: string, headers: Record<string, string> = {}, from = { address: "10.0.0.11", port: 900 }) =>
+    app.request(`http://10.0.0.1:9873${path}`, { headers: { host: "10.0.0.1:9873", ...headers } }, { requestIP: () => ({ ...from, family: "IPv4" }) });
   const dhcp = (mac: string) => boot.reservation(mac, { iface: "br0" });
   return { nodes, state, boot, app, status, get, dhcp, log, store };
 }
@@ -162,6 +164,29 @@ describe("boot files", () => {
     expect(Object.keys(v.status.list()[0]!.stages ?? {})).toEqual(expect.arrayContaining(["runtime", "heartbeat"]));
     await v.get(`/ipxe/${HEX}`);
     expect(v.status.list()[0]).toMatchObject({ state: "booting", stage: "ipxe" });
+  });
+
+  test("the agent's first heartbeat of a boot shows as 'agent up'; a new boot forgets it", async () => {
+    await w.get(`/ipxe/${HEX}`);
+    await w.get(`/callback/${HEX}?stage=booted`);
+    expect(w.status.list()[0]!.agentUp).toBeUndefined();
+    await w.get(`/callback/${HEX}?stage=heartbeat`);
+    const s = w.status.list()[0]!;
+    expect(s).toMatchObject({ state: "booted", detail: "agent up (first heartbeat)" });
+    expect(s.agentUp).toBe(s.stages!.agent!);
+    await w.get(`/callback/${HEX}?stage=heartbeat`);
+    expect(w.status.list()[0]!.agentUp).toBe(s.agentUp!);
+    expect(w.status.list()[0]!.detail).toBeUndefined();
+    await w.get(`/ipxe/${HEX}`);
+    expect(w.status.list()[0]!.agentUp).toBeUndefined();
+  });
+
+  test("iPXE asking for the runtime overlay from an unprivileged port is refused without an error event", async () => {
+    await w.get(`/ipxe/${HEX}`);
+    const r = await w.get(`/runtime/${HEX}`, {}, { address: "10.0.0.11", port: 20871 });
+    expect(r.status).toBe(403);
+    expect(w.status.list()[0]).toMatchObject({ state: "booting", stage: "ipxe" });
+    expect(w.status.events("n1").map((e) => e.stage)).toEqual(["ipxe"]);
   });
 });
 
