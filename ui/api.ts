@@ -53,6 +53,8 @@ export interface StatusRow {
   detail?: string;
   lastSeen?: number;
   lastError?: string;
+  /** When the agent's first heartbeat of this boot arrived. */
+  agentUp?: number;
 }
 
 /** A boot event as the server's event stream sends it. */
@@ -62,7 +64,9 @@ export type BootEvent = BootBusEvent;
 export function stateAfter(prev: StatusRow | undefined, e: BootEvent): StatusRow {
   const stage = e.stage === "heartbeat" && prev?.stage === "booted" ? "booted" : e.stage;
   const state = stage === "error" ? "error" : stage === "booted" || stage === "heartbeat" ? "booted" : "booting";
-  return { node: e.node!, state, stage, lastSeen: e.at, ...(e.detail ? { detail: e.detail } : {}), ...(stage === "error" ? { lastError: e.detail ?? "error" } : prev?.lastError ? { lastError: prev.lastError } : {}) };
+  // The first heartbeat after booted is the agent coming up; a new boot stage starts over.
+  const agentUp = state !== "booted" ? undefined : (prev?.agentUp ?? (e.stage === "heartbeat" ? e.at : undefined));
+  return { node: e.node!, state, stage, lastSeen: e.at, ...(agentUp ? { agentUp } : {}), ...(e.detail ? { detail: e.detail } : {}), ...(stage === "error" ? { lastError: e.detail ?? "error" } : prev?.lastError ? { lastError: prev.lastError } : {}) };
 }
 
 export function ago(ms?: number): string {

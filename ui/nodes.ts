@@ -121,7 +121,7 @@ export function NodesPage() {
               <div role="cell"><input type="checkbox" aria-label=${`select ${n.name}`} checked=${selected.has(n.name)} onChange=${() => toggle(n.name)} /></div>
               <div role="cell"><a href=${`#/node/${enc(n.name)}`}>${n.name}</a></div>
               <div role="cell">${stateBadge(s)}</div>
-              <div role="cell" title=${s?.detail ?? ""}>${s?.state === "booting" ? s.stage : s?.state === "error" ? (s.lastError ?? "") : (s?.stage ?? "")}</div>
+              <div role="cell" title=${s?.detail ?? ""}>${s?.state === "booting" ? s.stage : s?.state === "error" ? (s.lastError ?? "") : s?.agentUp ? "agent up" : (s?.stage ?? "")}</div>
               <div role="cell">${n.profiles.join(", ")}</div>
               <div role="cell">${n.image ?? ""}</div>
               <div role="cell">${n.ipaddr ?? ""}</div>

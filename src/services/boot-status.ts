@@ -14,6 +14,8 @@ export interface NodeStatusRow {
   bootSeconds?: number;
   stages?: Record<string, number>;
   lastError?: string;
+  /** When the agent's first heartbeat of this boot arrived (the node's init is up and it reaches us). */
+  agentUp?: number;
 }
 
 /**
@@ -58,6 +60,7 @@ export class BootStatusService {
       ...(s.detail ? { detail: s.detail } : {}),
       ...(s.address ? { address: s.address } : {}),
       ...(s.lastError ? { lastError: s.lastError } : {}),
+      ...(s.stages.agent && (state === "booted" || state === "overdue") ? { agentUp: s.stages.agent } : {}),
       ...(booted && s.bootStartedAt && booted >= s.bootStartedAt ? { bootSeconds: Math.round((booted - s.bootStartedAt) / 100) / 10 } : {}),
     };
   }

@@ -95,6 +95,9 @@ export function sqliteBootStateStore(db: Db): BootStateStore {
           const isBootStage = ["dhcp", "ipxe", "kernel", "image", "system"].includes(e.stage);
           const stages = restarting && isBootStage ? {} : { ...(cur?.stages ?? {}) };
           stages[e.stage] = e.at;
+          // The agent's first heartbeat of this boot: the node's init has started it and it reaches us.
+          const firstHeartbeat = e.stage === "heartbeat" && stages.agent === undefined;
+          if (firstHeartbeat) stages.agent = e.at;
           // Once booted, the agent's heartbeats and runtime-overlay polls keep the node booted (they refresh
           // last seen and their own stage times); only a stage that starts a boot (dhcp … system) leaves it.
           const afterBoot = (e.stage === "heartbeat" || e.stage === "runtime") && cur && (cur.stage === "booted" || cur.stage === "heartbeat");
@@ -102,7 +105,7 @@ export function sqliteBootStateStore(db: Db): BootStateStore {
           const row = {
             nodeId: node.id,
             stage,
-            detail: e.detail ?? null,
+            detail: e.detail ?? (firstHeartbeat ? "agent up (first heartbeat)" : null),
             address: e.address ?? cur?.address ?? null,
             lastSeen: e.at,
             stages,

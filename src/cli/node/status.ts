@@ -24,8 +24,9 @@ const status: CommandModule = (parent, ctx) => {
     .addHelpText(
       "after",
       `
-STATE is booted, booting (STAGE says how far: dhcp, ipxe, kernel, image, system, runtime), overdue (a
-booted node that stopped sending heartbeats), error (see DETAIL), or never seen.
+STATE is booted (the node's init is up: the agent reported it; STAGE "agent up" once its first heartbeat
+arrived), booting (STAGE says how far: dhcp, ipxe, kernel, image, system, runtime), overdue (a booted node
+that stopped sending heartbeats), error (see DETAIL), or never seen.
 Examples:
   drover node status              every node
   drover node status -w n[01-64]  watch a rack come up`,
@@ -41,7 +42,7 @@ Examples:
         ctx.io.out(table(["NODE", "STATE", "STAGE", "ADDRESS", "LAST SEEN", "BOOT", "DETAIL"], rows.map((r: NodeStatusRow) => [
           r.node,
           r.state,
-          r.stage ?? "--",
+          r.agentUp ? "agent up" : (r.stage ?? "--"),
           r.address ?? "--",
           ago(r.lastSeen, now),
           r.bootSeconds !== undefined ? `${r.bootSeconds}s` : "--",
