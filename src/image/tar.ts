@@ -202,6 +202,11 @@ export async function readTar(
       xattrs,
     };
     longName = longLink = pax = undefined;
+    // Sparse files (GNU tar --sparse, PAX GNU.sparse.*; GNU type 'S'): their data is a map and pieces, not the
+    // file. Stored as read, the image would hold the map where the file should be; refuse instead.
+    if (flag === "S" || [...p.keys()].some((k) => k.startsWith("GNU.sparse."))) {
+      throw new TarError(`'${path}' is stored as a sparse file (GNU tar --sparse), which drover does not expand; rebuild the layer without --sparse (e.g. docker build or tar without -S)`);
+    }
     if (type === undefined) {
       // Unknown member types (e.g. GNU sparse 'S', volume labels) are skipped, not misread as files.
       await r.skip(padded(size));
