@@ -7,6 +7,9 @@
  * - the head node's regular accounts (ids 1000–65533; not nobody/nogroup) that the image lacks are added
  *   (the overlay only; `image syncuser` never adds accounts);
  * - the image's other accounts keep their ids, and the head node's system-only accounts are never added;
+ * - except, in `image syncuser` (which re-owns the files), an image-only system account (sshd, kvm, …) whose
+ *   id a shared account must take: it moves to a free system id (nothing outside the image knows its
+ *   number), so munge gets the head node's id even when a stock image gave that number to sshd;
  * - an account that cannot be aligned because its head id is (or stays) another image account's keeps its
  *   image id, and the conflict is reported with the command that fixes it. Never an error: syncuser must
  *   not stop a node from booting, nor a poll from bringing the other runtime overlays.
@@ -21,6 +24,9 @@ export interface Account {
 }
 
 export const REGULAR_MIN = 1000;
+/** Dynamic system ids (Debian's and EL's adduser/useradd -r range): where image-only accounts are moved to. */
+export const SYSTEM_MIN = 100;
+export const SYSTEM_MAX = 999;
 export const REGULAR_MAX = 65533;
 
 export function parseAccounts(text: string): Account[] {
@@ -49,7 +55,7 @@ export interface AlignPlan {
  * Accounts are reverted to their image ids until no two accounts end with the same id (an image that
  * already has duplicate ids keeps them: only a move can create a conflict).
  */
-export function planAlignment(kind: "passwd" | "group", image: readonly Account[], head: readonly Account[], imageName = "IMAGE"): AlignPlan {
+export function planAlignment(kind: "passwd" | "group", image: readonly Account[], head: readonly Account[], imageName = "IMAGE", opts: { relocate?: boolean } = {}): AlignPlan {
   const what = kind === "passwd" ? "user" : "group";
   const mod = kind === "passwd" ? "usermod -u" : "groupmod -g";
   const headBy = new Map<string, Account>();
@@ -58,6 +64,22 @@ export function planAlignment(kind: "passwd" | "group", image: readonly Account[
   for (const a of image) {
     const h = headBy.get(a.name);
     if (h && h.id !== a.id && !moves.has(a.name)) moves.set(a.name, { from: a.id, to: h.id });
+  }
+  // `relocate` (image syncuser, which re-owns the files): an image-only system account (sshd, kvm, …:
+  // nothing on the head node or on shared storage knows its number) that holds an id a shared account must
+  // take moves to a free system id instead of blocking it: from the top of the system range down, an id
+  // neither the image, the head node nor a move uses. The overlay never relocates: it cannot re-own files.
+  const used = new Set<number>([...image.map((a) => a.id), ...head.map((h) => h.id)]);
+  for (const m of moves.values()) used.add(m.to);
+  const targets = new Set([...moves.values()].map((m) => m.to));
+  let next = SYSTEM_MAX;
+  for (const a of opts.relocate ? image : []) {
+    if (headBy.has(a.name) || moves.has(a.name) || !targets.has(a.id) || a.id < SYSTEM_MIN || a.id > SYSTEM_MAX) continue;
+    if (image.some((b) => b.id === a.id && b.name !== a.name && !moves.has(b.name) && !targets.has(b.id))) continue;
+    while (next >= SYSTEM_MIN && used.has(next)) next--;
+    if (next < SYSTEM_MIN) break;
+    moves.set(a.name, { from: a.id, to: next });
+    used.add(next);
   }
   const conflicts: string[] = [];
   const advice = (name: string, to: number, holder: string) =>

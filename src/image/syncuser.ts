@@ -6,11 +6,12 @@ import { type Account, parseAccounts as parse, planAlignment } from "../domain/a
 
 /**
  * The image's users and groups as `image syncuser` would change them (domain/accounts.ts has the rule):
- * accounts present in both take the head node's ids, files owned by the old ids follow. Conflicts are left
+ * accounts present in both take the head node's ids (an image-only system account in the way moves to a free
+ * system id), files owned by the old ids follow. Conflicts are left
  * as they are and reported, never refused: the rest is still aligned.
  */
 function plan(kind: "passwd" | "group", image: Account[], host: Account[], imageName: string): { map: Map<number, number>; changed: string[]; conflicts: string[] } {
-  const p = planAlignment(kind, image, host, imageName);
+  const p = planAlignment(kind, image, host, imageName, { relocate: true });
   const map = new Map<number, number>();
   for (const m of p.moves.values()) map.set(m.from, m.to);
   return { map, changed: [...p.moves.keys()], conflicts: p.conflicts };

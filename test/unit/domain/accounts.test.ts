@@ -22,6 +22,18 @@ describe("syncuser's rule", () => {
     expect([...b.moves.values()]).toEqual([{ from: 101, to: 991 }, { from: 104, to: 101 }]);
     expect(b.conflicts).toEqual([]);
   });
+  test("image syncuser (relocate) moves an image-only system account out of the way to a free system id", () => {
+    // A stock Debian image gave 104 to sshd; the head node's munge is 104: sshd moves to 999, munge takes 104.
+    const a = planAlignment("passwd", p("munge:x:100:103 sshd:x:104:65534 svc:x:999:999"), p("munge:x:104:107 sshd2:x:998:998"), "deb12", { relocate: true });
+    expect(Object.fromEntries(a.moves)).toEqual({ munge: { from: 100, to: 104 }, sshd: { from: 104, to: 997 } });
+    expect(a.conflicts).toEqual([]);
+    // Without relocate (the overlay, which cannot re-own files) the same is a reported conflict.
+    expect(planAlignment("passwd", p("munge:x:100:103 sshd:x:104:65534"), p("munge:x:104:107")).conflicts.length).toBe(1);
+    // An image-only regular account is never moved: a true conflict, reported.
+    const c = planAlignment("passwd", p("debian:x:1001:1001 slurm:x:976:976"), p("slurm:x:1001:1001"), "deb12", { relocate: true });
+    expect(c.moves.size).toBe(0);
+    expect(c.conflicts[0]).toContain("user 'slurm' keeps the image's id (the head node's is 1001, which the image's 'debian' has)");
+  });
   test("a head regular user whose id an image account has is not added, with the fix", () => {
     const plan = planAlignment("passwd", p("debian:x:1000:1000"), p("alice:x:1000:1000"), "img");
     expect(plan.added).toEqual([]);

@@ -6,7 +6,7 @@ import { syncUsers } from "../../../src/image/syncuser";
 
 // `image syncuser`: aligns what it can, re-owns the files of the ids that changed, and reports (never
 // refuses) what it cannot align.
-test.skipIf(process.getuid?.() !== 0)("aligns munge and re-owns its files; a conflicting account is reported and left alone", () => {
+test.skipIf(process.getuid?.() !== 0)("aligns munge and re-owns its files; an image-only system group in the way moves to a free id, its files follow", () => {
   const d = mkdtempSync(join(tmpdir(), "drover-syncuser-"));
   try {
     const root = join(d, "rootfs");
@@ -17,6 +17,8 @@ test.skipIf(process.getuid?.() !== 0)("aligns munge and re-owns its files; a con
     writeFileSync(join(root, "etc/group"), "root:x:0:\nmunge:x:101:\n_ssh:x:104:\ndeb:x:102:\n");
     writeFileSync(join(root, "etc/munge/munge.key"), "k");
     chownSync(join(root, "etc/munge/munge.key"), 101, 101);
+    writeFileSync(join(root, "etc/deb-owned"), "d");
+    chownSync(join(root, "etc/deb-owned"), 0, 102);
     writeFileSync(join(etc, "passwd"), "root:x:0:0::/root:/bin/sh\nmunge:x:991:991::/:/bin/false\n");
     writeFileSync(join(etc, "group"), "root:x:0:\nmunge:x:991:\n_ssh:x:102:\n");
     const dry = syncUsers(root, etc, { imageName: "deb12", dryRun: true });
@@ -24,14 +26,14 @@ test.skipIf(process.getuid?.() !== 0)("aligns munge and re-owns its files; a con
     expect(statSync(join(root, "etc/munge/munge.key")).uid).toBe(101);
     const r = syncUsers(root, etc, { imageName: "deb12" });
     expect(r.changedUsers).toEqual(["munge"]);
-    expect(r.changedGroups).toEqual(["munge"]);
-    expect(r.conflicts).toEqual([
-      "syncuser: group '_ssh' keeps the image's id (the head node's is 102, which the image's 'deb' has); to align it, give 'deb' the head node's id or a free one (drover image exec deb12 -- groupmod -g NEWID deb), then drover image syncuser deb12",
-    ]);
+    // _ssh takes the head's 102: the image-only system group deb there moves to a free system id (999).
+    expect(r.changedGroups).toEqual(["munge", "_ssh", "deb"]);
+    expect(r.conflicts).toEqual([]);
+    expect(statSync(join(root, "etc/deb-owned")).gid).toBe(999);
     expect(dry.conflicts).toEqual(r.conflicts);
     const st = statSync(join(root, "etc/munge/munge.key"));
     expect([st.uid, st.gid]).toEqual([991, 991]);
-    expect(readFileSync(join(root, "etc/group"), "utf8")).toBe("root:x:0:\nmunge:x:991:\n_ssh:x:104:\ndeb:x:102:\n");
+    expect(readFileSync(join(root, "etc/group"), "utf8")).toBe("root:x:0:\nmunge:x:991:\n_ssh:x:102:\ndeb:x:999:\n");
   } finally {
     rmSync(d, { recursive: true, force: true });
   }
