@@ -112,9 +112,16 @@ describe.skipIf(skip)("image exec, shell and syncuser", () => {
       const st = lstatSync(join(rootfs(), "var/lib/data"));
       expect([st.uid, st.gid]).toEqual([995, 995]);
       expect([...(readXattrs(join(rootfs(), "usr/bin/ping-cap")).get("security.capability") ?? [])]).toEqual([...CAP_NET_RAW]);
-      // A head-node id the image already gives someone else is refused.
+      // A head-node id the image gives an image-only system account (munge, now that the head has none):
+      // that account moves to a free system id, its files follow, and nothing is refused.
       writeFileSync(join(etc, "passwd"), "root:x:0:0::/root:/bin/sh\ndaemon:x:995:1::/:/bin/false\n");
-      await expect(svc.images.syncuser("bb", { hostEtc: etc })).rejects.toThrow(/already has it/);
+      const r2 = await svc.images.syncuser("bb", { hostEtc: etc, build: false });
+      expect(r2.conflicts).toEqual([]);
+      const pw = readFileSync(join(rootfs(), "etc/passwd"), "utf8");
+      expect(pw).toMatch(/^daemon:x:995:/m);
+      const mungeUid = Number(pw.match(/^munge:x:(\d+):/m)?.[1]);
+      expect(mungeUid).not.toBe(995);
+      expect(lstatSync(join(rootfs(), "var/lib/data")).uid).toBe(mungeUid);
     } finally {
       svc.close();
     }
