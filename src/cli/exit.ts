@@ -10,3 +10,6 @@ export class ExitWith extends Error {
 
 /** Some of the nodes an operation ran on failed (the others succeeded); the failures were listed. */
 export const PARTIAL_FAILURE = 6;
+
+/** A check found problems (overlay lint): they were listed; nothing failed to run. */
+export const FINDINGS = 7;

@@ -81,7 +81,7 @@ export const COMMANDS: Record<string, { help: string; aliases?: string[]; verbs?
   version: { help: "print drover's version", self: version },
 };
 
-/** Exit codes: 0 ok, 1 internal failure, 2 bad input, 3 not found, 4 conflict, 5 in use, 6 some nodes failed. */
+/** Exit codes: 0 ok, 1 internal failure, 2 bad input, 3 not found, 4 conflict, 5 in use, 6 some nodes failed, 7 lint findings. */
 const EXIT: Record<DroverError["kind"], number> = { invalid: 2, "not-found": 3, conflict: 4, "in-use": 5 };
 
 /**

@@ -1,7 +1,7 @@
 import { formatWarning } from "../../overlay/lint";
 import { archiveWarnings } from "../../services/overlays";
 import type { CommandModule } from "../context";
-import { ExitWith } from "../exit";
+import { ExitWith, PARTIAL_FAILURE } from "../exit";
 import { emit, formatOf, table } from "../output";
 
 const build: CommandModule = (parent, ctx) => {
@@ -25,7 +25,8 @@ const build: CommandModule = (parent, ctx) => {
           ctx.io.out(table(["NODE", "OVERLAY", "STATUS", "FILES", "SIZE"], results.map((r) => [r.node, r.kind, r.status, String(r.files ?? "--"), r.size === undefined ? "--" : String(r.size)])));
         ctx.io.out(`${count("built")} built, ${count("fresh")} already current, ${count("error")} failed\n`);
       }
-      if (results.some((r) => r.status === "error")) throw new ExitWith(1);
+      // Archives that would not build are listed above: the operation failed on those nodes, not inside drover.
+      if (results.some((r) => r.status === "error")) throw new ExitWith(PARTIAL_FAILURE);
     });
 };
 export default build;

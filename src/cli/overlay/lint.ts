@@ -1,6 +1,6 @@
 import { formatWarning } from "../../overlay/lint";
 import type { CommandModule } from "../context";
-import { ExitWith } from "../exit";
+import { ExitWith, FINDINGS } from "../exit";
 import { emit, formatOf } from "../output";
 
 const lint: CommandModule = (parent, ctx) => {
@@ -15,7 +15,7 @@ const lint: CommandModule = (parent, ctx) => {
       const format = formatOf(opts);
       if (format !== "table") emit(ctx.io, format, all);
       else ctx.io.out(all.length ? all.map((w) => `${w.level ?? "warning"}: ${formatWarning(w)}\n`).join("") + (warnings.length ? "" : "no problems found\n") : "no problems found\n");
-      if (warnings.length) throw new ExitWith(1);
+      if (warnings.length) throw new ExitWith(FINDINGS);
     });
 };
 export default lint;
