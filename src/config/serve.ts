@@ -177,7 +177,8 @@ export function resolveServeConfig(f: ServeFlags, dataDir: string, host: HostInt
 
   const cfg: ServeConfig = {
     http: { port: port(f.port, 9873, "--port"), listen: f.listen ?? "0.0.0.0" },
-    tftp: { enabled: f.tftp !== false, port: port(f.tftpPort, 69, "--tftp-port"), address: "0.0.0.0" },
+    // --listen binds TFTP too: a head node that serves HTTP on one address does not answer TFTP on every other.
+    tftp: { enabled: f.tftp !== false, port: port(f.tftpPort, 69, "--tftp-port"), address: f.listen ?? "0.0.0.0" },
     dhcp: {
       mode,
       port: port(f.dhcpPort, 67, "--dhcp-port"),

@@ -12,7 +12,13 @@ describe("serve configuration", () => {
     expect(c.dhcp.interfaces).toEqual([]);
     expect(c.discovery.enabled).toBe(false);
     expect(c.tftp.enabled).toBe(true);
+    expect(c.tftp.address).toBe("0.0.0.0");
     expect(Object.isFrozen(c)).toBe(true);
+  });
+  test("--listen binds TFTP as well as HTTP", () => {
+    const c = resolveServeConfig({ listen: "10.0.0.1" }, "/d", two);
+    expect(c.http.listen).toBe("10.0.0.1");
+    expect(c.tftp.address).toBe("10.0.0.1");
   });
   test("an interface turns authoritative DHCP on, with its subnet", () => {
     const c = resolveServeConfig({ interface: ["eth1"] }, "/d", two);
