@@ -11,3 +11,11 @@ declare module "*.eta" {
   const text: string;
   export default text;
 }
+declare module "*.script" {
+  const text: string;
+  export default text;
+}
+declare module "*.sh" {
+  const text: string;
+  export default text;
+}

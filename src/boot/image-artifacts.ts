@@ -21,10 +21,27 @@ export function imageArtifacts(images: ImageService): ImageArtifacts {
       if (!b.kernel) return { refused: true, status: 404, message: b.problem ?? `image ${image} has no kernel` };
       return artifact(b.kernel.path);
     },
-    async image(image) {
+    async image(image, format = "gzip") {
       const b = images.bootFiles(image);
       if (!b.image) return { refused: true, status: 404, message: b.problem ?? `image ${image} is not built; run: drover image build ${image}` };
+      if (format === "zstd") return b.zstd ? artifact(b.zstd) : { refused: true, status: 404, message: `image ${image} has no zstd archive; rebuild it: drover image build ${image}` };
       return artifact(b.image);
+    },
+    async stage1(image, version) {
+      const b = images.bootFiles(image, version);
+      if (!b.stage1)
+        return { refused: true, status: 404, message: b.problem ?? b.build?.stage1Problem ?? `image ${image} has no stage 1 for kernel ${b.kernel?.version ?? "?"}; rebuild it: drover image build ${image}` };
+      return artifact(b.stage1);
+    },
+    plan(image, version) {
+      const b = images.bootFiles(image, version);
+      if (!b.image || !b.build) return undefined;
+      return {
+        gzip: { size: b.build.size, ...(b.build.sha256 ? { sha256: b.build.sha256 } : {}) },
+        ...(b.zstd && b.build.zstd ? { zstd: b.build.zstd } : {}),
+        unpacked: b.build.unpacked,
+        stage1: !!b.stage1,
+      };
     },
   };
 }

@@ -117,7 +117,8 @@ export interface BootRefusal {
   message: string;
 }
 
-export type BootFileKind = "kernel" | "image" | "system" | "runtime";
+/** `stage1`: the image's stage-1 initramfs (two-stage boot); the image itself is `image`. */
+export type BootFileKind = "kernel" | "stage1" | "image" | "system" | "runtime";
 
 /** Where the request came from and what it carried, for the HTTP boot port. */
 export interface BootRequest {
@@ -143,10 +144,27 @@ export interface HttpBootPort {
   callback(mac: string, stage: "booted" | "heartbeat" | "error", req: BootRequest, detail?: string): Promise<boolean>;
 }
 
+export type ImageFormat = "gzip" | "zstd";
+
+/** What the boot script needs to know about a node's built image. */
+export interface ImageBootPlan {
+  /** The gzip archive (one-stage, and two-stage when there is no zstd one). */
+  gzip: { size: number; sha256?: string };
+  zstd?: { size: number; sha256: string };
+  /** Size of the unpacked tree. */
+  unpacked: number;
+  /** A stage-1 initramfs exists for the kernel the node boots. */
+  stage1: boolean;
+}
+
 /** The image subsystem as the boot path sees it. */
 export interface ImageArtifacts {
   kernel(image: string, version?: string): Promise<BootArtifact | BootRefusal>;
-  image(image: string): Promise<BootArtifact | BootRefusal>;
+  image(image: string, format?: ImageFormat): Promise<BootArtifact | BootRefusal>;
+  /** The stage-1 initramfs for the kernel `version` (default kernel when absent). */
+  stage1(image: string, version?: string): Promise<BootArtifact | BootRefusal>;
+  /** Sizes, digests and stage 1 of a built image; undefined when it is not built. */
+  plan(image: string, version?: string): ImageBootPlan | undefined;
 }
 
 /** The overlay subsystem as the boot path sees it: a node's rendered archive, current with its inputs. */

@@ -18,9 +18,12 @@ import type {
   OverlayArtifacts,
   RequestOrigin,
 } from "./ports";
+import { chooseBootMode, ramFloor } from "../domain/boot-mode";
 import defaultTemplate from "./templates/default.ipxe" with { type: "text" };
+import twoStageTemplate from "./templates/two-stage.ipxe" with { type: "text" };
 import unconfiguredTemplate from "./templates/unconfigured.ipxe" with { type: "text" };
 import { runtimeAllowed } from "../overlay/security";
+import { formatProgress } from "./progress";
 import { isTemplateName } from "../domain/validate";
 
 export interface BootSettings {
@@ -51,7 +54,7 @@ export const isRefusal = (x: BootArtifact | BootRefusal): x is BootRefusal => "r
  */
 export class BootService implements DhcpBootPort, HttpBootPort {
   private readonly eta = new Eta({ autoEscape: false, autoTrim: false, cache: false, useWith: false });
-  private readonly builtIn: Record<string, string> = { default: defaultTemplate, unconfigured: unconfiguredTemplate };
+  private readonly builtIn: Record<string, string> = { default: defaultTemplate, "two-stage": twoStageTemplate, unconfigured: unconfiguredTemplate };
 
   constructor(
     private readonly nodes: NodeService,
@@ -137,7 +140,24 @@ export class BootService implements DhcpBootPort, HttpBootPort {
       return { status: denied.status, script: `#!ipxe\necho drover: ${denied.message}\nsleep 30\nreboot\n` };
     }
     const c = n.conf;
-    const script = this.render(c.ipxe ?? "default", {
+    const plan = c.image ? this.images?.plan(c.image, c.kernel?.version) : undefined;
+    const choice = plan ? chooseBootMode({ tag: c.tags?.bootmode, unpacked: plan.unpacked, stage1: plan.stage1 }) : { mode: "one-stage" as const, why: "image not built" };
+    const format = choice.mode === "two-stage" && plan?.zstd && c.tags?.imageformat !== "gzip" ? "zstd" : "gzip";
+    const stream = format === "zstd" ? plan!.zstd! : plan?.gzip;
+    const floor = plan ? ramFloor(choice.mode, plan.gzip.size, plan.unpacked) : 0;
+    // The RAM check: iPXE cannot compare numbers, so a node with a built image first asks again with its
+    // ${memsize} (MiB) in the query, and the script it then gets knows whether the image fits.
+    if (plan && req.query.memsize === undefined) {
+      return { status: 200, script: `#!ipxe\n# drover: the boot script of ${n.name} depends on this machine's RAM\nchain --replace --autofree ${req.base}/ipxe/\${mac:hexhyp}?assetkey=\${asset:uristring}&uuid=\${uuid}&memsize=\${memsize}\n` };
+    }
+    const memsize = Number(req.query.memsize);
+    if (plan && req.query.memsize && memsize > 0 && memsize * 1048576 < floor) {
+      const msg = `node ${n.name} has ${memsize} MiB of RAM but image '${c.image}' needs at least ${Math.ceil(floor / 1048576)} MiB to boot ${choice.mode} (drover image show ${c.image}); give it more memory`;
+      this.event({ mac, stage: "error", detail: msg, address: req.remote });
+      return { status: 200, script: `#!ipxe\necho drover: ${msg}\necho drover: asking again in 60 seconds\nsleep 60\nchain --replace --autofree ${req.base}/ipxe/\${mac:hexhyp}?assetkey=\${asset:uristring}&uuid=\${uuid}\n` };
+    }
+    const template = c.ipxe ?? (choice.mode === "two-stage" ? "two-stage" : "default");
+    const script = this.render(template, {
       node: n.name,
       mac,
       hexhyp: mac.replaceAll(":", "-"),
@@ -146,9 +166,16 @@ export class BootService implements DhcpBootPort, HttpBootPort {
       system: (c.systemOverlay ?? []).length > 0,
       runtime: (c.runtimeOverlay ?? []).length > 0,
       image: c.image,
+      mode: choice.mode,
+      why: choice.why,
+      format,
+      size: stream?.size ?? 0,
+      sha256: stream?.sha256 ?? "",
+      /** MiB stage 1 must see in MemTotal (the unpacked tree plus a margin). */
+      needMiB: Math.ceil(floor / 1048576),
       rendered: new Date().toISOString(),
     });
-    this.event({ mac, stage: "ipxe", detail: `script '${c.ipxe ?? "default"}'`, address: req.remote });
+    this.event({ mac, stage: "ipxe", detail: `script '${template}' (${choice.mode}: ${choice.why})`, address: req.remote });
     return { status: 200, script };
   }
 
@@ -161,11 +188,28 @@ export class BootService implements DhcpBootPort, HttpBootPort {
       return denied;
     }
     let out: BootArtifact | BootRefusal;
-    if (kind === "kernel" || kind === "image") {
+    let detail: string | undefined;
+    if (kind === "kernel" || kind === "image" || kind === "stage1") {
       const image = n.conf.image;
       if (!image) out = refuse(409, `node ${n.name} has no image; set one with: drover node set ${n.name} --image NAME`);
       else if (!this.images) out = refuse(503, "images are not available on this server");
-      else out = kind === "kernel" ? await this.images.kernel(image, n.conf.kernel?.version) : await this.images.image(image);
+      else if (kind === "kernel") out = await this.images.kernel(image, n.conf.kernel?.version);
+      else if (kind === "stage1") {
+        out = await this.images.stage1(image, n.conf.kernel?.version);
+        if (!isRefusal(out)) detail = `stage 1 initramfs ${out.size} bytes`;
+      } else {
+        out = await this.images.image(image, req.query.format === "zstd" ? "zstd" : "gzip");
+        // Stage 1 asks for the image in pieces (?offset=&length=; busybox wget refuses 206 answers) and says
+        // how fast it has been going (&rate=, KiB/s): each piece is the node's progress report.
+        if (!isRefusal(out) && req.query.offset !== undefined) {
+          const piece = slicePiece(out, req.query.offset, req.query.length);
+          if ("refused" in piece) out = piece;
+          else {
+            detail = formatProgress({ bytes: piece.offset, total: out.size, rate: Number(req.query.rate) * 1024 || 0, format: req.query.format === "zstd" ? "zstd" : "gzip" });
+            out = piece.artifact;
+          }
+        }
+      }
     } else {
       const denied = kind === "runtime" ? this.runtimeDenied(n, mac, req) : undefined;
       if (denied) out = denied;
@@ -175,10 +219,14 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     // iPXE cannot bind a privileged port, so an old or site script that still asks for the runtime overlay
     // is refused by design; the agent fetches it after boot. Not an error of this boot: nothing recorded.
     if (kind === "runtime" && isRefusal(out) && out.status === 403 && (req.remotePort === undefined || req.remotePort >= 1024) && this.settings.secureRuntime !== false) return out;
+    if (!isRefusal(out) && kind === "system" && req.query.streamed !== undefined) {
+      const mib = (Number(req.query.streamed) / 1048576).toFixed(1);
+      detail = `system ${out.size} bytes; stage 1 streamed the image (${mib} MiB) in ${Number(req.query.secs) || 0} s, ${((Number(req.query.rate) || 0) / 1024).toFixed(1)} MiB/s, sha256 checked`;
+    }
     this.event({
       mac,
-      stage: isRefusal(out) ? "error" : kind,
-      detail: isRefusal(out) ? `${kind}: ${out.message}` : req.ifNoneMatch === out.etag ? `${kind} unchanged (304)` : `${kind} ${out.size} bytes`,
+      stage: isRefusal(out) ? "error" : kind === "stage1" ? "image" : kind,
+      detail: isRefusal(out) ? `${kind}: ${out.message}` : req.ifNoneMatch === out.etag ? `${kind} unchanged (304)` : (detail ?? `${kind} ${out.size} bytes`),
       address: req.remote,
     });
     return out;
@@ -235,4 +283,13 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     }
     return this.eta.renderString(tpl, data);
   }
+}
+
+/** A piece [offset, offset+length) of an artifact stored as one file, for stage 1's piecewise download. */
+function slicePiece(a: BootArtifact, offsetQ: string, lengthQ: string | undefined): { artifact: BootArtifact; offset: number } | BootRefusal {
+  const offset = Number(offsetQ);
+  const length = lengthQ === undefined ? a.size - offset : Number(lengthQ);
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length <= 0 || offset + length > a.size || !("path" in a))
+    return refuse(409, `piece offset=${offsetQ} length=${lengthQ ?? ""} is outside the image (${a.size} bytes); it was rebuilt: boot again`);
+  return { offset, artifact: { parts: [{ path: a.path, offset, size: length }], size: length, mtimeMs: a.mtimeMs, etag: `${a.etag.slice(0, -1)}-${offset}-${length}"` } };
 }

@@ -45,7 +45,7 @@ export function bootRoutes(port: HttpBootPort, files: BootFiles | undefined, cou
     return c.text(r.script, r.status as 200);
   });
 
-  for (const kind of ["kernel", "image", "system", "runtime"] as BootFileKind[]) {
+  for (const kind of ["kernel", "stage1", "image", "system", "runtime"] as BootFileKind[]) {
     app.on(["GET", "HEAD"], `/${kind}/:mac`, async (c) => {
       const mac = macOf(c.req.param("mac"));
       if (!mac) return badMac(c.req.param("mac"));

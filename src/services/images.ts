@@ -1,9 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { DroverError, conflict, inUse, invalid, notFound } from "../domain/errors";
 import { BlobError, BlobStore } from "../image/blobs";
+import { chooseBootMode, type BootMode, ramNeeded as ramFor } from "../domain/boot-mode";
 import { buildImage } from "../image/build";
+import { buildStage1, Stage1Error } from "../image/stage1";
 import { type Bind, execInImage, ExecSetupError } from "../image/exec";
 import { UnsafePathError } from "../image/fspath";
 import { importInto, type ImportedInfo, type Progress, silentProgress } from "../image/importer";
@@ -22,7 +24,21 @@ export interface ImageInfo extends Partial<ImportedInfo> {
   importedAt?: string;
   /** Set when `image exec`/`syncuser` changed the rootfs; a build older than this is stale. */
   changedAt?: string;
-  build?: { at: string; size: number; unpacked: number; files: number; excluded: number };
+  build?: {
+    at: string;
+    size: number;
+    unpacked: number;
+    files: number;
+    excluded: number;
+    /** sha256 of image.img.gz (the two-stage boot checks the stream against it). */
+    sha256?: string;
+    /** image.img.zst, when built (the default; `image build --no-zstd` skips it). */
+    zstd?: { size: number; sha256: string };
+    /** Stage-1 initramfs per kernel version: stage1-VERSION.img.gz. */
+    stage1?: Record<string, { size: number; modules: number; zstd: boolean }>;
+    /** Why no stage 1 could be built (the image then boots one-stage only). */
+    stage1Problem?: string;
+  };
   kernels?: { version: string; inImage: string; special: boolean }[];
 }
 
@@ -42,8 +58,13 @@ export interface ImageSummary {
 export interface ImageDetail extends ImageSummary {
   info: ImageInfo;
   kernels: { version: string; inImage: string; special: boolean }[];
-  /** RAM a node needs to boot this image: compressed + unpacked + working margin. */
+  /** RAM a node needs to boot this image in its default mode (bootMode). */
   ramNeeded?: number;
+  /** The mode nodes boot this image in unless their bootmode tag says otherwise. */
+  bootMode?: BootMode;
+  /** RAM needed one-stage (compressed + unpacked + 512 MiB) and two-stage (unpacked + 256 MiB). */
+  ramOneStage?: number;
+  ramTwoStage?: number;
   warnings: string[];
 }
 
@@ -61,13 +82,24 @@ export interface ImportOptions {
 export interface BootFiles {
   /** The built image archive (gzip'd cpio), or undefined when the image is not built. */
   image?: string;
+  /** The same cpio stream zstd-compressed, when built. */
+  zstd?: string;
+  /** The stage-1 initramfs for the picked kernel, when built. */
+  stage1?: string;
+  /** The build's sizes and digests, for the boot script. */
+  build?: NonNullable<ImageInfo["build"]>;
   kernel?: { path: string; version: string };
   /** Why the node cannot boot from this image, phrased for the admin; undefined when it can. */
   problem?: string;
 }
 
-/** Working margin added to compressed + unpacked size: kernel, page cache, the node's own processes. */
-export const RAM_MARGIN = 512 * 1024 * 1024;
+/** Working margin added to compressed + unpacked size (one-stage): kernel, page cache, the node's own processes. */
+export { ONE_STAGE_MARGIN as RAM_MARGIN } from "../domain/boot-mode";
+
+export interface BuildOpts {
+  /** Also write the zstd archive (default true). */
+  zstd?: boolean;
+}
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 
@@ -115,6 +147,12 @@ export class ImageService {
   }
   archive(name: string) {
     return join(this.root, name, "image.img.gz");
+  }
+  zstdArchive(name: string) {
+    return join(this.root, name, "image.img.zst");
+  }
+  stage1(name: string, kernelVersion: string) {
+    return join(this.root, name, `stage1-${kernelVersion}.img.gz`);
   }
 
   private checkName(name: string) {
@@ -184,7 +222,7 @@ export class ImageService {
         info.kernels = kernels.map(kinfo);
         if (opts.build !== false) {
           progress.note("building the bootable image");
-          info.build = await this.buildInto(join(tmp, "rootfs"), join(tmp, "image.img.gz"));
+          info.build = await this.buildInto(join(tmp, "rootfs"), tmp);
         }
         // Swap in whole: the old image (if any) stays intact until the new one is complete.
         if (existsSync(this.dir(name))) {
@@ -200,24 +238,53 @@ export class ImageService {
 
   // ---- build ----
 
-  private async buildInto(rootfs: string, out: string): Promise<NonNullable<ImageInfo["build"]>> {
-    const r = await translate(() => buildImage(rootfs, out));
-    return { at: new Date().toISOString(), size: r.size, unpacked: r.unpacked, files: r.files, excluded: r.excluded.length };
+  /**
+   * Builds image.img.gz (and image.img.zst) of `rootfs` into `dir`, and a stage-1 initramfs per kernel
+   * version of the image. A stage 1 that cannot be built (no static busybox on the head node, no
+   * modules.dep) is not a failed build: the image still boots one-stage, and `image show` says why.
+   */
+  private async buildInto(rootfs: string, dir: string, opts: BuildOpts = {}): Promise<NonNullable<ImageInfo["build"]>> {
+    const zstdOut = opts.zstd === false ? undefined : join(dir, "image.img.zst");
+    const r = await translate(() => buildImage(rootfs, join(dir, "image.img.gz"), { zstdOut }));
+    if (!zstdOut) rmSync(join(dir, "image.img.zst"), { force: true });
+    const stage1: NonNullable<NonNullable<ImageInfo["build"]>["stage1"]> = {};
+    let stage1Problem: string | undefined;
+    for (const f of readdirSync(dir)) if (/^stage1-.*\.img\.gz$/.test(f)) rmSync(join(dir, f), { force: true });
+    for (const k of findKernels(rootfs)) {
+      try {
+        const s = buildStage1(rootfs, k.version, join(dir, `stage1-${k.version}.img.gz`), { zstd: zstdOut ? undefined : false });
+        stage1[k.version] = { size: s.size, modules: s.modules, zstd: s.zstd };
+      } catch (e) {
+        if (!(e instanceof Stage1Error)) throw e;
+        stage1Problem = e.message;
+      }
+    }
+    return {
+      at: new Date().toISOString(),
+      size: r.size,
+      unpacked: r.unpacked,
+      files: r.files,
+      excluded: r.excluded.length,
+      sha256: r.sha256,
+      ...(r.zstd ? { zstd: { size: r.zstd.size, sha256: r.zstd.sha256 } } : {}),
+      stage1,
+      ...(stage1Problem ? { stage1Problem } : {}),
+    };
   }
 
-  async build(name: string): Promise<ImageDetail> {
+  async build(name: string, opts: BuildOpts = {}): Promise<ImageDetail> {
     const info = this.info(name);
     return this.lock(name, async () => {
-      info.build = await this.buildInto(this.rootfs(name), this.archive(name));
+      info.build = await this.buildInto(this.rootfs(name), this.dir(name), opts);
       info.kernels = findKernels(this.rootfs(name)).map(kinfo);
       this.store.put(name, info as Record<string, unknown>);
       return this.show(name);
     });
   }
 
-  async buildAll(): Promise<ImageDetail[]> {
+  async buildAll(opts: BuildOpts = {}): Promise<ImageDetail[]> {
     const out: ImageDetail[] = [];
-    for (const r of this.store.list()) if (existsSync(this.rootfs(r.name))) out.push(await this.build(r.name));
+    for (const r of this.store.list()) if (existsSync(this.rootfs(r.name))) out.push(await this.build(r.name, opts));
     return out;
   }
 
@@ -251,14 +318,19 @@ export class ImageService {
     const info = this.info(name);
     const nodes = this.usage().get(name) ?? [];
     const s = this.summary(name, info, nodes);
-    const ramNeeded = s.size !== undefined ? s.size + s.unpacked! + RAM_MARGIN : undefined;
+    const b = s.built ? info.build : undefined;
+    const bootMode = b ? chooseBootMode({ unpacked: b.unpacked, stage1: !!(s.kernel && b.stage1?.[s.kernel]) }).mode : undefined;
+    const ramOneStage = b ? ramFor("one-stage", b.size, b.unpacked) : undefined;
+    const ramTwoStage = b && s.kernel && b.stage1?.[s.kernel] ? ramFor("two-stage", b.size, b.unpacked) : undefined;
+    const ramNeeded = bootMode === "two-stage" ? ramTwoStage : ramOneStage;
     const warnings: string[] = [];
     if (!info.kernels?.length) warnings.push(`no kernel found in the image (looked in /boot/vmlinuz-*, /boot/Image-*, /lib/modules/*/vmlinuz); install one with drover image exec ${name} -- …`);
     if (!s.built) warnings.push(`not built yet; run drover image build ${name}`);
     else if (s.stale) warnings.push(`changed since the last build; run drover image build ${name}`);
-    if (ramNeeded !== undefined) warnings.push(...this.memoryWarnings(name, ramNeeded, nodes));
+    if (b?.stage1Problem) warnings.push(`no stage 1 for the two-stage boot (nodes boot it one-stage): ${b.stage1Problem}`);
+    if (ramNeeded !== undefined) warnings.push(...this.memoryWarnings(name, nodes));
     warnings.push(...this.syncuserConflicts(name, nodes));
-    return { ...s, info, kernels: info.kernels ?? [], ramNeeded, warnings };
+    return { ...s, info, kernels: info.kernels ?? [], ramNeeded, bootMode, ramOneStage, ramTwoStage, warnings };
   }
 
   /**
@@ -278,18 +350,29 @@ export class ImageService {
   }
 
   /** Nodes (and the profiles their memory tag comes from) with less RAM than the image needs. */
-  private memoryWarnings(name: string, need: number, nodes: string[]): string[] {
+  private memoryWarnings(name: string, nodes: string[]): string[] {
     const out: string[] = [];
     const byName = new Map(this.nodes.listNodes(nodes.length ? nodes : []).map((n) => [n.name, n]));
     for (const n of nodes) {
-      const tag = byName.get(n)?.conf.tags?.memory;
-      if (!tag) continue;
+      const node = byName.get(n);
+      const tag = node?.conf.tags?.memory;
+      if (!tag || !node) continue;
       const have = parseMemory(tag);
+      const need = this.nodeNeed(node);
       if (have === undefined) out.push(`node ${n}: memory tag ${JSON.stringify(tag)} is not a size (use e.g. 4G)`);
-      else if (have < need)
-        out.push(`node ${n} has memory=${tag} but image '${name}' needs about ${human(need)} to unpack and run; the kernel would panic with "Initramfs unpacking failed: write error"`);
+      else if (need && have < need.bytes)
+        out.push(`node ${n} has memory=${tag} but image '${name}' needs about ${human(need.bytes)} to unpack and run (${need.mode}); the boot would stop with "not enough memory" (or the kernel panic with "Initramfs unpacking failed: write error")`);
     }
     return out;
+  }
+
+  /** The boot mode and RAM need of a node (its bootmode tag, its kernel's stage 1, the image's build). */
+  private nodeNeed(node: { conf: { image?: string; kernel?: { version?: string }; tags?: Record<string, string> } }): { mode: BootMode; bytes: number } | undefined {
+    const info = node.conf.image ? (this.store.get(node.conf.image)?.info as ImageInfo | undefined) : undefined;
+    if (!info?.build) return undefined;
+    const k = pickKernel(info.kernels?.map((x) => ({ ...x, path: "" })) ?? [], node.conf.kernel?.version);
+    const { mode } = chooseBootMode({ tag: node.conf.tags?.bootmode, unpacked: info.build.unpacked, stage1: !!(k && info.build.stage1?.[k.version]) });
+    return { mode, bytes: ramFor(mode, info.build.size, info.build.unpacked) };
   }
 
   kernels(name?: string): { image: string; version: string; inImage: string; default: boolean }[] {
@@ -315,13 +398,23 @@ export class ImageService {
     const kernels = findKernels(this.rootfs(image));
     const k = pickKernel(kernels, kernelVersion);
     const archive = existsSync(this.archive(image)) ? this.archive(image) : undefined;
+    const build = (this.store.get(image)?.info as ImageInfo | undefined)?.build;
+    const zstd = build?.zstd && existsSync(this.zstdArchive(image)) ? this.zstdArchive(image) : undefined;
+    const stage1 = k && build?.stage1?.[k.version] && existsSync(this.stage1(image, k.version)) ? this.stage1(image, k.version) : undefined;
     let problem: string | undefined;
     if (!k)
       problem = kernelVersion
         ? `image '${image}' has no kernel ${kernelVersion} (it has: ${kernels.map((x) => x.version).join(", ") || "none"})`
         : `image '${image}' contains no kernel; install one in it (drover image exec ${image} -- …)`;
     else if (!archive) problem = `image '${image}' is not built; drover image build ${image}`;
-    return { image: archive, kernel: k ? { path: k.path, version: k.version } : undefined, problem };
+    return {
+      image: archive,
+      kernel: k ? { path: k.path, version: k.version } : undefined,
+      problem,
+      ...(zstd ? { zstd } : {}),
+      ...(stage1 ? { stage1 } : {}),
+      ...(archive && build ? { build } : {}),
+    };
   }
 
   /** Problems a node would hit booting (image, kernel, memory), for `node list`/status. */
@@ -330,10 +423,9 @@ export class ImageService {
     const out = b.problem ? [b.problem] : [];
     const tag = node.conf.tags?.memory;
     if (!b.problem && tag && node.conf.image) {
-      const info = this.store.get(node.conf.image)?.info as ImageInfo | undefined;
-      const need = info?.build ? info.build.size + info.build.unpacked + RAM_MARGIN : undefined;
+      const need = this.nodeNeed(node);
       const have = parseMemory(tag);
-      if (need && have !== undefined && have < need) out.push(`memory=${tag} is below the ~${human(need)} image '${node.conf.image}' needs`);
+      if (need && have !== undefined && have < need.bytes) out.push(`memory=${tag} is below the ~${human(need.bytes)} image '${node.conf.image}' needs (${need.mode})`);
     }
     return out;
   }
@@ -425,7 +517,7 @@ export class ImageService {
         info.changedAt = new Date().toISOString();
         info.kernels = findKernels(this.rootfs(name)).map(kinfo);
         if (opts.build !== false) {
-          info.build = await this.buildInto(this.rootfs(name), this.archive(name));
+          info.build = await this.buildInto(this.rootfs(name), this.dir(name));
           rebuilt = true;
         }
         this.store.put(name, info as Record<string, unknown>);
@@ -443,7 +535,7 @@ export class ImageService {
       if (r.changedUsers.length || r.changedGroups.length) {
         info.changedAt = new Date().toISOString();
         if (opts.build !== false) {
-          info.build = await this.buildInto(this.rootfs(name), this.archive(name));
+          info.build = await this.buildInto(this.rootfs(name), this.dir(name));
           rebuilt = true;
         }
         this.store.put(name, info as Record<string, unknown>);

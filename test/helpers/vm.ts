@@ -10,7 +10,8 @@
  *   and iPXE's screen output is mirrored to the serial port (`etc/sercon-port`).
  * - UEFI: q35 + OVMF (non-Secure-Boot 4M build) with a private copy of the variable store, and the NIC's ROM
  *   removed (`romfile=`), so OVMF's own PXE does DHCP and loads an EFI iPXE over TFTP, like real hardware.
- * Everything runs under TCG (`-accel tcg`): no KVM is needed, but boots take tens of seconds.
+ * Everything runs under TCG (`-accel tcg`): no KVM is needed, but boots take tens of seconds
+ * (DROVER_TEST_KVM=1: KVM, where /dev/kvm exists).
  * `-no-reboot` turns the node's `poweroff -f` (and any reboot after a failure) into QEMU exiting.
  */
 import { type Subprocess, spawnSync } from "bun";
@@ -63,6 +64,11 @@ export interface Vm {
   stop(): Promise<void>;
 }
 
+/** TCG (the suite's default: no KVM needed); KVM when DROVER_TEST_KVM=1 and /dev/kvm exists. */
+export function vmAccel(): "kvm" | "tcg" {
+  return process.env.DROVER_TEST_KVM === "1" && existsSync("/dev/kvm") ? "kvm" : "tcg";
+}
+
 /** Why VMs cannot be started here (and how to fix it), or undefined when they can. */
 export function qemuAvailable(firmware?: Firmware): string | undefined {
   if (process.getuid?.() !== 0) return "needs root (taps in a network namespace); run the suite as root";
@@ -79,7 +85,7 @@ export function qemuAvailable(firmware?: Firmware): string | undefined {
  */
 export function qemuArgs(o: { firmware: Firmware; mac: string; memoryMb: number; tap: string; serialLog: string; varsFile?: string; sercon?: string; nic: "virtio" | "e1000" }): string[] {
   const dev = o.nic === "virtio" ? "virtio-net-pci" : "e1000";
-  const args = [QEMU, "-nodefaults", "-no-reboot", "-accel", "tcg", "-m", String(o.memoryMb), "-display", "none", "-serial", `file:${o.serialLog}`, "-netdev", `tap,id=n0,ifname=${o.tap},script=no,downscript=no`];
+  const args = [QEMU, "-nodefaults", "-no-reboot", "-accel", vmAccel(), "-m", String(o.memoryMb), "-display", "none", "-serial", `file:${o.serialLog}`, "-netdev", `tap,id=n0,ifname=${o.tap},script=no,downscript=no`];
   if (o.firmware === "bios") {
     args.push("-device", `${dev},netdev=n0,mac=${o.mac},bootindex=1`, "-boot", "n");
     if (o.sercon) args.push("-fw_cfg", `name=etc/sercon-port,file=${o.sercon}`);

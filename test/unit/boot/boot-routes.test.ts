@@ -23,6 +23,8 @@ const artifact = (path: string): BootArtifact => {
 const images: ImageArtifacts = {
   kernel: async (image) => (image === "img" ? artifact(kernelPath) : { refused: true, status: 404, message: `image ${image} has no kernel` }),
   image: async () => artifact(kernelPath),
+  stage1: async () => artifact(kernelPath),
+  plan: () => undefined,
 };
 const overlays: OverlayArtifacts = { archive: async () => artifact(kernelPath) };
 

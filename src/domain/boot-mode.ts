@@ -1,0 +1,58 @@
+/**
+ * One-stage or two-stage boot (docs/booting.md).
+ * - one-stage: iPXE downloads the whole image as an initrd and the kernel inflates it (the firmware must hold
+ *   the compressed image: Debian's iPXE fails near 200 MiB under UEFI and near 4 GiB under BIOS).
+ * - two-stage: iPXE loads the kernel and the image's small stage-1 initramfs; stage 1 streams the image into
+ *   a tmpfs (no compressed copy in RAM, no firmware limit) — faster for every image measured past ~100 MiB
+ *   (bench/README.md), so it is the default from TWO_STAGE_MIN_UNPACKED up.
+ * A node's (or its profile's) tag `bootmode=one-stage|two-stage` overrides the rule.
+ */
+export type BootMode = "one-stage" | "two-stage";
+
+/** Unpacked size from which an image boots two-stage by default. */
+export const TWO_STAGE_MIN_UNPACKED = 128 * 1024 * 1024;
+
+/** RAM a one-stage boot needs: the compressed copy iPXE holds, the unpacked tree, and a working margin. */
+export const ONE_STAGE_MARGIN = 512 * 1024 * 1024;
+/** RAM a two-stage boot needs beyond the unpacked tree: kernel, stage 1's two pieces in flight, the node's processes. */
+export const TWO_STAGE_MARGIN = 256 * 1024 * 1024;
+/**
+ * What must be free on the node (MemTotal) for the boot to get through unpacking, below which stage 1 and
+ * the iPXE script stop with a message instead of letting the kernel panic: the tree plus 128 MiB.
+ */
+export const HARD_FLOOR_MARGIN = 128 * 1024 * 1024;
+
+export interface BootModeInput {
+  /** The node's `bootmode` tag, if any. */
+  tag?: string;
+  /** Unpacked size of the built image. */
+  unpacked: number;
+  /** Whether the image has a stage-1 initramfs for the kernel the node boots. */
+  stage1: boolean;
+}
+
+export function isBootMode(s: string | undefined): s is BootMode {
+  return s === "one-stage" || s === "two-stage";
+}
+
+/** The mode a node boots in; a two-stage tag without a stage 1 falls back to one-stage (reason given). */
+export function chooseBootMode(i: BootModeInput): { mode: BootMode; why: string } {
+  if (isBootMode(i.tag)) {
+    if (i.tag === "two-stage" && !i.stage1) return { mode: "one-stage", why: "bootmode=two-stage but the image has no stage 1 for this kernel (see drover image show)" };
+    return { mode: i.tag, why: `bootmode=${i.tag}` };
+  }
+  if (!i.stage1) return { mode: "one-stage", why: "no stage 1 built for this kernel" };
+  return i.unpacked >= TWO_STAGE_MIN_UNPACKED
+    ? { mode: "two-stage", why: `image ≥ ${TWO_STAGE_MIN_UNPACKED >> 20} MiB unpacked` }
+    : { mode: "one-stage", why: `image < ${TWO_STAGE_MIN_UNPACKED >> 20} MiB unpacked` };
+}
+
+/** RAM a node needs to boot an image in a mode (what `image show` and the memory warnings use). */
+export function ramNeeded(mode: BootMode, size: number, unpacked: number): number {
+  return mode === "two-stage" ? unpacked + TWO_STAGE_MARGIN : size + unpacked + ONE_STAGE_MARGIN;
+}
+
+/** The least RAM below which a boot cannot unpack (the checks on the node). */
+export function ramFloor(mode: BootMode, size: number, unpacked: number): number {
+  return mode === "two-stage" ? unpacked + HARD_FLOOR_MARGIN : size + unpacked + HARD_FLOOR_MARGIN;
+}

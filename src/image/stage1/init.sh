@@ -1,0 +1,193 @@
+#!/bin/sh
+# drover stage 1 (two-stage boot, docs/booting.md). iPXE loaded only the kernel and this small initramfs.
+# 1. mount proc/sys/dev; load the NIC drivers of the hardware present (modalias coldplug, two passes)
+# 2. bring up the interface with the booting MAC: the address iPXE had (drover.ip/mask/gw), else udhcpc
+# 3. check the RAM against what drover says the image needs (drover.need, MiB)
+# 4. mount a tmpfs on /newroot and stream the image into it: fixed-size pieces (drover.chunk MiB) fetched
+#    by offset, each one complete before it is fed to ONE `gzip -d | cpio -i` (or zstd -d), while the next
+#    piece downloads; a failed piece is fetched again (drover restarted: the stream goes on where it was).
+#    No compressed copy of the image is kept (at most two pieces), nothing limits the size to 4 GiB.
+# 5. compare the sha256 of the stream with drover.sha256; 6. unpack the system overlay on top
+# 7. switch_root into the new root and run its /init (the wwinit overlay's, which sees a real root and
+#    does not copy again).
+# busybox 1.35: `wget -T` segfaults, so every wget runs under `timeout`; its wget refuses 206 answers, so
+# pieces are asked for by query (?offset=&length=), not by Range.
+PATH=/bin:/sbin:/usr/bin:/usr/sbin
+export PATH
+/bin/busybox mkdir -p /proc /sys /dev /run /tmp /etc /newroot
+/bin/busybox --install -s /bin 2>/dev/null
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs -o mode=0755 devtmpfs /dev 2>/dev/null
+
+log() { echo "drover-stage1: $*"; }
+uptime_cs() { read -r up _ </proc/uptime; echo $((${up%.*} * 100 + 1${up#*.} - 100)); }
+arg() { # NAME → value of NAME= on the kernel line (no globbing: values hold ? and *)
+	set -f
+	for a in $(cat /proc/cmdline); do
+		case "$a" in "$1="*) set +f; echo "${a#*=}"; return 0 ;; esac
+	done
+	set +f
+	return 1
+}
+urlenc() { echo "$*" | sed 's/%/%25/g; s/ /%20/g; s/&/%26/g; s/?/%3F/g; s/#/%23/g; s/=/%3D/g; s/+/%2B/g; s/"/%22/g'; }
+
+SERVER=$(arg drover.server)
+Q=$(arg drover.q)
+HEX=$(arg drover.mac)
+MAC=$(arg wwid | tr 'A-F' 'a-f')
+FORMAT=$(arg drover.format || echo gzip)
+SIZE=$(arg drover.size || echo 0)
+SHA=$(arg drover.sha256)
+NEED=$(arg drover.need || echo 0)
+CHUNK_MIB=$(arg drover.chunk || echo 32)
+T0=$(uptime_cs)
+
+report() { # STAGE DETAIL: best effort, never blocks the boot for long
+	[ -n "$IFACE_UP" ] || return 0
+	timeout 5 wget -q -O /dev/null "$SERVER/callback/$HEX?$Q&stage=$1&detail=$(urlenc "$2")" 2>/dev/null
+	return 0
+}
+fail() { # MESSAGE: said on the console and to drover, then the node boots again (a fresh script)
+	log "FAILED: $*"
+	report error "stage 1: $*"
+	log "rebooting in 30 seconds (drover.debug on the kernel line: a shell instead)"
+	if arg drover.debug >/dev/null; then sh; fi
+	sleep 30
+	reboot -f
+}
+
+[ -n "$SERVER" ] && [ -n "$HEX" ] || { log "drover.server and drover.mac are missing from the kernel line: this initramfs is meant to be booted by drover's two-stage iPXE script"; sh; }
+log "node $MAC, image $(($SIZE / 1048576)) MiB ($FORMAT) from $SERVER"
+
+# ---- 1. drivers ----
+for pass in 1 2; do
+	for a in /sys/bus/*/devices/*/modalias; do
+		[ -r "$a" ] && modprobe -q "$(cat "$a")" 2>/dev/null
+	done
+done
+
+# ---- 2. network ----
+IFACE=
+n=0
+while [ -z "$IFACE" ] && [ $n -lt 100 ]; do
+	for d in /sys/class/net/*; do
+		[ "$(cat "$d/address" 2>/dev/null)" = "$MAC" ] && IFACE=${d##*/}
+	done
+	[ -n "$IFACE" ] || { n=$((n + 1)); sleep 0.1; }
+done
+[ -n "$IFACE" ] || fail "no interface with the booting MAC $MAC (modules loaded: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')); is its driver in STAGE1_NIC_MODULES (src/image/stage1.ts)?"
+ip link set lo up
+ip link set dev "$IFACE" up
+IP=$(arg drover.ip)
+if [ -n "$IP" ]; then
+	MASK=$(arg drover.mask)
+	eval "$(ipcalc -p "$IP" "${MASK:-255.255.255.0}")"
+	ip addr add "$IP/$PREFIX" dev "$IFACE"
+	GW=$(arg drover.gw)
+	[ -n "$GW" ] && ip route add default via "$GW" dev "$IFACE" 2>/dev/null
+	log "$IFACE $IP/$PREFIX${GW:+ via $GW} (from iPXE)"
+else
+	udhcpc -i "$IFACE" -n -q -t 10 -s /stage1/udhcpc.script >/dev/null 2>&1 || fail "DHCP on $IFACE failed"
+	IP=$(cat /run/stage1.ip)
+	log "$IFACE $IP (DHCP)"
+fi
+IFACE_UP=1
+
+# ---- 3. memory ----
+MEM=$(($(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo) / 1024))
+if [ "$NEED" -gt 0 ] && [ "$MEM" -lt "$NEED" ]; then
+	fail "this node has $MEM MiB of RAM but the image needs about $NEED MiB to unpack and run; give it more memory or use a smaller image"
+fi
+
+# ---- 4. stream ----
+case "$FORMAT" in
+zstd) DEC="zstd -d -c -q" ; command -v zstd >/dev/null || fail "the image is zstd but this stage 1 has no zstd (install zstd on the head node and rebuild the image)" ;;
+*) DEC="gzip -d -c" ;;
+esac
+mount -t tmpfs -o mode=0755,size=$(arg drover.rootsize || echo 95%) tmpfs /newroot || fail "could not mount a tmpfs on /newroot"
+URL="$SERVER/image/$HEX?$Q&format=$FORMAT"
+CHUNK=$((CHUNK_MIB * 1048576))
+mkfifo /run/s1.data /run/s1.sum
+sha256sum </run/s1.sum >/run/s1.sha &
+SUMPID=$!
+(
+	set -o pipefail
+	tee /run/s1.sum </run/s1.data | $DEC | (cd /newroot && cpio -i -d -m -u 2>/run/s1.cpio.err)
+	echo $? >/run/s1.rc
+) &
+UNPID=$!
+exec 3>/run/s1.data
+
+fetch() { # OFFSET LENGTH FILE RATE
+	rm -f "$3"
+	timeout $((60 + $2 / 262144)) wget -q -O "$3" "$URL&offset=$1&length=$2&rate=$4" 2>/run/s1.wget.err || return 1
+	[ "$(stat -c %s "$3")" = "$2" ]
+}
+START=$(uptime_cs)
+OFF=0
+N=0
+CATPID=
+RATE=0
+while [ "$OFF" -lt "$SIZE" ]; do
+	LEN=$CHUNK
+	[ $((OFF + LEN)) -gt "$SIZE" ] && LEN=$((SIZE - OFF))
+	F=/run/s1.piece.$((N % 2))
+	TRY=0
+	until fetch "$OFF" "$LEN" "$F" "$RATE"; do
+		TRY=$((TRY + 1))
+		[ $TRY -eq 1 ] && log "piece at $OFF: $(cat /run/s1.wget.err 2>/dev/null | head -1) - fetching it again"
+		[ $TRY -gt 300 ] && fail "the image download stopped at $OFF of $SIZE bytes and did not resume for 10 minutes"
+		sleep $((TRY < 3 ? 1 : 2))
+	done
+	[ $TRY -gt 0 ] && log "piece at $OFF: resumed after $TRY retries"
+	if [ -n "$CATPID" ]; then wait "$CATPID" || fail "unpacking the image failed: $(cat /run/s1.cpio.err 2>/dev/null | tail -1) (damaged archive or out of memory?)"; fi
+	(cat "$F" >&3 && rm -f "$F") &
+	CATPID=$!
+	OFF=$((OFF + LEN))
+	N=$((N + 1))
+	EL=$(($(uptime_cs) - START))
+	RATE=$((OFF / 1024 * 100 / (EL > 0 ? EL : 1)))
+	log "$((OFF / 1048576)) of $((SIZE / 1048576)) MiB, $((RATE / 1024)) MiB/s"
+done
+[ -n "$CATPID" ] && { wait "$CATPID" || fail "unpacking the image failed: $(tail -1 /run/s1.cpio.err 2>/dev/null)"; }
+exec 3>&-
+wait "$UNPID"
+wait "$SUMPID"
+RC=$(cat /run/s1.rc 2>/dev/null || echo 1)
+[ "$RC" = 0 ] || fail "unpacking the image failed (status $RC): $(tail -1 /run/s1.cpio.err 2>/dev/null) (out of memory? the tmpfs holds $(df -m /newroot | awk 'NR==2{print $3}') MiB)"
+GOT=$(cut -d' ' -f1 /run/s1.sha)
+EL=$(($(uptime_cs) - START))
+if [ -n "$SHA" ] && [ "$GOT" != "$SHA" ]; then
+	fail "the image's sha256 is $GOT, drover said $SHA: it was rebuilt during the download or damaged on the way"
+fi
+RATE=$((SIZE / 1024 * 100 / (EL > 0 ? EL : 1)))
+log "image in place: $((SIZE / 1048576)) MiB in $((EL / 100)).$((EL % 100 / 10)) s ($((RATE / 1024)) MiB/s), sha256 ${SHA:+ok}"
+rm -f /run/s1.data /run/s1.sum
+
+# ---- 6. system overlay ----
+if [ "$(arg drover.system)" = 1 ]; then
+	TRY=0
+	until timeout 60 wget -q -O /run/s1.system "$SERVER/system/$HEX?$Q&streamed=$SIZE&secs=$((EL / 100)).$((EL % 100 / 10))&rate=$RATE" 2>/run/s1.wget.err; do
+		TRY=$((TRY + 1))
+		[ $TRY -gt 60 ] && fail "the system overlay could not be fetched: $(head -1 /run/s1.wget.err)"
+		sleep 2
+	done
+	(cd /newroot && gzip -d -c /run/s1.system | cpio -i -d -m -u 2>/dev/null) || fail "the system overlay did not unpack"
+	rm -f /run/s1.system
+fi
+
+# ---- 7. switch_root ----
+INIT=$(arg drover.init)
+[ -n "$INIT" ] || for i in /init /sbin/init /lib/systemd/systemd; do [ -x "/newroot$i" ] || [ -L "/newroot$i" ] && { INIT=$i; break; }; done
+mkdir -p /newroot/drover
+echo "DROVER_STAGE1_SECONDS=$((EL / 100)).$((EL % 100 / 10))" >/newroot/drover/stage1.env
+echo "DROVER_STAGE1_TOTAL=$((($(uptime_cs) - T0) / 100))" >>/newroot/drover/stage1.env
+log "switch_root to $INIT ($((($(uptime_cs) - T0) / 100)) s in stage 1)"
+for m in /proc /sys /dev; do
+	mkdir -p "/newroot$m"
+	mount --move "$m" "/newroot$m" 2>/dev/null || mount -o move "$m" "/newroot$m"
+done
+exec switch_root /newroot "$INIT"
+echo "drover-stage1: switch_root failed"
+exec sh
