@@ -14,6 +14,7 @@ import { type DhcpServer, dhcpConfig, startDhcpServer } from "./protocols/dhcp";
 import { type RaServer, startRaServer } from "./protocols/ra/server";
 import { type TftpServer, startTftpServer } from "./protocols/tftp/server";
 import { sqliteLeaseStore } from "./store/boot-store";
+import { saveAdminPassword } from "./runtime/admin-password";
 
 export interface RunningServer {
   httpPort: number;
@@ -70,9 +71,10 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
     for (const s of stops.reverse()) await s().catch((e) => log(`drover: stopping: ${(e as Error).message}`));
     stops.length = 0;
   };
-  // The first start creates the admin account and prints its password, once.
+  // The first start creates the admin account and saves its password to a 0600 file, once.
   const adminPassword = await svc.auth.ensureAdmin();
-  if (adminPassword) log(`drover: created the web/API account 'admin' with password ${adminPassword} (shown once; change it with 'drover user passwd')`);
+  if (adminPassword)
+    log(`drover: created the web/API account 'admin'; its password is in ${saveAdminPassword(svc.dataDir, adminPassword)} (mode 0600): log in, change it with 'drover user passwd', then delete the file`);
   let tftp: TftpServer | undefined;
   let dhcp: DhcpServer | undefined;
   let ra: RaServer | undefined;

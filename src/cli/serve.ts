@@ -2,6 +2,9 @@ import { ServeSettings, keyValueSettingsStorage } from "../config/settings";
 import type { CommandIo, RunCommand } from "../http/api/context";
 import { startServer } from "../server";
 import type { Command } from "commander";
+import { mkdirSync } from "node:fs";
+import { acquireServerLock } from "../runtime/lock";
+import { sdNotifier } from "../runtime/sd-notify";
 import type { CommandModule } from "./context";
 
 const many = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((s) => s.trim()).filter(Boolean)];
@@ -11,7 +14,7 @@ const serve: CommandModule = (parent, ctx) => {
     .command("serve")
     .description("run the boot servers (DHCP, TFTP, HTTP/iPXE) in the foreground until SIGINT/SIGTERM")
     .option("--port <port>", "HTTP port: iPXE scripts, kernels, images, overlays, /status", "9873")
-    .option("--listen <address>", "address the HTTP server listens on", "0.0.0.0")
+    .option("--listen <address>", "address the HTTP and TFTP servers listen on", "0.0.0.0")
     .option("-i, --interface <name>", "serve DHCP on this interface (repeatable); turns DHCP on", many)
     .option("--dhcp <mode>", "authoritative (addresses + boot), proxy (boot info next to another DHCP server) or off")
     .option("--server-ip <ip>", "this head node's address on the interface, when it has several")
@@ -49,23 +52,37 @@ Examples:
   drover serve -i eth1 --relay-subnet 10.1.0.0/24,router=10.1.0.1   nodes behind a DHCP relay`,
     )
     .action(async (opts, cmd: Command) => {
-      const svc = ctx.services();
-      const log = (l: string) => ctx.io.err(`${l}\n`);
-      // Flags typed on the command line win over values saved on the Settings page; defaults do not.
-      const explicit = new Set(cmd.options.map((o) => o.attributeName()).filter((n) => cmd.getOptionValueSource(n) === "cli"));
-      const settings = new ServeSettings({ flags: opts, explicit, dataDir: svc.dataDir, storage: keyValueSettingsStorage(svc.settingsStore), log });
-      const server = await startServer(svc, settings, log, {
-        debug: !!opts.debug,
-        ...(opts.apiSubnet?.length ? { apiSubnets: opts.apiSubnet } : {}),
-        ...(opts.secureCookies ? { secureCookies: true } : {}),
-        ...(ctx.remoteRunner ? { runCommand: remoteCommands(ctx.remoteRunner(svc), log) } : {}),
-      });
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", () => resolve());
-        process.once("SIGTERM", () => resolve());
-      });
-      ctx.io.err("drover: stopping\n");
-      await server.stop();
+      // One server per data dir, taken before the store is opened (and migrated, and backed up for it).
+      mkdirSync(ctx.dataDir, { recursive: true, mode: 0o700 });
+      const lock = acquireServerLock(ctx.dataDir);
+      const notify = sdNotifier(ctx.io.env);
+      try {
+        const svc = ctx.services();
+        const log = (l: string) => ctx.io.err(`${l}\n`);
+        // Flags typed on the command line win over values saved on the Settings page; defaults do not.
+        const explicit = new Set(cmd.options.map((o) => o.attributeName()).filter((n) => cmd.getOptionValueSource(n) === "cli"));
+        const settings = new ServeSettings({ flags: opts, explicit, dataDir: svc.dataDir, storage: keyValueSettingsStorage(svc.settingsStore), log });
+        const server = await startServer(svc, settings, log, {
+          debug: !!opts.debug,
+          ...(opts.apiSubnet?.length ? { apiSubnets: opts.apiSubnet } : {}),
+          ...(opts.secureCookies ? { secureCookies: true } : {}),
+          ...(ctx.remoteRunner ? { runCommand: remoteCommands(ctx.remoteRunner(svc), log) } : {}),
+        });
+        // systemd (Type=notify): ready once every server listens; the watchdog pings while the store answers.
+        const stop = new Promise<void>((resolve) => {
+          process.once("SIGINT", () => resolve());
+          process.once("SIGTERM", () => resolve());
+        });
+        notify.ready(`serving: HTTP :${server.httpPort}${server.tftpPort ? `, TFTP :${server.tftpPort}` : ""}${server.dhcp ? `, DHCP on ${server.dhcp.listening.join(" ")}` : ", DHCP off"}`);
+        notify.watchdog(() => svc.store.sqlite.query("SELECT 1 AS ok").get() !== null);
+        await stop;
+        notify.stopping("stopping");
+        ctx.io.err("drover: stopping\n");
+        await server.stop();
+      } finally {
+        notify.close();
+        lock.release();
+      }
     });
 };
 

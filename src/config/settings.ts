@@ -86,7 +86,7 @@ export const LIVE_FIELDS: readonly (FieldSpec & { key: SettingKey })[] = [
 /** Fields shown on the page that only a restart with other flags changes. */
 export const RESTART_FIELDS: readonly FieldSpec[] = [
   { key: "httpPort", option: "port", flag: "--port", label: "HTTP port" },
-  { key: "listen", option: "listen", flag: "--listen", label: "HTTP listen address" },
+  { key: "listen", option: "listen", flag: "--listen", label: "HTTP and TFTP listen address" },
   { key: "tftp", option: "tftp", flag: "--no-tftp", label: "TFTP server" },
   { key: "tftpPort", option: "tftpPort", flag: "--tftp-port", label: "TFTP port" },
   { key: "dhcpPort", option: "dhcpPort", flag: "--dhcp-port", label: "DHCP port" },

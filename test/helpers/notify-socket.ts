@@ -1,0 +1,53 @@
+import { sockaddrUn } from "../../src/runtime/sd-notify";
+
+/**
+ * A stand-in for systemd's notify socket: an AF_UNIX datagram socket bound to `path` (bun:ffi, as Bun has no
+ * unix datagram sockets), polled every 10 ms. Every datagram received is kept as one message.
+ *   const n = listenNotifySocket(join(dir, "notify"));  env NOTIFY_SOCKET=n.path … await n.waitFor(/READY=1/);
+ */
+export interface NotifyListener {
+  readonly path: string;
+  readonly messages: string[];
+  waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
+  close(): void;
+}
+
+export function listenNotifySocket(path: string): NotifyListener {
+  const { dlopen, FFIType: T } = require("bun:ffi") as typeof import("bun:ffi");
+  const libc = dlopen("libc.so.6", {
+    socket: { args: [T.i32, T.i32, T.i32], returns: T.i32 },
+    bind: { args: [T.i32, T.ptr, T.u32], returns: T.i32 },
+    recv: { args: [T.i32, T.ptr, T.u64, T.i32], returns: T.i64 },
+    close: { args: [T.i32], returns: T.i32 },
+  }).symbols;
+  const fd = libc.socket(1, 2 | 0o2000000, 0);
+  const { addr, len } = sockaddrUn(path);
+  if (fd < 0 || libc.bind(fd, addr, len) !== 0) throw new Error(`cannot bind a unix datagram socket at ${path}`);
+  const messages: string[] = [];
+  const buf = new Uint8Array(4096);
+  const MSG_DONTWAIT = 0x40;
+  const poll = setInterval(() => {
+    for (;;) {
+      const n = Number(libc.recv(fd, buf, buf.length, MSG_DONTWAIT));
+      if (n < 0) return;
+      messages.push(new TextDecoder().decode(buf.subarray(0, n)));
+    }
+  }, 10);
+  return {
+    path,
+    messages,
+    async waitFor(re, timeoutMs = 10_000) {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const m = messages.find((x) => re.test(x));
+        if (m) return m;
+        if (Date.now() > end) throw new Error(`no ${re} on the notify socket within ${timeoutMs} ms; got ${JSON.stringify(messages)}`);
+        await Bun.sleep(20);
+      }
+    },
+    close() {
+      clearInterval(poll);
+      libc.close(fd);
+    },
+  };
+}
