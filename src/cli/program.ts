@@ -53,7 +53,9 @@ import profileEdit from "./profile/edit";
 import profileList from "./profile/list";
 import profileSet from "./profile/set";
 import profileUnset from "./profile/unset";
+import install from "./install";
 import serve from "./serve";
+import uninstall from "./uninstall";
 import userPasswd from "./user/passwd";
 import userToken from "./user/token";
 import userUnlock from "./user/unlock";
@@ -78,6 +80,8 @@ export const COMMANDS: Record<string, { help: string; aliases?: string[]; verbs?
   },
   user: { help: "web page and API accounts: set passwords, create and revoke API tokens", verbs: [userPasswd, userUnlock, userToken] },
   serve: { help: "run the boot servers (DHCP, TFTP, HTTP) and the web page", self: serve },
+  install: { help: "install drover as a systemd service (unit, executable, data dir)", self: install },
+  uninstall: { help: "remove the systemd service (the data dir is kept)", self: uninstall },
   version: { help: "print drover's version", self: version },
 };
 
@@ -91,6 +95,8 @@ const EXIT: Record<DroverError["kind"], number> = { invalid: 2, "not-found": 3, 
  */
 export const LOCAL_ONLY: Record<string, string> = {
   serve: "it runs the boot servers on the machine it is started on; start it on the head node",
+  install: "it installs a service on the head node: ssh to it and run 'drover install' there",
+  uninstall: "it removes a service from the head node: ssh to it and run 'drover uninstall' there",
   "user passwd": "accounts are managed on the head node: ssh to it and run 'drover user passwd' there",
   "user unlock": "accounts are managed on the head node: ssh to it and run 'drover user unlock' there",
   "image exec": "it runs programs on the head node: ssh to it and run 'drover image exec' there",
