@@ -53,6 +53,8 @@ export interface HostEnv {
   nodeSecretsDir(node: string): string;
   /** Creates a host key pair (private key at `path`, public at `path.pub`) when missing. */
   ensureHostKey(path: string, type: string, node: string): void;
+  /** drover's data directory, which it.include() refuses to read (its database, other nodes' keys). */
+  dataDir?: string;
   /** drover's version and the head node's name, for `it.build`. */
   version: string;
   host: string;
@@ -164,14 +166,36 @@ const sq = (v: unknown): string => {
   return `'${String(v).replace(/'/g, `'\\''`)}'`;
 };
 
+/**
+ * Head-node files a template may not read, even though drover runs as root: password hashes, the head's
+ * private SSH host keys, drover's own data (its database holds the web accounts; other nodes' keys), and
+ * the kernel's pseudo file systems. Relative to the head root, after symlinks are resolved.
+ */
+const HEAD_REFUSED = [/^etc\/g?shadow-?$/, /^etc\/ssh\/ssh_host_[^/]*_key$/, /^(proc|sys|dev|run)(\/|$)/, /^var\/lib\/drover(\/|$)/];
+
+/** The most a template may read of one outside file. */
+const MAX_INCLUDE = 16 * 1024 * 1024;
+
+/** Reads a regular file of at most MAX_INCLUDE bytes (never a device, a FIFO, or /dev/zero's endless data). */
+function readRegular(p: string, what: string): string {
+  const st = statSync(p);
+  if (!st.isFile()) throw new MissingValue(`${what} is not a regular file`);
+  if (st.size > MAX_INCLUDE) throw new MissingValue(`${what} is ${st.size} bytes, more than the ${MAX_INCLUDE / 1024 / 1024} MiB a template may read`);
+  return readFileSync(p, "utf8");
+}
+
 function readHead(env: HostEnv, path: string, deps: Dep[], optional: boolean): string {
   const p = resolveIn(env.headRoot, path, true);
+  const root = env.headRoot.endsWith("/") ? env.headRoot : `${env.headRoot}/`;
+  const rel = p.startsWith(root) ? p.slice(root.length) : p.replace(/^\/+/, "");
+  if (HEAD_REFUSED.some((r) => r.test(rel)) || (env.dataDir && (p === env.dataDir || p.startsWith(`${env.dataDir}/`))))
+    throw new MissingValue(`it.include(${JSON.stringify(path)}): templates may not read /${rel} (password hashes, private keys, drover's data and /proc, /sys, /dev, /run are refused)`);
   deps.push({ path: p, sig: depSig(p) });
   if (!existsSync(p)) {
     if (optional) return "";
     throw new MissingValue(`it.include(${JSON.stringify(path)}): the head node has no such file; create it, or pass { optional: true }`);
   }
-  return readFileSync(p, "utf8");
+  return readRegular(p, `it.include(${JSON.stringify(path)})`);
 }
 
 function readImage(env: HostEnv, node: NodeView, path: string, deps: Dep[], optional: boolean, image = node.image): string {
@@ -184,7 +208,7 @@ function readImage(env: HostEnv, node: NodeView, path: string, deps: Dep[], opti
     if (optional) return "";
     throw new MissingValue(`image ${image} has no ${path}`);
   }
-  return readFileSync(p, "utf8");
+  return readRegular(p, `${path} of image ${image}`);
 }
 
 function helpersFor(env: HostEnv, node: NodeView, data: Record<string, unknown>, deps: Dep[], note: (message: string) => void) {

@@ -1,4 +1,5 @@
 import { Eta } from "eta";
+import { MAX_OUTPUT, RenderTimeout, type TemplateFn, compileSandboxed, runLimited } from "./sandbox";
 
 /**
  * Strict per-node rendering of overlay templates (eta syntax, files ending `.eta`).
@@ -112,12 +113,28 @@ function suggest(k: string, keys: string[]): string {
   return near ? ` (did you mean ${near}?)` : keys.length ? ` (it has: ${keys.slice(0, 12).join(", ")}${keys.length > 12 ? ", …" : ""})` : "";
 }
 
+/** What the current render printed through the filter so far (bounded by MAX_OUTPUT). */
+let printed = 0;
+
 /** The output filter: only strings, numbers, booleans and bigints are ever printed. */
 function outputFilter(v: unknown, expr?: string): string {
   const what = expr ? `<%= ${expr} %>` : "a printed value";
   if (v === undefined || v === null) throw new MissingValue(`${what} is not set (${v === null ? "null" : "undefined"}); guard it with <% if (…) { %> or give a default`);
-  if (typeof v === "object") throw new MissingValue(`${what} is ${Array.isArray(v) ? "a list" : "an object"}, not text; print one field, or .join(" ") a list`);
-  return String(v);
+  if (typeof v === "object" || typeof v === "function" || typeof v === "symbol") throw new MissingValue(`${what} is ${Array.isArray(v) ? "a list" : typeof v === "object" ? "an object" : `a ${typeof v}`}, not text; print one field, or .join(" ") a list`);
+  const s = String(v);
+  if ((printed += s.length) > MAX_OUTPUT) throw new MissingValue(tooLarge());
+  return s;
+}
+
+const tooLarge = () => `the output is larger than ${MAX_OUTPUT / 1024 / 1024} MiB, the most one template may write`;
+
+/** How long one render may take (build threads set it from the service's option). */
+let timeLimitMs = 5000;
+let onTimeout: ((overlay: string, path: string, node: string, message: string) => void) | undefined;
+/** Sets how long one render may take, and who is told when one runs out of time (a build thread). */
+export function setRenderTimeLimit(ms: number, told?: typeof onTimeout): void {
+  timeLimitMs = ms;
+  onTimeout = told;
 }
 
 class StrictEta extends Eta {
@@ -143,6 +160,9 @@ const eta = new StrictEta({
         for (const item of ast) {
           if (item && typeof item === "object" && "t" in item) {
             const n = item as { t: string; val: string };
+            // The runtime refuses import() on the build threads (sandbox.ts); refusing it here too makes it
+            // a clear error instead of a promise that is silently rejected.
+            if (/(^|[^\w$.])import(\s|\/\*[\s\S]*?\*\/|\/\/[^\n]*\n)*[(.]/.test(n.val)) throw new MissingValue("templates cannot import modules (import() is not available); use the it.* helpers");
             if (n.t === "i" || n.t === "r") n.val = `__eta.f((${n.val}), ${JSON.stringify(n.val.trim())})`;
           }
         }
@@ -154,13 +174,25 @@ const eta = new StrictEta({
   ],
 });
 
-type Compiled = (data: unknown, options: unknown) => string;
+type Compiled = TemplateFn;
 const compiled = new Map<string, Compiled>();
+
+/** A template's `this` (sandbox.ts): what eta's function body reads, and nothing that reaches files. */
+const STUB = {
+  config: Object.freeze({ filterFunction: outputFilter, escapeFunction: String }),
+  RuntimeErr: eta.RuntimeErr,
+  render: () => {
+    throw new MissingValue("eta's include() is not available; use it.include() for a head-node file");
+  },
+  renderAsync: () => {
+    throw new MissingValue("eta's includeAsync() is not available");
+  },
+};
 
 function compile(src: TemplateSource): Compiled {
   let fn = compiled.get(src.text);
   if (!fn) {
-    fn = eta.compile(src.text) as unknown as Compiled;
+    fn = compileSandboxed(eta.compileToString(src.text), { ...STUB });
     if (compiled.size > 2000) compiled.clear();
     compiled.set(src.text, fn);
   }
@@ -249,13 +281,17 @@ export class RenderContext {
     const target = src.path.slice(0, -TEMPLATE_SUFFIX.length);
     let out: string;
     try {
-      out = compile(src).call(eta, this.it, {});
+      const fn = compile(src);
+      printed = 0;
+      out = runLimited(() => fn(this.it, undefined), timeLimitMs);
+      if (out.length > MAX_OUTPUT) throw new MissingValue(tooLarge());
     } catch (e) {
       if (e instanceof Aborted) return { files: [], touched };
+      if (e instanceof RenderTimeout) onTimeout?.(src.overlay, src.path, this.node, e.message);
       const line = (e as { etaLine?: number }).etaLine;
       const err = e as Error;
       const msg =
-        e instanceof MissingValue || e instanceof TemplateError
+        e instanceof MissingValue || e instanceof TemplateError || e instanceof RenderTimeout
           ? err.message
           : err.name === "EtaParser Error"
             ? err.message.split("=====")[0]!.replace(/\s+/g, " ").trim()

@@ -2,21 +2,21 @@ import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, writeSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, hostname } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve as resolvePath } from "node:path";
 import type { ArtifactPart, BootArtifact, BootRefusal, BootRequest, OverlayArtifacts } from "../boot/ports";
 import { resolve } from "../domain/cascade";
 import type { Conf } from "../domain/conf";
 import { conflict, inUse, invalid, notFound } from "../domain/errors";
 import { cleanRel, resolveIn } from "../image/fspath";
 import { matchNames } from "../domain/hostlist";
-import { type ArchiveNote, type BuiltArchive, type Dep, type HostEnv, type NodeInput, OverlayBuildError, type Snapshot, buildArchive, depsCurrent, hashOf, renderOne } from "../overlay/build";
+import { type ArchiveNote, type BuiltArchive, type Dep, type HostEnv, type NodeInput, OverlayBuildError, type Snapshot, depsCurrent, hashOf } from "../overlay/build";
 import { type PeerView, type ServerSettings, nodeView, peerView, serverView } from "../overlay/data";
 import { type ReadEntry, readCpio } from "../overlay/cpio";
 import { type LintWarning, lintOverlays } from "../overlay/lint";
-import { BuildPool, type PoolInit } from "../overlay/pool";
+import { type BuildJob, BuildPool, type JobResult, type PoolInit, type SnapPatch } from "../overlay/pool";
 import { OVERLAY_NAME, OverlayRepo, type OverlayTree } from "../overlay/repo";
 import { type RuntimeSecurity, runtimeAllowed } from "../overlay/security";
-import { MissingValue, type RenderedFile, TEMPLATE_SUFFIX, TemplateError, WAREWULF_SUFFIX, convertWarewulf, precompile } from "../overlay/template";
+import { MissingValue, type RenderedFile, TEMPLATE_SUFFIX, TemplateError, WAREWULF_SUFFIX, convertWarewulf } from "../overlay/template";
 import { COMMIT, VERSION } from "../version";
 import type { NodeStore, StoreRevision } from "./ports";
 
@@ -70,8 +70,12 @@ export interface OverlayServiceOptions {
   cacheDir?: string;
   /** Build threads for `overlay build` (default: one per core, at most 8; 1 builds on the calling thread). */
   buildThreads?: number;
-  /** Batches with fewer archives to build than this are built on the calling thread (default 64). */
+  /** Batches with fewer archives to build than this are built on the kept single render thread (default 64). */
   poolMinJobs?: number;
+  /** How long one template may render before it is stopped (default 5 s; see overlay/sandbox.ts). */
+  templateTimeoutMs?: number;
+  /** How much the process may grow while templates render before the render threads are stopped (default 1 GiB). */
+  templateMemoryBytes?: number;
 }
 
 interface CacheMeta {
@@ -142,9 +146,6 @@ interface Batch {
   shared: Set<string>;
   metaFiles: ReadonlySet<string>;
 }
-
-/** Archives of a threaded batch that the calling thread builds itself while the threads start. */
-const FIRST_HERE = 16;
 
 /** A batch writes its pack in pieces of about this size. */
 const PACK_FLUSH = 1 << 20;
@@ -370,7 +371,7 @@ export class OverlayService implements OverlayArtifacts {
     const input = st.resolved.get(name);
     if (!input) return { refused: true, status: 404, message: `node ${name} does not exist` };
     try {
-      return this.ensure(kind, input, st.snap, (n) => this.repo.get(n));
+      return await this.ensure(kind, input, st.snap, (n) => this.repo.get(n));
     } catch (e) {
       const msg = userMessage(e);
       if (msg === undefined) throw e;
@@ -450,16 +451,126 @@ export class OverlayService implements OverlayArtifacts {
     return { key, overlays };
   }
 
-  /** The node's archive for a request: current, or rebuilt on the spot. */
-  private ensure(kind: OverlayKind, input: NodeInput, snap: Snapshot, trees: (n: string) => OverlayTree | undefined): BootArtifact {
+  /** Builds of a request in progress, by kind, node and key: concurrent requests for one archive share one. */
+  private readonly inflight = new Map<string, Promise<BootArtifact>>();
+
+  /** The node's archive for a request: current, or rebuilt now on the render thread. */
+  private ensure(kind: OverlayKind, input: NodeInput, snap: Snapshot, trees: (n: string) => OverlayTree | undefined): Promise<BootArtifact> | BootArtifact {
     const c = this.check(kind, input, snap, trees);
     if ("artifact" in c) return c.artifact;
-    if (snap.memo.size > MAX_MEMO) snap.memo.clear();
-    const meta = this.store(kind, input.name, c.key, snap.peersHash, buildArchive(input, c.overlays, trees, snap, this.env, undefined, undefined, { isolate: kind === "runtime" }));
-    for (const n of meta.notes ?? []) if (n.level === "error") this.log(`drover: ${kind} overlay of ${input.name}: overlay ${n.overlay} left out: ${n.message}`);
-    const artifact = this.artifactOf(meta);
-    if (!artifact) throw new Error(`the ${kind} archive of ${input.name} vanished from ${this.cacheRoot} right after it was written`);
-    return artifact;
+    const k = `${kind}/${input.name}/${c.key}`;
+    let p = this.inflight.get(k);
+    if (!p) {
+      p = (async () => {
+        await this.prepareHostKeys([input], trees);
+        const [r] = await this.inSandbox(snap, [{ input, kind, overlays: c.overlays }], trees);
+        const meta = this.store(kind, input.name, c.key, snap.peersHash, builtOf(r!, kind, input.name));
+        for (const n of meta.notes ?? []) if (n.level === "error") this.log(`drover: ${kind} overlay of ${input.name}: overlay ${n.overlay} left out: ${n.message}`);
+        const artifact = this.artifactOf(meta);
+        if (!artifact) throw new Error(`the ${kind} archive of ${input.name} vanished from ${this.cacheRoot} right after it was written`);
+        return artifact;
+      })().finally(() => this.inflight.delete(k));
+      this.inflight.set(k, p);
+    }
+    return p;
+  }
+
+  // ---- the render thread ----
+
+  /** The kept render thread (one), its queue, and what it has been sent. */
+  private sandbox?: BuildPool;
+  private sandboxQueue: Promise<unknown> = Promise.resolve();
+  private sandboxHas: { snap?: Snapshot; trees: Map<string, string>; images: Record<string, string | null>; env?: string } = { trees: new Map(), images: {} };
+
+  /**
+   * Runs jobs on the kept render thread, one batch at a time: templates never run on this thread. What the
+   * thread lacks is sent first (a new snapshot, changed overlays, more images); a job that needs an image
+   * the thread was not told of is sent again with it.
+   */
+  private inSandbox(snap: Snapshot, jobs: readonly SandboxJob[], tree: (n: string) => OverlayTree | undefined): Promise<JobResult[]> {
+    const run = async (): Promise<JobResult[]> => {
+      const out: JobResult[] = new Array(jobs.length);
+      let todo = jobs.map((_, i) => i);
+      for (let round = 0; round < 4 && todo.length; round++) {
+        const pool = this.sandboxFor(snap, todo.map((i) => jobs[i]!), tree);
+        const sent = new Set(Object.keys(this.sandboxHas.images));
+        const wire: BuildJob[] = todo.map((i) => {
+          const j = jobs[i]!;
+          return { name: j.input.name, confJson: this.jsonOf(j.input).json, profiles: j.input.profiles, kind: j.kind, overlays: j.overlays, allShared: true, ...(j.preview ? { preview: true } : {}), ...(j.render ? { render: j.render } : {}) };
+        });
+        const again: number[] = [];
+        const keys: [number, string][] = [];
+        try {
+          await pool.run(wire, (x, r) => {
+            const i = todo[x]!;
+            out[i] = r;
+            if (!r.ok && "local" in r && r.need && "image" in r.need && !sent.has(r.need.image)) {
+              if (!(r.need.image in this.sandboxHas.images)) this.sandboxHas.images[r.need.image] = this.opts.imageRoot(r.need.image) ?? null;
+              again.push(i);
+            }
+            if (!r.ok && "local" in r && r.need && "hostKey" in r.need) keys.push([i, r.need.hostKey]);
+          });
+          // A host key the thread found missing is made here (ssh-keygen), then the job is sent again.
+          for (const [i, path] of keys) {
+            const type = /ssh_host_(\w+)_key$/.exec(path)?.[1];
+            if (!type) continue;
+            await generateHostKey(path, type, jobs[i]!.input.name);
+            if (!again.includes(i)) again.push(i);
+          }
+        } finally {
+          if (pool.isClosed) this.sandbox = undefined;
+        }
+        todo = again;
+      }
+      return out;
+    };
+    const p = this.sandboxQueue.then(run, run);
+    this.sandboxQueue = p.catch(() => undefined);
+    return p;
+  }
+
+  /** The kept render thread, told what these jobs need. */
+  private sandboxFor(snap: Snapshot, jobs: readonly SandboxJob[], tree: (n: string) => OverlayTree | undefined): BuildPool {
+    const has = this.sandboxHas;
+    const names = new Set(jobs.flatMap((j) => (j.render ? [j.render.overlay] : j.overlays)));
+    const trees = [...names].map(tree).filter((t): t is OverlayTree => t !== undefined);
+    for (const j of jobs) {
+      const image = j.input.conf.image;
+      if (image && !(image in has.images)) has.images[image] = this.opts.imageRoot(image) ?? null;
+    }
+    const env = { headRoot: this.env.headRoot, dataDir: resolvePath(this.opts.dataDir), version: this.env.version, host: this.env.host, secretsRoot: join(this.opts.dataDir, "nodes"), images: { ...has.images } };
+    const snapPart = { peers: snap.peers, peersHash: snap.peersHash, server: snap.server, serverHash: snap.serverHash };
+    if (!this.sandbox || this.sandbox.isClosed) {
+      this.sandbox = new BuildPool(1, { snap: snapPart, trees, env }, { timeLimitMs: this.opts.templateTimeoutMs ?? 5000, memoryLimitBytes: this.opts.templateMemoryBytes ?? 1024 ** 3 });
+      this.sandboxHas = { snap, trees: new Map(trees.map((t) => [t.name, t.fingerprint])), images: has.images };
+      this.sandboxHas.env = JSON.stringify(env);
+      return this.sandbox;
+    }
+    const changed = trees.filter((t) => has.trees.get(t.name) !== t.fingerprint);
+    const envJson = JSON.stringify(env);
+    const part: Partial<PoolInit> = {
+      ...(has.snap !== snap ? { snap: snapPart } : {}),
+      ...(changed.length ? { trees: changed } : {}),
+      ...(has.env !== envJson ? { env } : {}),
+    };
+    // A snapshot after a few node changes goes as those peers' views (their objects are new, the rest kept).
+    let patch: SnapPatch | undefined;
+    if (part.snap && has.snap) {
+      const before = new Set(has.snap.peers);
+      const fresh = snap.peers.filter((p) => !before.has(p));
+      if (fresh.length <= snap.peers.length / 4) patch = { order: snap.peers.map((p) => p.name), changed: fresh, peersHash: snap.peersHash, server: snap.server, serverHash: snap.serverHash };
+    }
+    if (Object.keys(part).length) this.sandbox.update(part, patch);
+    has.snap = snap;
+    has.env = envJson;
+    for (const t of changed) has.trees.set(t.name, t.fingerprint);
+    return this.sandbox;
+  }
+
+  /** Stops the render thread (the CLI's services close; a test's service ends). */
+  close(): void {
+    this.sandbox?.close();
+    this.sandbox = undefined;
   }
 
   /**
@@ -644,44 +755,38 @@ export class OverlayService implements OverlayArtifacts {
     const failed = (j: Job, message: string) => {
       out[j.at] = { node: j.input.name, kind: j.kind, status: "error", message };
     };
-    const here = (j: Job) => {
-      try {
-        if (snap.memo.size > MAX_MEMO) snap.memo.clear();
-        done(j, buildArchive(j.input, j.overlays, tree, snap, this.env, batch, undefined, { isolate: j.kind === "runtime" }));
-      } catch (e) {
-        const msg = userMessage(e);
-        if (msg === undefined) throw e;
-        failed(j, msg);
-      }
+    const take = (j: Job, r: JobResult) => {
+      if (r.ok) done(j, builtOf(r, j.kind, j.input.name));
+      else if ("local" in r) failed(j, `the ${j.kind} overlay of ${j.input.name} needs ${r.need && "image" in r.need ? `image ${r.need.image}` : "a host key"}, which could not be provided`);
+      else if (r.user) failed(j, r.message);
+      else throw new Error(`the ${j.kind} overlay of ${j.input.name} could not be built: ${r.message}`);
+    };
+    const onKept = async (list: Job[]) => {
+      if (!list.length) return;
+      const rs = await this.inSandbox(snap, list, tree);
+      list.forEach((j, i) => take(j, rs[i]!));
     };
     try {
       const threads = this.threadsFor(jobs.length);
       if (threads > 1) {
         const init = this.poolInit(snap, jobs, tree);
-        const pool = new BuildPool(threads, init);
-        // While the threads start, this thread builds the first few archives and compiles every template:
-        // the requests that come after the batch (a node's change) find this thread's code warm.
-        const mine = jobs.slice(0, FIRST_HERE);
-        const theirs = jobs.slice(FIRST_HERE);
-        for (const t of init.trees) for (const e of t.entries) if (e.type === "file" && e.path.endsWith(TEMPLATE_SUFFIX)) precompile(new TextDecoder().decode(e.data));
+        const pool = new BuildPool(threads, init, { timeLimitMs: this.opts.templateTimeoutMs ?? 5000, memoryLimitBytes: this.opts.templateMemoryBytes ?? 1024 ** 3 });
         const later: Job[] = [];
         try {
-          for (const j of mine) here(j);
           await pool.run(
-            theirs.map((j) => ({ name: j.input.name, confJson: this.jsonOf(j.input).json, profiles: j.input.profiles, kind: j.kind, overlays: j.overlays })),
+            jobs.map((j) => ({ name: j.input.name, confJson: this.jsonOf(j.input).json, profiles: j.input.profiles, kind: j.kind, overlays: j.overlays })),
             (i, r) => {
-              const j = theirs[i]!;
-              if (r.ok) done(j, r);
-              else if ("local" in r) later.push(j);
-              else if (r.user) failed(j, r.message);
-              else throw new Error(`the ${j.kind} overlay of ${j.input.name} could not be built: ${r.message}`);
+              const j = jobs[i]!;
+              if (!r.ok && "local" in r) later.push(j);
+              else take(j, r);
             },
           );
         } finally {
           pool.close();
         }
-        for (const j of later) here(j);
-      } else for (const j of jobs) here(j);
+        // Jobs a batch thread could not do alone (another image): the kept render thread is told and does them.
+        await onKept(later);
+      } else await onKept(jobs);
     } finally {
       this.flush(batch);
       batch.pack.close();
@@ -718,7 +823,7 @@ export class OverlayService implements OverlayArtifacts {
     return {
       snap: { peers: snap.peers, peersHash: snap.peersHash, server: snap.server, serverHash: snap.serverHash },
       trees: [...names].map(tree).filter((t): t is OverlayTree => t !== undefined),
-      env: { headRoot: this.env.headRoot, version: this.env.version, host: this.env.host, secretsRoot: join(this.opts.dataDir, "nodes"), images },
+      env: { headRoot: this.env.headRoot, dataDir: resolvePath(this.opts.dataDir), version: this.env.version, host: this.env.host, secretsRoot: join(this.opts.dataDir, "nodes"), images },
     };
   }
 
@@ -754,11 +859,13 @@ export class OverlayService implements OverlayArtifacts {
    * Renders and packs the given overlays for a node without touching the cache, and reads the archive
    * back: exactly the files a node would get (golden tests, `overlay show --render` of a whole overlay).
    */
-  preview(nodeName: string, overlays: readonly string[]): ReadEntry[] {
+  async preview(nodeName: string, overlays: readonly string[]): Promise<ReadEntry[]> {
     const input = this.node(nodeName);
     const snap = this.snapshot().snap;
-    const built = buildArchive(input, overlays, (n) => this.repo.get(n), snap, this.env);
-    return readCpio(Buffer.concat([...built.shared.map((m) => m.gz), built.own]));
+    const tree = (n: string) => this.repo.get(n);
+    const [r] = await this.inSandbox(snap, [{ input, kind: "system", overlays: [...overlays], preview: true }], tree);
+    const built = builtOf(r!, "preview", nodeName);
+    return readCpio(Buffer.concat([...built.shared.map((m) => m.gz!), built.own]));
   }
 
   // ---- overlay CLI use cases ----
@@ -770,7 +877,7 @@ export class OverlayService implements OverlayArtifacts {
   }
 
   /** Renders one template of an overlay for a node (`overlay show NAME FILE --render NODE`). */
-  renderFile(overlay: string, file: string, nodeName: string): RenderedFile[] {
+  async renderFile(overlay: string, file: string, nodeName: string): Promise<RenderedFile[]> {
     const t = this.tree(overlay);
     const rel = file.replace(/^\/+/, "");
     const e = t.entries.find((x) => x.path === rel && x.type === "file");
@@ -778,13 +885,12 @@ export class OverlayService implements OverlayArtifacts {
     const input = this.node(nodeName);
     const snap = this.snapshot().snap;
     if (!rel.endsWith(".eta") && !rel.endsWith(".ww")) return [{ type: "file", path: rel, mode: e.mode, uid: e.uid, gid: e.gid, data: new TextDecoder().decode(e.data) }];
-    try {
-      return renderOne(t, e, nodeView(input.name, input.conf, input.profiles), snap, this.env, []).files;
-    } catch (err) {
-      const msg = userMessage(err);
-      if (msg === undefined) throw err;
-      throw invalid(msg);
-    }
+    const tree = (n: string) => this.repo.get(n);
+    const [r] = await this.inSandbox(snap, [{ input, kind: "render", overlays: [], render: { overlay, path: rel } }], tree);
+    if (r!.ok && "rendered" in r!) return r!.rendered;
+    if (!r!.ok && "user" in r! && r!.user) throw invalid(r!.message);
+    builtOf(r!, "render", nodeName);
+    throw new Error("unreachable");
   }
 
   // ---- site overlays ----
@@ -999,6 +1105,24 @@ export function archiveWarnings(outcomes: readonly BuildOutcome[]): LintWarning[
 }
 
 /** The message for errors a user can act on; undefined for bugs (which propagate). */
+/** A job for the kept render thread. */
+interface SandboxJob {
+  input: NodeInput;
+  kind: string;
+  overlays: readonly string[];
+  preview?: boolean;
+  render?: { overlay: string; path: string };
+}
+
+/** A render thread's answer as an archive to store, or the error it carries (an OverlayBuildError for a user's). */
+function builtOf(r: JobResult, kind: string, node: string): Built {
+  if (r.ok && "own" in r) return r;
+  if (r.ok) throw new Error(`the ${kind} overlay of ${node}: a render answer where an archive was expected`);
+  if ("local" in r) throw new OverlayBuildError(`the ${kind} overlay of ${node} needs ${r.need && "image" in r.need ? `image ${r.need.image}` : "a host key"}, which could not be provided`);
+  if (r.user) throw new OverlayBuildError(r.message);
+  throw new Error(`the ${kind} overlay of ${node} could not be built: ${r.message}`);
+}
+
 function userMessage(e: unknown): string | undefined {
   if (e instanceof TemplateError || e instanceof OverlayBuildError || e instanceof MissingValue) return e.message;
   return undefined;

@@ -8,10 +8,10 @@ const show: CommandModule = (parent, ctx) => {
     .argument("<name>", "overlay")
     .argument("<file>", "path inside the overlay, e.g. etc/hosts.eta")
     .option("-r, --render <node>", "render the template for this node (strict: a missing value is an error)")
-    .action((name: string, file: string, opts) => {
+    .action(async (name: string, file: string, opts) => {
       const o = ctx.services().overlays;
       if (!opts.render) return ctx.io.out(new TextDecoder().decode(o.readFile(name, file).data));
-      const files = o.renderFile(name, file, opts.render);
+      const files = await o.renderFile(name, file, opts.render);
       if (files.length === 0) return ctx.io.err(`drover: the template wrote no file for ${opts.render} (it.abort())\n`);
       const many = files.length > 1;
       for (const f of files) {

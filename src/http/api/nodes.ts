@@ -99,13 +99,13 @@ export function nodeRoutes(r: ApiRouter, deps: ApiDeps) {
       summary: "the files a node gets from its system or runtime overlays, rendered (preview; nothing is cached)",
       query: z.object({ kind: z.enum(["system", "runtime"]).default("system") }),
     },
-    (c, { query }) => {
+    async (c, { query }) => {
       const n = deps.nodes.getNode(param(c, "name"));
       const overlays = (query.kind === "system" ? n.conf.systemOverlay : n.conf.runtimeOverlay) ?? [];
       const dec = new TextDecoder("utf-8", { fatal: true });
-      let entries: ReturnType<typeof deps.overlays.preview>;
+      let entries: Awaited<ReturnType<typeof deps.overlays.preview>>;
       try {
-        entries = deps.overlays.preview(n.name, overlays);
+        entries = await deps.overlays.preview(n.name, overlays);
       } catch (e) {
         // A template that cannot render for this node is the admin's to fix; its message says how.
         if (e instanceof TemplateError || e instanceof MissingValue || e instanceof OverlayBuildError) throw invalid(e.message);

@@ -46,7 +46,7 @@ export function overlayRoutes(r: ApiRouter, deps: ApiDeps) {
   );
   r.add(
     { method: "get", path: "/overlays/:name/render", tag: "overlays", summary: "render one template of an overlay for a node (template errors are 400 with the line)", query: filePath.extend({ node: z.string().min(1) }) },
-    (c, { query }) => c.json(o.renderFile(param(c, "name"), query.path, query.node)),
+    async (c, { query }) => c.json(await o.renderFile(param(c, "name"), query.path, query.node)),
   );
   r.add({ method: "get", path: "/lint/overlays", tag: "overlays", summary: "overlay lint: configurations that build but boot wrong, archives that would not build, overlays left out", query: z.object({ nodes: z.string().optional() }) }, async (c, { query }) =>
     c.json(await o.lint(query.nodes ? query.nodes.split(/\s+/).filter(Boolean) : [])),

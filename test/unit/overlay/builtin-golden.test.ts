@@ -18,8 +18,8 @@ test("the built-in overlays are the ones Warewulf users know", () => {
 for (const overlay of BUILTINS) {
   describe(overlay, () => {
     for (const node of Object.keys(FIXTURE_NODES)) {
-      test(node, () => {
-        const entries = w.overlays.preview(node, [overlay]);
+      test(node, async () => {
+        const entries = await w.overlays.preview(node, [overlay]);
         const manifest: string[] = [];
         for (const e of entries) {
           manifest.push(`${e.type.padEnd(7)} ${e.mode.toString(8).padStart(4, "0")} ${e.uid}:${e.gid} /${e.path}${e.target ? ` -> ${e.target}` : ""}`);

@@ -63,13 +63,13 @@ describe("Warewulf templates", () => {
   test("anything else is refused, not guessed", () => {
     expect(convertWarewulf("{{ range .NetDevs }}x{{ end }}")).toHaveProperty("problem");
   });
-  test("a .ww file in an overlay is refused with its name and what to do", () => {
+  test("a .ww file in an overlay is refused with its name and what to do", async () => {
     const w = world();
     try {
       const d = join(w.dir, "data", "overlays", "old", "etc");
       mkdirSync(d, { recursive: true });
       writeFileSync(join(d, "motd.ww"), "{{ .Id }}\n");
-      expect(() => w.overlays.preview("n-dhcp", ["old"])).toThrow(/etc\/motd\.ww: this is a Warewulf \(Go\) template.*rewrite it as etc\/motd\.eta/);
+      await expect(w.overlays.preview("n-dhcp", ["old"])).rejects.toThrow(/etc\/motd\.ww: this is a Warewulf \(Go\) template.*rewrite it as etc\/motd\.eta/);
     } finally {
       w.cleanup();
     }
@@ -112,38 +112,38 @@ describe("cpio newc", () => {
 });
 
 describe("the build", () => {
-  test("a later overlay's file replaces an earlier one's; a node-independent render is shared across nodes", () => {
+  test("a later overlay's file replaces an earlier one's; a node-independent render is shared across nodes", async () => {
     const w = world();
     try {
       const d = join(w.dir, "data", "overlays", "myhosts", "etc");
       mkdirSync(d, { recursive: true });
       writeFileSync(join(d, "hosts"), "static hosts\n");
-      const files = (n: string, o: string[]) => w.overlays.preview(n, o).filter((e) => e.path === "etc/hosts");
+      const files = async (n: string, o: string[]) => (await w.overlays.preview(n, o)).filter((e) => e.path === "etc/hosts");
       // In the stream, later entries win (the kernel and cpio -i both overwrite): the last etc/hosts counts.
-      expect(new TextDecoder().decode(files("n-dhcp", ["hosts", "myhosts"]).at(-1)!.data)).toBe("static hosts\n");
-      const generated = files("n-dhcp", ["myhosts", "hosts"]).at(-1)!;
+      expect(new TextDecoder().decode((await files("n-dhcp", ["hosts", "myhosts"])).at(-1)!.data)).toBe("static hosts\n");
+      const generated = (await files("n-dhcp", ["myhosts", "hosts"])).at(-1)!;
       expect(new TextDecoder().decode(generated.data)).toContain("n-tags n-tags-default");
       // The same hosts file for another node, from the one shared render.
-      expect(files("n-tags", ["hosts"])[0]!.data).toEqual(generated.data);
+      expect((await files("n-tags", ["hosts"]))[0]!.data).toEqual(generated.data);
     } finally {
       w.cleanup();
     }
   });
-  test("an overlay that does not exist is an error naming it and the node", () => {
+  test("an overlay that does not exist is an error naming it and the node", async () => {
     const w = world();
     try {
-      expect(() => w.overlays.preview("n-dhcp", ["nope"])).toThrow("overlay 'nope' (listed for node n-dhcp) does not exist");
+      await expect(w.overlays.preview("n-dhcp", ["nope"])).rejects.toThrow("overlay 'nope' (listed for node n-dhcp) does not exist");
     } finally {
       w.cleanup();
     }
   });
-  test("an address without a netmask stops the network overlays with what to do", () => {
+  test("an address without a netmask stops the network overlays with what to do", async () => {
     // Node writes refuse this already; a store written by an older version (or by hand) may still hold it.
     const w = world();
     try {
       w.nodeStore.write((tx) => tx.putNodes([{ name: "bad", conf: { profiles: [], networkDevices: { default: { device: "eth0", ipaddr: "10.0.0.50" } } }, addresses: [] }]));
       for (const o of ["NetworkManager", "systemd.networkd", "ifupdown", "wwinit"])
-        expect(() => w.overlays.preview("bad", [o])).toThrow("network device default has the address 10.0.0.50 but no netmask; set one: drover node set bad --netname default --netmask 255.255.255.0");
+        await expect(w.overlays.preview("bad", [o])).rejects.toThrow("network device default has the address 10.0.0.50 but no netmask; set one: drover node set bad --netname default --netmask 255.255.255.0");
     } finally {
       w.cleanup();
     }

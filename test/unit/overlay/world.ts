@@ -88,5 +88,5 @@ export function world(nodes: Record<string, Conf> = FIXTURE_NODES, server: Serve
     server,
     headRoot: join(dir, "head"),
   });
-  return { dir, nodes: ns, nodeStore, overlays, imageRoot, headRoot: join(dir, "head"), cleanup: () => (store.close(), rmSync(dir, { recursive: true, force: true })) };
+  return { dir, nodes: ns, nodeStore, overlays, imageRoot, headRoot: join(dir, "head"), cleanup: () => (overlays.close(), store.close(), rmSync(dir, { recursive: true, force: true })) };
 }
