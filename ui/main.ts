@@ -29,7 +29,7 @@ function useHash(): string {
   return hash;
 }
 
-function Login(props: { onLogin: (user: string) => void }) {
+function Login(props: { onLogin: (user: string, role: string) => void }) {
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {
@@ -37,9 +37,9 @@ function Login(props: { onLogin: (user: string) => void }) {
     const f = new FormData(e.target as HTMLFormElement);
     setBusy(true);
     try {
-      const r = await post<{ user: string; csrf: string }>("/auth/login", { user: String(f.get("user")), password: String(f.get("password")) });
+      const r = await post<{ user: string; role: string; csrf: string }>("/auth/login", { user: String(f.get("user")), password: String(f.get("password")) });
       setCsrf(r.csrf);
-      props.onLogin(r.user);
+      props.onLogin(r.user, r.role);
     } catch (err) {
       setError(err instanceof ApiError && err.status === 429 ? `${err.message}.` : (err as Error).message);
     } finally {
@@ -60,6 +60,11 @@ function Login(props: { onLogin: (user: string) => void }) {
 
 function App() {
   const [user, setUser] = useState<string | null | undefined>(undefined);
+  const [role, setRole] = useState<string>("admin");
+  // A viewer (read only) sees the pages without the controls that change things (docs/web.md, "Roles").
+  useEffect(() => {
+    document.body.classList.toggle("viewer", !!user && role !== "admin");
+  }, [role, user]);
   const hash = useHash();
   useStore();
   useEffect(() => {
@@ -67,9 +72,10 @@ function App() {
       store.disconnect();
       setUser(null);
     });
-    get<{ user: string | null; csrf?: string }>("/auth/session").then(
+    get<{ user: string | null; role?: string; csrf?: string }>("/auth/session").then(
       (s) => {
         if (s.csrf) setCsrf(s.csrf);
+        setRole(s.role ?? "admin");
         setUser(s.user);
       },
       () => setUser(null),
@@ -79,7 +85,11 @@ function App() {
     if (user) store.connect();
   }, [user]);
   if (user === undefined) return html`<p class="muted" style="padding:1rem">Loading…</p>`;
-  if (user === null) return html`<${Login} onLogin=${setUser} />`;
+  if (user === null)
+    return html`<${Login} onLogin=${(u: string, r: string) => {
+      setRole(r);
+      setUser(u);
+    }} />`;
   const [, page, arg] = hash.split("/");
   const logout = async () => {
     await post("/auth/logout").catch(() => {});
@@ -98,9 +108,9 @@ function App() {
   return html`<header>
       <h1>drover</h1>
       <nav aria-label="main">${PAGES.map(([id, label]) => html`<a href=${`#/${id}`} aria-current=${current === id || (!current && id === "nodes") ? "page" : undefined}>${label}${id === "discovery" && store.unknownSeen ? " •" : ""}</a>`)}</nav>
-      <span class="who">${user} <button onClick=${logout}>Log out</button></span>
+      <span class="who">${user}${role !== "admin" ? " (viewer)" : ""} <button onClick=${logout}>Log out</button></span>
     </header>
-    <main>${body}</main>`;
+    <main>${role !== "admin" ? html`<p class="viewer-note" role="note">Read only: your account is a viewer. An admin can change that with <code>drover user role ${user} admin</code>.</p>` : ""}${body}</main>`;
 }
 
 render(html`<${App} />`, document.getElementById("app")!);

@@ -165,9 +165,9 @@ function BulkBar(props: { selected: Set<string>; onDone: (m: { ok: boolean; text
   };
   return html`<div class="card row" role="region" aria-label="bulk actions">
     <strong>${nodes.length} selected</strong>
-    <label>Set profile<select disabled=${busy} onChange=${onSelect((p) => run(`set profile ${p}`, () => patch("/nodes", { nodes, set: { profiles: [p] } })))}><option value="">—</option>${profiles.map((p) => html`<option>${p}</option>`)}</select></label>
-    <label>Set image<select disabled=${busy} onChange=${onSelect((i) => run(`set image ${i}`, () => patch("/nodes", { nodes, set: { image: i } })))}><option value="">—</option>${images.map((p) => html`<option>${p}</option>`)}</select></label>
-    <label>Power<select disabled=${busy} onChange=${onSelect((a) => run(`power ${a}`, () => post(`/power/${a}`, { nodes })))}><option value="">—</option>${["status", "on", "off", "cycle", "reset", "soft"].map((a) => html`<option>${a}</option>`)}</select></label>
+    <label class="change">Set profile<select disabled=${busy} onChange=${onSelect((p) => run(`set profile ${p}`, () => patch("/nodes", { nodes, set: { profiles: [p] } })))}><option value="">—</option>${profiles.map((p) => html`<option>${p}</option>`)}</select></label>
+    <label class="change">Set image<select disabled=${busy} onChange=${onSelect((i) => run(`set image ${i}`, () => patch("/nodes", { nodes, set: { image: i } })))}><option value="">—</option>${images.map((p) => html`<option>${p}</option>`)}</select></label>
+    <label class="change">Power<select disabled=${busy} onChange=${onSelect((a) => run(`power ${a}`, () => post(`/power/${a}`, { nodes })))}><option value="">—</option>${["status", "on", "off", "cycle", "reset", "soft"].map((a) => html`<option>${a}</option>`)}</select></label>
     <button class="danger" disabled=${busy} onClick=${() => confirm(`Delete ${nodes.length} node(s)?`) && run("delete", () => Promise.all(nodes.map((n) => del(`/nodes/${enc(n)}`))).then(props.onClear))}>Delete</button>
     <button onClick=${props.onClear}>Clear selection</button>
   </div>`;

@@ -125,7 +125,7 @@ export function ImagesPage() {
     <div class="card scroll"><table aria-label="images"><thead><tr><th>Name</th><th>Source</th><th>Built</th><th>Size</th><th>Unpacked</th><th>Kernel</th><th>Nodes</th><th></th></tr></thead><tbody>
       ${list.length === 0 && html`<tr><td colspan="8" class="muted">No images yet.</td></tr>`}
       ${list.map((i) => html`<tr><td><button onClick=${() => get<any>(`/images/${enc(i.name)}`).then(setDetail, setErr)}>${i.name}</button></td><td>${i.source ?? ""}</td><td>${i.built ? (i.stale ? "stale" : "yes") : "no"}</td><td>${human(i.size)}</td><td>${human(i.unpacked)}</td><td>${i.kernel ?? ""}</td><td>${i.nodes.length}</td>
-        <td><button onClick=${() => start(post<Job>(`/images/${enc(i.name)}/build`))}>Build</button> <button class="danger" onClick=${async () => { if (!confirm(`Delete image ${i.name}?`)) return; try { await del(`/images/${enc(i.name)}`); load(); } catch (x) { setErr(x); } }}>Delete</button></td></tr>`)}
+        <td><button class="change" onClick=${() => start(post<Job>(`/images/${enc(i.name)}/build`))}>Build</button> <button class="danger" onClick=${async () => { if (!confirm(`Delete image ${i.name}?`)) return; try { await del(`/images/${enc(i.name)}`); load(); } catch (x) { setErr(x); } }}>Delete</button></td></tr>`)}
     </tbody></table></div>
     ${detail && html`<div class="card"><h3>${detail.name}</h3><p>RAM needed: ${human(detail.ramNeeded) || "build it first"}</p><p>Kernels: ${detail.kernels.map((k) => k.version).join(", ") || "none found"}</p>${detail.warnings.map((w) => html`<p class="error">${w}</p>`)}</div>`}`;
 }
@@ -354,7 +354,7 @@ export function OverlaysPage() {
           <form class="row" onSubmit=${addFile} aria-label="new file" novalidate>
             <label class="grow">New file path<input name="path" required placeholder="etc/motd.eta (.eta: a template)" aria-invalid=${fileErr ? "true" : undefined} aria-describedby=${fileErr ? "new-file-error" : undefined} /></label>
             <label>Mode<input name="mode" size="5" placeholder="644" inputmode="numeric" /></label>
-            <button>Add file</button>
+            <button class="change">Add file</button>
             ${fileErr && html`<span class="field-error" id="new-file-error" role="alert">${fileErr}</span>`}
           </form>
           ${tree.origin === "built-in" && html`<p class="muted small">Adding or saving a file copies this built-in to the site first.</p>`}
@@ -401,7 +401,7 @@ export function DiscoveryPage() {
         <td><form class="row" aria-label=${`accept ${u.mac}`} onSubmit=${(e: Event) => { e.preventDefault(); const f = new FormData(e.target as HTMLFormElement); const name = String(f.get("name")); act(() => post(`/discovery/${enc(u.mac)}/accept`, { name, ...(f.get("profiles") ? { profiles: String(f.get("profiles")).split(/[\s,]+/) } : {}) }), `${u.mac} is now node ${name}`); }}>
           <input name="name" required placeholder="node name" aria-label="new node name" size="10" /><input name="profiles" placeholder="profiles" aria-label="profiles" size="8" /><button class="primary">Accept</button></form></td>
         <td>${data.discoverable.length ? html`<select aria-label="bind to discoverable node" onChange=${(e: Event) => { const v = (e.target as HTMLSelectElement).value; if (v) act(() => post(`/discovery/${enc(u.mac)}/accept`, { node: v }), `${u.mac} bound to ${v}`); }}><option value="">—</option>${data.discoverable.map((n) => html`<option>${n}</option>`)}</select>` : html`<span class="muted">none discoverable</span>`}</td>
-        <td><button onClick=${() => act(() => post(`/discovery/${enc(u.mac)}/ignore`, { ignored: !u.ignored }), `${u.mac} ${u.ignored ? "no longer ignored" : "ignored"}`)}>${u.ignored ? "Unignore" : "Ignore"}</button> <button class="danger" onClick=${() => act(() => del(`/discovery/${enc(u.mac)}`), `${u.mac} removed`)}>Remove</button></td></tr>`,
+        <td><button class="change" onClick=${() => act(() => post(`/discovery/${enc(u.mac)}/ignore`, { ignored: !u.ignored }), `${u.mac} ${u.ignored ? "no longer ignored" : "ignored"}`)}>${u.ignored ? "Unignore" : "Ignore"}</button> <button class="danger" onClick=${() => act(() => del(`/discovery/${enc(u.mac)}`), `${u.mac} removed`)}>Remove</button></td></tr>`,
       )}
     </tbody></table></div>`;
 }

@@ -17,6 +17,8 @@ input,select,textarea,button{font:inherit;color:inherit}
 input,select,textarea{padding:.35rem .5rem;border:1px solid var(--line);border-radius:4px;background:var(--bg);min-width:0}
 textarea{width:100%;min-height:18rem;font-family:ui-monospace,monospace;font-size:13px}
 button{padding:.35rem .8rem;border:1px solid var(--line);border-radius:4px;background:var(--card);cursor:pointer}
+body.viewer .primary,body.viewer .danger,body.viewer .change{display:none}body.viewer textarea,body.viewer form input:not([type=search]){pointer-events:none;opacity:.8}
+.viewer-note{margin:0 0 1rem;color:var(--mut)}
 button.primary{background:var(--acc);border-color:var(--acc);color:#fff}button.danger{color:var(--bad)}
 button:disabled{opacity:.5;cursor:default}
 .error{color:var(--bad);margin:.5rem 0}.muted{color:var(--mut)}.ok{color:var(--ok)}

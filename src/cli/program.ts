@@ -53,12 +53,16 @@ import profileEdit from "./profile/edit";
 import profileList from "./profile/list";
 import profileSet from "./profile/set";
 import profileUnset from "./profile/unset";
+import backup from "./backup";
 import install from "./install";
+import restore from "./restore";
 import serve from "./serve";
 import uninstall from "./uninstall";
 import userPasswd from "./user/passwd";
 import userToken from "./user/token";
 import userUnlock from "./user/unlock";
+import userRole from "./user/role";
+import userList from "./user/list";
 import version from "./version";
 
 /** The command table: noun → its verbs. Adding a command means adding its file here (and its test). */
@@ -78,10 +82,12 @@ export const COMMANDS: Record<string, { help: string; aliases?: string[]; verbs?
     help: "list, edit and build the per-node overlays (templates rendered for each node)",
     verbs: [overlayList, overlayShow, overlayCreate, overlayDelete, overlayEdit, overlayImport, overlayMkdir, overlayChmod, overlayChown, overlayInfo, overlayBuild, overlayLint],
   },
-  user: { help: "web page and API accounts: set passwords, create and revoke API tokens", verbs: [userPasswd, userUnlock, userToken] },
+  user: { help: "web page and API accounts: set passwords, create and revoke API tokens", verbs: [userPasswd, userRole, userList, userUnlock, userToken] },
   serve: { help: "run the boot servers (DHCP, TFTP, HTTP) and the web page", self: serve },
   install: { help: "install drover as a systemd service (unit, executable, data dir)", self: install },
   uninstall: { help: "remove the systemd service (the data dir is kept)", self: uninstall },
+  backup: { help: "back up the store and the site's files, while serving", self: backup },
+  restore: { help: "restore a backup (with the server stopped)", self: restore },
   version: { help: "print drover's version", self: version },
 };
 
@@ -97,7 +103,10 @@ export const LOCAL_ONLY: Record<string, string> = {
   serve: "it runs the boot servers on the machine it is started on; start it on the head node",
   install: "it installs a service on the head node: ssh to it and run 'drover install' there",
   uninstall: "it removes a service from the head node: ssh to it and run 'drover uninstall' there",
+  backup: "it writes a file on the head node: ssh to it and run 'drover backup FILE' there",
+  restore: "it replaces the head node's data dir: ssh to it and run 'drover restore FILE' there",
   "user passwd": "accounts are managed on the head node: ssh to it and run 'drover user passwd' there",
+  "user role": "accounts are managed on the head node: ssh to it and run 'drover user role' there",
   "user unlock": "accounts are managed on the head node: ssh to it and run 'drover user unlock' there",
   "image exec": "it runs programs on the head node: ssh to it and run 'drover image exec' there",
   "image shell": "it runs a shell on the head node: ssh to it and run 'drover image shell' there",

@@ -7,15 +7,21 @@ import { conflict, invalid, notFound } from "../domain/errors";
  * 256-bit strings of which only a SHA-256 is stored, so a copy of the database logs nobody in.
  */
 
+/** What an account may do (docs/web.md): `admin` everything, `viewer` read only. */
+export type Role = "admin" | "viewer";
+export const ROLES: readonly Role[] = ["admin", "viewer"];
+
 export interface UserRecord {
   id: number;
   name: string;
   passwordHash: string;
+  role: Role;
 }
 
 export interface SessionRecord {
   userId: number;
   user: string;
+  role: Role;
   csrf: string;
   expiresAt: number;
 }
@@ -34,7 +40,10 @@ export interface TokenRecord {
 export interface AuthStore {
   userCount(): number;
   user(name: string): UserRecord | undefined;
-  putUser(name: string, passwordHash: string, now: number): void;
+  /** Creates an account (with `role`, default admin) or sets its password (its role is kept). */
+  putUser(name: string, passwordHash: string, now: number, role?: Role): void;
+  setRole(name: string, role: Role, now: number): boolean;
+  users(): { name: string; role: Role }[];
   createSession(tokenHash: string, userId: number, csrf: string, now: number, expiresAt: number): void;
   session(tokenHash: string): SessionRecord | undefined;
   deleteSession(tokenHash: string): void;
@@ -42,7 +51,7 @@ export interface AuthStore {
   deleteSessionsOf(userId: number): void;
   pruneSessions(now: number): void;
   createToken(name: string, userId: number, tokenHash: string, prefix: string, now: number): number;
-  tokenByHash(tokenHash: string): (TokenRecord & { userId: number }) | undefined;
+  tokenByHash(tokenHash: string): (TokenRecord & { userId: number; role: Role }) | undefined;
   tokens(): TokenRecord[];
   revokeToken(id: number, now: number): boolean;
   touchToken(id: number, now: number): void;
@@ -133,12 +142,15 @@ export class AuthService {
     return password;
   }
 
-  /** Sets (or creates) a user's password and ends that user's sessions. */
-  async setPassword(name: string, password: string): Promise<void> {
+  /** Sets (or creates, with `role`, default admin) a user's password and ends that user's sessions. */
+  async setPassword(name: string, password: string, role?: Role): Promise<void> {
     if (!USER_NAME.test(name)) throw invalid(`user name '${name}' is not valid: lower-case letters, digits, '_', '.', '-'`);
     if (password.length < 8) throw invalid("the password is too short: use at least 8 characters");
     if (password.length > 1024) throw invalid("the password is too long (at most 1024 characters)");
-    this.store.putUser(name, await this.hash(password), this.now());
+    if (role !== undefined && !ROLES.includes(role)) throw invalid(`role '${role}' is not one of ${ROLES.join(", ")}`);
+    const existed = this.store.user(name) !== undefined;
+    this.store.putUser(name, await this.hash(password), this.now(), role);
+    if (existed && role !== undefined) this.setRole(name, role);
     const u = this.store.user(name)!;
     this.store.deleteSessionsOf(u.id);
     // A new password also lifts the login limit: the way back in for a locked-out admin on the head node.
@@ -154,7 +166,7 @@ export class AuthService {
    * An account's count is in the store (it survives a restart; `drover user unlock` clears it); counts of
    * client addresses and of names that are no account are in memory, at most MEMORY_KEYS of them.
    */
-  async login(name: string, password: string, client = "unknown"): Promise<{ token: string; csrf: string; expiresAt: number; user: string }> {
+  async login(name: string, password: string, client = "unknown"): Promise<{ token: string; csrf: string; expiresAt: number; user: string; role: Role }> {
     const u = this.store.user(name);
     const keys = [`u:${name}`, `c:${client}`];
     const stored = (k: string) => k.startsWith("u:") && u !== undefined;
@@ -201,7 +213,7 @@ export class AuthService {
     const expiresAt = now + this.sessionMs;
     this.store.pruneSessions(now);
     this.store.createSession(sha256(token), u.id, csrf, now, expiresAt);
-    return { token, csrf, expiresAt, user: u.name };
+    return { token, csrf, expiresAt, user: u.name, role: u.role };
   }
 
   /**
@@ -244,6 +256,21 @@ export class AuthService {
   private dummy() {
     this.dummyHash ??= this.hash(random());
     return this.dummyHash;
+  }
+
+  /** Sets an account's role; its sessions end (the page reloads with what it may do now). */
+  setRole(name: string, role: string): void {
+    if (!ROLES.includes(role as Role)) throw invalid(`role '${role}' is not one of ${ROLES.join(", ")}`);
+    const u = this.store.user(name);
+    if (!u) throw notFound(`user '${name}' does not exist; create it with 'drover user passwd ${name} --role ${role}'`);
+    if (u.role === "admin" && role !== "admin" && this.store.users().filter((x) => x.role === "admin").length === 1)
+      throw invalid(`'${name}' is the last admin; make another account admin first (drover user role NAME admin)`);
+    this.store.setRole(name, role as Role, this.now());
+    this.store.deleteSessionsOf(u.id);
+  }
+
+  users(): { name: string; role: Role }[] {
+    return this.store.users();
   }
 
   /** The session a cookie belongs to, or undefined when it is unknown or expired. */
@@ -294,13 +321,13 @@ export class AuthService {
   }
 
   /** The user an API token belongs to; undefined for an unknown or revoked token. */
-  verifyToken(token: string | undefined): { user: string; tokenId: number } | undefined {
+  verifyToken(token: string | undefined): { user: string; tokenId: number; role: Role } | undefined {
     if (!token || !token.startsWith(TOKEN_PREFIX)) return undefined;
     const t = this.store.tokenByHash(sha256(token));
     if (!t || t.revokedAt) return undefined;
     const now = this.now();
     // Last use to the minute: a script polling every second should not write on every request.
     if (!t.lastUsedAt || now - t.lastUsedAt > 60_000) this.store.touchToken(t.id, now);
-    return { user: t.user, tokenId: t.id };
+    return { user: t.user, tokenId: t.id, role: t.role };
   }
 }

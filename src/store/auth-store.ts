@@ -1,7 +1,10 @@
 import { eq, lt } from "drizzle-orm";
-import type { AuthStore, TokenRecord } from "../services/auth";
+import type { AuthStore, Role, TokenRecord } from "../services/auth";
 import type { Db } from "./db";
 import { apiTokens, loginFailures, sessions, users } from "./schema";
+
+/** A stored role; anything unknown counts as the least (a viewer), never as admin. */
+const asRole = (r: string): Role => (r === "admin" ? "admin" : "viewer");
 
 /** The SQLite implementation of the auth port: users, sessions and API tokens. */
 export function sqliteAuthStore(db: Db): AuthStore {
@@ -16,22 +19,27 @@ export function sqliteAuthStore(db: Db): AuthStore {
   });
   return {
     userCount: () => db.select({ id: users.id }).from(users).all().length,
-    user: (name) => db.select({ id: users.id, name: users.name, passwordHash: users.passwordHash }).from(users).where(eq(users.name, name)).get(),
-    putUser: (name, passwordHash, now) =>
+    user: (name) => {
+      const u = db.select({ id: users.id, name: users.name, passwordHash: users.passwordHash, role: users.role }).from(users).where(eq(users.name, name)).get();
+      return u ? { ...u, role: asRole(u.role) } : undefined;
+    },
+    setRole: (name, role, now) => db.update(users).set({ role, updatedAt: now }).where(eq(users.name, name)).returning({ id: users.id }).all().length > 0,
+    users: () => db.select({ name: users.name, role: users.role }).from(users).orderBy(users.name).all().map((u) => ({ name: u.name, role: asRole(u.role) })),
+    putUser: (name, passwordHash, now, role) =>
       void db
         .insert(users)
-        .values({ name, passwordHash, createdAt: now, updatedAt: now })
+        .values({ name, passwordHash, createdAt: now, updatedAt: now, ...(role ? { role } : {}) })
         .onConflictDoUpdate({ target: users.name, set: { passwordHash, updatedAt: now } })
         .run(),
     createSession: (tokenHash, userId, csrf, now, expiresAt) => void db.insert(sessions).values({ tokenHash, userId, csrf, createdAt: now, expiresAt }).run(),
     session: (tokenHash) => {
       const r = db
-        .select({ userId: sessions.userId, user: users.name, csrf: sessions.csrf, expiresAt: sessions.expiresAt })
+        .select({ userId: sessions.userId, user: users.name, role: users.role, csrf: sessions.csrf, expiresAt: sessions.expiresAt })
         .from(sessions)
         .innerJoin(users, eq(users.id, sessions.userId))
         .where(eq(sessions.tokenHash, tokenHash))
         .get();
-      return r ?? undefined;
+      return r ? { ...r, role: asRole(r.role) } : undefined;
     },
     deleteSession: (tokenHash) => void db.delete(sessions).where(eq(sessions.tokenHash, tokenHash)).run(),
     deleteSessionsOf: (userId) => void db.delete(sessions).where(eq(sessions.userId, userId)).run(),
@@ -39,8 +47,8 @@ export function sqliteAuthStore(db: Db): AuthStore {
     createToken: (name, userId, tokenHash, prefix, now) =>
       db.insert(apiTokens).values({ name, userId, tokenHash, prefix, createdAt: now }).returning({ id: apiTokens.id }).get().id,
     tokenByHash: (tokenHash) => {
-      const r = db.select({ t: apiTokens, user: users.name }).from(apiTokens).innerJoin(users, eq(users.id, apiTokens.userId)).where(eq(apiTokens.tokenHash, tokenHash)).get();
-      return r ? { ...tokenRow(r.t, r.user), userId: r.t.userId } : undefined;
+      const r = db.select({ t: apiTokens, user: users.name, role: users.role }).from(apiTokens).innerJoin(users, eq(users.id, apiTokens.userId)).where(eq(apiTokens.tokenHash, tokenHash)).get();
+      return r ? { ...tokenRow(r.t, r.user), userId: r.t.userId, role: asRole(r.role) } : undefined;
     },
     tokens: () =>
       db

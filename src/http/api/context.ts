@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { getConnInfo } from "hono/bun";
 import type { SettingsPort } from "../../config/settings";
-import type { AuthService } from "../../services/auth";
+import type { AuthService, Role } from "../../services/auth";
 import type { BootStatusService } from "../../services/boot-status";
 import type { BootBusEvent, EventBus } from "../../services/events";
 import type { ImageService } from "../../services/images";
@@ -56,6 +56,8 @@ export interface CommandIo {
 export interface ApiEnv {
   Variables: {
     user: string;
+    /** What the account may do (docs/web.md, "Roles"). */
+    role: Role;
     via: "session" | "token";
     csrf?: string;
   };

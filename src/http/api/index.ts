@@ -16,6 +16,17 @@ export const SESSION_COOKIE = "drover_session";
 export const CSRF_HEADER = "x-csrf-token";
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 
+/**
+ * What needs the admin role: every change (any method but GET/HEAD/OPTIONS, except ending one's own
+ * session), the remote-CLI WebSocket (a command can change anything), and API tokens (who can act as whom).
+ * A viewer reads everything else.
+ */
+export function needsAdmin(method: string, path: string): boolean {
+  if (path === "/auth/logout") return false;
+  if (path === "/cli" || path.startsWith("/cli/") || path === "/tokens" || path.startsWith("/tokens/")) return true;
+  return !SAFE.has(method);
+}
+
 /** Parses "10.0.0.0/24" into a matcher; throws on anything else. */
 export function subnetMatcher(cidrs: readonly string[]): (ip: string | undefined) => boolean {
   const nets = cidrs.map((c) => {
@@ -37,6 +48,9 @@ export function subnetMatcher(cidrs: readonly string[]): (ip: string | undefined
  * in X-CSRF-Token on any change) or an API token (Authorization: Bearer drv_…); only login is public. With
  * `allowedSubnets`, clients elsewhere get 403 before anything else is looked at.
  */
+const viewerRefused = (user: string) =>
+  new AuthError("forbidden", `the account '${user}' is a viewer (read only); this needs an admin: drover user role ${user} admin (on the head node)`);
+
 export function apiApp(deps: ApiDeps): { app: Hono<ApiEnv>; router: ApiRouter } {
   const app = new Hono<ApiEnv>();
   const router = new ApiRouter(app);
@@ -55,7 +69,9 @@ export function apiApp(deps: ApiDeps): { app: Hono<ApiEnv>; router: ApiRouter } 
       const t = deps.auth.verifyToken(m?.[1]);
       if (!t) throw new AuthError("unauthenticated", "the API token is unknown or revoked; create one with 'drover user token create NAME'");
       c.set("user", t.user);
+      c.set("role", t.role);
       c.set("via", "token");
+      if (t.role !== "admin" && needsAdmin(c.req.method, path)) throw viewerRefused(t.user);
       return next();
     }
     const s = deps.auth.session(getCookie(c, SESSION_COOKIE));
@@ -65,8 +81,10 @@ export function apiApp(deps: ApiDeps): { app: Hono<ApiEnv>; router: ApiRouter } 
     // Cookies ride along on cross-site requests; a change must also carry the token only our page can read.
     if (!SAFE.has(c.req.method) && !deps.auth.csrfMatches(s, c.req.header(CSRF_HEADER))) throw new AuthError("forbidden", "missing or wrong X-CSRF-Token header (reload the page)");
     c.set("user", s.user);
+    c.set("role", s.role);
     c.set("via", "session");
     c.set("csrf", s.csrf);
+    if (s.role !== "admin" && needsAdmin(c.req.method, path)) throw viewerRefused(s.user);
     return next();
   });
 
@@ -85,7 +103,7 @@ export function apiApp(deps: ApiDeps): { app: Hono<ApiEnv>; router: ApiRouter } 
     async (c, { body }) => {
       const s = await deps.auth.login(body.user, body.password, clientOf(c) ?? "unknown");
       setCookie(c, SESSION_COOKIE, s.token, { httpOnly: true, sameSite: "Strict", secure: secure(c), path: "/", expires: new Date(s.expiresAt) });
-      return c.json({ user: s.user, csrf: s.csrf, expiresAt: s.expiresAt });
+      return c.json({ user: s.user, role: s.role, csrf: s.csrf, expiresAt: s.expiresAt });
     },
   );
   router.add({ method: "post", path: "/auth/logout", tag: "auth", summary: "end this session" }, (c) => {
@@ -94,7 +112,7 @@ export function apiApp(deps: ApiDeps): { app: Hono<ApiEnv>; router: ApiRouter } 
     return c.json({ ok: true });
   });
   router.add({ method: "get", path: "/auth/session", tag: "auth", public: true, summary: "who is logged in (user null when nobody), and the session's CSRF token" }, (c) =>
-    c.json(c.get("user") ? { user: c.get("user"), via: c.get("via"), ...(c.get("csrf") ? { csrf: c.get("csrf") } : {}) } : { user: null }),
+    c.json(c.get("user") ? { user: c.get("user"), role: c.get("role"), via: c.get("via"), ...(c.get("csrf") ? { csrf: c.get("csrf") } : {}) } : { user: null }),
   );
   router.add({ method: "get", path: "/tokens", tag: "auth", summary: "API tokens (secrets are never shown again)" }, (c) => c.json(deps.auth.tokens()));
   router.add(
