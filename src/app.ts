@@ -17,6 +17,8 @@ import { sqliteImageStore } from "./store/image-store";
 import { type OpenStore, openStore } from "./store/db";
 import { sqliteNodeStore } from "./store/node-store";
 import { sqliteSettingsStore } from "./store/settings-store";
+import { type BackupManifest, type RestoreResult, backupDataDir, restoreDataDir } from "./store/backup";
+import { VERSION } from "./version";
 
 /**
  * The composition root: the one place that builds concrete objects (store, services) and hands them down.
@@ -42,8 +44,8 @@ export interface Services {
   close(): void;
 }
 
-export function createServices(dataDir: string): Services {
-  const store = openStore(dataDir);
+export function createServices(dataDir: string, opts: { log?: (line: string) => void } = {}): Services {
+  const store = openStore(dataDir, { version: VERSION, ...(opts.log ? { log: opts.log } : {}) });
   const nodeStore = sqliteNodeStore(store.db);
   const nodes = new NodeService(nodeStore);
   nodes.initialize();
@@ -83,4 +85,14 @@ export function apiDeps(svc: Services, rest: Pick<ApiDeps, "settings" | "version
     power: new PowerService(svc.nodes, { templateDir: join(svc.dataDir, "power") }),
     ...rest,
   };
+}
+
+/** `drover backup FILE`: the open store (consistent while a server writes to it) and the site's files. */
+export function backupTo(svc: Services, file: string): BackupManifest {
+  return backupDataDir(svc.dataDir, svc.store.sqlite, file, VERSION);
+}
+
+/** `drover restore FILE`, with no store open on the data dir (the caller holds the server lock). */
+export function restoreFrom(dataDir: string, file: string): RestoreResult {
+  return restoreDataDir(dataDir, file, VERSION);
 }

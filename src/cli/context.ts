@@ -34,7 +34,7 @@ export class CliContext {
 
   services(): Services {
     if (this.given) return this.given;
-    this.opened ??= createServices(this.dataDir);
+    this.opened ??= createServices(this.dataDir, { log: (l) => this.io.err(`${l}\n`) });
     return this.opened;
   }
 

@@ -2,7 +2,6 @@ import { ServeSettings, keyValueSettingsStorage } from "../config/settings";
 import type { CommandIo, RunCommand } from "../http/api/context";
 import { startServer } from "../server";
 import type { Command } from "commander";
-import { mkdirSync } from "node:fs";
 import { acquireServerLock } from "../runtime/lock";
 import { sdNotifier } from "../runtime/sd-notify";
 import type { CommandModule } from "./context";
@@ -53,7 +52,6 @@ Examples:
     )
     .action(async (opts, cmd: Command) => {
       // One server per data dir, taken before the store is opened (and migrated, and backed up for it).
-      mkdirSync(ctx.dataDir, { recursive: true, mode: 0o700 });
       const lock = acquireServerLock(ctx.dataDir);
       const notify = sdNotifier(ctx.io.env);
       try {

@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { inUse } from "../domain/errors";
 
@@ -39,6 +39,7 @@ function alive(pid: number, started: string): boolean {
 
 export function acquireServerLock(dataDir: string, pid = process.pid): ServerLock {
   const path = join(dataDir, LOCK_FILE);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   for (let attempt = 0; ; attempt++) {
     try {
       const fd = openSync(path, "wx", 0o644);

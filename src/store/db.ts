@@ -2,6 +2,7 @@ import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
+import { backupBeforeMigration } from "./backup";
 import { migrate } from "./migrate";
 import { migrations } from "./migrations";
 import * as schema from "./schema";
@@ -19,7 +20,7 @@ export interface OpenStore {
  * Opens (creating if needed) the SQLite store in `dataDir`: WAL so readers never block the writer,
  * foreign keys on, and a busy timeout so that the server and CLI invocations share the file safely.
  */
-export function openStore(dataDir: string): OpenStore {
+export function openStore(dataDir: string, opts: { version?: string; log?: (line: string) => void } = {}): OpenStore {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const path = join(dataDir, "drover.db");
   const sqlite = new Database(path, { create: true, strict: true });
@@ -27,7 +28,19 @@ export function openStore(dataDir: string): OpenStore {
   sqlite.run("PRAGMA journal_mode = WAL");
   sqlite.run("PRAGMA synchronous = NORMAL");
   sqlite.run("PRAGMA foreign_keys = ON");
-  migrate(sqlite, migrations);
+  try {
+    migrate(sqlite, migrations, {
+      ...(opts.version ? { version: opts.version } : {}),
+      // A schema change is the one write that cannot be undone by the next write: keep the database as it was.
+      beforeApply: (pending) => {
+        const to = backupBeforeMigration(dataDir, sqlite, pending);
+        opts.log?.(`drover: backed up the store to ${to} before migrating it (${pending.join(", ")})`);
+      },
+    });
+  } catch (e) {
+    sqlite.close();
+    throw e;
+  }
   const db = drizzle({ client: sqlite, schema });
   return { sqlite, db, path, close: () => sqlite.close() };
 }
