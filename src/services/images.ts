@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { DroverError, conflict, inUse, invalid, notFound } from "../domain/errors";
 import { BlobError, BlobStore } from "../image/blobs";
@@ -170,8 +170,41 @@ export class ImageService {
     if (process.getuid?.() !== 0) throw invalid(`${what} must run as root: images keep file owners, device nodes and capabilities`);
   }
 
+  /**
+   * The images directory, 0700: images hold setuid programs and root's files with their owners; a local
+   * user who cannot traverse it cannot run or read them (docs/security.md). Made so on every image write.
+   */
+  private ensureRoot() {
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    chmodSync(this.root, 0o700);
+  }
+
+  /**
+   * Removes `.import-NAME-XXXXXXXX` directories that a killed `image import` left behind (hundreds of MB):
+   * one is in use only while a live drover process holds NAME's lock. `mine` is the image this process is
+   * importing now (it holds that lock, so that name's earlier directories are stale). Returns what went.
+   */
+  sweepImports(mine?: string): string[] {
+    let entries: string[];
+    try {
+      entries = readdirSync(this.root);
+    } catch {
+      return [];
+    }
+    const removed: string[] = [];
+    for (const e of entries) {
+      const m = /^\.import-(.+)-[0-9a-f]{8}$/.exec(e);
+      if (!m) continue;
+      if (m[1] !== mine && lockHolder(join(this.root, `.${m[1]}.lock`)) !== undefined) continue;
+      rmSync(join(this.root, e), { recursive: true, force: true });
+      removed.push(e);
+    }
+    return removed;
+  }
+
   private lock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    mkdirSync(this.root, { recursive: true, mode: 0o755 });
+    this.ensureRoot();
+    this.sweepImports();
     return withLock(join(this.root, `.${name}.lock`), `image '${name}'`, fn).catch((e) => {
       throw e instanceof LockedError ? conflict(e.message) : e;
     });
@@ -202,6 +235,7 @@ export class ImageService {
       } catch (e) {
         throw invalid((e as Error).message);
       }
+      this.sweepImports(name);
       const tmp = join(this.root, `.import-${name}-${randomBytes(4).toString("hex")}`);
       mkdirSync(join(tmp, "rootfs"), { recursive: true, mode: 0o755 });
       try {
@@ -564,3 +598,12 @@ async function translate<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The live process holding a lock file (image/lock.ts writes its pid), or undefined when it is free or stale. */
+function lockHolder(path: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path, "utf8").trim());
+    return pid && existsSync(`/proc/${pid}`) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
