@@ -15,6 +15,7 @@ import { type RaServer, startRaServer } from "./protocols/ra/server";
 import { type TftpServer, startTftpServer } from "./protocols/tftp/server";
 import { sqliteLeaseStore } from "./store/boot-store";
 import { saveAdminPassword } from "./runtime/admin-password";
+import { serveMetrics } from "./serve-metrics";
 
 export interface RunningServer {
   httpPort: number;
@@ -51,11 +52,14 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
   if (settings.startWarning) log(`drover: ${settings.startWarning}`);
   const startedAt = new Date();
   const files: BootFiles = cfg.ipxeDir ? dirBootFiles(cfg.ipxeDir) : embeddedIpxeFiles();
+  // /metrics: counters fed by callbacks handed to each server below; gauges read when scraped.
+  const obs = serveMetrics(svc, sqliteLeaseStore(svc.store.db), () => ({ tftp, dhcp }));
+  let ready = false;
   const boot = new BootService(
     svc.nodes,
     svc.bootState,
     extras.images ?? imageArtifacts(svc.images),
-    extras.overlays ?? svc.overlays,
+    obs.overlays(extras.overlays ?? svc.overlays),
     {
       discovery: cfg.discovery.enabled,
       ...(cfg.discovery.register ? { register: cfg.discovery.register } : {}),
@@ -78,7 +82,16 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
   let tftp: TftpServer | undefined;
   let dhcp: DhcpServer | undefined;
   let ra: RaServer | undefined;
+  const storeAnswers = () => {
+    try {
+      return svc.store.sqlite.query("SELECT 1 AS ok").get() ? undefined : "the node store does not answer";
+    } catch (e) {
+      return `the node store does not answer: ${(e as Error).message}`;
+    }
+  };
   const app = createApp({
+    metrics: obs.http,
+    health: { live: storeAnswers, ready: () => (ready ? undefined : "starting: not every server listens yet") },
     startedAt,
     stats: () => svc.nodes.counts(),
     services: () => ({
@@ -146,7 +159,7 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
   /** DHCP (and RA beside it) for a configuration; nothing when DHCP is off. Throws when a socket cannot open. */
   const startDhcp = async (c: Readonly<ServeConfig>): Promise<{ dhcp?: DhcpServer; ra?: RaServer }> => {
     if (c.dhcp.mode === "off") return {};
-    const d = await startDhcpServer(dhcpConfig(dhcpInput(c)), boot, leases, { info: log, debug: extras.debug ? log : () => {} });
+    const d = await startDhcpServer(dhcpConfig(dhcpInput(c)), boot, leases, { info: log, debug: extras.debug ? log : () => {} }, { onPacket: obs.onDhcpPacket });
     log(`drover: DHCP (${c.dhcp.mode}) on ${d.listening.join(", ")}${c.discovery.enabled ? ", discovery on" : ""}`);
     const names = raInterfaces(c);
     try {
@@ -175,7 +188,7 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
   });
   try {
     if (cfg.tftp.enabled) {
-      tftp = await startTftpServer({ port: cfg.tftp.port, address: cfg.tftp.address }, files, log);
+      tftp = await startTftpServer({ port: cfg.tftp.port, address: cfg.tftp.address }, files, log, { onTransfer: obs.onTftpTransfer });
       stops.push(() => tftp!.stop());
       log(`drover: TFTP on ${cfg.tftp.address}:${tftp.port} serving ${cfg.ipxeDir ?? "the embedded iPXE binaries"}`);
     }
@@ -189,6 +202,8 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
     await stopAll();
     throw e;
   }
+  stops.push(async () => obs.stop());
+  ready = true;
   return {
     httpPort: http.port!,
     ...(tftp ? { tftpPort: tftp.port } : {}),

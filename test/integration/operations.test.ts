@@ -80,6 +80,32 @@ describe("drover serve under a service manager", () => {
     expect(err).toContain(`drover: another drover serve (PID ${proc.pid}) is running on data dir ${data} (lock ${join(data, "serve.lock")})`);
   });
 
+  test("/healthz and /readyz answer 200 once serving; /metrics counts HTTP by route pattern and a real TFTP transfer", async () => {
+    expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()).toEqual({ status: "ok" });
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(ready.status).toBe(200);
+    for (let i = 0; i < 3; i++) await (await fetch(`http://127.0.0.1:${port}/status`)).text();
+    const tftpPort = Number(/drover: TFTP on 127\.0\.0\.1:(\d+)/.exec(log)![1]);
+    const curl = Bun.which("curl");
+    if (curl) expect(Bun.spawnSync([curl, "-sS", "-o", join(t.dir, "undionly.kpxe"), `tftp://127.0.0.1:${tftpPort}/undionly.kpxe`]).exitCode).toBe(0);
+    // The transfer is counted when it ends (the data plane reports it a moment after curl has its last block).
+    let text = "";
+    for (let i = 0; i < 50; i++) {
+      text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      if (!curl || text.includes('drover_tftp_transfers_total{outcome="ok"} 1')) break;
+      await Bun.sleep(50);
+    }
+    expect(text).toContain('drover_http_requests_total{code="200",method="GET",route="/status"} 3');
+    expect(text).toContain('drover_http_requests_total{code="200",method="GET",route="/readyz"} 1');
+    expect(text).toMatch(/drover_http_request_duration_seconds_count\{route="\/status"\} 3/);
+    expect(text).toContain('drover_nodes{state="never seen"} 0');
+    expect(text).toMatch(/\nprocess_resident_memory_bytes \d+/);
+    if (curl) {
+      expect(text).toContain('drover_tftp_transfers_total{outcome="ok"} 1');
+      expect(text).toContain(`drover_tftp_bytes_total ${statSync(join(t.dir, "undionly.kpxe")).size}`);
+    } else console.warn("operations.test: TFTP counters not checked: no curl (apt: curl)");
+  });
+
   test("SIGTERM: STOPPING=1, exit 0, the lock is gone and a new server can start", async () => {
     proc.kill("SIGTERM");
     expect(await proc.exited).toBe(0);

@@ -41,6 +41,29 @@ export interface DhcpServer {
 
 export interface DhcpServerOptions {
   now?: () => number;
+  /**
+   * Called once per datagram with its DHCP message type ("DISCOVER", …, "none" when it has none) and what
+   * became of it ("replied", "handled", or the drop reason): the composition root counts these for /metrics.
+   */
+  onPacket?: (type: string, outcome: string) => void;
+}
+
+const TYPE_NAMES = ["none", "DISCOVER", "OFFER", "REQUEST", "DECLINE", "ACK", "NAK", "RELEASE", "INFORM"];
+
+/** Option 53 read straight from the bytes (after the 240-byte header and cookie), without decoding the packet. */
+export function messageTypeName(msg: Uint8Array): string {
+  for (let i = 240; i < msg.length; ) {
+    const code = msg[i]!;
+    if (code === 255) break;
+    if (code === 0) {
+      i++;
+      continue;
+    }
+    const len = msg[i + 1] ?? 0;
+    if (code === 53 && len >= 1) return TYPE_NAMES[msg[i + 2]!] ?? "other";
+    i += 2 + len;
+  }
+  return "none";
 }
 
 export async function startDhcpServer(
@@ -55,8 +78,10 @@ export async function startDhcpServer(
   const sockets: dgram.Socket[] = [];
   const listening: string[] = [];
   let closed = false;
-  const count = (r: DropReason) => {
+  const onPacket = opts.onPacket ?? (() => {});
+  const count = (r: DropReason, msg: Uint8Array) => {
     stats.dropped[r] = (stats.dropped[r] ?? 0) + 1;
+    onPacket(messageTypeName(msg), r);
   };
 
   const open = async (iface: DhcpInterface, udpPort: number, listener: Inbound["listener"]) => {
@@ -82,12 +107,13 @@ export async function startDhcpServer(
       handler.handleBytes(msg, inb).then(
         (out) => {
           if (out.kind === "drop") {
-            count(out.reason);
+            count(out.reason, msg);
             log.debug(`dhcp: ${iface.name}: dropped from ${rinfo.address}:${rinfo.port} (${out.reason}): ${out.detail}`);
             return;
           }
           if (out.kind === "done") {
             stats.handled++;
+            onPacket(messageTypeName(msg), "handled");
             log.debug(`dhcp: ${iface.name}: ${out.note}`);
             return;
           }
@@ -96,17 +122,18 @@ export async function startDhcpServer(
           const bytes = encode(out.packet);
           sock.send(bytes, out.to.port, out.to.address, (err) => {
             if (err) {
-              count("send-failed");
+              count("send-failed", msg);
               log.info(`dhcp: ${iface.name}: sending to ${out.to.address}:${out.to.port}: ${err.message}`);
             } else {
               stats.replied++;
+              onPacket(messageTypeName(msg), "replied");
               log.debug(`dhcp: ${iface.name}: ${out.note} → ${out.to.address}:${out.to.port}`);
             }
           });
         },
         (e) => {
           // A bug in the handler must not take the server down; count it like any other bad packet.
-          count("lookup-failed");
+          count("lookup-failed", msg);
           log.info(`dhcp: ${iface.name}: internal error on a packet from ${rinfo.address} (${hexOf(msg.subarray(0, 16))}…): ${(e as Error).message}`);
         },
       );
