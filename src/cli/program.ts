@@ -54,6 +54,9 @@ import profileList from "./profile/list";
 import profileSet from "./profile/set";
 import profileUnset from "./profile/unset";
 import backup from "./backup";
+import completion from "./completion";
+import help from "./help";
+import man from "./man";
 import install from "./install";
 import restore from "./restore";
 import serve from "./serve";
@@ -88,6 +91,9 @@ export const COMMANDS: Record<string, { help: string; aliases?: string[]; verbs?
   uninstall: { help: "remove the systemd service (the data dir is kept)", self: uninstall },
   backup: { help: "back up the store and the site's files, while serving", self: backup },
   restore: { help: "restore a backup (with the server stopped)", self: restore },
+  completion: { help: "shell completions (bash, zsh, fish)", self: completion },
+  man: { help: "the manual page", self: man },
+  help: { help: "a command's help: drover help node add", self: help },
   version: { help: "print drover's version", self: version },
 };
 
