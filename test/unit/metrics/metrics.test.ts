@@ -1,4 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { createServices } from "../../../src/app";
 import { encode } from "../../../src/protocols/dhcp/codec";
 import { MessageType } from "../../../src/protocols/dhcp/options";
@@ -93,6 +95,10 @@ describe("drover serve's metrics", () => {
       expect(text).toContain("drover_tftp_bytes_total 70000");
       expect(text).toMatch(/\nprocess_resident_memory_bytes \d+\n/);
       expect(text).toContain("# TYPE process_cpu_seconds_total counter");
+      // The shipped dashboard plots only what /metrics has.
+      const dashboard = readFileSync(join(import.meta.dir, "../../../docs/grafana-dashboard.json"), "utf8");
+      const used = new Set([...dashboard.matchAll(/\b((?:drover|process)_[a-z_]+)/g)].map((m) => m[1]!.replace(/_bucket$/, "")));
+      expect([...used].filter((n) => !text.includes(`# TYPE ${n} `))).toEqual([]);
       obs.stop();
     } finally {
       svc.close();
