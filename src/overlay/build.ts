@@ -11,6 +11,7 @@ import { mergeAccounts } from "./syncuser";
 import { type NativeRender, nativeFor } from "./native";
 import { MissingValue, RenderContext, type RenderResult, type RenderedFile, TEMPLATE_SUFFIX, TemplateError, WAREWULF_SUFFIX } from "./template";
 import { gzipSync } from "node:zlib";
+import { WwError, defaultSettings, renderWarewulf } from "./warewulf";
 
 /**
  * Renders and packs one node's overlays into a gzip'd newc archive.
@@ -263,30 +264,74 @@ export class NodeRenderer {
   notes: string[] = [];
   private readonly ctx: RenderContext;
   private readonly build: { version: string; host: string; overlay: string; template: string };
+  private readonly hostKey: (type: string, part: "private" | "public") => string;
 
   constructor(
     readonly node: NodeView,
-    snap: Snapshot,
-    env: HostEnv,
+    private readonly snap: Snapshot,
+    private readonly env: HostEnv,
+    /** The node's document after the cascade, when known: `.ww` templates see what was unset. */
+    private readonly conf?: Conf,
   ) {
     this.build = { version: env.version, host: env.host, overlay: "", template: "" };
     const data: Record<string, unknown> = { node, allNodes: snap.peers, server: snap.server, build: this.build };
     const deps = { push: (d: Dep) => this.deps.push(d) } as unknown as Dep[];
-    this.ctx = new RenderContext(data, helpersFor(env, node, data, deps, (m) => this.notes.push(m)), node.name);
+    const helpers = helpersFor(env, node, data, deps, (m) => this.notes.push(m));
+    this.hostKey = helpers.hostKey;
+    this.ctx = new RenderContext(data, helpers, node.name);
   }
 
-  render(tree: OverlayTree, entry: Extract<OverlayEntry, { type: "file" }>) {
-    if (entry.path.endsWith(WAREWULF_SUFFIX))
-      throw new TemplateError(
-        `overlay ${tree.name}, file ${entry.path}: this is a Warewulf (Go) template, which drover does not render; rewrite it as ${entry.path.slice(0, -WAREWULF_SUFFIX.length)}${TEMPLATE_SUFFIX} (eta syntax, see docs/overlays.md), or re-import the overlay with drover overlay import, which converts simple ones`,
-        { overlay: tree.name, template: entry.path, node: this.node.name },
-      );
+  render(tree: OverlayTree, entry: Extract<OverlayEntry, { type: "file" }>): RenderResult {
     this.deps = [];
     this.notes = [];
     this.build.overlay = tree.name;
     this.build.template = entry.path;
     const text = new TextDecoder().decode(entry.data);
+    if (entry.path.endsWith(WAREWULF_SUFFIX)) return this.renderWw(tree, entry, text);
     return this.ctx.render({ overlay: tree.name, path: entry.path, text, mode: entry.mode, uid: entry.uid, gid: entry.gid });
+  }
+
+  /** A Warewulf `.ww` template, through the Go template engine (warewulf.ts). */
+  private renderWw(tree: OverlayTree, entry: Extract<OverlayEntry, { type: "file" }>, text: string): RenderResult {
+    const where = (line?: number) => `overlay ${tree.name}, template ${entry.path}${line ? ` line ${line}` : ""}, node ${this.node.name}`;
+    const deps = { push: (d: Dep) => this.deps.push(d) } as unknown as Dep[];
+    const { env, node } = this;
+    const soft = (f: () => string) => {
+      try {
+        return f();
+      } catch (e) {
+        if (e instanceof MissingValue && /no such file|has no |does not exist/.test(e.message)) return undefined;
+        throw e;
+      }
+    };
+    try {
+      return renderWarewulf({
+        src: { overlay: tree.name, path: entry.path, text, mode: entry.mode, uid: entry.uid, gid: entry.gid },
+        node,
+        ...(this.conf ? { conf: this.conf } : {}),
+        peers: this.snap.peers,
+        settings: defaultSettings(this.snap.server),
+        build: { host: env.host, time: new Date(), overlay: tree.name, source: entry.path },
+        host: {
+          include: (p) => soft(() => readHead(env, p, deps, false)),
+          includeFrom: (image, p) => (env.imageRoot(image) ? soft(() => readImage(env, node, p, deps, false, image)) : undefined),
+          readlink: (p) => {
+            const r = resolveIn(env.headRoot, p, true);
+            deps.push({ path: r, sig: depSig(r) });
+            if (!existsSync(r)) return undefined;
+            const root = env.headRoot.replace(/\/+$/, "");
+            return r.startsWith(`${root}/`) ? r.slice(root.length) : r;
+          },
+          hostKey: (type, part) => this.hostKey(type, part),
+          note: (m) => this.notes.push(`${entry.path}: ${m}`),
+        },
+        deadline: Date.now() + 5000,
+        rethrow: (e) => e instanceof DeferToCaller,
+      });
+    } catch (e) {
+      const line = e instanceof WwError ? e.line : undefined;
+      throw new TemplateError(`${where(line)}: ${(e as Error).message}`, { overlay: tree.name, template: entry.path, node: this.node.name, ...(line ? { line } : {}) }, { cause: e });
+    }
   }
 }
 
@@ -388,7 +433,7 @@ export function buildArchive(
       let r = renderNative(e, snap);
       let own: Dep[] = [];
       if (!r) {
-        renderer ??= new NodeRenderer(nodeView(input.name, input.conf, input.profiles), snap, env);
+        renderer ??= new NodeRenderer(nodeView(input.name, input.conf, input.profiles), snap, env, input.conf);
         r = renderer.render(tree, e);
         own = renderer.deps;
         for (const m of renderer.notes) notes.push({ overlay: name, level: "note", message: `${e.path}: ${m}` });

@@ -6,6 +6,7 @@ import type { NodeInput } from "./build";
 import { fstabOf, nodeView } from "./data";
 import type { OverlayTree } from "./repo";
 import { TEMPLATE_SUFFIX, WAREWULF_SUFFIX, syntaxError } from "./template";
+import { wwSyntaxError } from "./warewulf";
 
 /**
  * `overlay lint`: configurations that build fine but boot wrong. Each warning names what to do; warnings that
@@ -100,8 +101,10 @@ export function lintOverlays(inp: LintInput): LintWarning[] {
     const t = tree(name);
     for (const e of t?.entries ?? []) {
       if (e.type !== "file") continue;
-      if (e.path.endsWith(WAREWULF_SUFFIX)) warn(`overlay ${name}: ${e.path} is a Warewulf (Go) template, which drover refuses to render; rewrite it as ${e.path.slice(0, -3)}${TEMPLATE_SUFFIX} (drover overlay import converts simple ones)`);
-      else if (e.path.endsWith(TEMPLATE_SUFFIX)) {
+      if (e.path.endsWith(WAREWULF_SUFFIX)) {
+        const err = wwSyntaxError(e.path, new TextDecoder().decode(e.data));
+        if (err) warn(`overlay ${name}: ${e.path}: ${err}`);
+      } else if (e.path.endsWith(TEMPLATE_SUFFIX)) {
         const err = syntaxError(new TextDecoder().decode(e.data));
         if (err) warn(`overlay ${name}: ${e.path}: ${err.split("=====")[0]!.replace(/\s+/g, " ").trim()}`);
       }

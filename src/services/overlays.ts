@@ -16,7 +16,7 @@ import { type LintWarning, lintOverlays } from "../overlay/lint";
 import { type BuildJob, BuildPool, type JobResult, type PoolInit, type SnapPatch } from "../overlay/pool";
 import { OVERLAY_NAME, OverlayRepo, type OverlayTree } from "../overlay/repo";
 import { type RuntimeSecurity, runtimeAllowed } from "../overlay/security";
-import { MissingValue, type RenderedFile, TEMPLATE_SUFFIX, TemplateError, WAREWULF_SUFFIX, convertWarewulf } from "../overlay/template";
+import { MissingValue, type RenderedFile, TEMPLATE_SUFFIX, TemplateError } from "../overlay/template";
 import { COMMIT, VERSION } from "../version";
 import type { NodeStore, StoreRevision } from "./ports";
 
@@ -994,8 +994,8 @@ export class OverlayService implements OverlayArtifacts {
   }
 
   /**
-   * Copies a head-node file into an overlay. A Warewulf `.ww` template is converted to `.eta` when it only
-   * prints simple variables, and refused otherwise (with what to do).
+   * Copies a head-node file into an overlay. A Warewulf `.ww` template is kept as it is (warewulf.ts renders
+   * it); `converted` is always false now and stays for the API's shape.
    */
   importFile(name: string, source: string, dest?: string): { path: string; converted: boolean } {
     if (!existsSync(source)) throw notFound(`${source} does not exist on this host`);
@@ -1009,17 +1009,10 @@ export class OverlayService implements OverlayArtifacts {
    * them in messages and is the default destination; `meta` is the source's mode and owner where known.
    */
   importData(name: string, source: string, bytes: Uint8Array, dest?: string, meta: { mode?: number; uid?: number; gid?: number } = {}): { path: string; converted: boolean } {
-    let target = dest ?? source;
-    let data: Uint8Array | string = bytes;
-    let converted = false;
-    if (target.endsWith(WAREWULF_SUFFIX)) {
-      const r = convertWarewulf(new TextDecoder().decode(data));
-      if ("problem" in r)
-        throw invalid(`${source} is a Warewulf template that cannot be converted automatically (${r.problem}); rewrite it in eta syntax (docs/overlays.md) and import it as ${target.slice(0, -WAREWULF_SUFFIX.length)}${TEMPLATE_SUFFIX}`);
-      data = r.text;
-      target = `${target.slice(0, -WAREWULF_SUFFIX.length)}${TEMPLATE_SUFFIX}`;
-      converted = true;
-    }
+    const target = dest ?? source;
+    const data: Uint8Array | string = bytes;
+    const converted = false;
+    // A Warewulf `.ww` template is kept as it is: drover renders it with Go's template semantics.
     const path = this.writeFile(name, target, data, meta);
     return { path, converted };
   }

@@ -5,7 +5,7 @@ import { fileErrorCode, readUserFile } from "../output";
 const imp: CommandModule = (parent, ctx) => {
   parent
     .command("import")
-    .description("copy a file from this host into an overlay (mode and owner kept); Warewulf .ww templates are converted when simple")
+    .description("copy a file from this host into an overlay (mode and owner kept); Warewulf .ww templates are kept and rendered as Go templates")
     .argument("<name>", "overlay (created when missing)")
     .argument("<source>", "file on this host (with --server: on the machine you run drover on)")
     .argument("[dest]", "path inside the overlay (default: the source path)")

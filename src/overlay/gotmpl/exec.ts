@@ -42,6 +42,8 @@ export interface ExecOptions {
   maxDepth?: number;
   /** Date.now() after which the run stops. */
   deadline?: number;
+  /** Errors of the functions that are passed on as they are (not made "error calling NAME: …"). */
+  rethrow?: (e: unknown) => boolean;
   /** Told each time `<no value>` is printed (a missing map key), with the template, line and action. */
   onNoValue?: (template: string, line: number, src: string) => void;
 }
@@ -382,7 +384,7 @@ class State {
     try {
       out = def.fn.apply(self, argv);
     } catch (e) {
-      if (e instanceof Halt || e instanceof Failure || e instanceof GoTemplateError || e === BREAK || e === CONTINUE) throw e;
+      if (e instanceof Halt || e instanceof Failure || e instanceof GoTemplateError || e === BREAK || e === CONTINUE || this.opts.rethrow?.(e)) throw e;
       return this.fail(`error calling ${name}: ${e instanceof Error ? e.message : String(e)}`);
     }
     return norm(out);

@@ -37,11 +37,10 @@ describe("overlay create, import, mkdir, chmod, chown, show, info, delete", () =
     await cluster();
     await ok("overlay", "create", "site");
     expect((await drover(dir, "overlay", "create", "site")).code).toBe(4);
-    const src = join(dir, "motd.ww");
-    writeFileSync(src, "Welcome to {{ .Id }} (head {{ .Ipaddr }})\n");
-    const imp = await ok("overlay", "import", "site", src, "etc/motd.ww");
+    const src = join(dir, "motd.eta");
+    writeFileSync(src, "Welcome to <%= it.node.name %> (head <%= it.server.address %>)\n");
+    const imp = await ok("overlay", "import", "site", src, "etc/motd.eta");
     expect(imp.out).toContain("etc/motd.eta");
-    expect(imp.out).toContain("converted");
     await ok("overlay", "mkdir", "site", "etc/secret", "--mode", "700");
     await ok("overlay", "chmod", "site", "etc/motd.eta", "600");
     await ok("overlay", "chown", "site", "etc/motd.eta", "0", "0");
@@ -56,12 +55,13 @@ describe("overlay create, import, mkdir, chmod, chown, show, info, delete", () =
     expect((await drover(dir, "overlay", "show", "site", "etc/motd.eta")).code).toBe(3);
   });
 
-  test("a complex Warewulf template is refused on import with what to do", async () => {
+  test("a Warewulf template is imported as it is and renders with Go's semantics", async () => {
+    await cluster();
     const src = join(dir, "x.ww");
-    writeFileSync(src, "{{ range .NetDevs }}{{ .Ipaddr }}{{ end }}\n");
-    const r = await drover(dir, "overlay", "import", "site", src, "etc/x.ww");
-    expect(r.code).toBe(2);
-    expect(r.err).toContain("cannot be converted automatically");
+    writeFileSync(src, "{{ range $name, $d := .NetDevs }}{{ $name }}={{ $d.Ipaddr }}{{ end }}\n");
+    await ok("overlay", "import", "site", src, "etc/x.ww");
+    expect((await ok("overlay", "show", "site", "etc/x.ww")).out).toBe("{{ range $name, $d := .NetDevs }}{{ $name }}={{ $d.Ipaddr }}{{ end }}\n");
+    expect((await ok("overlay", "show", "site", "etc/x.ww", "--render", "n1")).out).toMatch(/^\w+=(\d+\.\d+\.\d+\.\d+|<nil>)\n$/);
   });
 
   test("show --render names the template, line and node when a value is missing", async () => {

@@ -63,13 +63,20 @@ describe("Warewulf templates", () => {
   test("anything else is refused, not guessed", () => {
     expect(convertWarewulf("{{ range .NetDevs }}x{{ end }}")).toHaveProperty("problem");
   });
-  test("a .ww file in an overlay is refused with its name and what to do", async () => {
+  test("a .ww file in an overlay renders as Warewulf renders it; a misspelt field names overlay, template, line and node", async () => {
     const w = world();
     try {
       const d = join(w.dir, "data", "overlays", "old", "etc");
       mkdirSync(d, { recursive: true });
-      writeFileSync(join(d, "motd.ww"), "{{ .Id }}\n");
-      await expect(w.overlays.preview("n-dhcp", ["old"])).rejects.toThrow(/etc\/motd\.ww: this is a Warewulf \(Go\) template.*rewrite it as etc\/motd\.eta/);
+      writeFileSync(join(d, "motd.ww"), "{{ .Id }}{{ range $n, $d := .NetDevs }} {{ $n }}{{ end }} {{ .Tags.nope }}\n");
+      const motd = (await w.overlays.preview("n-dhcp", ["old"])).find((e) => e.path === "etc/motd")!;
+      expect(new TextDecoder().decode(motd.data)).toBe("n-dhcp default <no value>\n");
+      writeFileSync(join(d, "motd.ww"), "ok\n{{ .Idd }}\n");
+      const err = await w.overlays.preview("n-dhcp", ["old"]).then(
+        () => "rendered",
+        (e: Error) => e.message,
+      );
+      expect(err).toMatch(/overlay old, template etc\/motd\.ww line 2, node n-dhcp: template: motd\.ww:2: executing "motd\.ww" at <\.Idd>: can't evaluate field Idd in type overlay\.TemplateStruct$/);
     } finally {
       w.cleanup();
     }
