@@ -156,7 +156,10 @@ export class BootService implements DhcpBootPort, HttpBootPort {
       this.event({ mac, stage: "error", detail: msg, address: req.remote });
       return { status: 200, script: `#!ipxe\necho drover: ${msg}\necho drover: asking again in 60 seconds\nsleep 60\nchain --replace --autofree ${req.base}/ipxe/\${mac:hexhyp}?assetkey=\${asset:uristring}&uuid=\${uuid}\n` };
     }
-    const template = c.ipxe ?? (choice.mode === "two-stage" ? "two-stage" : "default");
+    // Warewulf's profiles name the template "default" (drover's default profile too): that means "the
+    // built-in script for the node's boot mode" unless the site has its own default.ipxe.
+    const siteDefault = !!this.settings.ipxeTemplateDir && existsSync(join(this.settings.ipxeTemplateDir, "default.ipxe"));
+    const template = c.ipxe && !(c.ipxe === "default" && !siteDefault) ? c.ipxe : choice.mode === "two-stage" ? "two-stage" : "default";
     const script = this.render(template, {
       node: n.name,
       mac,
