@@ -1,6 +1,7 @@
 /**
  * Seed 004's payoff, end to end: two diskless Debian 12 VMs (c1 under BIOS, c2 under UEFI with OVMF's own
- * PXE and no NIC ROM; 3 GiB each, TCG) boot through `drover serve` alone from a stock Debian image, join a
+ * PXE and no NIC ROM; 3 GiB each, TCG) boot through `drover serve` alone from a stock Debian image (two-stage,
+ * the default for an image this size: stage 1 streams it into a tmpfs), join a
  * Slurm cluster and run a job the scheduler placed on both — with the lab write-up's commands, `wwctl`
  * replaced by `drover`, and no `--netdev` anywhere (devices are found by their MACs).
  *
@@ -134,6 +135,12 @@ describe.skipIf(!!why)("a real distribution boots with the seed commands: Debian
         // Both reach a login prompt on their serial consoles (systemd is up on the stock image).
         await Promise.all(vms.map((vm) => vm.waitFor(/on an x86_64 \(ttyS0\)/, BOOT_TIMEOUT)));
         stage("power-on → the login prompt on both nodes (run together)");
+        // Both came up two-stage (the default for an image this size): stage 1 streamed and checked the image.
+        for (const vm of vms) {
+          const inPlace = vm.log().match(/drover-stage1: image in place: .*sha256 ok/);
+          expect(inPlace?.[0]).toBeDefined();
+          console.log(`${vm.serialLog}: ${inPlace?.[0]}`);
+        }
         // drover's record: both booted (the agent reported init up), the agent's first heartbeat seen, no error.
         type Row = { node: string; state: string; stage: string; agentUp?: number; stages: Record<string, number> };
         const status = () => JSON.parse(drover("node", "status", "--json")) as Row[];
