@@ -5,6 +5,13 @@
  *                                                    offer (decoded), then send a REQUEST to the ProxyDHCP
  *                                                    server's port 4011 and print its ACK.
  *   bun bench/_dhcp-client.ts fuzz IFACE SERVER COUNT send COUNT mutated DHCP packets to SERVER:67.
+ *   bun bench/_dhcp-client.ts loop IFACE SERVER RELAY COUNT INFLIGHT MACBASE
+ *                                                    closed loop as a relay agent (giaddr RELAY, source port
+ *                                                    67): COUNT distinct clients (MACBASE:00:00:00 upwards),
+ *                                                    INFLIGHT exchanges at a time, each a full DORA; a new
+ *                                                    one starts when one ends. Prints "loop {json}"
+ *                                                    (PRINT_ACKS=1: also "ack MAC ADDRESS" per ACK;
+ *                                                    IDLE_EXIT_MS=N: stop once the server is silent N ms).
  *
  * Output lines: "offer {json}", "ack {json}", "sent N". Nothing but the given server/broadcast on IFACE
  * is ever addressed.
@@ -126,5 +133,108 @@ if (mode === "fuzz") {
   s.close();
   process.exit(0);
 }
-console.error("usage: dhcp-client.ts pxe IFACE MAC ARCH | fuzz IFACE SERVER COUNT");
+if (mode === "loop") {
+  const [server, relay, countS, inflightS, base] = process.argv.slice(4);
+  const count = Number(countS);
+  const inflight = Math.min(Number(inflightS), count);
+  // Bounded: a lost packet is sent again after RETRY_MS, at most TRIES times, then the exchange counts as failed.
+  const RETRY_MS = Number(process.env.RETRY_MS ?? 1000);
+  const TRIES = 3;
+  // PRINT_ACKS=1: an "ack MAC ADDRESS" line per ACK (the crash test compares them with the store).
+  const printAcks = process.env.PRINT_ACKS === "1";
+  const s = dgram.createSocket({ type: "udp4", reuseAddr: true });
+  await new Promise<void>((r) => s.bind(67, relay!, () => r()));
+  interface Ex { mac: string; xid: number; t0: number; sent: number; tries: number; msg: Uint8Array; phase: "offer" | "ack" }
+  const live = new Map<number, Ex>();
+  const lat: number[] = [];
+  let next = 0;
+  let failed = 0;
+  let naks = 0;
+  let retries = 0;
+  let done = 0;
+  let xidSeq = ((Math.random() * 2 ** 31) >>> 0) & 0x7fff0000;
+  const macOfIndex = (i: number) => `${base}:${[(i >> 16) & 255, (i >> 8) & 255, i & 255].map((b) => b.toString(16).padStart(2, "0")).join(":")}`;
+  const relayed = (p: DhcpPacket) => {
+    p.giaddr = relay!;
+    p.hops = 1;
+    p.flags = 0;
+    return encode(p);
+  };
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((r) => (finish = r));
+  const send = (ex: Ex) => {
+    ex.sent = performance.now();
+    s.send(ex.msg, 67, server!);
+  };
+  const start = (i: number) => {
+    const mac = macOfIndex(i);
+    const p = pxeRequest(MessageType.DISCOVER, mac, 0);
+    p.xid = xidSeq = (xidSeq + 1) >>> 0;
+    const ex: Ex = { mac, xid: p.xid, t0: performance.now(), sent: 0, tries: 1, msg: relayed(p), phase: "offer" };
+    live.set(ex.xid, ex);
+    send(ex);
+  };
+  const end = (ex: Ex, ok: boolean) => {
+    live.delete(ex.xid);
+    if (ok) lat.push(performance.now() - ex.t0);
+    else failed++;
+    done++;
+    if (next < count) start(next++);
+    else if (done === count) finish();
+  };
+  s.on("message", (m) => {
+    const d = decode(m);
+    if (!d.ok || d.packet.op !== 2) return;
+    const ex = live.get(d.packet.xid);
+    if (!ex) return;
+    const t = optU8(d.packet.options, Opt.MessageType);
+    if (ex.phase === "offer" && t === MessageType.OFFER) {
+      const p = pxeRequest(MessageType.REQUEST, ex.mac, 0);
+      p.xid = ex.xid;
+      p.options.set(Opt.RequestedIP, ip(d.packet.yiaddr));
+      p.options.set(Opt.ServerId, ip(optIp(d.packet.options, Opt.ServerId) ?? server!));
+      ex.msg = relayed(p);
+      ex.phase = "ack";
+      ex.tries = 1;
+      send(ex);
+    } else if (ex.phase === "ack" && t === MessageType.ACK) {
+      if (printAcks) console.log(`ack ${ex.mac} ${d.packet.yiaddr}`);
+      end(ex, true);
+    }
+    else if (ex.phase === "ack" && t === MessageType.NAK) {
+      naks++;
+      end(ex, false);
+    }
+  });
+  // IDLE_EXIT_MS: give up on the rest once the server has said nothing for that long (it was killed).
+  const idleExit = Number(process.env.IDLE_EXIT_MS ?? 0);
+  let lastReply = performance.now();
+  s.on("message", () => (lastReply = performance.now()));
+  const timer = setInterval(() => {
+    const now = performance.now();
+    if (idleExit && now - lastReply > idleExit) finish();
+    for (const ex of [...live.values()]) {
+      if (now - ex.sent < RETRY_MS) continue;
+      if (ex.tries >= TRIES) end(ex, false);
+      else {
+        ex.tries++;
+        retries++;
+        send(ex);
+      }
+    }
+  }, 20);
+  const t0 = performance.now();
+  while (next < inflight) start(next++);
+  await finished;
+  const secs = (performance.now() - t0) / 1000;
+  clearInterval(timer);
+  s.close();
+  lat.sort((a, b) => a - b);
+  const q = (f: number) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(f * lat.length))]! : Number.NaN);
+  const r2 = (x: number) => Math.round(x * 100) / 100;
+  const out = { clients: count, inflight, leases: lat.length, failed, naks, retries, seconds: r2(secs), rate: Math.round(lat.length / secs), p50: r2(q(0.5)), p99: r2(q(0.99)), max: r2(lat.at(-1) ?? Number.NaN) };
+  console.log(`loop ${JSON.stringify(out)}`);
+  process.exit(0);
+}
+console.error("usage: dhcp-client.ts pxe IFACE MAC ARCH | fuzz IFACE SERVER COUNT | loop IFACE SERVER RELAY COUNT INFLIGHT MACBASE");
 process.exit(2);

@@ -52,8 +52,10 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
   if (settings.startWarning) log(`drover: ${settings.startWarning}`);
   const startedAt = new Date();
   const files: BootFiles = cfg.ipxeDir ? dirBootFiles(cfg.ipxeDir) : embeddedIpxeFiles();
+  // One lease store for the process: it holds the leases in memory and is their only writer (group commit).
+  const leases = sqliteLeaseStore(svc.store.db);
   // /metrics: counters fed by callbacks handed to each server below; gauges read when scraped.
-  const obs = serveMetrics(svc, sqliteLeaseStore(svc.store.db), () => ({ tftp, dhcp }));
+  const obs = serveMetrics(svc, leases, () => ({ tftp, dhcp }));
   let ready = false;
   const boot = new BootService(
     svc.nodes,
@@ -68,7 +70,7 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
       dhcpLeases: cfg.dhcp.mode === "authoritative",
     },
     log,
-    sqliteLeaseStore(svc.store.db),
+    leases,
   );
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -137,7 +139,6 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
     setTimeout(warm, 0);
   }
   if (!cfg.runtime.secure) log("drover: runtime overlays are served to any source port (--insecure-runtime): any process on a node can read them");
-  const leases = sqliteLeaseStore(svc.store.db);
   const dhcpInput = (c: Readonly<ServeConfig>) => ({
     interfaces: c.dhcp.interfaces.map((i) => ({
       name: i.name,

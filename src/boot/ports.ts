@@ -63,12 +63,22 @@ export interface Lease {
   hostname?: string;
 }
 
+/**
+ * The DHCP server's leases. Reads and writes are synchronous and see every earlier write at once (the pool
+ * allocator checks and records an address in the same tick, so two clients can never be offered one address).
+ * Writes become durable later, in groups: `flush()` resolves once every write made before it is committed,
+ * and the server sends an ACK only after that (docs/dhcp.md "Leases on disk"). A write whose commit failed
+ * stays pending and goes with the next group; `flush()` rejects meanwhile.
+ */
 export interface LeaseStore {
   get(mac: string): Lease | undefined;
   byIp(ip: string): Lease | undefined;
+  /** Records a lease; another MAC's lease on the same address goes (the address moved). */
   put(lease: Lease): void;
   delete(mac: string): void;
   all(): Lease[];
+  /** Resolves when every write made so far is durable; rejects when committing them failed. */
+  flush(): Promise<void>;
   /**
    * Keeps an address out of the pool until `until` (unix ms): its holder declined it (DHCPDECLINE: another
    * machine answers on it). Expired entries are dropped; at most QUARANTINE_MAX are kept (the oldest go).

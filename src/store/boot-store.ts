@@ -1,8 +1,9 @@
 import { and, asc, desc, eq, gt, lt, sql } from "drizzle-orm";
-import { type Lease, type LeaseStore, QUARANTINE_MAX } from "../boot/ports";
 import type { BootEventRecord, BootStateStore, NodeBootState, UnknownMac } from "../services/ports";
 import type { Db } from "./db";
-import { bootEvents, bootStatus, dhcpQuarantine, leases, nodes, unknownMacs } from "./schema";
+import { bootEvents, bootStatus, nodes, unknownMacs } from "./schema";
+
+export { sqliteLeaseStore } from "./lease-store";
 
 /** Newest events kept per node; older ones are pruned as new ones arrive. */
 const EVENTS_PER_NODE = 200;
@@ -13,54 +14,6 @@ const EVENTS_PER_NODE = 200;
  */
 export const UNKNOWN_MAX = 1000;
 export const UNKNOWN_DAYS = 7;
-
-export function sqliteLeaseStore(db: Db): LeaseStore {
-  const toLease = (r: typeof leases.$inferSelect): Lease => ({
-    mac: r.mac,
-    ip: r.ip,
-    expiresAt: r.expiresAt,
-    ...(r.node ? { node: r.node } : {}),
-    ...(r.hostname ? { hostname: r.hostname } : {}),
-  });
-  return {
-    get: (mac) => {
-      const r = db.select().from(leases).where(eq(leases.mac, mac)).get();
-      return r ? toLease(r) : undefined;
-    },
-    byIp: (ip) => {
-      const r = db.select().from(leases).where(eq(leases.ip, ip)).get();
-      return r ? toLease(r) : undefined;
-    },
-    put: (l) => {
-      db.transaction(
-        (tx) => {
-          // An address moves to the new holder: drop any other lease on it first.
-          tx.delete(leases).where(and(eq(leases.ip, l.ip), sql`${leases.mac} <> ${l.mac}`)).run();
-          const row = { mac: l.mac, ip: l.ip, expiresAt: l.expiresAt, node: l.node ?? null, hostname: l.hostname ?? null };
-          tx.insert(leases).values(row).onConflictDoUpdate({ target: leases.mac, set: row }).run();
-        },
-        { behavior: "immediate" },
-      );
-    },
-    delete: (mac) => void db.delete(leases).where(eq(leases.mac, mac)).run(),
-    all: () => db.select().from(leases).orderBy(leases.ip).all().map(toLease),
-    quarantine: (ip, mac, until, now) => {
-      db.transaction(
-        (tx) => {
-          tx.delete(dhcpQuarantine).where(lt(dhcpQuarantine.until, now)).run();
-          tx.insert(dhcpQuarantine).values({ ip, mac, until }).onConflictDoUpdate({ target: dhcpQuarantine.ip, set: { mac, until } }).run();
-          const n = tx.select({ n: sql<number>`count(*)` }).from(dhcpQuarantine).get()?.n ?? 0;
-          if (n > QUARANTINE_MAX) {
-            const oldest = tx.select({ ip: dhcpQuarantine.ip }).from(dhcpQuarantine).orderBy(asc(dhcpQuarantine.until)).limit(n - QUARANTINE_MAX).all();
-            for (const o of oldest) tx.delete(dhcpQuarantine).where(eq(dhcpQuarantine.ip, o.ip)).run();
-          }
-        },
-        { behavior: "immediate" },
-      );
-    },
-    isQuarantined: (ip, now) => db.select({ ip: dhcpQuarantine.ip }).from(dhcpQuarantine).where(and(eq(dhcpQuarantine.ip, ip), gt(dhcpQuarantine.until, now))).get() !== undefined,
-  };
-}
 
 function pruneUnknown(tx: Pick<Db, "select" | "delete">, now: number) {
   const open = and(eq(unknownMacs.ignored, false));

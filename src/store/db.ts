@@ -9,6 +9,11 @@ import * as schema from "./schema";
 
 export type Db = BunSQLiteDatabase<typeof schema>;
 
+/** The bun:sqlite connection under a drizzle handle, for the few hot paths that use prepared statements. */
+export function sqliteOf(db: Db): Database {
+  return (db as unknown as { $client: Database }).$client;
+}
+
 export interface OpenStore {
   sqlite: Database;
   db: Db;

@@ -35,6 +35,7 @@ export type DropReason =
   | "proxy-ignores-request"
   | "lookup-failed"
   | "not-lease-holder"
+  | "store-failed"
   | "send-failed";
 
 export interface Inbound {
@@ -200,6 +201,13 @@ export class DhcpHandler {
     const requested = optIp(req.options, Opt.RequestedIP) ?? (req.ciaddr !== ZERO ? req.ciaddr : undefined);
     if (requested !== addr) return this.nak(req, inb, `${mac} requested ${requested ?? "nothing"}, its address is ${addr}`);
     this.leases.put({ mac, ip: addr, expiresAt: now + leaseSecs * 1000, node: resv?.node, hostname: resv?.hostname });
+    // The ACK goes out only once its lease is on disk (group commit: every lease decided in this event-loop
+    // turn shares one transaction). A failed commit sends nothing; the client asks again.
+    try {
+      await this.leases.flush();
+    } catch (e) {
+      return drop("store-failed", `${mac} ${addr}: ${(e as Error).message}`);
+    }
     const reply = this.reply(req, MessageType.ACK, serverIp, addr, boot, client);
     this.addNetworkOptions(reply, subnet, resv, leaseSecs);
     this.port.event({ mac, stage: "dhcp", address: addr, detail: boot.file ?? boot.why });

@@ -19,6 +19,9 @@ export class MemoryLeaseStore implements LeaseStore {
   put(lease: Lease) {
     const old = this.byMac.get(lease.mac);
     if (old && this.ipIndex.get(old.ip) === old) this.ipIndex.delete(old.ip);
+    // The address moves to the new holder, as in the SQLite store.
+    const other = this.ipIndex.get(lease.ip);
+    if (other && other.mac !== lease.mac) this.byMac.delete(other.mac);
     const frozen = Object.freeze({ ...lease });
     this.byMac.set(lease.mac, frozen);
     this.ipIndex.set(lease.ip, frozen);
@@ -31,6 +34,10 @@ export class MemoryLeaseStore implements LeaseStore {
   }
   all() {
     return [...this.byMac.values()];
+  }
+  /** Nothing to make durable: memory only. */
+  flush() {
+    return Promise.resolve();
   }
   private readonly held = new Map<string, number>();
   quarantine(ip: string, _mac: string, until: number, now: number) {

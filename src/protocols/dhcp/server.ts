@@ -159,6 +159,8 @@ export async function startDhcpServer(
     stop: async () => {
       closed = true;
       await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      // Offer holds and releases still queued for the next group commit.
+      await leases.flush().catch((e) => log.info(`dhcp: stopping: ${(e as Error).message}`));
     },
   };
 }

@@ -90,6 +90,7 @@ test("the quarantine is bounded and drops expired entries", () => {
   const store = openMemoryStore();
   const l = sqliteLeaseStore(store.db);
   for (let i = 0; i < QUARANTINE_MAX + 10; i++) l.quarantine(`10.1.${i >> 8}.${i & 255}`, mac(i), NOW + 1000 + i, NOW);
+  l.flushNow();
   expect((store.sqlite.query("SELECT count(*) AS n FROM dhcp_quarantine").get() as { n: number }).n).toBeLessThanOrEqual(QUARANTINE_MAX);
 });
 

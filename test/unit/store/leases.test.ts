@@ -3,7 +3,7 @@ import { sqliteLeaseStore } from "../../../src/store/boot-store";
 import { openStore } from "../../../src/store/db";
 import { tempDir } from "../../helpers/cli";
 
-test("leases persist across a restart; an address moves to its new holder; delete forgets", () => {
+test("leases persist across a restart; an address moves to its new holder; delete forgets", async () => {
   const t = tempDir();
   try {
     const a = openStore(t.dir);
@@ -11,6 +11,7 @@ test("leases persist across a restart; an address moves to its new holder; delet
     la.put({ mac: "52:54:00:00:00:01", ip: "10.0.0.11", expiresAt: 1000, node: "n1", hostname: "n1" });
     la.put({ mac: "52:54:00:00:00:02", ip: "10.0.0.12", expiresAt: 2000 });
     la.put({ mac: "52:54:00:00:00:01", ip: "10.0.0.11", expiresAt: 5000, node: "n1", hostname: "n1" }); // renewal
+    await la.flush();
     a.close();
 
     const b = openStore(t.dir);
@@ -23,7 +24,12 @@ test("leases persist across a restart; an address moves to its new holder; delet
     expect(lb.byIp("10.0.0.12")?.mac).toBe("52:54:00:00:00:03");
     lb.delete("52:54:00:00:00:01");
     expect(lb.all().map((l) => l.ip)).toEqual(["10.0.0.12"]);
+    await lb.flush();
     b.close();
+    // What memory said is what the disk says.
+    const c = openStore(t.dir);
+    expect(sqliteLeaseStore(c.db).all()).toEqual([{ mac: "52:54:00:00:00:03", ip: "10.0.0.12", expiresAt: 3000 }]);
+    c.close();
   } finally {
     t.cleanup();
   }
