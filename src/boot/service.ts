@@ -115,7 +115,32 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     };
   }
 
+  /**
+   * The DHCP server's events: queued and recorded together once per event-loop turn (one transaction for
+   * every ACK of a turn, not one per packet). A killed process may lose the last turn's events; they are
+   * a progress record, not state a client depends on (its lease is committed before its ACK).
+   */
   event(e: BootEvent): void {
+    this.queued.push({ ...e, at: Date.now() });
+    if (this.queued.length > 1) return;
+    setImmediate(() => {
+      const batch = this.queued.splice(0);
+      const records = batch.map((q) => {
+        const node = this.nodes.findByMac(q.mac)?.name;
+        return { ...q, ...(node ? { node } : {}) };
+      });
+      try {
+        if (this.state.recordMany) this.state.recordMany(records);
+        else for (const r of records) this.state.record(r);
+      } catch (err) {
+        this.log(`drover: could not record ${records.length} DHCP event(s) (${records[0]!.stage} of ${records[0]!.mac} …): ${(err as Error).message}`);
+      }
+    });
+  }
+  private readonly queued: (BootEvent & { at: number })[] = [];
+
+  /** Records an event of the HTTP boot routes now (never throws; failures are logged). */
+  private record(e: BootEvent): void {
     try {
       const node = this.nodes.findByMac(e.mac)?.name;
       this.state.record({ ...e, at: Date.now(), ...(node ? { node } : {}) });
@@ -131,12 +156,12 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     // served interface or relay (reservation), which the iPXE script request follows.
     const n = this.nodes.findByMac(mac);
     if (!n) {
-      this.event({ mac, stage: "ipxe", detail: "unconfigured script (unknown MAC)", address: req.remote });
+      this.record({ mac, stage: "ipxe", detail: "unconfigured script (unknown MAC)", address: req.remote });
       return { status: 200, script: this.render("unconfigured", { mac, base: req.base }) };
     }
     const denied = this.checkAssetKey(n, req);
     if (denied) {
-      this.event({ mac, stage: "error", detail: denied.message, address: req.remote });
+      this.record({ mac, stage: "error", detail: denied.message, address: req.remote });
       return { status: denied.status, script: `#!ipxe\necho drover: ${denied.message}\nsleep 30\nreboot\n` };
     }
     const c = n.conf;
@@ -153,7 +178,7 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     const memsize = Number(req.query.memsize);
     if (plan && req.query.memsize && memsize > 0 && memsize * 1048576 < floor) {
       const msg = `node ${n.name} has ${memsize} MiB of RAM but image '${c.image}' needs at least ${Math.ceil(floor / 1048576)} MiB to boot ${choice.mode} (drover image show ${c.image}); give it more memory`;
-      this.event({ mac, stage: "error", detail: msg, address: req.remote });
+      this.record({ mac, stage: "error", detail: msg, address: req.remote });
       return { status: 200, script: `#!ipxe\necho drover: ${msg}\necho drover: asking again in 60 seconds\nsleep 60\nchain --replace --autofree ${req.base}/ipxe/\${mac:hexhyp}?assetkey=\${asset:uristring}&uuid=\${uuid}\n` };
     }
     // Warewulf's profiles name the template "default" (drover's default profile too): that means "the
@@ -178,7 +203,7 @@ export class BootService implements DhcpBootPort, HttpBootPort {
       needMiB: Math.ceil(floor / 1048576),
       rendered: new Date().toISOString(),
     });
-    this.event({ mac, stage: "ipxe", detail: `script '${template}' (${choice.mode}: ${choice.why})`, address: req.remote });
+    this.record({ mac, stage: "ipxe", detail: `script '${template}' (${choice.mode}: ${choice.why})`, address: req.remote });
     return { status: 200, script };
   }
 
@@ -187,7 +212,7 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     if (!n) return refuse(404, `${mac} is not a registered node`);
     const denied = this.checkAssetKey(n, req);
     if (denied) {
-      this.event({ mac, stage: "error", detail: `${kind}: ${denied.message}`, address: req.remote });
+      this.record({ mac, stage: "error", detail: `${kind}: ${denied.message}`, address: req.remote });
       return denied;
     }
     let out: BootArtifact | BootRefusal;
@@ -226,7 +251,7 @@ export class BootService implements DhcpBootPort, HttpBootPort {
       const mib = (Number(req.query.streamed) / 1048576).toFixed(1);
       detail = `system ${out.size} bytes; stage 1 streamed the image (${mib} MiB) in ${Number(req.query.secs) || 0} s, ${((Number(req.query.rate) || 0) / 1024).toFixed(1)} MiB/s, sha256 checked`;
     }
-    this.event({
+    this.record({
       mac,
       stage: isRefusal(out) ? "error" : kind === "stage1" ? "image" : kind,
       detail: isRefusal(out) ? `${kind}: ${out.message}` : req.ifNoneMatch === out.etag ? `${kind} unchanged (304)` : (detail ?? `${kind} ${out.size} bytes`),
@@ -251,7 +276,7 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     }
     // What a node says is shown on the web page and in `node status`: plain text, one line, 200 characters.
     const clean = detail?.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, " ").replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`).slice(0, 200);
-    this.event({ mac, stage, address: req.remote, ...(clean ? { detail: clean } : {}) });
+    this.record({ mac, stage, address: req.remote, ...(clean ? { detail: clean } : {}) });
     return true;
   }
 

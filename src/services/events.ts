@@ -38,5 +38,10 @@ export function publishingBootState(store: BootStateStore, bus: EventBus<BootBus
       store.record(e);
       bus.publish({ ...e, known: e.node !== undefined });
     },
+    recordMany(es) {
+      if (store.recordMany) store.recordMany(es);
+      else for (const e of es) store.record(e);
+      for (const e of es) bus.publish({ ...e, known: e.node !== undefined });
+    },
   };
 }

@@ -131,10 +131,44 @@ export class NodeService {
 
   /** The node that has this MAC on one of its network devices. */
   findByMac(mac: string): ResolvedNode | undefined {
-    return this.store.read((tx) => {
+    // Asked for every DHCP packet: answers are kept until the store's version changes (any node or profile
+    // write, by any process). The version is read before the lookup, so an answer is never older than its key.
+    const v = this.cachedAt();
+    const hit = v === undefined ? undefined : this.byMacCache.get(mac);
+    if (hit !== undefined) return hit ?? undefined;
+    const found = this.store.read((tx) => {
       const name = tx.nodeByAddress("mac", mac);
       return name ? this.resolveIn(tx, name) : undefined;
     });
+    if (v !== undefined) {
+      if (this.byMacCache.size >= 100_000) this.byMacCache.clear();
+      this.byMacCache.set(mac, found ?? null);
+    }
+    return found;
+  }
+
+  private readonly byMacCache = new Map<string, ResolvedNode | null>();
+  private cacheVersion: string | undefined;
+  /** Whether some node is marked discoverable, at cacheVersion. */
+  private discoverable: boolean | undefined;
+
+  /** The store's version, after dropping what was cached at an older one; undefined: the store has none. */
+  private cachedAt(): string | undefined {
+    const v = this.store.version?.();
+    if (v !== undefined && v !== this.cacheVersion) {
+      this.byMacCache.clear();
+      this.discoverable = undefined;
+      this.cacheVersion = v;
+    }
+    return v;
+  }
+
+  /** True when discovery could bind a MAC: a node is marked discoverable, or new nodes may be registered. */
+  private canDiscover(policy: DiscoveryPolicy): boolean {
+    if (policy.register) return true;
+    if (this.cachedAt() === undefined) return true;
+    this.discoverable ??= this.store.read((tx) => [...tx.nodes().values()].some((c) => c.discoverable));
+    return this.discoverable;
   }
 
   private resolveIn(tx: StoreTx, name: string): ResolvedNode | undefined {
@@ -151,6 +185,9 @@ export class NodeService {
    * twice at once yields one node. Returns the node's name, or undefined when nothing could take it.
    */
   discover(mac: string, policy: DiscoveryPolicy): string | undefined {
+    // Nothing to bind to and nothing to register: answered without taking the write lock (a pool client's
+    // every packet asks).
+    if (!this.canDiscover(policy)) return undefined;
     return this.store.write((tx) => {
       const known = tx.nodeByAddress("mac", mac);
       if (known) return known;

@@ -51,6 +51,11 @@ export interface NodeStore {
   read<T>(fn: (tx: StoreTx) => T): T;
   /** Runs fn in a write transaction that takes the database's write lock first (BEGIN IMMEDIATE). */
   write<T>(fn: (tx: StoreTx) => T): T;
+  /**
+   * A cheap token that changes whenever nodes or profiles are written by any process (the revision
+   * counters), for caches of lookups made per DHCP packet. Absent: nothing may be cached.
+   */
+  version?(): string;
 }
 
 /** One node's latest boot state. */
@@ -88,6 +93,8 @@ export interface UnknownMac {
 export interface BootStateStore {
   /** Records an event for a known node (updating its status), or for an unknown MAC (the inbox). */
   record(e: BootEventRecord): void;
+  /** Records several events in one transaction (the DHCP server's events of one event-loop turn). */
+  recordMany?(es: readonly BootEventRecord[]): void;
   statuses(): NodeBootState[];
   events(node: string, limit: number): BootEventRecord[];
   unknown(): UnknownMac[];

@@ -1,7 +1,7 @@
 import { and, eq, gt, inArray, sql } from "drizzle-orm";
 import type { Conf } from "../domain/conf";
 import type { AddressEntry, AddressOwner, NodeStore, StoreRevision, StoreTx } from "../services/ports";
-import type { Db } from "./db";
+import { type Db, sqliteOf } from "./db";
 import { images, nodeAddresses, nodes, profiles, revisions, settings } from "./schema";
 
 /** Bumps a change counter (created at 1 on first use) inside the caller's write transaction. */
@@ -24,6 +24,7 @@ function chunks<T>(xs: readonly T[], n = CHUNK): T[][] {
 
 /** The SQLite implementation of the node store port. */
 export function sqliteNodeStore(db: Db): NodeStore {
+  const versionQuery = sqliteOf(db).query("SELECT group_concat(name || '=' || value, ',') AS v FROM revisions");
   const tx = (d: Db): StoreTx => ({
     profiles: () => new Map(d.select({ name: profiles.name, conf: profiles.conf }).from(profiles).all().map((r) => [r.name, r.conf as Conf])),
     nodes: (names) => {
@@ -93,6 +94,8 @@ export function sqliteNodeStore(db: Db): NodeStore {
   return {
     read: (fn) => db.transaction((t) => fn(tx(t as unknown as Db)), { behavior: "deferred" }),
     write: (fn) => db.transaction((t) => fn(tx(t as unknown as Db)), { behavior: "immediate" }),
+    // Every node, profile and address write bumps one of these counters in its transaction.
+    version: () => (versionQuery.get() as { v: string | null }).v ?? "",
   };
 }
 
