@@ -24,10 +24,19 @@ function chunks<T>(xs: readonly T[], n = CHUNK): T[][] {
 
 /** The SQLite implementation of the node store port. */
 export function sqliteNodeStore(db: Db): NodeStore {
+  // Statements on the same connection as `d`, so inside a transaction they read its snapshot.
+  const allProfiles = sqliteOf(db).query("SELECT name, conf FROM profiles");
+  const oneNode = sqliteOf(db).query("SELECT name, conf FROM nodes WHERE name = ?");
+  const byAddress = sqliteOf(db).query("SELECT n.name AS name FROM node_addresses a JOIN nodes n ON n.id = a.node_id WHERE a.kind = ? AND a.value = ?");
   const versionQuery = sqliteOf(db).query("SELECT group_concat(name || '=' || value, ',') AS v FROM revisions");
   const tx = (d: Db): StoreTx => ({
-    profiles: () => new Map(d.select({ name: profiles.name, conf: profiles.conf }).from(profiles).all().map((r) => [r.name, r.conf as Conf])),
+    profiles: () => new Map((allProfiles.all() as { name: string; conf: string }[]).map((r) => [r.name, JSON.parse(r.conf) as Conf])),
     nodes: (names) => {
+      if (names?.length === 1) {
+        // One node (a DHCP or boot request's lookup): a prepared statement, not the query builder.
+        const r = oneNode.get(names[0]!) as { name: string; conf: string } | null;
+        return new Map(r ? [[r.name, JSON.parse(r.conf) as Conf]] : []);
+      }
       const q = d.select({ name: nodes.name, conf: nodes.conf }).from(nodes);
       const rows = names ? chunks(names).flatMap((c) => q.where(inArray(nodes.name, c)).all()) : q.orderBy(nodes.name).all();
       return new Map(rows.map((r) => [r.name, r.conf as Conf]));
@@ -46,13 +55,7 @@ export function sqliteNodeStore(db: Db): NodeStore {
         .all();
       return new Map<string, AddressOwner>(rows.map((r) => [`${r.kind}:${r.value}`, { node: r.node, owner: r.owner }]));
     },
-    nodeByAddress: (kind, value) =>
-      d
-        .select({ name: nodes.name })
-        .from(nodeAddresses)
-        .innerJoin(nodes, eq(nodes.id, nodeAddresses.nodeId))
-        .where(and(eq(nodeAddresses.kind, kind), eq(nodeAddresses.value, value)))
-        .get()?.name,
+    nodeByAddress: (kind, value) => (byAddress.get(kind, value) as { name: string } | null)?.name,
     imageNames: () => new Set(d.select({ name: images.name }).from(images).all().map((r) => r.name)),
     putProfile: (name, conf) => {
       const now = Date.now();
