@@ -166,14 +166,17 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     }
     const c = n.conf;
     const plan = c.image ? this.images?.plan(c.image, c.kernel?.version) : undefined;
-    const choice = plan ? chooseBootMode({ tag: c.tags?.bootmode, unpacked: plan.unpacked, stage1: plan.stage1 }) : { mode: "one-stage" as const, why: "image not built" };
+    const choice = plan
+      ? chooseBootMode({ tag: c.tags?.bootmode, unpacked: plan.unpacked, size: plan.gzip.size, stage1: plan.stage1, platform: req.query.platform || undefined })
+      : { mode: "one-stage" as const, why: "image not built" };
     const format = choice.mode === "two-stage" && plan?.zstd && c.tags?.imageformat !== "gzip" ? "zstd" : "gzip";
     const stream = format === "zstd" ? plan!.zstd! : plan?.gzip;
     const floor = plan ? ramFloor(choice.mode, plan.gzip.size, plan.unpacked) : 0;
-    // The RAM check: iPXE cannot compare numbers, so a node with a built image first asks again with its
-    // ${memsize} (MiB) in the query, and the script it then gets knows whether the image fits.
+    // iPXE cannot compare numbers, so a node with a built image first asks again with its ${memsize} (MiB)
+    // and ${platform} (pcbios, efi) in the query: the script it then gets knows whether the image fits, and
+    // the boot mode can depend on the firmware.
     if (plan && req.query.memsize === undefined) {
-      return { status: 200, script: `#!ipxe\n# drover: the boot script of ${n.name} depends on this machine's RAM\nchain --replace --autofree ${req.base}/ipxe/\${mac:hexhyp}?assetkey=\${asset:uristring}&uuid=\${uuid}&memsize=\${memsize}\n` };
+      return { status: 200, script: `#!ipxe\n# drover: the boot script of ${n.name} depends on this machine's RAM\nchain --replace --autofree ${req.base}/ipxe/\${mac:hexhyp}?assetkey=\${asset:uristring}&uuid=\${uuid}&memsize=\${memsize}&platform=\${platform}\n` };
     }
     const memsize = Number(req.query.memsize);
     if (plan && req.query.memsize && memsize > 0 && memsize * 1048576 < floor) {

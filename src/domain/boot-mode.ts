@@ -4,12 +4,17 @@
  *   the compressed image: Debian's iPXE fails near 200 MiB under UEFI and near 4 GiB under BIOS).
  * - two-stage: iPXE loads the kernel and the image's small stage-1 initramfs; stage 1 streams the image into
  *   a tmpfs (no compressed copy in RAM, no firmware limit) — faster for every image measured past ~100 MiB
- *   (bench/README.md), so it is the default from TWO_STAGE_MIN_UNPACKED up.
+ *   but not everywhere faster (bench/README.md); the default follows the rule below.
  * A node's (or its profile's) tag `bootmode=one-stage|two-stage` overrides the rule.
  */
 export type BootMode = "one-stage" | "two-stage";
 
-/** Unpacked size from which an image boots two-stage by default. */
+/**
+ * The automatic rule: two-stage from TWO_STAGE_MIN_UNPACKED unpacked, on every firmware. Measured
+ * (bench/README.md, Debian 12, TCG): two-stage is the only path that boots this image under UEFI with
+ * Debian's iPXE, needs ~500 MiB less RAM and has no 4 GiB limit; under BIOS and emulation one-stage reached
+ * init sooner, so a BIOS site that wants that path sets `bootmode=one-stage` on the profile.
+ */
 export const TWO_STAGE_MIN_UNPACKED = 128 * 1024 * 1024;
 
 /** RAM a one-stage boot needs: the compressed copy iPXE holds, the unpacked tree, and a working margin. */
@@ -27,6 +32,10 @@ export interface BootModeInput {
   tag?: string;
   /** Unpacked size of the built image. */
   unpacked: number;
+  /** Compressed (gzip) size: what iPXE must hold one-stage. */
+  size?: number;
+  /** iPXE's ${platform}: pcbios or efi; undefined when not known. */
+  platform?: string;
   /** Whether the image has a stage-1 initramfs for the kernel the node boots. */
   stage1: boolean;
 }
@@ -42,9 +51,11 @@ export function chooseBootMode(i: BootModeInput): { mode: BootMode; why: string 
     return { mode: i.tag, why: `bootmode=${i.tag}` };
   }
   if (!i.stage1) return { mode: "one-stage", why: "no stage 1 built for this kernel" };
+  const fw = i.platform === "efi" ? "UEFI, " : i.platform === "pcbios" ? "BIOS, " : "";
+  const mib = (n: number) => `${Math.round(n / 1048576)} MiB`;
   return i.unpacked >= TWO_STAGE_MIN_UNPACKED
-    ? { mode: "two-stage", why: `image ≥ ${TWO_STAGE_MIN_UNPACKED >> 20} MiB unpacked` }
-    : { mode: "one-stage", why: `image < ${TWO_STAGE_MIN_UNPACKED >> 20} MiB unpacked` };
+    ? { mode: "two-stage", why: `${fw}image >= ${mib(TWO_STAGE_MIN_UNPACKED)} unpacked` }
+    : { mode: "one-stage", why: `${fw}image < ${mib(TWO_STAGE_MIN_UNPACKED)} unpacked` };
 }
 
 /** RAM a node needs to boot an image in a mode (what `image show` and the memory warnings use). */

@@ -353,7 +353,7 @@ export class ImageService {
     const nodes = this.usage().get(name) ?? [];
     const s = this.summary(name, info, nodes);
     const b = s.built ? info.build : undefined;
-    const bootMode = b ? chooseBootMode({ unpacked: b.unpacked, stage1: !!(s.kernel && b.stage1?.[s.kernel]) }).mode : undefined;
+    const bootMode = b ? chooseBootMode({ unpacked: b.unpacked, size: b.size, platform: "efi", stage1: !!(s.kernel && b.stage1?.[s.kernel]) }).mode : undefined;
     const ramOneStage = b ? ramFor("one-stage", b.size, b.unpacked) : undefined;
     const ramTwoStage = b && s.kernel && b.stage1?.[s.kernel] ? ramFor("two-stage", b.size, b.unpacked) : undefined;
     const ramNeeded = bootMode === "two-stage" ? ramTwoStage : ramOneStage;
@@ -405,7 +405,12 @@ export class ImageService {
     const info = node.conf.image ? (this.store.get(node.conf.image)?.info as ImageInfo | undefined) : undefined;
     if (!info?.build) return undefined;
     const k = pickKernel(info.kernels?.map((x) => ({ ...x, path: "" })) ?? [], node.conf.kernel?.version);
-    const { mode } = chooseBootMode({ tag: node.conf.tags?.bootmode, unpacked: info.build.unpacked, stage1: !!(k && info.build.stage1?.[k.version]) });
+    // The firmware is not known here: the need of the mode either firmware would boot in (the larger wins).
+    const stage1 = !!(k && info.build.stage1?.[k.version]);
+    const tag = node.conf.tags?.bootmode;
+    const bios = chooseBootMode({ tag, unpacked: info.build.unpacked, size: info.build.size, platform: "pcbios", stage1 }).mode;
+    const efi = chooseBootMode({ tag, unpacked: info.build.unpacked, size: info.build.size, platform: "efi", stage1 }).mode;
+    const mode = bios === "one-stage" || efi === "one-stage" ? "one-stage" : "two-stage";
     return { mode, bytes: ramFor(mode, info.build.size, info.build.unpacked) };
   }
 

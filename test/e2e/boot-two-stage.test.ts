@@ -21,7 +21,7 @@ import { tempDir } from "../helpers/cli";
 import { debianRootfs, debianRootfsUnavailable } from "../helpers/debian-image";
 import { type DroverProcess, startDroverIn } from "../helpers/drover-server";
 import { Lab } from "../helpers/netns";
-import { type Firmware, qemuAvailable, startVm, type Vm } from "../helpers/vm";
+import { type Firmware, qemuAvailable, startVm, type Vm, vmAccel } from "../helpers/vm";
 
 const why = Lab.unavailable() ?? qemuAvailable() ?? debianRootfsUnavailable() ?? (existsSync("/bin/busybox") ? undefined : "needs busybox-static on the head node");
 if (why) console.log(`skipping the two-stage boot tests: ${why}`);
@@ -42,7 +42,10 @@ describe.skipIf(!!why)("two-stage boot of a real Debian 12 image", () => {
     return r.stdout.toString();
   };
   const serve = () => startDroverIn(lab, data, ["-i", "br0", "--port", "9873"]);
-  const nodes = { bios: "52:54:00:e2:f0:01", uefi: "52:54:00:e2:f0:02", cut: "52:54:00:e2:f0:03" } as const;
+  const nodes = { bios: "52:54:00:e2:f0:01", uefi: "52:54:00:e2:f0:02", cut: "52:54:00:e2:f0:03", one: "52:54:00:e2:f0:04", gz: "52:54:00:e2:f0:05" } as const;
+  // bios, uefi, cut: two-stage by the automatic rule (image >= 128 MiB unpacked); one, gz: the other two
+  // paths of the measurement.
+  const tags: Partial<Record<keyof typeof nodes, string>> = { one: "bootmode=one-stage", gz: "imageformat=gzip" };
   const ipOf = (name: keyof typeof nodes) => `${lab.subnet}.${61 + Object.keys(nodes).indexOf(name)}`;
 
   beforeAll(async () => {
@@ -53,17 +56,21 @@ describe.skipIf(!!why)("two-stage boot of a real Debian 12 image", () => {
     console.log(`image import + build (gzip, zstd, stage 1): ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const show = JSON.parse(run("image", "show", "debian", "--json"));
     console.log(`image: ${show.size} bytes gzip, ${show.info.build.zstd?.size} zstd, ${show.unpacked} unpacked; boot mode ${show.bootMode}, RAM needed ${show.ramNeeded}`);
-    run("profile", "add", "deb", "--image", "debian", "--system-overlays", "wwinit", "--kernelargs", "console=ttyS0,115200");
+    run("profile", "add", "deb", "--image", "debian", "--system-overlays", "wwinit", "--kernelargs", `console=ttyS0,115200${process.env.DROVER_TWO_STAGE_ARGS ? ` ${process.env.DROVER_TWO_STAGE_ARGS}` : ""}`);
     for (const name of Object.keys(nodes) as (keyof typeof nodes)[]) {
-      run("node", "add", name, "--profile", "deb", "--hwaddr", nodes[name], "--ipaddr", ipOf(name), "--netmask", "255.255.255.0");
+      run("node", "add", name, "--profile", "deb", "--hwaddr", nodes[name], "--ipaddr", ipOf(name), "--netmask", "255.255.255.0", ...(tags[name] ? ["--tagadd", tags[name]!] : []));
     }
     server = await serve();
   }, 600_000);
   afterAll(async () => {
+    if (Object.keys(timings).length) console.log(`timings (${vmAccel()}): ${JSON.stringify(timings)}`);
     await server?.stop();
     await lab?.destroy();
     t.cleanup();
   });
+
+  const streamed = (node: string) => JSON.parse(run("node", "status", node, "--events", "200", "--json"))[0].events as { stage: string; detail?: string; at: number }[];
+  const timings: Record<string, { fw: Firmware; powerOnToInit?: number; firstByteToInit?: number }> = {};
 
   /** Boots a VM until systemd of the image starts; returns the VM (still running) and its serial lines. */
   async function boot(name: keyof typeof nodes, fw: Firmware, during?: (vm: Vm) => Promise<void>) {
@@ -76,7 +83,14 @@ describe.skipIf(!!why)("two-stage boot of a real Debian 12 image", () => {
       const at = (re: RegExp) => lines.find((l) => re.test(l.text))?.at;
       const s = (x?: number) => (x ? `${((x - vm.startedAt) / 1000).toFixed(1)} s` : "--");
       const placed = lines.find((l) => /image in place/.test(l.text))?.text ?? "";
+      // First image byte: drover's record of the node's first image request of this boot (same clock).
+      const evs = streamed(name).filter((e) => e.at >= vm.startedAt);
+      const first = evs.filter((e) => e.stage === "image" && !/^stage 1 initramfs/.test(e.detail ?? "")).map((e) => e.at).sort()[0];
+      const init = at(/drover-init: node/);
+      timings[name] = { fw, powerOnToInit: init ? init - vm.startedAt : undefined, firstByteToInit: init && first ? init - first : undefined };
+      console.log(`${name} (${fw}): power-on → init ${s(init)}, first image byte → init ${timings[name].firstByteToInit ? `${(timings[name].firstByteToInit! / 1000).toFixed(1)} s` : "--"}`);
       console.log(`${name} (${fw}): stage 1 up ${s(at(/drover-stage1: node/))}, ${placed.replace(/.*drover-stage1: /, "")} at ${s(at(/image in place/))}, systemd ${s(at(SYSTEMD))} after power-on`);
+      for (const l of lines) if (/drover-stage1: bench:/.test(l.text)) console.log(`  ${l.text}`);
       return vm;
     } catch (e) {
       await vm.stop();
@@ -84,10 +98,6 @@ describe.skipIf(!!why)("two-stage boot of a real Debian 12 image", () => {
     }
   }
 
-  const streamed = (node: string) => {
-    const evs = JSON.parse(run("node", "status", node, "--events", "100", "--json"))[0].events as { stage: string; detail?: string }[];
-    return evs;
-  };
 
   test.skipIf(!want("bios"))(
     "BIOS: iPXE loads kernel + stage 1, stage 1 streams the image into a tmpfs, systemd starts",
@@ -109,6 +119,23 @@ describe.skipIf(!!why)("two-stage boot of a real Debian 12 image", () => {
     },
     BOOT_TIMEOUT,
   );
+
+  // The measurement of bench/README.md (DROVER_TWO_STAGE_ONLY=one,gz,bios): the same VM, one-stage gzip vs
+  // two-stage gzip (bios above is two-stage zstd).
+  for (const [name, what] of [["one", "one-stage gzip"], ["gz", "two-stage gzip"]] as const) {
+    test.skipIf(!want(name) || !only)(
+      `BIOS, ${what}: boots to systemd (measured)`,
+      async () => {
+        const vm = await boot(name, "bios");
+        try {
+          expect(vm.log()).toMatch(name === "one" ? /drover-init: node one/ : /image in place: .*sha256 ok/);
+        } finally {
+          await vm.stop();
+        }
+      },
+      BOOT_TIMEOUT,
+    );
+  }
 
   test.skipIf(!want("uefi"))(
     "UEFI, no NIC ROM: OVMF PXE → TFTP snponly.efi → iPXE → two-stage → systemd",

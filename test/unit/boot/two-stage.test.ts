@@ -1,0 +1,124 @@
+/**
+ * The two-stage boot's server side: the boot-mode rule, the scripts (golden), the RAM check, stage 1's
+ * pieces and the progress they record. The node side is test/e2e/boot-two-stage.test.ts.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { BootArtifact, ImageArtifacts, ImageBootPlan, OverlayArtifacts } from "../../../src/boot/ports";
+import { formatProgress, parseProgress } from "../../../src/boot/progress";
+import { BootService } from "../../../src/boot/service";
+import { chooseBootMode, ramNeeded } from "../../../src/domain/boot-mode";
+import { createApp } from "../../../src/http/app";
+import { BootStatusService } from "../../../src/services/boot-status";
+import { NodeService } from "../../../src/services/nodes";
+import { sqliteBootStateStore } from "../../../src/store/boot-store";
+import { openMemoryStore } from "../../../src/store/db";
+import { sqliteNodeStore } from "../../../src/store/node-store";
+import { tempDir } from "../../helpers/cli";
+import { expectGolden } from "../../helpers/golden";
+
+const MiB = 1048576;
+const files = tempDir("drover-2stage-");
+afterAll(() => files.cleanup());
+const imgPath = join(files.dir, "image.img.zst");
+writeFileSync(imgPath, Buffer.from(Array.from({ length: 10_000 }, (_, i) => i % 251)));
+const artifact = (path: string): BootArtifact => {
+  const st = statSync(path);
+  return { path, size: st.size, mtimeMs: st.mtimeMs, etag: `"i-${st.size}"` };
+};
+const plan: ImageBootPlan = { gzip: { size: 200 * MiB, sha256: "a".repeat(64) }, zstd: { size: 10_000, sha256: "b".repeat(64) }, unpacked: 700 * MiB, stage1: true };
+const images: ImageArtifacts = {
+  kernel: async () => artifact(imgPath),
+  image: async () => artifact(imgPath),
+  stage1: async () => artifact(imgPath),
+  plan: () => plan,
+};
+const overlays: OverlayArtifacts = { archive: async () => artifact(imgPath) };
+
+function world() {
+  const store = openMemoryStore();
+  const nodes = new NodeService(sqliteNodeStore(store.db));
+  nodes.initialize();
+  store.db.run(`INSERT OR IGNORE INTO images (name, created_at, updated_at, info) VALUES ('img', 0, 0, '{}')` as never);
+  const state = sqliteBootStateStore(store.db);
+  const boot = new BootService(nodes, state, images, overlays, { discovery: false }, () => {});
+  const app = createApp({ startedAt: new Date(0), stats: () => nodes.counts(), services: () => ({}), boot });
+  const status = new BootStatusService(nodes, state);
+  const get = (path: string) => app.request(`http://10.0.0.1:9873${path}`, { headers: { host: "10.0.0.1:9873" } }, { requestIP: () => ({ address: "10.0.0.11", port: 900, family: "IPv4" }) });
+  nodes.addNodes(["n1"], { set: { image: "img", kernel: { args: ["console=ttyS0,115200"] }, networkDevices: { default: { hwaddr: "52:54:00:00:00:01", ipaddr: "10.0.0.11", netmask: "255.255.255.0" } } } });
+  return { nodes, boot, status, get };
+}
+const HEX = "52-54-00-00-00-01";
+const stripDate = (s: string) => s.replace(/rendered \S+/, "rendered DATE");
+
+describe("boot mode", () => {
+  test("a large image boots two-stage on every firmware, a small one one-stage; the tag overrides", () => {
+    const big = { unpacked: 700 * MiB, size: 200 * MiB, stage1: true };
+    expect(chooseBootMode({ ...big, platform: "efi" }).mode).toBe("two-stage");
+    expect(chooseBootMode({ ...big, platform: "pcbios" }).mode).toBe("two-stage");
+    expect(chooseBootMode(big).mode).toBe("two-stage");
+    expect(chooseBootMode({ unpacked: 60 * MiB, size: 20 * MiB, stage1: true, platform: "efi" }).mode).toBe("one-stage");
+    expect(chooseBootMode({ ...big, tag: "one-stage", platform: "efi" }).mode).toBe("one-stage");
+    expect(chooseBootMode({ ...big, stage1: false, platform: "efi" })).toMatchObject({ mode: "one-stage", why: expect.stringMatching(/no stage 1/) });
+  });
+  test("RAM needed: two-stage is the unpacked tree + 256 MiB, one-stage adds the compressed copy and 512 MiB", () => {
+    expect(ramNeeded("two-stage", 200 * MiB, 700 * MiB)).toBe(956 * MiB);
+    expect(ramNeeded("one-stage", 200 * MiB, 700 * MiB)).toBe(1412 * MiB);
+  });
+});
+
+describe("scripts", () => {
+  test("without memsize/platform the node is asked to come back with them", async () => {
+    const w = world();
+    const r = await (await w.get(`/ipxe/${HEX}?assetkey=&uuid=x`)).text();
+    expect(r).toContain("&memsize=${memsize}&platform=${platform}");
+  });
+  test("UEFI: the two-stage script (golden): kernel + stage 1 only, no runtime overlay, commas kept", async () => {
+    const w = world();
+    const r = await w.get(`/ipxe/${HEX}?assetkey=&uuid=x&memsize=3072&platform=efi`);
+    expectGolden("ipxe/two-stage-n1.ipxe", stripDate(await r.text()));
+    expect(w.status.list()[0]).toMatchObject({ stage: "ipxe", detail: expect.stringMatching(/two-stage: UEFI, image >= 128 MiB/) });
+  });
+  test("bootmode=one-stage: the one-stage script (golden)", async () => {
+    const w = world();
+    w.nodes.setNodes(["n1"], { set: { tags: { bootmode: "one-stage" } } });
+    const r = await w.get(`/ipxe/${HEX}?assetkey=&uuid=x&memsize=3072&platform=pcbios`);
+    expectGolden("ipxe/one-stage-bios-n1.ipxe", stripDate(await r.text()));
+  });
+  test("too little RAM: a script that says so (and an error event) instead of a kernel panic", async () => {
+    const w = world();
+    const r = await (await w.get(`/ipxe/${HEX}?assetkey=&uuid=x&memsize=512&platform=efi`)).text();
+    expect(r).toMatch(/echo drover: node n1 has 512 MiB of RAM but image 'img' needs at least 828 MiB to boot two-stage/);
+    expect(r).not.toMatch(/^kernel /m);
+    expect(w.status.list()[0]).toMatchObject({ state: "error" });
+  });
+});
+
+describe("stage 1's pieces", () => {
+  test("a piece is the bytes at offset/length with a 200, and records progress", async () => {
+    const w = world();
+    const r = await w.get(`/image/${HEX}?format=zstd&offset=1000&length=500&rate=2048`);
+    expect(r.status).toBe(200);
+    const b = new Uint8Array(await r.arrayBuffer());
+    expect(b.length).toBe(500);
+    expect(b[0]).toBe(1000 % 251);
+    const row = w.status.list()[0]!;
+    expect(row.stage).toBe("image");
+    expect(row.detail).toBe("stage 1 streaming the image (zstd): 0.0 of 0.0 MiB (10%), 2.0 MiB/s");
+  });
+  test("a piece past the end (the image was rebuilt) is refused", async () => {
+    const w = world();
+    expect((await w.get(`/image/${HEX}?format=zstd&offset=9900&length=500`)).status).toBe(409);
+  });
+  test("the stage-1 initramfs is served and recorded as the image stage", async () => {
+    const w = world();
+    expect((await w.get(`/stage1/${HEX}`)).status).toBe(200);
+    expect(w.status.list()[0]).toMatchObject({ stage: "image", detail: "stage 1 initramfs 10000 bytes" });
+  });
+  test("progress text round-trips", () => {
+    const p = { bytes: 64 * MiB, total: 156 * MiB, rate: 5 * MiB, format: "zstd" as const };
+    expect(formatProgress(p)).toBe("stage 1 streaming the image (zstd): 64.0 of 156.0 MiB (41%), 5.0 MiB/s");
+    expect(parseProgress(formatProgress(p))).toEqual(p);
+  });
+});
