@@ -75,6 +75,12 @@ export interface LeaseStore {
   byIp(ip: string): Lease | undefined;
   /** Records a lease; another MAC's lease on the same address goes (the address moved). */
   put(lease: Lease): void;
+  /**
+   * Records an OFFER's short hold on an address, like put() but in memory only: not worth a disk write.
+   * After a crash the hold is gone, which is safe: the client's REQUEST is then judged against what is on
+   * disk (its address is free, so it is ACKed, or another MAC took it, so it is NAKed and starts over).
+   */
+  hold(lease: Lease): void;
   delete(mac: string): void;
   all(): Lease[];
   /** Resolves when every write made so far is durable; rejects when committing them failed. */

@@ -137,7 +137,9 @@ export class NodeService {
     const hit = v === undefined ? undefined : this.byMacCache.get(mac);
     if (hit !== undefined) return hit ?? undefined;
     const found = this.store.read((tx) => {
-      const name = tx.nodeByAddress("mac", mac);
+      // Every MAC of every node, once per version: an unknown MAC (a pool client's) is then a Map miss.
+      if (v !== undefined) this.macIndex ??= tx.addresses();
+      const name = this.macIndex ? this.macIndex.get(`mac:${mac}`)?.node : tx.nodeByAddress("mac", mac);
       return name ? this.resolveIn(tx, name) : undefined;
     });
     if (v !== undefined) {
@@ -149,6 +151,8 @@ export class NodeService {
 
   private readonly byMacCache = new Map<string, ResolvedNode | null>();
   private cacheVersion: string | undefined;
+  /** Every node address (`mac:…`, `ip:…`), at cacheVersion. */
+  private macIndex: Map<string, { node: string }> | undefined;
   /** Whether some node is marked discoverable, at cacheVersion. */
   private discoverable: boolean | undefined;
 
@@ -158,6 +162,7 @@ export class NodeService {
     if (v !== undefined && v !== this.cacheVersion) {
       this.byMacCache.clear();
       this.discoverable = undefined;
+      this.macIndex = undefined;
       this.cacheVersion = v;
     }
     return v;

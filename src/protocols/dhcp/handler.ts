@@ -190,7 +190,7 @@ export class DhcpHandler {
     if (type === MessageType.DISCOVER) {
       if (!resv) {
         const held = this.leases.get(mac);
-        if (!held || held.ip !== addr || held.expiresAt < now + OFFER_HOLD_MS) this.leases.put({ mac, ip: addr, expiresAt: now + OFFER_HOLD_MS });
+        if (!held || held.ip !== addr || held.expiresAt < now + OFFER_HOLD_MS) this.leases.hold({ mac, ip: addr, expiresAt: now + OFFER_HOLD_MS });
       }
       const reply = this.reply(req, MessageType.OFFER, serverIp, addr, boot, client);
       this.addNetworkOptions(reply, subnet, resv, leaseSecs);

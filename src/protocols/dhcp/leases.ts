@@ -26,6 +26,9 @@ export class MemoryLeaseStore implements LeaseStore {
     this.byMac.set(lease.mac, frozen);
     this.ipIndex.set(lease.ip, frozen);
   }
+  hold(lease: Lease) {
+    this.put(lease);
+  }
   delete(mac: string) {
     const old = this.byMac.get(mac);
     if (!old) return;
