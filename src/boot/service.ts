@@ -23,7 +23,7 @@ import defaultTemplate from "./templates/default.ipxe" with { type: "text" };
 import twoStageTemplate from "./templates/two-stage.ipxe" with { type: "text" };
 import unconfiguredTemplate from "./templates/unconfigured.ipxe" with { type: "text" };
 import { runtimeAllowed } from "../overlay/security";
-import { formatProgress } from "./progress";
+import { formatProgress } from "../domain/stream-progress";
 import { isTemplateName } from "../domain/validate";
 
 export interface BootSettings {

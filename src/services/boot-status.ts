@@ -1,3 +1,4 @@
+import { parseProgress, type StreamProgress } from "../domain/stream-progress";
 import type { NodeService } from "./nodes";
 import type { BootEventRecord, BootStateStore, NodeBootState, UnknownMac } from "./ports";
 
@@ -16,6 +17,8 @@ export interface NodeStatusRow {
   lastError?: string;
   /** When the agent's first heartbeat of this boot arrived (the node's init is up and it reaches us). */
   agentUp?: number;
+  /** While stage 1 streams the image (two-stage boot): bytes, total and rate of its last report. */
+  progress?: StreamProgress;
 }
 
 /**
@@ -60,6 +63,7 @@ export class BootStatusService {
       ...(s.detail ? { detail: s.detail } : {}),
       ...(s.address ? { address: s.address } : {}),
       ...(s.lastError ? { lastError: s.lastError } : {}),
+      ...(s.stage === "image" && parseProgress(s.detail) ? { progress: parseProgress(s.detail) } : {}),
       ...(s.stages.agent && (state === "booted" || state === "overdue") ? { agentUp: s.stages.agent } : {}),
       ...(booted && s.bootStartedAt && booted >= s.bootStartedAt ? { bootSeconds: Math.round((booted - s.bootStartedAt) / 100) / 10 } : {}),
     };

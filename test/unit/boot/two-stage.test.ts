@@ -6,7 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BootArtifact, ImageArtifacts, ImageBootPlan, OverlayArtifacts } from "../../../src/boot/ports";
-import { formatProgress, parseProgress } from "../../../src/boot/progress";
+import { formatProgress, parseProgress } from "../../../src/domain/stream-progress";
 import { BootService } from "../../../src/boot/service";
 import { chooseBootMode, ramNeeded } from "../../../src/domain/boot-mode";
 import { createApp } from "../../../src/http/app";
@@ -106,6 +106,7 @@ describe("stage 1's pieces", () => {
     const row = w.status.list()[0]!;
     expect(row.stage).toBe("image");
     expect(row.detail).toBe("stage 1 streaming the image (zstd): 0.0 of 0.0 MiB (10%), 2.0 MiB/s");
+    expect(row.progress).toMatchObject({ format: "zstd", rate: 2 * MiB });
   });
   test("a piece past the end (the image was rebuilt) is refused", async () => {
     const w = world();
