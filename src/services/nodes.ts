@@ -2,7 +2,7 @@ import { type Resolved, findProfileCycle, resolve } from "../domain/cascade";
 import { type Conf, NODE_DEFAULTS, maskSecrets } from "../domain/conf";
 import { DroverError, conflict, inUse, invalid, notFound } from "../domain/errors";
 import { expandHostlist, matchNames } from "../domain/hostlist";
-import { addToIPv4, formatIPv4, parseIPv4, requireHostname } from "../domain/net";
+import { addToIPv4, formatIPv4, isMac, normalizeMac, parseIPv4, requireHostname } from "../domain/net";
 import type { NodesConf } from "../domain/nodesconf";
 import { type ConfPatch, applyPatch } from "../domain/patch";
 import { checkResolvedNode, normalizeConf } from "../domain/validate";
@@ -127,6 +127,25 @@ export class NodeService {
   /** One node, resolved; undefined when there is none. Indexed lookups only (boot paths call this). */
   findNode(name: string): ResolvedNode | undefined {
     return this.store.read((tx) => this.resolveIn(tx, name));
+  }
+
+  /**
+   * Resolves every node into findByMac's cache (drover serve, before it listens: a boot storm's first
+   * DHCP packets then cost a Map lookup, not a cascade each). Kept until the next node or profile write.
+   */
+  warmMacCache(): number {
+    const v = this.cachedAt();
+    if (v === undefined) return 0;
+    let n = 0;
+    for (const node of this.listNodes()) {
+      for (const d of Object.values(node.conf.networkDevices ?? {})) {
+        const mac = d.hwaddr && isMac(d.hwaddr) ? normalizeMac(d.hwaddr) : undefined;
+        if (!mac || this.byMacCache.has(mac)) continue;
+        this.byMacCache.set(mac, node);
+        n++;
+      }
+    }
+    return n;
   }
 
   /** The node that has this MAC on one of its network devices. */
