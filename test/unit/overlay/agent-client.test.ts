@@ -21,7 +21,7 @@ const src = join(dir, "src");
 mkdirSync(join(src, "etc"), { recursive: true });
 writeFileSync(join(src, "etc/hosts"), "10.0.0.1 head\n10.0.0.2 c1\n");
 const pack = Bun.spawnSync(["sh", "-c", "find . | cpio -o -H newc --quiet | gzip -c"], { cwd: src });
-const archive = pack.stdout;
+const archive = new Uint8Array(pack.stdout);
 
 const seen: { path: string; port: number; inm: string | null; ua: string | null }[] = [];
 const server = Bun.serve({
