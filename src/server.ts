@@ -120,8 +120,8 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
   const warm = () => {
     try {
       svc.overlays.snapshot();
-      // And the MAC lookups DHCP makes for every packet.
-      svc.nodes.warmMacCache();
+      // And the reservation DHCP looks up for every packet.
+      boot.warmReservations();
     } catch (e) {
       log(`drover: warming the node cache failed: ${(e as Error).message}`);
     }

@@ -80,6 +80,7 @@ export class BootService implements DhcpBootPort, HttpBootPort {
 
   /** Discovery turned on or off, or registration changed, while running (the settings page). */
   setDiscovery(discovery: boolean, register: BootSettings["register"]) {
+    this.reservations.clear();
     const { register: _old, ...rest } = this.settings;
     this.settings = { ...rest, discovery, ...(register ? { register } : {}) };
   }
@@ -102,17 +103,48 @@ export class BootService implements DhcpBootPort, HttpBootPort {
   // ---- DhcpBootPort ----
 
   async reservation(mac: string, origin: RequestOrigin): Promise<NodeReservation | undefined> {
+    // Asked for every DHCP packet: answers (unknown included) are kept until the node store's version changes.
+    const v = this.reservationsAt();
+    const hit = v === undefined ? undefined : this.reservations.get(mac);
+    if (hit !== undefined) return hit ?? undefined;
     const n = this.nodeForMac(mac, origin.relay ? `via relay ${origin.relay} on ${origin.iface}` : `on ${origin.iface}`);
-    if (!n) return undefined;
-    const devs = n.conf.networkDevices ?? {};
-    const dev = Object.values(devs).find((d) => d.hwaddr === mac);
-    return {
-      node: n.name,
-      ...(dev?.ipaddr && dev.netmask ? { ip: dev.ipaddr, netmask: dev.netmask } : {}),
-      hostname: n.name,
-      ...(dev?.gateway ? { gateway: dev.gateway } : {}),
-      ...(dev?.mtu ? { mtu: dev.mtu } : {}),
-    };
+    const r = n ? reservationOf(n, mac) : undefined;
+    // Kept only when nothing was written meanwhile (discovery may just have bound or registered the MAC).
+    if (v !== undefined && this.nodes.version() === v) {
+      if (this.reservations.size >= 200_000) this.reservations.clear();
+      this.reservations.set(mac, r ?? null);
+    }
+    return r;
+  }
+
+  /**
+   * Every node's reservations, computed at once (drover serve, before it listens): a boot storm's first DHCP
+   * packets then cost a Map lookup, not a cascade each. Kept until the next node or profile write.
+   */
+  warmReservations(): number {
+    const v = this.reservationsAt();
+    if (v === undefined) return 0;
+    let n = 0;
+    for (const node of this.nodes.listNodes()) {
+      for (const d of Object.values(node.conf.networkDevices ?? {})) {
+        if (!d.hwaddr || this.reservations.has(d.hwaddr)) continue;
+        this.reservations.set(d.hwaddr, reservationOf(node, d.hwaddr));
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** mac → reservation (null: unknown), at reservationsVersion. */
+  private readonly reservations = new Map<string, NodeReservation | null>();
+  private reservationsVersion: string | undefined;
+  private reservationsAt(): string | undefined {
+    const v = this.nodes.version();
+    if (v !== this.reservationsVersion) {
+      this.reservations.clear();
+      this.reservationsVersion = v;
+    }
+    return v;
   }
 
   /**
@@ -125,8 +157,10 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     if (this.queued.length > 1) return;
     setImmediate(() => {
       const batch = this.queued.splice(0);
+      const v = this.reservationsAt();
       const records = batch.map((q) => {
-        const node = this.nodes.findByMac(q.mac)?.name;
+        const known = v === undefined ? undefined : this.reservations.get(q.mac);
+        const node = known !== undefined ? known?.node : this.nodes.findByMac(q.mac)?.name;
         return { ...q, ...(node ? { node } : {}) };
       });
       try {
@@ -323,4 +357,16 @@ function slicePiece(a: BootArtifact, offsetQ: string, lengthQ: string | undefine
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length <= 0 || offset + length > a.size || !("path" in a))
     return refuse(409, `piece offset=${offsetQ} length=${lengthQ ?? ""} is outside the image (${a.size} bytes); it was rebuilt: boot again`);
   return { offset, artifact: { parts: [{ path: a.path, offset, size: length }], size: length, mtimeMs: a.mtimeMs, etag: `${a.etag.slice(0, -1)}-${offset}-${length}"` } };
+}
+
+/** What DHCP needs of a node for one of its MACs (`mac` normalized, as stored). */
+function reservationOf(n: ResolvedNode, mac: string): NodeReservation {
+  const dev = Object.values(n.conf.networkDevices ?? {}).find((d) => d.hwaddr === mac);
+  return {
+    node: n.name,
+    ...(dev?.ipaddr && dev.netmask ? { ip: dev.ipaddr, netmask: dev.netmask } : {}),
+    hostname: n.name,
+    ...(dev?.gateway ? { gateway: dev.gateway } : {}),
+    ...(dev?.mtu ? { mtu: dev.mtu } : {}),
+  };
 }

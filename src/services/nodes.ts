@@ -2,7 +2,7 @@ import { type Resolved, findProfileCycle, resolve } from "../domain/cascade";
 import { type Conf, NODE_DEFAULTS, maskSecrets } from "../domain/conf";
 import { DroverError, conflict, inUse, invalid, notFound } from "../domain/errors";
 import { expandHostlist, matchNames } from "../domain/hostlist";
-import { addToIPv4, formatIPv4, isMac, normalizeMac, parseIPv4, requireHostname } from "../domain/net";
+import { addToIPv4, formatIPv4, parseIPv4, requireHostname } from "../domain/net";
 import type { NodesConf } from "../domain/nodesconf";
 import { type ConfPatch, applyPatch } from "../domain/patch";
 import { checkResolvedNode, normalizeConf } from "../domain/validate";
@@ -129,57 +129,38 @@ export class NodeService {
     return this.store.read((tx) => this.resolveIn(tx, name));
   }
 
-  /**
-   * Resolves every node into findByMac's cache (drover serve, before it listens: a boot storm's first
-   * DHCP packets then cost a Map lookup, not a cascade each). Kept until the next node or profile write.
-   */
-  warmMacCache(): number {
-    const v = this.cachedAt();
-    if (v === undefined) return 0;
-    let n = 0;
-    for (const node of this.listNodes()) {
-      for (const d of Object.values(node.conf.networkDevices ?? {})) {
-        const mac = d.hwaddr && isMac(d.hwaddr) ? normalizeMac(d.hwaddr) : undefined;
-        if (!mac || this.byMacCache.has(mac)) continue;
-        this.byMacCache.set(mac, node);
-        n++;
-      }
-    }
-    return n;
-  }
-
   /** The node that has this MAC on one of its network devices. */
   findByMac(mac: string): ResolvedNode | undefined {
-    // Asked for every DHCP packet: answers are kept until the store's version changes (any node or profile
-    // write, by any process). The version is read before the lookup, so an answer is never older than its key.
+    // Every MAC of every node is loaded once per store version (any node or profile write by any process
+    // changes it; it is read before the index, so the index is never older than its key): an unknown MAC,
+    // a pool client's every packet, is a Map miss without a transaction.
     const v = this.cachedAt();
-    const hit = v === undefined ? undefined : this.byMacCache.get(mac);
-    if (hit !== undefined) return hit ?? undefined;
-    const found = this.store.read((tx) => {
-      // Every MAC of every node, once per version: an unknown MAC (a pool client's) is then a Map miss.
+    if (v !== undefined && this.macIndex && !this.macIndex.has(`mac:${mac}`)) return undefined;
+    return this.store.read((tx) => {
       if (v !== undefined) this.macIndex ??= tx.addresses();
       const name = this.macIndex ? this.macIndex.get(`mac:${mac}`)?.node : tx.nodeByAddress("mac", mac);
       return name ? this.resolveIn(tx, name) : undefined;
     });
-    if (v !== undefined) {
-      if (this.byMacCache.size >= 100_000) this.byMacCache.clear();
-      this.byMacCache.set(mac, found ?? null);
-    }
-    return found;
   }
 
-  private readonly byMacCache = new Map<string, ResolvedNode | null>();
+  /**
+   * A token that changes whenever nodes or profiles may have changed (NodeStore.version), for callers that
+   * keep what they derived from nodes (the DHCP reservations); undefined when the store has none.
+   */
+  version(): string | undefined {
+    return this.cachedAt();
+  }
+
   private cacheVersion: string | undefined;
   /** Every node address (`mac:…`, `ip:…`), at cacheVersion. */
   private macIndex: Map<string, { node: string }> | undefined;
   /** Whether some node is marked discoverable, at cacheVersion. */
   private discoverable: boolean | undefined;
 
-  /** The store's version, after dropping what was cached at an older one; undefined: the store has none. */
+  /** The store's version, after dropping what was kept at an older one; undefined: the store has none. */
   private cachedAt(): string | undefined {
     const v = this.store.version?.();
     if (v !== undefined && v !== this.cacheVersion) {
-      this.byMacCache.clear();
       this.discoverable = undefined;
       this.macIndex = undefined;
       this.cacheVersion = v;
