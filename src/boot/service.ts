@@ -125,13 +125,13 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     const v = this.reservationsAt();
     if (v === undefined) return 0;
     let n = 0;
-    for (const node of this.nodes.listNodes()) {
+    this.nodes.eachNode((node) => {
       for (const d of Object.values(node.conf.networkDevices ?? {})) {
         if (!d.hwaddr || this.reservations.has(d.hwaddr)) continue;
         this.reservations.set(d.hwaddr, reservationOf(node, d.hwaddr));
         n++;
       }
-    }
+    });
     return n;
   }
 
@@ -236,6 +236,8 @@ export class BootService implements DhcpBootPort, HttpBootPort {
       format,
       size: stream?.size ?? 0,
       sha256: stream?.sha256 ?? "",
+      /** Stage 1 fetches the archive's piece index and unpacks piece by piece (no decompressor pipe). */
+      indexed: !!plan?.indexed?.includes(format),
       /** MiB stage 1 must see in MemTotal (the unpacked tree plus a margin). */
       needMiB: Math.ceil(floor / 1048576),
       rendered: new Date().toISOString(),
@@ -262,6 +264,10 @@ export class BootService implements DhcpBootPort, HttpBootPort {
       else if (kind === "stage1") {
         out = await this.images.stage1(image, n.conf.kernel?.version);
         if (!isRefusal(out)) detail = `stage 1 initramfs ${out.size} bytes`;
+      } else if (req.query.pieces !== undefined) {
+        // Stage 1's first request: where the pieces are (whole zstd frames or gzip members, whole entries).
+        out = this.images.pieces ? await this.images.pieces(image, req.query.format === "zstd" ? "zstd" : "gzip") : refuse(404, "no piece index on this server");
+        if (!isRefusal(out)) detail = `piece index of the ${req.query.format === "zstd" ? "zstd" : "gzip"} image`;
       } else {
         out = await this.images.image(image, req.query.format === "zstd" ? "zstd" : "gzip");
         // Stage 1 asks for the image in pieces (?offset=&length=; busybox wget refuses 206 answers) and says

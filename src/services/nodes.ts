@@ -118,6 +118,22 @@ export class NodeService {
     });
   }
 
+  /**
+   * Calls fn with every node, resolved, a few hundred at a time, so that they need not all be in memory at
+   * once (warming caches at start). Each chunk is its own snapshot.
+   */
+  eachNode(fn: (n: ResolvedNode) => void, chunk = 500): void {
+    const names = this.store.read((tx) => tx.nodeNames());
+    for (let i = 0; i < names.length; i += chunk) {
+      const part = names.slice(i, i + chunk);
+      const nodes = this.store.read((tx) => {
+        const profiles = tx.profiles();
+        return [...tx.nodes(part)].map(([name, own]): ResolvedNode => ({ name, own, ...resolve(own, (p) => profiles.get(p)) }));
+      });
+      for (const n of nodes) fn(n);
+    }
+  }
+
   getNode(name: string): ResolvedNode {
     const n = this.findNode(name);
     if (!n) throw notFound(`node '${name}' does not exist; 'drover node list' shows the nodes there are`);
