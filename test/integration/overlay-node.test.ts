@@ -53,7 +53,7 @@ const FAKE_INIT = [
   "#!/bin/sh",
   'echo "INIT-RAN pid=$$ hostname=$(hostname)"',
   "grep -q ' /proc proc ' /proc/mounts && echo PROC-MOUNTED",
-  "grep ' / ' /proc/mounts | grep -q 'size=65536k' && echo ROOT-IS-INITRAMFS || echo ROOT-IS-NEW-TMPFS",
+  "grep ' / ' /proc/mounts | grep -q 'size=65536k\\| ramfs ' && echo ROOT-IS-INITRAMFS || echo ROOT-IS-NEW-TMPFS",
   "ip -4 addr show dev eth0 | grep -o 'inet [0-9./]*'",
   "ip route | grep -o 'default via [0-9.]*'",
   "",
@@ -64,7 +64,8 @@ const FAKE_INIT = [
 const NS_SCRIPT = [
   "set -e",
   '[ -n "$R" ] && [ -d "$R" ] && [ "$R" != / ] || { echo "bad root dir"; exit 2; }',
-  'mount -t tmpfs -o size=65536k,mode=0755 tmpfs "$R"',
+  // root=tmpfs is tested from a ramfs, as the kernel's initramfs is (a tmpfs root means stage 1 made it)
+  'if [ "$ROOTFS" = ramfs ]; then mount -t ramfs -o mode=0755 ramfs "$R"; else mount -t tmpfs -o size=65536k,mode=0755 tmpfs "$R"; fi',
   'mkdir -p "$R/bin" "$R/sbin"',
   'cp "$BB" "$R/bin/busybox"',
   'for a in $("$BB" --list); do [ -e "$R/bin/$a" ] || ln -s busybox "$R/bin/$a"; done',
@@ -89,7 +90,7 @@ describe.skipIf(!!why)("wwinit /init as PID 1", () => {
     const r = join(tmp, `root-${rootMode}`);
     mkdirSync(r, { recursive: true });
     const p = Bun.spawnSync(["unshare", "--mount", "--pid", "--fork", "--net", "--uts", "--propagation", "private", "sh", "-c", NS_SCRIPT], {
-      env: { R: r, BB: Bun.which("busybox")!, ARCHIVE: archiveFile(a, `system-${rootMode}.img.gz`), FAKE_INIT: join(tmp, "fake-init"), PATH: process.env.PATH! },
+      env: { R: r, ROOTFS: rootMode === "tmpfs" ? "ramfs" : "tmpfs", BB: Bun.which("busybox")!, ARCHIVE: archiveFile(a, `system-${rootMode}.img.gz`), FAKE_INIT: join(tmp, "fake-init"), PATH: process.env.PATH! },
       timeout: 30_000,
     });
     return `${p.stdout}${p.stderr}`;
