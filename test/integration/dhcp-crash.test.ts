@@ -44,23 +44,40 @@ function startServer(dataDir: string) {
   return lab.spawn(lab.hn, [process.execPath, join(ROOT, "src/main.ts"), "-d", dataDir, "serve", "-i", "br0", "--server-ip", SERVER, "--dhcp", "authoritative", "--no-tftp", "--no-ipv6-ra", "--port", "19874", "--discovery", "--pool", "172.21.1.0-172.21.255.254"], { stdout: "ignore", stderr: "pipe" });
 }
 
-/** Runs the closed-loop client; resolves with the (mac → address) of every ACK it got. */
-async function storm(base: string, count: number, retryMs = 300): Promise<Map<string, string>> {
+/**
+ * Runs the closed-loop client. `acks` resolves with the (mac → address) of every ACK it got; `first`
+ * once it got its first one (a kill timed from there lands mid-storm however loaded the machine is).
+ */
+function storm(base: string, count: number, retryMs = 300): { acks: Promise<Map<string, string>>; first: Promise<void> } {
   const p = spawn(["ip", "netns", "exec", pc.ns, process.execPath, join(ROOT, "bench/_dhcp-client.ts"), "loop", "eth0", SERVER, RELAY, String(count), "32", base], {
     env: { ...process.env, PRINT_ACKS: "1", RETRY_MS: String(retryMs), IDLE_EXIT_MS: "1500" },
     stdout: "pipe",
     stderr: "pipe",
   });
-  const out = await new Response(p.stdout).text();
-  await p.exited;
-  const acks = new Map<string, string>();
-  for (const m of out.matchAll(/^ack (\S+) (\S+)$/gm)) acks.set(m[1]!, m[2]!);
-  return acks;
+  let gotFirst: () => void = () => {};
+  const first = new Promise<void>((r) => (gotFirst = r));
+  const acks = (async () => {
+    let out = "";
+    const dec = new TextDecoder();
+    const reader = (p.stdout as ReadableStream<Uint8Array>).getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      out += dec.decode(value);
+      if (out.includes("ack ")) gotFirst();
+    }
+    await p.exited;
+    gotFirst();
+    const m = new Map<string, string>();
+    for (const a of out.matchAll(/^ack (\S+) (\S+)$/gm)) m.set(a[1]!, a[2]!);
+    return m;
+  })();
+  return { acks, first };
 }
 
 async function waitUntilServing(base: string) {
   for (let i = 0; i < 60; i++) {
-    if ((await storm(base, 1, 300)).size === 1) return;
+    if ((await storm(base, 1, 300).acks).size === 1) return;
     await Bun.sleep(200);
   }
   throw new Error("drover serve did not answer");
@@ -90,15 +107,16 @@ test.skipIf(!!skipWhy)(
     const owner = new Map<string, string>(); // address → the MAC it was ACKed to, over every run
     const acked = new Map<string, string>(); // mac → address, over every run
     let probe = 0;
-    for (const [round, killAfterMs] of [200, 500, 900].entries()) {
+    for (const [round, killAfterMs] of [50, 400, 900].entries()) {
       const server = startServer(dataDir);
       await waitUntilServing(`0f:00:${(probe++).toString(16).padStart(2, "0")}`);
       const base = `0e:00:${round.toString(16).padStart(2, "0")}`;
       const running = storm(base, CLIENTS);
+      await running.first;
       await Bun.sleep(killAfterMs);
       server.kill("SIGKILL");
       await server.exited;
-      const acks = await running;
+      const acks = await running.acks;
       // The kill came mid-storm: some clients were ACKed, not all.
       expect(acks.size).toBeGreaterThan(0);
       expect(acks.size).toBeLessThan(CLIENTS);
@@ -113,7 +131,7 @@ test.skipIf(!!skipWhy)(
     const server = startServer(dataDir);
     await waitUntilServing("0f:01:00");
     for (const round of [0, 1, 2]) {
-      const again = await storm(`0e:00:${round.toString(16).padStart(2, "0")}`, CLIENTS, 1000);
+      const again = await storm(`0e:00:${round.toString(16).padStart(2, "0")}`, CLIENTS, 1000).acks;
       expect(again.size).toBe(CLIENTS);
       for (const [mac, ip] of again) if (acked.has(mac)) expect(`${mac} ${ip}`).toBe(`${mac} ${acked.get(mac)}`);
       expectOneMacPerAddress(
