@@ -14,6 +14,7 @@ import { type DhcpServer, dhcpConfig, startDhcpServer } from "./protocols/dhcp";
 import { type RaServer, startRaServer } from "./protocols/ra/server";
 import { type TftpServer, startTftpServer } from "./protocols/tftp/server";
 import { sqliteLeaseStore } from "./store/boot-store";
+import { startCheckpointer } from "./store/checkpointer";
 import { saveAdminPassword } from "./runtime/admin-password";
 import { serveMetrics } from "./serve-metrics";
 
@@ -73,6 +74,9 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
     leases,
   );
   const stops: (() => Promise<void>)[] = [];
+  // WAL checkpoints on a thread of their own, not inside a group commit (store/checkpointer.ts); stopped last.
+  const checkpoints = startCheckpointer(svc.store.sqlite, svc.store.path, { log });
+  stops.push(() => checkpoints.stop());
   const stopAll = async () => {
     for (const s of stops.reverse()) await s().catch((e) => log(`drover: stopping: ${(e as Error).message}`));
     stops.length = 0;
