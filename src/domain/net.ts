@@ -14,15 +14,28 @@ export function isMac(input: string): boolean {
 }
 
 export function parseIPv4(s: string): number | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s.trim());
-  if (!m) return undefined;
+  // Four decimal octets, 1-3 digits each, no leading zeros, at most 255; surrounding blanks ignored. Without a
+  // regular expression: the DHCP server calls this several times per packet.
+  const t = s.trim();
   let v = 0;
-  for (let i = 1; i <= 4; i++) {
-    const o = Number(m[i]);
-    if (o > 255 || (m[i]!.length > 1 && m[i]!.startsWith("0"))) return undefined;
-    v = v * 256 + o;
+  let parts = 0;
+  let digits = 0;
+  let o = 0;
+  for (let i = 0; i <= t.length; i++) {
+    const c = i < t.length ? t.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (digits === 0 || o > 255 || parts === 4) return undefined;
+      v = v * 256 + o;
+      parts++;
+      digits = 0;
+      o = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits === 3 || (digits === 1 && o === 0)) return undefined;
+      o = o * 10 + c - 48;
+      digits++;
+    } else return undefined;
   }
-  return v;
+  return parts === 4 ? v : undefined;
 }
 
 export function formatIPv4(v: number): string {

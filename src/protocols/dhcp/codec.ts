@@ -197,17 +197,33 @@ export function ipAt(buf: Uint8Array, off: number): string {
 }
 
 export function ipBytes(ip: string): Uint8Array {
-  const parts = ip.split(".").map(Number);
-  if (parts.length !== 4 || parts.some((n) => !Number.isInteger(n) || n < 0 || n > 255)) throw new Error(`not an IPv4 address: ${ip}`);
-  return Uint8Array.from(parts);
+  // Hand-rolled (several calls per reply): four decimal numbers 0-255 separated by dots.
+  const out = new Uint8Array(4);
+  let part = 0;
+  let n = -1;
+  for (let i = 0; i <= ip.length; i++) {
+    const c = i < ip.length ? ip.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (n < 0 || part > 3) throw new Error(`not an IPv4 address: ${ip}`);
+      out[part++] = n;
+      n = -1;
+    } else if (c >= 48 && c <= 57) {
+      n = (n < 0 ? 0 : n * 10) + c - 48;
+      if (n > 255) throw new Error(`not an IPv4 address: ${ip}`);
+    } else throw new Error(`not an IPv4 address: ${ip}`);
+  }
+  if (part !== 4) throw new Error(`not an IPv4 address: ${ip}`);
+  return out;
 }
 
 function putIp(buf: Uint8Array, off: number, ip: string) {
   buf.set(ipBytes(ip || "0.0.0.0"), off);
 }
 
+const utf8 = new TextEncoder();
+
 function putStr(buf: Uint8Array, off: number, max: number, s: string) {
-  const b = new TextEncoder().encode(s);
+  const b = utf8.encode(s);
   if (b.length >= max) throw new Error(`'${s.slice(0, 40)}…' does not fit the ${max}-byte field`);
   buf.set(b, off);
 }
@@ -221,8 +237,12 @@ function cstr(buf: Uint8Array, off: number, max: number): string {
   return s;
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
 export function hexOf(b: Uint8Array, sep = ""): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(sep);
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += (i ? sep : "") + HEX[b[i]!];
+  return s;
 }
 
 /** chaddr of an Ethernet client as drover writes MACs: lower case, colon separated. */
