@@ -1,4 +1,4 @@
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import type { ImageService } from "../services/images";
 import type { BootArtifact, BootRefusal, ImageArtifacts } from "./ports";
 
@@ -27,6 +27,12 @@ export function imageArtifacts(images: ImageService): ImageArtifacts {
       if (format === "zstd") return b.zstd ? artifact(b.zstd) : { refused: true, status: 404, message: `image ${image} has no zstd archive; rebuild it: drover image build ${image}` };
       return artifact(b.image);
     },
+    async pieces(image, format) {
+      const b = images.bootFiles(image);
+      const archive = format === "zstd" ? b.zstd : b.image;
+      if (!archive || !existsSync(`${archive}.pieces`)) return { refused: true, status: 404, message: `image ${image} has no piece index for its ${format} archive; rebuild it: drover image build ${image}` };
+      return artifact(`${archive}.pieces`);
+    },
     async stage1(image, version) {
       const b = images.bootFiles(image, version);
       if (!b.stage1)
@@ -41,6 +47,7 @@ export function imageArtifacts(images: ImageService): ImageArtifacts {
         ...(b.zstd && b.build.zstd ? { zstd: b.build.zstd } : {}),
         unpacked: b.build.unpacked,
         stage1: !!b.stage1,
+        indexed: [...(existsSync(`${b.image}.pieces`) ? ["gzip" as const] : []), ...(b.zstd && existsSync(`${b.zstd}.pieces`) ? ["zstd" as const] : [])],
       };
     },
   };

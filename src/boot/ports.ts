@@ -167,6 +167,8 @@ export interface ImageBootPlan {
   /** The gzip archive (one-stage, and two-stage when there is no zstd one). */
   gzip: { size: number; sha256?: string };
   zstd?: { size: number; sha256: string };
+  /** The archives that have a piece index (stage 1 unpacks them piece by piece, without a pipe). */
+  indexed?: ImageFormat[];
   /** Size of the unpacked tree. */
   unpacked: number;
   /** A stage-1 initramfs exists for the kernel the node boots. */
@@ -179,6 +181,8 @@ export interface ImageArtifacts {
   image(image: string, format?: ImageFormat): Promise<BootArtifact | BootRefusal>;
   /** The stage-1 initramfs for the kernel `version` (default kernel when absent). */
   stage1(image: string, version?: string): Promise<BootArtifact | BootRefusal>;
+  /** The piece index of an archive (`ARCHIVE.pieces`, src/image/build.ts), for stage 1; absent in fakes. */
+  pieces?(image: string, format: ImageFormat): Promise<BootArtifact | BootRefusal>;
   /** Sizes, digests and stage 1 of a built image; undefined when it is not built. */
   plan(image: string, version?: string): ImageBootPlan | undefined;
 }

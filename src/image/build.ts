@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import type { Stats } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
@@ -35,6 +35,25 @@ export interface BuildOptions {
   zstdOut?: string;
   /** zstd level; 3 (the zstd CLI's default). */
   zstdLevel?: number;
+  /** Unpacked bytes per piece of the piece index (see piecePlan); 64 MiB. */
+  pieceTarget?: number;
+}
+
+/** One piece of an archive's piece index: whole gzip members or zstd frames, whole cpio entries. */
+export interface ArchivePiece {
+  offset: number;
+  length: number;
+  sha256: string;
+}
+
+/**
+ * The piece index written beside each archive (`ARCHIVE.pieces`, text): stage 1 of the two-stage boot
+ * fetches it, then each piece by offset, and unpacks each one on its own (decompressed to a file, then
+ * `cpio -i` from that file: no pipe between two processes, which under emulation costs more than both).
+ * First line `drover-pieces FORMAT SIZE SHA256` (the whole archive's), then `OFFSET LENGTH SHA256` a piece.
+ */
+export function formatPieceIndex(format: "gzip" | "zstd", size: number, sha256: string, pieces: readonly ArchivePiece[]): string {
+  return `drover-pieces ${format} ${size} ${sha256}\n${pieces.map((p) => `${p.offset} ${p.length} ${p.sha256}\n`).join("")}`;
 }
 
 export interface BuildResult {
@@ -47,7 +66,9 @@ export interface BuildResult {
   excluded: string[];
   /** sha256 of the gzip archive, hex (the two-stage boot checks it on the node). */
   sha256: string;
-  zstd?: { path: string; size: number; sha256: string };
+  zstd?: { path: string; size: number; sha256: string; pieces: number };
+  /** Pieces of the piece index (`path`.pieces). */
+  pieces: number;
 }
 
 /**
@@ -115,7 +136,7 @@ export function excluder(patterns: readonly string[]): (rel: string, isDir: bool
 // ---- cpio newc planning ----
 
 /** A run of the cpio stream: literal bytes (`entry` marks the header that starts an entry), or file data. */
-type Piece = { bytes: Uint8Array; entry?: true } | { file: string; offset: number; length: number };
+type Piece = { bytes: Uint8Array; entry?: true; link?: number } | { file: string; offset: number; length: number };
 
 const enc = new TextEncoder();
 const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, "0");
@@ -184,7 +205,8 @@ export function planCpio(rootfs: string, excludes: readonly string[]): Plan {
       rmaj: (rdev >> 8) & 0xfff,
       rmin: (rdev & 0xff) | ((rdev >> 12) & 0xfff00),
     });
-    pieces.push({ bytes: h, entry: true });
+    // `link`: an inode with several names, so that pieces (see piecePlan) keep all its names together.
+    pieces.push(isFile && Number(st.nlink) > 1 ? { bytes: h, entry: true, link: ino } : { bytes: h, entry: true });
     if (target) pieces.push({ bytes: concat(target, new Uint8Array(pad4(target.length))) });
     else if (size > 0) {
       pieces.push({ file: abs, offset: 0, length: size });
@@ -247,6 +269,45 @@ export function segment(pieces: readonly Piece[], target = 4 << 20): Piece[][] {
 }
 
 /**
+ * Groups segments into pieces of at least `target` unpacked bytes (the last may be smaller): returns, for
+ * each segment, the index of its piece. A piece never ends between two names of one hardlinked inode:
+ * busybox cpio links later names to the one carrying the data only within one run (at its TRAILER!!!).
+ */
+export function piecePlan(segs: readonly Piece[][], target = 64 << 20): number[] {
+  const first = new Map<number, number>();
+  const last = new Map<number, number>();
+  segs.forEach((seg, i) => {
+    for (const p of seg) if ("link" in p && p.link !== undefined) {
+      if (!first.has(p.link)) first.set(p.link, i);
+      last.set(p.link, i);
+    }
+  });
+  // open[i]: some inode has names in segment i and in a later one, so no piece may end after segment i.
+  const open = new Array<number>(segs.length + 1).fill(0);
+  for (const [ino, f] of first) {
+    const l = last.get(ino)!;
+    if (l > f) {
+      open[f]!++;
+      open[l]!--;
+    }
+  }
+  const out: number[] = [];
+  let piece = 0;
+  let len = 0;
+  let depth = 0;
+  segs.forEach((seg, i) => {
+    out.push(piece);
+    for (const p of seg) len += "bytes" in p ? p.bytes.length : p.length;
+    depth += open[i]!;
+    if (len >= target && depth === 0) {
+      piece++;
+      len = 0;
+    }
+  });
+  return out;
+}
+
+/**
  * The worker: assembles one segment (header bytes and file ranges, zero-filled if a file shrank) and
  * gzips it with libdeflate. Inline source so the single compiled executable needs no extra file.
  */
@@ -285,6 +346,22 @@ export async function buildImage(rootfs: string, out: string, opts: BuildOptions
   const excludes = readExcludes(rootfs);
   const plan = planCpio(rootfs, excludes);
   const segs = segment(plan.pieces);
+  const pieceOf = piecePlan(segs, opts.pieceTarget);
+  const gzPieces: ArchivePiece[] = [];
+  const zPieces: ArchivePiece[] = [];
+  let gzPieceSha: Bun.CryptoHasher | undefined;
+  let zPieceSha: Bun.CryptoHasher | undefined;
+  /** Adds `len` bytes of segment `id` to its piece in `list` (a new piece when `id` starts one). */
+  const addToPiece = (list: ArchivePiece[], hasher: Bun.CryptoHasher | undefined, id: number, at: number, data: Uint8Array): Bun.CryptoHasher => {
+    if (id === 0 || pieceOf[id] !== pieceOf[id - 1]) {
+      if (hasher) list[list.length - 1]!.sha256 = hasher.digest("hex");
+      list.push({ offset: at, length: 0, sha256: "" });
+      hasher = new Bun.CryptoHasher("sha256");
+    }
+    list[list.length - 1]!.length += data.length;
+    hasher!.update(data);
+    return hasher!;
+  };
   const threads = Math.max(1, Math.min(opts.threads ?? availableParallelism(), segs.length));
   const level = opts.level ?? 6;
   const tmp = join(dirname(out), `.${randomBytes(6).toString("hex")}.building`);
@@ -295,6 +372,8 @@ export async function buildImage(rootfs: string, out: string, opts: BuildOptions
   const sha = new Bun.CryptoHasher("sha256");
   const zsha = new Bun.CryptoHasher("sha256");
   let zsize = 0;
+  let shaHex = "";
+  let zshaHex = "";
   const url = URL.createObjectURL(new Blob([WORKER_SRC], { type: "application/javascript" }));
   const workers: Worker[] = [];
   let size = 0;
@@ -328,11 +407,13 @@ export async function buildImage(rootfs: string, out: string, opts: BuildOptions
               ready.delete(nextWrite);
               let off = 0;
               while (off < b.length) off += writeSync(fd, b, off, b.length - off);
+              gzPieceSha = addToPiece(gzPieces, gzPieceSha, nextWrite, size, b);
               size += b.length;
               sha.update(b);
               if (zfd !== undefined && z) {
                 off = 0;
                 while (off < z.length) off += writeSync(zfd, z, off, z.length - off);
+                zPieceSha = addToPiece(zPieces, zPieceSha, nextWrite, zsize, z);
                 zsize += z.length;
                 zsha.update(z);
               }
@@ -352,11 +433,24 @@ export async function buildImage(rootfs: string, out: string, opts: BuildOptions
     });
     fsyncSync(fd);
     closeSync(fd);
+    shaHex = sha.digest("hex");
+    if (zfd !== undefined) zshaHex = zsha.digest("hex");
+    if (gzPieceSha) gzPieces[gzPieces.length - 1]!.sha256 = gzPieceSha.digest("hex");
+    if (zPieceSha) zPieces[zPieces.length - 1]!.sha256 = zPieceSha.digest("hex");
+    // The index goes in first: a node that gets a new index with the old archive (or the other way round)
+    // sees the pieces' digests differ and boots again.
+    const index = (path: string, text: string) => {
+      const t = `${path}.${process.pid}.tmp`;
+      writeFileSync(t, text, { mode: 0o644 });
+      renameSync(t, path);
+    };
     if (zfd !== undefined) {
       fsyncSync(zfd);
       closeSync(zfd);
+      index(`${opts.zstdOut!}.pieces`, formatPieceIndex("zstd", zsize, zshaHex, zPieces));
       renameSync(zTmp!, opts.zstdOut!);
     }
+    index(`${out}.pieces`, formatPieceIndex("gzip", size, shaHex, gzPieces));
     renameSync(tmp, out);
   } catch (e) {
     for (const f of [fd, zfd]) {
@@ -377,7 +471,8 @@ export async function buildImage(rootfs: string, out: string, opts: BuildOptions
     unpacked: plan.unpacked,
     files: plan.files,
     excluded: plan.excluded,
-    sha256: sha.digest("hex"),
-    ...(opts.zstdOut ? { zstd: { path: opts.zstdOut, size: zsize, sha256: zsha.digest("hex") } } : {}),
+    sha256: shaHex,
+    pieces: gzPieces.length,
+    ...(opts.zstdOut ? { zstd: { path: opts.zstdOut, size: zsize, sha256: zshaHex, pieces: zPieces.length } } : {}),
   };
 }

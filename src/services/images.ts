@@ -280,7 +280,7 @@ export class ImageService {
   private async buildInto(rootfs: string, dir: string, opts: BuildOpts = {}): Promise<NonNullable<ImageInfo["build"]>> {
     const zstdOut = opts.zstd === false ? undefined : join(dir, "image.img.zst");
     const r = await translate(() => buildImage(rootfs, join(dir, "image.img.gz"), { zstdOut }));
-    if (!zstdOut) rmSync(join(dir, "image.img.zst"), { force: true });
+    if (!zstdOut) for (const f of ["image.img.zst", "image.img.zst.pieces"]) rmSync(join(dir, f), { force: true });
     const stage1: NonNullable<NonNullable<ImageInfo["build"]>["stage1"]> = {};
     let stage1Problem: string | undefined;
     for (const f of readdirSync(dir)) if (/^stage1-.*\.img\.gz$/.test(f)) rmSync(join(dir, f), { force: true });

@@ -3,11 +3,14 @@
 # 1. mount proc/sys/dev; load the NIC drivers of the hardware present (modalias coldplug, two passes)
 # 2. bring up the interface with the booting MAC: the address iPXE had (drover.ip/mask/gw), else udhcpc
 # 3. check the RAM against what drover says the image needs (drover.need, MiB)
-# 4. mount a tmpfs on /newroot and stream the image into it: fixed-size pieces (drover.chunk MiB) fetched
-#    by offset, each one complete before it is fed to ONE `gzip -d | cpio -i` (or zstd -d), while the next
-#    piece downloads; a failed piece is fetched again (drover restarted: the stream goes on where it was).
-#    No compressed copy of the image is kept (at most two pieces), nothing limits the size to 4 GiB.
-# 5. compare the sha256 of the stream with drover.sha256; 6. unpack the system overlay on top
+# 4. mount a tmpfs on /newroot and stream the image into it piece by piece, fetched by offset while the
+#    previous piece unpacks. With the image's piece index (drover.index, src/image/build.ts) a piece is
+#    whole zstd frames (gzip members) of whole cpio entries, checked against its sha256, decompressed to a
+#    file and unpacked from it (no pipe); without one, fixed-size pieces (drover.chunk MiB) feed ONE
+#    `gzip -d | cpio -i` (or zstd -d). A failed piece is fetched again (drover restarted: the stream goes
+#    on where it was). No compressed copy of the image is kept (at most two pieces and one unpacked
+#    piece), nothing limits the size to 4 GiB.
+# 5. compare the sha256 of the stream (or the index's, whose pieces all matched) with drover.sha256; 6. unpack the system overlay on top
 # 7. switch_root into the new root and run its /init (the wwinit overlay's, which sees a real root and
 #    does not copy again).
 # busybox 1.35: `wget -T` segfaults, so every wget runs under `timeout`; its wget refuses 206 answers, so
@@ -108,64 +111,134 @@ esac
 mount -t tmpfs -o mode=0755,size=$(arg drover.rootsize || echo 95%) tmpfs /newroot || fail "could not mount a tmpfs on /newroot"
 URL="$SERVER/image/$HEX?$Q&format=$FORMAT"
 CHUNK=$((CHUNK_MIB * 1048576))
-mkfifo /run/s1.data /run/s1.sum
-sha256sum </run/s1.sum >/run/s1.sha &
-SUMPID=$!
-(
-	set -o pipefail
-	# No -d or -u: drover's archive lists every directory before its contents and the tmpfs is empty, and
-	# under emulation the 80,000 mkdir/stat calls of -d cost seconds.
-	tee /run/s1.sum </run/s1.data | $DEC | (cd /newroot && cpio -i -m 2>/run/s1.cpio.err)
-	echo $? >/run/s1.rc
-) &
-UNPID=$!
-exec 3>/run/s1.data
-
-fetch() { # OFFSET LENGTH FILE RATE
+fetch() { # OFFSET LENGTH FILE RATE [SHA256]
 	rm -f "$3"
 	timeout $((60 + $2 / 262144)) wget -q -O "$3" "$URL&offset=$1&length=$2&rate=$4" 2>/run/s1.wget.err || return 1
-	[ "$(stat -c %s "$3")" = "$2" ]
+	[ "$(stat -c %s "$3")" = "$2" ] || return 1
+	[ -z "$5" ] && return 0
+	set -- "$@" "$(sha256sum "$3")"
+	[ "${6%% *}" = "$5" ] && return 0
+	echo "sha256 ${6%% *}, the index says $5" >/run/s1.wget.err
+	return 1
+}
+getpiece() { # OFFSET LENGTH FILE RATE [SHA256]: retried until complete (10 minutes)
+	TRY=0
+	until fetch "$@"; do
+		TRY=$((TRY + 1))
+		[ $TRY -eq 1 ] && log "piece at $1: $(cat /run/s1.wget.err 2>/dev/null | head -1) - fetching it again"
+		[ $TRY -gt 300 ] && fail "the image download stopped at $1 of $SIZE bytes and did not resume for 10 minutes ($(head -1 /run/s1.wget.err 2>/dev/null))"
+		# Digests that keep differing: the image was rebuilt under this boot.
+		[ -n "$5" ] && [ $TRY -gt 3 ] && grep -q "^sha256" /run/s1.wget.err && fail "piece at $1: $(head -1 /run/s1.wget.err): the image was rebuilt during the download or is damaged on the way"
+		sleep $((TRY < 3 ? 1 : 2))
+	done
+	[ $TRY -gt 0 ] && log "piece at $1: resumed after $TRY retries"
+	return 0
 }
 START=$(uptime_cs)
 OFF=0
 N=0
-CATPID=
 RATE=0
-while [ "$OFF" -lt "$SIZE" ]; do
-	LEN=$CHUNK
-	[ $((OFF + LEN)) -gt "$SIZE" ] && LEN=$((SIZE - OFF))
-	F=/run/s1.piece.$((N % 2))
-	TRY=0
-	until fetch "$OFF" "$LEN" "$F" "$RATE"; do
-		TRY=$((TRY + 1))
-		[ $TRY -eq 1 ] && log "piece at $OFF: $(cat /run/s1.wget.err 2>/dev/null | head -1) - fetching it again"
-		[ $TRY -gt 300 ] && fail "the image download stopped at $OFF of $SIZE bytes and did not resume for 10 minutes"
-		sleep $((TRY < 3 ? 1 : 2))
+INDEXED=
+if arg drover.index >/dev/null; then
+	# The piece index (src/image/build.ts): pieces that are whole zstd frames (gzip members) of whole cpio
+	# entries, each with its sha256. Each piece is decompressed to a file and unpacked from that file by
+	# its own cpio: no pipe between the decompressor and cpio (under emulation, on one vCPU, their pipe
+	# hand-overs cost more than both programs), and a piece needs no TRAILER!!! (busybox cpio ends at EOF).
+	n=0
+	until timeout 30 wget -q -O /run/s1.index "$URL&pieces=1" 2>/run/s1.wget.err; do
+		n=$((n + 1))
+		[ $n -gt 300 ] && fail "the piece index could not be fetched: $(head -1 /run/s1.wget.err)"
+		sleep 2
 	done
-	[ $TRY -gt 0 ] && log "piece at $OFF: resumed after $TRY retries"
-	if [ -n "$CATPID" ]; then wait "$CATPID" || fail "unpacking the image failed: $(cat /run/s1.cpio.err 2>/dev/null | tail -1) (damaged archive or out of memory?)"; fi
-	(cat "$F" >&3 && rm -f "$F") &
-	CATPID=$!
-	OFF=$((OFF + LEN))
-	N=$((N + 1))
-	EL=$(($(uptime_cs) - START))
-	RATE=$((OFF / 1024 * 100 / (EL > 0 ? EL : 1)))
-	log "$((OFF / 1048576)) of $((SIZE / 1048576)) MiB, $((RATE / 1024)) MiB/s"
-done
-[ -n "$CATPID" ] && { wait "$CATPID" || fail "unpacking the image failed: $(tail -1 /run/s1.cpio.err 2>/dev/null)"; }
-exec 3>&-
-wait "$UNPID"
-wait "$SUMPID"
-RC=$(cat /run/s1.rc 2>/dev/null || echo 1)
-[ "$RC" = 0 ] || fail "unpacking the image failed (status $RC): $(tail -1 /run/s1.cpio.err 2>/dev/null) (out of memory? the tmpfs holds $(df -m /newroot | awk 'NR==2{print $3}') MiB)"
-GOT=$(cut -d' ' -f1 /run/s1.sha)
+	read -r MAGIC IFMT ISIZE ISHA </run/s1.index
+	[ "$MAGIC" = drover-pieces ] && [ "$IFMT" = "$FORMAT" ] && [ "$ISIZE" = "$SIZE" ] || fail "the piece index is not one of this $FORMAT image of $SIZE bytes: $MAGIC $IFMT $ISIZE"
+	[ -z "$SHA" ] || [ "$ISHA" = "$SHA" ] || fail "the piece index is of an image with sha256 $ISHA, drover said $SHA: it was rebuilt during the boot"
+	INDEXED=1
+fi
+if [ -n "$INDEXED" ]; then
+	unpack() { # PIECE-FILE: decompressed to a file, then unpacked from it (no pipe); times to /run/s1.times
+		u0=$(uptime_cs)
+		$DEC "$1" >/run/s1.cpio 2>/run/s1.cpio.err || { echo "$DEC: $(tail -1 /run/s1.cpio.err)" >/run/s1.cpio.err; return 1; }
+		rm -f "$1"
+		u1=$(uptime_cs)
+		(cd /newroot && cpio -i -m </run/s1.cpio 2>/run/s1.cpio.err) || return 1
+		rm -f /run/s1.cpio
+		echo "$((u1 - u0)) $(($(uptime_cs) - u1))" >>/run/s1.times
+	}
+	FETCHCS=0
+	WAITCS=0
+	UNPID=
+	exec 4</run/s1.index
+	read -r _ <&4
+	while read -r POFF PLEN PSHA <&4; do
+		[ "$POFF" = "$OFF" ] || fail "the piece index is damaged: a piece at $POFF after $OFF bytes"
+		F=/run/s1.piece.$((N % 2))
+		t=$(uptime_cs)
+		getpiece "$OFF" "$PLEN" "$F" "$RATE" "$PSHA"
+		t1=$(uptime_cs)
+		FETCHCS=$((FETCHCS + t1 - t))
+		if [ -n "$UNPID" ]; then wait "$UNPID" || fail "unpacking the image failed: $(tail -1 /run/s1.cpio.err 2>/dev/null) (damaged archive or out of memory? the tmpfs holds $(df -m /newroot | awk 'NR==2{print $3}') MiB)"; fi
+		WAITCS=$((WAITCS + $(uptime_cs) - t1))
+		unpack "$F" &
+		UNPID=$!
+		OFF=$((OFF + PLEN))
+		N=$((N + 1))
+		EL=$(($(uptime_cs) - START))
+		RATE=$((OFF / 1024 * 100 / (EL > 0 ? EL : 1)))
+		log "$((OFF / 1048576)) of $((SIZE / 1048576)) MiB, $((RATE / 1024)) MiB/s"
+	done
+	exec 4<&-
+	[ -n "$UNPID" ] && { wait "$UNPID" || fail "unpacking the image failed: $(tail -1 /run/s1.cpio.err 2>/dev/null) (damaged archive or out of memory? the tmpfs holds $(df -m /newroot | awk 'NR==2{print $3}') MiB)"; }
+	[ "$OFF" = "$SIZE" ] || fail "the piece index covers $OFF of $SIZE bytes"
+	# Every piece matched its digest in the index, and the index is the one of the stream drover.sha256 names.
+	GOT=$ISHA
+	# Where the time went (the unpack of a piece overlaps the download and sha256 of the next one).
+	TIMES=$(awk -v f="$FETCHCS" -v w="$WAITCS" '{ d += $1; c += $2 } END { printf "decompress %.1f s, cpio %.1f s, download+sha256 %.1f s, waiting for the unpack %.1f s", d / 100, c / 100, f / 100, w / 100 }' /run/s1.times)
+else
+	# No piece index (an image built before it existed): fixed-size pieces, one decompressor pipe.
+	CHUNK=$((CHUNK_MIB * 1048576))
+	mkfifo /run/s1.data /run/s1.sum
+	sha256sum </run/s1.sum >/run/s1.sha &
+	SUMPID=$!
+	(
+		set -o pipefail
+		# No -d or -u: drover's archive lists every directory before its contents and the tmpfs is empty, and
+		# under emulation the 80,000 mkdir/stat calls of -d cost seconds.
+		tee /run/s1.sum </run/s1.data | $DEC | (cd /newroot && cpio -i -m 2>/run/s1.cpio.err)
+		echo $? >/run/s1.rc
+	) &
+	UNPID=$!
+	exec 3>/run/s1.data
+	CATPID=
+	while [ "$OFF" -lt "$SIZE" ]; do
+		LEN=$CHUNK
+		[ $((OFF + LEN)) -gt "$SIZE" ] && LEN=$((SIZE - OFF))
+		F=/run/s1.piece.$((N % 2))
+		getpiece "$OFF" "$LEN" "$F" "$RATE"
+		if [ -n "$CATPID" ]; then wait "$CATPID" || fail "unpacking the image failed: $(cat /run/s1.cpio.err 2>/dev/null | tail -1) (damaged archive or out of memory?)"; fi
+		(cat "$F" >&3 && rm -f "$F") &
+		CATPID=$!
+		OFF=$((OFF + LEN))
+		N=$((N + 1))
+		EL=$(($(uptime_cs) - START))
+		RATE=$((OFF / 1024 * 100 / (EL > 0 ? EL : 1)))
+		log "$((OFF / 1048576)) of $((SIZE / 1048576)) MiB, $((RATE / 1024)) MiB/s"
+	done
+	[ -n "$CATPID" ] && { wait "$CATPID" || fail "unpacking the image failed: $(tail -1 /run/s1.cpio.err 2>/dev/null)"; }
+	exec 3>&-
+	wait "$UNPID"
+	wait "$SUMPID"
+	RC=$(cat /run/s1.rc 2>/dev/null || echo 1)
+	[ "$RC" = 0 ] || fail "unpacking the image failed (status $RC): $(tail -1 /run/s1.cpio.err 2>/dev/null) (out of memory? the tmpfs holds $(df -m /newroot | awk 'NR==2{print $3}') MiB)"
+	GOT=$(cut -d' ' -f1 /run/s1.sha)
+	rm -f /run/s1.data /run/s1.sum
+fi
 EL=$(($(uptime_cs) - START))
 if [ -n "$SHA" ] && [ "$GOT" != "$SHA" ]; then
 	fail "the image's sha256 is $GOT, drover said $SHA: it was rebuilt during the download or damaged on the way"
 fi
 RATE=$((SIZE / 1024 * 100 / (EL > 0 ? EL : 1)))
-log "image in place: $((SIZE / 1048576)) MiB in $((EL / 100)).$((EL % 100 / 10)) s ($((RATE / 1024)) MiB/s), sha256 ${SHA:+ok}"
-rm -f /run/s1.data /run/s1.sum
+log "image in place: $((SIZE / 1048576)) MiB in $((EL / 100)).$((EL % 100 / 10)) s ($((RATE / 1024)) MiB/s), sha256 ${SHA:+ok}${INDEXED:+ ($N pieces: $TIMES)}"
 
 if arg drover.bench >/dev/null; then # what each step of the stream costs on this node's CPU (docs/booting.md)
 	b() { t=$(uptime_cs); eval "$1" >/dev/null 2>&1; log "bench: $1: $(($(uptime_cs) - t))0 ms"; }

@@ -27,10 +27,13 @@ const artifact = (path: string): BootArtifact => {
   const st = statSync(path);
   return { path, size: st.size, mtimeMs: st.mtimeMs, etag: `"i-${st.size}"` };
 };
-const plan: ImageBootPlan = { gzip: { size: 200 * MiB, sha256: "a".repeat(64) }, zstd: { size: 10_000, sha256: "b".repeat(64) }, unpacked: 700 * MiB, stage1: true };
+const plan: ImageBootPlan = { gzip: { size: 200 * MiB, sha256: "a".repeat(64) }, zstd: { size: 10_000, sha256: "b".repeat(64) }, indexed: ["zstd"], unpacked: 700 * MiB, stage1: true };
+const indexPath = join(files.dir, "image.img.zst.pieces");
+writeFileSync(indexPath, `drover-pieces zstd 10000 ${"b".repeat(64)}\n0 6000 ${"c".repeat(64)}\n6000 4000 ${"d".repeat(64)}\n`);
 const images: ImageArtifacts = {
   kernel: async () => artifact(imgPath),
   image: async () => artifact(imgPath),
+  pieces: async (_image, format) => (format === "zstd" ? artifact(indexPath) : { refused: true, status: 404, message: "no piece index" }),
   stage1: async () => artifact(imgPath),
   plan: () => plan,
 };
@@ -122,6 +125,22 @@ describe("stage 1's pieces", () => {
   test("a piece past the end (the image was rebuilt) is refused", async () => {
     const w = world();
     expect((await w.get(`/image/${HEX}?format=zstd&offset=9900&length=500`)).status).toBe(409);
+  });
+  test("the piece index is served (and recorded) at ?pieces=1; an archive without one is a 404", async () => {
+    const w = world();
+    const r = await w.get(`/image/${HEX}?format=zstd&pieces=1`);
+    expect(r.status).toBe(200);
+    expect(await r.text()).toStartWith(`drover-pieces zstd 10000 ${"b".repeat(64)}\n0 6000 `);
+    expect(w.status.list()[0]).toMatchObject({ stage: "image", detail: "piece index of the zstd image" });
+    expect((await w.get(`/image/${HEX}?format=gzip&pieces=1`)).status).toBe(404);
+  });
+  test("the two-stage script tells stage 1 there is a piece index (drover.index=1) only when there is one", async () => {
+    const w = world();
+    expect(await (await w.get(`/ipxe/${HEX}?assetkey=&uuid=x&memsize=3072&platform=pcbios`)).text()).toContain(" drover.index=1 ");
+    w.nodes.setNodes(["n1"], { set: { tags: { imageformat: "gzip" } } });
+    const gz = await (await w.get(`/ipxe/${HEX}?assetkey=&uuid=x&memsize=3072&platform=pcbios`)).text();
+    expect(gz).toContain("drover.format=gzip");
+    expect(gz).not.toContain("drover.index");
   });
   test("the stage-1 initramfs is served and recorded as the image stage", async () => {
     const w = world();
