@@ -90,7 +90,7 @@ const LINGER_MS = 2000;
  * (at least one block; a firmware's 4 × 1468 fits whole, so RFC 7440 clients see no difference) and it,
  * like the OACK, is sent at most 1 + UNPROVEN_RETRIES times. The first ACK of data opens the full window.
  */
-const UNPROVEN_BYTES = 64 * 1024;
+const UNPROVEN_BYTES = 8 * 1024;
 const UNPROVEN_RETRIES = 2;
 
 /** Writes a pointer-sized value (below 2^53) little-endian at a byte offset of a Uint32Array's buffer. */

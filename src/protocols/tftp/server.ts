@@ -9,7 +9,7 @@
  * a `BootFiles` port; every name goes through `sanitizeBootPath` first. Nothing here knows about nodes or
  * the database.
  *
- * Negotiated options: blksize (8..65464, capped by `maxBlksize`), tsize, timeout (1..255 s), windowsize
+ * Negotiated options: blksize (8..65464, capped by `maxBlksize`, default 1468: one Ethernet frame), tsize, timeout (1..255 s), windowsize
  * (RFC 7440, capped by `maxWindowsize`). Block numbers roll over from 65535 to 0, as tftp-hpa, dnsmasq,
  * curl and iPXE expect, so files above 32 MB work at blksize 512.
  *
@@ -30,7 +30,11 @@ export interface TftpListen {
 }
 
 export interface TftpTuning {
-  /** Largest blksize granted (default 65464, the RFC 2348 maximum). */
+  /**
+   * Largest blksize granted. Default 1468: an Ethernet frame (1500) less the IP, UDP and TFTP headers, as
+   * dnsmasq caps it at the MTU. A larger block is IP-fragmented on the wire anyway, and it is what made one
+   * spoofed request worth 64 KiB per packet (docs/security.md); 65464 is the RFC 2348 maximum.
+   */
   maxBlksize?: number;
   /** Largest windowsize granted (default 64). */
   maxWindowsize?: number;
@@ -93,7 +97,7 @@ export function dataPlaneEntry(): string {
 /** Starts the TFTP server; rejects when the port cannot be bound. */
 export async function startTftpServer(listen: TftpListen, files: BootFiles, log: (line: string) => void, tuning: TftpTuning = {}): Promise<TftpServer> {
   const limits = {
-    maxBlksize: tuning.maxBlksize ?? 65464,
+    maxBlksize: tuning.maxBlksize ?? 1468,
     maxWindowsize: tuning.maxWindowsize ?? 64,
     defaultTimeoutMs: tuning.timeoutMs ?? 1000,
   };
