@@ -29,7 +29,8 @@ export class BootStatusService {
   constructor(
     private readonly nodes: NodeService,
     private readonly state: BootStateStore,
-    private readonly heartbeatSeconds = 60,
+    /** The agents' heartbeat interval; a node is overdue after three missed. The page gets it with the event stream's hello. */
+    public heartbeatSeconds = 60,
   ) {}
 
   list(patterns: readonly string[] = [], now = Date.now()): NodeStatusRow[] {

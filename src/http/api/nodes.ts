@@ -146,7 +146,7 @@ export function nodeRoutes(r: ApiRouter, deps: ApiDeps) {
 
   // ---- boot status and the live stream ----
   r.add({ method: "get", path: "/status/nodes", tag: "status", summary: "boot status of every node seen at least once (others are 'never seen')" }, (c) => c.json(deps.bootStatus.seen()));
-  r.add({ method: "get", path: "/events", tag: "status", summary: "Server-Sent Events: `boot` for every recorded boot event (nodes and unknown MACs)", returns: "text/event-stream" }, (c) =>
+  r.add({ method: "get", path: "/events", tag: "status", summary: "Server-Sent Events: `hello` first ({at: the server's clock, heartbeatSeconds: a node is overdue after 3 missed}), then `boot` for every recorded boot event (nodes and unknown MACs)", returns: "text/event-stream" }, (c) =>
     streamSSE(c, async (stream) => {
       const queue: BootBusEvent[] = [];
       let wake: (() => void) | undefined;
@@ -160,7 +160,7 @@ export function nodeRoutes(r: ApiRouter, deps: ApiDeps) {
         off();
         wake?.();
       });
-      await stream.writeSSE({ event: "hello", data: JSON.stringify({ at: Date.now() }) });
+      await stream.writeSSE({ event: "hello", data: JSON.stringify({ at: Date.now(), heartbeatSeconds: deps.bootStatus.heartbeatSeconds }) });
       while (!closed) {
         if (queue.length === 0) {
           // A comment every 25 s keeps proxies from closing an idle stream.
