@@ -1,7 +1,7 @@
 import { h, render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import htm from "htm";
-import { ApiError, get, post, setCsrf, whenLoggedOut } from "./api";
+import { ApiError, ago, get, post, setCsrf, whenLoggedOut } from "./api";
 import { NodePage } from "./node";
 import { NodesPage } from "./nodes";
 import { DiscoveryPage, ImagesPage, OverlaysPage, ProfilesPage } from "./pages";
@@ -110,6 +110,7 @@ function App() {
       <nav aria-label="main">${PAGES.map(([id, label]) => html`<a href=${`#/${id}`} aria-current=${current === id || (!current && id === "nodes") ? "page" : undefined}>${label}${id === "discovery" && store.unknownSeen ? " •" : ""}</a>`)}</nav>
       <span class="who">${user}${role !== "admin" ? " (viewer)" : ""} <button onClick=${logout}>Log out</button></span>
     </header>
+    ${store.lostSince !== undefined && html`<div class="banner" role="alert" data-lost>Connection to drover lost ${ago(store.lostSince)}, reconnecting… What is shown may be out of date; it catches up when the server is back.</div>`}
     <main>${role !== "admin" ? html`<p class="viewer-note" role="note">Read only: your account is a viewer. An admin can change that with <code>drover user role ${user} admin</code>.</p>` : ""}${body}</main>`;
 }
 

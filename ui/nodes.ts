@@ -1,30 +1,34 @@
 import { h } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import htm from "htm";
-import { ApiError, type NodeRow, type StatusRow, ago, del, enc, get, patch, post } from "./api";
+import { ApiError, type LiveState, type NodeRow, type StatusRow, ago, del, enc, get, live, patch, post, progressText } from "./api";
 import { store, useStore } from "./store";
-
-/** Stage 1's progress (two-stage boot) from the image event's detail: "image 41% · 5.0 MiB/s". */
-const streaming = (detail?: string) => {
-  const m = detail ? /^stage 1 streaming the image \((?:gzip|zstd)\): [\d.]+ of [\d.]+ MiB \((\d+)%\), ([\d.]+) MiB\/s$/.exec(detail) : null;
-  return m ? `image ${m[1]}% · ${m[2]} MiB/s` : undefined;
-};
 
 const html = htm.bind(h);
 const ROW = 34;
-const STATES = ["booted", "booting", "overdue", "error", "never seen"] as const;
+/** The colour of each state, as the chips, badges and grid cells show it ("agent up" is booted with its agent reporting). */
+const LEGEND: [LiveState["cls"], string][] = [["booted", "booted"], ["agent", "agent up"], ["booting", "booting"], ["overdue", "overdue"], ["error", "error"], ["never", "never seen"]];
+const LABEL = Object.fromEntries(LEGEND) as Record<LiveState["cls"], string>;
+const liveOf = (s: StatusRow | undefined) => live(s, store.now(), store.heartbeatSeconds);
+/** The stage column: stream progress, how long a stuck stage has waited, the error, or "agent up". */
+function stageText(s: StatusRow | undefined, l: LiveState): string {
+  if (!s) return "";
+  if (l.state === "booting") return `${l.progress ? progressText(l.progress) : (s.stage ?? "")}${l.stuck ? ` · stuck ${ago(Date.now() - l.stuck * 1000).replace(" ago", "")}` : ""}`;
+  if (l.state === "error") return s.lastError ?? "";
+  if (l.state === "overdue") return `no heartbeat for ${ago(s.lastSeen, store.now()).replace(" ago", "")}`;
+  return s.agentUp ? "agent up" : (s.stage ?? "");
+}
 type Col = "name" | "state" | "stage" | "profiles" | "image" | "ipaddr" | "hwaddr" | "lastSeen";
 
 export function stateBadge(s: StatusRow | undefined) {
-  const state = s?.state ?? "never seen";
-  const cls = state === "never seen" ? "s-never" : `s-${state}`;
-  return html`<span class=${`badge ${cls}`} data-state=${state}>${state}</span>`;
+  const l = liveOf(s);
+  return html`<span class=${`badge s-${l.cls}${l.stuck ? " stuck" : ""}`} data-state=${l.state} data-stuck=${l.stuck ? "" : undefined}>${l.stuck ? "⚠ " : ""}${l.state}</span>`;
 }
 
 const key = (n: NodeRow, s: StatusRow | undefined, col: Col): string | number => {
   switch (col) {
     case "state":
-      return s?.state ?? "never seen";
+      return liveOf(s).state;
     case "stage":
       return s?.stage ?? "";
     case "profiles":
@@ -46,6 +50,11 @@ export function NodesPage() {
   const [scrollTop, setScrollTop] = useState(0);
   const [height, setHeight] = useState(600);
   const [showAdd, setShowAdd] = useState(false);
+  const [view, setView] = useState<"table" | "grid">(() => (localStorage.getItem("drover.nodes.view") === "grid" ? "grid" : "table"));
+  const choose = (v: "table" | "grid") => {
+    setView(v);
+    localStorage.setItem("drover.nodes.view", v);
+  };
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
   const box = useRef<HTMLDivElement>(null);
 
@@ -64,7 +73,8 @@ export function NodesPage() {
     const f = filter.trim().toLowerCase();
     const out = store.nodes.filter((n) => {
       const s = store.status.get(n.name);
-      if (stateFilter && (s?.state ?? "never seen") !== stateFilter) return false;
+      // The chips partition the nodes as the colours do: "booted" is booted without its agent reporting.
+      if (stateFilter && LABEL[liveOf(s).cls] !== stateFilter) return false;
       if (!f) return true;
       return n.name.includes(f) || n.profiles.some((p) => p.includes(f)) || (n.image ?? "").includes(f) || (n.ipaddr ?? "").includes(f) || (n.hwaddr ?? "").includes(f) || (s?.stage ?? "").includes(f);
     });
@@ -82,8 +92,9 @@ export function NodesPage() {
   const counts = useMemo(() => {
     const c: Record<string, number> = {};
     for (const n of store.nodes) {
-      const st = store.status.get(n.name)?.state ?? "never seen";
-      c[st] = (c[st] ?? 0) + 1;
+      const l = liveOf(store.status.get(n.name));
+      c[LABEL[l.cls]] = (c[LABEL[l.cls]] ?? 0) + 1;
+      if (l.stuck) c.stuck = (c.stuck ?? 0) + 1;
     }
     return c;
   }, [store.version]);
@@ -106,7 +117,11 @@ export function NodesPage() {
     <div class="row" style="margin-bottom:.6rem">
       <label>Filter<input type="search" placeholder="name, profile, image, address, stage" value=${filter} onInput=${(e: Event) => setFilter((e.target as HTMLInputElement).value)} aria-label="filter nodes" /></label>
       <div class="chips" role="group" aria-label="filter by state">
-        ${STATES.map((s) => html`<button aria-pressed=${stateFilter === s} onClick=${() => setStateFilter(stateFilter === s ? null : s)}>${s} ${counts[s] ?? 0}</button>`)}
+        ${LEGEND.map(([cls, s]) => html`<button aria-pressed=${stateFilter === s} data-chip=${cls} onClick=${() => setStateFilter(stateFilter === s ? null : s)}><span class=${`dot c-${cls}`} aria-hidden="true"></span>${s} ${counts[s] ?? 0}</button>`)}
+      </div>
+      ${counts.stuck ? html`<span class="warn" data-stuck-count>${counts.stuck} stuck</span>` : ""}
+      <div class="chips" role="group" aria-label="view">
+        <button aria-pressed=${view === "table"} onClick=${() => choose("table")}>Table</button><button aria-pressed=${view === "grid"} onClick=${() => choose("grid")}>Grid</button>
       </div>
       <span class=${store.connected ? "ok" : "muted"} title="live updates over Server-Sent Events" data-live=${store.connected}>${store.connected ? "● live" : "○ connecting"}</span>
       <button class="primary" style="margin-left:auto" onClick=${() => setShowAdd(!showAdd)} aria-expanded=${showAdd}>Add node</button>
@@ -114,7 +129,8 @@ export function NodesPage() {
     ${showAdd && html`<${AddNode} onDone=${(text: string) => { setShowAdd(false); setMessage({ ok: true, text }); store.loadNodes(); }} />`}
     ${selected.size > 0 && html`<${BulkBar} selected=${selected} onDone=${(m: { ok: boolean; text: string }) => { setMessage(m); store.loadNodes(); }} onClear=${() => setSelected(new Set())} />`}
     ${message && html`<p class=${message.ok ? "ok" : "error"} role="status">${message.text}</p>`}
-    <div class="vt" ref=${box} onScroll=${(e: Event) => setScrollTop((e.target as HTMLElement).scrollTop)} role="table" aria-label="nodes" aria-rowcount=${rows.length}>
+    ${view === "grid" && html`<${Grid} rows=${rows} />`}
+    <div class="vt" hidden=${view === "grid"} ref=${box} onScroll=${(e: Event) => setScrollTop((e.target as HTMLElement).scrollTop)} role="table" aria-label="nodes" aria-rowcount=${rows.length}>
       <div class="vhead" role="row">
         <div role="columnheader"><input type="checkbox" aria-label="select all shown" checked=${allSelected} onChange=${() => setSelected(allSelected ? new Set() : new Set(rows.map((r) => r.name)))} /></div>
         ${head("name", "Name")}${head("state", "State")}${head("stage", "Stage")}${head("profiles", "Profiles")}${head("image", "Image")}${head("ipaddr", "Address")}${head("hwaddr", "MAC")}${head("lastSeen", "Last seen")}
@@ -123,22 +139,35 @@ export function NodesPage() {
         <div style=${`position:absolute;top:${first * ROW}px;left:0;right:0`}>
           ${visible.map((n) => {
             const s = store.status.get(n.name);
+            const l = liveOf(s);
             return html`<div class=${`vrow${selected.has(n.name) ? " sel" : ""}`} role="row" key=${n.name} data-node=${n.name}>
               <div role="cell"><input type="checkbox" aria-label=${`select ${n.name}`} checked=${selected.has(n.name)} onChange=${() => toggle(n.name)} /></div>
               <div role="cell"><a href=${`#/node/${enc(n.name)}`}>${n.name}</a></div>
               <div role="cell">${stateBadge(s)}</div>
-              <div role="cell" title=${s?.detail ?? ""}>${s?.state === "booting" ? (streaming(s.detail) ?? s.stage) : s?.state === "error" ? (s.lastError ?? "") : s?.agentUp ? "agent up" : (s?.stage ?? "")}</div>
+              <div role="cell" title=${s?.detail ?? ""} class=${l.stuck ? "warn" : ""}>${stageText(s, l)}${l.progress ? html` <progress max=${l.progress.total || 1} value=${l.progress.bytes} aria-label=${`${n.name} image`}></progress>` : ""}</div>
               <div role="cell">${n.profiles.join(", ")}</div>
               <div role="cell">${n.image ?? ""}</div>
               <div role="cell">${n.ipaddr ?? ""}</div>
-              <div role="cell">${n.hwaddr ?? ""}</div>
-              <div role="cell">${ago(s?.lastSeen)}</div>
+              <div role="cell" class="mac">${n.hwaddr ?? ""}</div>
+              <div role="cell" data-ago>${ago(s?.lastSeen, store.now())}</div>
             </div>`;
           })}
         </div>
       </div>
     </div>
     <p class="muted">${rows.length} shown${selected.size ? `, ${selected.size} selected` : ""}</p>`;
+}
+
+/** Every node as one coloured cell (hundreds at a glance); a cell links to its node. */
+function Grid(props: { rows: NodeRow[] }) {
+  return html`<div class="grid" role="list" aria-label="nodes by state" data-cells=${props.rows.length}>
+    ${props.rows.map((n) => {
+      const s = store.status.get(n.name);
+      const l = liveOf(s);
+      const text = `${n.name}: ${l.cls === "agent" ? "agent up" : l.state}${s ? `, ${stageText(s, l)}` : ""}${s?.lastSeen ? `, seen ${ago(s.lastSeen, store.now())}` : ""}`;
+      return html`<a role="listitem" key=${n.name} href=${`#/node/${enc(n.name)}`} class=${`cell c-${l.cls}${l.stuck ? " stuck" : ""}`} data-node=${n.name} data-cls=${l.cls} title=${text} aria-label=${text}>${l.progress ? html`<i style=${`width:${Math.floor((l.progress.bytes / (l.progress.total || 1)) * 100)}%`}></i>` : ""}</a>`;
+    })}
+  </div>`;
 }
 
 function BulkBar(props: { selected: Set<string>; onDone: (m: { ok: boolean; text: string }) => void; onClear: () => void }) {

@@ -14,6 +14,15 @@ class Store {
   version = 0;
   unknownSeen = 0;
   connected = false;
+  /** When the event stream was lost (after having been up), until it is back. */
+  lostSince?: number;
+  /** The agents' heartbeat interval as the server reports it (the stream's hello). */
+  heartbeatSeconds = 60;
+  /** The server's clock minus ours, from the hello: lastSeen is the server's time. */
+  private skew = 0;
+  private everConnected = false;
+  private tick?: ReturnType<typeof setInterval>;
+  private retry?: ReturnType<typeof setTimeout>;
   private listeners = new Set<Listener>();
   private eventListeners = new Set<(e: BootEvent) => void>();
   private frame = 0;
@@ -26,13 +35,27 @@ class Store {
     this.changed();
   }
 
+  /** Now on the server's clock; views derive overdue, stuck and "last seen" from it every second. */
+  now(): number {
+    return Date.now() + this.skew;
+  }
+
   connect() {
     if (this.source) return;
+    // Overdue and "last seen" change with time alone: re-derive every second without waiting for an event.
+    this.tick ??= setInterval(() => this.changed(), 1000);
     const es = new EventSource("/api/v1/events");
     this.source = es;
-    es.addEventListener("hello", () => {
+    es.addEventListener("hello", (m) => {
+      const hello = JSON.parse((m as MessageEvent).data) as { at?: number; heartbeatSeconds?: number };
+      if (hello.at) this.skew = hello.at - Date.now();
+      if (hello.heartbeatSeconds) this.heartbeatSeconds = hello.heartbeatSeconds;
+      const back = this.everConnected && !this.connected;
       this.connected = true;
-      this.changed();
+      this.everConnected = true;
+      // Back after a loss: events of the gap were never seen, so catch up with the whole list.
+      if (back) this.loadNodes().then(() => this.recovered(), () => this.recovered());
+      else this.changed();
     });
     es.addEventListener("boot", (m) => {
       const e = JSON.parse((m as MessageEvent).data) as BootEvent;
@@ -42,15 +65,33 @@ class Store {
       this.changed();
     });
     es.onerror = () => {
+      if (this.everConnected) this.lostSince ??= Date.now();
       this.connected = false;
+      // EventSource retries by itself after a network error, but gives up (CLOSED) after a bad answer
+      // (a proxy's 502, a restart in progress): then try again ourselves.
+      if (es.readyState === EventSource.CLOSED && this.source === es) {
+        this.source = undefined;
+        clearTimeout(this.retry);
+        this.retry = setTimeout(() => this.connect(), 3000);
+      }
       this.changed();
     };
+  }
+
+  private recovered() {
+    if (this.connected) this.lostSince = undefined;
+    this.changed();
   }
 
   disconnect() {
     this.source?.close();
     this.source = undefined;
     this.connected = false;
+    this.everConnected = false;
+    this.lostSince = undefined;
+    clearTimeout(this.retry);
+    clearInterval(this.tick);
+    this.tick = undefined;
   }
 
   changed() {

@@ -1,7 +1,7 @@
 /** The page's stylesheet, served as /ui/app.css (a string so the executable embeds it with the code). */
 export const CSS = `
-:root{--bg:#f6f7f9;--fg:#1b1f24;--mut:#5b6570;--line:#d8dde3;--acc:#0b5cad;--ok:#137a3a;--warn:#a35b00;--bad:#b3261e;--card:#fff;font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color-scheme:light dark}
-@media (prefers-color-scheme:dark){:root{--bg:#111418;--fg:#e6e9ed;--mut:#9aa4ae;--line:#2c333b;--acc:#6cb0ff;--ok:#4cc27a;--warn:#e5a04a;--bad:#ff7b72;--card:#181c21}}
+:root{--bg:#f6f7f9;--fg:#1b1f24;--mut:#5b6570;--line:#d8dde3;--acc:#0b5cad;--ok:#137a3a;--warn:#a35b00;--bad:#b3261e;--agent:#0e7c86;--never:#8a939c;--card:#fff;font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color-scheme:light dark}
+@media (prefers-color-scheme:dark){:root{--bg:#111418;--fg:#e6e9ed;--mut:#9aa4ae;--line:#2c333b;--acc:#6cb0ff;--ok:#4cc27a;--warn:#e5a04a;--bad:#ff7b72;--agent:#4fd1c5;--never:#6b747d;--card:#181c21}}
 *{box-sizing:border-box}body{margin:0;background:var(--bg);color:var(--fg)}
 a{color:var(--acc)}:focus-visible{outline:2px solid var(--acc);outline-offset:2px}
 header{display:flex;flex-wrap:wrap;align-items:center;gap:.25rem 1rem;padding:.5rem 1rem;background:var(--card);border-bottom:1px solid var(--line)}
@@ -26,12 +26,19 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5
 th button,.vhead button{all:unset;cursor:pointer;font-weight:600}th button:focus-visible,.vhead button:focus-visible{outline:2px solid var(--acc)}
 .scroll{overflow:auto}
 .vt{height:calc(100vh - 15rem);min-height:16rem;overflow:auto;border:1px solid var(--line);border-radius:6px;background:var(--card);position:relative}
-.vt .vrow,.vt .vhead{display:grid;grid-template-columns:2.2rem minmax(8rem,1.3fr) 7rem 8rem minmax(8rem,1fr) minmax(6rem,1fr) 8rem 10rem 7rem;align-items:center;height:34px;border-bottom:1px solid var(--line);min-width:900px}
+.vt .vrow,.vt .vhead{display:grid;grid-template-columns:2.2rem minmax(8rem,1.3fr) 7.5rem 12rem minmax(7rem,1fr) minmax(6rem,1fr) 8rem 11.5rem 7rem;align-items:center;height:34px;border-bottom:1px solid var(--line);min-width:1000px}
 .vt .vhead{position:sticky;top:0;background:var(--card);z-index:1;font-weight:600}
 .vt .vrow>*,.vt .vhead>*{padding:0 .4rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .vt .vrow.sel{background:color-mix(in srgb,var(--acc) 12%,transparent)}
 .badge{display:inline-block;padding:.05rem .45rem;border-radius:999px;font-size:.8rem;border:1px solid currentColor}
-.s-booted{color:var(--ok)}.s-booting{color:var(--acc)}.s-overdue{color:var(--warn)}.s-error{color:var(--bad)}.s-never{color:var(--mut)}
+.s-booted{color:var(--ok)}.s-agent{color:var(--agent)}.s-booting{color:var(--acc)}.s-overdue{color:var(--warn)}.s-error{color:var(--bad)}.s-never{color:var(--mut)}.badge.stuck{border-style:dashed}.warn{color:var(--warn)}
+.c-booted{background:var(--ok)}.c-agent{background:var(--agent)}.c-booting{background:var(--acc)}.c-overdue{background:var(--warn)}.c-error{background:var(--bad)}.c-never{background:var(--never)}
+.dot{display:inline-block;width:.7rem;height:.7rem;border-radius:50%;margin-right:.35rem;vertical-align:-.05rem}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,20px);gap:3px;padding:.6rem;margin-bottom:.6rem;border:1px solid var(--line);border-radius:6px;background:var(--card);max-height:calc(100vh - 15rem);overflow:auto}
+.cell{display:block;width:20px;height:20px;border-radius:3px;position:relative;overflow:hidden}.cell:hover{outline:2px solid var(--fg)}
+.cell.stuck{background-image:repeating-linear-gradient(45deg,transparent 0 3px,var(--warn) 3px 6px)}.cell i{position:absolute;left:0;bottom:0;height:5px;background:#fffb}
+.banner{position:sticky;top:0;z-index:5;background:var(--bad);color:#fff;padding:.5rem 1rem;font-weight:600}
+.vt .mac{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:13px}.vrow progress{width:2.5rem;height:.6rem;vertical-align:middle}
 .chips{display:flex;flex-wrap:wrap;gap:.3rem}.chips button[aria-pressed=true]{background:var(--acc);color:#fff}
 .src-node{font-weight:600}.src-sup{text-decoration:line-through;color:var(--mut)}
 .grid2{display:grid;grid-template-columns:minmax(12rem,20rem) 1fr;gap:1rem}
