@@ -85,7 +85,9 @@ test.skipIf(!!missing)("stream progress and a stuck stage are shown; the MAC col
   await page.locator('[data-node="r142"] [data-stuck]').waitFor();
   expect(await page.locator('[data-node="r142"]').textContent()).toContain("stuck");
   expect(await page.locator('[data-node="r141"] [data-stuck]').count()).toBe(0);
-  await page.getByLabel("filter nodes").fill("mac01");
+  await page.getByLabel("filter nodes").fill("");
+  writeFileSync(join(shots, "nodes-table.png"), await page.screenshot());
+await page.getByLabel("filter nodes").fill("mac01");
   const mac = page.locator('[data-node="mac01"] .mac');
   expect(await mac.textContent()).toBe("52:54:00:ab:cd:ef");
   const fit = await mac.evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth }));
