@@ -1,9 +1,12 @@
 #!/usr/bin/env bun
 import { createInterface } from "node:readline/promises";
 import { runCli } from "./cli/program";
+import { invokedAsWwctl } from "./cli/wwctl";
 
 // The only place that exits the process.
-const code = await runCli(process.argv.slice(2), {
+// Started as `wwctl` (a symlink): the arguments are a Warewulf command line.
+const args = process.argv.slice(2);
+const code = await runCli(invokedAsWwctl(process.argv0, process.argv[1]) ? ["wwctl", ...args] : args, {
   out: (s) => process.stdout.write(s),
   err: (s) => process.stderr.write(s),
   isTTY: !!process.stdin.isTTY && !!process.stdout.isTTY,

@@ -67,6 +67,7 @@ import userUnlock from "./user/unlock";
 import userRole from "./user/role";
 import userList from "./user/list";
 import version from "./version";
+import wwctl from "./wwctl";
 
 /** The command table: noun → its verbs. Adding a command means adding its file here (and its test). */
 export const COMMANDS: Record<string, { help: string; aliases?: string[]; verbs?: CommandModule[]; self?: CommandModule }> = {
@@ -95,6 +96,7 @@ export const COMMANDS: Record<string, { help: string; aliases?: string[]; verbs?
   man: { help: "the manual page", self: man },
   help: { help: "a command's help: drover help node add", self: help },
   version: { help: "print drover's version", self: version },
+  wwctl: { help: "run a Warewulf wwctl command line (drover symlinked as wwctl does the same): docs/wwctl.md", self: wwctl },
 };
 
 /** Exit codes: 0 ok, 1 internal failure, 2 bad input, 3 not found, 4 conflict, 5 in use, 6 some nodes failed, 7 lint findings. */
