@@ -157,8 +157,10 @@ describe.skipIf(!!why)("two-stage boot of a real Debian 12 image", () => {
       const vm = await boot("cut", "bios", async (vm) => {
         // After the first piece (its size is the piece index's: about 64 MiB unpacked).
         await vm.waitFor(/drover-stage1: \d+ of \d+ MiB, \d+ MiB\/s/, 240_000);
+        // Down until stage 1 has seen a piece fail (it downloads ahead while it unpacks, so a short outage
+        // can fall between two fetches and prove nothing), then back.
         await server.stop();
-        await Bun.sleep(3000);
+        await vm.waitFor(/drover-stage1: piece at \d+: .*fetching it again/, 120_000);
         server = await serve();
       });
       try {
