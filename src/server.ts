@@ -30,6 +30,8 @@ export interface ServerExtras {
   images?: ImageArtifacts;
   overlays?: OverlayArtifacts;
   debug?: boolean;
+  /** Where debug lines go (drover serve: its logger at level debug); default the log. */
+  debugLog?: (line: string) => void;
   /** Only clients in these subnets may use the API and the web page (drover serve --api-subnet). */
   apiSubnets?: string[];
   /** Mark the session cookie Secure (behind a TLS-terminating proxy). */
@@ -114,6 +116,7 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
       ...(extras.secureCookies ? { secureCookies: true } : {}),
       ...(extras.runCommand ? { runCommand: extras.runCommand } : {}),
       version: `${VERSION} (${COMMIT})`,
+      log,
     }),
   });
   // Overlays render with this server's address, port and agent interval (the hosts file, the agent's URL).
@@ -166,7 +169,7 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
   /** DHCP (and RA beside it) for a configuration; nothing when DHCP is off. Throws when a socket cannot open. */
   const startDhcp = async (c: Readonly<ServeConfig>): Promise<{ dhcp?: DhcpServer; ra?: RaServer }> => {
     if (c.dhcp.mode === "off") return {};
-    const d = await startDhcpServer(dhcpConfig(dhcpInput(c)), boot, leases, { info: log, debug: extras.debug ? log : () => {} }, { onPacket: obs.onDhcpPacket });
+    const d = await startDhcpServer(dhcpConfig(dhcpInput(c)), boot, leases, { info: log, debug: extras.debug ? (extras.debugLog ?? log) : () => {} }, { onPacket: obs.onDhcpPacket });
     log(`drover: DHCP (${c.dhcp.mode}) on ${d.listening.join(", ")}${c.discovery.enabled ? ", discovery on" : ""}`);
     const names = raInterfaces(c);
     try {

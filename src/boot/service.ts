@@ -109,6 +109,8 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     if (hit !== undefined) return hit ?? undefined;
     const n = this.nodeForMac(mac, origin.relay ? `via relay ${origin.relay} on ${origin.iface}` : `on ${origin.iface}`);
     const r = n ? reservationOf(n, mac) : undefined;
+    // Once per MAC until the next node write (the answer is cached below): which machines drover ignores.
+    if (!r) this.log(`boot: unknown MAC ${mac} ${origin.relay ? `via relay ${origin.relay} on ${origin.iface}` : `on ${origin.iface}`}${this.settings.discovery ? "" : " (discovery is off)"}`);
     // Kept only when nothing was written meanwhile (discovery may just have bound or registered the MAC).
     if (v !== undefined && this.nodes.version() === v) {
       if (this.reservations.size >= 200_000) this.reservations.clear();
@@ -163,6 +165,7 @@ export class BootService implements DhcpBootPort, HttpBootPort {
         const node = known !== undefined ? known?.node : this.nodes.findByMac(q.mac)?.name;
         return { ...q, ...(node ? { node } : {}) };
       });
+      for (const r of records) this.logStage(r);
       try {
         if (this.state.recordMany) this.state.recordMany(records);
         else for (const r of records) this.state.record(r);
@@ -173,10 +176,16 @@ export class BootService implements DhcpBootPort, HttpBootPort {
   }
   private readonly queued: (BootEvent & { at: number })[] = [];
 
+  /** One log line per boot stage reached: "boot: n001 (aa:bb:…) kernel from 10.0.0.5: vmlinuz". */
+  private logStage(e: BootEvent & { node?: string }): void {
+    this.log(`boot: ${e.node ?? "unknown node"} (${e.mac}) ${e.stage}${e.address ? ` from ${e.address}` : ""}${e.detail ? `: ${e.detail}` : ""}`);
+  }
+
   /** Records an event of the HTTP boot routes now (never throws; failures are logged). */
   private record(e: BootEvent): void {
     try {
       const node = this.nodes.findByMac(e.mac)?.name;
+      this.logStage({ ...e, ...(node ? { node } : {}) });
       this.state.record({ ...e, at: Date.now(), ...(node ? { node } : {}) });
     } catch (err) {
       this.log(`drover: could not record ${e.stage} of ${e.mac}: ${(err as Error).message}`);

@@ -4,6 +4,7 @@ import { startServer } from "../server";
 import type { Command } from "commander";
 import { acquireServerLock } from "../runtime/lock";
 import { sdNotifier } from "../runtime/sd-notify";
+import { createLogger, parseLogFormat, parseLogLevel, underJournald } from "../runtime/log";
 import type { CommandModule } from "./context";
 
 const many = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((s) => s.trim()).filter(Boolean)];
@@ -37,7 +38,9 @@ const serve: CommandModule = (parent, ctx) => {
     .option("--secure-cookies", "mark the session cookie Secure (when a TLS proxy sits in front of drover)")
     .option("--poll-interval <seconds>", "how often node agents fetch their runtime overlay (If-None-Match: unchanged costs a 304)", "60")
     .option("--insecure-runtime", "serve runtime overlays to any source port (for images whose only HTTP client is busybox wget)")
-    .option("--debug", "log every DHCP decision")
+    .option("--debug", "log every DHCP decision (the same as --log-level debug)")
+    .option("--log-level <level>", "debug, info, warn or error: the least severe lines written", parseLogLevel, "info")
+    .option("--log-format <format>", "text (one line per event: time, level, component, message) or json (one object per line)", parseLogFormat, "text")
     .addHelpText(
       "after",
       `
@@ -48,7 +51,11 @@ Examples:
   drover serve -i eth1                           authoritative DHCP on eth1 for registered nodes
   drover serve -i eth1 --dhcp proxy              next to an existing DHCP server (boot info only)
   drover serve -i eth1 --discovery --register-pattern n[001-200] --register-range 10.0.0.100-10.0.0.199
-  drover serve -i eth1 --relay-subnet 10.1.0.0/24,router=10.1.0.1   nodes behind a DHCP relay`,
+  drover serve -i eth1 --relay-subnet 10.1.0.0/24,router=10.1.0.1   nodes behind a DHCP relay
+Logs go to stderr, one line per event: "TIME LEVEL component: message" (e.g. "... INFO  drover: HTTP on ...").
+Under journald (JOURNAL_STREAM set) the time is left to the journal and each line starts with its syslog
+priority, "<6>dhcp: ...", so journalctl -p warning shows warnings and errors only.
+--log-format json writes {"time","level","component","msg",...} per line, under journald too.`,
     )
     .action(async (opts, cmd: Command) => {
       // One server per data dir, taken before the store is opened (and migrated, and backed up for it).
@@ -56,12 +63,15 @@ Examples:
       const notify = sdNotifier(ctx.io.env);
       try {
         const svc = ctx.services();
-        const log = (l: string) => ctx.io.err(`${l}\n`);
+        const debug = !!opts.debug || opts.logLevel === "debug";
+        const logger = createLogger({ level: debug ? "debug" : opts.logLevel, format: opts.logFormat, journald: underJournald(ctx.io.env), out: (t) => ctx.io.err(t) });
+        const log = logger.asLineLog("drover");
         // Flags typed on the command line win over values saved on the Settings page; defaults do not.
         const explicit = new Set(cmd.options.map((o) => o.attributeName()).filter((n) => cmd.getOptionValueSource(n) === "cli"));
         const settings = new ServeSettings({ flags: opts, explicit, dataDir: svc.dataDir, storage: keyValueSettingsStorage(svc.settingsStore), log });
         const server = await startServer(svc, settings, log, {
-          debug: !!opts.debug,
+          debug,
+          debugLog: logger.asLineLog("drover", "debug"),
           ...(opts.apiSubnet?.length ? { apiSubnets: opts.apiSubnet } : {}),
           ...(opts.secureCookies ? { secureCookies: true } : {}),
           ...(ctx.remoteRunner ? { runCommand: remoteCommands(ctx.remoteRunner(svc), log) } : {}),
@@ -75,7 +85,7 @@ Examples:
         notify.watchdog(() => svc.store.sqlite.query("SELECT 1 AS ok").get() !== null);
         await stop;
         notify.stopping("stopping");
-        ctx.io.err("drover: stopping\n");
+        log("drover: stopping");
         await server.stop();
       } finally {
         notify.close();

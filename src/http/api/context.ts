@@ -29,6 +29,8 @@ export interface ApiDeps {
   /** The client's address (default: the socket's); tests inject one. */
   clientAddress?: (c: Context) => string | undefined;
   version: string;
+  /** The audit log: one line per change made through the API (who, from where, what, the outcome). */
+  log?: (line: string) => void;
   /**
    * Runs a drover command on this server for a remote client (`drover --server`, the /cli WebSocket) and
    * returns its exit code. Injected by `drover serve` (the HTTP layer does not know the CLI); absent: 501.

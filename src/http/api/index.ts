@@ -58,6 +58,26 @@ export function apiApp(deps: ApiDeps): { app: Hono<ApiEnv>; router: ApiRouter } 
   const allowed = deps.allowedSubnets?.length ? subnetMatcher(deps.allowedSubnets) : undefined;
   const secure = (c: Context) => deps.secureCookies === true || new URL(c.req.url).protocol === "https:";
 
+  // Every change through the API or the web page, refused ones too, in the log: who, from where, what.
+  // Bodies are not logged (passwords, BMC credentials); remote CLI commands are logged by drover serve.
+  if (deps.log) {
+    const audit = deps.log;
+    app.use("*", async (c, next) => {
+      if (SAFE.has(c.req.method)) return next();
+      let failed: unknown;
+      try {
+        await next();
+      } catch (e) {
+        failed = e;
+        throw e;
+      } finally {
+        const who = c.get("user") ? `${c.get("user")} (${c.get("via")})` : "anonymous";
+        const status = failed ? "error" : String(c.res.status);
+        const ok = !failed && c.res.status < 400;
+        audit(`api: ${c.req.method} ${c.req.path} by ${who} from ${clientOf(c) ?? "unknown"}: ${ok ? status : `${status} refused`}`);
+      }
+    });
+  }
   app.use("*", async (c, next) => {
     if (allowed && !allowed(clientOf(c))) throw new AuthError("forbidden", `the API is not open to ${clientOf(c) ?? "this client"}; see drover serve --api-subnet`);
     c.header("cache-control", "no-store");
