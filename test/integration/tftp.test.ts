@@ -11,6 +11,10 @@ import { join } from "node:path";
 import { dirBootFiles, embeddedIpxeFiles } from "../../src/boot/files";
 import { startTftpServer, type TftpServer } from "../../src/protocols/tftp/server";
 
+// 33 MB through a lockstep client writes 33 MB to disk: on a throttled disk (seen here after hours of VM
+// tests) that alone took 5 s, bun's default limit; the test is about block numbers and bytes, not speed.
+const BIG_TIMEOUT = 60_000;
+
 const has = (bin: string) => Bun.spawnSync(["which", bin]).exitCode === 0;
 const TFTP = has("tftp") && Bun.spawnSync(["tftp", "-V"]).stdout.toString().includes("tftp-hpa");
 const CURL = has("curl");
@@ -76,7 +80,7 @@ describe("tftp-hpa client", () => {
     expect(statSync(local).size).toBe(BIG);
     expect(sha(readFileSync(local))).toBe(bigSha);
     rmSync(local);
-  });
+  }, BIG_TIMEOUT);
 
   const hostile: [string, RegExp][] = [
     ["../etc/passwd", /Error code 2/],
@@ -122,7 +126,7 @@ describe("curl", () => {
     expect(r.code).toBe(0);
     expect(sha(readFileSync(local))).toBe(bigSha);
     rmSync(local);
-  });
+  }, BIG_TIMEOUT);
 
   test.skipIf(!CURL)("unknown file: curl reports TFTP file not found", async () => {
     const r = await run(["curl", "-sS", "-o", "/dev/null", `tftp://127.0.0.1:${srv.port}/missing.efi`], work);
@@ -169,5 +173,5 @@ describe("atftp (windowsize, RFC 7440)", () => {
     expect(r.code).toBe(0);
     expect(sha(readFileSync(local))).toBe(bigSha);
     rmSync(local);
-  });
+  }, BIG_TIMEOUT);
 });
