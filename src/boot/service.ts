@@ -229,8 +229,7 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     }
     // Warewulf's profiles name the template "default" (drover's default profile too): that means "the
     // built-in script for the node's boot mode" unless the site has its own default.ipxe.
-    const siteDefault = !!this.settings.ipxeTemplateDir && existsSync(join(this.settings.ipxeTemplateDir, "default.ipxe"));
-    const template = c.ipxe && !(c.ipxe === "default" && !siteDefault) ? c.ipxe : choice.mode === "two-stage" ? "two-stage" : "default";
+    const template = c.ipxe && !(c.ipxe === "default" && !this.siteTemplate("default")) ? c.ipxe : choice.mode === "two-stage" ? "two-stage" : "default";
     const script = this.render(template, {
       node: n.name,
       mac,
@@ -352,12 +351,18 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     return undefined;
   }
 
+  /** The site's own template file for a name (<data-dir>/ipxe/NAME.ipxe), when it has one. */
+  private siteTemplate(name: string): string | undefined {
+    const site = this.settings.ipxeTemplateDir ? join(this.settings.ipxeTemplateDir, `${name}.ipxe`) : undefined;
+    return site && existsSync(site) ? site : undefined;
+  }
+
   private render(name: string, data: Record<string, unknown>): string {
     // A name is a name: one stored before names were checked (or written to the database by hand) must not
     // reach the file system as a path.
     if (!isTemplateName(name)) return `#!ipxe\necho drover: '${name.slice(0, 64).replace(/[^\w.-]/g, "?")}' is not an iPXE template name; fix it with: drover node set NODE --ipxe default\nsleep 30\nreboot\n`;
-    const site = this.settings.ipxeTemplateDir ? join(this.settings.ipxeTemplateDir, `${name}.ipxe`) : undefined;
-    const tpl = site && existsSync(site) ? readFileSync(site, "utf8") : this.builtIn[name];
+    const site = this.siteTemplate(name);
+    const tpl = site ? readFileSync(site, "utf8") : this.builtIn[name];
     if (tpl === undefined) {
       return `#!ipxe\necho drover: iPXE template '${name}' does not exist (built-in: default; site templates in ${this.settings.ipxeTemplateDir ?? "<data-dir>/ipxe"})\nsleep 30\nreboot\n`;
     }

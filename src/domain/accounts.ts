@@ -75,7 +75,6 @@ export function planAlignment(kind: "passwd" | "group", image: readonly Account[
   let next = SYSTEM_MAX;
   for (const a of opts.relocate ? image : []) {
     if (headBy.has(a.name) || moves.has(a.name) || !targets.has(a.id) || a.id < SYSTEM_MIN || a.id > SYSTEM_MAX) continue;
-    if (image.some((b) => b.id === a.id && b.name !== a.name && !moves.has(b.name) && !targets.has(b.id))) continue;
     while (next >= SYSTEM_MIN && used.has(next)) next--;
     if (next < SYSTEM_MIN) break;
     moves.set(a.name, { from: a.id, to: next });

@@ -93,9 +93,6 @@ export interface BootFiles {
   problem?: string;
 }
 
-/** Working margin added to compressed + unpacked size (one-stage): kernel, page cache, the node's own processes. */
-export { ONE_STAGE_MARGIN as RAM_MARGIN } from "../domain/boot-mode";
-
 export interface BuildOpts {
   /** Also write the zstd archive (default true). */
   zstd?: boolean;
