@@ -11,7 +11,7 @@
  */
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import { droverBinary } from "../test/helpers/binary";
+import { droverBinary, droverIn } from "../test/helpers/binary";
 import { tempDir } from "../test/helpers/cli";
 import { debianRootfs } from "../test/helpers/debian-image";
 import { startDroverIn } from "../test/helpers/drover-server";
@@ -45,11 +45,7 @@ const MARKS: [string, RegExp][] = [
 
 const t = tempDir("drover-debboot-");
 const data = join(t.dir, "data");
-const drover = (...args: string[]) => {
-  const r = Bun.spawnSync([droverBinary(), "-d", data, ...args]);
-  if (r.exitCode !== 0) throw new Error(`drover ${args.join(" ")}: ${r.stderr.toString()}`);
-  return r.stdout.toString();
-};
+const drover = droverIn(data);
 const img = await debianRootfs();
 const lab = await Lab.create();
 const totals: number[] = [];

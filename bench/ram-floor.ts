@@ -11,7 +11,7 @@
  *   bun bench/ram-floor.ts [--modes initramfs,tmpfs,two-stage] [--lo 768] [--hi 3072] [--step 128]
  */
 import { join } from "node:path";
-import { droverBinary } from "../test/helpers/binary";
+import { droverIn } from "../test/helpers/binary";
 import { tempDir } from "../test/helpers/cli";
 import { debianRootfs } from "../test/helpers/debian-image";
 import { startDroverIn } from "../test/helpers/drover-server";
@@ -32,11 +32,7 @@ const MAC = "52:54:00:aa:0f:01";
 
 const t = tempDir("drover-ramfloor-");
 const data = join(t.dir, "data");
-const drover = (...args: string[]) => {
-  const r = Bun.spawnSync([droverBinary(), "-d", data, ...args]);
-  if (r.exitCode !== 0) throw new Error(`drover ${args.join(" ")}: ${r.stderr.toString()}`);
-  return r.stdout.toString();
-};
+const drover = droverIn(data);
 
 const img = await debianRootfs();
 const lab = await Lab.create();

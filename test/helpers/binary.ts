@@ -16,3 +16,15 @@ export function droverBinary(): string {
   }
   return bin;
 }
+
+/**
+ * `drover -d DATA …` with the compiled executable, synchronously: its stdout, or an Error with its stderr
+ * when it exits non-zero. For benchmarks and tests that script a head node step by step.
+ */
+export function droverIn(dataDir: string): (...args: string[]) => string {
+  return (...args) => {
+    const r = Bun.spawnSync([droverBinary(), "-d", dataDir, ...args]);
+    if (r.exitCode !== 0) throw new Error(`drover ${args.join(" ")}: ${r.stderr.toString()}`);
+    return r.stdout.toString();
+  };
+}
