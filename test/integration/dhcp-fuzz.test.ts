@@ -53,7 +53,10 @@ describe.skipIf(!!skipWhy)("DHCP server under a packet flood", () => {
       const script = join(tmp, "hook.sh");
       writeFileSync(script, '#!/bin/sh\n[ "$1" = bound ] && echo "BOUND $ip $boot_file"\nexit 0\n');
       chmodSync(script, 0o755);
-      const ask = (c: LabClient) => lab.run(c.ns, ["udhcpc", "-f", "-q", "-n", "-t", "6", "-T", "1", "-i", c.ifname, "-s", script, "-V", "PXEClient", "-x", "0x5d:0000"], { timeoutMs: 30_000 }).out;
+      // 10 tries a second apart: the valid client's packets queue behind the flood in the server's receive
+      // buffer (answered in arrival order, docs/dhcp.md), and 6 were sometimes not enough in the full suite;
+      // a PXE ROM retries for longer than this.
+      const ask = (c: LabClient) => lab.run(c.ns, ["udhcpc", "-f", "-q", "-n", "-t", "10", "-T", "1", "-i", c.ifname, "-s", script, "-V", "PXEClient", "-x", "0x5d:0000"], { timeoutMs: 30_000 }).out;
 
       const rcvbufBefore = udpRcvbufErrors(lab);
       const fuzz = lab.spawn(bad.ns, [process.execPath, join(ROOT, "bench/_dhcp-client.ts"), "fuzz", bad.ifname, lab.serverIp, "100000"]);
