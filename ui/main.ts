@@ -1,5 +1,5 @@
 import { h, render } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useState } from "preact/hooks";
 import htm from "htm";
 import { ApiError, ago, get, post, setCsrf, whenLoggedOut } from "./api";
 import { NodePage } from "./node";
@@ -62,7 +62,8 @@ function App() {
   const [user, setUser] = useState<string | null | undefined>(undefined);
   const [role, setRole] = useState<string>("admin");
   // A viewer (read only) sees the pages without the controls that change things (docs/web.md, "Roles").
-  useEffect(() => {
+  // Before the first paint as that user (a layout effect): never a moment with an admin's buttons showing.
+  useLayoutEffect(() => {
     document.body.classList.toggle("viewer", !!user && role !== "admin");
   }, [role, user]);
   const hash = useHash();

@@ -155,8 +155,14 @@ interface OverlayTree {
 /** The same rule as the server's (src/overlay/repo.ts OVERLAY_NAME), for an answer before the request. */
 const OVERLAY_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 
-/** A deletion waiting for the admin to confirm it: what it says, and what runs on "Delete". */
+/**
+ * A deletion waiting for the admin to confirm it: what it says, and what runs on "Delete". It belongs to the
+ * overlay and file that were open when it was asked for (`at`) and is shown only while they still are: choosing
+ * another one hides it. (It is not cleared by an effect: effects run after paint, so a quick click on "Delete"
+ * right after a file opened would have its confirmation wiped by the opening's effect.)
+ */
 interface Pending {
+  at: string;
   title: string;
   lines: string[];
   action: string;
@@ -189,14 +195,12 @@ export function OverlaysPage() {
   }, []);
   useEffect(() => {
     setTree(null);
-    setPending(null);
     setFileErr("");
     if (sel) loadTree(sel);
     setFile(null);
   }, [sel]);
   useEffect(() => {
     setPreview(null);
-    setPending(null);
     if (sel && file) get<{ text: string }>(`/overlays/${enc(sel)}/file?path=${enc(file)}`).then((f) => setText(f.text), setErr);
   }, [file]);
   const render = async () => {
@@ -263,12 +267,15 @@ export function OverlaysPage() {
     }
   };
   /** Asks first (in the page, named nodes and all), then deletes. */
-  const confirmDelete = (p: Pending) => {
+  const openAt = `${sel ?? ""}\0${file ?? ""}`;
+  const shown = pending?.at === openAt ? pending : null;
+  const confirmDelete = (p: Omit<Pending, "at">) => {
     setMsg("");
-    setPending(p);
+    setPending({ ...p, at: openAt });
     setTimeout(() => document.getElementById("confirm-cancel")?.focus(), 0);
   };
   const runPending = async () => {
+    const pending = shown;
     if (!pending) return;
     try {
       await pending.run();
@@ -346,10 +353,10 @@ export function OverlaysPage() {
               : html`<button class="danger" onClick=${() => deleteOverlay(tree)}>${tree.shadows ? "Revert to built-in" : "Delete overlay"}</button>`}
           </div>
           ${tree.origin === "built-in" && html`<p class="muted small" id="builtin-why">${builtinWhy}</p>`}
-          ${pending && html`<div class="confirm" role="alertdialog" aria-labelledby="confirm-title" aria-describedby="confirm-text">
-            <strong id="confirm-title">${pending.title}</strong>
-            <div id="confirm-text">${pending.lines.map((l) => html`<p>${l}</p>`)}</div>
-            <div class="row"><button class="danger" onClick=${runPending}>${pending.action}</button><button id="confirm-cancel" onClick=${() => setPending(null)}>Cancel</button></div>
+          ${shown && html`<div class="confirm" role="alertdialog" aria-labelledby="confirm-title" aria-describedby="confirm-text">
+            <strong id="confirm-title">${shown.title}</strong>
+            <div id="confirm-text">${shown.lines.map((l) => html`<p>${l}</p>`)}</div>
+            <div class="row"><button class="danger" onClick=${runPending}>${shown.action}</button><button id="confirm-cancel" onClick=${() => setPending(null)}>Cancel</button></div>
           </div>`}
           <form class="row" onSubmit=${addFile} aria-label="new file" novalidate>
             <label class="grow">New file path<input name="path" required placeholder="etc/motd.eta (.eta: a template)" aria-invalid=${fileErr ? "true" : undefined} aria-describedby=${fileErr ? "new-file-error" : undefined} /></label>

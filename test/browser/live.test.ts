@@ -13,7 +13,7 @@ import { type Harness, PASSWORD, harness } from "../unit/api/harness";
  */
 // As ui.test.ts launches it (not imported from there: that would run its tests too).
 const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"];
 const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing` : undefined;
 
 let h: Harness;
@@ -22,6 +22,7 @@ let port = 0;
 let ctx: BrowserContext;
 let page: Page;
 let profile: string;
+let closing = false;
 const shots = process.env.DROVER_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), "drover-shots-"));
 const offsite: string[] = [];
 let base = "";
@@ -56,6 +57,10 @@ beforeAll(async () => {
   profile = mkdtempSync(join(tmpdir(), "drover-chromium-"));
   ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, chromiumSandbox: false, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 800 } });
   page = ctx.pages()[0] ?? (await ctx.newPage());
+  // A step that waits fails on its own, naming what it waited for, well inside the test's time.
+  page.setDefaultTimeout(10_000);
+  page.on("crash", () => console.error("chromium: the page crashed"));
+  ctx.on("close", () => closing || console.error("chromium: the browser went away before the tests ended"));
   page.on("request", (r) => {
     if (!r.url().startsWith(base) && !r.url().startsWith("data:")) offsite.push(r.url());
   });
@@ -64,6 +69,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (missing) return;
+  closing = true;
   await ctx?.close();
   server?.stop(true);
   h?.cleanup();

@@ -11,7 +11,7 @@ import { type Harness, PASSWORD, harness } from "../unit/api/harness";
  * DROVER_SCREENSHOTS (default: a temporary directory) and are checked for content.
  */
 export const CHROMIUM = "/usr/bin/chromium";
-export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"];
 const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium` : undefined;
 if (missing) console.warn(`skipping browser tests: ${missing}`);
 
@@ -20,6 +20,7 @@ let server: ReturnType<typeof Bun.serve>;
 let ctx: BrowserContext;
 let page: Page;
 let profile: string;
+let closing = false;
 const shots = process.env.DROVER_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), "drover-shots-"));
 const problems: string[] = [];
 let base = "";
@@ -35,6 +36,10 @@ beforeAll(async () => {
   profile = mkdtempSync(join(tmpdir(), "drover-chromium-"));
   ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, chromiumSandbox: false, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 800 } });
   page = ctx.pages()[0] ?? (await ctx.newPage());
+  // A step that waits fails on its own, naming what it waited for, well inside the test's time.
+  page.setDefaultTimeout(10_000);
+  page.on("crash", () => console.error("chromium: the page crashed"));
+  ctx.on("close", () => closing || console.error("chromium: the browser went away before the tests ended"));
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("console", (m) => {
     // Responses the test provokes on purpose (a validation error) are logged by Chromium as failed loads.
@@ -45,6 +50,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (missing) return;
+  closing = true;
   await ctx?.close();
   server?.stop(true);
   h?.cleanup();
