@@ -46,6 +46,7 @@ export function imageArtifacts(images: ImageService): ImageArtifacts {
         gzip: { size: b.build.size, ...(b.build.sha256 ? { sha256: b.build.sha256 } : {}) },
         ...(b.zstd && b.build.zstd ? { zstd: b.build.zstd } : {}),
         unpacked: b.build.unpacked,
+        largestPiece: b.build.largestPiece,
         stage1: !!b.stage1,
         indexed: [...(existsSync(`${b.image}.pieces`) ? ["gzip" as const] : []), ...(b.zstd && existsSync(`${b.zstd}.pieces`) ? ["zstd" as const] : [])],
       };

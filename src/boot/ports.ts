@@ -171,6 +171,8 @@ export interface ImageBootPlan {
   indexed?: ImageFormat[];
   /** Size of the unpacked tree. */
   unpacked: number;
+  /** The largest compressed piece of the piece indexes (the two-stage RAM model; absent in older builds). */
+  largestPiece?: number;
   /** A stage-1 initramfs exists for the kernel the node boots. */
   stage1: boolean;
 }

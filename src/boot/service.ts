@@ -214,7 +214,7 @@ export class BootService implements DhcpBootPort, HttpBootPort {
       : { mode: "one-stage" as const, why: "image not built" };
     const format = choice.mode === "two-stage" && plan?.zstd && c.tags?.imageformat !== "gzip" ? "zstd" : "gzip";
     const stream = format === "zstd" ? plan!.zstd! : plan?.gzip;
-    const floor = plan ? ramFloor(choice.mode, plan.gzip.size, plan.unpacked) : 0;
+    const floor = plan ? ramFloor(choice.mode, plan.gzip.size, plan.unpacked, plan.largestPiece) : 0;
     // iPXE cannot compare numbers, so a node with a built image first asks again with its ${memsize} (MiB)
     // and ${platform} (pcbios, efi) in the query: the script it then gets knows whether the image fits, and
     // the boot mode can depend on the firmware.

@@ -3,6 +3,7 @@ import { closeSync, existsSync, fsyncSync, lstatSync, openSync, readdirSync, rea
 import type { Stats } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
+import { DroverError } from "../domain/errors";
 import { resolveIn } from "./fspath";
 
 /**
@@ -44,17 +45,23 @@ export interface ArchivePiece {
   offset: number;
   length: number;
   sha256: string;
+  /** Its cpio bytes once decompressed: stage 1 unpacks a large piece through a pipe instead of a file. */
+  unpacked: number;
 }
 
 /**
  * The piece index written beside each archive (`ARCHIVE.pieces`, text): stage 1 of the two-stage boot
  * fetches it, then each piece by offset, and unpacks each one on its own (decompressed to a file, then
  * `cpio -i` from that file: no pipe between two processes, which under emulation costs more than both).
- * First line `drover-pieces FORMAT SIZE SHA256` (the whole archive's), then `OFFSET LENGTH SHA256` a piece.
+ * First line `drover-pieces FORMAT SIZE SHA256` (the whole archive's), then `OFFSET LENGTH SHA256 UNPACKED`
+ * a piece (UNPACKED, added later, is absent from older indexes; stage 1 then unpacks every piece from a file).
  */
 export function formatPieceIndex(format: "gzip" | "zstd", size: number, sha256: string, pieces: readonly ArchivePiece[]): string {
-  return `drover-pieces ${format} ${size} ${sha256}\n${pieces.map((p) => `${p.offset} ${p.length} ${p.sha256}\n`).join("")}`;
+  return `drover-pieces ${format} ${size} ${sha256}\n${pieces.map((p) => `${p.offset} ${p.length} ${p.sha256} ${p.unpacked}\n`).join("")}`;
 }
+
+/** The largest piece's compressed length: stage 1 holds up to two of them while it unpacks (the RAM model). */
+export const largestPiece = (pieces: readonly ArchivePiece[]) => pieces.reduce((m, p) => Math.max(m, p.length), 0);
 
 export interface BuildResult {
   path: string;
@@ -66,9 +73,11 @@ export interface BuildResult {
   excluded: string[];
   /** sha256 of the gzip archive, hex (the two-stage boot checks it on the node). */
   sha256: string;
-  zstd?: { path: string; size: number; sha256: string; pieces: number };
+  zstd?: { path: string; size: number; sha256: string; pieces: number; largestPiece: number };
   /** Pieces of the piece index (`path`.pieces). */
   pieces: number;
+  /** Compressed length of the largest of them. */
+  largestPiece: number;
 }
 
 /**
@@ -140,6 +149,23 @@ type Piece = { bytes: Uint8Array; entry?: true; link?: number } | { file: string
 
 const enc = new TextEncoder();
 const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, "0");
+/** The largest file a cpio "newc" entry holds (its size field is 8 hex digits). */
+export const NEWC_MAX_FILE = 0xffffffff;
+
+/** A file of 4 GiB or more in the rootfs: the image cannot be built; says what to do instead. */
+export class ImageTooLargeFileError extends DroverError {
+  constructor(
+    readonly path: string,
+    readonly size: number,
+  ) {
+    super(
+      "invalid",
+      `/${path} is ${(size / 2 ** 30).toFixed(2)} GiB: a file in a boot image must be under 4 GiB (the initramfs "newc" format the kernel and stage 1 unpack keeps sizes in 32 bits); ` +
+        "keep a file that large outside the image (an NFS mount from the node's fstab resources), or split it, or exclude it (drover image build --help)",
+    );
+    this.name = "ImageTooLargeFileError";
+  }
+}
 const pad4 = (n: number) => (4 - (n % 4)) % 4;
 
 function newcHeader(name: string, f: { ino: number; mode: number; uid: number; gid: number; nlink: number; mtime: number; size: number; rmaj: number; rmin: number }): Uint8Array {
@@ -193,6 +219,9 @@ export function planCpio(rootfs: string, excludes: readonly string[]): Plan {
     seen.add(ino);
     const target = isLink ? enc.encode(readlinkSync(abs)) : undefined;
     const size = isFile ? (firstOfInode ? Number(st.size) : 0) : (target?.length ?? 0);
+    // newc keeps sizes in 8 hex digits: a larger file would be written with its size cut mod 4 GiB, and the
+    // kernel's and stage 1's unpackers would read garbage from there on. (The image as a whole has no limit.)
+    if (size > NEWC_MAX_FILE) throw new ImageTooLargeFileError(rel, size);
     const rdev = Number(st.rdev);
     const h = newcHeader(rel, {
       ino,
@@ -347,6 +376,7 @@ export async function buildImage(rootfs: string, out: string, opts: BuildOptions
   const plan = planCpio(rootfs, excludes);
   const segs = segment(plan.pieces);
   const pieceOf = piecePlan(segs, opts.pieceTarget);
+  const segLen = segs.map((seg) => seg.reduce((n, p) => n + ("bytes" in p ? p.bytes.length : p.length), 0));
   const gzPieces: ArchivePiece[] = [];
   const zPieces: ArchivePiece[] = [];
   let gzPieceSha: Bun.CryptoHasher | undefined;
@@ -355,10 +385,11 @@ export async function buildImage(rootfs: string, out: string, opts: BuildOptions
   const addToPiece = (list: ArchivePiece[], hasher: Bun.CryptoHasher | undefined, id: number, at: number, data: Uint8Array): Bun.CryptoHasher => {
     if (id === 0 || pieceOf[id] !== pieceOf[id - 1]) {
       if (hasher) list[list.length - 1]!.sha256 = hasher.digest("hex");
-      list.push({ offset: at, length: 0, sha256: "" });
+      list.push({ offset: at, length: 0, sha256: "", unpacked: 0 });
       hasher = new Bun.CryptoHasher("sha256");
     }
     list[list.length - 1]!.length += data.length;
+    list[list.length - 1]!.unpacked += segLen[id]!;
     hasher!.update(data);
     return hasher!;
   };
@@ -473,6 +504,7 @@ export async function buildImage(rootfs: string, out: string, opts: BuildOptions
     excluded: plan.excluded,
     sha256: shaHex,
     pieces: gzPieces.length,
-    ...(opts.zstdOut ? { zstd: { path: opts.zstdOut, size: zsize, sha256: zshaHex, pieces: zPieces.length } } : {}),
+    largestPiece: largestPiece(gzPieces),
+    ...(opts.zstdOut ? { zstd: { path: opts.zstdOut, size: zsize, sha256: zshaHex, pieces: zPieces.length, largestPiece: largestPiece(zPieces) } } : {}),
   };
 }

@@ -34,6 +34,8 @@ export interface ImageInfo extends Partial<ImportedInfo> {
     sha256?: string;
     /** image.img.zst, when built (the default; `image build --no-zstd` skips it). */
     zstd?: { size: number; sha256: string };
+    /** The largest compressed piece of either archive's piece index (the two-stage RAM model). */
+    largestPiece?: number;
     /** Stage-1 initramfs per kernel version: stage1-VERSION.img.gz. */
     stage1?: Record<string, { size: number; modules: number; zstd: boolean }>;
     /** Why no stage 1 could be built (the image then boots one-stage only). */
@@ -62,7 +64,7 @@ export interface ImageDetail extends ImageSummary {
   ramNeeded?: number;
   /** The mode nodes boot this image in unless their bootmode tag says otherwise. */
   bootMode?: BootMode;
-  /** RAM needed one-stage (compressed + unpacked + 512 MiB) and two-stage (unpacked + 256 MiB). */
+  /** RAM needed one-stage (compressed + 2 × unpacked + 256 MiB) and two-stage (unpacked + 256 MiB, + large pieces: domain/boot-mode.ts). */
   ramOneStage?: number;
   ramTwoStage?: number;
   warnings: string[];
@@ -297,6 +299,7 @@ export class ImageService {
       files: r.files,
       excluded: r.excluded.length,
       sha256: r.sha256,
+      largestPiece: Math.max(r.largestPiece, r.zstd?.largestPiece ?? 0),
       ...(r.zstd ? { zstd: { size: r.zstd.size, sha256: r.zstd.sha256 } } : {}),
       stage1,
       ...(stage1Problem ? { stage1Problem } : {}),
@@ -352,7 +355,7 @@ export class ImageService {
     const b = s.built ? info.build : undefined;
     const bootMode = b ? chooseBootMode({ unpacked: b.unpacked, size: b.size, platform: "efi", stage1: !!(s.kernel && b.stage1?.[s.kernel]) }).mode : undefined;
     const ramOneStage = b ? ramFor("one-stage", b.size, b.unpacked) : undefined;
-    const ramTwoStage = b && s.kernel && b.stage1?.[s.kernel] ? ramFor("two-stage", b.size, b.unpacked) : undefined;
+    const ramTwoStage = b && s.kernel && b.stage1?.[s.kernel] ? ramFor("two-stage", b.size, b.unpacked, b.largestPiece) : undefined;
     const ramNeeded = bootMode === "two-stage" ? ramTwoStage : ramOneStage;
     const warnings: string[] = [];
     if (!info.kernels?.length) warnings.push(`no kernel found in the image (looked in /boot/vmlinuz-*, /boot/Image-*, /lib/modules/*/vmlinuz); install one with drover image exec ${name} -- …`);
@@ -408,7 +411,7 @@ export class ImageService {
     const bios = chooseBootMode({ tag, unpacked: info.build.unpacked, size: info.build.size, platform: "pcbios", stage1 }).mode;
     const efi = chooseBootMode({ tag, unpacked: info.build.unpacked, size: info.build.size, platform: "efi", stage1 }).mode;
     const mode = bios === "one-stage" || efi === "one-stage" ? "one-stage" : "two-stage";
-    return { mode, bytes: ramFor(mode, info.build.size, info.build.unpacked) };
+    return { mode, bytes: ramFor(mode, info.build.size, info.build.unpacked, info.build.largestPiece) };
   }
 
   kernels(name?: string): { image: string; version: string; inImage: string; default: boolean }[] {

@@ -16,7 +16,7 @@
  */
 import { spawnSync } from "bun";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const DEBIAN_SUITE = "bookworm";
@@ -111,6 +111,37 @@ async function load(): Promise<DebianRootfs> {
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
+}
+
+/** Files of PADDED_FILE_BYTES each that debianRootfsPadded adds under /opt/drover-pad. */
+export const PADDED_FILES = 4;
+export const PADDED_FILE_BYTES = 1024 ** 3 + 4096;
+
+/**
+ * The same tree padded past 4 GiB unpacked (the two-stage test of images larger than the firmware and the
+ * 32-bit initrd limits): hard links to the cached tree plus PADDED_FILES sparse files of zeros, so it costs
+ * no disk; cached beside the tree. Each pad file is one cpio entry of more than 1 GiB, so one piece of its
+ * own, which stage 1 unpacks through a pipe (src/image/stage1/init.sh).
+ */
+export async function debianRootfsPadded(): Promise<string> {
+  const deb = await debianRootfs();
+  const dir = join(deb.dir, "..", "padded-4g");
+  const done = join(dir, "opt", "drover-pad", "done");
+  if (existsSync(done)) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  const cp = spawnSync(["cp", "-al", deb.dir, tmp], { stderr: "pipe" });
+  if (cp.exitCode !== 0) throw new Error(`cp -al ${deb.dir} ${tmp}: ${cp.stderr.toString()}`);
+  mkdirSync(join(tmp, "opt", "drover-pad"), { recursive: true });
+  for (let i = 0; i < PADDED_FILES; i++) {
+    const f = join(tmp, "opt", "drover-pad", `pad-${i}`);
+    writeFileSync(f, "");
+    truncateSync(f, PADDED_FILE_BYTES);
+  }
+  writeFileSync(join(tmp, "opt", "drover-pad", "done"), "");
+  renameSync(tmp, dir);
+  return dir;
 }
 
 if (import.meta.main) {

@@ -1,3 +1,4 @@
+import { piecesExtra } from "../../domain/boot-mode";
 import { human, type ImageDetail } from "../../services/images";
 import type { Io } from "../output";
 
@@ -16,7 +17,7 @@ export function describe(io: Io, d: ImageDetail) {
     ["Size", d.size !== undefined ? `${human(d.size)} compressed, ${human(d.unpacked!)} unpacked, ${d.info.build!.files} files` : "--"],
     ["Archives", d.built ? `gzip ${human(d.info.build!.size)}${d.info.build!.zstd ? `, zstd ${human(d.info.build!.zstd.size)}` : ""}; stage 1: ${Object.entries(d.info.build!.stage1 ?? {}).map(([v, s]) => `${v} ${human(s.size)}`).join(", ") || (d.info.build!.stage1Problem ? "none (see warning)" : "none")}` : "--"],
     ["Boot mode", d.bootMode ?? "--"],
-    ["RAM needed", d.ramNeeded !== undefined ? `${human(d.ramNeeded)} (${d.bootMode === "two-stage" ? "two-stage: unpacked + 256 MiB" : "one-stage: compressed + 2 × unpacked + 256 MiB"})${d.bootMode === "two-stage" && d.ramOneStage ? `; one-stage ${human(d.ramOneStage)}` : ""}` : "--"],
+    ["RAM needed", d.ramNeeded !== undefined ? `${human(d.ramNeeded)} (${d.bootMode === "two-stage" ? `two-stage: unpacked + 256 MiB${piecesExtra(d.info.build?.largestPiece) ? ` + ${human(piecesExtra(d.info.build?.largestPiece))} for its large pieces` : ""}` : "one-stage: compressed + 2 × unpacked + 256 MiB"})${d.bootMode === "two-stage" && d.ramOneStage ? `; one-stage ${human(d.ramOneStage)}` : ""}` : "--"],
     ["Nodes", d.nodes.join(", ") || "--"],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));

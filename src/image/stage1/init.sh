@@ -98,7 +98,12 @@ fi
 IFACE_UP=1
 
 # ---- 3. memory ----
-MEM=$(($(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo) / 1024))
+# drover.need is in the terms of "RAM needed" and iPXE's ${memsize}: the machine's RAM. MemTotal is less by
+# what the kernel keeps for itself (~4% at 5 GiB), so the kernel's own "Memory: AVAILK/TOTALK available"
+# line gives the machine's figure; MemTotal when that line is gone from the log.
+MEM=$(dmesg 2>/dev/null | sed -n 's/.*Memory: [0-9]*K\/\([0-9]*\)K available.*/\1/p' | head -1)
+[ -n "$MEM" ] || MEM=$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)
+MEM=$((MEM / 1024))
 if [ "$NEED" -gt 0 ] && [ "$MEM" -lt "$NEED" ]; then
 	fail "this node has $MEM MiB of RAM but the image needs about $NEED MiB to unpack and run; give it more memory or use a smaller image"
 fi
@@ -156,8 +161,17 @@ if arg drover.index >/dev/null; then
 	INDEXED=1
 fi
 if [ -n "$INDEXED" ]; then
-	unpack() { # PIECE-FILE: decompressed to a file, then unpacked from it (no pipe); times to /run/s1.times
+	unpack() { # PIECE-FILE [UNPACKED]: decompressed to a file, then unpacked from it (no pipe); times to /run/s1.times
 		u0=$(uptime_cs)
+		if [ $((${2:-0} > PIPE_FROM)) = 1 ]; then
+			# A large piece (a big file is one entry, so one piece): through a pipe, so the tmpfs never
+			# holds its decompressed copy beside the tree (the RAM model counts on that).
+			( $DEC "$1" 2>/run/s1.dec.err | (cd /newroot && cpio -i -m 2>/run/s1.cpio.err) ) || return 1
+			[ -s /run/s1.dec.err ] && { echo "$DEC: $(tail -1 /run/s1.dec.err)" >/run/s1.cpio.err; return 1; }
+			rm -f "$1"
+			echo "0 $(($(uptime_cs) - u0))" >>/run/s1.times
+			return 0
+		fi
 		$DEC "$1" >/run/s1.cpio 2>/run/s1.cpio.err || { echo "$DEC: $(tail -1 /run/s1.cpio.err)" >/run/s1.cpio.err; return 1; }
 		rm -f "$1"
 		u1=$(uptime_cs)
@@ -165,12 +179,15 @@ if [ -n "$INDEXED" ]; then
 		rm -f /run/s1.cpio
 		echo "$((u1 - u0)) $(($(uptime_cs) - u1))" >>/run/s1.times
 	}
+	# Pieces of more than this many unpacked bytes go through a pipe (src/image/build.ts cuts ~64 MiB pieces;
+	# only a file larger than that makes one bigger).
+	PIPE_FROM=100663296
 	FETCHCS=0
 	WAITCS=0
 	UNPID=
 	exec 4</run/s1.index
 	read -r _ <&4
-	while read -r POFF PLEN PSHA <&4; do
+	while read -r POFF PLEN PSHA PUNP <&4; do
 		[ "$POFF" = "$OFF" ] || fail "the piece index is damaged: a piece at $POFF after $OFF bytes"
 		F=/run/s1.piece.$((N % 2))
 		t=$(uptime_cs)
@@ -179,7 +196,7 @@ if [ -n "$INDEXED" ]; then
 		FETCHCS=$((FETCHCS + t1 - t))
 		if [ -n "$UNPID" ]; then wait "$UNPID" || fail "unpacking the image failed: $(tail -1 /run/s1.cpio.err 2>/dev/null) (damaged archive or out of memory? the tmpfs holds $(df -m /newroot | awk 'NR==2{print $3}') MiB)"; fi
 		WAITCS=$((WAITCS + $(uptime_cs) - t1))
-		unpack "$F" &
+		unpack "$F" "$PUNP" &
 		UNPID=$!
 		OFF=$((OFF + PLEN))
 		N=$((N + 1))

@@ -31,7 +31,7 @@ function tree() {
 
 const parse = (text: string) => {
   const [head, ...rest] = text.trimEnd().split("\n");
-  return { head: head!.split(" "), pieces: rest.map((l) => l.split(" ")).map(([o, l, s]) => ({ offset: Number(o), length: Number(l), sha256: s! })) };
+  return { head: head!.split(" "), pieces: rest.map((l) => l.split(" ")).map(([o, l, s, u]) => ({ offset: Number(o), length: Number(l), sha256: s!, unpacked: Number(u) })) };
 };
 
 describe("piece index", () => {
@@ -58,6 +58,8 @@ describe("piece index", () => {
         const cpio = format === "zstd" ? Bun.zstdDecompressSync(bytes) : gunzipSync(bytes);
         const text = Buffer.from(cpio).toString("latin1");
         expect(text.startsWith("070701")).toBe(true);
+        // Its unpacked length, which tells stage 1 to unpack a large piece through a pipe.
+        expect(p.unpacked).toBe(cpio.length);
         // Both names of the hardlinked file, or neither, in this piece.
         const names = ["a/0link\0", "b/0link\0"].filter((n) => text.includes(n)).length;
         expect(names === 0 || names === 2).toBe(true);
@@ -66,6 +68,8 @@ describe("piece index", () => {
       }
       expect(off).toBe(archive.length);
       expect(linkPieces).toBe(1);
+      expect(pieces.reduce((n, p) => n + p.unpacked, 0)).toBe(r.unpacked);
+      expect(format === "zstd" ? r.zstd!.largestPiece : r.largestPiece).toBe(Math.max(...pieces.map((p) => p.length)));
     });
   }
 });
