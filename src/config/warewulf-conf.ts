@@ -395,7 +395,8 @@ export function planWarewulfImport(c: Obj, o: PlanOptions): WarewulfImportPlan {
     const m = list(c[k], k, file);
     if (c[k] !== undefined) row(k, m.map((x) => (x as Obj)?.source).join(", "), "not mapped", "drover image exec/shell bind only what --bind names: give --bind SRC[:DST[:ro]] per command");
   }
-  for (const [k, v] of Object.entries(paths)) row(`paths.${k}`, v, "not mapped", `drover keeps its images, overlays and state in its data dir (${o.dataDir})`);
+  for (const [k, v] of Object.entries(paths))
+    row(`paths.${k}`, v, "not mapped", k === "wwoverlaydir" ? `drover keeps site overlays in its data dir (${o.dataDir}/overlays): bring these in with 'drover node import /etc/warewulf/nodes.conf --overlays ${v}'` : `drover keeps its images, overlays and state in its data dir (${o.dataDir})`);
   if (section(c, "wwclient", file).port !== undefined) row("wwclient.port", section(c, "wwclient", file).port, "not mapped", "drover's node agent fetches from drover serve's HTTP port (privileged source ports while runtime overlays are secure)");
   return { rows, patch, headNode, fstab };
 }
