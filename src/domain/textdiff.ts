@@ -27,8 +27,8 @@ export function unifiedDiff(before: string, after: string, fromName: string, toN
     if (i < n && j < m && am[i] === bm[j]) {
       ops.push({ t: " ", line: am[i++]! });
       j++;
-    } else if (j < m && (i === n || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) ops.push({ t: "+", line: bm[j++]! });
-    else ops.push({ t: "-", line: am[i++]! });
+    } else if (i < n && (j === m || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) ops.push({ t: "-", line: am[i++]! });
+    else ops.push({ t: "+", line: bm[j++]! });
   }
   for (const line of a.slice(a.length - tail)) ops.push({ t: " ", line });
 
