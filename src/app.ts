@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import type { SettingsPort } from "./config/settings";
 import type { ApiDeps } from "./http/api/context";
 import { PowerService } from "./services/power";
 import { AuthService } from "./services/auth";
@@ -41,6 +42,11 @@ export interface Services {
   inbox: DiscoveryInbox;
   /** Server-wide settings (key → JSON): `drover serve`'s settings saved from the web page live here. */
   settingsStore: SettingsStore;
+  /**
+   * The running server's settings, when a command runs inside `drover serve` for a remote client: a change
+   * made through it takes effect at once (settings import). Absent for a command run on its own.
+   */
+  liveSettings?: SettingsPort;
   close(): void;
 }
 

@@ -29,6 +29,8 @@ After=network-online.target
 Type=notify
 NotifyAccess=main
 ExecStart=${[o.bin, "-d", o.dataDir, "serve", ...o.serveArgs].map(quote).join(" ")}
+# systemctl reload drover: put settings saved by another process (drover settings import) into effect
+ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=2s
 WatchdogSec=30s

@@ -54,6 +54,11 @@ import profileList from "./profile/list";
 import profileSet from "./profile/set";
 import profileUnset from "./profile/unset";
 import backup from "./backup";
+import { setupConfigure } from "./configure/all";
+import configureHosts from "./configure/hosts";
+import configureNfs from "./configure/nfs";
+import configureSsh from "./configure/ssh";
+import settingsImport from "./settings/import";
 import completion from "./completion";
 import help from "./help";
 import man from "./man";
@@ -70,7 +75,7 @@ import version from "./version";
 import wwctl from "./wwctl";
 
 /** The command table: noun → its verbs. Adding a command means adding its file here (and its test). */
-export const COMMANDS: Record<string, { help: string; aliases?: string[]; verbs?: CommandModule[]; self?: CommandModule }> = {
+export const COMMANDS: Record<string, { help: string; aliases?: string[]; verbs?: CommandModule[]; self?: CommandModule; setup?: CommandModule }> = {
   node: {
     help: "add, change, list and remove nodes",
     verbs: [nodeAdd, nodeSet, nodeUnset, nodeList, nodeDelete, nodeEdit, nodeExport, nodeImport, nodeStatus, nodeConsole, nodeSensors],
@@ -87,6 +92,12 @@ export const COMMANDS: Record<string, { help: string; aliases?: string[]; verbs?
     verbs: [overlayList, overlayShow, overlayCreate, overlayDelete, overlayEdit, overlayImport, overlayMkdir, overlayChmod, overlayChown, overlayInfo, overlayBuild, overlayLint],
   },
   user: { help: "web page and API accounts: set passwords, create and revoke API tokens", verbs: [userPasswd, userRole, userList, userUnlock, userToken] },
+  settings: { help: "drover serve's saved settings: import a Warewulf warewulf.conf", verbs: [settingsImport] },
+  configure: {
+    help: "write the head node's NFS exports, /etc/hosts block and root's SSH key (wwctl configure)",
+    verbs: [configureNfs, configureSsh, configureHosts],
+    setup: setupConfigure,
+  },
   serve: { help: "run the boot servers (DHCP, TFTP, HTTP) and the web page", self: serve },
   install: { help: "install drover as a systemd service (unit, executable, data dir)", self: install },
   uninstall: { help: "remove the systemd service (the data dir is kept)", self: uninstall },
@@ -111,6 +122,10 @@ export const LOCAL_ONLY: Record<string, string> = {
   serve: "it runs the boot servers on the machine it is started on; start it on the head node",
   install: "it installs a service on the head node: ssh to it and run 'drover install' there",
   uninstall: "it removes a service from the head node: ssh to it and run 'drover uninstall' there",
+  configure: "it writes the head node's files and runs exportfs and ssh-keygen there: ssh to it and run 'drover configure' there",
+  "configure nfs": "it writes the head node's exports and runs exportfs there: ssh to it and run 'drover configure nfs' there",
+  "configure hosts": "it writes the head node's /etc/hosts: ssh to it and run 'drover configure hosts' there",
+  "configure ssh": "it makes root's key on the head node with ssh-keygen: ssh to it and run 'drover configure ssh' there",
   backup: "it writes a file on the head node: ssh to it and run 'drover backup FILE' there",
   restore: "it replaces the head node's data dir: ssh to it and run 'drover restore FILE' there",
   "user passwd": "accounts are managed on the head node: ssh to it and run 'drover user passwd' there",
@@ -152,6 +167,7 @@ export function buildProgram(ctx: CliContext, root: Command): Command {
     for (const a of spec.aliases ?? []) cmd.alias(a);
     cmd.configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) }).exitOverride();
     for (const v of spec.verbs ?? []) v(cmd, ctx);
+    spec.setup?.(cmd, ctx);
   }
   root.addHelpText(
     "after",

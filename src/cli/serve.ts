@@ -74,8 +74,13 @@ priority, "<6>dhcp: ...", so journalctl -p warning shows warnings and errors onl
           debugLog: logger.asLineLog("drover", "debug"),
           ...(opts.apiSubnet?.length ? { apiSubnets: opts.apiSubnet } : {}),
           ...(opts.secureCookies ? { secureCookies: true } : {}),
-          ...(ctx.remoteRunner ? { runCommand: remoteCommands(ctx.remoteRunner(svc), log) } : {}),
+          ...(ctx.remoteRunner ? { runCommand: remoteCommands(ctx.remoteRunner({ ...svc, liveSettings: settings }), log) } : {}),
         });
+        // `drover settings import` (another process) saves settings, then signals: put them into effect now.
+        const onHup = () => {
+          settings.reload().catch(() => {}); // reload logs a failure and shows it on the Settings page
+        };
+        process.on("SIGHUP", onHup);
         // systemd (Type=notify): ready once every server listens; the watchdog pings while the store answers.
         const stop = new Promise<void>((resolve) => {
           process.once("SIGINT", () => resolve());
@@ -84,6 +89,7 @@ priority, "<6>dhcp: ...", so journalctl -p warning shows warnings and errors onl
         notify.ready(`serving: HTTP :${server.httpPort}${server.tftpPort ? `, TFTP :${server.tftpPort}` : ""}${server.dhcp ? `, DHCP on ${server.dhcp.listening.join(" ")}` : ", DHCP off"}`);
         notify.watchdog(() => svc.store.sqlite.query("SELECT 1 AS ok").get() !== null);
         await stop;
+        process.off("SIGHUP", onHup);
         notify.stopping("stopping");
         log("drover: stopping");
         await server.stop();

@@ -192,40 +192,40 @@ export const WWCTL_RULES: Rule[] = [
     },
   },
   {
-    ww: "configure [--all] | dhcp | tftp | ssh",
-    drover: "explained: drover serve answers DHCP and TFTP itself; host keys are made at overlay build",
+    ww: "configure [--all] | nfs | hostfile | ssh | dhcp | tftp | tls",
+    drover: "configure --all|nfs|hosts|ssh; dhcp, tftp explained (drover serve is both servers); tls refused",
     noun: ["configure"],
     apply: (tail) => {
       const what = tail.filter((a) => a !== "-a" && a !== "--all" && !isFlag(a));
-      const all = what.length === 0;
+      const all = what.length === 0 || tail.some((a) => a === "-a" || a === "--all");
       const rule = `configure ${all ? "--all" : what.join(" ")}`;
+      const steps: Record<string, string> = { nfs: "nfs", hostfile: "hosts", hosts: "hosts", ssh: "ssh" };
       const notes: Record<string, string> = {
-        dhcp: "drover serve is the DHCP server (drover serve --dhcp full|proxy|off)",
+        dhcp: "drover serve is the DHCP server (drover serve -i IF, --dhcp authoritative|proxy|off, or the Settings page; 'drover settings import /etc/warewulf/warewulf.conf' takes warewulf.conf's range)",
         tftp: "drover serve is the TFTP server and carries its own iPXE binaries",
-        ssh: "node host keys are generated at overlay build (ssh.host_keys); root's keys reach nodes through the ssh.authorized_keys overlay (make one with ssh-keygen -t ed25519 as root)",
       };
       const refuse: Record<string, string> = {
-        nfs: "drover does not write /etc/exports: export the paths the nodes mount yourself and run exportfs -ra",
-        hostfile: "drover does not write the head node's /etc/hosts (nodes get theirs from the hosts overlay): 'drover node list -n' shows the addresses",
-        tls: "drover has no TLS step (wwctl configure tls makes warewulfd's key pair); drover serve --help lists how it listens",
+        tls: "drover has no TLS step (wwctl configure tls makes warewulfd's key pair); put a TLS proxy in front of drover serve's web page",
+        warewulfd: "drover serve runs in the foreground or as a service: 'drover install', then systemctl enable --now drover",
       };
-      if (all) return { kind: "explained", rule, message: `nothing to configure: ${notes.dhcp}, ${notes.tftp!.replace("drover serve is ", "and ")}; ${notes.ssh}; drover does not write /etc/exports or the head node's /etc/hosts` };
-      const unknown = what.filter((w) => !notes[w] && !refuse[w]);
-      if (unknown.length) return { kind: "refused", rule, message: `'configure ${unknown.join(" ")}' has no drover equivalent: drover serve runs DHCP, TFTP and HTTP itself (drover serve --help)` };
+      if (all) return ["configure", "--all"];
+      const unknown = what.filter((w) => !notes[w] && !refuse[w] && !steps[w]);
+      if (unknown.length) return { kind: "refused", rule, message: `'configure ${unknown.join(" ")}' has no drover equivalent: drover configure --all|nfs|hosts|ssh writes the head node's files, drover serve runs DHCP, TFTP and HTTP itself` };
       const refused = what.filter((w) => refuse[w]);
       if (refused.length) return { kind: "refused", rule, message: refused.map((w) => refuse[w]).join("; ") };
+      const mapped = what.filter((w) => steps[w]);
+      if (mapped.length) return ["configure", steps[mapped[0]!]!, ...tail.filter((a) => a === "--dry-run")];
       return { kind: "explained", rule, message: what.map((w) => notes[w]).join("; ") };
     },
   },
   {
     ww: "ssh generate | ssh copy --node NODES | ssh NODES CMD",
-    drover: "copy: explained (the ssh.authorized_keys overlay); generate, NODES CMD: refused with what to run",
+    drover: "generate: configure ssh; copy: explained (the ssh.authorized_keys overlay); NODES CMD: refused with what to run",
     noun: ["ssh"],
     apply: (_tail, _n, verb) => {
       if (verb === "copy")
         return { kind: "explained", rule: "ssh copy", message: "drover copies root's public keys (/root/.ssh/authorized_keys, id_*.pub) to every node through the ssh.authorized_keys runtime overlay; nodes pick them up on their next poll ('drover overlay build' to rebuild now)" };
-      if (verb === "generate")
-        return { kind: "refused", rule: "ssh generate", message: "drover generates the nodes' host keys itself at overlay build, but not root's key: run ssh-keygen -t ed25519 as root, then 'drover overlay build'" };
+      if (verb === "generate") return ["configure", "ssh"];
       return { kind: "refused", rule: "ssh NODES CMD", message: `drover has no parallel ssh: use pdsh -w ${verb || "NODES"} CMD, or ssh NODE CMD` };
     },
   },
@@ -239,7 +239,7 @@ export const WWCTL_RULES: Rule[] = [
     ww: "upgrade nodes|config --input-path FILE",
     drover: "refused: node import FILE",
     noun: ["upgrade"],
-    apply: () => ({ kind: "refused", rule: "upgrade", message: "drover reads a Warewulf nodes.conf as it is: 'drover node import /etc/warewulf/nodes.conf'" }),
+    apply: () => ({ kind: "refused", rule: "upgrade", message: "drover reads Warewulf's files as they are: 'drover node import /etc/warewulf/nodes.conf --overlays /var/lib/warewulf/overlays' and 'drover settings import /etc/warewulf/warewulf.conf'" }),
   },
   {
     ww: "node|profile|image|overlay|power|version|help … (other verbs, same syntax)",

@@ -274,9 +274,42 @@ export class ServeSettings implements SettingsPort {
     return run;
   }
 
+  /**
+   * Puts values saved by another process into effect (`drover settings import` while this server runs; it
+   * signals SIGHUP): re-reads the storage, and when the saved values differ from those in effect, validates and
+   * applies them as a change would. A failure keeps the running configuration and says why on the page.
+   * Returns the lines that changed (none when nothing did).
+   */
+  reload(): Promise<string[]> {
+    const run = this.queue.then(() => this.reloadNow());
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private async reloadNow(): Promise<string[]> {
+    const loaded = this.o.storage.load() ?? { values: {} };
+    const what = describeChange(this.stored.values, loaded.values);
+    if (!what.length) return [];
+    let next: Readonly<ServeConfig>;
+    try {
+      next = resolveWithFields(mergeFlags(this.o.flags, this.o.explicit, loaded.values), this.o.dataDir, this.hosts());
+      if (this.apply && JSON.stringify(next) !== JSON.stringify(this.cfg)) await this.apply(next, this.cfg);
+    } catch (e) {
+      this.warning = `the saved settings (${loaded.changed ? `changed by ${loaded.changed.by}` : "changed elsewhere"}) are not in effect: ${(e as Error).message}; the previous settings stay in effect: fix the field on the Settings page`;
+      this.o.log?.(`drover: ${this.warning}`);
+      throw e;
+    }
+    this.cfg = next;
+    this.stored = loaded;
+    this.warning = undefined;
+    this.o.log?.(`drover: saved settings reloaded${loaded.changed ? ` (changed by ${loaded.changed.by})` : ""}: ${what.join("; ")}`);
+    return what;
+  }
+
   private async change(patch: SettingsPatch, user: string): Promise<SettingsView> {
     if (!this.apply) throw conflict("the settings cannot change before drover serve has started its servers");
-    const values: SavedSettings = { ...this.stored.values };
+    // Start from what is saved now: another process (settings import) may have saved since this one read.
+    const values: SavedSettings = { ...(this.o.storage.load() ?? this.stored).values };
     for (const [k, given] of Object.entries(patch)) {
       const f = BY_KEY.get(k);
       if (!f) throw invalid(`${k}: not a setting that can change while drover runs`);
@@ -288,7 +321,7 @@ export class ServeSettings implements SettingsPort {
       else (values as Record<string, unknown>)[f.key] = v;
     }
     const next = resolveWithFields(mergeFlags(this.o.flags, this.o.explicit, values), this.o.dataDir, this.hosts());
-    const what = describe(this.stored.values, values);
+    const what = describeChange(this.stored.values, values);
     if (!what.length) return this.get();
     const prev = this.cfg;
     const changesServers = JSON.stringify(next) !== JSON.stringify(prev);
@@ -324,7 +357,7 @@ function fixedReason(f: FieldSpec, value: unknown): string {
 const show = (v: unknown) => (v === undefined ? "(default)" : Array.isArray(v) ? `[${v.join(", ")}]` : String(v));
 
 /** "pool: (default) → 10.0.0.100-10.0.0.199" for every field whose saved value changed. */
-function describe(before: SavedSettings, after: SavedSettings): string[] {
+export function describeChange(before: SavedSettings, after: SavedSettings): string[] {
   const out: string[] = [];
   for (const f of LIVE_FIELDS) {
     const a = before[f.key];

@@ -78,3 +78,18 @@ function readLock(path: string): { pid: number; started: string } | undefined {
     return undefined;
   }
 }
+
+/**
+ * Sends a signal to the `drover serve` holding the data dir's lock, if one runs (the lock's PID with its
+ * start time, so a reused PID is never signalled). Returns its PID, or undefined when none runs.
+ */
+export function signalServer(dataDir: string, signal: NodeJS.Signals): number | undefined {
+  const held = readLock(join(dataDir, LOCK_FILE));
+  if (!held || held.pid === process.pid || !alive(held.pid, held.started)) return undefined;
+  try {
+    process.kill(held.pid, signal);
+    return held.pid;
+  } catch {
+    return undefined;
+  }
+}

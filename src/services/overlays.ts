@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, writeSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, existsSync, lchownSync, lstatSync, mkdirSync, openSync, writeSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { availableParallelism, hostname } from "node:os";
 import { dirname, join, resolve as resolvePath } from "node:path";
 import type { ArtifactPart, BootArtifact, BootRefusal, BootRequest, OverlayArtifacts } from "../boot/ports";
@@ -19,6 +19,12 @@ import { type RuntimeSecurity, runtimeAllowed } from "../overlay/security";
 import { MissingValue, type RenderedFile, TEMPLATE_SUFFIX, TemplateError } from "../overlay/template";
 import { COMMIT, VERSION } from "../version";
 import type { NodeStore, StoreRevision } from "./ports";
+
+/** One entry of a Warewulf overlay directory being imported. */
+export type WarewulfEntry =
+  | { type: "file"; path: string; mode: number; uid: number; gid: number; data: Uint8Array }
+  | { type: "dir"; path: string; mode: number; uid: number; gid: number }
+  | { type: "symlink"; path: string; target: string; mode: number; uid: number; gid: number };
 
 export type OverlayKind = "system" | "runtime";
 
@@ -1015,6 +1021,81 @@ export class OverlayService implements OverlayArtifacts {
     // A Warewulf `.ww` template is kept as it is: drover renders it with Go's template semantics.
     const path = this.writeFile(name, target, data, meta);
     return { path, converted };
+  }
+
+  /**
+   * Reads a Warewulf overlay directory (`NAME/rootfs/…` since Warewulf 4.5, `NAME/…` before) into memory:
+   * files, directories and symlinks with their modes and owners. Throws (invalid) on what cannot be read,
+   * before anything is written; other file types (devices, sockets) are left out with a note.
+   */
+  readWarewulfOverlay(dir: string): { root: string; entries: WarewulfEntry[]; notes: string[] } {
+    const root = existsSync(join(dir, "rootfs")) && statSync(join(dir, "rootfs")).isDirectory() ? join(dir, "rootfs") : dir;
+    const entries: WarewulfEntry[] = [];
+    const notes: string[] = [];
+    const walk = (rel: string) => {
+      let names: string[];
+      try {
+        names = readdirSync(join(root, rel)).sort();
+      } catch (e) {
+        throw invalid(`cannot read ${join(root, rel)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      for (const n of names) {
+        const r = rel ? `${rel}/${n}` : n;
+        const p = join(root, r);
+        const st = lstatSync(p);
+        const own = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+        if (st.isDirectory()) {
+          entries.push({ type: "dir", path: r, ...own });
+          walk(r);
+        } else if (st.isSymbolicLink()) entries.push({ type: "symlink", path: r, target: readlinkSync(p), ...own });
+        else if (st.isFile()) {
+          try {
+            entries.push({ type: "file", path: r, data: new Uint8Array(readFileSync(p)), ...own });
+          } catch (e) {
+            throw invalid(`cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+          }
+        } else notes.push(`${p} is not a file, directory or symlink: left out`);
+      }
+    };
+    walk("");
+    return { root, entries, notes };
+  }
+
+  /**
+   * Makes a site overlay of entries read by readWarewulfOverlay, replacing a site overlay of that name whole
+   * (a Warewulf site overlay shadows the distribution's whole, as drover's do): built in a temporary directory
+   * and renamed into place, so a node never sees half an overlay. `.ww` templates are kept: drover renders
+   * them with Go's template semantics.
+   */
+  writeSiteOverlay(name: string, entries: readonly WarewulfEntry[]): { replaced: boolean } {
+    if (!OVERLAY_NAME.test(name)) throw invalid(`overlay name ${JSON.stringify(name)} is not valid: use letters, digits, '.', '_', '-', '+'`);
+    const dir = this.repo.siteDir(name);
+    const tmp = `${dir}.import-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true, mode: 0o755 });
+    try {
+      for (const e of entries) {
+        const p = resolveIn(tmp, cleanRel(e.path));
+        if (!p.startsWith(`${tmp}/`)) throw invalid(`${e.path} leaves overlay ${name}`);
+        if (e.type === "dir") mkdirSync(p, { recursive: true, mode: e.mode });
+        else if (e.type === "symlink") symlinkSync(e.target, p);
+        else writeFileSync(p, e.data, { mode: e.mode });
+        if (e.type !== "symlink") chmodSync(p, e.mode);
+        lchownSync(p, e.uid, e.gid);
+      }
+      const replaced = existsSync(dir);
+      mkdirSync(dirname(dir), { recursive: true });
+      if (replaced) {
+        const old = `${dir}.replaced-${process.pid}`;
+        renameSync(dir, old);
+        renameSync(tmp, dir);
+        rmSync(old, { recursive: true, force: true });
+      } else renameSync(tmp, dir);
+      return { replaced };
+    } catch (e) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
   }
 
   /** The variables a template uses (`overlay info`): every `it.…` path it mentions. */

@@ -25,6 +25,7 @@ test("'drover install' writes a Type=notify unit with the serve arguments, a 070
   expect(unit).toContain("Type=notify\n");
   expect(unit).toContain("WatchdogSec=30s\n");
   expect(unit).toContain(`ExecStart=${bin} -d ${data} serve -i eth1 --register-pattern "n[001-099]" --discovery\n`);
+  expect(unit).toContain("ExecReload=/bin/kill -HUP $MAINPID\n");
   expect(statSync(data).mode & 0o777).toBe(0o700);
   expect(r.out).toContain("systemctl daemon-reload\n  systemctl enable --now drover\n");
   expect(r.out).toContain(`admin password is in ${join(data, "admin-password")}`);

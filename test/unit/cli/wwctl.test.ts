@@ -145,7 +145,11 @@ test("translations the seeds do not cover", () => {
   expect(t("power reboot n1")).toMatchObject({ kind: "mapped", argv: ["power", "cycle", "n1"] });
   expect(t("profile set default -C rocky -K 6.1")).toMatchObject({ kind: "mapped", argv: ["profile", "set", "default", "--image", "rocky", "--kernelversion", "6.1"] });
   expect(t("configure dhcp").kind).toBe("explained");
-  expect(t("configure nfs").kind).toBe("refused");
+  expect(t("configure nfs")).toMatchObject({ kind: "mapped", argv: ["configure", "nfs"] });
+  expect(t("configure hostfile")).toMatchObject({ kind: "mapped", argv: ["configure", "hosts"] });
+  expect(t("configure ssh")).toMatchObject({ kind: "mapped", argv: ["configure", "ssh"] });
+  expect(t("configure -a")).toMatchObject({ kind: "mapped", argv: ["configure", "--all"] });
+  expect(t("configure tls").kind).toBe("refused");
   expect(t("upgrade nodes").kind).toBe("refused");
   expect(t("container exec -n n1 img ls").kind).toBe("refused");
 });
@@ -192,7 +196,7 @@ describe.skipIf(!seedsDir)(`the seeds run verbatim${seedsDir ? "" : " (skipped: 
           const args = s.args.map((a) => (a.startsWith("docker://") ? standIn(dir) : a));
           let out = "";
           let err = "";
-          const io = { out: (x: string) => void (out += x), err: (x: string) => void (err += x), isTTY: false, env: { EDITOR: "true", HOME: dir }, prompt: async () => "y" };
+          const io = { out: (x: string) => void (out += x), err: (x: string) => void (err += x), isTTY: false, env: { EDITOR: "true", HOME: dir, DROVER_ROOT: join(dir, "root"), PATH: process.env.PATH ?? "" }, prompt: async () => "y" };
           const code = await runCli(["-d", join(dir, "data"), "wwctl", ...args], io);
           expect({ line: s.text, internalError: /internal error/.test(err), unknown: /unknown command|error: unknown/.test(err) }).toEqual({ line: s.text, internalError: false, unknown: false });
           expect({ line: s.text, code: code === 1 ? "internal error" : "ok" }).toEqual({ line: s.text, code: "ok" });
