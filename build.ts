@@ -10,11 +10,10 @@ const outIdx = process.argv.indexOf("--outfile");
 const outfile = outIdx > 0 ? process.argv[outIdx + 1]! : "dist/drover";
 mkdirSync(dirname(outfile), { recursive: true });
 
-// iPXE binaries: committed in assets/ipxe (so an air-gapped build needs nothing); copied from Debian's ipxe
-// package only when one is missing. The imports in assets/ipxe/embedded.ts embed them in the executable.
+// iPXE binaries: committed in assets/ipxe (so an air-gapped build needs nothing; SOURCES.md says where they
+// came from). The imports in assets/ipxe/embedded.ts embed them in the executable.
 try {
-  const { copied } = ensureIpxeAssets();
-  if (copied.length) console.log(`assets/ipxe: copied ${copied.join(", ")} from the ipxe package`);
+  ensureIpxeAssets();
 } catch (e) {
   console.error(`build: ${(e as Error).message}`);
   process.exit(1);

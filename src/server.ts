@@ -54,7 +54,9 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
   let cfg = settings.config;
   if (settings.startWarning) log(`drover: ${settings.startWarning}`);
   const startedAt = new Date();
-  const files: BootFiles = cfg.ipxeDir ? dirBootFiles(cfg.ipxeDir) : embeddedIpxeFiles();
+  const files: BootFiles = cfg.ipxeDir ? dirBootFiles(cfg.ipxeDir) : embeddedIpxeFiles(cfg.ipxeBuild);
+  // arm64 clients get the arm64 build where the set has one (a --ipxe-dir build: when the file is there).
+  const arm64 = (await files.list()).includes("ipxe-arm64.efi") ? "ipxe-arm64.efi" : undefined;
   // One lease store for the process: it holds the leases in memory and is their only writer (group commit).
   const leases = sqliteLeaseStore(svc.store.db);
   // /metrics: counters fed by callbacks handed to each server below; gauges read when scraped.
@@ -161,6 +163,7 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
     httpPort: http.port!,
     tftp: c.tftp.enabled,
     httpFilesPrefix: "/boot/",
+    bootFiles: { uefiArm64: arm64, httpArm64: arm64 },
     discovery: c.discovery.enabled,
     leaseSeconds: { reserved: c.dhcp.leaseSeconds },
     ports: { server: c.dhcp.port, pxe: c.dhcp.pxePort },
@@ -200,7 +203,7 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
     if (cfg.tftp.enabled) {
       tftp = await startTftpServer({ port: cfg.tftp.port, address: cfg.tftp.address }, files, log, { onTransfer: obs.onTftpTransfer });
       stops.push(() => tftp!.stop());
-      log(`drover: TFTP on ${cfg.tftp.address}:${tftp.port} serving ${cfg.ipxeDir ?? "the embedded iPXE binaries"}`);
+      log(`drover: TFTP on ${cfg.tftp.address}:${tftp.port} serving ${cfg.ipxeDir ?? `the embedded iPXE binaries (${cfg.ipxeBuild})`}`);
     }
     if (cfg.dhcp.mode === "off") log("drover: DHCP is off until an interface is configured (drover serve --interface IF, or the Settings page)");
     ({ dhcp, ra } = await startDhcp(cfg));

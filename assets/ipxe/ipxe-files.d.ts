@@ -8,3 +8,7 @@ declare module "*.kpxe" {
   const path: string;
   export default path;
 }
+declare module "*.pxe" {
+  const path: string;
+  export default path;
+}

@@ -1,4 +1,5 @@
 import { networkInterfaces } from "node:os";
+import { IPXE_SETS, type IpxeSetName } from "../../assets/ipxe/update";
 import { invalid } from "../domain/errors";
 import { expandHostlist } from "../domain/hostlist";
 import { networkOf, parseIPv4, prefixToNetmask } from "../domain/net";
@@ -36,6 +37,8 @@ export interface ServeConfig {
     register?: { pattern: string; range?: { start: string; end: string; netmask: string; gateway?: string }; profiles?: string[] };
   };
   ipxeDir?: string;
+  /** Which embedded iPXE set is served when there is no ipxeDir (assets/ipxe/SOURCES.md). */
+  ipxeBuild: IpxeSetName;
   ipxeTemplateDir?: string;
   runtime: {
     /** Serve runtime overlays only to privileged source ports from the node's own address. */
@@ -66,6 +69,7 @@ export interface ServeFlags {
   registerRange?: string;
   registerProfile?: string[];
   ipxeDir?: string;
+  ipxeBuild?: string;
   pollInterval?: string;
   insecureRuntime?: boolean;
   /** Read by the HTTP layer, shown on the settings page. */
@@ -156,6 +160,9 @@ export function resolveServeConfig(f: ServeFlags, dataDir: string, host: HostInt
     }
     return out;
   });
+  const ipxeBuild = (f.ipxeBuild ?? "current") as IpxeSetName;
+  if (!(ipxeBuild in IPXE_SETS)) throw invalid(`--ipxe-build ${f.ipxeBuild}: use ${Object.keys(IPXE_SETS).join(" or ")} (assets/ipxe/SOURCES.md)`);
+  if (f.ipxeDir && f.ipxeBuild) throw invalid("--ipxe-build chooses an embedded set; with --ipxe-dir the directory's builds are served instead: give one of them");
   const pollSeconds = f.pollInterval === undefined ? 60 : Number(f.pollInterval);
   if (!Number.isInteger(pollSeconds) || pollSeconds < 1 || pollSeconds > 86400) throw invalid(`--poll-interval ${f.pollInterval}: a whole number of seconds, 1-86400`);
   const leaseSeconds = f.leaseTime === undefined ? 86400 : Number(f.leaseTime);
@@ -199,6 +206,7 @@ export function resolveServeConfig(f: ServeFlags, dataDir: string, host: HostInt
     },
     discovery: { enabled: !!f.discovery, ...(register ? { register } : {}) },
     ...(f.ipxeDir ? { ipxeDir: f.ipxeDir } : {}),
+    ipxeBuild,
     ipxeTemplateDir: `${dataDir}/ipxe`,
     runtime: { secure: !f.insecureRuntime, pollSeconds },
   };

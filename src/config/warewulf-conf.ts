@@ -146,6 +146,7 @@ const EMBEDDED: Record<number, { file: string; what: string }> = {
   0: { file: "undionly.kpxe", what: "x86 BIOS" },
   7: { file: "snponly.efi", what: "x86-64 UEFI" },
   9: { file: "snponly.efi", what: "x86-64 UEFI" },
+  11: { file: "ipxe-arm64.efi", what: "arm64 UEFI" },
 };
 const ARCH_NAMES: Record<number, string> = { 0: "x86 BIOS", 6: "x86 UEFI (32-bit)", 7: "x86-64 UEFI", 9: "x86-64 UEFI", 10: "arm32 UEFI", 11: "arm64 UEFI", 16: "x86-64 UEFI HTTP", 19: "arm64 UEFI HTTP" };
 
@@ -315,9 +316,9 @@ export function planWarewulfImport(c: Obj, o: PlanOptions): WarewulfImportPlan {
       const emb = EMBEDDED[arch];
       const distro = !f.startsWith("/") || DISTRO_IPXE.some((r) => r.test(f));
       if (!emb) {
-        row(key, f, "not mapped", arch === 11 ? "drover boots no arm64 UEFI PXE clients yet: it embeds no arm64 iPXE build and its DHCP names no boot file for architecture 11" : `drover's DHCP names no TFTP boot file for ${name}`);
+        row(key, f, "not mapped", `drover's DHCP names no TFTP boot file for ${name}`);
       } else if (distro) {
-        const same = basename(f) === emb.file || (emb.file === "snponly.efi" && /snponly/.test(basename(f))) || (emb.file === "undionly.kpxe" && /undionly/.test(basename(f)));
+        const same = basename(f) === emb.file || (emb.file === "snponly.efi" && /snponly/.test(basename(f))) || (emb.file === "undionly.kpxe" && /undionly/.test(basename(f))) || (emb.file === "ipxe-arm64.efi" && /arm64/.test(f));
         row(key, f, "checked", `${name}: drover serves its embedded ${emb.file} (iPXE from Debian's ipxe package, assets/ipxe/SOURCES.md)${same ? "" : `, not ${basename(f)}`}`);
       } else {
         const prev = builds.get(emb.file);

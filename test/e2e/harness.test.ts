@@ -97,7 +97,7 @@ describe.skipIf(!!vmWhy)("VMs netboot from the reference server to the node's ca
   let lab: Lab;
   let server: BootServer;
   let t: ReturnType<typeof tempDir>;
-  const macs: Record<Firmware, string> = { bios: "52:54:00:4a:00:01", uefi: "52:54:00:4a:00:02" };
+  const macs: Record<Exclude<Firmware, "uefi-arm64">, string> = { bios: "52:54:00:4a:00:01", uefi: "52:54:00:4a:00:02" };
 
   beforeAll(async () => {
     t = tempDir("drover-harness-");
@@ -113,7 +113,7 @@ describe.skipIf(!!vmWhy)("VMs netboot from the reference server to the node's ca
     t?.cleanup();
   });
 
-  for (const fw of ["bios", "uefi"] as Firmware[]) {
+  for (const fw of ["bios", "uefi"] as const) {
     test(
       `${fw.toUpperCase()}: DHCP → TFTP ${fw === "bios" ? "undionly.kpxe" : "snponly.efi"} → iPXE → HTTP kernel + initrd → callback`,
       async () => {

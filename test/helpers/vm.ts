@@ -10,6 +10,8 @@
  *   and iPXE's screen output is mirrored to the serial port (`etc/sercon-port`).
  * - UEFI: q35 + OVMF (non-Secure-Boot 4M build) with a private copy of the variable store, and the NIC's ROM
  *   removed (`romfile=`), so OVMF's own PXE does DHCP and loads an EFI iPXE over TFTP, like real hardware.
+ * - uefi-arm64: QEMU's arm64 `virt` machine (cortex-a57) with AAVMF (edk2 for arm64, qemu-efi-aarch64), the
+ *   NIC's ROM removed: its own PXE sends option 93 = 11 and loads drover's arm64 iPXE over TFTP.
  * Everything runs under TCG (`-accel tcg`): no KVM is needed, but boots take tens of seconds
  * (DROVER_TEST_KVM=1: KVM, where /dev/kvm exists).
  * `-no-reboot` turns the node's `poweroff -f` (and any reboot after a failure) into QEMU exiting.
@@ -20,11 +22,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Lab } from "./netns";
 
-export type Firmware = "bios" | "uefi";
+export type Firmware = "bios" | "uefi" | "uefi-arm64";
 
 export const OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 export const OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 const QEMU = "qemu-system-x86_64";
+export const AAVMF_CODE = "/usr/share/AAVMF/AAVMF_CODE.fd";
+export const AAVMF_VARS = "/usr/share/AAVMF/AAVMF_VARS.fd";
+const QEMU_ARM64 = "qemu-system-aarch64";
 
 /** Serial-log lines that mean the boot has failed and will not recover. */
 export const BOOT_FAILURES = [/UEFI Interactive Shell/, /No bootable device/, /Kernel panic/, /DROVER-NODE-FAIL.*/];
@@ -73,6 +78,11 @@ export function vmAccel(): "kvm" | "tcg" {
 export function qemuAvailable(firmware?: Firmware): string | undefined {
   if (process.getuid?.() !== 0) return "needs root (taps in a network namespace); run the suite as root";
   if (!existsSync("/dev/net/tun")) return "needs /dev/net/tun (tap devices); run on a host or container that has it";
+  if (firmware === "uefi-arm64") {
+    if (spawnSync(["which", QEMU_ARM64]).exitCode !== 0) return "needs QEMU for arm64: apt-get install qemu-system-arm";
+    if (!existsSync(AAVMF_CODE) || !existsSync(AAVMF_VARS)) return `needs AAVMF (${AAVMF_CODE}): apt-get install qemu-efi-aarch64`;
+    return undefined;
+  }
   if (spawnSync(["which", QEMU]).exitCode !== 0) return "needs QEMU: apt-get install qemu-system-x86 seabios ipxe-qemu";
   if (firmware !== "uefi" && !["/usr/share/qemu/efi-virtio.rom", "/usr/lib/ipxe/qemu/efi-virtio.rom"].some(existsSync)) return "needs the iPXE option ROMs: apt-get install ipxe-qemu";
   if (firmware !== "bios" && (!existsSync(OVMF_CODE) || !existsSync(OVMF_VARS))) return `needs OVMF (${OVMF_CODE}): apt-get install ovmf`;
@@ -85,6 +95,13 @@ export function qemuAvailable(firmware?: Firmware): string | undefined {
  */
 export function qemuArgs(o: { firmware: Firmware; mac: string; memoryMb: number; tap: string; serialLog: string; varsFile?: string; sercon?: string; nic: "virtio" | "e1000" }): string[] {
   const dev = o.nic === "virtio" ? "virtio-net-pci" : "e1000";
+  if (o.firmware === "uefi-arm64") {
+    if (!o.varsFile) throw new Error("UEFI needs a private AAVMF variable store");
+    // Always TCG: an x86 host cannot run arm64 code under KVM.
+    return [QEMU_ARM64, "-nodefaults", "-no-reboot", "-accel", "tcg", "-machine", "virt", "-cpu", "cortex-a57", "-m", String(o.memoryMb), "-display", "none", "-serial", `file:${o.serialLog}`,
+      "-drive", `if=pflash,format=raw,readonly=on,file=${AAVMF_CODE}`, "-drive", `if=pflash,format=raw,file=${o.varsFile}`,
+      "-netdev", `tap,id=n0,ifname=${o.tap},script=no,downscript=no`, "-device", `virtio-net-pci,netdev=n0,mac=${o.mac},bootindex=1,romfile=`];
+  }
   const args = [QEMU, "-nodefaults", "-no-reboot", "-accel", vmAccel(), "-m", String(o.memoryMb), "-display", "none", "-serial", `file:${o.serialLog}`, "-netdev", `tap,id=n0,ifname=${o.tap},script=no,downscript=no`];
   if (o.firmware === "bios") {
     args.push("-device", `${dev},netdev=n0,mac=${o.mac},bootindex=1`, "-boot", "n");
@@ -105,6 +122,9 @@ export function startVm(opts: VmOptions): Vm {
   if (opts.firmware === "uefi") {
     varsFile = join(priv, "OVMF_VARS.fd");
     copyFileSync(OVMF_VARS, varsFile);
+  } else if (opts.firmware === "uefi-arm64") {
+    varsFile = join(priv, "AAVMF_VARS.fd");
+    copyFileSync(AAVMF_VARS, varsFile);
   }
   const sercon = join(priv, "sercon-port");
   writeFileSync(sercon, Uint8Array.of(0xf8, 0x03)); // COM1, 0x3f8

@@ -46,7 +46,7 @@ console.log("READY " + srv.port);
       }
       const port = Number(/READY (\d+)/.exec(out)?.[1]);
       const paths = JSON.parse(/PATHS (.*)/.exec(out)?.[1] ?? "{}") as Record<string, string>;
-      expect(Object.keys(paths).sort()).toEqual(["ipxe.efi", "snponly.efi", "undionly.kpxe"]);
+      expect(Object.keys(paths).sort()).toEqual(["ipxe-arm64.efi", "ipxe.efi", "ipxe.pxe", "snponly.efi", "undionly.kpxe"]);
       for (const path of Object.values(paths)) expect(path).toContain("$bunfs");
       for (const name of Object.keys(paths)) {
         const c = Bun.spawn(["curl", "-s", "--max-time", "20", "--tftp-blksize", "1468", "-o", "-", `tftp://127.0.0.1:${port}/${name}`], { stdout: "pipe" });

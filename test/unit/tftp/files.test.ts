@@ -9,19 +9,34 @@ const assets = join(import.meta.dir, "../../../assets/ipxe");
 
 describe("embeddedIpxeFiles", () => {
   const files = embeddedIpxeFiles();
-  test("lists the three iPXE binaries", async () => {
-    expect(await files.list()).toEqual(["ipxe.efi", "snponly.efi", "undionly.kpxe"]);
+  test("the current set: BIOS (undionly, full PXE), x86-64 UEFI (full, SNP only), arm64 UEFI", async () => {
+    expect(await files.list()).toEqual(["ipxe-arm64.efi", "ipxe.efi", "ipxe.pxe", "snponly.efi", "undionly.kpxe"]);
   });
-  test("serves each byte-identical to assets/ipxe and to the sha256 in SOURCES.md", async () => {
-    const sources = readFileSync(join(assets, "SOURCES.md"), "utf8");
-    for (const name of await files.list()) {
-      const f = await files.open(name);
-      expect(f).toBeDefined();
-      expect(f!.size).toBe(f!.data.length);
-      expect(Buffer.from(f!.data).equals(readFileSync(join(assets, name)))).toBe(true);
-      const sha = createHash("sha256").update(f!.data).digest("hex");
-      expect(sources).toContain(`| ${name} | ${f!.size} | ${sha} |`);
-    }
+  test("the 2019 set for comparison (--ipxe-build debian-2019)", async () => {
+    expect(await embeddedIpxeFiles("debian-2019").list()).toEqual(["ipxe.efi", "snponly.efi", "undionly.kpxe"]);
+  });
+  for (const [set, dir] of [["current", ""], ["debian-2019", "debian-2019/"]] as const) {
+    test(`${set}: serves each byte-identical to assets/ipxe and to the sha256 in SOURCES.md`, async () => {
+      const sources = readFileSync(join(assets, "SOURCES.md"), "utf8");
+      const f0 = embeddedIpxeFiles(set);
+      for (const name of await f0.list()) {
+        const f = await f0.open(name);
+        expect(f).toBeDefined();
+        expect(f!.size).toBe(f!.data.length);
+        expect(Buffer.from(f!.data).equals(readFileSync(join(assets, dir, name)))).toBe(true);
+        const sha = createHash("sha256").update(f!.data).digest("hex");
+        expect(sources).toContain(`| ${dir}${name} | ${f!.size} | ${sha} |`);
+      }
+    });
+  }
+  test("the binaries are what their names say (PE machine type, PXE loader)", async () => {
+    const pe = (b: Uint8Array) => {
+      const off = new DataView(b.buffer, b.byteOffset).getUint32(0x3c, true);
+      return new DataView(b.buffer, b.byteOffset).getUint16(off + 4, true);
+    };
+    expect(pe((await files.open("ipxe.efi"))!.data)).toBe(0x8664);
+    expect(pe((await files.open("snponly.efi"))!.data)).toBe(0x8664);
+    expect(pe((await files.open("ipxe-arm64.efi"))!.data)).toBe(0xaa64);
   });
   test("unknown and unclean names are not found", async () => {
     for (const n of ["nope.efi", "/ipxe.efi", "./ipxe.efi", "../assets/ipxe/ipxe.efi", "SOURCES.md", "update.ts"]) {
