@@ -9,6 +9,8 @@ export class ApiError extends Error {
     readonly status: number,
     message: string,
     readonly details: string[] = [],
+    /** The whole answer, for routes that say more than the message (an overlay save's `problem`). */
+    readonly body?: unknown,
   ) {
     super(message);
   }
@@ -27,7 +29,7 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   const data = text ? JSON.parse(text) : undefined;
   if (!r.ok) {
     if (r.status === 401 && path !== "/auth/login") onUnauthenticated();
-    throw new ApiError(r.status, data?.error ?? `${r.status} ${r.statusText}`, data?.details ?? []);
+    throw new ApiError(r.status, data?.error ?? `${r.status} ${r.statusText}`, data?.details ?? [], data);
   }
   return data as T;
 }
