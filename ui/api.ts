@@ -118,5 +118,17 @@ export function ago(ms?: number, now = Date.now()): string {
   if (s < 60) return `${s}s ago`;
   if (s < 3600) return `${Math.round(s / 60)}m ago`;
   if (s < 86400) return `${Math.round(s / 3600)}h ago`;
-  return new Date(ms).toLocaleDateString();
+  return clock(ms, true).slice(0, 10);
+}
+
+const two = (n: number) => String(n).padStart(2, "0");
+/**
+ * A time of day on the 24-hour clock, in the browser's time zone, whatever its locale: "14:05:09", or with
+ * `date` "2025-03-01 14:05:09" (what journalctl and Grafana show). Every time the page prints goes through it.
+ */
+export function clock(ms?: number, date = false): string {
+  if (!ms) return "";
+  const d = new Date(ms);
+  const t = `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+  return date ? `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${t}` : t;
 }

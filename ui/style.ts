@@ -55,5 +55,6 @@ textarea.short{min-height:4.5rem}.small{font-size:.8rem}
 .field-error{color:var(--bad);font-size:.8rem;max-width:32rem}label.invalid input,label.invalid select,label.invalid textarea{border-color:var(--bad)}
 .settings .row>label{flex:1 1 12rem}.grow{flex:1 1 auto}h3.grow{margin:0}
 .confirm{border:1px solid var(--bad);border-radius:6px;padding:.75rem;margin:.75rem 0;background:color-mix(in srgb,var(--bad) 6%,transparent)}.confirm p{margin:.4rem 0}
+.mono{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:13px}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 `;

@@ -12,5 +12,13 @@ export const human = (n?: number) => {
   return `${i ? n.toFixed(1) : n} ${u[i]}`;
 };
 
-/** An error not about one field: its message and details, once, above the form. */
-export const Err = (p: { e: unknown }) => (p.e ? html`<div class="error" role="alert"><div>${(p.e as Error).message}</div>${((p.e as ApiError).details ?? []).map((d) => html`<div>${d}</div>`)}</div>` : null);
+/** An error's lines, each once: the server often repeats the message as its first detail. */
+export const linesOf = (e: unknown): string[] => [...new Set([(e as Error).message, ...((e as ApiError).details ?? [])])];
+
+/** An error not about one field: its message and details, once each, above the form. */
+export const Err = (p: { e: unknown }) => (p.e ? html`<div class="error" role="alert">${linesOf(p.e).map((d) => html`<div>${d}</div>`)}</div>` : null);
+
+/** The first field whose pattern a server message matches: where to show it. */
+export function fieldOf<F extends string>(msg: string, rules: readonly (readonly [F, RegExp])[]): F | undefined {
+  return rules.find(([, re]) => re.test(msg))?.[0];
+}
