@@ -55,6 +55,9 @@ textarea.short{min-height:4.5rem}.small{font-size:.8rem}
 .field-error{color:var(--bad);font-size:.8rem;max-width:32rem}label.invalid input,label.invalid select,label.invalid textarea{border-color:var(--bad)}
 .settings .row>label{flex:1 1 12rem}.grow{flex:1 1 auto}h3.grow{margin:0}
 .confirm{border:1px solid var(--bad);border-radius:6px;padding:.75rem;margin:.75rem 0;background:color-mix(in srgb,var(--bad) 6%,transparent)}.confirm p{margin:.4rem 0}
+.profile-form .row{align-items:flex-start}.profile-form h3.grow{margin:0}
+.fieldbox{display:flex;flex-direction:column;gap:.2rem;font-size:.85rem;color:var(--mut);flex:1 1 12rem;min-width:0}.fieldbox>label{color:inherit}
+.fieldbox.invalid input,.fieldbox.invalid select,.fieldbox.invalid textarea{border-color:var(--bad)}.fieldbox textarea{min-height:4.5rem}
 .mono{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:13px}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 `;
