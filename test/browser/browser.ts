@@ -29,7 +29,7 @@ export interface BrowserRun {
   close(): Promise<void>;
 }
 
-export async function openBrowser(opts: { colorScheme?: "light" | "dark" } = {}): Promise<BrowserRun> {
+export async function openBrowser(opts: { colorScheme?: "light" | "dark"; locale?: string } = {}): Promise<BrowserRun> {
   const h = await harness();
   // The cookie's expiry must be in the browser's future: the real clock, not the unit tests' fixed one.
   Object.defineProperty(h.clock, "now", { get: () => Date.now() });
@@ -43,6 +43,8 @@ export async function openBrowser(opts: { colorScheme?: "light" | "dark" } = {})
     chromiumSandbox: false,
     args: CHROMIUM_ARGS,
     viewport: { width: 1280, height: 800 },
+    // A 12-hour locale unless told: the page must show 24-hour times whatever the browser's.
+    locale: opts.locale ?? "en-US",
     ...(opts.colorScheme ? { colorScheme: opts.colorScheme } : {}),
   });
   const page = ctx.pages()[0] ?? (await ctx.newPage());

@@ -47,7 +47,7 @@ describe("every route", () => {
   });
 
   test("unauthenticated: only login (and asking whether one is logged in), /status and the page shell", async () => {
-    expect(await (await h.app.request("/api/v1/auth/session")).json()).toEqual({ user: null });
+    expect(await (await h.app.request("/api/v1/auth/session")).json()).toEqual({ user: null, version: "test" });
     expect((await h.app.request("/status")).status).toBe(200);
     expect((await h.app.request("/ui/")).status).toBe(200);
     expect((await h.app.request("/api/v1/nodes")).status).toBe(401);
