@@ -9,6 +9,8 @@ export class ApiError extends Error {
     readonly status: number,
     message: string,
     readonly details: string[] = [],
+    /** The whole answer, for routes that say more than the message (an overlay save's `problem`). */
+    readonly body?: unknown,
   ) {
     super(message);
   }
@@ -27,7 +29,7 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   const data = text ? JSON.parse(text) : undefined;
   if (!r.ok) {
     if (r.status === 401 && path !== "/auth/login") onUnauthenticated();
-    throw new ApiError(r.status, data?.error ?? `${r.status} ${r.statusText}`, data?.details ?? []);
+    throw new ApiError(r.status, data?.error ?? `${r.status} ${r.statusText}`, data?.details ?? [], data);
   }
   return data as T;
 }
@@ -116,5 +118,17 @@ export function ago(ms?: number, now = Date.now()): string {
   if (s < 60) return `${s}s ago`;
   if (s < 3600) return `${Math.round(s / 60)}m ago`;
   if (s < 86400) return `${Math.round(s / 3600)}h ago`;
-  return new Date(ms).toLocaleDateString();
+  return clock(ms, true).slice(0, 10);
+}
+
+const two = (n: number) => String(n).padStart(2, "0");
+/**
+ * A time of day on the 24-hour clock, in the browser's time zone, whatever its locale: "14:05:09", or with
+ * `date` "2025-03-01 14:05:09" (what journalctl and Grafana show). Every time the page prints goes through it.
+ */
+export function clock(ms?: number, date = false): string {
+  if (!ms) return "";
+  const d = new Date(ms);
+  const t = `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+  return date ? `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${t}` : t;
 }

@@ -29,7 +29,7 @@ function useHash(): string {
   return hash;
 }
 
-function Login(props: { onLogin: (user: string, role: string) => void }) {
+function Login(props: { onLogin: (user: string, role: string) => void; version: string }) {
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {
@@ -55,12 +55,14 @@ function Login(props: { onLogin: (user: string, role: string) => void }) {
       ${error && html`<p class="error" role="alert">${error}</p>`}
     </form>
     <p class="muted">The first start of <code>drover serve</code> prints the admin password; set a new one with <code>drover user passwd</code>.</p>
+    ${props.version && html`<p class="muted small" data-version>drover ${props.version}</p>`}
   </div></main>`;
 }
 
 function App() {
   const [user, setUser] = useState<string | null | undefined>(undefined);
   const [role, setRole] = useState<string>("admin");
+  const [version, setVersion] = useState("");
   // A viewer (read only) sees the pages without the controls that change things (docs/web.md, "Roles").
   // Before the first paint as that user (a layout effect): never a moment with an admin's buttons showing.
   useLayoutEffect(() => {
@@ -73,9 +75,10 @@ function App() {
       store.disconnect();
       setUser(null);
     });
-    get<{ user: string | null; role?: string; csrf?: string }>("/auth/session").then(
+    get<{ user: string | null; role?: string; csrf?: string; version?: string }>("/auth/session").then(
       (s) => {
         if (s.csrf) setCsrf(s.csrf);
+        setVersion(s.version ?? "");
         setRole(s.role ?? "admin");
         setUser(s.user);
       },
@@ -87,7 +90,7 @@ function App() {
   }, [user]);
   if (user === undefined) return html`<p class="muted" style="padding:1rem">Loading…</p>`;
   if (user === null)
-    return html`<${Login} onLogin=${(u: string, r: string) => {
+    return html`<${Login} version=${version} onLogin=${(u: string, r: string) => {
       setRole(r);
       setUser(u);
     }} />`;
@@ -107,7 +110,7 @@ function App() {
     : html`<${NodesPage} />`;
   const current = page === "node" ? "nodes" : page;
   return html`<header>
-      <h1>drover</h1>
+      <h1>drover${version && html` <span class="version" data-version title="drover's version (drover version on the head node)">${version}</span>`}</h1>
       <nav aria-label="main">${PAGES.map(([id, label]) => html`<a href=${`#/${id}`} aria-current=${current === id || (!current && id === "nodes") ? "page" : undefined}>${label}${id === "discovery" && store.unknownSeen ? " •" : ""}</a>`)}</nav>
       <span class="who">${user}${role !== "admin" ? " (viewer)" : ""} <button onClick=${logout}>Log out</button></span>
     </header>

@@ -27,14 +27,14 @@ export async function runEditor(io: Pick<Io, "env">, text: string): Promise<stri
  * a DroverError the admin sees it and, on a terminal, may edit again (starting from what they saved); nothing
  * is written until `apply` succeeds. Returns false when the text was left unchanged.
  */
-export async function editLoop(io: Io, text: string, apply: (edited: string) => void): Promise<boolean> {
+export async function editLoop(io: Io, text: string, apply: (edited: string) => void | Promise<void>): Promise<boolean> {
   const edit = io.edit ? (t: string) => io.edit!(t) : (t: string) => runEditor(io, t);
   let current = text;
   for (;;) {
     const edited = await edit(current);
     if (edited === text) return false;
     try {
-      apply(edited);
+      await apply(edited);
       return true;
     } catch (e) {
       if (!(e instanceof DroverError) || !io.isTTY || !io.prompt) throw e;

@@ -21,6 +21,7 @@ import imageSyncuser from "./image/syncuser";
 import nodeAdd from "./node/add";
 import nodeConsole from "./node/console";
 import nodeDelete from "./node/delete";
+import nodeDiscovered from "./node/discovered";
 import nodeEdit from "./node/edit";
 import nodeExport from "./node/export";
 import nodeImport from "./node/import";
@@ -78,7 +79,7 @@ import wwctl from "./wwctl";
 export const COMMANDS: Record<string, { help: string; aliases?: string[]; verbs?: CommandModule[]; self?: CommandModule; setup?: CommandModule }> = {
   node: {
     help: "add, change, list and remove nodes",
-    verbs: [nodeAdd, nodeSet, nodeUnset, nodeList, nodeDelete, nodeEdit, nodeExport, nodeImport, nodeStatus, nodeConsole, nodeSensors],
+    verbs: [nodeAdd, nodeSet, nodeUnset, nodeList, nodeDelete, nodeEdit, nodeExport, nodeImport, nodeStatus, nodeConsole, nodeSensors, nodeDiscovered],
   },
   profile: { help: "add, change, list and remove profiles", verbs: [profileAdd, profileSet, profileUnset, profileList, profileDelete, profileEdit] },
   power: { help: "power nodes on, off, cycle, reset, soft-off, or show their power state (IPMI, Redfish)", verbs: [powerOn, powerOff, powerCycle, powerReset, powerSoft, powerStatus] },

@@ -211,6 +211,76 @@ export function precompile(text: string): void {
   }
 }
 
+/** A template's syntax problem with where it is (1-based line and column of the template, when known). */
+export interface SyntaxProblem {
+  message: string;
+  line?: number;
+  column?: number;
+}
+
+/**
+ * Checks an eta template's syntax and says where the problem is: eta's own parse errors carry their line and
+ * column; a JavaScript error inside a tag is located by parsing eta's generated code (Bun's transpiler gives
+ * its position there) and mapping it back through the `__eta.line=N` marks eta writes before each tag, then to
+ * the column within that tag's code. What the page and `overlay edit` show beside the editor.
+ */
+export function etaSyntaxProblem(text: string): SyntaxProblem | undefined {
+  const err = syntaxError(text);
+  if (err === undefined) return undefined;
+  const at = /at line (\d+) col (\d+)/.exec(err);
+  if (at) return { message: err.split("\n")[0]!.replace(/ at line \d+ col \d+:?$/, "").trim(), line: Number(at[1]), column: Number(at[2]) };
+  const message = err.split("=====")[0]!.replace(/^Bad template syntax\s*/, "").replace(/\s+/g, " ").trim() || err.trim();
+  let body: string;
+  try {
+    body = eta.compileToString(text);
+  } catch {
+    return { message };
+  }
+  const wrapped = `function __drover_check(it, options){${body}\n}`;
+  let pos: { line: number; column: number; lineText: string } | undefined;
+  try {
+    new Bun.Transpiler({ loader: "js" }).transformSync(wrapped);
+  } catch (e) {
+    const p = (e as { position?: { line: number; column: number; lineText: string } }).position;
+    if (p) pos = p;
+  }
+  if (!pos) return { message };
+  const lines = wrapped.split("\n");
+  let line: number | undefined;
+  for (let i = Math.min(pos.line, lines.length) - 1; i >= 0; i--) {
+    const m = /^__eta\.line=(\d+)$/.exec(lines[i]!);
+    if (m) {
+      line = Number(m[1]);
+      break;
+    }
+  }
+  // An unclosed `{` shows as the catch eta appends; the last tag is where to look.
+  const friendly = /\bcatch\b/.test(message) ? "a block opened with { is never closed (a <% } %> is missing)" : message;
+  if (!line) return { message: friendly };
+  return { message: friendly, line, column: columnIn(text.split("\n")[line - 1] ?? "", pos) };
+}
+
+/** The column in a template line of a position in eta's generated code: the same code text inside one of its tags. */
+function columnIn(src: string, pos: { column: number; lineText: string }): number | undefined {
+  const tags = [...src.matchAll(/<%[-_=~]?\s*([\s\S]*?)\s*[-_]?%>|<%[-_=~]?\s*(.*)$/g)];
+  let tagOfLine: number | undefined;
+  for (const t of tags) {
+    const code = (t[1] ?? t[2] ?? "").trim();
+    if (!code) continue;
+    const inGen = pos.lineText.indexOf(code);
+    if (inGen < 0) continue;
+    tagOfLine ??= t.index! + 1;
+    // Bun's column is 1-based; so is the answer.
+    const offset = pos.column - 1 - inGen;
+    const start = t.index! + t[0].indexOf(code);
+    if (offset >= 0 && offset < code.length) return start + offset + 1;
+  }
+  // The error is in what eta wrapped around the code (an unbalanced bracket): point at the tag.
+  if (tagOfLine) return tagOfLine;
+  const first = src.indexOf("<%");
+  return first >= 0 ? first + 1 : undefined;
+}
+
 /** Checks a template's syntax without rendering it (lint, `overlay create`). Returns the problem or undefined. */
 export function syntaxError(text: string): string | undefined {
   try {

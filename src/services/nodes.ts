@@ -300,6 +300,19 @@ export class NodeService {
     });
   }
 
+  /** The nodes and profiles that list a profile directly (what `profile delete` refuses for), sorted. */
+  profileUsers(name: string): { nodes: string[]; profiles: string[] } {
+    return this.store.read((tx) => {
+      const have = tx.profiles();
+      if (!have.has(name)) throw notFound(`profile '${name}' does not exist; 'drover profile list' shows the profiles there are`);
+      const nodes: string[] = [];
+      const profiles: string[] = [];
+      for (const [n, c] of tx.nodes()) if (c.profiles?.includes(name)) nodes.push(n);
+      for (const [p, c] of have) if (p !== name && c.profiles?.includes(name)) profiles.push(p);
+      return { nodes: nodes.sort(), profiles: profiles.sort() };
+    });
+  }
+
   listProfiles(patterns: readonly string[] = []): ResolvedNode[] {
     return this.store.read((tx) => {
       const profiles = tx.profiles();

@@ -16,7 +16,8 @@ import { type LintWarning, lintOverlays } from "../overlay/lint";
 import { type BuildJob, BuildPool, type JobResult, type PoolInit, type SnapPatch } from "../overlay/pool";
 import { OVERLAY_NAME, OverlayRepo, type OverlayTree } from "../overlay/repo";
 import { type RuntimeSecurity, runtimeAllowed } from "../overlay/security";
-import { MissingValue, type RenderedFile, TEMPLATE_SUFFIX, TemplateError } from "../overlay/template";
+import { MissingValue, type RenderedFile, TEMPLATE_SUFFIX, TemplateError, etaSyntaxProblem } from "../overlay/template";
+import { wwSyntaxError } from "../overlay/warewulf";
 import { COMMIT, VERSION } from "../version";
 import type { NodeStore, StoreRevision } from "./ports";
 
@@ -27,6 +28,40 @@ export type WarewulfEntry =
   | { type: "symlink"; path: string; target: string; mode: number; uid: number; gid: number };
 
 export type OverlayKind = "system" | "runtime";
+
+/** A template problem found before saving (OverlayService.checkFile): where it is, for the node it was rendered for. */
+export interface TemplateProblem {
+  kind: "syntax" | "render";
+  /** The template's path inside the overlay. */
+  template: string;
+  message: string;
+  /** 1-based, in the template. */
+  line?: number;
+  column?: number;
+  /** The node a render problem happened for. */
+  node?: string;
+}
+
+/** What a save's check did: nothing (not a template), the syntax, or the syntax and a render for `node`. */
+export interface FileCheck {
+  checked: "none" | "syntax" | "render";
+  node?: string;
+  problem?: TemplateProblem;
+}
+
+/** A problem as one line: `etc/motd.eta line 3, column 14: Unexpected token ';'` (a render's message names its node). */
+export function problemText(p: TemplateProblem): string {
+  if (p.kind === "render") return p.message;
+  return `${p.template}${p.line ? ` line ${p.line}${p.column ? `, column ${p.column}` : ""}` : ""}: ${p.message}`;
+}
+
+/** A `.ww` template's parse error with its line ("template: motd.ww:3: unclosed action"). */
+function wwSyntaxProblem(path: string, text: string): { message: string; line?: number } | undefined {
+  const err = wwSyntaxError(path, text);
+  if (err === undefined) return undefined;
+  const line = /\.ww:(\d+)/.exec(err)?.[1];
+  return { message: err, ...(line ? { line: Number(line) } : {}) };
+}
 
 /** Order-independent sums of per-node hashes: O(N) additions, no re-hashing of unchanged nodes. */
 function sumHashes(hashes: Map<string, [bigint, bigint]>): [bigint, bigint] {
@@ -888,15 +923,63 @@ export class OverlayService implements OverlayArtifacts {
     const rel = file.replace(/^\/+/, "");
     const e = t.entries.find((x) => x.path === rel && x.type === "file");
     if (!e || e.type !== "file") throw notFound(`overlay ${overlay} has no file ${rel}; 'drover overlay list -l ${overlay}' lists its files`);
+    if (!rel.endsWith(".eta") && !rel.endsWith(".ww")) {
+      this.node(nodeName);
+      return [{ type: "file", path: rel, mode: e.mode, uid: e.uid, gid: e.gid, data: new TextDecoder().decode(e.data) }];
+    }
+    const r = await this.renderOn(overlay, rel, nodeName, (n) => this.repo.get(n));
+    if ("error" in r) throw invalid(r.error);
+    return r.rendered;
+  }
+
+  /** Renders one template for a node on the render thread, with the overlay trees `tree` gives. */
+  private async renderOn(overlay: string, rel: string, nodeName: string, tree: (n: string) => OverlayTree | undefined): Promise<{ rendered: RenderedFile[] } | { error: string }> {
     const input = this.node(nodeName);
     const snap = this.snapshot().snap;
-    if (!rel.endsWith(".eta") && !rel.endsWith(".ww")) return [{ type: "file", path: rel, mode: e.mode, uid: e.uid, gid: e.gid, data: new TextDecoder().decode(e.data) }];
-    const tree = (n: string) => this.repo.get(n);
     const [r] = await this.inSandbox(snap, [{ input, kind: "render", overlays: [], render: { overlay, path: rel } }], tree);
-    if (r!.ok && "rendered" in r!) return r!.rendered;
-    if (!r!.ok && "user" in r! && r!.user) throw invalid(r!.message);
+    if (r!.ok && "rendered" in r!) return { rendered: r!.rendered };
+    if (!r!.ok && "user" in r! && r!.user) return { error: r!.message };
     builtOf(r!, "render", nodeName);
     throw new Error("unreachable");
+  }
+
+  /**
+   * The check a template gets before it is saved (`overlay edit`, the page's Save, PUT /overlays/NAME/file):
+   * its syntax, then a render of the new text — not yet written — for one node that uses the overlay (`node`
+   * when given, else the first node listing it, directly or through a profile). Files that are not templates
+   * (`.eta`, `.ww`) pass unchecked. Returns what was checked and the first problem found, with its line and
+   * column when known; nothing is written.
+   */
+  async checkFile(name: string, file: string, text: string, opts: { node?: string } = {}): Promise<FileCheck> {
+    let rel: string;
+    try {
+      rel = cleanRel(file);
+    } catch (e) {
+      throw invalid((e as Error).message);
+    }
+    const isEta = rel.endsWith(TEMPLATE_SUFFIX);
+    const isWw = rel.endsWith(".ww");
+    if (!isEta && !isWw) return { checked: "none" };
+    const syntax = isEta ? etaSyntaxProblem(text) : wwSyntaxProblem(rel, text);
+    if (syntax) return { checked: "syntax", problem: { kind: "syntax", template: rel, ...syntax } };
+    const node = opts.node ?? this.usersOf(name).find((u) => !u.startsWith("profile "));
+    if (!node) return { checked: "syntax" };
+    const current = this.repo.get(name);
+    const data = new TextEncoder().encode(text);
+    const old = current?.entries.find((x) => x.path === rel);
+    const entry = { type: "file" as const, path: rel, mode: old && old.type !== "symlink" ? old.mode : 0o644, uid: old?.uid ?? 0, gid: old?.gid ?? 0, data };
+    const candidate: OverlayTree = {
+      name,
+      origin: current?.origin ?? "site",
+      entries: [...(current?.entries ?? []).filter((x) => x.path !== rel), entry],
+      // A fingerprint of its own: the render thread takes this tree for this render, and the real one again after.
+      fingerprint: `${current?.fingerprint ?? ""}+check:${createHash("sha256").update(data).digest("hex").slice(0, 32)}`,
+      ...(current?.requires ? { requires: current.requires } : {}),
+    };
+    const r = await this.renderOn(name, rel, node, (n) => (n === name ? candidate : this.repo.get(n)));
+    if (!("error" in r)) return { checked: "render", node };
+    const line = /\bline (\d+)/.exec(r.error)?.[1] ?? /\.ww:(\d+)/.exec(r.error)?.[1];
+    return { checked: "render", node, problem: { kind: "render", template: rel, node, message: r.error, ...(line ? { line: Number(line) } : {}) } };
   }
 
   // ---- site overlays ----

@@ -149,6 +149,8 @@ test.skipIf(!!missing)("edit an overlay file and see the rendered preview", asyn
   await editor.fill("welcome to <%= it.node.name %>\n");
   await page.getByLabel("Preview for node").fill("web01");
   await page.getByRole("button", { name: "Save" }).click();
+  // Checked before it was written: rendered for the preview node (overlay-save.test.ts has the refusals).
+  await page.getByRole("status").getByText("Saved etc/motd.eta · rendered for web01 without errors").waitFor();
   await page.getByLabel("render preview").getByText("welcome to web01").waitFor();
   expect(new TextDecoder().decode(h.svc.overlays.readFile("motd", "etc/motd.eta").data)).toBe("welcome to <%= it.node.name %>\n");
   await screenshot("overlay-preview");

@@ -131,8 +131,9 @@ export function apiApp(deps: ApiDeps): { app: Hono<ApiEnv>; router: ApiRouter } 
     deleteCookie(c, SESSION_COOKIE, { path: "/", httpOnly: true, sameSite: "Strict", secure: secure(c) });
     return c.json({ ok: true });
   });
-  router.add({ method: "get", path: "/auth/session", tag: "auth", public: true, summary: "who is logged in (user null when nobody), and the session's CSRF token" }, (c) =>
-    c.json(c.get("user") ? { user: c.get("user"), role: c.get("role"), via: c.get("via"), ...(c.get("csrf") ? { csrf: c.get("csrf") } : {}) } : { user: null }),
+  // The version is public already (GET /status); the page shows it in its header and on the login form.
+  router.add({ method: "get", path: "/auth/session", tag: "auth", public: true, summary: "who is logged in (user null when nobody), the session's CSRF token, and drover's version" }, (c) =>
+    c.json(c.get("user") ? { user: c.get("user"), role: c.get("role"), via: c.get("via"), ...(c.get("csrf") ? { csrf: c.get("csrf") } : {}), version: deps.version } : { user: null, version: deps.version }),
   );
   router.add({ method: "get", path: "/tokens", tag: "auth", summary: "API tokens (secrets are never shown again)" }, (c) => c.json(deps.auth.tokens()));
   router.add(

@@ -130,9 +130,11 @@ export function nodeRoutes(r: ApiRouter, deps: ApiDeps) {
   r.add({ method: "get", path: "/profiles", tag: "profiles", summary: "every profile with its own and resolved fields" }, (c) =>
     c.json(deps.nodes.listProfiles([]).map((p) => ({ name: p.name, own: p.own, conf: p.conf, profiles: p.profiles, provenance: p.provenance }))),
   );
-  r.add({ method: "get", path: "/profiles/:name", tag: "profiles", summary: "one profile with provenance" }, (c) => {
-    const [p] = deps.nodes.listProfiles([param(c, "name")]);
-    return c.json({ name: p!.name, own: p!.own, conf: p!.conf, profiles: p!.profiles, provenance: p!.provenance });
+  r.add({ method: "get", path: "/profiles/:name", tag: "profiles", summary: "one profile with provenance, and who lists it: `users` {nodes (first 50), nodeCount, profiles}" }, (c) => {
+    const name = param(c, "name");
+    const u = deps.nodes.profileUsers(name);
+    const [p] = deps.nodes.listProfiles([name]);
+    return c.json({ name: p!.name, own: p!.own, conf: p!.conf, profiles: p!.profiles, provenance: p!.provenance, users: { nodes: u.nodes.slice(0, 50), nodeCount: u.nodes.length, profiles: u.profiles } });
   });
   r.add({ method: "post", path: "/profiles", tag: "profiles", status: 201, summary: "add a profile", body: patch.extend({ name: z.string().min(1) }) }, (c, { body }) =>
     c.json({ added: deps.nodes.addProfiles([body.name], { set: body.set as Conf, unset: body.unset }, { allowMissingImage: body.allowMissingImage }) }, 201),

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { ApiDeps } from "./context";
 import { type ApiRouter, param } from "./router";
+import { problemText } from "../../services/overlays";
 
 const filePath = z.object({ path: z.string().min(1).max(4096) });
 
@@ -38,11 +39,26 @@ export function overlayRoutes(r: ApiRouter, deps: ApiDeps) {
       method: "put",
       path: "/overlays/:name/file",
       tag: "overlays",
-      summary: "write one file of an overlay (a built-in is copied to the site first); atomic; text up to 4 Mi characters, body up to 16 MiB",
+      summary:
+        "write one file of an overlay (a built-in is copied to the site first); atomic; text up to 4 Mi characters, body up to 16 MiB. A template (.eta, .ww) is checked first as 'drover overlay edit' checks it: its syntax, then a render for `node` (default: the first node using the overlay); a problem is 422 with `problem` {kind, template, line, column, node, message} and nothing is written, unless `force` is true",
       maxBody: 16 * 1024 * 1024,
-      body: z.object({ path: z.string().min(1).max(4096), text: z.string().max(4 * 1024 * 1024), mode: z.number().int().min(0).max(0o7777).optional() }),
+      returns: "{written, checked: none|syntax|render, node?, problem? (when forced)}",
+      body: z.object({
+        path: z.string().min(1).max(4096),
+        text: z.string().max(4 * 1024 * 1024),
+        mode: z.number().int().min(0).max(0o7777).optional(),
+        node: z.string().min(1).optional(),
+        force: z.boolean().optional(),
+      }),
     },
-    (c, { body }) => c.json({ written: o.writeFile(param(c, "name"), body.path, body.text, body.mode === undefined ? {} : { mode: body.mode }) }),
+    async (c, { body }) => {
+      const name = param(c, "name");
+      const check = await o.checkFile(name, body.path, body.text, body.node ? { node: body.node } : {});
+      if (check.problem && !body.force)
+        return c.json({ error: problemText(check.problem), details: ["nothing was saved: fix the template, or send \"force\": true to save it anyway"], problem: check.problem, checked: check.checked }, 422);
+      const written = o.writeFile(name, body.path, body.text, body.mode === undefined ? {} : { mode: body.mode });
+      return c.json({ written, checked: check.checked, ...(check.node ? { node: check.node } : {}), ...(check.problem ? { problem: check.problem } : {}) });
+    },
   );
   r.add(
     { method: "get", path: "/overlays/:name/render", tag: "overlays", summary: "render one template of an overlay for a node (template errors are 400 with the line)", query: filePath.extend({ node: z.string().min(1) }) },

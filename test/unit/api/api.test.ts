@@ -47,7 +47,7 @@ describe("every route", () => {
   });
 
   test("unauthenticated: only login (and asking whether one is logged in), /status and the page shell", async () => {
-    expect(await (await h.app.request("/api/v1/auth/session")).json()).toEqual({ user: null });
+    expect(await (await h.app.request("/api/v1/auth/session")).json()).toEqual({ user: null, version: "test" });
     expect((await h.app.request("/status")).status).toBe(200);
     expect((await h.app.request("/ui/")).status).toBe(200);
     expect((await h.app.request("/api/v1/nodes")).status).toBe(401);
@@ -113,6 +113,12 @@ describe("nodes and profiles", () => {
     expect((await h.req("POST", "/nodes", { names: "n01" })).status).toBe(409);
     r = await json(await h.req("GET", "/profiles/compute"));
     expect(r.body.own.comment).toBe("c");
+    // Who lists it, for the page's delete confirmation: nodes directly, and profiles that include it.
+    expect(r.body.users).toEqual({ nodes: ["n01", "n02"], nodeCount: 2, profiles: [] });
+    await h.req("POST", "/profiles", { name: "gpu", set: { profiles: ["compute"] } });
+    expect((await json(await h.req("GET", "/profiles/compute"))).body.users.profiles).toEqual(["gpu"]);
+    expect((await h.req("DELETE", "/profiles/gpu")).status).toBe(200);
+    expect((await h.req("GET", "/profiles/nope")).status).toBe(404);
     expect((await json(await h.req("PATCH", "/profiles/compute", { set: { comment: "d" } }))).status).toBe(200);
     expect((await h.req("DELETE", "/profiles/compute")).status).toBe(409); // in use
     expect((await json(await h.req("GET", "/profiles"))).body.map((p: any) => p.name)).toEqual(["compute", "default"]);

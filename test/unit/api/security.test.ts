@@ -53,7 +53,7 @@ test("logout ends the session", async () => {
   expect((await h.req("GET", "/auth/session", undefined, s)).status).toBe(200);
   const out = await h.req("POST", "/auth/logout", {}, s);
   expect(out.headers.get("set-cookie")).toContain("drover_session=;");
-  expect(await (await h.req("GET", "/auth/session", undefined, s)).json()).toEqual({ user: null });
+  expect(await (await h.req("GET", "/auth/session", undefined, s)).json()).toEqual({ user: null, version: "test" });
   expect((await h.req("GET", "/nodes", undefined, s)).status).toBe(401);
 });
 

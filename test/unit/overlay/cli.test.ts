@@ -87,6 +87,35 @@ describe("overlay create, import, mkdir, chmod, chown, show, info, delete", () =
     expect(r2.code).toBe(2);
     expect(readFileSync(join(dir, "overlays/issue/etc/issue.eta"), "utf8")).toBe("custom <%= it.node.name %>\n");
   });
+
+  test("edit checks a template by rendering it for a node that uses the overlay; --force saves it anyway", async () => {
+    await cluster();
+    await ok("overlay", "create", "site");
+    await ok("node", "set", "n2", "--system-overlays", "site");
+    const editor = join(dir, "ed.sh");
+    writeFileSync(editor, `#!/bin/sh\nprintf 'rack <%%= it.node.tags.rack %%>\\n' > "$1"\n`, { mode: 0o755 });
+    const r = await droverWithEnv(dir, { EDITOR: editor }, "overlay", "edit", "site", "etc/rack.eta");
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("template etc/rack.eta line 1, node n2: it.node.tags.rack is not defined");
+    expect(r.err).toContain("nothing was saved (--force saves it anyway)");
+    expect(statSync(join(dir, "overlays/site"), { throwIfNoEntry: false })?.isDirectory()).toBe(true);
+    expect(statSync(join(dir, "overlays/site/etc/rack.eta"), { throwIfNoEntry: false })).toBeUndefined();
+    // A syntax error names its line and column.
+    const bad = join(dir, "bad.sh");
+    writeFileSync(bad, `#!/bin/sh\nprintf 'a\\nb <%% const x = ; %%>\\n' > "$1"\n`, { mode: 0o755 });
+    const s = await droverWithEnv(dir, { EDITOR: bad }, "overlay", "edit", "site", "etc/x.eta");
+    expect(s.code).toBe(2);
+    expect(s.err).toContain("etc/x.eta line 2, column 16: Unexpected token ';'");
+    // For a node that has the tag it renders, so it is saved; --force saves the broken one with a warning.
+    await ok("node", "set", "n1", "--tagadd", "rack=r1");
+    expect((await droverWithEnv(dir, { EDITOR: editor }, "overlay", "edit", "site", "etc/rack.eta", "--node", "n1")).code).toBe(0);
+    expect(readFileSync(join(dir, "overlays/site/etc/rack.eta"), "utf8")).toBe("rack <%= it.node.tags.rack %>\n");
+    writeFileSync(editor, `#!/bin/sh\nprintf 'rack <%%= it.node.tags.row %%>\\n' > "$1"\n`, { mode: 0o755 });
+    const f = await droverWithEnv(dir, { EDITOR: editor }, "overlay", "edit", "site", "etc/rack.eta", "--force");
+    expect(f.code).toBe(0);
+    expect(f.err).toContain("warning: saved with a problem");
+    expect(readFileSync(join(dir, "overlays/site/etc/rack.eta"), "utf8")).toBe("rack <%= it.node.tags.row %>\n");
+  });
 });
 
 describe("overlay build and lint", () => {
