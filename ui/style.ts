@@ -1,7 +1,7 @@
 /** The page's stylesheet, served as /ui/app.css (a string so the executable embeds it with the code). */
 export const CSS = `
-:root{--bg:#f6f7f9;--fg:#1b1f24;--mut:#5b6570;--line:#d8dde3;--acc:#0b5cad;--ok:#137a3a;--warn:#a35b00;--bad:#b3261e;--agent:#0e7c86;--never:#8a939c;--card:#fff;font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color-scheme:light dark}
-@media (prefers-color-scheme:dark){:root{--bg:#111418;--fg:#e6e9ed;--mut:#9aa4ae;--line:#2c333b;--acc:#6cb0ff;--ok:#4cc27a;--warn:#e5a04a;--bad:#ff7b72;--agent:#4fd1c5;--never:#6b747d;--card:#181c21}}
+:root{--bg:#f6f7f9;--fg:#1b1f24;--mut:#5b6570;--line:#d8dde3;--acc:#0b5cad;--ok:#137a3a;--warn:#a35b00;--bad:#b3261e;--agent:#0e7c86;--never:#8a939c;--card:#fff;--edge:#9aa4ae;font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color-scheme:light dark}
+@media (prefers-color-scheme:dark){:root{--bg:#111418;--fg:#e6e9ed;--mut:#9aa4ae;--line:#2c333b;--acc:#6cb0ff;--ok:#4cc27a;--warn:#e5a04a;--bad:#ff7b72;--agent:#4fd1c5;--never:#6b747d;--card:#181c21;--edge:#5b6570}}
 *{box-sizing:border-box}body{margin:0;background:var(--bg);color:var(--fg)}
 a{color:var(--acc)}:focus-visible{outline:2px solid var(--acc);outline-offset:2px}
 header{display:flex;flex-wrap:wrap;align-items:center;gap:.25rem 1rem;padding:.5rem 1rem;background:var(--card);border-bottom:1px solid var(--line)}
@@ -14,10 +14,11 @@ h2{font-size:1.2rem;margin:.2rem 0 .8rem}h3{font-size:1rem;margin:1rem 0 .5rem}
 .row{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}
 label{display:flex;flex-direction:column;gap:.2rem;font-size:.85rem;color:var(--mut)}
 input,select,textarea,button{font:inherit;color:inherit}
-input,select,textarea{padding:.35rem .5rem;border:1px solid var(--line);border-radius:4px;background:var(--bg);min-width:0}
+input,select,textarea{padding:.35rem .5rem;border:1px solid var(--edge);border-radius:4px;background:var(--card);min-width:0}
+::placeholder{color:var(--mut);font-style:italic;opacity:1}input:disabled,select:disabled,textarea:disabled{background:var(--bg);border-style:dashed;color:var(--mut);cursor:not-allowed}
 textarea{width:100%;min-height:18rem;font-family:ui-monospace,monospace;font-size:13px}
 button{padding:.35rem .8rem;border:1px solid var(--line);border-radius:4px;background:var(--card);cursor:pointer}
-body.viewer .primary,body.viewer .danger,body.viewer .change{display:none}body.viewer textarea,body.viewer form input:not([type=search]){pointer-events:none;opacity:.8}
+body.viewer .primary,body.viewer .danger,body.viewer .change{display:none}body.viewer textarea,body.viewer form input:not([type=search]),body.viewer form select{pointer-events:none;opacity:.8}
 .viewer-note{margin:0 0 1rem;color:var(--mut)}
 button.primary{background:var(--acc);border-color:var(--acc);color:#fff}button.danger{color:var(--bad)}
 button:disabled{opacity:.5;cursor:default}
@@ -26,7 +27,7 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5
 th button,.vhead button{all:unset;cursor:pointer;font-weight:600}th button:focus-visible,.vhead button:focus-visible{outline:2px solid var(--acc)}
 .scroll{overflow:auto}
 .vt{height:calc(100vh - 15rem);min-height:16rem;overflow:auto;border:1px solid var(--line);border-radius:6px;background:var(--card);position:relative}
-.vt .vrow,.vt .vhead{display:grid;grid-template-columns:2.2rem minmax(8rem,1.3fr) 7.5rem 12rem minmax(7rem,1fr) minmax(6rem,1fr) 8rem 11.5rem 7rem;align-items:center;height:34px;border-bottom:1px solid var(--line);min-width:1000px}
+.vt .vrow,.vt .vhead{display:grid;grid-template-columns:2.2rem minmax(8rem,1.3fr) 7.5rem 10.5rem 12rem minmax(7rem,1fr) minmax(6rem,1fr) 8rem 11.5rem 7rem;align-items:center;height:34px;border-bottom:1px solid var(--line);min-width:1170px}
 .vt .vhead{position:sticky;top:0;background:var(--card);z-index:1;font-weight:600}
 .vt .vrow>*,.vt .vhead>*{padding:0 .4rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .vt .vrow.sel{background:color-mix(in srgb,var(--acc) 12%,transparent)}
@@ -56,4 +57,10 @@ textarea.short{min-height:4.5rem}.small{font-size:.8rem}
 .settings .row>label{flex:1 1 12rem}.grow{flex:1 1 auto}h3.grow{margin:0}
 .confirm{border:1px solid var(--bad);border-radius:6px;padding:.75rem;margin:.75rem 0;background:color-mix(in srgb,var(--bad) 6%,transparent)}.confirm p{margin:.4rem 0}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+.modal-back{position:fixed;inset:0;z-index:20;background:#0007;display:flex;align-items:flex-start;justify-content:center;padding:8vh 1rem;overflow:auto}
+.modal{width:min(46rem,100%);margin:0;box-shadow:0 8px 30px #0005}.modal h3{margin-top:0}
+.pw-on{color:var(--ok)}.pw-off{color:var(--mut)}tr.failed td{color:var(--bad)}tr.failed{background:color-mix(in srgb,var(--bad) 7%,transparent)}
+.src{font-size:.75rem;color:var(--mut)}.src.node{color:var(--fg);font-weight:600}
+.nf .row>.fld{flex:1 1 11rem;display:flex;flex-direction:column;gap:.2rem;min-width:0}.fld>label{font-size:.85rem;color:var(--mut)}.fld.invalid input,.fld.invalid select{border-color:var(--bad)}.nf fieldset fieldset{margin:.5rem 0}.nf .kv{display:grid;grid-template-columns:minmax(6rem,12rem) minmax(8rem,1fr) auto;gap:.4rem;align-items:end;margin-bottom:.4rem}.kv>.fld{display:flex;flex-direction:column;gap:.2rem}
+.actions{display:flex;gap:.5rem;flex-wrap:wrap;align-items:center;margin:.2rem 0 1rem}
 `;
