@@ -217,6 +217,11 @@ function EditForm(props: { node: NodeDetail; onSaved: () => Promise<unknown> }) 
   const [busy, setBusy] = useState(false);
   // A successful save reloads the node: start again from what is stored now.
   useEffect(() => setDraft(initDraft(n)), [n]);
+  // After a refused save, the first field with a problem (in the form's order) gets the focus.
+  const [focusFirst, setFocusFirst] = useState(0);
+  useEffect(() => {
+    if (focusFirst) document.querySelector<HTMLElement>('form[aria-label="edit node"] [aria-invalid="true"]')?.focus();
+  }, [focusFirst]);
   const prov = new Map(n.provenance.map((p) => [p.field, p]));
   const setV = (key: string) => (e: Event) => {
     const value = (e.target as HTMLInputElement).value;
@@ -229,6 +234,11 @@ function EditForm(props: { node: NodeDetail; onSaved: () => Promise<unknown> }) 
     const p = prov.get(displayName(path));
     if (!p || (p.source === "" && p.value === undefined)) return html`<span class="src">not set</span>`;
     if (p.source === "--") return html`<span class="src node">set on the node</span>`;
+    // A list the node and its profiles each add to: "default,--".
+    if (p.source.includes(",")) {
+      const parts = p.source.split(",");
+      return html`<span class=${parts.includes("--") ? "src node" : "src"}>from ${parts.map((x) => (x === "--" ? "node" : x)).join(" + ")}: ${show(p.value)}</span>`;
+    }
     if (p.source === "SUPERSEDED") return html`<span class="src node">set on the node, overrides ${p.contributors.filter((c) => c !== "--").join(", ")}</span>`;
     return html`<span class="src">from ${p.source}: ${p.secret ? "(hidden)" : show(p.value)}</span>`;
   };
@@ -331,7 +341,7 @@ function EditForm(props: { node: NodeDetail; onSaved: () => Promise<unknown> }) 
     if (Object.keys(local).length) {
       setErrors(local);
       setGeneral([]);
-      document.getElementById(idOf(Object.keys(local)[0]!))?.focus();
+      setFocusFirst((x) => x + 1);
       return;
     }
     if (!Object.keys(set).length && !unset.length) {
@@ -354,13 +364,13 @@ function EditForm(props: { node: NodeDetail; onSaved: () => Promise<unknown> }) 
       const rest: string[] = [];
       for (const line of lines) {
         const key = keyOf(problemField(line));
-        if (key) (placed[key] ??= []).push(bare(line));
+        // Beside its field the problem needs no "network 'default' ipaddr:" in front.
+        if (key) (placed[key] ??= []).push(bare(line).replace(/^network '[^']*'(?: \w+)?: |^ipmi \w+: /, ""));
         else rest.push(bare(line));
       }
       setErrors(placed);
       setGeneral(rest);
-      const first = Object.keys(placed)[0];
-      if (first) document.getElementById(idOf(first))?.focus();
+      setFocusFirst((x) => x + 1);
     } finally {
       setBusy(false);
     }

@@ -61,6 +61,6 @@ textarea.short{min-height:4.5rem}.small{font-size:.8rem}
 .modal{width:min(46rem,100%);margin:0;box-shadow:0 8px 30px #0005}.modal h3{margin-top:0}
 .pw-on{color:var(--ok)}.pw-off{color:var(--mut)}tr.failed td{color:var(--bad)}tr.failed{background:color-mix(in srgb,var(--bad) 7%,transparent)}
 .src{font-size:.75rem;color:var(--mut)}.src.node{color:var(--fg);font-weight:600}
-.nf .row>.fld{flex:1 1 11rem;display:flex;flex-direction:column;gap:.2rem;min-width:0}.fld>label{font-size:.85rem;color:var(--mut)}.fld.invalid input,.fld.invalid select{border-color:var(--bad)}.nf fieldset fieldset{margin:.5rem 0}.nf .kv{display:grid;grid-template-columns:minmax(6rem,12rem) minmax(8rem,1fr) auto;gap:.4rem;align-items:end;margin-bottom:.4rem}.kv>.fld{display:flex;flex-direction:column;gap:.2rem}
+.nf .row{align-items:flex-start}.nf .row>.fld{flex:1 1 11rem;display:flex;flex-direction:column;gap:.2rem;min-width:0}.fld>label{font-size:.85rem;color:var(--mut)}.fld.invalid input,.fld.invalid select{border-color:var(--bad)}.nf fieldset fieldset{margin:.5rem 0}.nf .kv{display:grid;grid-template-columns:minmax(6rem,12rem) minmax(8rem,1fr) auto;gap:.4rem;align-items:start;margin-bottom:.4rem}.kv>button{margin-top:1.2rem}.kv>.fld{display:flex;flex-direction:column;gap:.2rem}
 .actions{display:flex;gap:.5rem;flex-wrap:wrap;align-items:center;margin:.2rem 0 1rem}
 `;
