@@ -282,6 +282,6 @@ function AddNode(props: { onDone: (text: string) => void }) {
       <label style="flex-direction:row;align-items:center"><input type="checkbox" name="allowMissing" /> image not imported yet</label>
       <button class="primary" disabled=${busy}>Add</button>
     </div>
-    ${error && html`<div class="error" role="alert"><div>${error.message}</div>${error.details.slice(0, 8).map((d) => html`<div>${d}</div>`)}</div>`}
+    ${error && html`<div class="error" role="alert">${(error.details.length ? [...new Set(error.details)] : [error.message]).slice(0, 8).map((d) => html`<div>${d}</div>`)}</div>`}
   </form>`;
 }
