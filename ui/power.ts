@@ -71,10 +71,14 @@ export function PowerDialog(props: { nodes: string[]; onClose: () => void; actio
   const follow = (id: string) => {
     timer.current = setTimeout(async () => {
       try {
-        const j = await get<PowerJob>(`/power-jobs/${id}`);
-        setJob(j);
-        if (j.state === "running") follow(id);
-        else powerStates.load().catch(() => {});
+        // While it runs only the counts (cheap for thousands of nodes); the results once it is done.
+        const light = await get<PowerJob>(`/power-jobs/${id}?results=false`);
+        if (light.state === "running") {
+          setJob((j) => (j ? { ...j, done: light.done, failed: light.failed } : j));
+          return follow(id);
+        }
+        setJob(await get<PowerJob>(`/power-jobs/${id}`));
+        powerStates.load().catch(() => {});
       } catch (e) {
         setError({ message: (e as Error).message });
       }
@@ -98,7 +102,7 @@ export function PowerDialog(props: { nodes: string[]; onClose: () => void; actio
     }
   };
   const n = props.nodes.length;
-  const failed = job?.results.filter((r) => !r.ok) ?? [];
+  const failed = job?.state === "done" ? job.results.filter((r) => !r.ok) : [];
   return html`<${Dialog} title=${`Power: ${n} node${n === 1 ? "" : "s"}`} onClose=${props.onClose} id="power">
     <p data-names>${someNames(props.nodes)}</p>
     ${!job
@@ -114,7 +118,7 @@ export function PowerDialog(props: { nodes: string[]; onClose: () => void; actio
         </form>`
       : html`<div>
           <p role="status" aria-live="polite" data-progress=${`${job.done}/${job.total}`}>
-            ${job.state === "running" ? `${job.action}${job.pxe ? " (PXE next boot)" : ""}: ${job.done} of ${job.total} done…` : `${job.action}: ${job.total - failed.length} ok, ${failed.length} failed${failed.length ? ` (${someNames(failed.map((f) => f.node), 5)})` : ""}`}
+            ${job.state === "running" ? `${job.action}${job.pxe ? " (PXE next boot)" : ""}: ${job.done} of ${job.total} done${job.failed ? `, ${job.failed} failed` : ""}…` : `${job.action}: ${job.total - failed.length} ok, ${failed.length} failed${failed.length ? ` (${someNames(failed.map((f) => f.node), 5)})` : ""}`}
           </p>
           <progress max=${job.total || 1} value=${job.done} aria-label="power progress"></progress>
           ${job.state === "running" && html`<p class="small muted">Closing this leaves the job running on the server.</p>`}

@@ -25,6 +25,8 @@ export interface PowerJob {
   state: "running" | "done";
   /** As they finish while running; in node order once done. */
   results: PowerResult[];
+  /** How many of `results` failed (in GET answers). */
+  failed?: number;
   startedAt: number;
   endedAt?: number;
   user?: string;
@@ -126,7 +128,22 @@ export function powerRoutes(r: ApiRouter, deps: ApiDeps, jobs = new PowerJobs())
       return c.json(job, 202);
     },
   );
-  r.add({ method: "get", path: "/power-jobs/:id", tag: "power", summary: "a power job: nodes, how many are done, each node's result (node, ok, state, message)" }, (c) => c.json(jobs.get(param(c, "id"))));
+  r.add(
+    {
+      method: "get",
+      path: "/power-jobs/:id",
+      tag: "power",
+      summary: "a power job: nodes, how many are done and failed, each node's result (node, ok, state, message); results=false leaves the nodes and results out (a cheap poll of thousands of nodes)",
+      query: z.object({ results: z.stringbool().default(true) }),
+    },
+    (c, { query }) => {
+      const job = jobs.get(param(c, "id"));
+      const failed = job.results.reduce((n, x) => n + (x.ok ? 0 : 1), 0);
+      if (query.results) return c.json({ ...job, failed });
+      const { nodes: _n, results: _r, ...rest } = job;
+      return c.json({ ...rest, failed });
+    },
+  );
   r.add(
     { method: "get", path: "/power/states", tag: "power", summary: "what each node's BMC last said about power, with when (`at`, server clock ms) and any action sent since; nodes never asked are absent" },
     (c) => c.json({ now: Date.now(), states: Object.fromEntries(jobs.states) }),

@@ -43,7 +43,13 @@ describe.skipIf(skip)("power jobs", () => {
     const r = await json(await h.req("POST", "/power-jobs", { action: "cycle", nodes: "b[1-3],nobmc", pxe: true, staggerMs: 100 }));
     expect(r.status).toBe(202);
     expect(r.body).toMatchObject({ action: "cycle", pxe: true, staggerMs: 100, nodes: ["b1", "b2", "b3", "nobmc"], total: 4, state: "running", user: "admin" });
+    // The cheap poll: counts without the node list and results.
+    const light = (await json(await h.req("GET", `/power-jobs/${r.body.id}?results=false`))).body;
+    expect(light).toMatchObject({ id: r.body.id, total: 4 });
+    expect(light.results).toBeUndefined();
+    expect(light.nodes).toBeUndefined();
     const { job, seen } = await follow(r.body.id);
+    expect(job.failed).toBe(1);
     // Progress was reported part way (neither nothing nor everything).
     expect(seen.some((d) => d > 0 && d < 4)).toBe(true);
     expect(job.done).toBe(4);
