@@ -2,6 +2,8 @@ import { h } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import htm from "htm";
 import { ApiError, type LiveState, type NodeRow, type StatusRow, ago, del, enc, get, live, patch, post, progressText } from "./api";
+import { ConfirmDialog, dialogOpen, someNames } from "./dialog";
+import { PowerCell, PowerDialog, powerStates, powerText } from "./power";
 import { store, useStore } from "./store";
 
 const html = htm.bind(h);
@@ -18,7 +20,7 @@ function stageText(s: StatusRow | undefined, l: LiveState): string {
   if (l.state === "overdue") return `no heartbeat for ${ago(s.lastSeen, store.now()).replace(" ago", "")}`;
   return s.agentUp ? "agent up" : (s.stage ?? "");
 }
-type Col = "name" | "state" | "stage" | "profiles" | "image" | "ipaddr" | "hwaddr" | "lastSeen";
+type Col = "name" | "state" | "power" | "stage" | "profiles" | "image" | "ipaddr" | "hwaddr" | "lastSeen";
 
 export function stateBadge(s: StatusRow | undefined) {
   const l = liveOf(s);
@@ -29,6 +31,8 @@ const key = (n: NodeRow, s: StatusRow | undefined, col: Col): string | number =>
   switch (col) {
     case "state":
       return liveOf(s).state;
+    case "power":
+      return powerText(n.name, store.now()).text;
     case "stage":
       return s?.stage ?? "";
     case "profiles":
@@ -57,9 +61,26 @@ export function NodesPage() {
   };
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
   const box = useRef<HTMLDivElement>(null);
+  const filterBox = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
     store.loadNodes().catch((e) => setMessage({ ok: false, text: (e as Error).message }));
+    powerStates.load().catch(() => {});
+    if (store.flash) {
+      setMessage(store.flash);
+      store.flash = undefined;
+    }
+    // "/" focuses the filter, as in Grafana and GitHub; not while typing somewhere or in a dialog.
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey || dialogOpen()) return;
+      const t = e.target as HTMLElement | null;
+      if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+      e.preventDefault();
+      filterBox.current?.focus();
+      filterBox.current?.select();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
   }, []);
   useEffect(() => {
     const el = box.current;
@@ -115,7 +136,7 @@ export function NodesPage() {
   return html`
     <h2>Nodes <span class="muted">(${store.nodes.length})</span></h2>
     <div class="row" style="margin-bottom:.6rem">
-      <label>Filter<input type="search" placeholder="name, profile, image, address, stage" value=${filter} onInput=${(e: Event) => setFilter((e.target as HTMLInputElement).value)} aria-label="filter nodes" /></label>
+      <label>Filter<input type="search" ref=${filterBox} aria-keyshortcuts="/" title="press / to get here" placeholder="name, profile, image, address, stage (press /)" style="width:19rem" value=${filter} onInput=${(e: Event) => setFilter((e.target as HTMLInputElement).value)} aria-label="filter nodes" /></label>
       <div class="chips" role="group" aria-label="filter by state">
         ${LEGEND.map(([cls, s]) => html`<button aria-pressed=${stateFilter === s} data-chip=${cls} onClick=${() => setStateFilter(stateFilter === s ? null : s)}><span class=${`dot c-${cls}`} aria-hidden="true"></span>${s} ${counts[s] ?? 0}</button>`)}
       </div>
@@ -133,7 +154,7 @@ export function NodesPage() {
     <div class="vt" hidden=${view === "grid"} ref=${box} onScroll=${(e: Event) => setScrollTop((e.target as HTMLElement).scrollTop)} role="table" aria-label="nodes" aria-rowcount=${rows.length}>
       <div class="vhead" role="row">
         <div role="columnheader"><input type="checkbox" aria-label="select all shown" checked=${allSelected} onChange=${() => setSelected(allSelected ? new Set() : new Set(rows.map((r) => r.name)))} /></div>
-        ${head("name", "Name")}${head("state", "State")}${head("stage", "Stage")}${head("profiles", "Profiles")}${head("image", "Image")}${head("ipaddr", "Address")}${head("hwaddr", "MAC")}${head("lastSeen", "Last seen")}
+        ${head("name", "Name")}${head("state", "State")}${head("power", "Power")}${head("stage", "Stage")}${head("profiles", "Profiles")}${head("image", "Image")}${head("ipaddr", "Address")}${head("hwaddr", "MAC")}${head("lastSeen", "Last seen")}
       </div>
       <div style=${`height:${rows.length * ROW}px;position:relative`}>
         <div style=${`position:absolute;top:${first * ROW}px;left:0;right:0`}>
@@ -144,6 +165,7 @@ export function NodesPage() {
               <div role="cell"><input type="checkbox" aria-label=${`select ${n.name}`} checked=${selected.has(n.name)} onChange=${() => toggle(n.name)} /></div>
               <div role="cell"><a href=${`#/node/${enc(n.name)}`}>${n.name}</a></div>
               <div role="cell">${stateBadge(s)}</div>
+              <div role="cell"><${PowerCell} node=${n.name} /></div>
               <div role="cell" title=${s?.detail ?? ""} class=${l.stuck ? "warn" : ""}>${stageText(s, l)}${l.progress ? html` <progress max=${l.progress.total || 1} value=${l.progress.bytes} aria-label=${`${n.name} image`}></progress>` : ""}</div>
               <div role="cell">${n.profiles.join(", ")}</div>
               <div role="cell">${n.image ?? ""}</div>
@@ -174,19 +196,18 @@ function BulkBar(props: { selected: Set<string>; onDone: (m: { ok: boolean; text
   const [profiles, setProfiles] = useState<string[]>([]);
   const [images, setImages] = useState<string[]>([]);
   const [busy, setBusy] = useState(false);
+  const [dialog, setDialog] = useState<"power" | "delete" | null>(null);
+  const [deleteError, setDeleteError] = useState("");
   useEffect(() => {
     get<{ name: string }[]>("/profiles").then((p) => setProfiles(p.map((x) => x.name)), () => {});
     get<{ name: string }[]>("/images").then((p) => setImages(p.map((x) => x.name)), () => {});
   }, []);
-  const nodes = [...props.selected];
+  const nodes = [...props.selected].sort();
   const run = async (what: string, fn: () => Promise<unknown>) => {
     setBusy(true);
     try {
-      const r = await fn();
-      if (Array.isArray(r) && r.length && "ok" in r[0]) {
-        const failed = r.filter((x: { ok: boolean }) => !x.ok);
-        props.onDone({ ok: failed.length === 0, text: `${what}: ${r.length - failed.length} ok, ${failed.length} failed${failed.length ? ` (${failed.slice(0, 3).map((f: { node: string; message: string }) => `${f.node}: ${f.message}`).join("; ")})` : ""}` });
-      } else props.onDone({ ok: true, text: `${what}: done for ${nodes.length} node(s)` });
+      await fn();
+      props.onDone({ ok: true, text: `${what}: done for ${nodes.length} node(s)` });
     } catch (e) {
       props.onDone({ ok: false, text: `${what}: ${(e as Error).message}` });
     } finally {
@@ -198,13 +219,28 @@ function BulkBar(props: { selected: Set<string>; onDone: (m: { ok: boolean; text
     if (el.value) fn(el.value);
     el.value = "";
   };
+  const remove = async () => {
+    // A list of names per request (each all or nothing), 500 at a time so that the URL stays short.
+    const deleted: string[] = [];
+    try {
+      for (let i = 0; i < nodes.length; i += 500) deleted.push(...(await del<{ deleted: string[] }>(`/nodes/${enc(nodes.slice(i, i + 500).join(","))}`)).deleted);
+      setDialog(null);
+      props.onClear();
+      props.onDone({ ok: true, text: `Deleted ${deleted.length} node(s): ${someNames(deleted, 5)}.` });
+    } catch (e) {
+      if (deleted.length) props.onDone({ ok: false, text: `Deleted ${deleted.length} node(s), then: ${(e as Error).message}` });
+      setDeleteError((e as Error).message);
+    }
+  };
   return html`<div class="card row" role="region" aria-label="bulk actions">
     <strong>${nodes.length} selected</strong>
     <label class="change">Set profile<select disabled=${busy} onChange=${onSelect((p) => run(`set profile ${p}`, () => patch("/nodes", { nodes, set: { profiles: [p] } })))}><option value="">—</option>${profiles.map((p) => html`<option>${p}</option>`)}</select></label>
     <label class="change">Set image<select disabled=${busy} onChange=${onSelect((i) => run(`set image ${i}`, () => patch("/nodes", { nodes, set: { image: i } })))}><option value="">—</option>${images.map((p) => html`<option>${p}</option>`)}</select></label>
-    <label class="change">Power<select disabled=${busy} onChange=${onSelect((a) => run(`power ${a}`, () => post(`/power/${a}`, { nodes })))}><option value="">—</option>${["status", "on", "off", "cycle", "reset", "soft"].map((a) => html`<option>${a}</option>`)}</select></label>
-    <button class="danger" disabled=${busy} onClick=${() => confirm(`Delete ${nodes.length} node(s)?`) && run("delete", () => Promise.all(nodes.map((n) => del(`/nodes/${enc(n)}`))).then(props.onClear))}>Delete</button>
+    <button class="change" disabled=${busy} onClick=${() => setDialog("power")} aria-haspopup="dialog">Power…</button>
+    <button class="danger" disabled=${busy} onClick=${() => { setDeleteError(""); setDialog("delete"); }} aria-haspopup="dialog">Delete…</button>
     <button onClick=${props.onClear}>Clear selection</button>
+    ${dialog === "power" && html`<${PowerDialog} nodes=${nodes} onClose=${() => setDialog(null)} />`}
+    ${dialog === "delete" && html`<${ConfirmDialog} title=${`Delete ${nodes.length} node${nodes.length === 1 ? "" : "s"}?`} text=${`${someNames(nodes)} will be removed with their settings and boot history. This cannot be undone.`} action=${`Delete ${nodes.length} node${nodes.length === 1 ? "" : "s"}`} error=${deleteError} onConfirm=${remove} onClose=${() => setDialog(null)} />`}
   </div>`;
 }
 
@@ -246,6 +282,6 @@ function AddNode(props: { onDone: (text: string) => void }) {
       <label style="flex-direction:row;align-items:center"><input type="checkbox" name="allowMissing" /> image not imported yet</label>
       <button class="primary" disabled=${busy}>Add</button>
     </div>
-    ${error && html`<div class="error" role="alert"><div>${error.message}</div>${error.details.slice(0, 8).map((d) => html`<div>${d}</div>`)}</div>`}
+    ${error && html`<div class="error" role="alert">${(error.details.length ? [...new Set(error.details)] : [error.message]).slice(0, 8).map((d) => html`<div>${d}</div>`)}</div>`}
   </form>`;
 }

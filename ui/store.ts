@@ -13,6 +13,8 @@ class Store {
   /** Bumped on every change; views use it as a memo key. */
   version = 0;
   unknownSeen = 0;
+  /** A message for the nodes page to show once (e.g. "Deleted n001." after deleting from the node page). */
+  flash?: { ok: boolean; text: string };
   connected = false;
   /** When the event stream was lost (after having been up), until it is back. */
   lostSince?: number;

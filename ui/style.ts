@@ -29,7 +29,7 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5
 th button,.vhead button{all:unset;cursor:pointer;font-weight:600}th button:focus-visible,.vhead button:focus-visible{outline:2px solid var(--acc)}
 .scroll{overflow:auto}
 .vt{height:calc(100vh - 15rem);min-height:16rem;overflow:auto;border:1px solid var(--line);border-radius:6px;background:var(--card);position:relative}
-.vt .vrow,.vt .vhead{display:grid;grid-template-columns:2.2rem minmax(8rem,1.3fr) 7.5rem 12rem minmax(7rem,1fr) minmax(6rem,1fr) 8rem 11.5rem 7rem;align-items:center;height:34px;border-bottom:1px solid var(--line);min-width:1000px}
+.vt .vrow,.vt .vhead{display:grid;grid-template-columns:2.2rem minmax(8rem,1.3fr) 7.5rem 10.5rem 12rem minmax(7rem,1fr) minmax(6rem,1fr) 8rem 11.5rem 7rem;align-items:center;height:34px;border-bottom:1px solid var(--line);min-width:1170px}
 .vt .vhead{position:sticky;top:0;background:var(--card);z-index:1;font-weight:600}
 .vt .vrow>*,.vt .vhead>*{padding:0 .4rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .vt .vrow.sel{background:color-mix(in srgb,var(--acc) 12%,transparent)}
@@ -63,4 +63,10 @@ textarea.short{min-height:4.5rem}.small{font-size:.8rem}
 .fieldbox.invalid input,.fieldbox.invalid select,.fieldbox.invalid textarea{border-color:var(--bad)}.fieldbox textarea{min-height:4.5rem}
 .mono{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:13px}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+.modal-back{position:fixed;inset:0;z-index:20;background:#0007;display:flex;align-items:flex-start;justify-content:center;padding:8vh 1rem;overflow:auto}
+.modal{width:min(46rem,100%);margin:0;box-shadow:0 8px 30px #0005}.modal h3{margin-top:0}
+.pw-on{color:var(--ok)}.pw-off{color:var(--mut)}tr.failed td{color:var(--bad)}tr.failed{background:color-mix(in srgb,var(--bad) 7%,transparent)}
+.src{font-size:.75rem;color:var(--mut)}.src.node{color:var(--fg);font-weight:600}
+.nf .row{align-items:flex-start}.nf .row>.fld{flex:1 1 11rem;display:flex;flex-direction:column;gap:.2rem;min-width:0}.fld>label{font-size:.85rem;color:var(--mut)}.fld.invalid input,.fld.invalid select{border-color:var(--bad)}.nf fieldset fieldset{margin:.5rem 0}.nf .kv{display:grid;grid-template-columns:minmax(6rem,12rem) minmax(8rem,1fr) auto;gap:.4rem;align-items:start;margin-bottom:.4rem}.kv>button{margin-top:1.2rem}.kv>.fld{display:flex;flex-direction:column;gap:.2rem}
+.actions{display:flex;gap:.5rem;flex-wrap:wrap;align-items:center;margin:.2rem 0 1rem}
 `;

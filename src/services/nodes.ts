@@ -362,6 +362,8 @@ export class NodeService {
 
   private commitProfiles(tx: StoreTx, changes: { name: string; conf: Conf }[], opts: WriteOptions) {
     const problems: string[] = [];
+    // The details carry one line per problem (the page puts each beside its field), the message the summary.
+    const split = new Map<string, string[]>();
     const profiles = tx.profiles();
     const normalized = changes.map(({ name, conf }) => {
       try {
@@ -369,10 +371,11 @@ export class NodeService {
       } catch (e) {
         if (e instanceof DroverError) problems.push(e.message);
         else throw e;
+        if (e.details.length) split.set(e.message, e.details.map((d) => `profile '${name}': ${d}`));
         return { name, conf };
       }
     });
-    if (problems.length) throw invalid(problems.join("\n"), problems);
+    if (problems.length) throw invalid(problems.join("\n"), problems.flatMap((p) => split.get(p) ?? [p]));
     for (const c of normalized) profiles.set(c.name, c.conf);
     for (const c of normalized) {
       for (const ref of c.conf.profiles ?? []) {
@@ -397,6 +400,8 @@ export class NodeService {
 
   private commitNodes(tx: StoreTx, changes: { name: string; conf: Conf }[], opts: WriteOptions, profilesIn?: Map<string, Conf>) {
     const problems: string[] = [];
+    // The details carry one line per problem (the page puts each beside its field), the message the summary.
+    const split = new Map<string, string[]>();
     const profiles = profilesIn ?? tx.profiles();
     const addresses = tx.addresses();
     const changing = new Set(changes.map((c) => c.name));
@@ -411,6 +416,7 @@ export class NodeService {
       } catch (e) {
         if (!(e instanceof DroverError)) throw e;
         problems.push(e.message);
+        if (e.details.length) split.set(e.message, e.details.map((d) => `node '${name}': ${d}`));
         continue;
       }
       for (const ref of conf.profiles ?? []) {
@@ -435,7 +441,7 @@ export class NodeService {
       const shown = problems.slice(0, 20);
       if (problems.length > 20) shown.push(`… and ${problems.length - 20} more problems`);
       const isConflict = problems.every((p) => p.includes("is already used by"));
-      throw (isConflict ? conflict : invalid)(shown.join("\n"), problems);
+      throw (isConflict ? conflict : invalid)(shown.join("\n"), problems.flatMap((p) => split.get(p) ?? [p]));
     }
     tx.putNodes(out);
   }

@@ -9,6 +9,7 @@ import { type ApiDeps, type ApiEnv, socketAddress } from "./context";
 import { imageRoutes } from "./images";
 import { nodeRoutes } from "./nodes";
 import { overlayRoutes } from "./overlays";
+import { powerRoutes } from "./power";
 import { ApiRouter, param } from "./router";
 import { settingsRoutes } from "./settings";
 
@@ -146,6 +147,7 @@ export function apiApp(deps: ApiDeps): { app: Hono<ApiEnv>; router: ApiRouter } 
   nodeRoutes(router, deps);
   imageRoutes(router, deps);
   overlayRoutes(router, deps);
+  powerRoutes(router, deps);
   cliRoutes(router, deps);
 
   settingsRoutes(router, deps);

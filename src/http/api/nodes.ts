@@ -1,6 +1,6 @@
 import { streamSSE } from "hono/streaming";
 import { z } from "zod";
-import type { Conf } from "../../domain/conf";
+import { type Conf, SECRET_MASK, maskSecrets } from "../../domain/conf";
 import { invalid } from "../../domain/errors";
 import { expandHostlists } from "../../domain/hostlist";
 import { OverlayBuildError } from "../../overlay/build";
@@ -26,6 +26,16 @@ export interface NodeSummary {
   cluster?: string;
   discoverable?: boolean;
 }
+
+/**
+ * The BMC password and the asset key never leave the server through the API (the page's password field is
+ * write-only): they are shown as a mask, so the page can still say that one is set and where it comes from.
+ */
+const masked = (p: { own: Conf; conf: Conf; provenance: readonly { secret?: boolean; value?: unknown }[] }) => ({
+  own: maskSecrets(p.own),
+  conf: maskSecrets(p.conf),
+  provenance: p.provenance.map((x) => (x.secret && x.value !== undefined ? { ...x, value: SECRET_MASK } : x)),
+});
 
 const list = (v: string | string[]) => expandHostlists(Array.isArray(v) ? v : v.split(/[\s,]+(?![^[]*\])/).filter(Boolean));
 
@@ -81,7 +91,7 @@ export function nodeRoutes(r: ApiRouter, deps: ApiDeps) {
   r.add({ method: "get", path: "/nodes/:name", tag: "nodes", summary: "one node: its own fields, the resolved fields with provenance, and its boot status" }, (c) => {
     const n = deps.nodes.getNode(param(c, "name"));
     const status = deps.bootStatus.seen().find((s) => s.node === n.name) ?? { node: n.name, state: "never seen" };
-    return c.json({ name: n.name, own: n.own, conf: n.conf, profiles: n.profiles, provenance: n.provenance, problems: [...n.problems, ...deps.images.nodeProblems(n)], status });
+    return c.json({ name: n.name, ...masked(n), profiles: n.profiles, problems: [...n.problems, ...deps.images.nodeProblems(n)], status });
   });
   r.add({ method: "patch", path: "/nodes/:name", tag: "nodes", summary: "change one node's fields", body: patch }, (c, { body }) =>
     c.json({ changed: deps.nodes.setNodes([param(c, "name")], { set: body.set as Conf, unset: body.unset }, { allowMissingImage: body.allowMissingImage }) }),
@@ -128,13 +138,13 @@ export function nodeRoutes(r: ApiRouter, deps: ApiDeps) {
 
   // ---- profiles ----
   r.add({ method: "get", path: "/profiles", tag: "profiles", summary: "every profile with its own and resolved fields" }, (c) =>
-    c.json(deps.nodes.listProfiles([]).map((p) => ({ name: p.name, own: p.own, conf: p.conf, profiles: p.profiles, provenance: p.provenance }))),
+    c.json(deps.nodes.listProfiles([]).map((p) => ({ name: p.name, ...masked(p), profiles: p.profiles }))),
   );
   r.add({ method: "get", path: "/profiles/:name", tag: "profiles", summary: "one profile with provenance, and who lists it: `users` {nodes (first 50), nodeCount, profiles}" }, (c) => {
     const name = param(c, "name");
     const u = deps.nodes.profileUsers(name);
     const [p] = deps.nodes.listProfiles([name]);
-    return c.json({ name: p!.name, own: p!.own, conf: p!.conf, profiles: p!.profiles, provenance: p!.provenance, users: { nodes: u.nodes.slice(0, 50), nodeCount: u.nodes.length, profiles: u.profiles } });
+    return c.json({ name: p!.name, ...masked(p!), profiles: p!.profiles, users: { nodes: u.nodes.slice(0, 50), nodeCount: u.nodes.length, profiles: u.profiles } });
   });
   r.add({ method: "post", path: "/profiles", tag: "profiles", status: 201, summary: "add a profile", body: patch.extend({ name: z.string().min(1) }) }, (c, { body }) =>
     c.json({ added: deps.nodes.addProfiles([body.name], { set: body.set as Conf, unset: body.unset }, { allowMissingImage: body.allowMissingImage }) }, 201),
@@ -210,21 +220,4 @@ export function nodeRoutes(r: ApiRouter, deps: ApiDeps) {
     deps.inbox.forget(param(c, "mac"));
     return c.json({ ok: true });
   });
-
-  // ---- power ----
-  r.add(
-    {
-      method: "post",
-      path: "/power/:action",
-      tag: "power",
-      summary: "power action on nodes (on, off, cycle, reset, soft, status); one result per node",
-      body: z.object({ nodes: names, pxe: z.boolean().optional(), fanout: z.number().int().min(1).max(1000).optional(), staggerMs: z.number().int().min(0).max(60_000).optional() }),
-    },
-    async (c, { body }) => {
-      const action = z.enum(["on", "off", "cycle", "reset", "soft", "status"]).safeParse(param(c, "action"));
-      if (!action.success) throw invalid(`path.action: use on, off, cycle, reset, soft or status, not '${param(c, "action")}'`);
-      const results = await deps.power.run(list(body.nodes), action.data, { ...(body.pxe ? { pxe: true } : {}), ...(body.fanout ? { fanout: body.fanout } : {}), ...(body.staggerMs ? { staggerMs: body.staggerMs } : {}) });
-      return c.json(results);
-    },
-  );
 }
