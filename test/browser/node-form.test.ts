@@ -92,7 +92,7 @@ test.skipIf(!!missing)("a refused save keeps what was typed and shows each probl
   expect(await page.locator("#nf-ipmi-port-err").textContent()).toContain("must be a whole number, not 'eighty'");
   expect(await net("default").getByLabel("MAC").getAttribute("aria-invalid")).toBe("true");
   // The field with the first problem has the focus.
-  expect(await page.evaluate(() => document.activeElement?.id)).toBe("nf-nd-default-hwaddr");
+  await page.waitForFunction(() => document.activeElement?.id === "nf-nd-default-hwaddr");
   // Each once: the MAC's message is on the page one time only (not again in a summary).
   expect((await page.locator("main").innerText()).split("is not a MAC address").length - 1).toBe(1);
   expect(await page.locator("#nf-general").count()).toBe(0);

@@ -45,7 +45,7 @@ test.skipIf(!!missing)("a syntax error is refused beside the editor with its lin
   expect(await editor.getAttribute("aria-invalid")).toBe("true");
   expect(await editor.inputValue()).toBe(broken);
   // The caret is at line 2, column 19 (the ';').
-  expect(await page.evaluate(() => (document.activeElement as HTMLTextAreaElement).selectionStart)).toBe("hello\n".length + 18);
+  await page.waitForFunction((at) => (document.activeElement as HTMLTextAreaElement | null)?.selectionStart === at, "hello\n".length + 18);
   // Never a green "saved", and nothing written.
   expect(await page.locator(".ok[role=status]").count()).toBe(0);
   expect(saved()).toBe("hello <%= it.node.name %>\n");
