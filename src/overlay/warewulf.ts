@@ -581,6 +581,10 @@ export interface WwRendered {
   files: RenderedFile[];
   /** `node`, and `allNodes` when the template read `$.AllNodes` (the build's freshness keys). */
   touched: Set<string>;
+  /** `abort` was called: the text rendered before it (of the first file), which Warewulf's `overlay show` prints. */
+  aborted?: string;
+  /** For each of `files`, the name given to `file` ("" for the template's own file), as `overlay show` prints it. */
+  names: string[];
 }
 
 /** A `.ww` template failed: Go's message (template name and line), for template.ts to wrap. */
@@ -629,12 +633,13 @@ export function renderWarewulf(input: WwRenderInput): WwRendered {
       onNoValue: (_name, line, expr) => input.host.note(`line ${line}: {{${expr}}} printed "<no value>" (a missing key; Warewulf prints the same)`),
     });
   } catch (e) {
-    if (e instanceof Aborted) return { files: [], touched };
+    if (e instanceof Aborted) return { files: [], touched, aborted: slots[0]!.text, names: [] };
     if (e instanceof GoTemplateError) throw new WwError(e.message, e.line || undefined);
     throw e;
   }
   const dir = posix.dirname(target);
   const files: RenderedFile[] = [];
+  const names: string[] = [];
   for (const slot of slots) {
     let path: string;
     if (slot.name === "") {
@@ -644,6 +649,7 @@ export function renderWarewulf(input: WwRenderInput): WwRendered {
     if (path.startsWith("..") || path === "" || path === ".") throw new WwError(`file() path ${JSON.stringify(slot.name)} escapes the overlay`, undefined);
     if (slot.link !== undefined) files.push({ type: "symlink", path, target: slot.link, uid: src.uid, gid: src.gid });
     else files.push({ type: "file", path, mode: src.mode, uid: src.uid, gid: src.gid, data: slot.text });
+    names.push(slot.name);
   }
-  return { files, touched };
+  return { files, touched, names };
 }
