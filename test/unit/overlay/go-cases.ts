@@ -27,6 +27,12 @@ export interface RunContext {
   args: string[];
   /** The test environment's files, by path relative to its root (etc/warewulf/nodes.conf, …). */
   files: Map<string, string>;
+  /**
+   * Warewulf's configuration as the command sees it: the warewulf.conf texts read into it, in order.
+   * `testenv.New` and `env.Configure()` start it afresh from the environment's file; `config.Get().Read`
+   * reads a file over what is there (Go's YAML decoder keeps the fields the new file does not set).
+   */
+  warewulfConf: string[];
   hostname: string;
 }
 
@@ -149,7 +155,11 @@ export function readGoCases(path: string, rel: string, initFiles: Map<string, st
       return null;
     });
     e.GetPath = fn(([p]) => `/ENV/${key(p!)}`);
-    for (const m of ["RemoveAll", "Configure", "MkdirAll"]) e[m] = fn(() => null);
+    e.Configure = fn(() => {
+      config = [files.get("etc/warewulf/warewulf.conf") ?? ""];
+      return null;
+    });
+    for (const m of ["RemoveAll", "MkdirAll"]) e[m] = fn(() => null);
     return e;
   };
 
@@ -169,7 +179,7 @@ export function readGoCases(path: string, rel: string, initFiles: Map<string, st
       if (!currentEnv) throw new Unreadable("Execute without a test environment");
       current.args = c.args as string[];
       current.command = kind;
-      const r = run({ command: kind, args: c.args as string[], files: currentEnv.files as Map<string, string>, hostname });
+      const r = run({ command: kind, args: c.args as string[], files: currentEnv.files as Map<string, string>, warewulfConf: [...config], hostname });
       if (logWriter) logWriter.text = (logWriter.text as string) + r.log;
       if (outBuf) outBuf.text = (outBuf.text as string) + r.stdout;
       if (errBuf) errBuf.text = (errBuf.text as string) + r.stderr;
@@ -178,6 +188,7 @@ export function readGoCases(path: string, rel: string, initFiles: Map<string, st
     return c;
   };
   let currentEnv: Native | undefined;
+  let config: string[] = [];
 
   const check = (what: string, ok: boolean, want?: Value, got?: Value) => {
     // Before the cases (setting the environment up): it must hold, or no case is read.
@@ -225,6 +236,7 @@ export function readGoCases(path: string, rel: string, initFiles: Map<string, st
     testenv: {
       New: fn(() => {
         currentEnv = environment();
+        call(currentEnv.Configure as Value, []);
         return currentEnv;
       }),
     },
@@ -233,7 +245,21 @@ export function readGoCases(path: string, rel: string, initFiles: Map<string, st
     info: { GetCommand: fn(() => command("info")) },
     wwlog: { SetLogWriter: fn(([b]) => ((logWriter = b as Native), null)) },
     os: { Hostname: fn(() => ({ tuple: [hostname, null] })) },
-    config: { Get: fn(() => ({ native: "config", Read: fn(() => null) }) as Native) },
+    config: {
+      Get: fn(
+        () =>
+          ({
+            native: "config",
+            Read: fn(([p]) => {
+              const m = /^\/ENV\/(.*)$/.exec(str(p!, "config Read"));
+              const text = m ? (currentEnv?.files as Map<string, string> | undefined)?.get(m[1]!) : undefined;
+              if (text === undefined) throw new Unreadable(`config.Get().Read(${JSON.stringify(p)}): not a file of the test environment`);
+              config.push(text);
+              return null;
+            }),
+          }) as Native,
+      ),
+    },
     regexp: {
       MustCompile: fn(([s]) => {
         let re = str(s!, "MustCompile");
@@ -492,6 +518,7 @@ export function readGoCases(path: string, rel: string, initFiles: Map<string, st
     testName = name;
     skipped = undefined;
     currentEnv = undefined;
+    config = [];
     logWriter = undefined;
     const before = out.cases.length;
     const scope = new Scope(globals);

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join, posix, relative } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { resolve } from "../../../src/domain/cascade";
 import type { Conf } from "../../../src/domain/conf";
@@ -53,11 +53,29 @@ function walk(dir: string, out: string[] = []): string[] {
   return out;
 }
 
+/** warewulf.conf texts read one over the other, as Go's YAML decoder does into one struct: maps merge, the rest is replaced. */
+function mergedConf(texts: string[]): Record<string, any> | undefined {
+  const merge = (a: any, b: any): any => {
+    if (a && b && typeof a === "object" && typeof b === "object" && !Array.isArray(a) && !Array.isArray(b)) {
+      const out = { ...a };
+      for (const [k, v] of Object.entries(b)) out[k] = merge(a[k], v);
+      return out;
+    }
+    return b === null || b === undefined ? a : b;
+  };
+  let out: Record<string, any> | undefined;
+  for (const t of texts) {
+    const y = parseYaml(t);
+    if (y && typeof y === "object") out = merge(out ?? {}, y);
+  }
+  return out;
+}
+
 /** warewulf.conf → the settings a template sees. */
-function settingsOf(text: string | undefined): WarewulfSettings {
+function settingsOf(conf: Record<string, any> | undefined): WarewulfSettings {
   const base = defaultSettings(serverView(SERVER));
-  if (!text) return base;
-  const y = (parseYaml(text) ?? {}) as Record<string, any>;
+  if (!conf) return base;
+  const y = conf;
   const [ip, bits] = String(y.ipaddr ?? base.ipaddr).split("/");
   const mask = y.netmask ?? (bits ? prefixMask(Number(bits)) : base.netmask);
   const w = y.warewulf ?? {};
@@ -68,7 +86,7 @@ function settingsOf(text: string | undefined): WarewulfSettings {
     ...base,
     ipaddr: ip!,
     netmask: mask,
-    network: y.network ?? base.network,
+    network: y.network ?? (bits ? networkOf(ip!, mask) : base.network),
     ipaddr6: String(y.ipaddr6 ?? "").split("/")[0]!,
     prefixLen6: String(y.ipaddr6 ?? "").split("/")[1] ?? String(y.prefixlen6 ?? ""),
     warewulf: { ...base.warewulf, port: w.port ?? 9873, secure: w.secure ?? true, updateInterval: w["update interval"] ?? 60, autobuildOverlays: w["autobuild overlays"] ?? true, hostOverlay: w["host overlay"] ?? true, grubBoot: w.grubboot ?? false, tls: w.tls ?? false, tlsPort: w["tls port"] ?? 9874 },
@@ -77,6 +95,11 @@ function settingsOf(text: string | undefined): WarewulfSettings {
     nfs: { ...base.nfs, enabled: n.enabled ?? true, systemdName: n["systemd name"] ?? "nfsd", exports: ((n["export paths"] ?? []) as Record<string, string>[]).map((e) => ({ path: e.path ?? "/dev/null", exportOptions: e["export options"] ?? "rw,sync,no_subtree_check" })) },
     ...(y.ssh?.["key types"] ? { ssh: { keyTypes: y.ssh["key types"] } } : {}),
   };
+}
+
+function networkOf(ip: string, mask: string): string {
+  const m = mask.split(".").map(Number);
+  return ip.split(".").map((o, k) => Number(o) & m[k]!).join(".");
 }
 
 function prefixMask(bits: number): string {
@@ -92,6 +115,7 @@ function prefixMask(bits: number): string {
  */
 const JUSTIFIED: [RegExp, string][] = [
   [/^ssh\.host_keys /, "drover gives each node its own SSH host key; Warewulf copies one cluster-wide key from /etc/warewulf/keys"],
+  [/^ignition ignition_test\.go ignition:ignition\.json$/, "IgnitionJson (Warewulf's Ignition storage config built from the node's disks and filesystems) renders empty in drover, which serves Ignition from its `ignition` resource"],
   [/^mig .* \(info\)$/, "`wwctl overlay info` (a template's documented variables) is a Warewulf command drover does not have; no render"],
 ];
 
@@ -141,11 +165,10 @@ function runCommand(dir: string, ctx: RunContext): CommandResult {
   // An unknown node: Warewulf renders for the head node itself (its host name, as cluster name too).
   const me = resolved[node] ?? { conf: { profiles: [], cluster: ctx.hostname } as Conf, profiles: [] };
   const name = resolved[node] ? node : ctx.hostname;
-  const wwconf = ctx.files.get("etc/warewulf/warewulf.conf");
-  const settings = settingsOf(wwconf);
+  const settings = settingsOf(mergedConf(ctx.warewulfConf));
   // The test environment's paths, with its root as /.
   settings.paths = { ...settings.paths, Sysconfdir: "/etc", Bindir: "/bin", Datadir: "/usr/share", Localstatedir: "/var/local", Srvdir: "/srv", Firewallddir: "/usr/lib/firewalld/services", Systemddir: "/usr/lib/systemd/system", WWOverlaydir: "/var/lib/warewulf/overlays", WWChrootdir: "/var/lib/warewulf/chroots", WWProvisiondir: "/srv/warewulf", Cachedir: "/var/cache", WWFilesdir: "/var/local/warewulf/files", WWClientdir: "/warewulf" };
-  const envFile = (p: string) => ctx.files.get(p.replace(/^\/+/, ""));
+  const envFile = (p: string) => ctx.files.get(posix.normalize(p).replace(/^\/+/, ""));
   const host: WarewulfHost = {
     include: envFile,
     includeFrom: (image, p) => envFile(`var/lib/warewulf/chroots/${image}/rootfs/${p}`),
@@ -169,7 +192,7 @@ function runCommand(dir: string, ctx: RunContext): CommandResult {
     return result((e as Error).message);
   }
   if (out.aborted !== undefined) {
-    if (!quiet) say("backupFile: true"), say("writeFile: false");
+    if (!quiet) say(`backupFile: ${out.backupFile}`), say("writeFile: false");
     say(out.aborted);
     if (!quiet) say("Aborted");
     return result();
@@ -177,7 +200,7 @@ function runCommand(dir: string, ctx: RunContext): CommandResult {
   out.files.forEach((f, k) => {
     const shown = out.names[k] || fileName.replace(/\.ww$/, "");
     if (!quiet) {
-      say("backupFile: true");
+      say(`backupFile: ${out.backupFile}`);
       say("writeFile: true");
       say(`Filename: ${shown}`);
       if (f.type === "symlink") say(`Symlink: ${f.target}`);
@@ -260,6 +283,8 @@ describe.skipIf(!SRC)("Warewulf's built-in overlays (DROVER_WAREWULF_SRC)", () =
           continue;
         }
         const detail = bad.map((k) => (k.want !== undefined && k.got !== undefined ? `${k.what}: ${firstDifference(k.want, k.got)}` : `${k.what}: ${k.got ?? "failed"}`)).join("; ");
+        // DROVER_WAREWULF_CASE=TEXT prints the whole output of the cases whose name holds TEXT.
+        if (process.env.DROVER_WAREWULF_CASE && c.name.includes(process.env.DROVER_WAREWULF_CASE)) for (const k of bad) console.log(`--- ${c.name}: ${k.what}\n--- upstream:\n${k.want}\n--- drover:\n${k.got}`);
         if (why) justified.push(`${label}: ${why}`);
         else failing.push(`${label} [${(c.args ?? []).join(" ")}]: ${detail}`);
       }
