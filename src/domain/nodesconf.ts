@@ -84,6 +84,9 @@ function fromYamlValue(schema: Schema, v: unknown, path: string, problems: strin
       // Warewulf ≤ 4.4 wrote kernel args as one string: "quiet crashkernel=no".
       if (typeof v === "string") return key === "args" ? v.split(/\s+/).filter(Boolean) : v.split(",").map((s) => s.trim()).filter(Boolean);
       return v;
+    case "scalar":
+      // Go's YAML decoder gives a string field the scalar's text: `tag: true` is "true", `port: 623` is "623".
+      return schema.type === "string" && (typeof v === "boolean" || typeof v === "number") ? String(v) : v;
     default:
       return v;
   }

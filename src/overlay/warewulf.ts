@@ -120,9 +120,10 @@ function cidr(ip: string | undefined, mask: string | undefined): string {
   return `${ip}/${bits}`;
 }
 
-function netDev(d: NetDevView, raw: NonNullable<Conf["networkDevices"]>[string] | undefined) {
+function netDev(d: NetDevView, raw: NonNullable<Conf["networkDevices"]>[string] | undefined, copied = false) {
   return structOf("*node.NetDev", {
-    Type: d.type,
+    // Warewulf's NetDev.Type is what nodes.conf says ("" when unset: templates write `default "Ethernet" .Type`).
+    Type: raw ? (raw.type ?? "") : d.type,
     OnBoot: wwBool(raw ? raw.onboot : d.onboot),
     Device: d.device ?? "",
     Hwaddr: d.hwaddr ?? "",
@@ -134,14 +135,14 @@ function netDev(d: NetDevView, raw: NonNullable<Conf["networkDevices"]>[string] 
     Gateway6: netIP(d.gateway6),
     MTU: d.mtu === undefined ? "" : String(d.mtu),
     Tags: strMap(d.tags),
-    Primary: () => d.primary,
+    Primary: () => !copied && d.primary,
     IpCIDR: () => cidr(d.ipaddr, d.netmask),
     IpCIDR6: () => (d.ipaddr6 && d.prefixlen6 ? `${d.ipaddr6}/${d.prefixlen6}` : ""),
   });
 }
 
-function netDevs(devs: Record<string, NetDevView>, raw?: Conf["networkDevices"]) {
-  return Object.assign(new Map(Object.entries(devs).map(([k, d]) => [k, netDev(d, raw?.[k])])), { [READONLY]: true, [ZERO]: null, [GO_TYPE]: "map[string]*node.NetDev" });
+function netDevs(devs: Record<string, NetDevView>, raw?: Conf["networkDevices"], copied = false) {
+  return Object.assign(new Map(Object.entries(devs).map(([k, d]) => [k, netDev(d, raw?.[k], copied)])), { [READONLY]: true, [ZERO]: null, [GO_TYPE]: "map[string]*node.NetDev" });
 }
 
 const bp = (v: unknown) => (v === undefined || v === null ? false : boolOf(v) === true);
@@ -206,8 +207,12 @@ function fileSystems(raw: Record<string, unknown>) {
 
 const sortedValues = (m: Map<string, unknown>) => Object.assign([...m.keys()].sort().map((k) => m.get(k)), { [READONLY]: true });
 
-/** node.Node's fields and methods, for a node given as drover's view (and its raw document when known). */
-function nodeStruct(v: NodeView, conf: Conf | undefined) {
+/**
+ * node.Node's fields and methods, for a node given as drover's view (and its raw document when known).
+ * `copied`: the node as Warewulf copies it into the top of its TemplateStruct (through gob, which drops
+ * unexported fields): a network device's `.Primary` is then false; `.ThisNode` and `$.AllNodes` keep it.
+ */
+function nodeStruct(v: NodeView, conf: Conf | undefined, copied = false) {
   const d = disks(v.disks);
   const fs = fileSystems(v.filesystems);
   const i = v.ipmi;
@@ -237,7 +242,7 @@ function nodeStruct(v: NodeView, conf: Conf | undefined) {
     }),
     Init: v.init,
     Root: v.root,
-    NetDevs: netDevs(v.netdevs, conf?.networkDevices),
+    NetDevs: netDevs(v.netdevs, conf?.networkDevices, copied),
     Tags: strMap(v.tags),
     PrimaryNetDev: v.primaryNetwork ?? "",
     Disks: d,
@@ -315,7 +320,7 @@ export interface WarewulfBuild {
 
 /** Warewulf's TemplateStruct for a node. */
 export function templateStruct(node: NodeView, conf: Conf | undefined, peers: readonly PeerView[], s: WarewulfSettings, build: WarewulfBuild) {
-  const n = nodeStruct(node, conf);
+  const n = nodeStruct(node, conf, true);
   const p2 = (x: number) => String(x).padStart(2, "0");
   const t = build.time;
   const ipCIDR = cidr(s.ipaddr, s.netmask);
@@ -434,7 +439,7 @@ interface Slot {
 /** Absolute Warewulf include path: relative ones are under Sysconfdir/warewulf. */
 const wwPath = (p: string, s: WarewulfSettings) => (p.startsWith("/") ? p : posix.join(s.paths.Sysconfdir ?? "/etc", "warewulf", p));
 
-function functions(host: WarewulfHost, data: { ImageName?: unknown }, s: WarewulfSettings, slots: Slot[], cur: { slot: Slot }, buildTime: Date): FuncMap {
+function functions(host: WarewulfHost, data: { ImageName?: unknown }, s: WarewulfSettings, slots: Slot[], cur: { slot: Slot; backup: boolean }, buildTime: Date): FuncMap {
   const f = (fn: FuncDef["fn"], params: FuncDef["params"] = [], variadic?: FuncDef["variadic"]): FuncDef => ({ fn, params, ...(variadic ? { variadic } : {}) });
   const include = (p: string): string => {
     const abs = wwPath(p, s);
@@ -519,7 +524,13 @@ function functions(host: WarewulfHost, data: { ImageName?: unknown }, s: Warewul
         throw new Aborted("abort");
       }),
     ],
-    ["nobackup", f(() => "")],
+    [
+      "nobackup",
+      f(() => {
+        cur.backup = false;
+        return "";
+      }),
+    ],
     ["UniqueField", f(uniqueField, ["string", "int", "string"])],
     ["SystemdEscape", f((x: string) => systemdEscape(x), ["string"])],
     ["SystemdEscapePath", f((x: string) => systemdEscape(x, true), ["string"])],
@@ -581,6 +592,12 @@ export interface WwRendered {
   files: RenderedFile[];
   /** `node`, and `allNodes` when the template read `$.AllNodes` (the build's freshness keys). */
   touched: Set<string>;
+  /** False when the template called `nobackup` (Warewulf then keeps no `.wwbackup` of the file; drover keeps none anyway). */
+  backupFile: boolean;
+  /** `abort` was called: the text rendered before it (of the first file), which Warewulf's `overlay show` prints. */
+  aborted?: string;
+  /** For each of `files`, the name given to `file` ("" for the template's own file), as `overlay show` prints it. */
+  names: string[];
 }
 
 /** A `.ww` template failed: Go's message (template name and line), for template.ts to wrap. */
@@ -602,7 +619,7 @@ export function renderWarewulf(input: WwRenderInput): WwRendered {
   const { src } = input;
   const target = src.path.slice(0, -WW_SUFFIX.length);
   const slots: Slot[] = [{ name: "", text: "" }];
-  const cur = { slot: slots[0]! };
+  const cur = { slot: slots[0]!, backup: true };
   let t: Template;
   try {
     t = compile(src);
@@ -629,12 +646,13 @@ export function renderWarewulf(input: WwRenderInput): WwRendered {
       onNoValue: (_name, line, expr) => input.host.note(`line ${line}: {{${expr}}} printed "<no value>" (a missing key; Warewulf prints the same)`),
     });
   } catch (e) {
-    if (e instanceof Aborted) return { files: [], touched };
+    if (e instanceof Aborted) return { files: [], touched, aborted: slots[0]!.text, names: [], backupFile: cur.backup };
     if (e instanceof GoTemplateError) throw new WwError(e.message, e.line || undefined);
     throw e;
   }
   const dir = posix.dirname(target);
   const files: RenderedFile[] = [];
+  const names: string[] = [];
   for (const slot of slots) {
     let path: string;
     if (slot.name === "") {
@@ -644,6 +662,7 @@ export function renderWarewulf(input: WwRenderInput): WwRendered {
     if (path.startsWith("..") || path === "" || path === ".") throw new WwError(`file() path ${JSON.stringify(slot.name)} escapes the overlay`, undefined);
     if (slot.link !== undefined) files.push({ type: "symlink", path, target: slot.link, uid: src.uid, gid: src.gid });
     else files.push({ type: "file", path, mode: src.mode, uid: src.uid, gid: src.gid, data: slot.text });
+    names.push(slot.name);
   }
-  return { files, touched };
+  return { files, touched, names, backupFile: cur.backup };
 }
