@@ -2,6 +2,7 @@ import { h } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import htm from "htm";
 import { CONF_SCHEMA, type FieldDef, SECRET_MASK, type Schema } from "../src/domain/conf";
+import { NETWORK_NAME } from "../src/domain/names";
 import { problemField } from "../src/domain/problem-field";
 import { ApiError, type BootEvent, type StatusRow, ago, clock, del, enc, get, patch } from "./api";
 import { ConfirmDialog } from "./dialog";
@@ -312,7 +313,7 @@ function EditForm(props: { node: NodeDetail; onSaved: () => Promise<unknown> }) 
       const values = NETDEV_FIELDS.map(({ field }) => [field, (draft.v[`nd:${d.id}:${field}`] ?? "").trim()] as const);
       if (d.isNew) {
         if (!values.some(([, v]) => v)) continue; // an empty new device is no change
-        if (!/^[A-Za-z0-9_.-]+$/.test(name)) local[`nd:${d.id}:name`] = [name ? `'${name}' is not a network name: use letters, digits, '_', '.', '-'` : "give the network a name, e.g. ib0"];
+        if (!NETWORK_NAME.test(name)) local[`nd:${d.id}:name`] = [name ? `'${name}' is not a network name: use letters, digits, '_', '.', '-'` : "give the network a name, e.g. ib0"];
         else if (draft.devs.some((x) => x !== d && !x.removed && devName(x) === name)) local[`nd:${d.id}:name`] = [`the node already has a network '${name}'`];
         for (const [field, v] of values) if (v) put(["networkDevices", name, field], v);
         continue;

@@ -1,7 +1,8 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, ago, del, enc, get, patch, post, put } from "../api";
 import { store, useStore } from "../store";
-import { Err, html, human } from "./common";
+import { human } from "../../src/domain/size";
+import { Err, html } from "./common";
 import type { ImageSummary } from "../../src/services/images";
 
 // ---- images ----

@@ -1,7 +1,8 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, ago, del, enc, get, patch, post, put } from "../api";
 import { store, useStore } from "../store";
-import { Err, html, human } from "./common";
+import { Err, html } from "./common";
+import { OVERLAY_NAME } from "../../src/domain/names";
 import type { TemplateProblem } from "../../src/services/overlays";
 
 // ---- overlays ----
@@ -34,8 +35,6 @@ interface OverlayTree {
   userCount: number;
   entries: Entry[];
 }
-/** The same rule as the server's (src/overlay/repo.ts OVERLAY_NAME), for an answer before the request. */
-const OVERLAY_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 
 /**
  * A deletion waiting for the admin to confirm it: what it says, and what runs on "Delete". It belongs to the

@@ -1,4 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
+import { NETWORK_NAME, isHostname } from "../../src/domain/names";
 import { del, enc, get, patch, post } from "../api";
 import { Err, fieldOf, html, linesOf } from "./common";
 
@@ -101,13 +102,13 @@ function tagsOf(text: string): { tags: Record<string, string>; bad?: string } {
 /** What is wrong with each field, before asking the server (which checks everything again). */
 function check(f: PForm, known: { overlays?: string[]; profiles?: string[] }, isNew: boolean): Partial<Record<F, string>> {
   const e: Partial<Record<F, string>> = {};
-  if (isNew && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(f.name.trim())) e.name = f.name.trim() ? "Use letters, digits, '.', '_' or '-'." : "Give the profile a name.";
+  if (isNew && !isHostname(f.name.trim())) e.name = f.name.trim() ? "Use letters, digits and inner hyphens, e.g. compute or gpu-a100 (a host name: the server's rule for node and profile names)." : "Give the profile a name.";
   for (const [k, label] of [["netmask", "netmask"], ["gateway", "gateway"], ["bmcNetmask", "BMC netmask"], ["bmcGateway", "BMC gateway"]] as [F, string][])
     if (f[k].trim() && !IPV4.test(f[k].trim())) e[k] = `The ${label} is an IPv4 address like 255.255.255.0.`;
   if (f.mtu.trim() && !(/^\d+$/.test(f.mtu.trim()) && Number(f.mtu) >= 68 && Number(f.mtu) <= 65535)) e.mtu = "MTU is a whole number from 68 to 65535 (1500, 9000 …).";
   if (f.bmcPort.trim() && !(/^\d+$/.test(f.bmcPort.trim()) && Number(f.bmcPort) >= 1 && Number(f.bmcPort) <= 65535)) e.bmcPort = "A port is a number from 1 to 65535 (IPMI: 623).";
   if (/\s/.test(f.kver.trim())) e.kver = "One kernel version, e.g. 6.1.0-18-amd64.";
-  if (!/^[A-Za-z0-9_.-]+$/.test(f.netname.trim())) e.netname = "A network name like default or ib0.";
+  if (!NETWORK_NAME.test(f.netname.trim())) e.netname = "A network name like default or ib0.";
   const missing = (list: string, have?: string[]) => (have ? words(list).map((w) => w.replace(/^~/, "")).filter((w) => !have.includes(w)) : []);
   for (const [k, what] of [["sysOv", "overlay"], ["rtOv", "overlay"]] as [F, string][]) {
     const m = missing(f[k], known.overlays);
