@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { isHostname } from "../../src/domain/names";
+import { useAction } from "../action";
 import { ago, clock, del, enc, get, post } from "../api";
 import { store, useStore } from "../store";
 import { Err, fieldOf, html } from "./common";
@@ -23,8 +24,7 @@ const fieldOfAccept = (msg: string): Field | undefined => fieldOf(msg, [["ipaddr
 export function DiscoveryPage() {
   useStore();
   const [data, setData] = useState<{ inbox: Unknown[]; discoverable: string[] } | null>(null);
-  const [err, setErr] = useState<unknown>(null);
-  const [msg, setMsg] = useState("");
+  const { error: err, setError: setErr, message: msg, run } = useAction();
   // What was typed per MAC, kept across reloads of the inbox and failed accepts.
   const [drafts, setDrafts] = useState<Record<string, Draft>>({});
   const [rowErr, setRowErr] = useState<Record<string, { field?: Field; text: string }>>({});
@@ -35,22 +35,25 @@ export function DiscoveryPage() {
     setDrafts((d) => ({ ...d, [mac]: { ...draftOf(mac), ...d[mac], [f]: v } }));
     if (rowErr[mac]?.field === f) setRowErr((r) => ({ ...r, [mac]: undefined as never }));
   };
-  const act = async (fn: () => Promise<unknown>, ok: string, mac?: string) => {
-    try {
-      await fn();
-      setErr(null);
-      setMsg(ok);
-      if (mac) {
-        setRowErr((r) => ({ ...r, [mac]: undefined as never }));
-        setDrafts((d) => ({ ...d, [mac]: undefined as never }));
-      }
-      load();
-    } catch (x) {
-      setMsg("");
-      if (mac) setRowErr((r) => ({ ...r, [mac]: { text: (x as Error).message, ...(fieldOfAccept((x as Error).message) ? { field: fieldOfAccept((x as Error).message)! } : {}) } }));
-      else setErr(x);
-    }
-  };
+  /** A row's action: its failure goes beside the row's field (or the row) when it is about a MAC, else above. */
+  const act = (fn: () => Promise<unknown>, ok: string, mac?: string) =>
+    run(
+      async () => {
+        await fn();
+        if (mac) {
+          setRowErr((r) => ({ ...r, [mac]: undefined as never }));
+          setDrafts((d) => ({ ...d, [mac]: undefined as never }));
+        }
+        load();
+      },
+      ok,
+      (x) => {
+        if (!mac) return false;
+        const f = fieldOfAccept((x as Error).message);
+        setRowErr((r) => ({ ...r, [mac]: { text: (x as Error).message, ...(f ? { field: f } : {}) } }));
+        return true;
+      },
+    );
   const accept = (u: Unknown) => (e: Event) => {
     e.preventDefault();
     const d = draftOf(u.mac);

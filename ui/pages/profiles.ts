@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { NETWORK_NAME, isHostname } from "../../src/domain/names";
+import { useAction } from "../action";
 import { del, enc, get, patch, post } from "../api";
 import { Err, fieldOf, html, linesOf } from "./common";
 
@@ -181,8 +182,7 @@ export function ProfilesPage() {
   const [list, setList] = useState<Profile[]>([]);
   const [sel, setSel] = useState<string | null>(null);
   const [isNew, setIsNew] = useState(false);
-  const [err, setErr] = useState<unknown>(null);
-  const [msg, setMsg] = useState("");
+  const { error: err, setError: setErr, message: msg, setMessage: setMsg, run } = useAction();
   const [form, setForm] = useState<PForm>(formOf(null));
   const [loaded, setLoaded] = useState<PForm>(formOf(null));
   const [errs, setErrs] = useState<Partial<Record<F, string>>>({});
@@ -213,39 +213,35 @@ export function ProfilesPage() {
     setForm((f) => ({ ...f, [k]: v }));
     if (errs[k]) setErrs((x) => ({ ...x, [k]: undefined }));
   };
-  const save = async (e: Event) => {
+  const save = (e: Event) => {
     e.preventDefault();
     setMsg("");
     const bad = check(form, { ...known, profiles: list.map((p) => p.name) }, isNew);
     setErrs(bad);
     if (Object.values(bad).some(Boolean)) return;
     const change = patchOf(isNew ? formOf(null) : loaded, form);
-    try {
-      if (isNew) await post("/profiles", { name: form.name.trim(), set: change.set, allowMissingImage: true });
-      else await patch(`/profiles/${enc(sel!)}`, { set: change.set, ...(change.unset.length ? { unset: change.unset } : {}), allowMissingImage: true });
-      const name = isNew ? form.name.trim() : sel!;
-      const l = await load();
-      setIsNew(false);
-      setSel(name);
-      open(l.find((x) => x.name === name) ?? null);
-      setMsg(isNew ? `Added profile ${name}.` : `Saved profile ${name}; its nodes were checked again.`);
-    } catch (x) {
+    const name = isNew ? form.name.trim() : sel!;
+    return run(
+      async () => {
+        if (isNew) await post("/profiles", { name, set: change.set, allowMissingImage: true });
+        else await patch(`/profiles/${enc(sel!)}`, { set: change.set, ...(change.unset.length ? { unset: change.unset } : {}), allowMissingImage: true });
+        const l = await load();
+        setIsNew(false);
+        setSel(name);
+        open(l.find((x) => x.name === name) ?? null);
+      },
+      isNew ? `Added profile ${name}.` : `Saved profile ${name}; its nodes were checked again.`,
       // What was typed stays; the message goes beside its field, or above Save, once.
-      const text = linesOf(x).join(" ");
-      const f = fieldOfServer((x as Error).message);
-      if (f) {
-        setErrs({ [f]: text });
-        setErr(null);
-      } else setErr(x);
-    }
+      (x) => {
+        const f = fieldOfServer((x as Error).message);
+        if (f) setErrs({ [f]: linesOf(x).join(" ") });
+        return !!f;
+      },
+    );
   };
   const askDelete = async () => {
-    let p: Profile;
-    try {
-      p = await get<Profile>(`/profiles/${enc(sel!)}`);
-    } catch (x) {
-      return setErr(x);
-    }
+    const p = await run(() => get<Profile>(`/profiles/${enc(sel!)}`));
+    if (!p) return;
     const u = p.users ?? { nodes: [], nodeCount: 0, profiles: [] };
     const nodes = u.nodeCount ? `node${u.nodeCount === 1 ? "" : "s"} ${u.nodes.join(", ")}${u.nodeCount > u.nodes.length ? ` and ${u.nodeCount - u.nodes.length} more` : ""}` : "";
     const profs = u.profiles.length ? `profile${u.profiles.length === 1 ? "" : "s"} ${u.profiles.join(", ")}` : "";
@@ -259,18 +255,18 @@ export function ProfilesPage() {
     });
     setTimeout(() => document.getElementById("profile-confirm-cancel")?.focus(), 0);
   };
-  const runDelete = async () => {
+  const runDelete = () => {
     const p = pending!;
-    try {
-      await del(`/profiles/${enc(p.name)}${p.force ? "?force=true" : ""}`);
-      setPending(null);
-      setSel(null);
-      setMsg(`Deleted profile ${p.name}.`);
-      load();
-    } catch (x) {
-      setPending(null);
-      setErr(x);
-    }
+    return run(
+      async () => {
+        await del(`/profiles/${enc(p.name)}${p.force ? "?force=true" : ""}`);
+        setPending(null);
+        setSel(null);
+        load();
+      },
+      `Deleted profile ${p.name}.`,
+      () => void setPending(null),
+    );
   };
 
   const field = (k: F, label: string, attrs: Record<string, unknown> = {}, hint?: string) => {
