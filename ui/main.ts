@@ -5,7 +5,10 @@ import { useAction } from "./action";
 import { ApiError, ago, get, post, setCsrf, whenLoggedOut } from "./api";
 import { NodePage } from "./node";
 import { NodesPage } from "./nodes";
-import { DiscoveryPage, ImagesPage, OverlaysPage, ProfilesPage } from "./pages";
+import { DiscoveryPage } from "./pages/discovery";
+import { ImagesPage } from "./pages/images";
+import { OverlaysPage } from "./pages/overlays";
+import { ProfilesPage } from "./pages/profiles";
 import { SettingsPage } from "./settings";
 import { store, useStore } from "./store";
 
