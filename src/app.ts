@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { SettingsPort } from "./config/settings";
+import { IMAGE_NAME } from "./domain/names";
 import type { ApiDeps } from "./http/api/context";
 import { PowerService } from "./services/power";
 import { AuthService } from "./services/auth";
@@ -67,7 +68,7 @@ export function createServices(dataDir: string, opts: { log?: (line: string) => 
     nodeStore,
     // Changes with every node or profile write; lets a poll skip re-reading 10,000 node documents.
     nodesVersion: () => (versionQuery.get() as { v: string }).v,
-    imageRoot: (name) => (/^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/.test(name) && existsSync(images.rootfs(name)) ? images.rootfs(name) : undefined),
+    imageRoot: (name) => (IMAGE_NAME.test(name) && existsSync(images.rootfs(name)) ? images.rootfs(name) : undefined),
     server: guessServerSettings(networkInterfaces() as never),
   });
   const auth = new AuthService(sqliteAuthStore(store.db));

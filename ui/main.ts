@@ -1,10 +1,14 @@
 import { h, render } from "preact";
 import { useEffect, useLayoutEffect, useState } from "preact/hooks";
 import htm from "htm";
+import { useAction } from "./action";
 import { ApiError, ago, get, post, setCsrf, whenLoggedOut } from "./api";
 import { NodePage } from "./node";
 import { NodesPage } from "./nodes";
-import { DiscoveryPage, ImagesPage, OverlaysPage, ProfilesPage } from "./pages";
+import { DiscoveryPage } from "./pages/discovery";
+import { ImagesPage } from "./pages/images";
+import { OverlaysPage } from "./pages/overlays";
+import { ProfilesPage } from "./pages/profiles";
 import { SettingsPage } from "./settings";
 import { store, useStore } from "./store";
 
@@ -30,21 +34,16 @@ function useHash(): string {
 }
 
 function Login(props: { onLogin: (user: string, role: string) => void; version: string }) {
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
+  const { error: err, busy, run } = useAction();
+  const error = !err ? "" : err instanceof ApiError && err.status === 429 ? `${err.message}.` : (err as Error).message;
+  const submit = (e: Event) => {
     e.preventDefault();
     const f = new FormData(e.target as HTMLFormElement);
-    setBusy(true);
-    try {
+    return run(async () => {
       const r = await post<{ user: string; role: string; csrf: string }>("/auth/login", { user: String(f.get("user")), password: String(f.get("password")) });
       setCsrf(r.csrf);
       props.onLogin(r.user, r.role);
-    } catch (err) {
-      setError(err instanceof ApiError && err.status === 429 ? `${err.message}.` : (err as Error).message);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return html`<main class="login"><div class="card">
     <h2>drover</h2>

@@ -2,7 +2,9 @@ import { h } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import htm from "htm";
 import { CONF_SCHEMA, type FieldDef, SECRET_MASK, type Schema } from "../src/domain/conf";
+import { NETWORK_NAME } from "../src/domain/names";
 import { problemField } from "../src/domain/problem-field";
+import { useAction } from "./action";
 import { ApiError, type BootEvent, type StatusRow, ago, clock, del, enc, get, patch } from "./api";
 import { ConfirmDialog } from "./dialog";
 import { stateBadge } from "./nodes";
@@ -141,7 +143,7 @@ export function NodePage(props: { name: string }) {
   const [error, setError] = useState("");
   const [events, setEvents] = useState<BootEvent[]>([]);
   const [dialog, setDialog] = useState<"power" | "delete" | null>(null);
-  const [deleteError, setDeleteError] = useState("");
+  const deletion = useAction();
   const load = () =>
     Promise.all([get<NodeDetail>(`/nodes/${enc(props.name)}`), get<BootEvent[]>(`/nodes/${enc(props.name)}/events?limit=50`)]).then(
       ([n, e]) => {
@@ -160,26 +162,23 @@ export function NodePage(props: { name: string }) {
   if (error) return html`<p class="error" role="alert">${error}</p><p><a href="#/nodes">Back to nodes</a></p>`;
   if (!node) return html`<p class="muted">Loading…</p>`;
   const status = store.status.get(node.name) ?? node.status;
-  const remove = async () => {
-    try {
+  const remove = () =>
+    deletion.run(async () => {
       await del(`/nodes/${enc(node.name)}`);
       store.flash = { ok: true, text: `Deleted node ${node.name}.` };
       setDialog(null);
       location.hash = "#/nodes";
-    } catch (e) {
-      setDeleteError((e as Error).message);
-    }
-  };
+    });
   return html`
     <p><a href="#/nodes">← Nodes</a></p>
     <h2>${node.name} ${stateBadge(status)} <span class="muted" style="font-size:.9rem">${status.stage ?? ""} ${ago(status.lastSeen)}</span></h2>
     <div class="actions">
       <span>Power: <${PowerCell} node=${node.name} /></span>
       <button class="change" onClick=${() => setDialog("power")} aria-haspopup="dialog">Power…</button>
-      <button class="danger" onClick=${() => { setDeleteError(""); setDialog("delete"); }} aria-haspopup="dialog">Delete node…</button>
+      <button class="danger" onClick=${() => { deletion.setError(null); setDialog("delete"); }} aria-haspopup="dialog">Delete node…</button>
     </div>
     ${dialog === "power" && html`<${PowerDialog} nodes=${[node.name]} onClose=${() => setDialog(null)} />`}
-    ${dialog === "delete" && html`<${ConfirmDialog} title=${`Delete node ${node.name}?`} text=${`${node.name} will be removed with its settings and boot history. This cannot be undone.`} action=${`Delete ${node.name}`} error=${deleteError} onConfirm=${remove} onClose=${() => setDialog(null)} />`}
+    ${dialog === "delete" && html`<${ConfirmDialog} title=${`Delete node ${node.name}?`} text=${`${node.name} will be removed with its settings and boot history. This cannot be undone.`} action=${`Delete ${node.name}`} error=${deletion.error ? (deletion.error as Error).message : ""} onConfirm=${remove} onClose=${() => setDialog(null)} />`}
     ${node.problems.length > 0 && html`<div class="card error" role="alert">${node.problems.map((p) => html`<div>${p}</div>`)}</div>`}
     <${EditForm} key=${node.name} node=${node} onSaved=${load} />
     <div class="card scroll">
@@ -312,7 +311,7 @@ function EditForm(props: { node: NodeDetail; onSaved: () => Promise<unknown> }) 
       const values = NETDEV_FIELDS.map(({ field }) => [field, (draft.v[`nd:${d.id}:${field}`] ?? "").trim()] as const);
       if (d.isNew) {
         if (!values.some(([, v]) => v)) continue; // an empty new device is no change
-        if (!/^[A-Za-z0-9_.-]+$/.test(name)) local[`nd:${d.id}:name`] = [name ? `'${name}' is not a network name: use letters, digits, '_', '.', '-'` : "give the network a name, e.g. ib0"];
+        if (!NETWORK_NAME.test(name)) local[`nd:${d.id}:name`] = [name ? `'${name}' is not a network name: use letters, digits, '_', '.', '-'` : "give the network a name, e.g. ib0"];
         else if (draft.devs.some((x) => x !== d && !x.removed && devName(x) === name)) local[`nd:${d.id}:name`] = [`the node already has a network '${name}'`];
         for (const [field, v] of values) if (v) put(["networkDevices", name, field], v);
         continue;

@@ -1,6 +1,7 @@
 import { h } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import htm from "htm";
+import { useAction } from "./action";
 import { ApiError, type LiveState, type NodeRow, type StatusRow, ago, del, enc, get, live, patch, post, progressText } from "./api";
 import { ConfirmDialog, dialogOpen, someNames } from "./dialog";
 import { PowerCell, PowerDialog, powerStates, powerText } from "./power";
@@ -246,9 +247,9 @@ function BulkBar(props: { selected: Set<string>; onDone: (m: { ok: boolean; text
 
 /** The add-node form; the API validates and its message (naming the field) is shown under the form. */
 function AddNode(props: { onDone: (text: string) => void }) {
-  const [error, setError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
+  const { error: err, busy, run } = useAction();
+  const error = !err ? null : err instanceof ApiError ? err : new ApiError(0, (err as Error).message);
+  const submit = (e: Event) => {
     e.preventDefault();
     const f = new FormData(e.target as HTMLFormElement);
     const v = (k: string) => String(f.get(k) ?? "").trim();
@@ -259,16 +260,10 @@ function AddNode(props: { onDone: (text: string) => void }) {
     if (v("image")) set.image = v("image");
     if (v("comment")) set.comment = v("comment");
     if (Object.keys(dev).length) set.networkDevices = { default: dev };
-    setBusy(true);
-    try {
+    return run(async () => {
       const r = await post<{ added: string[] }>("/nodes", { names: v("names"), set, allowMissingImage: f.get("allowMissing") === "on" });
-      setError(null);
       props.onDone(`added ${r.added.length} node(s): ${r.added.slice(0, 5).join(", ")}${r.added.length > 5 ? " …" : ""}`);
-    } catch (err) {
-      setError(err instanceof ApiError ? err : new ApiError(0, (err as Error).message));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return html`<form class="card" onSubmit=${submit} aria-label="add node" novalidate>
     <div class="row">

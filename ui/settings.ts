@@ -3,6 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import htm from "htm";
 import type { HostInterface, ServeConfig } from "../src/config/serve";
 import type { FieldView, SettingsChange } from "../src/config/settings";
+import { useAction } from "./action";
 import { ApiError, ago, del, get, patch, post } from "./api";
 
 const html = htm.bind(h);
@@ -252,15 +253,16 @@ export function SettingsPage() {
 function Tokens() {
   const [tokens, setTokens] = useState<{ id: number; name: string; user: string; prefix: string; createdAt: number; lastUsedAt?: number; revokedAt?: number }[]>([]);
   const [created, setCreated] = useState("");
-  const [err, setErr] = useState<ApiError | null>(null);
-  const loadTokens = () => get<typeof tokens>("/tokens").then(setTokens, setErr);
+  const { error, setError, run } = useAction();
+  const err = error as ApiError | null;
+  const loadTokens = () => get<typeof tokens>("/tokens").then(setTokens, setError);
   useEffect(() => void loadTokens(), []);
   return html`<div class="card"><h3>API tokens</h3>
-      <form class="row" aria-label="create token" onSubmit=${async (e: Event) => { e.preventDefault(); const f = new FormData(e.target as HTMLFormElement); try { const t = await post<{ token: string }>("/tokens", { name: String(f.get("name")) }); setCreated(t.token); loadTokens(); } catch (x) { setErr(x as ApiError); } }}>
+      <form class="row" aria-label="create token" onSubmit=${(e: Event) => { e.preventDefault(); const f = new FormData(e.target as HTMLFormElement); run(async () => { const t = await post<{ token: string }>("/tokens", { name: String(f.get("name")) }); setCreated(t.token); loadTokens(); }); }}>
         <label>Name<input name="name" required /></label><button class="primary">Create token</button></form>
       ${created && html`<p role="status">New token (shown once): <code>${created}</code></p>`}
       ${err && html`<p class="error" role="alert">${err.message}</p>`}
       <div class="scroll"><table aria-label="API tokens"><thead><tr><th>Id</th><th>Name</th><th>User</th><th>Starts with</th><th>Last used</th><th></th></tr></thead><tbody>
-      ${tokens.map((t) => html`<tr><td>${t.id}</td><td>${t.name}</td><td>${t.user}</td><td><code>${t.prefix}…</code></td><td>${ago(t.lastUsedAt)}</td><td>${t.revokedAt ? html`<span class="muted">revoked</span>` : html`<button class="danger" onClick=${async () => { await del(`/tokens/${t.id}`).catch(setErr); loadTokens(); }}>Revoke</button>`}</td></tr>`)}
+      ${tokens.map((t) => html`<tr><td>${t.id}</td><td>${t.name}</td><td>${t.user}</td><td><code>${t.prefix}…</code></td><td>${ago(t.lastUsedAt)}</td><td>${t.revokedAt ? html`<span class="muted">revoked</span>` : html`<button class="danger" onClick=${async () => { await run(() => del(`/tokens/${t.id}`)); loadTokens(); }}>Revoke</button>`}</td></tr>`)}
       </tbody></table></div></div>`;
 }

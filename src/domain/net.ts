@@ -1,4 +1,5 @@
 import { invalid } from "./errors";
+import { isHostname } from "./names";
 
 /** MAC addresses are stored lower-case with colons; colons, dashes, dots or none are accepted. */
 export function normalizeMac(input: string): string {
@@ -99,11 +100,7 @@ export function isIPv6(s: string): boolean {
   return groups.every((g) => /^[0-9a-fA-F]{1,4}$/.test(g) || parseIPv4(g) !== undefined) && groups.length <= 8;
 }
 
-const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
-/** RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens, 253 characters at most. */
-export function isHostname(s: string): boolean {
-  return s.length > 0 && s.length <= 253 && s.split(".").every((l) => LABEL.test(l));
-}
+export { isHostname };
 
 export function requireHostname(s: string, what = "node"): string {
   if (!isHostname(s)) {

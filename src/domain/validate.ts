@@ -1,5 +1,6 @@
 import { CONF_SCHEMA, type Conf, type FieldDef, type Schema, pruneConf } from "./conf";
 import { invalid } from "./errors";
+import { INTERFACE_NAME, LIST_ENTRY, NETWORK_NAME, isTemplateName } from "./names";
 import { isIPv6, netmaskToPrefix, normalizeMac, parseAddressWithPrefix, parseIPv4 } from "./net";
 
 /**
@@ -16,10 +17,10 @@ export function normalizeConf(input: unknown, kind: "node" | "profile", name: st
   const conf = checkStruct(CONF_SCHEMA.fields, input as Record<string, unknown>, "", problems, kind) as Conf;
 
   for (const p of conf.profiles ?? []) {
-    if (!/^~?[A-Za-z0-9_.-]+$/.test(p)) problems.push(`profile name '${p}' has characters other than letters, digits, '_', '.', '-'`);
+    if (!LIST_ENTRY.test(p)) problems.push(`profile name '${p}' has characters other than letters, digits, '_', '.', '-'`);
   }
   for (const [net, dev] of Object.entries(conf.networkDevices ?? {})) {
-    if (!/^[A-Za-z0-9_.-]+$/.test(net)) problems.push(`network name '${net}' has characters other than letters, digits, '_', '.', '-'`);
+    if (!NETWORK_NAME.test(net)) problems.push(`network name '${net}' has characters other than letters, digits, '_', '.', '-'`);
     try {
       if (dev.hwaddr !== undefined) dev.hwaddr = normalizeMac(dev.hwaddr);
     } catch (e) {
@@ -45,7 +46,7 @@ export function normalizeConf(input: unknown, kind: "node" | "profile", name: st
     if (dev.gateway6 !== undefined && !isIPv6(dev.gateway6)) problems.push(`network '${net}': '${dev.gateway6}' is not an IPv6 gateway`);
     if (dev.prefixlen6 !== undefined && !/^\d{1,3}$/.test(dev.prefixlen6)) problems.push(`network '${net}': prefixlen6 '${dev.prefixlen6}' is not a number 0-128`);
     if (dev.mtu !== undefined && (dev.mtu < 68 || dev.mtu > 65535)) problems.push(`network '${net}': MTU ${dev.mtu} is outside 68-65535`);
-    if (dev.device !== undefined && !/^[A-Za-z0-9_.:@-]{1,15}$/.test(dev.device)) problems.push(`network '${net}': '${dev.device}' is not an interface name (at most 15 characters, no spaces or '/')`);
+    if (dev.device !== undefined && !INTERFACE_NAME.test(dev.device)) problems.push(`network '${net}': '${dev.device}' is not an interface name (at most 15 characters, no spaces or '/')`);
   }
   const ipmi = conf.ipmi;
   if (ipmi) {
@@ -71,16 +72,13 @@ export function normalizeConf(input: unknown, kind: "node" | "profile", name: st
     problems.push(`iPXE template '${conf.ipxe.slice(0, 80)}' is not a template name: 1-64 letters, digits, '_', '.', '-', not starting with '.' (a site template is <name>.ipxe in the iPXE template directory)`);
   }
   for (const o of [...(conf.runtimeOverlay ?? []), ...(conf.systemOverlay ?? [])]) {
-    if (!/^~?[A-Za-z0-9_.-]+$/.test(o)) problems.push(`overlay name '${o}' has characters other than letters, digits, '_', '.', '-'`);
+    if (!LIST_ENTRY.test(o)) problems.push(`overlay name '${o}' has characters other than letters, digits, '_', '.', '-'`);
   }
   if (problems.length) throw invalid(`${where} is not valid: ${problems.join("; ")}`, problems);
   return pruneConf(conf);
 }
 
-/** An iPXE template name: a file name without its `.ipxe`, never a path (no '/', no leading '.'). */
-export function isTemplateName(name: string): boolean {
-  return /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/.test(name);
-}
+export { isTemplateName };
 
 function checkIp(v: string | undefined, what: string, problems: string[]) {
   if (v !== undefined && parseIPv4(v) === undefined) problems.push(`${what}: '${v}' is not an IPv4 address`);

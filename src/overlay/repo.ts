@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { OVERLAY_NAME } from "../domain/names";
 import { BUILTIN_DIRS, BUILTIN_FILES } from "./builtin/index";
 
 /**
@@ -50,7 +51,7 @@ function withRequires(t: OverlayTree): OverlayTree {
   return t;
 }
 
-export const OVERLAY_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+export { OVERLAY_NAME };
 
 const enc = new TextEncoder();
 

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SECRET_MASK } from "../domain/conf";
+import { POWER_TEMPLATE_NAME } from "../domain/names";
 import { type BmcTarget, PowerError } from "./types";
 
 /**
@@ -59,15 +60,13 @@ export function parseTemplate(text: string, origin: string): Partial<IpmiTemplat
   return out;
 }
 
-const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-
 /**
  * Finds template NAME: `<dir>/NAME.tmpl`, then `<dir>/NAME`, then the built-in one. A file named like a
  * built-in (power/ipmitool.tmpl) replaces it for every node, which is how an admin changes the default.
  */
 export function loadTemplate(name: string | undefined, dir: string | undefined): IpmiTemplate {
   const n = name && name !== "" ? name : DEFAULT_TEMPLATE_NAME;
-  if (!SAFE_NAME.test(n) || n.includes("..")) {
+  if (!POWER_TEMPLATE_NAME.test(n) || n.includes("..")) {
     throw new PowerError("config", `ipmi template name '${n}' is not a plain file name; use a name of a file in the data dir's power/ folder`);
   }
   const base = parseTemplate(DEFAULT_IPMITOOL_TEMPLATE, "built-in template");

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { conflict, invalid, notFound } from "../domain/errors";
+import { USER_NAME } from "../domain/names";
 
 /**
  * Accounts, browser sessions and API tokens: the use cases behind the login page, `drover user …` and the
@@ -88,7 +89,6 @@ export interface AuthOptions {
 
 export const ADMIN = "admin";
 export const TOKEN_PREFIX = "drv_";
-const USER_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/;
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 const random = (bytes = 32) => randomBytes(bytes).toString("base64url");

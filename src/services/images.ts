@@ -2,6 +2,8 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { DroverError, conflict, inUse, invalid, notFound } from "../domain/errors";
+import { IMAGE_NAME } from "../domain/names";
+import { human } from "../domain/size";
 import { BlobError, BlobStore } from "../image/blobs";
 import { chooseBootMode, type BootMode, ramNeeded as ramFor } from "../domain/boot-mode";
 import { buildImage } from "../image/build";
@@ -100,8 +102,6 @@ export interface BuildOpts {
   zstd?: boolean;
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
-
 /** Parses a `memory` tag: `2G`, `1536M`, `4GiB`, bytes with a K/M/G/T suffix (binary); a bare number is MiB. */
 export function parseMemory(s: string): number | undefined {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$/i.exec(s);
@@ -109,13 +109,6 @@ export function parseMemory(s: string): number | undefined {
   const mult: Record<string, number> = { "": 1 << 20, K: 1 << 10, M: 1 << 20, G: 1 << 30, T: 2 ** 40 };
   return Math.round(Number(m[1]) * mult[m[2]!.toUpperCase()]!);
 }
-
-export const human = (n: number) => {
-  const u = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  while (n >= 1024 && i < u.length - 1) (n /= 1024), i++;
-  return `${i ? n.toFixed(1) : n} ${u[i]}`;
-};
 
 /**
  * Images: import from registries, archives and directories; change them in a namespace; build them into
@@ -155,7 +148,7 @@ export class ImageService {
   }
 
   private checkName(name: string) {
-    if (!NAME.test(name)) throw invalid(`image name ${JSON.stringify(name)} is not valid: use letters, digits, '.', '_', '-', '+' (e.g. rocky-10)`);
+    if (!IMAGE_NAME.test(name)) throw invalid(`image name ${JSON.stringify(name)} is not valid: use letters, digits, '.', '_', '-', '+' (e.g. rocky-10)`);
   }
 
   private info(name: string): ImageInfo {
@@ -432,7 +425,7 @@ export class ImageService {
    */
   bootFiles(image: string | undefined, kernelVersion?: string): BootFiles {
     if (!image) return { problem: "no image set; drover node set NODE --image NAME" };
-    if (!NAME.test(image) || !this.store.get(image) || !existsSync(this.rootfs(image)))
+    if (!IMAGE_NAME.test(image) || !this.store.get(image) || !existsSync(this.rootfs(image)))
       return { problem: `image '${image}' is not imported; drover image import SOURCE ${image}` };
     const kernels = findKernels(this.rootfs(image));
     const k = pickKernel(kernels, kernelVersion);

@@ -4,13 +4,6 @@ import type { ApiError } from "../api";
 
 export const html = htm.bind(h);
 
-export const human = (n?: number) => {
-  if (n === undefined) return "";
-  const u = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  while (n >= 1024 && i < u.length - 1) (n /= 1024), i++;
-  return `${i ? n.toFixed(1) : n} ${u[i]}`;
-};
 
 /** An error's lines, each once: the server often repeats the message as its first detail. */
 export const linesOf = (e: unknown): string[] => [...new Set([(e as Error).message, ...((e as ApiError).details ?? [])])];

@@ -1,4 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
+import { isHostname } from "../../src/domain/names";
+import { useAction } from "../action";
 import { ago, clock, del, enc, get, post } from "../api";
 import { store, useStore } from "../store";
 import { Err, fieldOf, html } from "./common";
@@ -15,7 +17,6 @@ interface Draft {
 type Field = keyof Draft;
 /** An IPv4 address, optionally with a prefix length: what the server's validation accepts. */
 export const IPV4_CIDR = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}(\/([0-9]|[12]\d|3[0-2]))?$/;
-const NODE_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
 /** Which field of the row a server message is about (else the row as a whole). */
 const fieldOfAccept = (msg: string): Field | undefined => fieldOf(msg, [["ipaddr", /ipaddr|IP address|netmask|address/i], ["profiles", /profile/i], ["name", /node name|already exist|node '[^']*' is not valid: name/i]]);
@@ -23,8 +24,7 @@ const fieldOfAccept = (msg: string): Field | undefined => fieldOf(msg, [["ipaddr
 export function DiscoveryPage() {
   useStore();
   const [data, setData] = useState<{ inbox: Unknown[]; discoverable: string[] } | null>(null);
-  const [err, setErr] = useState<unknown>(null);
-  const [msg, setMsg] = useState("");
+  const { error: err, setError: setErr, message: msg, run } = useAction();
   // What was typed per MAC, kept across reloads of the inbox and failed accepts.
   const [drafts, setDrafts] = useState<Record<string, Draft>>({});
   const [rowErr, setRowErr] = useState<Record<string, { field?: Field; text: string }>>({});
@@ -35,28 +35,31 @@ export function DiscoveryPage() {
     setDrafts((d) => ({ ...d, [mac]: { ...draftOf(mac), ...d[mac], [f]: v } }));
     if (rowErr[mac]?.field === f) setRowErr((r) => ({ ...r, [mac]: undefined as never }));
   };
-  const act = async (fn: () => Promise<unknown>, ok: string, mac?: string) => {
-    try {
-      await fn();
-      setErr(null);
-      setMsg(ok);
-      if (mac) {
-        setRowErr((r) => ({ ...r, [mac]: undefined as never }));
-        setDrafts((d) => ({ ...d, [mac]: undefined as never }));
-      }
-      load();
-    } catch (x) {
-      setMsg("");
-      if (mac) setRowErr((r) => ({ ...r, [mac]: { text: (x as Error).message, ...(fieldOfAccept((x as Error).message) ? { field: fieldOfAccept((x as Error).message)! } : {}) } }));
-      else setErr(x);
-    }
-  };
+  /** A row's action: its failure goes beside the row's field (or the row) when it is about a MAC, else above. */
+  const act = (fn: () => Promise<unknown>, ok: string, mac?: string) =>
+    run(
+      async () => {
+        await fn();
+        if (mac) {
+          setRowErr((r) => ({ ...r, [mac]: undefined as never }));
+          setDrafts((d) => ({ ...d, [mac]: undefined as never }));
+        }
+        load();
+      },
+      ok,
+      (x) => {
+        if (!mac) return false;
+        const f = fieldOfAccept((x as Error).message);
+        setRowErr((r) => ({ ...r, [mac]: { text: (x as Error).message, ...(f ? { field: f } : {}) } }));
+        return true;
+      },
+    );
   const accept = (u: Unknown) => (e: Event) => {
     e.preventDefault();
     const d = draftOf(u.mac);
     const name = d.name.trim();
     const ipaddr = d.ipaddr.trim();
-    if (!NODE_NAME.test(name)) return setRowErr((r) => ({ ...r, [u.mac]: { field: "name", text: name ? `'${name}' is not a node name: letters, digits and inner hyphens, e.g. n005` : "Give the new node a name, e.g. n005." } }));
+    if (!isHostname(name)) return setRowErr((r) => ({ ...r, [u.mac]: { field: "name", text: name ? `'${name}' is not a node name: letters, digits and inner hyphens, e.g. n005` : "Give the new node a name, e.g. n005." } }));
     if (ipaddr && !IPV4_CIDR.test(ipaddr)) return setRowErr((r) => ({ ...r, [u.mac]: { field: "ipaddr", text: `'${ipaddr}' is not an IPv4 address; give it like 10.0.0.15 or 10.0.0.15/24 (a netmask is needed unless a profile sets one).` } }));
     const profiles = d.profiles.split(/[\s,]+/).filter(Boolean);
     act(() => post(`/discovery/${enc(u.mac)}/accept`, { name, ...(profiles.length ? { profiles } : {}), ...(ipaddr ? { ipaddr } : {}) }), `${u.mac} is now node ${name}${ipaddr ? ` (${ipaddr})` : ""}`, u.mac);

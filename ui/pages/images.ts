@@ -1,7 +1,8 @@
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, ago, del, enc, get, patch, post, put } from "../api";
-import { store, useStore } from "../store";
-import { Err, html, human } from "./common";
+import { useAction } from "../action";
+import { del, enc, get, post } from "../api";
+import { human } from "../../src/domain/size";
+import { Err, html } from "./common";
 import type { ImageSummary } from "../../src/services/images";
 
 // ---- images ----
@@ -19,7 +20,7 @@ interface Job {
 
 export function ImagesPage() {
   const [list, setList] = useState<Image[]>([]);
-  const [err, setErr] = useState<unknown>(null);
+  const { error: err, setError: setErr, run } = useAction();
   const [job, setJob] = useState<Job | null>(null);
   const [detail, setDetail] = useState<{ name: string; ramNeeded?: number; kernels: { version: string }[]; warnings: string[] } | null>(null);
   const load = () => get<Image[]>("/images").then(setList, setErr);
@@ -29,14 +30,7 @@ export function ImagesPage() {
     const t = setTimeout(() => get<Job>(`/jobs/${job.id}`).then((j) => { setJob(j); if (j.state !== "running") load(); }, setErr), 500);
     return () => clearTimeout(t);
   }, [job]);
-  const start = async (p: Promise<Job>) => {
-    try {
-      setErr(null);
-      setJob(await p);
-    } catch (x) {
-      setErr(x);
-    }
-  };
+  const start = (p: Promise<Job>) => run(async () => setJob(await p));
   const importIt = (e: Event) => {
     e.preventDefault();
     const f = new FormData(e.target as HTMLFormElement);
@@ -56,7 +50,7 @@ export function ImagesPage() {
     <div class="card scroll"><table aria-label="images"><thead><tr><th>Name</th><th>Source</th><th>Built</th><th>Size</th><th>Unpacked</th><th>Kernel</th><th>Nodes</th><th></th></tr></thead><tbody>
       ${list.length === 0 && html`<tr><td colspan="8" class="muted">No images yet.</td></tr>`}
       ${list.map((i) => html`<tr><td><button onClick=${() => get<any>(`/images/${enc(i.name)}`).then(setDetail, setErr)}>${i.name}</button></td><td>${i.source ?? ""}</td><td>${i.built ? (i.stale ? "stale" : "yes") : "no"}</td><td>${human(i.size)}</td><td>${human(i.unpacked)}</td><td>${i.kernel ?? ""}</td><td>${i.nodes.length}</td>
-        <td><button class="change" onClick=${() => start(post<Job>(`/images/${enc(i.name)}/build`))}>Build</button> <button class="danger" onClick=${async () => { if (!confirm(`Delete image ${i.name}?`)) return; try { await del(`/images/${enc(i.name)}`); load(); } catch (x) { setErr(x); } }}>Delete</button></td></tr>`)}
+        <td><button class="change" onClick=${() => start(post<Job>(`/images/${enc(i.name)}/build`))}>Build</button> <button class="danger" onClick=${() => confirm(`Delete image ${i.name}?`) && run(async () => { await del(`/images/${enc(i.name)}`); load(); })}>Delete</button></td></tr>`)}
     </tbody></table></div>
     ${detail && html`<div class="card"><h3>${detail.name}</h3><p>RAM needed: ${human(detail.ramNeeded) || "build it first"}</p><p>Kernels: ${detail.kernels.map((k) => k.version).join(", ") || "none found"}</p>${detail.warnings.map((w) => html`<p class="error">${w}</p>`)}</div>`}`;
 }

@@ -1,4 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
+import { NETWORK_NAME, isHostname } from "../../src/domain/names";
+import { useAction } from "../action";
 import { del, enc, get, patch, post } from "../api";
 import { Err, fieldOf, html, linesOf } from "./common";
 
@@ -101,13 +103,13 @@ function tagsOf(text: string): { tags: Record<string, string>; bad?: string } {
 /** What is wrong with each field, before asking the server (which checks everything again). */
 function check(f: PForm, known: { overlays?: string[]; profiles?: string[] }, isNew: boolean): Partial<Record<F, string>> {
   const e: Partial<Record<F, string>> = {};
-  if (isNew && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(f.name.trim())) e.name = f.name.trim() ? "Use letters, digits, '.', '_' or '-'." : "Give the profile a name.";
+  if (isNew && !isHostname(f.name.trim())) e.name = f.name.trim() ? "Use letters, digits and inner hyphens, e.g. compute or gpu-a100 (a host name: the server's rule for node and profile names)." : "Give the profile a name.";
   for (const [k, label] of [["netmask", "netmask"], ["gateway", "gateway"], ["bmcNetmask", "BMC netmask"], ["bmcGateway", "BMC gateway"]] as [F, string][])
     if (f[k].trim() && !IPV4.test(f[k].trim())) e[k] = `The ${label} is an IPv4 address like 255.255.255.0.`;
   if (f.mtu.trim() && !(/^\d+$/.test(f.mtu.trim()) && Number(f.mtu) >= 68 && Number(f.mtu) <= 65535)) e.mtu = "MTU is a whole number from 68 to 65535 (1500, 9000 …).";
   if (f.bmcPort.trim() && !(/^\d+$/.test(f.bmcPort.trim()) && Number(f.bmcPort) >= 1 && Number(f.bmcPort) <= 65535)) e.bmcPort = "A port is a number from 1 to 65535 (IPMI: 623).";
   if (/\s/.test(f.kver.trim())) e.kver = "One kernel version, e.g. 6.1.0-18-amd64.";
-  if (!/^[A-Za-z0-9_.-]+$/.test(f.netname.trim())) e.netname = "A network name like default or ib0.";
+  if (!NETWORK_NAME.test(f.netname.trim())) e.netname = "A network name like default or ib0.";
   const missing = (list: string, have?: string[]) => (have ? words(list).map((w) => w.replace(/^~/, "")).filter((w) => !have.includes(w)) : []);
   for (const [k, what] of [["sysOv", "overlay"], ["rtOv", "overlay"]] as [F, string][]) {
     const m = missing(f[k], known.overlays);
@@ -180,8 +182,7 @@ export function ProfilesPage() {
   const [list, setList] = useState<Profile[]>([]);
   const [sel, setSel] = useState<string | null>(null);
   const [isNew, setIsNew] = useState(false);
-  const [err, setErr] = useState<unknown>(null);
-  const [msg, setMsg] = useState("");
+  const { error: err, setError: setErr, message: msg, setMessage: setMsg, run } = useAction();
   const [form, setForm] = useState<PForm>(formOf(null));
   const [loaded, setLoaded] = useState<PForm>(formOf(null));
   const [errs, setErrs] = useState<Partial<Record<F, string>>>({});
@@ -212,39 +213,35 @@ export function ProfilesPage() {
     setForm((f) => ({ ...f, [k]: v }));
     if (errs[k]) setErrs((x) => ({ ...x, [k]: undefined }));
   };
-  const save = async (e: Event) => {
+  const save = (e: Event) => {
     e.preventDefault();
     setMsg("");
     const bad = check(form, { ...known, profiles: list.map((p) => p.name) }, isNew);
     setErrs(bad);
     if (Object.values(bad).some(Boolean)) return;
     const change = patchOf(isNew ? formOf(null) : loaded, form);
-    try {
-      if (isNew) await post("/profiles", { name: form.name.trim(), set: change.set, allowMissingImage: true });
-      else await patch(`/profiles/${enc(sel!)}`, { set: change.set, ...(change.unset.length ? { unset: change.unset } : {}), allowMissingImage: true });
-      const name = isNew ? form.name.trim() : sel!;
-      const l = await load();
-      setIsNew(false);
-      setSel(name);
-      open(l.find((x) => x.name === name) ?? null);
-      setMsg(isNew ? `Added profile ${name}.` : `Saved profile ${name}; its nodes were checked again.`);
-    } catch (x) {
+    const name = isNew ? form.name.trim() : sel!;
+    return run(
+      async () => {
+        if (isNew) await post("/profiles", { name, set: change.set, allowMissingImage: true });
+        else await patch(`/profiles/${enc(sel!)}`, { set: change.set, ...(change.unset.length ? { unset: change.unset } : {}), allowMissingImage: true });
+        const l = await load();
+        setIsNew(false);
+        setSel(name);
+        open(l.find((x) => x.name === name) ?? null);
+      },
+      isNew ? `Added profile ${name}.` : `Saved profile ${name}; its nodes were checked again.`,
       // What was typed stays; the message goes beside its field, or above Save, once.
-      const text = linesOf(x).join(" ");
-      const f = fieldOfServer((x as Error).message);
-      if (f) {
-        setErrs({ [f]: text });
-        setErr(null);
-      } else setErr(x);
-    }
+      (x) => {
+        const f = fieldOfServer((x as Error).message);
+        if (f) setErrs({ [f]: linesOf(x).join(" ") });
+        return !!f;
+      },
+    );
   };
   const askDelete = async () => {
-    let p: Profile;
-    try {
-      p = await get<Profile>(`/profiles/${enc(sel!)}`);
-    } catch (x) {
-      return setErr(x);
-    }
+    const p = await run(() => get<Profile>(`/profiles/${enc(sel!)}`));
+    if (!p) return;
     const u = p.users ?? { nodes: [], nodeCount: 0, profiles: [] };
     const nodes = u.nodeCount ? `node${u.nodeCount === 1 ? "" : "s"} ${u.nodes.join(", ")}${u.nodeCount > u.nodes.length ? ` and ${u.nodeCount - u.nodes.length} more` : ""}` : "";
     const profs = u.profiles.length ? `profile${u.profiles.length === 1 ? "" : "s"} ${u.profiles.join(", ")}` : "";
@@ -258,18 +255,18 @@ export function ProfilesPage() {
     });
     setTimeout(() => document.getElementById("profile-confirm-cancel")?.focus(), 0);
   };
-  const runDelete = async () => {
+  const runDelete = () => {
     const p = pending!;
-    try {
-      await del(`/profiles/${enc(p.name)}${p.force ? "?force=true" : ""}`);
-      setPending(null);
-      setSel(null);
-      setMsg(`Deleted profile ${p.name}.`);
-      load();
-    } catch (x) {
-      setPending(null);
-      setErr(x);
-    }
+    return run(
+      async () => {
+        await del(`/profiles/${enc(p.name)}${p.force ? "?force=true" : ""}`);
+        setPending(null);
+        setSel(null);
+        load();
+      },
+      `Deleted profile ${p.name}.`,
+      () => void setPending(null),
+    );
   };
 
   const field = (k: F, label: string, attrs: Record<string, unknown> = {}, hint?: string) => {

@@ -1,5 +1,5 @@
 import { invalid } from "../../domain/errors";
-import { human } from "../../services/images";
+import { human } from "../../domain/size";
 import type { CommandModule } from "../context";
 
 const build: CommandModule = (parent, ctx) => {

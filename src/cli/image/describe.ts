@@ -1,5 +1,6 @@
 import { piecesExtra } from "../../domain/boot-mode";
-import { human, type ImageDetail } from "../../services/images";
+import { human } from "../../domain/size";
+import type { ImageDetail } from "../../services/images";
 import type { Io } from "../output";
 
 /** The human summary printed by show, import and build. */

@@ -1,4 +1,4 @@
-import { human } from "../../services/images";
+import { human } from "../../domain/size";
 import type { CommandModule } from "../context";
 import { emit, formatOf, table } from "../output";
 

@@ -1,5 +1,5 @@
 import type { Progress } from "../../image/importer";
-import { human } from "../../services/images";
+import { human } from "../../domain/size";
 import type { Io } from "../output";
 
 /**
