@@ -40,11 +40,11 @@ const masked = (p: { own: Conf; conf: Conf; provenance: readonly { secret?: bool
 const list = (v: string | string[]) => expandHostlists(Array.isArray(v) ? v : v.split(/[\s,]+(?![^[]*\])/).filter(Boolean));
 
 export function nodeRoutes(r: ApiRouter, deps: ApiDeps) {
-  // The table's rows for 10,000 nodes: built from the overlay service's incremental snapshot (only changed
-  // nodes are resolved again) and kept as JSON until a node or profile changes.
+  // The table's rows for 10,000 nodes: built from the node snapshot (only changed nodes are resolved again)
+  // and kept as JSON until a node or profile changes.
   const summaries = new WeakMap<object, string>();
   const summaryJson = () => {
-    const resolved = deps.overlays.snapshot().resolved;
+    const resolved = deps.snapshot.current().resolved;
     let json = summaries.get(resolved);
     if (!json) {
       const rows: NodeSummary[] = [];
