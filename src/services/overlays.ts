@@ -539,13 +539,20 @@ export class OverlayService implements OverlayArtifacts {
   /**
    * Renders and packs the given overlays for a node without touching the cache, and reads the archive
    * back: exactly the files a node would get (golden tests, `overlay show --render` of a whole overlay).
+   * A template that cannot render for this node is the admin's to fix: an `invalid` DroverError saying why.
    */
   async preview(nodeName: string, overlays: readonly string[]): Promise<ReadEntry[]> {
     const input = this.node(nodeName);
     const snap = this.snapshot().snap;
     const tree = (n: string) => this.repo.get(n);
     const [r] = await this.inSandbox(snap, [{ input, kind: "system", overlays: [...overlays], preview: true }], tree);
-    const built = builtOf(r!, "preview", nodeName);
+    let built: Built;
+    try {
+      built = builtOf(r!, "preview", nodeName);
+    } catch (e) {
+      const msg = userMessage(e);
+      throw msg === undefined ? e : invalid(msg);
+    }
     return readCpio(Buffer.concat([...built.shared.map((m) => m.gz!), built.own]));
   }
 

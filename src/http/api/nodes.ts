@@ -1,10 +1,7 @@
 import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import { type Conf, SECRET_MASK, maskSecrets } from "../../domain/conf";
-import { invalid } from "../../domain/errors";
 import { expandHostlists } from "../../domain/hostlist";
-import { OverlayBuildError } from "../../overlay/build";
-import { MissingValue, TemplateError } from "../../overlay/template";
 import type { BootBusEvent } from "../../services/events";
 import type { ApiDeps } from "./context";
 import { type ApiRouter, names, param } from "./router";
@@ -113,14 +110,8 @@ export function nodeRoutes(r: ApiRouter, deps: ApiDeps) {
       const n = deps.nodes.getNode(param(c, "name"));
       const overlays = (query.kind === "system" ? n.conf.systemOverlay : n.conf.runtimeOverlay) ?? [];
       const dec = new TextDecoder("utf-8", { fatal: true });
-      let entries: Awaited<ReturnType<typeof deps.overlays.preview>>;
-      try {
-        entries = await deps.overlays.preview(n.name, overlays);
-      } catch (e) {
-        // A template that cannot render for this node is the admin's to fix; its message says how.
-        if (e instanceof TemplateError || e instanceof MissingValue || e instanceof OverlayBuildError) throw invalid(e.message);
-        throw e;
-      }
+      // A template that cannot render for this node is an `invalid` error (400) whose message says how to fix it.
+      const entries = await deps.overlays.preview(n.name, overlays);
       const files = entries.map((e) => {
         let text: string | undefined;
         if (e.type === "file" && e.data.length <= 256 * 1024) {
