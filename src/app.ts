@@ -9,7 +9,9 @@ import { type BootBusEvent, EventBus, publishingBootState } from "./services/eve
 import { DiscoveryInbox } from "./services/inbox";
 import { ImageService } from "./services/images";
 import { NodeService } from "./services/nodes";
-import { OverlayService, guessServerSettings } from "./services/overlays";
+import { NodeSnapshot } from "./services/node-snapshot";
+import { OverlayService } from "./services/overlays";
+import { guessServerSettings } from "./config/server-settings";
 import { existsSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import type { BootStateStore, SettingsStore } from "./services/ports";
@@ -30,6 +32,8 @@ export interface Services {
   dataDir: string;
   store: OpenStore;
   nodes: NodeService;
+  /** Every node resolved, following writes by any process: the overlays', the API's and the boot routes' node cache. */
+  snapshot: NodeSnapshot;
   bootState: BootStateStore;
   bootStatus: BootStatusService;
   images: ImageService;
@@ -63,17 +67,17 @@ export function createServices(dataDir: string, opts: { log?: (line: string) => 
   // data_version changes with every commit by another connection, total_changes() with every change made
   // through this one: together, "nothing was written anywhere since the last look".
   const versionQuery = store.sqlite.query("SELECT (SELECT data_version FROM pragma_data_version) || ':' || total_changes() AS v");
+  // Changes with every node or profile write; lets a poll skip re-reading 10,000 node documents.
+  const snapshot = new NodeSnapshot({ nodeStore, version: () => (versionQuery.get() as { v: string }).v });
   const overlays = new OverlayService({
     dataDir,
-    nodeStore,
-    // Changes with every node or profile write; lets a poll skip re-reading 10,000 node documents.
-    nodesVersion: () => (versionQuery.get() as { v: string }).v,
+    snapshot,
     imageRoot: (name) => (IMAGE_NAME.test(name) && existsSync(images.rootfs(name)) ? images.rootfs(name) : undefined),
     server: guessServerSettings(networkInterfaces() as never),
   });
   const auth = new AuthService(sqliteAuthStore(store.db));
   const inbox = new DiscoveryInbox(nodes, bootState);
-  return { dataDir, store, nodes, bootState, bootStatus, images, overlays, auth, events, inbox, settingsStore: sqliteSettingsStore(store.db), close: () => store.close() };
+  return { dataDir, store, nodes, snapshot, bootState, bootStatus, images, overlays, auth, events, inbox, settingsStore: sqliteSettingsStore(store.db), close: () => store.close() };
 }
 
 /**
@@ -83,6 +87,7 @@ export function createServices(dataDir: string, opts: { log?: (line: string) => 
 export function apiDeps(svc: Services, rest: Pick<ApiDeps, "settings" | "version"> & Partial<ApiDeps>): ApiDeps {
   return {
     nodes: svc.nodes,
+    snapshot: svc.snapshot,
     bootStatus: svc.bootStatus,
     inbox: svc.inbox,
     events: svc.events,

@@ -3,7 +3,7 @@ import { dirBootFiles, embeddedIpxeFiles } from "./boot/files";
 import type { BootFiles, ImageArtifacts, OverlayArtifacts } from "./boot/ports";
 import { imageArtifacts } from "./boot/image-artifacts";
 import { BootService } from "./boot/service";
-import { serverSettingsFromServe } from "./services/overlays";
+import { serverSettingsFromServe } from "./config/server-settings";
 import type { ServeConfig } from "./config/serve";
 import type { ServeSettings } from "./config/settings";
 import { createApp } from "./http/app";
@@ -76,6 +76,7 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
     },
     log,
     leases,
+    svc.snapshot,
   );
   const stops: (() => Promise<void>)[] = [];
   // WAL checkpoints on a thread of their own, not inside a group commit (store/checkpointer.ts); stopped last.

@@ -1,8 +1,9 @@
 import { Eta } from "eta";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ResolvedNode } from "../services/nodes";
-import type { DiscoveryPolicy, NodeService } from "../services/nodes";
+import type { Conf } from "../domain/conf";
+import type { SnapshotNode } from "../services/node-snapshot";
+import type { DiscoveryPolicy, NodeService, ResolvedNode } from "../services/nodes";
 import type { BootStateStore } from "../services/ports";
 import type {
   BootArtifact,
@@ -44,6 +45,14 @@ export interface BootSettings {
   dhcpLeases?: boolean;
 }
 
+/** What the boot routes need of a node. */
+type BootNode = { name: string; conf: Conf };
+
+/** Which node a MAC is, for the HTTP boot routes: the app's node snapshot (services/node-snapshot.ts). */
+export interface NodeLookup {
+  byMac(mac: string): SnapshotNode | undefined;
+}
+
 const refuse = (status: BootRefusal["status"], message: string): BootRefusal => ({ refused: true, status, message });
 export const isRefusal = (x: BootArtifact | BootRefusal): x is BootRefusal => "refused" in x;
 
@@ -65,7 +74,16 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     private readonly log: (line: string) => void,
     /** drover's own DHCP leases: a node without a static address is known by the one drover gave it. */
     private readonly leases?: Pick<LeaseStore, "get">,
-  ) {}
+    /**
+     * Which node a MAC is for the HTTP boot routes: the node snapshot the overlays read too, so a boot file
+     * resolves its node once (default: a lookup in the store per request).
+     */
+    snapshot?: NodeLookup,
+  ) {
+    this.lookup = snapshot ?? { byMac: (mac) => nodes.findByMac(mac) };
+  }
+
+  private readonly lookup: NodeLookup;
 
   /** The address drover's DHCP server leased to this (normalized) MAC, while the lease runs. */
   private leasedAddress(mac: string): string | undefined {
@@ -181,10 +199,9 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     this.log(`boot: ${e.node ?? "unknown node"} (${e.mac}) ${e.stage}${e.address ? ` from ${e.address}` : ""}${e.detail ? `: ${e.detail}` : ""}`);
   }
 
-  /** Records an event of the HTTP boot routes now (never throws; failures are logged). */
-  private record(e: BootEvent): void {
+  /** Records an event of the HTTP boot routes now (never throws; failures are logged); `node`: the MAC's, when known. */
+  private record(e: BootEvent, node?: string): void {
     try {
-      const node = this.nodes.findByMac(e.mac)?.name;
       this.logStage({ ...e, ...(node ? { node } : {}) });
       this.state.record({ ...e, at: Date.now(), ...(node ? { node } : {}) });
     } catch (err) {
@@ -197,14 +214,14 @@ export class BootService implements DhcpBootPort, HttpBootPort {
   async ipxeScript(mac: string, req: BootRequest): Promise<{ status: number; script: string }> {
     // No discovery here: anyone can send an HTTP request naming any MAC. Discovery runs from DHCP on a
     // served interface or relay (reservation), which the iPXE script request follows.
-    const n = this.nodes.findByMac(mac);
+    const n = this.lookup.byMac(mac);
     if (!n) {
       this.record({ mac, stage: "ipxe", detail: "unconfigured script (unknown MAC)", address: req.remote });
       return { status: 200, script: this.render("unconfigured", { mac, base: req.base }) };
     }
     const denied = this.checkAssetKey(n, req);
     if (denied) {
-      this.record({ mac, stage: "error", detail: denied.message, address: req.remote });
+      this.record({ mac, stage: "error", detail: denied.message, address: req.remote }, n.name);
       return { status: denied.status, script: `#!ipxe\necho drover: ${denied.message}\nsleep 30\nreboot\n` };
     }
     const c = n.conf;
@@ -224,7 +241,7 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     const memsize = Number(req.query.memsize);
     if (plan && req.query.memsize && memsize > 0 && memsize * 1048576 < floor) {
       const msg = `node ${n.name} has ${memsize} MiB of RAM but image '${c.image}' needs at least ${Math.ceil(floor / 1048576)} MiB to boot ${choice.mode} (drover image show ${c.image}); give it more memory`;
-      this.record({ mac, stage: "error", detail: msg, address: req.remote });
+      this.record({ mac, stage: "error", detail: msg, address: req.remote }, n.name);
       return { status: 200, script: `#!ipxe\necho drover: ${msg}\necho drover: asking again in 60 seconds\nsleep 60\nchain --replace --autofree ${req.base}/ipxe/\${mac:hexhyp}?assetkey=\${asset:uristring}&uuid=\${uuid}\n` };
     }
     // Warewulf's profiles name the template "default" (drover's default profile too): that means "the
@@ -250,16 +267,16 @@ export class BootService implements DhcpBootPort, HttpBootPort {
       needMiB: Math.ceil(floor / 1048576),
       rendered: new Date().toISOString(),
     });
-    this.record({ mac, stage: "ipxe", detail: `script '${template}' (${choice.mode}: ${choice.why})`, address: req.remote });
+    this.record({ mac, stage: "ipxe", detail: `script '${template}' (${choice.mode}: ${choice.why})`, address: req.remote }, n.name);
     return { status: 200, script };
   }
 
   async file(kind: BootFileKind, mac: string, req: BootRequest): Promise<BootArtifact | BootRefusal> {
-    const n = this.nodes.findByMac(mac);
+    const n = this.lookup.byMac(mac);
     if (!n) return refuse(404, `${mac} is not a registered node`);
     const denied = this.checkAssetKey(n, req);
     if (denied) {
-      this.record({ mac, stage: "error", detail: `${kind}: ${denied.message}`, address: req.remote });
+      this.record({ mac, stage: "error", detail: `${kind}: ${denied.message}`, address: req.remote }, n.name);
       return denied;
     }
     let out: BootArtifact | BootRefusal;
@@ -307,12 +324,12 @@ export class BootService implements DhcpBootPort, HttpBootPort {
       stage: isRefusal(out) ? "error" : kind === "stage1" ? "image" : kind,
       detail: isRefusal(out) ? `${kind}: ${out.message}` : req.ifNoneMatch === out.etag ? `${kind} unchanged (304)` : (detail ?? `${kind} ${out.size} bytes`),
       address: req.remote,
-    });
+    }, n.name);
     return out;
   }
 
   async callback(mac: string, stage: "booted" | "heartbeat" | "error", req: BootRequest, detail?: string): Promise<boolean> {
-    const n = this.nodes.findByMac(mac);
+    const n = this.lookup.byMac(mac);
     if (!n) return false;
     if (this.checkAssetKey(n, req)) return false;
     // Only the node itself reports: from one of its static addresses or the one drover leased it, when drover
@@ -327,7 +344,7 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     }
     // What a node says is shown on the web page and in `node status`: plain text, one line, 200 characters.
     const clean = detail?.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, " ").replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`).slice(0, 200);
-    this.record({ mac, stage, address: req.remote, ...(clean ? { detail: clean } : {}) });
+    this.record({ mac, stage, address: req.remote, ...(clean ? { detail: clean } : {}) }, n.name);
     return true;
   }
 
@@ -336,7 +353,7 @@ export class BootService implements DhcpBootPort, HttpBootPort {
    * a node whose lease is gone (expired, declined, its address given to another machine) would be checked by
    * source port only, and root on any host could read it.
    */
-  private runtimeDenied(n: ResolvedNode, mac: string, req: BootRequest): BootRefusal | undefined {
+  private runtimeDenied(n: BootNode, mac: string, req: BootRequest): BootRefusal | undefined {
     const enforce = this.settings.secureRuntime !== false;
     const leased = this.leasedAddress(mac);
     const denied = runtimeAllowed(n, req, { enforce }, leased);
@@ -345,7 +362,7 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     return hasStatic ? undefined : refuse(403, `runtime overlay of ${n.name} refused: the node has no static address and no live DHCP lease from drover; it gets one when it boots`);
   }
 
-  private checkAssetKey(n: ResolvedNode, req: BootRequest): BootRefusal | undefined {
+  private checkAssetKey(n: BootNode, req: BootRequest): BootRefusal | undefined {
     const want = n.conf.assetKey;
     if (want && req.query.assetkey !== want) return refuse(403, `asset key does not match node ${n.name}'s`);
     return undefined;
@@ -380,7 +397,7 @@ function slicePiece(a: BootArtifact, offsetQ: string, lengthQ: string | undefine
 }
 
 /** What DHCP needs of a node for one of its MACs (`mac` normalized, as stored). */
-function reservationOf(n: ResolvedNode, mac: string): NodeReservation {
+function reservationOf(n: BootNode, mac: string): NodeReservation {
   const dev = Object.values(n.conf.networkDevices ?? {}).find((d) => d.hwaddr === mac);
   return {
     node: n.name,

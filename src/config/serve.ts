@@ -1,6 +1,6 @@
 import { networkInterfaces } from "node:os";
 import { IPXE_SETS, type IpxeSetName } from "../../assets/ipxe/update";
-import { invalid } from "../domain/errors";
+import { invalidField } from "../domain/errors";
 import { expandHostlist } from "../domain/hostlist";
 import { networkOf, parseIPv4, prefixToNetmask } from "../domain/net";
 
@@ -92,17 +92,20 @@ export function hostInterfaces(): HostInterface[] {
   return out;
 }
 
-const port = (v: string | undefined, def: number, flag: string) => {
+/** An invalid value of the option `field` (a ServeFlags key): the settings page names its field by it. */
+const bad = (field: keyof ServeFlags, msg: string) => invalidField(field, msg);
+
+const port = (v: string | undefined, def: number, field: keyof ServeFlags, flag: string) => {
   if (v === undefined) return def;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw invalid(`${flag} ${v} is not a port number (0-65535)`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw bad(field, `${flag} ${v} is not a port number (0-65535)`);
   return n;
 };
 
-function range(v: string, flag: string): { start: string; end: string } {
+function range(v: string, field: keyof ServeFlags, flag: string): { start: string; end: string } {
   const [start, end, extra] = v.split("-");
   if (!start || !end || extra !== undefined || parseIPv4(start) === undefined || parseIPv4(end) === undefined || parseIPv4(start)! > parseIPv4(end)!) {
-    throw invalid(`${flag} '${v}' is not an address range like 10.0.0.100-10.0.0.199`);
+    throw bad(field, `${flag} '${v}' is not an address range like 10.0.0.100-10.0.0.199`);
   }
   return { start, end };
 }
@@ -110,86 +113,86 @@ function range(v: string, flag: string): { start: string; end: string } {
 const inSubnet = (ip: string, net: { network: string; netmask: string }) => networkOf(ip, net.netmask) === networkOf(net.network, net.netmask);
 
 /** A range handed out on an interface must lie in its subnet and leave out the head node's own address. */
-function inside(r: { start: string; end: string }, iface: HostInterface, flag: string) {
+function inside(r: { start: string; end: string }, iface: HostInterface, field: keyof ServeFlags, flag: string) {
   const net = { network: networkOf(iface.address, iface.netmask), netmask: iface.netmask };
-  if (!inSubnet(r.start, net) || !inSubnet(r.end, net)) throw invalid(`${flag} ${r.start}-${r.end} is not inside ${iface.name}'s subnet ${net.network}/${iface.netmask}`);
+  if (!inSubnet(r.start, net) || !inSubnet(r.end, net)) throw bad(field, `${flag} ${r.start}-${r.end} is not inside ${iface.name}'s subnet ${net.network}/${iface.netmask}`);
   const own = parseIPv4(iface.address)!;
-  if (parseIPv4(r.start)! <= own && own <= parseIPv4(r.end)!) throw invalid(`${flag} ${r.start}-${r.end} includes this head node's own address ${iface.address}; start it after that address`);
+  if (parseIPv4(r.start)! <= own && own <= parseIPv4(r.end)!) throw bad(field, `${flag} ${r.start}-${r.end} includes this head node's own address ${iface.address}; start it after that address`);
 }
 
 export function resolveServeConfig(f: ServeFlags, dataDir: string, host: HostInterface[] = hostInterfaces()): Readonly<ServeConfig> {
   const names = f.interface ?? [];
   const mode = (f.dhcp ?? (names.length ? "authoritative" : "off")) as DhcpModeName;
-  if (!["authoritative", "proxy", "off"].includes(mode)) throw invalid(`--dhcp ${f.dhcp}: use authoritative, proxy or off`);
+  if (!["authoritative", "proxy", "off"].includes(mode)) throw bad("dhcp", `--dhcp ${f.dhcp}: use authoritative, proxy or off`);
   const choices = () => host.map((h) => `${h.name} (${h.address})`).join(", ") || "none found";
   let chosen: HostInterface[] = [];
   if (mode !== "off") {
     if (names.length === 0) {
-      if (host.length !== 1) throw invalid(`--dhcp ${mode} needs an interface to serve; pick one with --interface NAME (interfaces with IPv4: ${choices()})`);
+      if (host.length !== 1) throw bad("dhcp", `--dhcp ${mode} needs an interface to serve; pick one with --interface NAME (interfaces with IPv4: ${choices()})`);
       chosen = host;
     } else {
       for (const n of names) {
         const hits = host.filter((h) => h.name === n);
-        if (hits.length === 0) throw invalid(`--interface ${n}: no such interface with an IPv4 address (interfaces with IPv4: ${choices()})`);
+        if (hits.length === 0) throw bad("interface", `--interface ${n}: no such interface with an IPv4 address (interfaces with IPv4: ${choices()})`);
         const pick = f.serverIp ? hits.find((h) => h.address === f.serverIp) : hits[0];
-        if (!pick) throw invalid(`--server-ip ${f.serverIp} is not an address of ${n} (${hits.map((h) => h.address).join(", ")})`);
-        if (hits.length > 1 && !f.serverIp) throw invalid(`--interface ${n} has several addresses (${hits.map((h) => h.address).join(", ")}); choose one with --server-ip`);
+        if (!pick) throw bad("serverIp", `--server-ip ${f.serverIp} is not an address of ${n} (${hits.map((h) => h.address).join(", ")})`);
+        if (hits.length > 1 && !f.serverIp) throw bad("interface", `--interface ${n} has several addresses (${hits.map((h) => h.address).join(", ")}); choose one with --server-ip`);
         chosen.push(pick);
       }
     }
   }
-  if (f.pool && chosen.length !== 1) throw invalid("--pool applies to one interface; give exactly one --interface");
-  const pool = f.pool ? range(f.pool, "--pool") : undefined;
-  if (pool) inside(pool, chosen[0]!, "--pool");
-  for (const d of f.dns ?? []) if (parseIPv4(d) === undefined) throw invalid(`--dns ${d} is not an IPv4 address`);
-  if (f.router && parseIPv4(f.router) === undefined) throw invalid(`--router ${f.router} is not an IPv4 address`);
+  if (f.pool && chosen.length !== 1) throw bad("pool", "--pool applies to one interface; give exactly one --interface");
+  const pool = f.pool ? range(f.pool, "pool", "--pool") : undefined;
+  if (pool) inside(pool, chosen[0]!, "pool", "--pool");
+  for (const d of f.dns ?? []) if (parseIPv4(d) === undefined) throw bad("dns", `--dns ${d} is not an IPv4 address`);
+  if (f.router && parseIPv4(f.router) === undefined) throw bad("router", `--router ${f.router} is not an IPv4 address`);
   const relaySubnets = (f.relaySubnet ?? []).map((spec) => {
     // NETWORK/PREFIX[,router=IP][,pool=A-B]
     const [cidr, ...kv] = spec.split(",");
     const [net, prefix] = (cidr ?? "").split("/");
-    if (!net || parseIPv4(net) === undefined || !prefix || !/^\d+$/.test(prefix)) throw invalid(`--relay-subnet '${spec}': expected NETWORK/PREFIX[,router=IP][,pool=A-B], e.g. 10.1.0.0/24,router=10.1.0.1,pool=10.1.0.100-10.1.0.199`);
+    if (!net || parseIPv4(net) === undefined || !prefix || !/^\d+$/.test(prefix)) throw bad("relaySubnet", `--relay-subnet '${spec}': expected NETWORK/PREFIX[,router=IP][,pool=A-B], e.g. 10.1.0.0/24,router=10.1.0.1,pool=10.1.0.100-10.1.0.199`);
     const netmask = prefixToNetmask(Number(prefix));
     const out: ServeConfig["dhcp"]["relaySubnets"][number] = { network: networkOf(net, netmask), netmask };
     for (const p of kv) {
       const [k, v] = p.split("=");
       if (k === "router" && v && parseIPv4(v) !== undefined) out.router = v;
       else if (k === "pool" && v) {
-        out.pool = range(v, "--relay-subnet pool");
-        if (!inSubnet(out.pool.start, out) || !inSubnet(out.pool.end, out)) throw invalid(`--relay-subnet '${spec}': the pool is not inside ${out.network}/${prefix}`);
-      } else throw invalid(`--relay-subnet '${spec}': unknown part '${p}'`);
+        out.pool = range(v, "relaySubnet", "--relay-subnet pool");
+        if (!inSubnet(out.pool.start, out) || !inSubnet(out.pool.end, out)) throw bad("relaySubnet", `--relay-subnet '${spec}': the pool is not inside ${out.network}/${prefix}`);
+      } else throw bad("relaySubnet", `--relay-subnet '${spec}': unknown part '${p}'`);
     }
     return out;
   });
   const ipxeBuild = (f.ipxeBuild ?? "current") as IpxeSetName;
-  if (!(ipxeBuild in IPXE_SETS)) throw invalid(`--ipxe-build ${f.ipxeBuild}: use ${Object.keys(IPXE_SETS).join(" or ")} (assets/ipxe/SOURCES.md)`);
-  if (f.ipxeDir && f.ipxeBuild) throw invalid("--ipxe-build chooses an embedded set; with --ipxe-dir the directory's builds are served instead: give one of them");
+  if (!(ipxeBuild in IPXE_SETS)) throw bad("ipxeBuild", `--ipxe-build ${f.ipxeBuild}: use ${Object.keys(IPXE_SETS).join(" or ")} (assets/ipxe/SOURCES.md)`);
+  if (f.ipxeDir && f.ipxeBuild) throw bad("ipxeBuild", "--ipxe-build chooses an embedded set; with --ipxe-dir the directory's builds are served instead: give one of them");
   const pollSeconds = f.pollInterval === undefined ? 60 : Number(f.pollInterval);
-  if (!Number.isInteger(pollSeconds) || pollSeconds < 1 || pollSeconds > 86400) throw invalid(`--poll-interval ${f.pollInterval}: a whole number of seconds, 1-86400`);
+  if (!Number.isInteger(pollSeconds) || pollSeconds < 1 || pollSeconds > 86400) throw bad("pollInterval", `--poll-interval ${f.pollInterval}: a whole number of seconds, 1-86400`);
   const leaseSeconds = f.leaseTime === undefined ? 86400 : Number(f.leaseTime);
-  if (!Number.isInteger(leaseSeconds) || leaseSeconds < 60) throw invalid(`--lease-time ${f.leaseTime}: at least 60 seconds`);
+  if (!Number.isInteger(leaseSeconds) || leaseSeconds < 60) throw bad("leaseTime", `--lease-time ${f.leaseTime}: at least 60 seconds`);
 
   let register: ServeConfig["discovery"]["register"];
   if (f.registerPattern) {
     expandHostlist(f.registerPattern); // validates
     register = { pattern: f.registerPattern, ...(f.registerProfile?.length ? { profiles: f.registerProfile } : {}) };
     if (f.registerRange) {
-      const r = range(f.registerRange, "--register-range");
+      const r = range(f.registerRange, "registerRange", "--register-range");
       const iface = chosen[0];
-      if (iface) inside(r, iface, "--register-range");
+      if (iface) inside(r, iface, "registerRange", "--register-range");
       register.range = { ...r, netmask: iface?.netmask ?? "255.255.255.0", ...(f.router ? { gateway: f.router } : {}) };
     }
-  } else if (f.registerProfile?.length) throw invalid("--register-profile needs --register-pattern");
-  else if (f.registerRange) throw invalid("--register-range needs --register-pattern (the names to give new nodes, e.g. n[001-999])");
-  if (register && !f.discovery) throw invalid("--register-pattern registers unknown machines during discovery; add --discovery");
+  } else if (f.registerProfile?.length) throw bad("registerProfile", "--register-profile needs --register-pattern");
+  else if (f.registerRange) throw bad("registerRange", "--register-range needs --register-pattern (the names to give new nodes, e.g. n[001-999])");
+  if (register && !f.discovery) throw bad("registerPattern", "--register-pattern registers unknown machines during discovery; add --discovery");
 
   const cfg: ServeConfig = {
-    http: { port: port(f.port, 9873, "--port"), listen: f.listen ?? "0.0.0.0" },
+    http: { port: port(f.port, 9873, "port", "--port"), listen: f.listen ?? "0.0.0.0" },
     // --listen binds TFTP too: a head node that serves HTTP on one address does not answer TFTP on every other.
-    tftp: { enabled: f.tftp !== false, port: port(f.tftpPort, 69, "--tftp-port"), address: f.listen ?? "0.0.0.0" },
+    tftp: { enabled: f.tftp !== false, port: port(f.tftpPort, 69, "tftpPort", "--tftp-port"), address: f.listen ?? "0.0.0.0" },
     dhcp: {
       mode,
-      port: port(f.dhcpPort, 67, "--dhcp-port"),
-      pxePort: port(f.pxePort, 4011, "--pxe-port"),
+      port: port(f.dhcpPort, 67, "dhcpPort", "--dhcp-port"),
+      pxePort: port(f.pxePort, 4011, "pxePort", "--pxe-port"),
       interfaces: chosen.map((h) => ({
         name: h.name,
         serverIp: h.address,

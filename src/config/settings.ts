@@ -99,9 +99,7 @@ export const RESTART_FIELDS: readonly FieldSpec[] = [
 ];
 
 const BY_KEY = new Map(LIVE_FIELDS.map((f) => [f.key as string, f]));
-const BY_FLAG = new Map<string, FieldSpec>([...LIVE_FIELDS, ...RESTART_FIELDS].map((f) => [f.flag, f]));
-BY_FLAG.set("--no-ipv6-ra", BY_KEY.get("ipv6Ra")!);
-BY_FLAG.set("--tftp", RESTART_FIELDS.find((f) => f.key === "tftp")!);
+const BY_OPTION = new Map<string, FieldSpec>([...LIVE_FIELDS, ...RESTART_FIELDS].map((f) => [f.option, f]));
 
 /**
  * The flags `resolveServeConfig` sees: the command line's values (its defaults included), with every saved
@@ -123,18 +121,14 @@ export function resolveWithFields(flags: ServeFlags, dataDir: string, hosts: Hos
     return resolveServeConfig(flags, dataDir, hosts);
   } catch (e) {
     if (!(e instanceof DroverError) || e.kind !== "invalid") throw e;
-    const field = fieldOfMessage(e.message);
-    throw field ? invalid(`${field}: ${e.message}`, e.details) : e;
+    const field = settingOf(e);
+    throw field ? new DroverError("invalid", `${field}: ${e.message}`, e.details, field) : e;
   }
 }
 
-/** The settings field an error of resolveServeConfig is about: the first flag it names. */
-export function fieldOfMessage(message: string): string | undefined {
-  for (const m of message.matchAll(/--[a-z0-9-]+/g)) {
-    const f = BY_FLAG.get(m[0]);
-    if (f) return f.key;
-  }
-  return undefined;
+/** The settings field an error of resolveServeConfig is about (its `field` is the option's ServeFlags key). */
+export function settingOf(e: DroverError): string | undefined {
+  return e.field === undefined ? undefined : BY_OPTION.get(e.field)?.key;
 }
 
 /** How a field reached its current value, and whether the page may change it. */

@@ -10,6 +10,8 @@ export class DroverError extends Error {
     message: string,
     /** Extra lines (one problem each) when a single operation found several. */
     readonly details: readonly string[] = [],
+    /** The input the error is about, when one is (a `drover serve` option: "pool", "leaseTime"). */
+    readonly field?: string,
   ) {
     super(message);
     this.name = "DroverError";
@@ -17,6 +19,8 @@ export class DroverError extends Error {
 }
 
 export const invalid = (msg: string, details: readonly string[] = []) => new DroverError("invalid", msg, details);
+/** An invalid value of one named input. */
+export const invalidField = (field: string, msg: string) => new DroverError("invalid", msg, [], field);
 export const notFound = (msg: string) => new DroverError("not-found", msg);
 export const conflict = (msg: string, details: readonly string[] = []) => new DroverError("conflict", msg, details);
 export const inUse = (msg: string) => new DroverError("in-use", msg);

@@ -1,7 +1,10 @@
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { conflict, invalid, notFound } from "../domain/errors";
 import { OVERLAY_NAME } from "../domain/names";
+import { cleanRel, resolveIn } from "../image/fspath";
+import { atomicWrite } from "./atomic";
 import { BUILTIN_DIRS, BUILTIN_FILES } from "./builtin/index";
 
 /**
@@ -52,6 +55,16 @@ function withRequires(t: OverlayTree): OverlayTree {
 }
 
 export { OVERLAY_NAME };
+
+/** One entry of a Warewulf overlay directory being imported. */
+export type WarewulfEntry =
+  | { type: "file"; path: string; mode: number; uid: number; gid: number; data: Uint8Array }
+  | { type: "dir"; path: string; mode: number; uid: number; gid: number }
+  | { type: "symlink"; path: string; target: string; mode: number; uid: number; gid: number };
+
+function checkName(name: string) {
+  if (!OVERLAY_NAME.test(name)) throw invalid(`overlay name ${JSON.stringify(name)} is not valid: use letters, digits, '.', '_', '-', '+'`);
+}
 
 const enc = new TextEncoder();
 
@@ -146,6 +159,157 @@ export class OverlayRepo {
   copySite(from: string, to: string) {
     cpSync(this.ensureSite(from), this.siteDir(to), { recursive: true, preserveTimestamps: true });
   }
+
+  // ---- editing site overlays (OverlayService checks who uses an overlay first where that matters) ----
+
+  /** A path inside a site overlay, refusing `..`, NUL and symlinks that leave it. */
+  private sitePath(name: string, file: string): { dir: string; rel: string; path: string } {
+    checkName(name);
+    let rel: string;
+    try {
+      rel = cleanRel(file);
+    } catch (e) {
+      throw invalid((e as Error).message);
+    }
+    if (!rel) throw invalid("give a path inside the overlay, e.g. etc/motd.eta");
+    const dir = this.siteDir(name);
+    const path = resolveIn(dir, rel);
+    if (!path.startsWith(`${dir}/`)) throw invalid(`${file} leaves overlay ${name}`);
+    return { dir, rel, path };
+  }
+
+  /** Creates an empty site overlay. */
+  create(name: string): string {
+    checkName(name);
+    if (this.exists(name)) throw conflict(`overlay ${name} already exists${this.isBuiltin(name) ? " (built in; 'drover overlay edit' copies it to the site)" : ""}`);
+    return this.ensureSite(name);
+  }
+
+  /** Deletes a site overlay whole (a built-in of the same name shows through again). */
+  deleteSite(name: string): void {
+    const dir = this.siteDir(name);
+    const trash = `${dir}.deleted-${process.pid}`;
+    renameSync(dir, trash);
+    rmSync(trash, { recursive: true, force: true });
+  }
+
+  /** Deletes one file or directory of a site overlay (a directory with files in it only with `force`). */
+  deletePath(name: string, file: string, force: boolean): void {
+    const { path, rel } = this.sitePath(name, file);
+    if (!existsSync(path)) throw notFound(`overlay ${name} has no ${rel} in the site copy`);
+    if (statSync(path).isDirectory() && readdirSync(path).length && !force) throw invalid(`${rel} in overlay ${name} is a directory with files in it; pass --force to delete them too`);
+    rmSync(path, { recursive: true });
+  }
+
+  /** Whether a site overlay of this name exists. */
+  hasSite(name: string): boolean {
+    return OVERLAY_NAME.test(name) && existsSync(this.siteDir(name));
+  }
+
+  /** Writes a file into the site copy of an overlay (copying a built-in first), atomically. */
+  writeFile(name: string, file: string, data: Uint8Array | string, opts: { mode?: number; uid?: number; gid?: number } = {}): string {
+    this.ensureSite(name);
+    const { path, rel } = this.sitePath(name, file);
+    const mode = opts.mode ?? (existsSync(path) ? statSync(path).mode & 0o7777 : 0o644);
+    atomicWrite(path, data, { mode, dirMode: 0o755, ...(opts.uid !== undefined ? { uid: opts.uid } : {}), ...(opts.gid !== undefined ? { gid: opts.gid } : {}) });
+    return rel;
+  }
+
+  mkdir(name: string, dir: string, mode = 0o755): void {
+    this.ensureSite(name);
+    const { path } = this.sitePath(name, dir);
+    mkdirSync(path, { recursive: true, mode });
+    chmodSync(path, mode);
+  }
+
+  chmod(name: string, file: string, mode: number): void {
+    this.ensureSite(name);
+    const { path, rel } = this.sitePath(name, file);
+    if (!existsSync(path)) throw notFound(`overlay ${name} has no ${rel}`);
+    chmodSync(path, mode);
+  }
+
+  chown(name: string, file: string, uid: number, gid: number): void {
+    this.ensureSite(name);
+    const { path, rel } = this.sitePath(name, file);
+    if (!existsSync(path)) throw notFound(`overlay ${name} has no ${rel}`);
+    chownSync(path, uid, gid);
+  }
+
+  /**
+   * Makes a site overlay of entries read by readWarewulfOverlay, replacing a site overlay of that name whole
+   * (a Warewulf site overlay shadows the distribution's whole, as drover's do): built in a temporary directory
+   * and renamed into place, so a node never sees half an overlay. `.ww` templates are kept: drover renders
+   * them with Go's template semantics.
+   */
+  writeSiteOverlay(name: string, entries: readonly WarewulfEntry[]): { replaced: boolean } {
+    checkName(name);
+    const dir = this.siteDir(name);
+    const tmp = `${dir}.import-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true, mode: 0o755 });
+    try {
+      for (const e of entries) {
+        const p = resolveIn(tmp, cleanRel(e.path));
+        if (!p.startsWith(`${tmp}/`)) throw invalid(`${e.path} leaves overlay ${name}`);
+        if (e.type === "dir") mkdirSync(p, { recursive: true, mode: e.mode });
+        else if (e.type === "symlink") symlinkSync(e.target, p);
+        else writeFileSync(p, e.data, { mode: e.mode });
+        if (e.type !== "symlink") chmodSync(p, e.mode);
+        lchownSync(p, e.uid, e.gid);
+      }
+      const replaced = existsSync(dir);
+      mkdirSync(dirname(dir), { recursive: true });
+      if (replaced) {
+        const old = `${dir}.replaced-${process.pid}`;
+        renameSync(dir, old);
+        renameSync(tmp, dir);
+        rmSync(old, { recursive: true, force: true });
+      } else renameSync(tmp, dir);
+      return { replaced };
+    } catch (e) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
+  }
+}
+
+/**
+ * Reads a Warewulf overlay directory (`NAME/rootfs/…` since Warewulf 4.5, `NAME/…` before) into memory:
+ * files, directories and symlinks with their modes and owners. Throws (invalid) on what cannot be read,
+ * before anything is written; other file types (devices, sockets) are left out with a note.
+ */
+export function readWarewulfOverlay(dir: string): { root: string; entries: WarewulfEntry[]; notes: string[] } {
+  const root = existsSync(join(dir, "rootfs")) && statSync(join(dir, "rootfs")).isDirectory() ? join(dir, "rootfs") : dir;
+  const entries: WarewulfEntry[] = [];
+  const notes: string[] = [];
+  const walk = (rel: string) => {
+    let names: string[];
+    try {
+      names = readdirSync(join(root, rel)).sort();
+    } catch (e) {
+      throw invalid(`cannot read ${join(root, rel)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    for (const n of names) {
+      const r = rel ? `${rel}/${n}` : n;
+      const p = join(root, r);
+      const st = lstatSync(p);
+      const own = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+      if (st.isDirectory()) {
+        entries.push({ type: "dir", path: r, ...own });
+        walk(r);
+      } else if (st.isSymbolicLink()) entries.push({ type: "symlink", path: r, target: readlinkSync(p), ...own });
+      else if (st.isFile()) {
+        try {
+          entries.push({ type: "file", path: r, data: new Uint8Array(readFileSync(p)), ...own });
+        } catch (e) {
+          throw invalid(`cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        }
+      } else notes.push(`${p} is not a file, directory or symlink: left out`);
+    }
+  };
+  walk("");
+  return { root, entries, notes };
 }
 
 /** Stats every entry below dir: a signature (path, type, mode, owner, size, mtime, ctime, inode) and the paths. */

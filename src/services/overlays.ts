@@ -1,33 +1,27 @@
-import { spawnSync } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, chownSync, closeSync, existsSync, lchownSync, lstatSync, mkdirSync, openSync, writeSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { availableParallelism, hostname } from "node:os";
-import { dirname, join, resolve as resolvePath } from "node:path";
-import type { ArtifactPart, BootArtifact, BootRefusal, BootRequest, OverlayArtifacts } from "../boot/ports";
-import { resolve } from "../domain/cascade";
+import { join, resolve as resolvePath } from "node:path";
+import type { BootArtifact, BootRefusal, OverlayArtifacts } from "../boot/ports";
 import type { Conf } from "../domain/conf";
-import { conflict, inUse, invalid, notFound } from "../domain/errors";
-import { cleanRel, resolveIn } from "../image/fspath";
+import { inUse, invalid, notFound } from "../domain/errors";
+import { cleanRel } from "../image/fspath";
 import { matchNames } from "../domain/hostlist";
-import { type ArchiveNote, type BuiltArchive, type Dep, type HostEnv, type NodeInput, OverlayBuildError, type Snapshot, depsCurrent, hashOf } from "../overlay/build";
-import { type PeerView, type ServerSettings, nodeView, peerView, serverView } from "../overlay/data";
+import { type ArchiveKind, ArchiveCache, type Built, type CacheMeta } from "../overlay/archive-cache";
+import { type ArchiveNote, type NodeInput, OverlayBuildError, type Snapshot, hashOf } from "../overlay/build";
+import { type PeerView, type ServerSettings, peerView, serverView } from "../overlay/data";
 import { type ReadEntry, readCpio } from "../overlay/cpio";
+import { generateHostKey, prepareHostKeys } from "../overlay/host-keys";
 import { type LintWarning, lintOverlays } from "../overlay/lint";
 import { type BuildJob, BuildPool, type JobResult, type PoolInit, type SnapPatch } from "../overlay/pool";
-import { OVERLAY_NAME, OverlayRepo, type OverlayTree } from "../overlay/repo";
-import { type RuntimeSecurity, runtimeAllowed } from "../overlay/security";
+import { OverlayRepo, type OverlayTree } from "../overlay/repo";
 import { MissingValue, type RenderedFile, TEMPLATE_SUFFIX, TemplateError, etaSyntaxProblem } from "../overlay/template";
 import { wwSyntaxError } from "../overlay/warewulf";
 import { COMMIT, VERSION } from "../version";
-import type { NodeStore, StoreRevision } from "./ports";
+import { NodeSnapshot, type NodeView } from "./node-snapshot";
+import type { NodeStore } from "./ports";
 
-/** One entry of a Warewulf overlay directory being imported. */
-export type WarewulfEntry =
-  | { type: "file"; path: string; mode: number; uid: number; gid: number; data: Uint8Array }
-  | { type: "dir"; path: string; mode: number; uid: number; gid: number }
-  | { type: "symlink"; path: string; target: string; mode: number; uid: number; gid: number };
-
-export type OverlayKind = "system" | "runtime";
+export type OverlayKind = ArchiveKind;
 
 /** A template problem found before saving (OverlayService.checkFile): where it is, for the node it was rendered for. */
 export interface TemplateProblem {
@@ -87,22 +81,17 @@ function keepNodeIndependent(memo: Snapshot["memo"]): Snapshot["memo"] {
   return new Map([...memo].filter(([, v]) => !v.usesAll));
 }
 
-export interface OverlayServiceOptions {
+/** Where the service's nodes come from: the app's shared snapshot, or one of its own over a store. */
+export type OverlayNodes = { snapshot: NodeSnapshot } | { nodeStore: NodeStore; nodesVersion?: () => string };
+
+export type OverlayServiceOptions = OverlayNodes & {
   dataDir: string;
-  /** Raw node and profile documents; the service resolves them itself, incrementally. */
-  nodeStore: NodeStore;
-  /**
-   * A cheap value that changes whenever anything may have been written (the composition root derives it
-   * from SQLite). Without it every request asks the store for its change counters (one small read).
-   */
-  nodesVersion?: () => string;
   /** An image's root directory when the image exists. */
   imageRoot: (image: string) => string | undefined;
   /** The head node as nodes see it. `drover serve` passes its own; the CLI a guess from the host. */
   server: ServerSettings;
   /** Root for it.include() (default "/"). */
   headRoot?: string;
-  security?: RuntimeSecurity;
   log?: (line: string) => void;
   /**
    * Where built archives go (default `<dataDir>/overlay-cache`). It is a cache, rebuilt from the inputs
@@ -117,29 +106,7 @@ export interface OverlayServiceOptions {
   templateTimeoutMs?: number;
   /** How much the process may grow while templates render before the render threads are stopped (default 1 GiB). */
   templateMemoryBytes?: number;
-}
-
-interface CacheMeta {
-  key: string;
-  /** Set when a template read allNodes: the all-nodes hash it was built against. */
-  peersHash?: string;
-  deps: Dep[];
-  /** Shared gzip members (digests, stored once under shared/) that come before `file`, in order. */
-  shared?: string[];
-  /** The node's own member: a file of its own (the whole archive when nothing is shared), or a batch's pack. */
-  file: string;
-  /** Where the node's member is in a pack (`overlay build`), and how long. */
-  offset?: number;
-  length?: number;
-  /** The node's previous own file (never a pack), kept while downloads may still read it. */
-  prev?: string;
-  etag: string;
-  size: number;
-  files: number;
-  /** Overlays skipped or dropped and what templates left out (see ArchiveNote). */
-  notes?: ArchiveNote[];
-  builtAt: string;
-}
+};
 
 export interface BuildOutcome {
   node: string;
@@ -151,16 +118,9 @@ export interface BuildOutcome {
   notes?: ArchiveNote[];
 }
 
-interface State {
-  version?: string;
-  /** The store's change counters when this state was read. */
-  rev?: StoreRevision;
-  /** Nodes' own documents, as read. */
-  own: Map<string, Conf>;
-  nodeJson: Map<string, string>;
-  profilesJson: string;
-  profiles: Map<string, Conf>;
-  resolved: Map<string, NodeInput>;
+/** What the overlays derive from a node view: every node's peer view, their hashes, the batch snapshot. */
+interface Peers {
+  view: NodeView;
   peerJson: Map<string, string>;
   /** Each node's peer view, reused while the node is unchanged. */
   peerViews: Map<string, PeerView>;
@@ -169,64 +129,15 @@ interface State {
   /** Their sums, kept up to date as nodes change (a change costs its own hashes, not 10,000 additions). */
   peerSum: [bigint, bigint];
   snap: Snapshot;
+  /** What snapshot() returns for this view. */
+  out: OverlaySnapshot;
 }
 
-const MAX_MEMO = 2000;
-/** How long a shared member or pack no current archive uses is kept (downloads of older archives may still read it). */
-const GARBAGE_GRACE_MS = 10 * 60_000;
-
-/** A built archive as `store` takes it, from this thread (BuiltArchive) or a build thread (JobResult). */
-type Built = Pick<BuiltArchive, "own" | "size" | "etag" | "deps" | "usesAll" | "files" | "notes"> & { shared: { digest: string; gz?: Uint8Array }[] };
-
-/** One `overlay build`: the metadata it wrote, its pack, the shared members it has stored, the per-node metadata files. */
-interface Batch {
-  metas: Map<string, CacheMeta>;
-  /** Metadata of members still in the pack's buffer: made known once they are written. */
-  pending: [string, CacheMeta][];
-  pack: Pack;
-  shared: Set<string>;
-  metaFiles: ReadonlySet<string>;
-}
-
-/** A batch writes its pack in pieces of about this size. */
-const PACK_FLUSH = 1 << 20;
-
-/**
- * The nodes' own members of one batch, appended to one file (creating 20,000 small files costs more than
- * building them on a busy disk) through a buffer. Bytes once written are never rewritten; the caller makes
- * a member's metadata known only after flush() (OverlayService.flush).
- */
-class Pack {
-  private fd?: number;
-  private size = 0;
-  private chunks: Uint8Array[] = [];
-  buffered = 0;
-  readonly file = `pack-${Date.now().toString(36)}-${process.pid}-${randomBytes(4).toString("hex")}.own`;
-
-  constructor(private readonly dir: string) {}
-
-  append(data: Uint8Array): { file: string; offset: number; length: number } {
-    const offset = this.size + this.buffered;
-    this.chunks.push(data);
-    this.buffered += data.length;
-    return { file: this.file, offset, length: data.length };
-  }
-
-  flush() {
-    if (this.buffered === 0) return;
-    this.fd ??= openSync(join(this.dir, this.file), "wx", 0o600);
-    const buf = Buffer.concat(this.chunks, this.buffered);
-    let o = 0;
-    while (o < buf.length) o += writeSync(this.fd, buf, o, buf.length - o, this.size + o);
-    this.size += buf.length;
-    this.chunks = [];
-    this.buffered = 0;
-  }
-
-  close() {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-  }
+/** The nodes and what every node's render shares, at one moment. */
+export interface OverlaySnapshot {
+  resolved: ReadonlyMap<string, NodeInput>;
+  profiles: ReadonlyMap<string, Conf>;
+  snap: Snapshot;
 }
 
 /**
@@ -248,139 +159,86 @@ class Pack {
  */
 export class OverlayService implements OverlayArtifacts {
   readonly repo: OverlayRepo;
-  private readonly cacheRoot: string;
-  private readonly env: HostEnv;
+  private readonly cache: ArchiveCache;
+  private readonly nodes: NodeSnapshot;
+  private readonly env: { headRoot: string; version: string; host: string; secretsRoot: string };
   private server: ServerSettings;
-  private state?: State;
-  private readonly metas = new Map<string, CacheMeta>();
-  /** The last `overlay build`'s metadata (index.json), loaded on first use. */
-  private index?: Map<string, CacheMeta>;
+  private serverPart: { server: Snapshot["server"]; serverHash: string };
+  private peers?: Peers;
   private readonly log: (line: string) => void;
 
   constructor(private readonly opts: OverlayServiceOptions) {
     this.repo = new OverlayRepo(join(opts.dataDir, "overlays"));
-    this.cacheRoot = opts.cacheDir ?? join(opts.dataDir, "overlay-cache");
+    this.cache = new ArchiveCache(opts.cacheDir ?? join(opts.dataDir, "overlay-cache"));
+    this.nodes = "snapshot" in opts ? opts.snapshot : new NodeSnapshot({ nodeStore: opts.nodeStore, ...(opts.nodesVersion ? { version: opts.nodesVersion } : {}) });
     this.server = opts.server;
     this.log = opts.log ?? (() => {});
-    this.env = {
-      headRoot: opts.headRoot ?? "/",
-      imageRoot: opts.imageRoot,
-      nodeSecretsDir: (node) => join(opts.dataDir, "nodes", node),
-      ensureHostKey: (path, type, node) => ensureHostKey(path, type, node),
-      version: `${VERSION} (${COMMIT})`,
-      host: opts.server.hostname ?? hostname(),
-    };
+    this.env = { headRoot: opts.headRoot ?? "/", version: `${VERSION} (${COMMIT})`, host: opts.server.hostname ?? hostname(), secretsRoot: join(opts.dataDir, "nodes") };
+    this.serverPart = this.serverOf();
+  }
+
+  private serverOf() {
+    const server = serverView({ ...this.server, hostname: this.env.host });
+    return { server, serverHash: hashOf(JSON.stringify(server), this.env.host) };
   }
 
   /** Replaces the server settings (`drover serve` calls this with its resolved configuration). */
   setServer(server: ServerSettings) {
     this.server = server;
     this.env.host = server.hostname ?? hostname();
-    this.state = undefined;
+    this.serverPart = this.serverOf();
+    this.peers = undefined;
   }
 
   get serverSettings(): Readonly<ServerSettings> {
     return this.server;
   }
 
-  // ---- the node snapshot ----
+  // ---- the peers: what every node's templates see of all nodes ----
 
   /**
-   * All nodes resolved, re-resolving only those whose document changed (all of them when a profile
-   * changed). The all-nodes data templates see is built here once per change, not once per node.
+   * All nodes resolved (the node snapshot) and the all-nodes data templates see, built here once per change,
+   * not once per node: only changed nodes' peer views are made again.
    */
-  snapshot(): State {
-    const version = this.opts.nodesVersion?.();
-    const prev = this.state;
-    if (prev && version !== undefined && prev.version === version) return prev;
-    // What changed since the last look, by the store's change counters: only the nodes written since then
-    // are read. A profile change or a deletion reads everything again (and re-resolves what differs).
-    const seen = this.opts.nodeStore.read((tx) => {
-      const rev = tx.revision();
-      if (!prev?.rev || rev.profiles !== prev.rev.profiles || rev.nodeDeletes !== prev.rev.nodeDeletes) return { rev, all: { nodes: tx.nodes(), profiles: tx.profiles() } };
-      return { rev, docs: rev.nodes === prev.rev.nodes ? new Map<string, Conf>() : tx.nodes(tx.nodesWrittenSince(prev.rev.nodes)) };
-    });
-    let all = seen.all;
-    let rev = seen.rev;
-    if (!all) {
-      const quick = this.applyChanges(prev!, seen.docs!, rev, version);
-      if (quick) return quick;
-      // A node was added: the general path, on one consistent reading.
-      ({ rev, all } = this.opts.nodeStore.read((tx) => ({ rev: tx.revision(), all: { nodes: tx.nodes(), profiles: tx.profiles() } })));
-    }
-    const { nodes, profiles } = all;
-    const profilesJson = JSON.stringify([...profiles.entries()]);
-    const profilesSame = prev?.profilesJson === profilesJson;
-    const nodeJson = new Map<string, string>();
-    const resolved = new Map<string, NodeInput>();
+  snapshot(): OverlaySnapshot {
+    const view = this.nodes.current();
+    const prev = this.peers;
+    if (prev && prev.view === view) return prev.out;
+    if (prev && view.changedFrom?.base === prev.view) return this.applyChanges(prev, view, view.changedFrom.names);
+    const prevResolved = prev?.view.resolved;
     const peerJson = new Map<string, string>();
     const peerViews = new Map<string, PeerView>();
     const peerHashes = new Map<string, [bigint, bigint]>();
-    let changed = !prev || nodes.size !== prev.resolved.size;
-    for (const [name, own] of nodes) {
-      const old = prev?.resolved.get(name);
-      const json = JSON.stringify(own);
-      if (old && profilesSame && prev!.nodeJson.get(name) === json) {
-        nodeJson.set(name, prev!.nodeJson.get(name)!);
-        resolved.set(name, old);
+    for (const [name, input] of view.resolved) {
+      if (prevResolved?.get(name) === input) {
         peerJson.set(name, prev!.peerJson.get(name)!);
         peerViews.set(name, prev!.peerViews.get(name)!);
         peerHashes.set(name, prev!.peerHashes.get(name)!);
         continue;
       }
-      nodeJson.set(name, json);
-      changed = true;
-      const r = resolve(own, (p) => profiles.get(p));
-      resolved.set(name, { name, conf: r.conf, profiles: r.profiles });
-      const pv = peerView(name, r.conf);
+      const pv = peerView(name, input.conf);
       peerViews.set(name, pv);
       const pj = JSON.stringify(pv);
       peerJson.set(name, pj);
       peerHashes.set(name, [BigInt(Bun.hash(pj, 1)), BigInt(Bun.hash(pj, 2))]);
     }
-    const server = serverView({ ...this.server, hostname: this.env.host });
-    const serverHash = hashOf(JSON.stringify(server), this.env.host);
-    if (prev && !changed && prev.snap.serverHash === serverHash) {
-      prev.version = version;
-      prev.rev = rev;
-      return prev;
-    }
     const peerSum = sumHashes(peerHashes);
     const peersHash = peersHashOf(peerSum, peerHashes.size);
-    const snap: Snapshot =
-      prev && prev.snap.peersHash === peersHash && prev.snap.serverHash === serverHash
-        ? prev.snap
-        : { peers: [...peerViews.values()], peersHash, server, serverHash, memo: prev && prev.snap.serverHash === serverHash ? keepNodeIndependent(prev.snap.memo) : new Map() };
-    this.state = { version, rev, own: nodes, nodeJson, profilesJson, profiles, resolved, peerJson, peerViews, peerHashes, peerSum, snap };
-    return this.state;
+    const snap: Snapshot = prev && prev.snap.peersHash === peersHash ? prev.snap : { peers: [...peerViews.values()], peersHash, ...this.serverPart, memo: prev ? keepNodeIndependent(prev.snap.memo) : new Map() };
+    this.peers = { view, peerJson, peerViews, peerHashes, peerSum, snap, out: { resolved: view.resolved, profiles: view.profiles, snap } };
+    return this.peers.out;
   }
 
   /**
-   * The common case at scale: a few nodes changed, none was added or removed, profiles did not change.
-   * Updates the previous state in place (only build() holds parts of it across an await, and it holds
-   * `resolved` and `snap`, which are replaced here, never changed) so that the cost is the changed nodes
-   * plus O(N) cheap additions. Returns undefined when the general path must run (a node was added).
+   * A few nodes changed (none added or removed, no profile changed): their peer views are made again and the
+   * sums updated in place (only build() holds parts of a snapshot across an await, and it holds `resolved`
+   * and `snap`, which are replaced here, never changed), so the cost is the changed nodes plus O(N) cheap
+   * additions.
    */
-  private applyChanges(prev: State, docs: Map<string, Conf>, rev: StoreRevision, version: string | undefined): State | undefined {
-    for (const name of docs.keys()) if (!prev.resolved.has(name)) return undefined;
-    prev.version = version;
-    prev.rev = rev;
+  private applyChanges(prev: Peers, view: NodeView, names: readonly string[]): OverlaySnapshot {
     let peersChanged = false;
-    let fresh = false;
-    for (const [name, own] of docs) {
-      const j = JSON.stringify(own);
-      if (prev.nodeJson.get(name) === j) continue;
-      // Readers cache what they derive from `resolved` by its identity (the API's node table): a changed
-      // snapshot gets a new map (O(N) pointer copies), never an old map changed under them.
-      if (!fresh) {
-        prev.resolved = new Map(prev.resolved);
-        fresh = true;
-      }
-      prev.nodeJson.set(name, j);
-      prev.own.set(name, own);
-      const r = resolve(own, (p) => prev.profiles.get(p));
-      prev.resolved.set(name, { name, conf: r.conf, profiles: r.profiles });
-      const pv = peerView(name, r.conf);
+    for (const name of names) {
+      const pv = peerView(name, view.resolved.get(name)!.conf);
       const pj = JSON.stringify(pv);
       if (prev.peerJson.get(name) === pj) continue;
       peersChanged = true;
@@ -395,7 +253,9 @@ export class OverlayService implements OverlayArtifacts {
       const snap = prev.snap;
       prev.snap = { peers: [...prev.peerViews.values()], peersHash: peersHashOf(prev.peerSum, prev.peerHashes.size), server: snap.server, serverHash: snap.serverHash, memo: keepNodeIndependent(snap.memo) };
     }
-    return prev;
+    prev.view = view;
+    prev.out = { resolved: view.resolved, profiles: view.profiles, snap: prev.snap };
+    return prev.out;
   }
 
   private node(name: string): NodeInput {
@@ -419,44 +279,6 @@ export class OverlayService implements OverlayArtifacts {
       this.log(`drover: ${kind} overlay of ${name}: ${msg}`);
       return { refused: true, status: 500, message: `${kind} overlay of ${name} cannot be built: ${msg}` };
     }
-  }
-
-  /** The runtime-overlay access check for the boot routes (see overlay/security.ts). */
-  runtimeAllowed(node: { name: string; conf: Conf }, req: BootRequest, leased?: string): BootRefusal | undefined {
-    return runtimeAllowed(node, req, this.opts.security ?? { enforce: true }, leased);
-  }
-
-  private metaPath(name: string, kind: OverlayKind) {
-    return join(this.cacheRoot, `${name}.${kind}.json`);
-  }
-
-  /**
-   * Metadata of a node's current archive: memory, else its own file, else the last batch's index.
-   * `metaFiles` (a batch) lists the per-node files there are, so that 20,000 missing ones are not opened.
-   */
-  private readMeta(name: string, kind: OverlayKind, metaFiles?: ReadonlySet<string>): CacheMeta | undefined {
-    const k = `${kind}/${name}`;
-    const m = this.metas.get(k);
-    if (m) return m;
-    let own: CacheMeta | undefined;
-    if (!metaFiles || metaFiles.has(`${name}.${kind}.json`)) {
-      try {
-        own = JSON.parse(readFileSync(this.metaPath(name, kind), "utf8")) as CacheMeta;
-      } catch {
-        // missing or torn (written by another process right now): the index or a rebuild will do
-      }
-    }
-    if (!this.index) {
-      try {
-        this.index = new Map(Object.entries(JSON.parse(readFileSync(join(this.cacheRoot, "index.json"), "utf8")) as Record<string, CacheMeta>));
-      } catch {
-        this.index = new Map();
-      }
-    }
-    const fromIndex = this.index.get(k);
-    const best = own && fromIndex ? (own.builtAt >= fromIndex.builtAt ? own : fromIndex) : (own ?? fromIndex);
-    if (best) this.metas.set(k, best);
-    return best;
   }
 
   /** Each resolved node's document after the cascade as JSON, and its hash with its profiles: computed once. */
@@ -484,12 +306,7 @@ export class OverlayService implements OverlayArtifacts {
    */
   private check(kind: OverlayKind, input: NodeInput, snap: Snapshot, trees: (n: string) => OverlayTree | undefined, metaFiles?: ReadonlySet<string>): { artifact: BootArtifact; meta: CacheMeta } | { key: string; overlays: string[] } {
     const { key, overlays } = this.key(kind, input, snap, trees);
-    const meta = this.readMeta(input.name, kind, metaFiles);
-    if (meta && meta.key === key && (meta.peersHash === undefined || meta.peersHash === snap.peersHash) && depsCurrent(meta.deps)) {
-      const artifact = this.artifactOf(meta);
-      if (artifact) return { artifact, meta };
-    }
-    return { key, overlays };
+    return this.cache.current(input.name, kind, key, snap.peersHash, metaFiles) ?? { key, overlays };
   }
 
   /** Builds of a request in progress, by kind, node and key: concurrent requests for one archive share one. */
@@ -505,10 +322,10 @@ export class OverlayService implements OverlayArtifacts {
       p = (async () => {
         await this.prepareHostKeys([input], trees);
         const [r] = await this.inSandbox(snap, [{ input, kind, overlays: c.overlays }], trees);
-        const meta = this.store(kind, input.name, c.key, snap.peersHash, builtOf(r!, kind, input.name));
+        const meta = this.cache.store(kind, input.name, c.key, snap.peersHash, builtOf(r!, kind, input.name));
         for (const n of meta.notes ?? []) if (n.level === "error") this.log(`drover: ${kind} overlay of ${input.name}: overlay ${n.overlay} left out: ${n.message}`);
-        const artifact = this.artifactOf(meta);
-        if (!artifact) throw new Error(`the ${kind} archive of ${input.name} vanished from ${this.cacheRoot} right after it was written`);
+        const artifact = this.cache.artifactOf(meta);
+        if (!artifact) throw new Error(`the ${kind} archive of ${input.name} vanished from ${this.cache.root} right after it was written`);
         return artifact;
       })().finally(() => this.inflight.delete(k));
       this.inflight.set(k, p);
@@ -579,7 +396,7 @@ export class OverlayService implements OverlayArtifacts {
       const image = j.input.conf.image;
       if (image && !(image in has.images)) has.images[image] = this.opts.imageRoot(image) ?? null;
     }
-    const env = { headRoot: this.env.headRoot, dataDir: resolvePath(this.opts.dataDir), version: this.env.version, host: this.env.host, secretsRoot: join(this.opts.dataDir, "nodes"), images: { ...has.images } };
+    const env = this.workerEnv({ ...has.images });
     const snapPart = { peers: snap.peers, peersHash: snap.peersHash, server: snap.server, serverHash: snap.serverHash };
     if (!this.sandbox || this.sandbox.isClosed) {
       this.sandbox = new BuildPool(1, { snap: snapPart, trees, env }, { timeLimitMs: this.opts.templateTimeoutMs ?? 5000, memoryLimitBytes: this.opts.templateMemoryBytes ?? 1024 ** 3 });
@@ -614,147 +431,6 @@ export class OverlayService implements OverlayArtifacts {
     this.sandbox = undefined;
   }
 
-  /**
-   * Records a built archive. Shared members (the hosts file, the agent, …) are stored once for all nodes,
-   * not in every archive; the node's own member goes to a file of its own (a request) or is appended to
-   * the batch's pack (overlay build: one file instead of 20,000). Every byte is on disk before the
-   * metadata names it. Runs on the calling thread only: the cache has one writer per process.
-   */
-  private store(kind: OverlayKind, name: string, key: string, peersHash: string, built: Built, batch?: Batch): CacheMeta {
-    this.ensureCacheDir();
-    for (const m of built.shared) this.putShared(m.digest, m.gz, batch);
-    const meta = this.readMeta(name, kind, batch?.metaFiles);
-    let own: Pick<CacheMeta, "file" | "offset" | "length">;
-    if (batch) own = batch.pack.append(built.own);
-    else {
-      own = { file: `${name}.${kind}-${built.etag}.own.gz` };
-      writeOnce(join(this.cacheRoot, own.file), built.own);
-    }
-    // Keep the node's previous own file (a download may still be reading it) and remove the one before.
-    // Packs are shared by a batch's nodes and removed by collectGarbage, never here.
-    const cur = meta && meta.offset === undefined ? meta.file : undefined;
-    const keepPrev = cur && cur !== own.file ? cur : meta?.prev;
-    const next: CacheMeta = {
-      key,
-      ...(built.usesAll ? { peersHash } : {}),
-      deps: built.deps,
-      ...(built.shared.length ? { shared: built.shared.map((m) => m.digest) } : {}),
-      ...own,
-      ...(keepPrev && keepPrev !== own.file ? { prev: keepPrev } : {}),
-      etag: built.etag,
-      size: built.size,
-      files: built.files,
-      ...(built.notes.length ? { notes: built.notes } : {}),
-      builtAt: new Date().toISOString(),
-    };
-    if (meta?.prev && meta.prev !== own.file && meta.prev !== next.prev) rmSync(join(this.cacheRoot, meta.prev), { force: true });
-    if (batch) {
-      batch.pending.push([`${kind}/${name}`, next]);
-      if (batch.pack.buffered >= PACK_FLUSH) this.flush(batch);
-    } else {
-      this.metas.set(`${kind}/${name}`, next);
-      writeFileSync(this.metaPath(name, kind), JSON.stringify(next), { mode: 0o600 });
-      if (built.shared.length) this.collectGarbage();
-    }
-    return next;
-  }
-
-  /** Writes the batch's buffered members to its pack, then makes their metadata known. */
-  private flush(batch: Batch) {
-    batch.pack.flush();
-    for (const [k, m] of batch.pending) {
-      this.metas.set(k, m);
-      batch.metas.set(k, m);
-    }
-    batch.pending = [];
-  }
-
-  private sharedPath(digest: string) {
-    return join(this.cacheRoot, "shared", `${digest}.gz`);
-  }
-
-  /** The archive a metadata record describes, when every part of it is on disk with its recorded size. */
-  private artifactOf(meta: CacheMeta): BootArtifact | undefined {
-    const own = join(this.cacheRoot, meta.file);
-    try {
-      const st = statSync(own);
-      const etag = `"${meta.etag}"`;
-      if (!meta.shared?.length && meta.offset === undefined) return st.size === meta.size ? { path: own, size: st.size, mtimeMs: st.mtimeMs, etag } : undefined;
-      const parts: ArtifactPart[] = (meta.shared ?? []).map((d) => {
-        const path = this.sharedPath(d);
-        return { path, size: statSync(path).size };
-      });
-      if (meta.offset === undefined) parts.push({ path: own, size: st.size });
-      else if (st.size >= meta.offset + meta.length!) parts.push({ path: own, offset: meta.offset, size: meta.length! });
-      else return undefined;
-      const size = parts.reduce((n, p) => n + p.size, 0);
-      return size === meta.size ? { parts, size, mtimeMs: st.mtimeMs, etag } : undefined;
-    } catch {
-      return undefined; // a part is missing (removed by another process's clean-up): rebuilt
-    }
-  }
-
-  /** Stores a shared member once (named by its digest); within a batch each is checked once. */
-  private putShared(digest: string, gz: Uint8Array | undefined, batch?: Batch) {
-    if (batch?.shared.has(digest)) return;
-    const path = this.sharedPath(digest);
-    let ok = false;
-    try {
-      ok = statSync(path).size === gz?.length || (gz === undefined && batch !== undefined);
-    } catch {
-      // not there yet
-    }
-    if (!ok) {
-      if (!gz) throw new Error(`shared member ${digest} came without its bytes`);
-      atomicWrite(path, gz, 0o600);
-    }
-    batch?.shared.add(digest);
-  }
-
-  private lastCollect = 0;
-
-  /**
-   * Removes what no archive this process knows of uses any more, once it is GARBAGE_GRACE_MS old (old
-   * enough that no download that used it is still running): shared members (a hosts file from before the
-   * last node change) and batch packs whose nodes have all been rebuilt since. Runs at most once a minute
-   * unless forced. Another process's archive whose part was removed finds it missing on its next request
-   * and is rebuilt (same bytes).
-   */
-  private collectGarbage(force = false) {
-    const now = Date.now();
-    if (!force && now - this.lastCollect < 60_000) return;
-    this.lastCollect = now;
-    const used = new Set<string>();
-    for (const metas of [this.metas.values(), this.index?.values() ?? []])
-      for (const m of metas) {
-        for (const d of m.shared ?? []) used.add(`shared/${d}.gz`);
-        if (m.offset !== undefined) used.add(m.file);
-      }
-    const old = (rel: string) => {
-      try {
-        return now - statSync(join(this.cacheRoot, rel)).mtimeMs > GARBAGE_GRACE_MS;
-      } catch {
-        return false; // removed meanwhile
-      }
-    };
-    const list = (dir: string) => {
-      try {
-        return readdirSync(join(this.cacheRoot, dir));
-      } catch {
-        return [];
-      }
-    };
-    const candidates = [...list("shared").map((n) => `shared/${n}`), ...list("").filter((n) => n.startsWith("pack-"))];
-    for (const rel of candidates) if (!used.has(rel) && old(rel)) rmSync(join(this.cacheRoot, rel), { force: true });
-  }
-
-  private cacheReady = false;
-  private ensureCacheDir() {
-    if (this.cacheReady) return;
-    mkdirSync(this.cacheRoot, { recursive: true, mode: 0o700 });
-    this.cacheReady = true;
-  }
-
   /** How many build threads a batch of `jobs` archives gets (1: the calling thread builds them). */
   private threadsFor(jobs: number): number {
     if (jobs < (this.opts.poolMinJobs ?? 64)) return 1;
@@ -778,7 +454,7 @@ export class OverlayService implements OverlayArtifacts {
     };
     await this.prepareHostKeys(names.map((n) => resolved.get(n)!), tree);
     const out: BuildOutcome[] = [];
-    const batch: Batch = { metas: new Map(), pending: [], pack: new Pack(this.cacheRoot), shared: new Set(), metaFiles: this.metaFiles() };
+    const batch = this.cache.startBatch();
     type Job = { input: NodeInput; kind: OverlayKind; key: string; overlays: string[]; at: number };
     const jobs: Job[] = [];
     for (const name of names) {
@@ -790,7 +466,7 @@ export class OverlayService implements OverlayArtifacts {
       }
     }
     const done = (j: Job, built: Built) => {
-      const m = this.store(j.kind, j.input.name, j.key, snap.peersHash, built, batch);
+      const m = this.cache.store(j.kind, j.input.name, j.key, snap.peersHash, built, batch);
       out[j.at] = { node: j.input.name, kind: j.kind, status: "built", size: m.size, files: m.files, ...(m.notes ? { notes: m.notes } : {}) };
     };
     const failed = (j: Job, message: string) => {
@@ -829,28 +505,10 @@ export class OverlayService implements OverlayArtifacts {
         await onKept(later);
       } else await onKept(jobs);
     } finally {
-      this.flush(batch);
-      batch.pack.close();
-      if (batch.metas.size) {
-        // One index for the batch; per-node files written earlier by single requests stay authoritative
-        // when newer (readMeta compares builtAt).
-        const index = this.index ?? new Map<string, CacheMeta>();
-        for (const [k, m] of batch.metas) index.set(k, m);
-        this.index = index;
-        atomicWrite(join(this.cacheRoot, "index.json"), JSON.stringify(Object.fromEntries(index)), 0o600);
-      }
+      this.cache.endBatch(batch);
     }
-    this.collectGarbage(true);
+    this.cache.collectGarbage(true);
     return out;
-  }
-
-  /** The per-node metadata files in the cache (written by single requests), listed once for a batch. */
-  private metaFiles(): Set<string> {
-    try {
-      return new Set(readdirSync(this.cacheRoot).filter((n) => n.endsWith(".json")));
-    } catch {
-      return new Set();
-    }
   }
 
   /** What build threads need to know of this batch (see overlay/pool.ts). */
@@ -864,48 +522,37 @@ export class OverlayService implements OverlayArtifacts {
     return {
       snap: { peers: snap.peers, peersHash: snap.peersHash, server: snap.server, serverHash: snap.serverHash },
       trees: [...names].map(tree).filter((t): t is OverlayTree => t !== undefined),
-      env: { headRoot: this.env.headRoot, dataDir: resolvePath(this.opts.dataDir), version: this.env.version, host: this.env.host, secretsRoot: join(this.opts.dataDir, "nodes"), images },
+      env: this.workerEnv(images),
     };
   }
 
-  /** Generates missing SSH host keys for nodes whose overlays include ssh.host_keys, several at a time. */
-  async prepareHostKeys(nodes: readonly NodeInput[], trees: (n: string) => OverlayTree | undefined = (n) => this.repo.get(n)): Promise<number> {
-    const byOverlay = new Map<string, boolean>();
-    const keyed = (o: string) => {
-      let k = byOverlay.get(o);
-      if (k === undefined) byOverlay.set(o, (k = !!trees(o)?.entries.some((e) => e.type === "file" && new TextDecoder().decode(e.data).includes("it.hostKey("))));
-      return k;
-    };
-    const uses = (n: NodeInput) => [...(n.conf.systemOverlay ?? []), ...(n.conf.runtimeOverlay ?? [])].some(keyed);
-    const jobs: { path: string; type: string; node: string }[] = [];
-    for (const n of nodes) {
-      if (!uses(n)) continue;
-      for (const type of ["ed25519", "ecdsa"]) {
-        const path = join(this.env.nodeSecretsDir(n.name), `ssh_host_${type}_key`);
-        if (!existsSync(path) || !existsSync(`${path}.pub`)) jobs.push({ path, type, node: n.name });
-      }
-    }
-    let next = 0;
-    const worker = async () => {
-      while (next < jobs.length) {
-        const j = jobs[next++]!;
-        await generateHostKey(j.path, j.type, j.node);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(jobs.length, availableParallelism() * 2) }, worker));
-    return jobs.length;
+  /** What a render thread knows of this host (see overlay/pool.ts). */
+  private workerEnv(images: Record<string, string | null>): PoolInit["env"] {
+    return { headRoot: this.env.headRoot, dataDir: resolvePath(this.opts.dataDir), version: this.env.version, host: this.env.host, secretsRoot: this.env.secretsRoot, images };
+  }
+
+  /** Generates missing SSH host keys for nodes whose overlays call it.hostKey() (overlay/host-keys.ts). */
+  prepareHostKeys(nodes: readonly NodeInput[], trees: (n: string) => OverlayTree | undefined = (n) => this.repo.get(n)): Promise<number> {
+    return prepareHostKeys(nodes, trees, this.env.secretsRoot);
   }
 
   /**
    * Renders and packs the given overlays for a node without touching the cache, and reads the archive
    * back: exactly the files a node would get (golden tests, `overlay show --render` of a whole overlay).
+   * A template that cannot render for this node is the admin's to fix: an `invalid` DroverError saying why.
    */
   async preview(nodeName: string, overlays: readonly string[]): Promise<ReadEntry[]> {
     const input = this.node(nodeName);
     const snap = this.snapshot().snap;
     const tree = (n: string) => this.repo.get(n);
     const [r] = await this.inSandbox(snap, [{ input, kind: "system", overlays: [...overlays], preview: true }], tree);
-    const built = builtOf(r!, "preview", nodeName);
+    let built: Built;
+    try {
+      built = builtOf(r!, "preview", nodeName);
+    } catch (e) {
+      const msg = userMessage(e);
+      throw msg === undefined ? e : invalid(msg);
+    }
     return readCpio(Buffer.concat([...built.shared.map((m) => m.gz!), built.own]));
   }
 
@@ -982,29 +629,10 @@ export class OverlayService implements OverlayArtifacts {
     return { checked: "render", node, problem: { kind: "render", template: rel, node, message: r.error, ...(line ? { line: Number(line) } : {}) } };
   }
 
-  // ---- site overlays ----
+  // ---- site overlays (OverlayRepo edits them) ----
 
-  /** A path inside a site overlay, refusing `..`, NUL and symlinks that leave it. */
-  private sitePath(name: string, file: string): { dir: string; rel: string; path: string } {
-    if (!OVERLAY_NAME.test(name)) throw invalid(`overlay name ${JSON.stringify(name)} is not valid: use letters, digits, '.', '_', '-', '+'`);
-    let rel: string;
-    try {
-      rel = cleanRel(file);
-    } catch (e) {
-      throw invalid((e as Error).message);
-    }
-    if (!rel) throw invalid("give a path inside the overlay, e.g. etc/motd.eta");
-    const dir = this.repo.siteDir(name);
-    const path = resolveIn(dir, rel);
-    if (!path.startsWith(`${dir}/`)) throw invalid(`${file} leaves overlay ${name}`);
-    return { dir, rel, path };
-  }
-
-  /** Creates an empty site overlay. */
   create(name: string): string {
-    if (!OVERLAY_NAME.test(name)) throw invalid(`overlay name ${JSON.stringify(name)} is not valid: use letters, digits, '.', '_', '-', '+'`);
-    if (this.repo.exists(name)) throw conflict(`overlay ${name} already exists${this.repo.isBuiltin(name) ? " (built in; 'drover overlay edit' copies it to the site)" : ""}`);
-    return this.repo.ensureSite(name);
+    return this.repo.create(name);
   }
 
   /**
@@ -1012,21 +640,28 @@ export class OverlayService implements OverlayArtifacts {
    * Nodes that list a deleted overlay are refused by lint and by their next build, never given a partial one.
    */
   delete(name: string, file?: string, opts: { force?: boolean } = {}): void {
-    if (!file) {
-      const dir = this.repo.siteDir(name);
-      if (!OVERLAY_NAME.test(name) || !existsSync(dir))
-        throw this.repo.isBuiltin(name) ? invalid(`overlay ${name} is built in and cannot be deleted; nodes stop using it when you remove it from their overlay lists`) : notFound(`overlay '${name}' does not exist`);
-      const users = this.usersOf(name);
-      if (users.length && !this.repo.isBuiltin(name) && !opts.force) throw inUse(`overlay ${name} is used by ${users.slice(0, 10).join(", ")}${users.length > 10 ? " …" : ""}; remove it from them first, or pass --force`);
-      const trash = `${dir}.deleted-${process.pid}`;
-      renameSync(dir, trash);
-      rmSync(trash, { recursive: true, force: true });
-      return;
-    }
-    const { path, rel } = this.sitePath(name, file);
-    if (!existsSync(path)) throw notFound(`overlay ${name} has no ${rel} in the site copy`);
-    if (statSync(path).isDirectory() && readdirSync(path).length && !opts.force) throw invalid(`${rel} in overlay ${name} is a directory with files in it; pass --force to delete them too`);
-    rmSync(path, { recursive: true });
+    if (file) return this.repo.deletePath(name, file, !!opts.force);
+    if (!this.repo.hasSite(name))
+      throw this.repo.isBuiltin(name) ? invalid(`overlay ${name} is built in and cannot be deleted; nodes stop using it when you remove it from their overlay lists`) : notFound(`overlay '${name}' does not exist`);
+    const users = this.usersOf(name);
+    if (users.length && !this.repo.isBuiltin(name) && !opts.force) throw inUse(`overlay ${name} is used by ${users.slice(0, 10).join(", ")}${users.length > 10 ? " …" : ""}; remove it from them first, or pass --force`);
+    this.repo.deleteSite(name);
+  }
+
+  writeFile(name: string, file: string, data: Uint8Array | string, opts: { mode?: number; uid?: number; gid?: number } = {}): string {
+    return this.repo.writeFile(name, file, data, opts);
+  }
+
+  mkdir(name: string, dir: string, mode = 0o755): void {
+    this.repo.mkdir(name, dir, mode);
+  }
+
+  chmod(name: string, file: string, mode: number): void {
+    this.repo.chmod(name, file, mode);
+  }
+
+  chown(name: string, file: string, uid: number, gid: number): void {
+    this.repo.chown(name, file, uid, gid);
   }
 
   /** Nodes and profiles that list an overlay. */
@@ -1047,41 +682,6 @@ export class OverlayService implements OverlayArtifacts {
     return e;
   }
 
-  /** Writes a file into the site copy of an overlay (copying a built-in first), atomically. */
-  writeFile(name: string, file: string, data: Uint8Array | string, opts: { mode?: number; uid?: number; gid?: number } = {}): string {
-    this.repo.ensureSite(name);
-    const { path, rel } = this.sitePath(name, file);
-    const mode = opts.mode ?? (existsSync(path) ? statSync(path).mode & 0o7777 : 0o644);
-    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-    const tmp = `${path}.tmp-${process.pid}`;
-    writeFileSync(tmp, data, { mode });
-    chmodSync(tmp, mode);
-    if (opts.uid !== undefined || opts.gid !== undefined) chownSync(tmp, opts.uid ?? 0, opts.gid ?? 0);
-    renameSync(tmp, path);
-    return rel;
-  }
-
-  mkdir(name: string, dir: string, mode = 0o755): void {
-    this.repo.ensureSite(name);
-    const { path } = this.sitePath(name, dir);
-    mkdirSync(path, { recursive: true, mode });
-    chmodSync(path, mode);
-  }
-
-  chmod(name: string, file: string, mode: number): void {
-    this.repo.ensureSite(name);
-    const { path, rel } = this.sitePath(name, file);
-    if (!existsSync(path)) throw notFound(`overlay ${name} has no ${rel}`);
-    chmodSync(path, mode);
-  }
-
-  chown(name: string, file: string, uid: number, gid: number): void {
-    this.repo.ensureSite(name);
-    const { path, rel } = this.sitePath(name, file);
-    if (!existsSync(path)) throw notFound(`overlay ${name} has no ${rel}`);
-    chownSync(path, uid, gid);
-  }
-
   /**
    * Copies a head-node file into an overlay. A Warewulf `.ww` template is kept as it is (warewulf.ts renders
    * it); `converted` is always false now and stays for the API's shape.
@@ -1098,87 +698,8 @@ export class OverlayService implements OverlayArtifacts {
    * them in messages and is the default destination; `meta` is the source's mode and owner where known.
    */
   importData(name: string, source: string, bytes: Uint8Array, dest?: string, meta: { mode?: number; uid?: number; gid?: number } = {}): { path: string; converted: boolean } {
-    const target = dest ?? source;
-    const data: Uint8Array | string = bytes;
-    const converted = false;
     // A Warewulf `.ww` template is kept as it is: drover renders it with Go's template semantics.
-    const path = this.writeFile(name, target, data, meta);
-    return { path, converted };
-  }
-
-  /**
-   * Reads a Warewulf overlay directory (`NAME/rootfs/…` since Warewulf 4.5, `NAME/…` before) into memory:
-   * files, directories and symlinks with their modes and owners. Throws (invalid) on what cannot be read,
-   * before anything is written; other file types (devices, sockets) are left out with a note.
-   */
-  readWarewulfOverlay(dir: string): { root: string; entries: WarewulfEntry[]; notes: string[] } {
-    const root = existsSync(join(dir, "rootfs")) && statSync(join(dir, "rootfs")).isDirectory() ? join(dir, "rootfs") : dir;
-    const entries: WarewulfEntry[] = [];
-    const notes: string[] = [];
-    const walk = (rel: string) => {
-      let names: string[];
-      try {
-        names = readdirSync(join(root, rel)).sort();
-      } catch (e) {
-        throw invalid(`cannot read ${join(root, rel)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-      }
-      for (const n of names) {
-        const r = rel ? `${rel}/${n}` : n;
-        const p = join(root, r);
-        const st = lstatSync(p);
-        const own = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
-        if (st.isDirectory()) {
-          entries.push({ type: "dir", path: r, ...own });
-          walk(r);
-        } else if (st.isSymbolicLink()) entries.push({ type: "symlink", path: r, target: readlinkSync(p), ...own });
-        else if (st.isFile()) {
-          try {
-            entries.push({ type: "file", path: r, data: new Uint8Array(readFileSync(p)), ...own });
-          } catch (e) {
-            throw invalid(`cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-          }
-        } else notes.push(`${p} is not a file, directory or symlink: left out`);
-      }
-    };
-    walk("");
-    return { root, entries, notes };
-  }
-
-  /**
-   * Makes a site overlay of entries read by readWarewulfOverlay, replacing a site overlay of that name whole
-   * (a Warewulf site overlay shadows the distribution's whole, as drover's do): built in a temporary directory
-   * and renamed into place, so a node never sees half an overlay. `.ww` templates are kept: drover renders
-   * them with Go's template semantics.
-   */
-  writeSiteOverlay(name: string, entries: readonly WarewulfEntry[]): { replaced: boolean } {
-    if (!OVERLAY_NAME.test(name)) throw invalid(`overlay name ${JSON.stringify(name)} is not valid: use letters, digits, '.', '_', '-', '+'`);
-    const dir = this.repo.siteDir(name);
-    const tmp = `${dir}.import-${process.pid}`;
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true, mode: 0o755 });
-    try {
-      for (const e of entries) {
-        const p = resolveIn(tmp, cleanRel(e.path));
-        if (!p.startsWith(`${tmp}/`)) throw invalid(`${e.path} leaves overlay ${name}`);
-        if (e.type === "dir") mkdirSync(p, { recursive: true, mode: e.mode });
-        else if (e.type === "symlink") symlinkSync(e.target, p);
-        else writeFileSync(p, e.data, { mode: e.mode });
-        if (e.type !== "symlink") chmodSync(p, e.mode);
-        lchownSync(p, e.uid, e.gid);
-      }
-      const replaced = existsSync(dir);
-      mkdirSync(dirname(dir), { recursive: true });
-      if (replaced) {
-        const old = `${dir}.replaced-${process.pid}`;
-        renameSync(dir, old);
-        renameSync(tmp, dir);
-        rmSync(old, { recursive: true, force: true });
-      } else renameSync(tmp, dir);
-      return { replaced };
-    } catch (e) {
-      rmSync(tmp, { recursive: true, force: true });
-      throw e;
-    }
+    return { path: this.repo.writeFile(name, dest ?? source, bytes, meta), converted: false };
   }
 
   /** The variables a template uses (`overlay info`): every `it.…` path it mentions. */
@@ -1261,7 +782,6 @@ export function archiveWarnings(outcomes: readonly BuildOutcome[]): LintWarning[
   return [...by.values()];
 }
 
-/** The message for errors a user can act on; undefined for bugs (which propagate). */
 /** A job for the kept render thread. */
 interface SandboxJob {
   input: NodeInput;
@@ -1280,102 +800,10 @@ function builtOf(r: JobResult, kind: string, node: string): Built {
   throw new Error(`the ${kind} overlay of ${node} could not be built: ${r.message}`);
 }
 
+/** The message for errors a user can act on; undefined for bugs (which propagate). */
 function userMessage(e: unknown): string | undefined {
   if (e instanceof TemplateError || e instanceof OverlayBuildError || e instanceof MissingValue) return e.message;
   return undefined;
 }
 
-function writeAll(path: string, data: Uint8Array, flag: "w" | "wx") {
-  const fd = openSync(path, flag, 0o600);
-  try {
-    let o = 0;
-    while (o < data.length) o += writeSync(fd, data, o, data.length - o);
-  } finally {
-    closeSync(fd);
-  }
-}
 
-/**
- * Writes a file named by its content: a complete file of that name already is this content. A short one
- * (a crash mid-write) is replaced through a temporary file, so no reader ever sees a partial one.
- */
-function writeOnce(path: string, data: Uint8Array) {
-  try {
-    writeAll(path, data, "wx");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-    if (statSync(path).size !== data.length) {
-      const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-      writeAll(tmp, data, "w");
-      renameSync(tmp, path);
-    }
-  }
-}
-
-export function atomicWrite(path: string, data: Uint8Array | string, mode: number) {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  try {
-    writeFileSync(tmp, data, { mode });
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
-function keygenArgs(tmp: string, type: string, node: string) {
-  return ["-q", "-t", type, "-N", "", "-C", `root@${node}`, "-f", tmp];
-}
-
-function placeKey(tmp: string, path: string) {
-  renameSync(`${tmp}.pub`, `${path}.pub`);
-  renameSync(tmp, path);
-}
-
-/** Creates a node's host key pair once (ssh-keygen), 0600, under its secrets directory; kept forever. */
-export function ensureHostKey(path: string, type: string, node: string) {
-  if (existsSync(path) && existsSync(`${path}.pub`)) return;
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  const r = spawnSync("ssh-keygen", keygenArgs(tmp, type, node), { stdio: ["ignore", "ignore", "pipe"] });
-  if (r.error || r.status !== 0)
-    throw new MissingValue(`could not create the ${type} host key of node ${node} with ssh-keygen (${r.error?.message ?? r.stderr?.toString().trim()}); install openssh-client on the head node`);
-  placeKey(tmp, path);
-}
-
-async function generateHostKey(path: string, type: string, node: string) {
-  if (existsSync(path) && existsSync(`${path}.pub`)) return;
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  const p = Bun.spawn(["ssh-keygen", ...keygenArgs(tmp, type, node)], { stdout: "ignore", stderr: "pipe" });
-  const code = await p.exited;
-  if (code !== 0) throw new MissingValue(`could not create the ${type} host key of node ${node} with ssh-keygen (${(await new Response(p.stderr).text()).trim()})`);
-  placeKey(tmp, path);
-}
-
-/**
- * Server settings when no `drover serve` configuration is at hand (the CLI): the host's first IPv4
- * interface and the default port. `drover serve` replaces them with its own through setServer().
- */
-export function guessServerSettings(ifaces: Record<string, { address: string; netmask: string; family: string; internal: boolean }[] | undefined>, port = 9873): ServerSettings {
-  for (const addrs of Object.values(ifaces)) for (const a of addrs ?? []) if (a.family === "IPv4" && !a.internal) return { address: a.address, netmask: a.netmask, port, hostname: hostname() };
-  return { address: "127.0.0.1", netmask: "255.0.0.0", port, hostname: hostname() };
-}
-
-/**
- * The server settings `drover serve` should hand to the overlays (OverlayService.setServer): the address
- * of the first DHCP interface (else the listen address when it is specific, else the host's first IPv4
- * address), its netmask and DNS servers, and the HTTP port actually bound. Structural parameter type, so
- * this module does not depend on the config module.
- */
-export function serverSettingsFromServe(
-  cfg: { http: { listen: string }; dhcp: { interfaces: { serverIp: string; netmask: string; dns?: string[] }[] } },
-  httpPort: number,
-  fallback: ServerSettings,
-): ServerSettings {
-  const i = cfg.dhcp.interfaces[0];
-  if (i) return { ...fallback, address: i.serverIp, netmask: i.netmask, port: httpPort, ...(i.dns?.length ? { dns: i.dns } : {}) };
-  if (cfg.http.listen !== "0.0.0.0" && cfg.http.listen !== "::") return { ...fallback, address: cfg.http.listen, port: httpPort };
-  return { ...fallback, port: httpPort };
-}

@@ -1,8 +1,7 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse } from "yaml";
-import { OVERLAY_NAME } from "../../overlay/repo";
-import type { WarewulfEntry } from "../../services/overlays";
+import { OVERLAY_NAME, type WarewulfEntry, readWarewulfOverlay } from "../../overlay/repo";
 import { invalid } from "../../domain/errors";
 import { type NodesConf, parseNodesConf } from "../../domain/nodesconf";
 import type { CommandModule } from "../context";
@@ -53,7 +52,7 @@ Examples:
             skipped.push(name);
             continue;
           }
-          const r = svc.overlays.readWarewulfOverlay(join(dir, name));
+          const r = readWarewulfOverlay(join(dir, name));
           for (const n of r.notes) ctx.io.err(`note: ${n}\n`);
           overlays.push({ name, entries: r.entries });
         }
@@ -64,7 +63,7 @@ Examples:
       ctx.io.out(`Imported ${r.profiles.length} profile${r.profiles.length === 1 ? "" : "s"} and ${r.nodes.length} node${r.nodes.length === 1 ? "" : "s"} from ${file}\n`);
       if (opts.overlays) {
         const replaced: string[] = [];
-        for (const o of overlays) if (svc.overlays.writeSiteOverlay(o.name, o.entries).replaced) replaced.push(o.name);
+        for (const o of overlays) if (svc.overlays.repo.writeSiteOverlay(o.name, o.entries).replaced) replaced.push(o.name);
         const files = overlays.reduce((n, o) => n + o.entries.filter((e) => e.type === "file").length, 0);
         ctx.io.out(`Imported ${overlays.length} site overlay${overlays.length === 1 ? "" : "s"} (${files} file${files === 1 ? "" : "s"}) from ${opts.overlays}${overlays.length ? `: ${overlays.map((o) => o.name).join(", ")}` : ""}${replaced.length ? ` (replaced: ${replaced.join(", ")})` : ""}\n`);
         if (skipped.length)

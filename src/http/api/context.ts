@@ -6,6 +6,7 @@ import type { BootStatusService } from "../../services/boot-status";
 import type { BootBusEvent, EventBus } from "../../services/events";
 import type { ImageService } from "../../services/images";
 import type { DiscoveryInbox } from "../../services/inbox";
+import type { NodeSnapshot } from "../../services/node-snapshot";
 import type { NodeService } from "../../services/nodes";
 import type { OverlayService } from "../../services/overlays";
 import type { PowerService } from "../../services/power";
@@ -13,6 +14,8 @@ import type { PowerService } from "../../services/power";
 /** What the API needs; `drover serve` builds it from its services, tests from a temporary data dir. */
 export interface ApiDeps {
   nodes: NodeService;
+  /** Every node resolved, kept current incrementally (the node table is built from it). */
+  snapshot: NodeSnapshot;
   bootStatus: BootStatusService;
   inbox: DiscoveryInbox;
   events: EventBus<BootBusEvent>;

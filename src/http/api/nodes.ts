@@ -1,10 +1,7 @@
 import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import { type Conf, SECRET_MASK, maskSecrets } from "../../domain/conf";
-import { invalid } from "../../domain/errors";
 import { expandHostlists } from "../../domain/hostlist";
-import { OverlayBuildError } from "../../overlay/build";
-import { MissingValue, TemplateError } from "../../overlay/template";
 import type { BootBusEvent } from "../../services/events";
 import type { ApiDeps } from "./context";
 import { type ApiRouter, names, param } from "./router";
@@ -40,11 +37,11 @@ const masked = (p: { own: Conf; conf: Conf; provenance: readonly { secret?: bool
 const list = (v: string | string[]) => expandHostlists(Array.isArray(v) ? v : v.split(/[\s,]+(?![^[]*\])/).filter(Boolean));
 
 export function nodeRoutes(r: ApiRouter, deps: ApiDeps) {
-  // The table's rows for 10,000 nodes: built from the overlay service's incremental snapshot (only changed
-  // nodes are resolved again) and kept as JSON until a node or profile changes.
+  // The table's rows for 10,000 nodes: built from the node snapshot (only changed nodes are resolved again)
+  // and kept as JSON until a node or profile changes.
   const summaries = new WeakMap<object, string>();
   const summaryJson = () => {
-    const resolved = deps.overlays.snapshot().resolved;
+    const resolved = deps.snapshot.current().resolved;
     let json = summaries.get(resolved);
     if (!json) {
       const rows: NodeSummary[] = [];
@@ -113,14 +110,8 @@ export function nodeRoutes(r: ApiRouter, deps: ApiDeps) {
       const n = deps.nodes.getNode(param(c, "name"));
       const overlays = (query.kind === "system" ? n.conf.systemOverlay : n.conf.runtimeOverlay) ?? [];
       const dec = new TextDecoder("utf-8", { fatal: true });
-      let entries: Awaited<ReturnType<typeof deps.overlays.preview>>;
-      try {
-        entries = await deps.overlays.preview(n.name, overlays);
-      } catch (e) {
-        // A template that cannot render for this node is the admin's to fix; its message says how.
-        if (e instanceof TemplateError || e instanceof MissingValue || e instanceof OverlayBuildError) throw invalid(e.message);
-        throw e;
-      }
+      // A template that cannot render for this node is an `invalid` error (400) whose message says how to fix it.
+      const entries = await deps.overlays.preview(n.name, overlays);
       const files = entries.map((e) => {
         let text: string | undefined;
         if (e.type === "file" && e.data.length <= 256 * 1024) {

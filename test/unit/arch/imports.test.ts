@@ -15,7 +15,7 @@ const RULES: { from: string; forbid: string[]; why: string }[] = [
   { from: "boot", forbid: ["store", "http", "cli", "protocols", "drizzle-orm", "bun:sqlite"], why: "boot decisions work over services and ports" },
   { from: "power", forbid: ["store", "services", "http", "cli", "drizzle-orm", "bun:sqlite"], why: "power drivers depend on domain types only" },
   { from: "image", forbid: ["store", "http", "cli", "drizzle-orm", "bun:sqlite"], why: "the image engine does not know the database" },
-  { from: "overlay", forbid: ["store", "http", "cli", "drizzle-orm", "bun:sqlite"], why: "the overlay engine does not know the database" },
+  { from: "overlay", forbid: ["store", "services", "http", "cli", "drizzle-orm", "bun:sqlite"], why: "the overlay engine (archive cache, host keys, site editing included) knows neither the database nor the services" },
   { from: "cli", forbid: ["store", "drizzle-orm", "bun:sqlite"], why: "commands call services (app.ts wires the store)" },
 ];
 

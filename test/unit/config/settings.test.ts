@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { HostInterface, ServeConfig } from "../../../src/config/serve";
-import { ServeSettings, type ServeSettingsOptions, type StoredSettings, fieldOfMessage, memorySettingsStorage, mergeFlags } from "../../../src/config/settings";
+import { ServeSettings, type ServeSettingsOptions, type StoredSettings, memorySettingsStorage, mergeFlags, resolveWithFields } from "../../../src/config/settings";
+import { DroverError } from "../../../src/domain/errors";
 
 const host: HostInterface[] = [
   { name: "eth1", address: "10.0.0.1", netmask: "255.255.255.0" },
@@ -56,10 +57,22 @@ describe("merging flags and saved values", () => {
   });
 
   test("errors name the settings field of the flag they are about", () => {
-    expect(fieldOfMessage("--pool '1-2' is not an address range")).toBe("pool");
-    expect(fieldOfMessage("--no-ipv6-ra …")).toBe("ipv6Ra");
-    expect(fieldOfMessage("--register-range needs --register-pattern")).toBe("registerRange");
-    expect(fieldOfMessage("no flag here")).toBeUndefined();
+    const host = [{ name: "eth1", address: "10.0.0.1", netmask: "255.255.255.0" }];
+    const fail = (flags: Parameters<typeof resolveWithFields>[0]) => {
+      try {
+        resolveWithFields(flags, "/tmp/d", host);
+      } catch (e) {
+        return e as DroverError;
+      }
+      throw new Error("resolved");
+    };
+    const pool = fail({ interface: ["eth1"], pool: "1-2" });
+    expect(pool).toBeInstanceOf(DroverError);
+    expect([pool.field, pool.message]).toEqual(["pool", "pool: --pool '1-2' is not an address range like 10.0.0.100-10.0.0.199"]);
+    expect(fail({ registerRange: "10.0.0.5-10.0.0.9" }).field).toBe("registerRange");
+    expect(fail({ leaseTime: "5" }).message).toStartWith("leaseSeconds: --lease-time 5");
+    expect(fail({ port: "99999" }).message).toStartWith("httpPort: --port 99999");
+    expect(fail({ dhcp: "maybe" }).field).toBe("dhcpMode");
   });
 });
 
