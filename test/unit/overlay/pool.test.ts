@@ -100,11 +100,11 @@ describe("build threads", () => {
     // A template can no longer end its thread (process is not in its scope): it can only run too long.
     siteTemplate(w, "etc/boom.eta", "<% if (it.node.name === 'n35') for (;;) {} %>ok\n");
     const o = new OverlayService({ ...serviceOpts(w, 2, "cache-2"), templateTimeoutMs: 300 });
-    const t0 = performance.now();
+    // Not a hang: the test's own time limit. Which guard stops the loop depends on the machine's load (the
+    // render's watchdog at 300 ms, or the pool's backstop at twice that), never the message's start.
     const out = await o.build();
-    expect(performance.now() - t0).toBeLessThan(10_000);
     const errors = out.filter((r) => r.status === "error");
-    expect(errors).toEqual([{ node: "n35", kind: "system", status: "error", message: "overlay site, template etc/boom.eta, node n35: did not finish within 300 ms and was stopped (an endless loop?)" }]);
+    expect(errors).toEqual([{ node: "n35", kind: "system", status: "error", message: expect.stringMatching(/^overlay site, template etc\/boom\.eta, node n35: did not finish within (300|600) ms and was stopped/) }]);
     expect(out.filter((r) => r.status === "built").length).toBe(out.length - 1);
     siteTemplate(w, "etc/boom.eta", "ok\n");
     expect((await o.build()).filter((r) => r.status === "error")).toEqual([]);
