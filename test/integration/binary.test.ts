@@ -79,3 +79,11 @@ test("overlay build renders on build threads inside the executable", () => {
   expect(x.stderr.toString()).toContain("process");
   expect(x.stdout.toString()).toMatch(/ 1 failed/);
 });
+
+test("a reader that goes away (drover man | head -1) ends the output quietly: exit 0, no stack trace", () => {
+  // `> >(:)`: the reader has exited before drover (tens of ms to start) writes a byte: every write is EPIPE.
+  for (const cmd of ["man", "completion bash", "install --help", "node add --help"]) {
+    const r = Bun.spawnSync(["bash", "-c", `"$0" ${cmd} > >(:)`, bin], { cwd: t.dir, env });
+    expect({ cmd, code: r.exitCode, stderr: r.stderr.toString() }).toEqual({ cmd, code: 0, stderr: "" });
+  }
+});
