@@ -31,10 +31,14 @@ interface Recorded {
   phase: "rom" | "ipxe" | "http" | "plain";
   type: string;
   port: number;
+  /** The sender's address and port ("0.0.0.0:68" before it has an address). */
+  from: string;
+  /** The mode drover ran in when this was recorded; proxy-mode clients' nodes have no address. */
+  mode: "authoritative" | "proxy";
   serverIp: string;
   network: string;
   netmask: string;
-  reservation: string;
+  reservation?: string;
 }
 const manifest = JSON.parse(readFileSync(join(FIXTURES, "manifest.json"), "utf8")) as { packets: Recorded[] };
 
@@ -45,7 +49,7 @@ function expectedFile(r: Recorded): string {
   if (r.phase === "http") return `${base}/ipxe.efi`;
   if (r.phase === "plain") return "";
   if (r.source === "uefi-arm64") return "ipxe-arm64.efi";
-  if (r.source === "uefi" || r.source === "http") return "snponly.efi";
+  if (r.source === "uefi" || r.source === "http" || r.source === "uefi-proxy") return "snponly.efi";
   return "undionly.kpxe";
 }
 
@@ -60,9 +64,10 @@ function handlerFor(r: Recorded) {
     bootFiles: { uefiArm64: "ipxe-arm64.efi" },
   });
   const node = `rec-${r.source}`;
-  const port = new FakeBootPort({ [r.mac]: { node, ip: r.reservation, netmask: r.netmask, hostname: node } });
+  const port = new FakeBootPort({ [r.mac]: r.reservation ? { node, ip: r.reservation, netmask: r.netmask, hostname: node } : { node, hostname: node } });
   const h = new DhcpHandler(cfg, port, new MemoryLeaseStore(), { now: () => NOW });
-  const on = (name: string, listener: Inbound["listener"]): Inbound => ({ iface: cfg.interfaces.find((i) => i.name === name)!, listener, from: { address: "0.0.0.0", port: 68 } });
+  const [address, p] = r.from.split(":");
+  const on = (name: string, listener: Inbound["listener"]): Inbound => ({ iface: cfg.interfaces.find((i) => i.name === name)!, listener, from: { address: address!, port: Number(p) } });
   return { h, on };
 }
 
@@ -95,7 +100,7 @@ describe("recorded requests", () => {
       const { h, on } = handlerFor(r);
       const auth = await h.handleBytes(bytes, on("br0", "dhcp"));
       const prox = await handlerFor(r).h.handleBytes(bytes, on("br1", r.port === 4011 ? "pxe" : "dhcp"));
-      const text = `# ${r.file}.bin (${r.source}, ${r.phase} ${r.type}), reservation ${r.reservation}\n## authoritative ${render(auth)}## proxy ${render(prox)}`;
+      const text = `# ${r.file}.bin (${r.source}, ${r.phase} ${r.type}), ${r.reservation ? `reservation ${r.reservation}` : "a node without an address"}\n## authoritative ${render(auth)}## proxy ${render(prox)}`;
       const file = join(GOLDEN, `${r.file}.txt`);
       if (process.env.UPDATE_GOLDEN === "1") {
         mkdirSync(GOLDEN, { recursive: true });
@@ -104,13 +109,19 @@ describe("recorded requests", () => {
       if (!existsSync(file)) throw new Error(`missing golden file ${file}; run with UPDATE_GOLDEN=1 and review it`);
       expect(text).toBe(readFileSync(file, "utf8"));
 
-      // Authoritative: the reservation, and the boot file this kind of client must get.
-      if (auth.kind !== "reply") throw new Error(`authoritative: expected a reply, got ${render(auth)}`);
-      const want = r.type === "discover" ? MessageType.OFFER : MessageType.ACK;
-      expect(optU8(auth.packet.options, Opt.MessageType)).toBe(want);
-      expect(auth.packet.yiaddr).toBe(r.type === "inform" ? "0.0.0.0" : r.reservation);
       const f = expectedFile(r);
-      expect(auth.packet.file).toBe(f);
+      if (r.mode === "authoritative") {
+        // The reservation, and the boot file this kind of client must get.
+        if (auth.kind !== "reply") throw new Error(`authoritative: expected a reply, got ${render(auth)}`);
+        const want = r.type === "discover" ? MessageType.OFFER : MessageType.ACK;
+        expect(optU8(auth.packet.options, Opt.MessageType)).toBe(want);
+        expect(auth.packet.yiaddr).toBe(r.type === "inform" ? "0.0.0.0" : r.reservation!);
+        expect(auth.packet.file).toBe(f);
+      } else {
+        // Recorded next to another DHCP server: the node has no address here, so authoritative mode has
+        // none to give (or the REQUEST names the other server).
+        expect(auth.kind).toBe("drop");
+      }
       // Proxy: never an address; plain clients and port-67 REQUESTs are not answered.
       if (r.phase === "plain") expect(prox).toMatchObject({ kind: "drop", reason: "not-pxe" });
       else if (r.type === "request" && r.port !== 4011) expect(prox).toMatchObject({ kind: "drop", reason: "proxy-ignores-request" });
