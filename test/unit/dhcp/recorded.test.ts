@@ -82,7 +82,10 @@ function render(o: Outcome): string {
 
 test("the fixtures cover every firmware and client recorded", () => {
   const have = new Set(manifest.packets.map((p) => `${p.source}-${p.phase}`));
-  for (const want of ["bios-ipxe", "uefi-rom", "uefi-ipxe", "uefi-arm64-rom", "uefi-arm64-ipxe", "udhcpc-rom", "dhclient-plain"]) expect(have).toContain(want);
+  for (const want of ["bios-ipxe", "uefi-rom", "uefi-ipxe", "uefi-arm64-rom", "uefi-arm64-ipxe", "udhcpc-rom", "dhclient-plain", "uefi-proxy-rom", "uefi-proxy-ipxe"]) expect(have).toContain(want);
+  // Real firmware's ProxyDHCP REQUEST on port 4011 (OVMF), and UEFI HTTP boot.
+  expect(manifest.packets.some((p) => p.port === 4011 && p.type === "request")).toBe(true);
+  expect(have).toContain("http-http");
 });
 
 describe("recorded requests", () => {
