@@ -219,6 +219,14 @@ describe("authoritative policy", () => {
   });
 });
 
+describe("interfaces that are off", () => {
+  test("a request handed in for an interface that is off is its own drop reason, not an unexpected type", async () => {
+    const { h, cfg } = setup();
+    const off: Inbound = { iface: { ...cfg.interfaces[0]!, mode: "off" }, listener: "dhcp", from: { address: "0.0.0.0", port: 68 } };
+    expect(await h.handle(request({ mac: M1, arch: 0, vendorClass: "PXEClient" }), off)).toMatchObject({ kind: "drop", reason: "interface-off", detail: "interface br0 is off" });
+  });
+});
+
 describe("proxy policy", () => {
   test("never an address; plain DHCP clients and REQUESTs on 67 are ignored", async () => {
     const { send, on } = setup();
