@@ -37,6 +37,7 @@ export const RENAME_EXCHANGE = 2;
 export const EPERM = 1;
 export const ENOENT = 2;
 export const EINTR = 4;
+export const EBADF = 9;
 export const EAGAIN = 11;
 export const EACCES = 13;
 export const EEXIST = 17;
@@ -50,6 +51,7 @@ export const EDQUOT = 122;
 export const ERRNO_NAMES: Readonly<Record<number, string>> = {
   [EPERM]: "EPERM",
   [ENOENT]: "ENOENT",
+  [EBADF]: "EBADF",
   [EACCES]: "EACCES",
   [EEXIST]: "EEXIST",
   [EINVAL]: "EINVAL",
