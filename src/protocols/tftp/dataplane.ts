@@ -297,14 +297,10 @@ export class DataPlane {
 
   /** Queues what the state machine asked for; reports the end when it is done. */
   private apply(w: Wire, step: Step) {
-    for (const x of step.send) {
-      if (x.kind === "packet") {
-        this.queue(w.ip, w.port, this.ptr(x.bytes), x.bytes.length, x.bytes);
-        continue;
-      }
-      const e = w.enc;
-      for (let b = x.first; b <= x.last; b++) this.queue(w.ip, w.port, e.base + (b - 1) * e.stride, blockLength(w.s.cfg, b) + 4);
-    }
+    const p = step.packet;
+    if (p) this.queue(w.ip, w.port, this.ptr(p), p.length, p);
+    const e = w.enc;
+    for (let b = step.first; b <= step.last; b++) this.queue(w.ip, w.port, e.base + (b - 1) * e.stride, blockLength(w.s.cfg, b) + 4);
     if (step.done) this.end(w, step.done);
   }
 

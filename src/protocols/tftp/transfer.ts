@@ -52,13 +52,6 @@ export interface TransferCounters {
   bytesSent: number;
 }
 
-/** What one call asks the caller to send, in order. */
-export type Send =
-  /** DATA blocks `first`..`last` (absolute numbers, inclusive). */
-  | { kind: "data"; first: number; last: number }
-  /** A packet as is (the OACK, an ERROR). */
-  | { kind: "packet"; bytes: Uint8Array };
-
 export interface TransferEnd {
   ok: boolean;
   /** Why it failed, when it did. */
@@ -67,8 +60,15 @@ export interface TransferEnd {
   timedOut: boolean;
 }
 
+/**
+ * What one call asks the caller to send: a packet as is (the OACK or an ERROR), or DATA blocks
+ * `first`..`last` (absolute numbers, inclusive; none when last < first), never both. Flat, so the hot path
+ * (one step per ACK in a boot storm) allocates one small object.
+ */
 export interface Step {
-  send: Send[];
+  packet?: Uint8Array;
+  first: number;
+  last: number;
   /** Set once, on the step that ends the transfer; nothing is to be called after it. */
   done?: TransferEnd;
 }
@@ -96,7 +96,7 @@ export interface Transfer {
   end?: TransferEnd;
 }
 
-const NOTHING: Step = Object.freeze({ send: Object.freeze([]) as unknown as Send[] });
+const NOTHING: Step = Object.freeze({ first: 1, last: 0 });
 
 /** Bytes in block `b` (1-based): blksize, less for the last block (0 when the size is a multiple). */
 export function blockLength(cfg: Pick<TransferConfig, "size" | "blksize">, b: number): number {
@@ -121,9 +121,9 @@ export function createTransfer(cfg: TransferConfig): Transfer {
 
 /** The first packets: the OACK when options were negotiated, else the first window of DATA. */
 export function start(t: Transfer, now: number): Step {
-  const send = t.cfg.oack ? packet(t, t.cfg.oack) : window(t);
+  const step = t.cfg.oack ? packet(t, t.cfg.oack) : window(t);
   t.deadline = now + t.cfg.timeoutMs;
-  return { send: [send] };
+  return step;
 }
 
 /**
@@ -137,9 +137,9 @@ export function onPacket(t: Transfer, buf: Uint8Array, offset: number, length: n
   const d = decode(buf.slice(offset, offset + length));
   if (!d.ok) return NOTHING;
   const p = d.packet;
-  if (p.op === "ERROR") return finish(t, [], { ok: false, reason: `client sent error ${p.code}: ${p.message}`, timedOut: false });
+  if (p.op === "ERROR") return finish(t, undefined, { ok: false, reason: `client sent error ${p.code}: ${p.message}`, timedOut: false });
   if (p.op === "ACK") return onAck(t, p.block, now);
-  return finish(t, [packet(t, encodeError(ErrorCode.IllegalOperation, "expected an ACK"))], { ok: false, reason: `client sent ${p.op} during a read transfer`, timedOut: false });
+  return finish(t, encodeError(ErrorCode.IllegalOperation, "expected an ACK"), { ok: false, reason: `client sent ${p.op} during a read transfer`, timedOut: false });
 }
 
 /** An ACK of the 16-bit block number `block`. */
@@ -149,9 +149,9 @@ export function onAck(t: Transfer, block: number, now: number): Step {
     if (block !== 0) return NOTHING;
     t.awaitingOackAck = false;
     t.retries = 0;
-    const send = window(t);
+    const step = window(t);
     t.deadline = now + t.cfg.timeoutMs;
-    return { send: [send] };
+    return step;
   }
   // Map the 16-bit block number onto the window in flight. A duplicate ACK is ignored rather than
   // answered: answering duplicates is the Sorcerer's Apprentice bug (RFC 1123 4.2.3.1).
@@ -161,12 +161,12 @@ export function onAck(t: Transfer, block: number, now: number): Step {
   t.retries = 0;
   t.proven = true;
   t.cwnd = t.cfg.windowsize;
-  if (t.acked >= t.total) return finish(t, [], { ok: true, timedOut: false });
+  if (t.acked >= t.total) return finish(t, undefined, { ok: true, timedOut: false });
   // The whole window arrived, or (RFC 7440) the client acknowledged the last block it got in order:
   // either way, send the next window after `acked`.
-  const send = window(t);
+  const step = window(t);
   t.deadline = now + t.cfg.timeoutMs;
-  return { send: [send] };
+  return step;
 }
 
 /** The retransmission timer: resend the OACK or the window in flight, or give up. Early calls do nothing. */
@@ -174,32 +174,33 @@ export function onTimer(t: Transfer, now: number): Step {
   if (t.end || now < t.deadline) return NOTHING;
   const limit = t.proven ? t.cfg.retries : Math.min(t.cfg.retries, UNPROVEN_RETRIES);
   if (++t.retries > limit) {
-    return finish(t, [], { ok: false, reason: `no ACK after ${limit} retransmissions${t.proven ? "" : " (the client never acknowledged a block)"}`, timedOut: true });
+    return finish(t, undefined, { ok: false, reason: `no ACK after ${limit} retransmissions${t.proven ? "" : " (the client never acknowledged a block)"}`, timedOut: true });
   }
   t.counters.retransmits++;
-  const send = t.awaitingOackAck && t.cfg.oack ? packet(t, t.cfg.oack) : window(t);
+  const step = t.awaitingOackAck && t.cfg.oack ? packet(t, t.cfg.oack) : window(t);
   t.deadline = now + t.cfg.timeoutMs;
-  return { send: [send] };
+  return step;
 }
 
 /** Ends the transfer from outside (superseded, server stopping); returns its end for the report. */
 export function abort(t: Transfer, reason: string): TransferEnd | undefined {
   if (t.end) return undefined;
-  return finish(t, [], { ok: false, reason, timedOut: false }).done;
+  return finish(t, undefined, { ok: false, reason, timedOut: false }).done;
 }
 
-function finish(t: Transfer, send: Send[], end: TransferEnd): Step {
+function finish(t: Transfer, last: Uint8Array | undefined, end: TransferEnd): Step {
   t.end = end;
-  return { send, done: end };
+  if (!last) return { first: 1, last: 0, done: end };
+  return { ...packet(t, last), done: end };
 }
 
-function packet(t: Transfer, bytes: Uint8Array): Send {
+function packet(t: Transfer, bytes: Uint8Array): Step {
   t.counters.bytesSent += bytes.length;
-  return { kind: "packet", bytes };
+  return { packet: bytes, first: 1, last: 0 };
 }
 
 /** The window after `acked`: cwnd blocks (fewer at the end of the file). */
-function window(t: Transfer): Send {
+function window(t: Transfer): Step {
   const first = t.acked + 1;
   const last = Math.min(t.acked + Math.min(t.cwnd, t.cfg.windowsize), t.total);
   for (let b = first; b <= last; b++) {
@@ -209,5 +210,5 @@ function window(t: Transfer): Send {
     t.counters.bytesSent += chunk + 4;
   }
   t.sent = Math.max(t.sent, last);
-  return { kind: "data", first, last };
+  return { first, last };
 }
