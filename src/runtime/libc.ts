@@ -8,50 +8,24 @@
  * drover runs on nothing else. A typed array passed for a `ptr` argument is handed to C as its address.
  */
 
-// ---- constants (linux/socket.h, asm-generic/errno-base.h, fcntl.h, in.h, in6.h) ----
-export const AF_UNIX = 1;
-export const AF_INET = 2;
-export const AF_INET6 = 10;
-export const SOCK_DGRAM = 2;
-export const SOCK_RAW = 3;
-export const SOCK_CLOEXEC = 0o2000000;
-export const SOL_SOCKET = 1;
-export const SO_SNDBUF = 7;
-export const SO_RCVBUF = 8;
-export const SO_RCVTIMEO = 20;
-export const SO_BINDTODEVICE = 25;
-export const IPPROTO_IPV6 = 41;
-export const IPPROTO_ICMPV6 = 58;
-export const IPV6_UNICAST_HOPS = 16;
-export const IPV6_MULTICAST_IF = 17;
-export const IPV6_MULTICAST_HOPS = 18;
-export const IPV6_JOIN_GROUP = 20;
-export const MSG_DONTWAIT = 0x40;
-export const MSG_NOSIGNAL = 0x4000;
-export const MSG_WAITFORONE = 0x10000;
-export const F_SETFL = 4;
-export const O_NONBLOCK = 0o4000;
-export const AT_FDCWD = -100;
-export const RENAME_EXCHANGE = 2;
-
-export const EPERM = 1;
-export const ENOENT = 2;
-export const EINTR = 4;
-export const EBADF = 9;
-export const EAGAIN = 11;
-export const EACCES = 13;
-export const EEXIST = 17;
-export const EINVAL = 22;
-export const ENOSPC = 28;
-export const ERANGE = 34;
-export const ENODATA = 61;
-export const EOPNOTSUPP = 95;
-export const EDQUOT = 122;
+// ---- constants (Linux, x86-64 and arm64) ----
+/** sys/socket.h: address families, socket types, levels and options, send/receive flags. */
+export const AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10;
+export const SOCK_DGRAM = 2, SOCK_RAW = 3, SOCK_CLOEXEC = 0o2000000;
+export const SOL_SOCKET = 1, SO_SNDBUF = 7, SO_RCVBUF = 8, SO_RCVTIMEO = 20, SO_BINDTODEVICE = 25;
+export const MSG_DONTWAIT = 0x40, MSG_NOSIGNAL = 0x4000, MSG_WAITFORONE = 0x10000;
+/** netinet/in.h: IPv6 protocol levels and options. */
+export const IPPROTO_IPV6 = 41, IPPROTO_ICMPV6 = 58;
+export const IPV6_UNICAST_HOPS = 16, IPV6_MULTICAST_IF = 17, IPV6_MULTICAST_HOPS = 18, IPV6_JOIN_GROUP = 20;
+/** fcntl.h and renameat2(2). */
+export const F_SETFL = 4, O_NONBLOCK = 0o4000, AT_FDCWD = -100, RENAME_EXCHANGE = 2;
+/** errno.h: the values drover looks at. */
+export const EPERM = 1, ENOENT = 2, EINTR = 4, EBADF = 9, EAGAIN = 11, EACCES = 13, EEXIST = 17, EINVAL = 22;
+export const ENOSPC = 28, ERANGE = 34, ENODATA = 61, EOPNOTSUPP = 95, EDQUOT = 122;
 /** Names for the errno values drover reports to users. */
 export const ERRNO_NAMES: Readonly<Record<number, string>> = {
   [EPERM]: "EPERM",
   [ENOENT]: "ENOENT",
-  [EBADF]: "EBADF",
   [EACCES]: "EACCES",
   [EEXIST]: "EEXIST",
   [EINVAL]: "EINVAL",
