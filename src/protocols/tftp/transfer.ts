@@ -62,15 +62,16 @@ export interface TransferEnd {
 
 /**
  * What one call asks the caller to send: a packet as is (the OACK or an ERROR), or DATA blocks
- * `first`..`last` (absolute numbers, inclusive; none when last < first), never both. Flat, so the hot path
- * (one step per ACK in a boot storm) allocates one small object.
+ * `first`..`last` (absolute numbers, inclusive; none when last < first), never both.
+ * It is the transfer's own object (`Transfer.step`), rewritten by every call: read it before the next call
+ * on the same transfer. So the hot path (one step per ACK in a boot storm) allocates nothing.
  */
 export interface Step {
-  packet?: Uint8Array;
+  packet: Uint8Array | undefined;
   first: number;
   last: number;
   /** Set once, on the step that ends the transfer; nothing is to be called after it. */
-  done?: TransferEnd;
+  done: TransferEnd | undefined;
 }
 
 export interface Transfer {
@@ -94,9 +95,10 @@ export interface Transfer {
   bytes: number;
   counters: TransferCounters;
   end?: TransferEnd;
+  /** The step every call returns (see Step). */
+  readonly step: Step;
 }
 
-const NOTHING: Step = Object.freeze({ first: 1, last: 0 });
 
 /** Bytes in block `b` (1-based): blksize, less for the last block (0 when the size is a multiple). */
 export function blockLength(cfg: Pick<TransferConfig, "size" | "blksize">, b: number): number {
@@ -116,6 +118,7 @@ export function createTransfer(cfg: TransferConfig): Transfer {
     deadline: 0,
     bytes: 0,
     counters: { dataPackets: 0, retransmits: 0, bytesSent: 0 },
+    step: { packet: undefined, first: 1, last: 0, done: undefined },
   };
 }
 
@@ -131,11 +134,11 @@ export function start(t: Transfer, now: number): Step {
  * during a read is answered with ERROR 4 and ends it; an unreadable packet is ignored (the timer resends).
  */
 export function onPacket(t: Transfer, buf: Uint8Array, offset: number, length: number, now: number): Step {
-  if (t.end) return NOTHING;
+  if (t.end) return nothing(t);
   // The hot path: an ACK is read in place.
   if (length >= 4 && buf[offset] === 0 && buf[offset + 1] === 4) return onAck(t, (buf[offset + 2]! << 8) | buf[offset + 3]!, now);
   const d = decode(buf.slice(offset, offset + length));
-  if (!d.ok) return NOTHING;
+  if (!d.ok) return nothing(t);
   const p = d.packet;
   if (p.op === "ERROR") return finish(t, undefined, { ok: false, reason: `client sent error ${p.code}: ${p.message}`, timedOut: false });
   if (p.op === "ACK") return onAck(t, p.block, now);
@@ -144,9 +147,9 @@ export function onPacket(t: Transfer, buf: Uint8Array, offset: number, length: n
 
 /** An ACK of the 16-bit block number `block`. */
 export function onAck(t: Transfer, block: number, now: number): Step {
-  if (t.end) return NOTHING;
+  if (t.end) return nothing(t);
   if (t.awaitingOackAck) {
-    if (block !== 0) return NOTHING;
+    if (block !== 0) return nothing(t);
     t.awaitingOackAck = false;
     t.retries = 0;
     const step = window(t);
@@ -156,7 +159,7 @@ export function onAck(t: Transfer, block: number, now: number): Step {
   // Map the 16-bit block number onto the window in flight. A duplicate ACK is ignored rather than
   // answered: answering duplicates is the Sorcerer's Apprentice bug (RFC 1123 4.2.3.1).
   const delta = (block - t.acked) & 0xffff;
-  if (delta === 0 || t.acked + delta > t.sent) return NOTHING;
+  if (delta === 0 || t.acked + delta > t.sent) return nothing(t);
   t.acked += delta;
   t.retries = 0;
   t.proven = true;
@@ -171,7 +174,7 @@ export function onAck(t: Transfer, block: number, now: number): Step {
 
 /** The retransmission timer: resend the OACK or the window in flight, or give up. Early calls do nothing. */
 export function onTimer(t: Transfer, now: number): Step {
-  if (t.end || now < t.deadline) return NOTHING;
+  if (t.end || now < t.deadline) return nothing(t);
   const limit = t.proven ? t.cfg.retries : Math.min(t.cfg.retries, UNPROVEN_RETRIES);
   if (++t.retries > limit) {
     return finish(t, undefined, { ok: false, reason: `no ACK after ${limit} retransmissions${t.proven ? "" : " (the client never acknowledged a block)"}`, timedOut: true });
@@ -188,15 +191,28 @@ export function abort(t: Transfer, reason: string): TransferEnd | undefined {
   return finish(t, undefined, { ok: false, reason, timedOut: false }).done;
 }
 
+/** The step that sends nothing. */
+function nothing(t: Transfer): Step {
+  const s = t.step;
+  s.packet = undefined;
+  s.first = 1;
+  s.last = 0;
+  s.done = undefined;
+  return s;
+}
+
 function finish(t: Transfer, last: Uint8Array | undefined, end: TransferEnd): Step {
   t.end = end;
-  if (!last) return { first: 1, last: 0, done: end };
-  return { ...packet(t, last), done: end };
+  const s = last ? packet(t, last) : nothing(t);
+  s.done = end;
+  return s;
 }
 
 function packet(t: Transfer, bytes: Uint8Array): Step {
   t.counters.bytesSent += bytes.length;
-  return { packet: bytes, first: 1, last: 0 };
+  const s = nothing(t);
+  s.packet = bytes;
+  return s;
 }
 
 /** The window after `acked`: cwnd blocks (fewer at the end of the file). */
@@ -210,5 +226,8 @@ function window(t: Transfer): Step {
     t.counters.bytesSent += chunk + 4;
   }
   t.sent = Math.max(t.sent, last);
-  return { first, last };
+  const s = nothing(t);
+  s.first = first;
+  s.last = last;
+  return s;
 }
