@@ -1,21 +1,16 @@
 /**
  * systemd's readiness protocol (sd_notify(3)) without libsystemd: one datagram per state change, sent to the
  * AF_UNIX socket named by $NOTIFY_SOCKET ("/run/systemd/notify", or "@name" for an abstract socket). Bun has
- * no unix datagram sockets (node:dgram is UDP only), so this calls libc's socket() and sendto() through
- * bun:ffi, as the TFTP data plane does. Linux only; without $NOTIFY_SOCKET (not under systemd, or a unit that
- * is not Type=notify) every call is a no-op.
+ * no unix datagram sockets (node:dgram is UDP only), so this calls libc's socket() and sendto() (runtime/libc.ts),
+ * as the TFTP data plane does. Linux only; without $NOTIFY_SOCKET (not under systemd, or a unit that is not
+ * Type=notify) every call is a no-op.
  *
  *   const n = sdNotifier(process.env);  n.ready("HTTP :9873");  n.watchdog(healthy);  n.stopping();
  *
  * The watchdog is honest: it pings only while `healthy()` answers true (drover serve: the store answers a
  * query), so a server whose event loop or database is stuck is restarted by systemd after WatchdogSec.
  */
-const AF_UNIX = 1;
-const SOCK_DGRAM = 2;
-const SOCK_CLOEXEC = 0o2000000;
-const MSG_NOSIGNAL = 0x4000;
-/** sizeof(struct sockaddr_un): sa_family_t (2 bytes) + sun_path[108]. */
-const SUN_PATH = 108;
+import { AF_UNIX, type Libc, libc as openLibc, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_DGRAM, sockaddrUn as unixAddress } from "./libc";
 
 export interface SdNotifier {
   /** True when $NOTIFY_SOCKET is set: there is a service manager listening. */
@@ -34,22 +29,9 @@ export interface SdNotifier {
   close(): void;
 }
 
-type Libc = {
-  socket(domain: number, type: number, proto: number): number;
-  sendto(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, addrlen: number): number;
-  close(fd: number): number;
-};
-
-/** struct sockaddr_un for a socket path ("@x" is the abstract name "\0x"), and the length to pass. */
+/** struct sockaddr_un for $NOTIFY_SOCKET ("@x" is the abstract name "\0x"), and the length to pass. */
 export function sockaddrUn(path: string): { addr: Uint8Array; len: number } {
-  const abstract = path.startsWith("@");
-  const name = new TextEncoder().encode(abstract ? `\0${path.slice(1)}` : path);
-  if (name.length >= SUN_PATH) throw new Error(`NOTIFY_SOCKET path is too long (${name.length} bytes)`);
-  const addr = new Uint8Array(2 + SUN_PATH);
-  new DataView(addr.buffer).setUint16(0, AF_UNIX, true);
-  addr.set(name, 2);
-  // A path socket's name ends at its NUL; an abstract name is exactly its bytes.
-  return { addr, len: 2 + name.length + (abstract ? 0 : 1) };
+  return unixAddress(path, "NOTIFY_SOCKET path");
 }
 
 export function sdNotifier(env: Record<string, string | undefined>, pid = process.pid): SdNotifier {
@@ -60,14 +42,7 @@ export function sdNotifier(env: Record<string, string | undefined>, pid = proces
   const target = path && (path.startsWith("/") || path.startsWith("@")) ? sockaddrUn(path) : undefined;
   const notify = (state: string): boolean => {
     if (!target) return false;
-    if (!libc) {
-      const { dlopen, FFIType: T } = require("bun:ffi") as typeof import("bun:ffi");
-      libc = dlopen("libc.so.6", {
-        socket: { args: [T.i32, T.i32, T.i32], returns: T.i32 },
-        sendto: { args: [T.i32, T.ptr, T.u64, T.i32, T.ptr, T.u32], returns: T.i64 },
-        close: { args: [T.i32], returns: T.i32 },
-      }).symbols as unknown as Libc;
-    }
+    libc ??= openLibc();
     if (fd < 0) fd = libc.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return false;
     const buf = new TextEncoder().encode(state);

@@ -1,4 +1,4 @@
-import { sockaddrUn } from "../../src/runtime/sd-notify";
+import { AF_UNIX, libc as openLibc, MSG_DONTWAIT, SOCK_CLOEXEC, SOCK_DGRAM, sockaddrUn } from "../../src/runtime/libc";
 
 /**
  * A stand-in for systemd's notify socket: an AF_UNIX datagram socket bound to `path` (bun:ffi, as Bun has no
@@ -13,19 +13,12 @@ export interface NotifyListener {
 }
 
 export function listenNotifySocket(path: string): NotifyListener {
-  const { dlopen, FFIType: T } = require("bun:ffi") as typeof import("bun:ffi");
-  const libc = dlopen("libc.so.6", {
-    socket: { args: [T.i32, T.i32, T.i32], returns: T.i32 },
-    bind: { args: [T.i32, T.ptr, T.u32], returns: T.i32 },
-    recv: { args: [T.i32, T.ptr, T.u64, T.i32], returns: T.i64 },
-    close: { args: [T.i32], returns: T.i32 },
-  }).symbols;
-  const fd = libc.socket(1, 2 | 0o2000000, 0);
+  const libc = openLibc();
+  const fd = libc.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   const { addr, len } = sockaddrUn(path);
   if (fd < 0 || libc.bind(fd, addr, len) !== 0) throw new Error(`cannot bind a unix datagram socket at ${path}`);
   const messages: string[] = [];
   const buf = new Uint8Array(4096);
-  const MSG_DONTWAIT = 0x40;
   const poll = setInterval(() => {
     for (;;) {
       const n = Number(libc.recv(fd, buf, buf.length, MSG_DONTWAIT));

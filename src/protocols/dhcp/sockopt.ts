@@ -2,33 +2,14 @@
  * SO_BINDTODEVICE for a node:dgram socket under Bun, which exposes neither the option nor the socket's
  * file descriptor (and ignores `bind({ fd })`). The descriptor is found through /proc: the socket inode
  * that /proc/net/udp lists on 0.0.0.0:PORT, matched against /proc/self/fd; the one of those not yet bound
- * to a device (getsockopt) is the socket just created. setsockopt is called through bun:ffi and libc.
+ * to a device (getsockopt) is the socket just created. setsockopt is called through libc (runtime/libc.ts).
  *
  * Linux only; needs CAP_NET_RAW (root), like port 67 itself. Between bind() and this call a packet from
  * another interface could reach the socket; the window is microseconds at start-up.
  */
 import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { invalid } from "../../domain/errors";
-
-const SOL_SOCKET = 1;
-const SO_BINDTODEVICE = 25;
-
-type Libc = {
-  setsockopt(fd: number, level: number, opt: number, val: Uint8Array, len: number): number;
-  getsockopt(fd: number, level: number, opt: number, val: Uint8Array, len: Uint32Array): number;
-};
-let libc: Libc | undefined;
-
-function load(): Libc {
-  if (libc) return libc;
-  const { dlopen, FFIType } = require("bun:ffi") as typeof import("bun:ffi");
-  const lib = dlopen("libc.so.6", {
-    setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
-    getsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
-  });
-  libc = lib.symbols as unknown as Libc;
-  return libc;
-}
+import { libc as load, SO_BINDTODEVICE, SOL_SOCKET } from "../../runtime/libc";
 
 function udpInodesOnPort(port: number): Set<string> {
   const out = new Set<string>();

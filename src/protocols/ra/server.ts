@@ -4,59 +4,39 @@
  * stage drops from ~40 s to ~6 s for a BIOS VM, see docs/booting.md). Also sends one unsolicited RA at
  * start and every `intervalMs`.
  *
- * Bun has no raw sockets, so this uses libc through bun:ffi: socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6)
+ * Bun has no raw sockets, so this uses libc (runtime/libc.ts): socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6)
  * bound to the interface, non-blocking, joined to ff02::2 (all routers), polled every 50 ms. Linux only;
  * needs root (CAP_NET_RAW). The kernel computes ICMPv6 checksums and picks the link-local source address.
  */
 import { readFileSync } from "node:fs";
+import {
+  AF_INET6,
+  cInt as int32,
+  cstr,
+  F_SETFL,
+  IPPROTO_ICMPV6,
+  IPPROTO_IPV6,
+  IPV6_JOIN_GROUP,
+  IPV6_MREQ,
+  IPV6_MULTICAST_HOPS,
+  IPV6_MULTICAST_IF,
+  IPV6_UNICAST_HOPS,
+  libc,
+  O_NONBLOCK,
+  SO_BINDTODEVICE,
+  SOCK_RAW,
+  SOCKADDR_IN6,
+  SOL_SOCKET,
+} from "../../runtime/libc";
 import { isRouterSolicitation, routerAdvertisement } from "./packet";
-
-const AF_INET6 = 10;
-const SOCK_RAW = 3;
-const IPPROTO_IPV6 = 41;
-const IPPROTO_ICMPV6 = 58;
-const SOL_SOCKET = 1;
-const SO_BINDTODEVICE = 25;
-const IPV6_MULTICAST_IF = 17;
-const IPV6_MULTICAST_HOPS = 18;
-const IPV6_UNICAST_HOPS = 16;
-const IPV6_JOIN_GROUP = 20;
-const F_SETFL = 4;
-const O_NONBLOCK = 0o4000;
-
-type Libc = {
-  socket(domain: number, type: number, proto: number): number;
-  setsockopt(fd: number, level: number, opt: number, val: Uint8Array, len: number): number;
-  sendto(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, alen: number): number;
-  recvfrom(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array | null, alen: Uint32Array | null): number;
-  fcntl(fd: number, cmd: number, arg: number): number;
-  close(fd: number): number;
-  if_nametoindex(name: Uint8Array): number;
-};
-
-function libc(): Libc {
-  const { dlopen, FFIType: T } = require("bun:ffi") as typeof import("bun:ffi");
-  return dlopen("libc.so.6", {
-    socket: { args: [T.i32, T.i32, T.i32], returns: T.i32 },
-    setsockopt: { args: [T.i32, T.i32, T.i32, T.ptr, T.u32], returns: T.i32 },
-    sendto: { args: [T.i32, T.ptr, T.u64, T.i32, T.ptr, T.u32], returns: T.i64 },
-    recvfrom: { args: [T.i32, T.ptr, T.u64, T.i32, T.ptr, T.ptr], returns: T.i64 },
-    fcntl: { args: [T.i32, T.i32, T.i32], returns: T.i32 },
-    close: { args: [T.i32], returns: T.i32 },
-    if_nametoindex: { args: [T.ptr], returns: T.u32 },
-  }).symbols as unknown as Libc;
-}
-
-const cstr = (s: string) => new TextEncoder().encode(`${s}\0`);
-const int32 = (v: number) => new Uint8Array(Int32Array.of(v).buffer);
 
 /** sockaddr_in6 for ff02::1 (all nodes) on interface `ifindex`. */
 function allNodes(ifindex: number): Uint8Array {
-  const a = new Uint8Array(28);
+  const a = new Uint8Array(SOCKADDR_IN6.size);
   const v = new DataView(a.buffer);
-  v.setUint16(0, AF_INET6, true);
-  a.set([0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 8);
-  v.setUint32(24, ifindex, true);
+  v.setUint16(SOCKADDR_IN6.family, AF_INET6, true);
+  a.set([0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], SOCKADDR_IN6.addr);
+  v.setUint32(SOCKADDR_IN6.scopeId, ifindex, true);
   return a;
 }
 
@@ -84,10 +64,10 @@ export function startRaServer(ifaces: readonly string[], log: (line: string) => 
       c.setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, int32(255), 4) === 0 &&
       c.fcntl(fd, F_SETFL, O_NONBLOCK) === 0;
     // Join ff02::2 (all routers), where solicitations go.
-    const mreq = new Uint8Array(20);
-    mreq.set([0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 0);
-    new DataView(mreq.buffer).setUint32(16, ifindex, true);
-    const joined = c.setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, mreq, 20) === 0;
+    const mreq = new Uint8Array(IPV6_MREQ.size);
+    mreq.set([0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], IPV6_MREQ.addr);
+    new DataView(mreq.buffer).setUint32(IPV6_MREQ.ifindex, ifindex, true);
+    const joined = c.setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, mreq, IPV6_MREQ.size) === 0;
     if (!ok || !joined) {
       log(`drover: IPv6 router advertisements on ${name} are off (socket options refused)`);
       c.close(fd);

@@ -1,8 +1,9 @@
 /**
- * The TFTP data plane: a Worker thread that runs every transfer's DATA/ACK exchange on one UDP socket of its
- * own, through libc (bun:ffi): one blocking recvmmsg takes every ACK that has arrived, one sendmmsg sends
- * every DATA block they call for. The main thread keeps the listening port (requests, file names, options)
- * and hands each accepted transfer over with `start`; this thread reports back with `end`.
+ * The TFTP data plane: a Worker thread that moves every transfer's DATA and ACKs through one UDP socket of
+ * its own, driven through libc (runtime/libc.ts): one blocking recvmmsg takes every datagram that has
+ * arrived, one sendmmsg sends every DATA block they call for. What to send, when to resend and when to give
+ * up is the pure state machine of transfer.ts; this file only moves bytes. The main thread (server.ts) keeps
+ * the listening port and hands each accepted transfer over with `start`; this thread reports back with `end`.
  *
  * Why a thread and raw system calls: in a boot storm the server does one small thing per packet, 100 clients
  * × 600 blocks for one iPXE binary. Through Bun's socket API each datagram costs a JS callback, a buffer and
@@ -11,10 +12,35 @@
  *
  * Every transfer keeps RFC 1350's transfer ID rule: the client talks to this socket's port, not port 69, and
  * the socket tells transfers apart by the client's address and port. Packets from anyone else get ERROR 5.
- * Linux only (the struct layouts below are those of x86-64 and arm64 Linux).
+ * Linux only (libc.ts has the struct layouts).
  */
 import { isMainThread } from "node:worker_threads";
-import { ErrorCode, decode, encodeError } from "./codec";
+import {
+  AF_INET,
+  cInt,
+  EAGAIN,
+  EINTR,
+  errno,
+  ffi,
+  IOVEC,
+  libc,
+  MMSGHDR,
+  MSG_WAITFORONE,
+  SO_RCVBUF,
+  SO_RCVTIMEO,
+  SO_SNDBUF,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
+  SOCKADDR_IN,
+  SOL_SOCKET,
+  setU64,
+  sockaddrIn,
+  TIMEVAL,
+} from "../../runtime/libc";
+import { ErrorCode, encodeError } from "./codec";
+import { abort, blockLength, createTransfer, onPacket, onTimer, type Step, start, type Transfer, type TransferCounters, type TransferEnd } from "./transfer";
+
+export type { TransferCounters } from "./transfer";
 
 /** Main thread → data plane. */
 export type ToDataPlane =
@@ -34,12 +60,6 @@ export type ToDataPlane =
     }
   | { t: "stop" };
 
-export interface TransferCounters {
-  dataPackets: number;
-  retransmits: number;
-  bytesSent: number;
-}
-
 /** Data plane → main thread. */
 export type FromDataPlane =
   | { t: "ready"; port: number }
@@ -48,31 +68,6 @@ export type FromDataPlane =
   /** Packets from clients with no transfer (answered with ERROR 5), since the last report. */
   | { t: "strays"; n: number; from: string }
   | { t: "stopped" };
-
-// ---- libc ----
-const AF_INET = 2;
-const SOCK_DGRAM = 2;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
-const SO_SNDBUF = 7;
-const SO_RCVBUF = 8;
-const SO_RCVTIMEO = 20;
-const MSG_WAITFORONE = 0x10000;
-const EINTR = 4;
-const EAGAIN = 11;
-
-interface Libc {
-  socket(domain: number, type: number, proto: number): number;
-  bind(fd: number, addr: Uint8Array, len: number): number;
-  setsockopt(fd: number, level: number, opt: number, val: Uint8Array, len: number): number;
-  getsockname(fd: number, addr: Uint8Array, len: Uint32Array): number;
-  recvmmsg(fd: number, vec: number, vlen: number, flags: number, timeout: null): number;
-  sendmmsg(fd: number, vec: number, vlen: number, flags: number): number;
-  close(fd: number): number;
-  __errno_location(): number;
-}
-
-type Ffi = typeof import("bun:ffi");
 
 /** How long one receive call may block; also the granularity of retransmission timers. */
 const TICK_MS = 10;
@@ -83,72 +78,31 @@ const SEND_BATCH = 1024;
 const IDLE_ENCODINGS = 8;
 /** How long the receive loop keeps running after the last transfer ended. */
 const LINGER_MS = 2000;
-/**
- * Until the peer has acknowledged a DATA block it may not be there at all: a read request with a spoofed
- * source, and a blind ACK 0 to this shared (so known) port, would otherwise make us send windowsize ×
- * blksize bytes, five times over, to the address it names. So the first window is at most UNPROVEN_BYTES
- * (at least one block; a firmware's 4 × 1468 fits whole, so RFC 7440 clients see no difference) and it,
- * like the OACK, is sent at most 1 + UNPROVEN_RETRIES times. The first ACK of data opens the full window.
- */
-const UNPROVEN_BYTES = 8 * 1024;
-const UNPROVEN_RETRIES = 2;
-
-/** Writes a pointer-sized value (below 2^53) little-endian at a byte offset of a Uint32Array's buffer. */
-function setU64(v: Uint32Array, byteOffset: number, value: number) {
-  v[byteOffset >> 2] = value % 0x100000000;
-  v[(byteOffset >> 2) + 1] = Math.floor(value / 0x100000000);
-}
-
-function sockaddrIn(address: string, port: number): Uint8Array {
-  const a = new Uint8Array(16);
-  a[0] = AF_INET; // sa_family, little-endian u16
-  a[2] = port >> 8;
-  a[3] = port & 0xff;
-  const parts = address.split(".").map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new Error(`not an IPv4 address: ${address}`);
-  a.set(parts, 4);
-  return a;
-}
+const SA = SOCKADDR_IN.size;
 
 /** A file's DATA packets for one block size, laid out back to back: block b at (b-1) × (blksize+4). */
 interface Encoded {
   buf: Uint8Array;
   base: number;
   stride: number;
-  length: number;
-  blksize: number;
-  total: number;
   users: number;
 }
 
-interface Transfer {
+/** A transfer on the wire: its peer, its encoded file, and the state machine that decides. */
+interface Wire {
   id: number;
   ip: number;
   port: number;
   enc: Encoded;
-  windowsize: number;
-  /** Blocks sent per window now: at most UNPROVEN_BYTES' worth until the peer ACKs data, then `windowsize`. */
-  cwnd: number;
-  /** The peer has ACKed a DATA block (so it is there and reads what we send). */
-  proven: boolean;
-  timeoutMs: number;
-  oack?: Uint8Array;
-  awaitingOackAck: boolean;
-  acked: number;
-  sent: number;
-  retries: number;
-  deadline: number;
-  bytes: number;
-  counters: TransferCounters;
+  s: Transfer;
 }
 
 export class DataPlane {
-  private readonly libc: Libc;
-  private readonly ptr: Ffi["ptr"];
-  private readonly readI32: Ffi["read"]["i32"];
+  private readonly c = libc();
+  private readonly ptr = ffi().ptr;
   private fd = -1;
   private retries = 5;
-  private readonly transfers = new Map<number, Transfer>();
+  private readonly transfers = new Map<number, Wire>();
   private readonly encodings = new Map<string, Encoded>();
   private running = false;
   private stopped = false;
@@ -160,68 +114,49 @@ export class DataPlane {
 
   // Receive vectors: RECV_BATCH slots of data, source address, iovec and mmsghdr.
   private readonly rData = new Uint8Array(RECV_BATCH * RECV_SLOT);
-  private readonly rNames = new Uint8Array(RECV_BATCH * 16);
-  private readonly rIov = new Uint8Array(RECV_BATCH * 16);
-  private readonly rHdr = new Uint8Array(RECV_BATCH * 64);
+  private readonly rNames = new Uint8Array(RECV_BATCH * SA);
+  private readonly rIov = new Uint8Array(RECV_BATCH * IOVEC.size);
+  private readonly rHdr = new Uint8Array(RECV_BATCH * MMSGHDR.size);
   private readonly rHdr32 = new Uint32Array(this.rHdr.buffer);
   private rHdrPtr = 0;
   // Send vectors: SEND_BATCH packets queued, sent by flush().
-  private readonly sNames = new Uint8Array(SEND_BATCH * 16);
-  private readonly sIov = new Uint8Array(SEND_BATCH * 16);
+  private readonly sNames = new Uint8Array(SEND_BATCH * SA);
+  private readonly sIov = new Uint8Array(SEND_BATCH * IOVEC.size);
   private readonly sIov32 = new Uint32Array(this.sIov.buffer);
-  private readonly sHdr = new Uint8Array(SEND_BATCH * 64);
+  private readonly sHdr = new Uint8Array(SEND_BATCH * MMSGHDR.size);
   private sHdrPtr = 0;
   private queued = 0;
   /** Packets not in an encoding (OACK, ERROR) must stay alive until sent. */
   private keep: Uint8Array[] = [];
   private readonly unknownTid = encodeError(ErrorCode.UnknownTid, "unknown transfer ID");
 
-  constructor(private readonly post: (m: FromDataPlane) => void) {
-    const ffi = require("bun:ffi") as Ffi;
-    const T = ffi.FFIType;
-    this.ptr = ffi.ptr;
-    this.readI32 = ffi.read.i32;
-    this.libc = ffi.dlopen("libc.so.6", {
-      socket: { args: [T.i32, T.i32, T.i32], returns: T.i32 },
-      bind: { args: [T.i32, T.ptr, T.u32], returns: T.i32 },
-      setsockopt: { args: [T.i32, T.i32, T.i32, T.ptr, T.u32], returns: T.i32 },
-      getsockname: { args: [T.i32, T.ptr, T.ptr], returns: T.i32 },
-      recvmmsg: { args: [T.i32, T.ptr, T.u32, T.i32, T.ptr], returns: T.i32 },
-      sendmmsg: { args: [T.i32, T.ptr, T.u32, T.i32], returns: T.i32 },
-      close: { args: [T.i32], returns: T.i32 },
-      __errno_location: { args: [], returns: T.ptr },
-    }).symbols as unknown as Libc;
-  }
-
-  private errno(): number {
-    return this.readI32(this.libc.__errno_location() as never, 0);
-  }
+  constructor(private readonly post: (m: FromDataPlane) => void) {}
 
   /** Opens and binds the socket; returns its port. */
   open(address: string, retries: number): number {
     this.retries = retries;
-    const l = this.libc;
+    const l = this.c;
     const fd = l.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw new Error(`socket() failed (errno ${this.errno()})`);
-    const int = (v: number) => new Uint8Array(Int32Array.of(v).buffer);
+    if (fd < 0) throw new Error(`socket() failed (errno ${errno()})`);
     // Room for a storm's ACKs and DATA bursts; the kernel caps these at net.core.[rw]mem_max.
-    l.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, int(1 << 20), 4);
-    l.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, int(4 << 20), 4);
-    const tv = new Uint8Array(16);
-    new DataView(tv.buffer).setUint32(8, TICK_MS * 1000, true); // tv_sec 0, tv_usec
-    if (l.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16) !== 0) throw new Error(`setsockopt(SO_RCVTIMEO) failed (errno ${this.errno()})`);
-    if (l.bind(fd, sockaddrIn(address, 0), 16) !== 0) {
-      const e = this.errno();
+    l.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, cInt(1 << 20), 4);
+    l.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, cInt(4 << 20), 4);
+    const tv = new Uint8Array(TIMEVAL.size);
+    new DataView(tv.buffer).setUint32(TIMEVAL.usec, TICK_MS * 1000, true); // tv_sec 0
+    if (l.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, TIMEVAL.size) !== 0) throw new Error(`setsockopt(SO_RCVTIMEO) failed (errno ${errno()})`);
+    if (l.bind(fd, sockaddrIn(address, 0), SA) !== 0) {
+      const e = errno();
       l.close(fd);
       throw new Error(`cannot bind a transfer socket on ${address} (errno ${e})`);
     }
-    const name = new Uint8Array(16);
-    l.getsockname(fd, name, Uint32Array.of(16));
+    const name = new Uint8Array(SA);
+    l.getsockname(fd, name, Uint32Array.of(SA));
     this.fd = fd;
     this.prepareVectors();
-    return (name[2]! << 8) | name[3]!;
+    return (name[SOCKADDR_IN.port]! << 8) | name[SOCKADDR_IN.port + 1]!;
   }
 
+  /** Points every mmsghdr at its address slot and iovec (receive: each iovec at its data slot). */
   private prepareVectors() {
     const p = this.ptr;
     const rData = p(this.rData);
@@ -230,57 +165,49 @@ export class DataPlane {
     const rIov32 = new Uint32Array(this.rIov.buffer);
     this.rHdrPtr = p(this.rHdr);
     for (let i = 0; i < RECV_BATCH; i++) {
-      setU64(rIov32, i * 16, rData + i * RECV_SLOT);
-      setU64(rIov32, i * 16 + 8, RECV_SLOT);
-      setU64(this.rHdr32, i * 64, rNames + i * 16);
-      this.rHdr32[(i * 64 + 8) >> 2] = 16;
-      setU64(this.rHdr32, i * 64 + 16, rIov + i * 16);
-      setU64(this.rHdr32, i * 64 + 24, 1);
+      setU64(rIov32, i * IOVEC.size + IOVEC.base, rData + i * RECV_SLOT);
+      setU64(rIov32, i * IOVEC.size + IOVEC.len, RECV_SLOT);
+      this.header(this.rHdr32, i, rNames + i * SA, rIov + i * IOVEC.size);
     }
     const sNames = p(this.sNames);
     const sIov = p(this.sIov);
     const sHdr32 = new Uint32Array(this.sHdr.buffer);
     this.sHdrPtr = p(this.sHdr);
     for (let i = 0; i < SEND_BATCH; i++) {
-      setU64(sHdr32, i * 64, sNames + i * 16);
-      sHdr32[(i * 64 + 8) >> 2] = 16;
-      setU64(sHdr32, i * 64 + 16, sIov + i * 16);
-      setU64(sHdr32, i * 64 + 24, 1);
-      this.sNames[i * 16] = AF_INET;
+      this.header(sHdr32, i, sNames + i * SA, sIov + i * IOVEC.size);
+      this.sNames[i * SA + SOCKADDR_IN.family] = AF_INET;
     }
+  }
+
+  private header(h32: Uint32Array, i: number, name: number, iov: number) {
+    const h = i * MMSGHDR.size;
+    setU64(h32, h + MMSGHDR.name, name);
+    h32[(h + MMSGHDR.namelen) >> 2] = SA;
+    setU64(h32, h + MMSGHDR.iov, iov);
+    setU64(h32, h + MMSGHDR.iovlen, 1);
   }
 
   start(m: Extract<ToDataPlane, { t: "start" }>) {
     if (this.stopped) return;
     const ip = sockaddrIn(m.address, 0);
-    const ipNum = ((ip[4]! << 24) | (ip[5]! << 16) | (ip[6]! << 8) | ip[7]!) >>> 0;
+    const a = SOCKADDR_IN.addr;
+    const ipNum = ((ip[a]! << 24) | (ip[a + 1]! << 16) | (ip[a + 2]! << 8) | ip[a + 3]!) >>> 0;
     const enc = this.encoding(m.file.key, m.file.bytes, m.blksize);
     enc.users++;
-    const t: Transfer = {
-      id: m.id,
-      ip: ipNum,
-      port: m.port,
-      enc,
+    const s = createTransfer({
+      size: m.file.bytes.byteLength,
+      blksize: m.blksize,
       windowsize: m.windowsize,
-      cwnd: Math.max(1, Math.min(m.windowsize, Math.floor(UNPROVEN_BYTES / (m.blksize + 4)))),
-      proven: false,
       timeoutMs: m.timeoutMs,
+      retries: this.retries,
       ...(m.oack ? { oack: m.oack } : {}),
-      awaitingOackAck: m.oack !== undefined,
-      acked: 0,
-      sent: 0,
-      retries: 0,
-      deadline: 0,
-      bytes: 0,
-      counters: { dataPackets: 0, retransmits: 0, bytesSent: 0 },
-    };
+    });
+    const w: Wire = { id: m.id, ip: ipNum, port: m.port, enc, s };
     const key = ipNum * 65536 + m.port;
     const old = this.transfers.get(key);
-    if (old) this.finish(old, false, "superseded by a new request from the same address and port");
-    this.transfers.set(key, t);
-    if (t.oack) this.queueRaw(t, t.oack);
-    else this.sendWindow(t);
-    this.arm(t, performance.now());
+    if (old) this.end(old, abort(old.s, "superseded by a new request from the same address and port"));
+    this.transfers.set(key, w);
+    this.apply(w, start(s, performance.now()));
     this.flush();
     if (!this.running) {
       this.running = true;
@@ -290,8 +217,8 @@ export class DataPlane {
 
   stop() {
     this.stopped = true;
-    for (const t of [...this.transfers.values()]) this.finish(t, false, "server stopping");
-    if (this.fd >= 0) this.libc.close(this.fd);
+    for (const w of [...this.transfers.values()]) this.end(w, abort(w.s, "server stopping"));
+    if (this.fd >= 0) this.c.close(this.fd);
     this.fd = -1;
   }
 
@@ -315,26 +242,26 @@ export class DataPlane {
       buf[off + 3] = b & 0xff;
       buf.set(src.subarray((b - 1) * blksize, Math.min(b * blksize, src.length)), off + 4);
     }
-    e = { buf, base: this.ptr(buf), stride, length: src.length, blksize, total, users: 0 };
+    e = { buf, base: this.ptr(buf), stride, users: 0 };
     this.encodings.set(id, e);
     let idle = 0;
     for (const [k, v] of [...this.encodings].reverse()) if (v.users === 0 && ++idle > IDLE_ENCODINGS) this.encodings.delete(k);
     return e;
   }
 
-  /** One turn: wait up to TICK_MS for ACKs, handle them all, send what they call for, check timers. */
+  /** One turn: wait up to TICK_MS for datagrams, hand them all to their transfers, send, check timers. */
   private pump() {
     if (this.stopped || this.fd < 0) return;
-    const n = this.libc.recvmmsg(this.fd, this.rHdrPtr, RECV_BATCH, MSG_WAITFORONE, null);
+    const n = this.c.recvmmsg(this.fd, this.rHdrPtr, RECV_BATCH, MSG_WAITFORONE, null);
     if (n < 0) {
-      const e = this.errno();
+      const e = errno();
       if (e !== EAGAIN && e !== EINTR) this.post({ t: "strays", n: 0, from: `receive failed (errno ${e})` });
     }
     const now = performance.now();
-    for (let i = 0; i < n; i++) this.onPacket(i, now);
+    for (let i = 0; i < n; i++) this.onDatagram(i, now);
     if (now >= this.nextScan) {
       this.nextScan = now + TICK_MS;
-      for (const t of [...this.transfers.values()]) if (now >= t.deadline) this.onTimeout(t, now);
+      for (const w of [...this.transfers.values()]) if (now >= w.s.deadline) this.apply(w, onTimer(w.s, now));
     }
     this.flush();
     if (this.strays) {
@@ -346,135 +273,72 @@ export class DataPlane {
     else this.running = false;
   }
 
-  private onPacket(i: number, now: number) {
-    const h = i * 64;
-    const len = Math.min(this.rHdr32[(h + 56) >> 2]!, RECV_SLOT);
-    this.rHdr32[(h + 8) >> 2] = 16; // the kernel wrote the address length; reset it for the next call
-    const nm = i * 16;
-    const port = (this.rNames[nm + 2]! << 8) | this.rNames[nm + 3]!;
-    const ip = ((this.rNames[nm + 4]! << 24) | (this.rNames[nm + 5]! << 16) | (this.rNames[nm + 6]! << 8) | this.rNames[nm + 7]!) >>> 0;
+  private onDatagram(i: number, now: number) {
+    const h = i * MMSGHDR.size;
+    const len = Math.min(this.rHdr32[(h + MMSGHDR.len) >> 2]!, RECV_SLOT);
+    this.rHdr32[(h + MMSGHDR.namelen) >> 2] = SA; // the kernel wrote the address length; reset it for the next call
+    const nm = i * SA;
+    const names = this.rNames;
+    const port = (names[nm + SOCKADDR_IN.port]! << 8) | names[nm + SOCKADDR_IN.port + 1]!;
+    const a = nm + SOCKADDR_IN.addr;
+    const ip = ((names[a]! << 24) | (names[a + 1]! << 16) | (names[a + 2]! << 8) | names[a + 3]!) >>> 0;
     const off = i * RECV_SLOT;
+    const w = this.transfers.get(ip * 65536 + port);
+    if (w) {
+      this.apply(w, onPacket(w.s, this.rData, off, len, now));
+      return;
+    }
+    // RFC 1350: a packet from an unknown transfer ID gets ERROR 5, unless it is an ERROR itself.
+    this.strays++;
+    this.strayFrom = `${ip >>> 24}.${(ip >> 16) & 255}.${(ip >> 8) & 255}.${ip & 255}:${port}`;
     const d = this.rData;
-    const t = this.transfers.get(ip * 65536 + port);
-    if (!t) {
-      // RFC 1350: a packet from an unknown transfer ID gets ERROR 5, unless it is an ERROR itself.
-      this.strays++;
-      this.strayFrom = `${ip >>> 24}.${(ip >> 16) & 255}.${(ip >> 8) & 255}.${ip & 255}:${port}`;
-      if (len >= 2 && !(d[off] === 0 && d[off + 1] === 5)) this.queue(ip, port, this.ptr(this.unknownTid), this.unknownTid.length, this.unknownTid);
-      return;
-    }
-    if (len >= 4 && d[off] === 0 && d[off + 1] === 4) {
-      this.onAck(t, (d[off + 2]! << 8) | d[off + 3]!, now);
-      return;
-    }
-    const p = decode(d.slice(off, off + len));
-    if (!p.ok) return; // malformed during a transfer: ignored, the timer retransmits
-    if (p.packet.op === "ERROR") {
-      this.finish(t, false, `client sent error ${p.packet.code}: ${p.packet.message}`);
-      return;
-    }
-    if (p.packet.op !== "ACK") {
-      this.queueRaw(t, encodeError(ErrorCode.IllegalOperation, "expected an ACK"));
-      this.finish(t, false, `client sent ${p.packet.op} during a read transfer`);
-      return;
-    }
-    this.onAck(t, p.packet.block, now);
+    if (len >= 2 && !(d[off] === 0 && d[off + 1] === 5)) this.queue(ip, port, this.ptr(this.unknownTid), this.unknownTid.length, this.unknownTid);
   }
 
-  private onAck(t: Transfer, block: number, now: number) {
-    if (t.awaitingOackAck) {
-      if (block !== 0) return;
-      t.awaitingOackAck = false;
-      t.retries = 0;
-      this.sendWindow(t);
-      this.arm(t, now);
-      return;
-    }
-    // Map the 16-bit block number onto the window in flight. A duplicate ACK is ignored rather than
-    // answered: answering duplicates is the Sorcerer's Apprentice bug.
-    const delta = (block - t.acked) & 0xffff;
-    if (delta === 0 || t.acked + delta > t.sent) return;
-    t.acked += delta;
-    t.retries = 0;
-    t.proven = true;
-    t.cwnd = t.windowsize;
-    if (t.acked >= t.enc.total) {
-      this.finish(t, true);
-      return;
-    }
-    // The whole window arrived, or (RFC 7440) the client acknowledged the last block it got in order:
-    // either way, send the next window after `acked`.
-    this.sendWindow(t);
-    this.arm(t, now);
-  }
-
-  private sendWindow(t: Transfer) {
-    const e = t.enc;
-    const last = Math.min(t.acked + Math.min(t.cwnd, t.windowsize), e.total);
-    for (let b = t.acked + 1; b <= last; b++) {
-      const chunk = Math.min(e.blksize, e.length - (b - 1) * e.blksize);
-      this.queue(t.ip, t.port, e.base + (b - 1) * e.stride, chunk + 4);
-      if (b > t.sent) t.bytes += chunk;
-      t.counters.dataPackets++;
-      t.counters.bytesSent += chunk + 4;
-    }
-    t.sent = Math.max(t.sent, last);
-  }
-
-  private queueRaw(t: Transfer, packet: Uint8Array) {
-    this.queue(t.ip, t.port, this.ptr(packet), packet.length, packet);
-    t.counters.bytesSent += packet.length;
+  /** Queues what the state machine asked for; reports the end when it is done. */
+  private apply(w: Wire, step: Step) {
+    const p = step.packet;
+    if (p) this.queue(w.ip, w.port, this.ptr(p), p.length, p);
+    const e = w.enc;
+    for (let b = step.first; b <= step.last; b++) this.queue(w.ip, w.port, e.base + (b - 1) * e.stride, blockLength(w.s.cfg, b) + 4);
+    if (step.done) this.end(w, step.done);
   }
 
   private queue(ip: number, port: number, pointer: number, length: number, keep?: Uint8Array) {
     if (this.queued === SEND_BATCH) this.flush();
     const i = this.queued++;
     if (keep) this.keep.push(keep);
-    setU64(this.sIov32, i * 16, pointer);
-    setU64(this.sIov32, i * 16 + 8, length);
+    setU64(this.sIov32, i * IOVEC.size + IOVEC.base, pointer);
+    setU64(this.sIov32, i * IOVEC.size + IOVEC.len, length);
     const n = this.sNames;
-    const o = i * 16;
-    n[o + 2] = port >> 8;
-    n[o + 3] = port & 0xff;
-    n[o + 4] = ip >>> 24;
-    n[o + 5] = (ip >> 16) & 0xff;
-    n[o + 6] = (ip >> 8) & 0xff;
-    n[o + 7] = ip & 0xff;
+    const o = i * SA;
+    n[o + SOCKADDR_IN.port] = port >> 8;
+    n[o + SOCKADDR_IN.port + 1] = port & 0xff;
+    const a = o + SOCKADDR_IN.addr;
+    n[a] = ip >>> 24;
+    n[a + 1] = (ip >> 16) & 0xff;
+    n[a + 2] = (ip >> 8) & 0xff;
+    n[a + 3] = ip & 0xff;
   }
 
   private flush() {
     let done = 0;
     while (done < this.queued && this.fd >= 0) {
-      const r = this.libc.sendmmsg(this.fd, this.sHdrPtr + done * 64, this.queued - done, 0);
+      const r = this.c.sendmmsg(this.fd, this.sHdrPtr + done * MMSGHDR.size, this.queued - done, 0);
       if (r > 0) done += r;
-      else if (this.errno() !== EINTR) done++; // this one packet could not be sent (e.g. no route): the timer retransmits
+      else if (errno() !== EINTR) done++; // this one packet could not be sent (e.g. no route): the timer retransmits
     }
     this.queued = 0;
     this.keep = [];
   }
 
-  private arm(t: Transfer, now: number) {
-    t.deadline = now + t.timeoutMs;
-  }
-
-  private onTimeout(t: Transfer, now: number) {
-    const limit = t.proven ? this.retries : Math.min(this.retries, UNPROVEN_RETRIES);
-    if (++t.retries > limit) {
-      this.finish(t, false, `no ACK after ${limit} retransmissions${t.proven ? "" : " (the client never acknowledged a block)"}`, true);
-      return;
-    }
-    t.counters.retransmits++;
-    if (t.awaitingOackAck && t.oack) this.queueRaw(t, t.oack);
-    else this.sendWindow(t);
-    this.arm(t, now);
-  }
-
-  private finish(t: Transfer, ok: boolean, reason?: string, timedOut = false) {
-    const key = t.ip * 65536 + t.port;
-    if (this.transfers.get(key) !== t) return;
+  private end(w: Wire, end: TransferEnd | undefined) {
+    const key = w.ip * 65536 + w.port;
+    if (!end || this.transfers.get(key) !== w) return;
     this.transfers.delete(key);
-    t.enc.users--;
-    this.post({ t: "end", id: t.id, ok, timedOut, ...(reason ? { reason } : {}), bytes: t.bytes, counters: t.counters });
+    w.enc.users--;
+    const s = w.s;
+    this.post({ t: "end", id: w.id, ok: end.ok, timedOut: end.timedOut, ...(end.reason ? { reason: end.reason } : {}), bytes: s.bytes, counters: s.counters });
   }
 }
 

@@ -2,25 +2,25 @@
  * drover's read-only TFTP server. It exists to hand iPXE to PXE ROMs (undionly.kpxe, ipxe.efi, snponly.efi);
  * everything after iPXE goes over HTTP.
  *
- * Shape: one listening socket (port 69 in production) receives requests; every accepted read request gets a
- * small state machine that sends a window of DATA blocks, waits for the ACK, and retransmits on timeout.
- * All transfers run on one shared transfer port (an ephemeral port, so a client's transfer ID differs from
- * 69 as RFC 1350 asks), found by the client's address and port; DATA packets leave in batches. Files come from
- * a `BootFiles` port; every name goes through `sanitizeBootPath` first. Nothing here knows about nodes or
- * the database.
- *
- * Negotiated options: blksize (8..65464, capped by `maxBlksize`, default 1468: one Ethernet frame), tsize, timeout (1..255 s), windowsize
- * (RFC 7440, capped by `maxWindowsize`). Block numbers roll over from 65535 to 0, as tftp-hpa, dnsmasq,
- * curl and iPXE expect, so files above 32 MB work at blksize 512.
+ * Shape, as DHCP's: this file owns the sockets and the counters and carries out decisions; it decides nothing.
+ *   - the listening socket (port 69 in production, Bun's UDP socket) feeds each datagram to the request
+ *     handler (handler.ts: sanitised name, file, negotiated options → start | refuse | ignore);
+ *   - a `start` is handed to the data plane (dataplane.ts), a Worker with its own UDP socket on an ephemeral
+ *     port (so a client's transfer ID differs from 69, as RFC 1350 asks) that runs every transfer's DATA/ACK
+ *     exchange through libc recvmmsg/sendmmsg; what each transfer sends and when it gives up is the pure
+ *     state machine of transfer.ts;
+ *   - the data plane reports each transfer's end here (stats, `onTransfer`).
+ * Files come from a `BootFiles` port; nothing here knows about nodes or the database. docs/tftp.md has the
+ * options and limits.
  *
  * Robustness contract: a malformed or hostile packet is a counted debug line (and, where RFC 1350 says so,
  * an ERROR reply), never an exception out of the socket handler. Only failing to bind ends the server.
  */
 import { workerEntry } from "../../runtime/worker-entry";
 import type { BootFiles } from "../../boot/ports";
-import { sanitizeBootPath } from "../../boot/sanitize";
-import { decode, encodeError, encodeOack, ErrorCode, negotiate, type Request, toNetascii } from "./codec";
+import { encodeError } from "./codec";
 import type { FromDataPlane, ToDataPlane } from "./dataplane";
+import { type Decision, TftpHandler } from "./handler";
 
 export interface TftpListen {
   /** UDP port; 69 in production, 0 for an ephemeral port in tests. */
@@ -96,13 +96,13 @@ export function dataPlaneEntry(): string {
 
 /** Starts the TFTP server; rejects when the port cannot be bound. */
 export async function startTftpServer(listen: TftpListen, files: BootFiles, log: (line: string) => void, tuning: TftpTuning = {}): Promise<TftpServer> {
-  const limits = {
+  const handler = new TftpHandler(files, {
     maxBlksize: tuning.maxBlksize ?? 1468,
     maxWindowsize: tuning.maxWindowsize ?? 64,
     defaultTimeoutMs: tuning.timeoutMs ?? 1000,
-  };
+    maxTransfers: tuning.maxTransfers ?? 2048,
+  });
   const maxRetries = tuning.retries ?? 5;
-  const maxTransfers = tuning.maxTransfers ?? 2048;
   const debug = tuning.debug;
   const st: TftpStats = {
     packets: 0,
@@ -135,11 +135,8 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
     return f;
   }
 
-  /** Transfers by client "address|port"; an entry exists from the moment the RRQ is accepted. */
-  const transfers = new Map<string, number | "opening">();
   /** Transfers handed to the data plane, by id. */
   const running = new Map<number, { key: string; name: string; address: string; port: number }>();
-  let transferSeq = 0;
   let stopped = false;
 
   // The data plane (every transfer's DATA and ACKs) runs on its own thread with its own socket.
@@ -187,13 +184,7 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
       binaryType: "uint8array",
       socket: {
         data(sock, buf, port, address) {
-          try {
-            onRequest(sock, buf, port, address);
-          } catch (e) {
-            // Defensive: a bug in request handling must not take the listener down.
-            st.malformed++;
-            log(`tftp: internal error handling a packet from ${address}:${port}: ${(e as Error).message}`);
-          }
+          onRequest(sock, buf, port, address);
         },
         error(_sock, err) {
           debug?.(`tftp: listening socket error: ${err.message}`);
@@ -217,95 +208,46 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
   function onRequest(sock: UdpSocket, buf: Uint8Array, port: number, address: string) {
     st.packets++;
     if (stopped) return;
-    const d = decode(buf);
-    if (!d.ok) {
-      st.malformed++;
-      debug?.(`tftp: malformed packet from ${address}:${port}: ${d.reason}`);
-      const op = buf.length >= 2 ? (buf[0]! << 8) | buf[1]! : 0;
-      // RFC 1350: answer a bad request with ERROR 4. Never answer anything that might be an ERROR or a
-      // stray DATA/ACK (two servers could otherwise bounce errors at each other forever).
-      if (op === 1 || op === 2 || op > 6) refuse(sock, port, address, ErrorCode.IllegalOperation, "malformed request");
-      return;
-    }
-    const p = d.packet;
-    if (p.op === "WRQ") {
-      st.refused.writeRequest++;
-      debug?.(`tftp: refused write request for ${JSON.stringify(p.filename)} from ${address}:${port}`);
-      refuse(sock, port, address, ErrorCode.AccessViolation, "this server is read-only");
-      return;
-    }
-    if (p.op !== "RRQ") {
-      st.malformed++;
-      debug?.(`tftp: unexpected ${p.op} on the listening port from ${address}:${port}`);
-      return;
-    }
-    st.readRequests++;
-    if (port === 0) {
-      st.malformed++;
-      return;
-    }
-    const key = `${address}|${port}`;
-    if (transfers.has(key)) {
-      st.duplicateRequests++;
-      return;
-    }
-    if (p.mode === "mail") {
-      st.refused.badMode++;
-      refuse(sock, port, address, ErrorCode.IllegalOperation, "mail mode is not supported");
-      return;
-    }
-    const clean = sanitizeBootPath(p.filename);
-    if (!clean.ok) {
-      st.refused.badName++;
-      debug?.(`tftp: refused ${JSON.stringify(p.filename.slice(0, 200))} from ${address}:${port}: ${clean.reason}`);
-      refuse(sock, port, address, ErrorCode.AccessViolation, `bad file name: ${clean.detail}`);
-      return;
-    }
-    if (transfers.size >= maxTransfers) {
-      st.refused.busy++;
-      refuse(sock, port, address, ErrorCode.NotDefined, "server busy, try again");
-      return;
-    }
-    transfers.set(key, "opening");
-    begin(sock, key, p, clean.name, port, address).catch((e) => {
-      transfers.delete(key);
-      log(`tftp: internal error starting a transfer for ${address}:${port}: ${(e as Error).message}`);
-    });
+    handler.handle(buf, { address, port }).then(
+      (d) => carryOut(sock, d, port, address),
+      (e) => {
+        // Defensive: a bug in request handling must not take the listener down.
+        st.malformed++;
+        log(`tftp: internal error handling a packet from ${address}:${port}: ${(e as Error).message}`);
+      },
+    );
   }
 
-  async function begin(sock: UdpSocket, key: string, req: Request, name: string, port: number, address: string) {
-    let file: { size: number; data: Uint8Array } | undefined;
-    try {
-      file = await files.open(name);
-    } catch (e) {
-      transfers.delete(key);
-      st.refused.internal++;
-      log(`tftp: cannot read ${name}: ${(e as Error).message}`);
-      if (!stopped) refuse(sock, port, address, ErrorCode.NotDefined, "server error reading the file");
+  function carryOut(sock: UdpSocket, d: Decision, port: number, address: string) {
+    if (stopped) {
+      if (d.kind === "refuse" && d.why === "internal") log(`tftp: ${d.note}`);
       return;
     }
-    if (stopped) return;
-    if (!file) {
-      transfers.delete(key);
-      st.refused.notFound++;
-      debug?.(`tftp: ${address}:${port} asked for ${name}: not found`);
-      refuse(sock, port, address, ErrorCode.FileNotFound, "file not found");
+    if (d.request) st.readRequests++;
+    if (d.kind === "ignore") {
+      if (d.why === "duplicate") st.duplicateRequests++;
+      else st.malformed++;
+      if (d.note) debug?.(`tftp: ${d.note}`);
       return;
     }
-    const data = req.mode === "netascii" ? toNetascii(file.data) : file.data;
-    const neg = negotiate(req, data.length, limits);
-    const id = ++transferSeq;
-    transfers.set(key, id);
-    running.set(id, { key, name, address, port });
+    if (d.kind === "refuse") {
+      if (d.why === "malformed") st.malformed++;
+      else st.refused[d.why]++;
+      if (d.note) (d.why === "internal" ? log : debug)?.(`tftp: ${d.note}`);
+      refuse(sock, port, address, d.error.code, d.error.message);
+      return;
+    }
+    running.set(d.id, { key: d.key, name: d.name, address, port });
     st.active++;
+    const neg = d.negotiated;
     plane.postMessage({
       t: "start",
-      id,
-      file: sharedFile(data),
+      id: d.id,
+      file: sharedFile(d.data),
       blksize: neg.blksize,
       windowsize: neg.windowsize,
       timeoutMs: neg.timeoutMs,
-      ...(neg.oack ? { oack: encodeOack(neg.oack) } : {}),
+      ...(d.oack ? { oack: d.oack } : {}),
       address,
       port,
     } satisfies ToDataPlane);
@@ -321,7 +263,7 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
     const r = running.get(m.id);
     if (!r) return;
     running.delete(m.id);
-    if (transfers.get(r.key) === m.id) transfers.delete(r.key);
+    handler.ended(r.key, m.id);
     st.active--;
     if (m.ok) st.completed++;
     else st.failed++;
@@ -341,7 +283,7 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
     stop: async () => {
       stopped = true;
       main.close();
-      transfers.clear();
+      handler.clear();
       await stopPlane();
       st.active = 0;
     },
