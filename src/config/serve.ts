@@ -11,7 +11,12 @@ import { networkOf, parseIPv4, prefixToNetmask } from "../domain/net";
 export type DhcpModeName = "authoritative" | "proxy" | "off";
 
 export interface ServeConfig {
-  http: { port: number; listen: string };
+  http: {
+    port: number;
+    listen: string;
+    /** Image (and stage-1) downloads streaming at once; more wait or get 503 + Retry-After; 0 = no limit. */
+    maxImageStreams: number;
+  };
   tftp: { enabled: boolean; port: number; address: string };
   dhcp: {
     mode: DhcpModeName;
@@ -45,6 +50,12 @@ export interface ServeConfig {
   };
 }
 
+/**
+ * Image downloads streaming at once unless --max-image-streams says otherwise: enough to fill a 10 GbE link
+ * with iPXE's per-connection speed, few enough that each finishes quickly (bench/README.md, boot storm).
+ */
+export const DEFAULT_MAX_IMAGE_STREAMS = 32;
+
 export interface ServeFlags {
   port?: string;
   listen?: string;
@@ -68,6 +79,7 @@ export interface ServeFlags {
   ipxeDir?: string;
   pollInterval?: string;
   insecureRuntime?: boolean;
+  maxImageStreams?: string;
   /** Read by the HTTP layer, shown on the settings page. */
   apiSubnet?: string[];
   secureCookies?: boolean;
@@ -158,6 +170,9 @@ export function resolveServeConfig(f: ServeFlags, dataDir: string, host: HostInt
   });
   const pollSeconds = f.pollInterval === undefined ? 60 : Number(f.pollInterval);
   if (!Number.isInteger(pollSeconds) || pollSeconds < 1 || pollSeconds > 86400) throw invalid(`--poll-interval ${f.pollInterval}: a whole number of seconds, 1-86400`);
+  const maxImageStreams = f.maxImageStreams === undefined ? DEFAULT_MAX_IMAGE_STREAMS : Number(f.maxImageStreams);
+  if ((f.maxImageStreams !== undefined && !/^\d+$/.test(f.maxImageStreams)) || maxImageStreams > 100_000)
+    throw invalid(`--max-image-streams ${f.maxImageStreams}: a whole number of downloads at once, 0 for no limit (default ${DEFAULT_MAX_IMAGE_STREAMS})`);
   const leaseSeconds = f.leaseTime === undefined ? 86400 : Number(f.leaseTime);
   if (!Number.isInteger(leaseSeconds) || leaseSeconds < 60) throw invalid(`--lease-time ${f.leaseTime}: at least 60 seconds`);
 
@@ -176,7 +191,7 @@ export function resolveServeConfig(f: ServeFlags, dataDir: string, host: HostInt
   if (register && !f.discovery) throw invalid("--register-pattern registers unknown machines during discovery; add --discovery");
 
   const cfg: ServeConfig = {
-    http: { port: port(f.port, 9873, "--port"), listen: f.listen ?? "0.0.0.0" },
+    http: { port: port(f.port, 9873, "--port"), listen: f.listen ?? "0.0.0.0", maxImageStreams },
     // --listen binds TFTP too: a head node that serves HTTP on one address does not answer TFTP on every other.
     tftp: { enabled: f.tftp !== false, port: port(f.tftpPort, 69, "--tftp-port"), address: f.listen ?? "0.0.0.0" },
     dhcp: {

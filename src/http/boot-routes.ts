@@ -3,14 +3,18 @@ import { getConnInfo } from "hono/bun";
 import type { BootFileKind, BootFiles, BootRequest, HttpBootPort } from "../boot/ports";
 import { sanitizeBootPath } from "../boot/sanitize";
 import { isMac, normalizeMac } from "../domain/net";
+import type { StreamAdmission } from "./admission";
 import { sendFile } from "./send-file";
+
+/** The downloads admission control meters: the big ones, which a boot storm asks of every node at once. */
+const METERED: ReadonlySet<BootFileKind> = new Set(["image", "stage1"]);
 
 /**
  * The unauthenticated routes firmware and nodes use: iPXE scripts, kernels, images, overlays, iPXE binaries
  * over HTTP, and the node's own callbacks. They depend only on the boot ports.
  * MACs may be written with colons or dashes (iPXE's ${mac:hexhyp}).
  */
-export function bootRoutes(port: HttpBootPort, files: BootFiles | undefined, counters: { bad: number }): Hono {
+export function bootRoutes(port: HttpBootPort, files: BootFiles | undefined, counters: { bad: number }, admission?: StreamAdmission): Hono {
   const app = new Hono();
 
   const request = (c: Context): BootRequest => {
@@ -49,9 +53,26 @@ export function bootRoutes(port: HttpBootPort, files: BootFiles | undefined, cou
     app.on(["GET", "HEAD"], `/${kind}/:mac`, async (c) => {
       const mac = macOf(c.req.param("mac"));
       if (!mac) return badMac(c.req.param("mac"));
-      const r = await port.file(kind, mac, request(c));
-      if ("refused" in r) return c.text(`drover: ${r.message}\n`, r.status);
-      return sendFile(c.req.raw, r);
+      // Admission first (before anything is recorded): a node over the limit waits a little or is told when
+      // to come back, and its next request is the one that counts. HEAD and If-None-Match cost no stream.
+      const metered = admission && admission.limit > 0 && METERED.has(kind) && c.req.method === "GET" && !c.req.header("if-none-match");
+      const slot = metered ? await admission.admit(mac) : undefined;
+      if (slot && !slot.admitted) {
+        return c.text(`drover: ${slot.active} image downloads are running (--max-image-streams ${slot.limit}); try again in ${slot.retryAfterS} s\n`, 503, { "retry-after": String(slot.retryAfterS) });
+      }
+      const release = slot?.admitted ? slot.release : undefined;
+      let r: Awaited<ReturnType<HttpBootPort["file"]>>;
+      try {
+        r = await port.file(kind, mac, request(c));
+      } catch (e) {
+        release?.();
+        throw e;
+      }
+      if ("refused" in r) {
+        release?.();
+        return c.text(`drover: ${r.message}\n`, r.status);
+      }
+      return sendFile(c.req.raw, r, release);
     });
   }
 

@@ -1,0 +1,149 @@
+/**
+ * Admission control for the big boot downloads (image archives, stage-1 initramfs): at most `limit` stream at
+ * once. In a boot storm a thousand nodes asking for a 64 MiB image at the same moment would otherwise share the
+ * link a thousand ways and all crawl to the end together (the storm benchmark: every download as slow as the
+ * slowest); with a limit, `limit` of them run at full speed and finish, and the others wait their turn.
+ *
+ * A request over the limit first waits up to `queueMs` for a slot (first come, first served), so a slot that
+ * frees is taken at once; after that it is told to come back: HTTP 503 with `Retry-After: S`. iPXE honours
+ * that: on a 503 with a Retry-After in seconds it discards the answer and sends the same request again after S
+ * seconds, for as long as it gets them (iPXE src/net/tcp/httpcore.c, http_rx_retry_after); busybox wget in
+ * stage 1 fails the piece, which stage 1 fetches again. S is the time the slots need to drain the nodes
+ * already sent away (`waiting / limit` × the mean download time, at least 1 s, at most `maxRetryS`), spread by
+ * ±50 % so the returning nodes do not all arrive in the same second.
+ */
+export interface AdmissionOptions {
+  /** Streams at once; 0 = no limit (every request streams at once). */
+  limit: number;
+  /** How long a request may wait for a slot before it gets a 503 (ms). */
+  queueMs?: number;
+  /** The longest Retry-After handed out (s). */
+  maxRetryS?: number;
+  /**
+   * A slot is given back after this long even if its stream never said it ended (a backstop: the HTTP
+   * server's idle timeout ends a stalled download long before; default 30 min).
+   */
+  maxHoldMs?: number;
+  /** For tests: the clock (ms) and the jitter source in [0, 1). */
+  now?: () => number;
+  random?: () => number;
+}
+
+export type Admission = { admitted: true; release: () => void } | { admitted: false; retryAfterS: number; active: number; limit: number };
+
+export interface AdmissionStats {
+  limit: number;
+  active: number;
+  /** Requests waiting for a slot right now. */
+  queued: number;
+  /** Nodes sent away with a Retry-After that have not been admitted since. */
+  waiting: number;
+  admitted: number;
+  deferred: number;
+}
+
+/** How long a node sent away is remembered as waiting (it will be back well before this). */
+const WAITING_TTL_MS = 10 * 60_000;
+
+export class StreamAdmission {
+  readonly limit: number;
+  private readonly queueMs: number;
+  private readonly maxRetryS: number;
+  private readonly maxHoldMs: number;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private active = 0;
+  private readonly queue: { key: string; grant: (ok: boolean) => void }[] = [];
+  /** key (a MAC) → when it was last sent away. */
+  private readonly waiting = new Map<string, number>();
+  /** Mean duration of a completed stream (ms), exponentially weighted; 0 until one completes. */
+  private meanMs = 0;
+  private admitted = 0;
+  private deferred = 0;
+
+  constructor(o: AdmissionOptions) {
+    if (!Number.isInteger(o.limit) || o.limit < 0) throw new Error(`admission limit ${o.limit}: a whole number, 0 for none`);
+    this.limit = o.limit;
+    this.queueMs = o.queueMs ?? 2000;
+    this.maxRetryS = o.maxRetryS ?? 30;
+    this.maxHoldMs = o.maxHoldMs ?? 30 * 60_000;
+    this.now = o.now ?? Date.now;
+    this.random = o.random ?? Math.random;
+  }
+
+  /** A slot for `key` (the node's MAC), now, after a short wait, or a Retry-After. */
+  async admit(key: string): Promise<Admission> {
+    if (this.limit === 0 || this.active < this.limit) return this.grant(key);
+    const ok = await new Promise<boolean>((resolve) => {
+      const entry = {
+        key,
+        grant: (yes: boolean) => {
+          clearTimeout(timer);
+          resolve(yes);
+        },
+      };
+      const timer = setTimeout(() => {
+        const i = this.queue.indexOf(entry);
+        if (i >= 0) this.queue.splice(i, 1);
+        resolve(false);
+      }, this.queueMs);
+      this.queue.push(entry);
+    });
+    // A slot handed over by release() was counted there already.
+    if (ok) return this.slot(key);
+    return this.sendAway(key);
+  }
+
+  stats(): AdmissionStats {
+    this.expireWaiting();
+    return { limit: this.limit, active: this.active, queued: this.queue.length, waiting: this.waiting.size, admitted: this.admitted, deferred: this.deferred };
+  }
+
+  private grant(key: string): Admission {
+    this.active++;
+    return this.slot(key);
+  }
+
+  private slot(key: string): Admission {
+    this.admitted++;
+    this.waiting.delete(key);
+    const started = this.now();
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      clearTimeout(backstop);
+      const ms = this.now() - started;
+      this.meanMs = this.meanMs === 0 ? ms : this.meanMs * 0.8 + ms * 0.2;
+      const next = this.queue.shift();
+      // The slot goes straight to the first request waiting for one (active stays the same).
+      if (next) next.grant(true);
+      else this.active--;
+    };
+    const backstop = setTimeout(release, this.maxHoldMs);
+    backstop.unref?.();
+    return { admitted: true, release };
+  }
+
+  private sendAway(key: string): Admission {
+    this.deferred++;
+    this.expireWaiting();
+    // Delete first: the map stays in the order nodes were sent away (expireWaiting stops at the first young one).
+    this.waiting.delete(key);
+    this.waiting.set(key, this.now());
+    // The nodes already sent away drain `limit` at a time, each taking about the mean download.
+    const meanS = (this.meanMs || 5000) / 1000;
+    const drainS = (this.waiting.size / Math.max(1, this.limit)) * meanS;
+    const spread = 0.5 + this.random();
+    const retryAfterS = Math.max(1, Math.min(this.maxRetryS, Math.round(drainS * spread)));
+    return { admitted: false, retryAfterS, active: this.active, limit: this.limit };
+  }
+
+  private expireWaiting() {
+    const cutoff = this.now() - WAITING_TTL_MS;
+    for (const [k, at] of this.waiting) {
+      if (at >= cutoff) break;
+      this.waiting.delete(k);
+    }
+  }
+}
