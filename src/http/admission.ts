@@ -21,7 +21,7 @@ export interface AdmissionOptions {
   maxRetryS?: number;
   /**
    * A slot is given back after this long even if its stream never said it ended (a backstop: the HTTP
-   * server's idle timeout ends a stalled download long before; default 30 min).
+   * server's idle timeout, 255 s, ends a stalled download long before; default 10 min).
    */
   maxHoldMs?: number;
   /** For tests: the clock (ms) and the jitter source in [0, 1). */
@@ -66,7 +66,7 @@ export class StreamAdmission {
     this.limit = o.limit;
     this.queueMs = o.queueMs ?? 2000;
     this.maxRetryS = o.maxRetryS ?? 30;
-    this.maxHoldMs = o.maxHoldMs ?? 30 * 60_000;
+    this.maxHoldMs = o.maxHoldMs ?? 10 * 60_000;
     this.now = o.now ?? Date.now;
     this.random = o.random ?? Math.random;
   }

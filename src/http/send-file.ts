@@ -44,7 +44,7 @@ export function sendFile(req: Request, f: Sendable, onDone?: () => void): Respon
       onDone?.();
       return null;
     }
-    if (onDone) return tracked(f.path ? streamParts([{ path: f.path, size: f.size }], start, end) : f.parts ? streamParts(f.parts, start, end) : once(f.data!.subarray(start, end)), onDone) as BodyInit;
+    if (onDone) return tracked(f.path ? streamParts([{ path: f.path, size: f.size }], start, end) : f.parts ? streamParts(f.parts, start, end) : once(f.data!.subarray(start, end)), onDone) as unknown as BodyInit;
     if (f.path) return Bun.file(f.path).slice(start, end);
     if (f.parts) return (end - start <= READ_AT_ONCE ? readParts(f.parts, start, end) : streamParts(f.parts, start, end)) as BodyInit;
     return f.data!.subarray(start, end) as Uint8Array<ArrayBuffer>;
@@ -73,34 +73,16 @@ async function* once(b: Uint8Array): AsyncGenerator<Uint8Array> {
 }
 
 /**
- * The chunks of `src` as a stream; `done` runs once: after the last chunk, on a read error, or when the
- * client goes away (cancel, which also comes for a stream that never started).
+ * The chunks of `src`; `done` runs once they are all sent, on a read error, or when the client goes away
+ * (Bun ends the generator). A body that never started (the client left before it) is covered by the
+ * admission's backstop (maxHoldMs).
  */
-function tracked(src: AsyncGenerator<Uint8Array>, done: () => void): ReadableStream<Uint8Array> {
-  let ended = false;
-  const end = () => {
-    if (ended) return;
-    ended = true;
+async function* tracked(src: AsyncGenerator<Uint8Array>, done: () => void): AsyncGenerator<Uint8Array> {
+  try {
+    yield* src;
+  } finally {
     done();
-  };
-  return new ReadableStream<Uint8Array>({
-    async pull(c) {
-      try {
-        const r = await src.next();
-        if (r.done) {
-          end();
-          c.close();
-        } else c.enqueue(r.value);
-      } catch (e) {
-        end();
-        c.error(e);
-      }
-    },
-    cancel() {
-      end();
-      void src.return(undefined);
-    },
-  });
+  }
 }
 
 /** One `bytes=` range; several ranges or a malformed header are ignored (the whole file is sent, RFC 9110). */
