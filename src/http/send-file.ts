@@ -22,12 +22,7 @@ export interface Sendable {
  */
 const READ_AT_ONCE = 8 << 20;
 
-/**
- * `onDone`: called once when the response body has been sent, the client went away, or there is no body
- * (304, 416, HEAD) — admission control's release. Such a body streams through JS (a file is otherwise sent
- * by the kernel, which tells nobody when it is done), so only the downloads that need it ask for it.
- */
-export function sendFile(req: Request, f: Sendable, onDone?: () => void): Response {
+export function sendFile(req: Request, f: Sendable): Response {
   const headers = new Headers({
     "accept-ranges": "bytes",
     etag: f.etag,
@@ -35,16 +30,8 @@ export function sendFile(req: Request, f: Sendable, onDone?: () => void): Respon
     "cache-control": "no-cache",
   });
   const inm = req.headers.get("if-none-match");
-  if (inm && inm.split(",").some((t) => t.trim() === f.etag || t.trim() === "*")) {
-    onDone?.();
-    return new Response(null, { status: 304, headers });
-  }
-  const body = (start: number, end: number): BodyInit | null => {
-    if (req.method === "HEAD") {
-      onDone?.();
-      return null;
-    }
-    if (onDone) return tracked(f.path ? streamParts([{ path: f.path, size: f.size }], start, end) : f.parts ? streamParts(f.parts, start, end) : once(f.data!.subarray(start, end)), onDone) as unknown as BodyInit;
+  if (inm && inm.split(",").some((t) => t.trim() === f.etag || t.trim() === "*")) return new Response(null, { status: 304, headers });
+  const body = (start: number, end: number): BodyInit => {
     if (f.path) return Bun.file(f.path).slice(start, end);
     if (f.parts) return (end - start <= READ_AT_ONCE ? readParts(f.parts, start, end) : streamParts(f.parts, start, end)) as BodyInit;
     return f.data!.subarray(start, end) as Uint8Array<ArrayBuffer>;
@@ -54,35 +41,17 @@ export function sendFile(req: Request, f: Sendable, onDone?: () => void): Respon
   if (range && (!ifRange || ifRange === f.etag)) {
     const r = parseRange(range, f.size);
     if (r === "unsatisfiable") {
-      onDone?.();
       headers.set("content-range", `bytes */${f.size}`);
       return new Response(null, { status: 416, headers });
     }
     if (r) {
       headers.set("content-range", `bytes ${r.start}-${r.end}/${f.size}`);
       headers.set("content-length", String(r.end - r.start + 1));
-      return new Response(body(r.start, r.end + 1), { status: 206, headers });
+      return new Response(req.method === "HEAD" ? null : body(r.start, r.end + 1), { status: 206, headers });
     }
   }
   headers.set("content-length", String(f.size));
-  return new Response(body(0, f.size), { status: 200, headers });
-}
-
-async function* once(b: Uint8Array): AsyncGenerator<Uint8Array> {
-  yield b;
-}
-
-/**
- * The chunks of `src`; `done` runs once they are all sent, on a read error, or when the client goes away
- * (Bun ends the generator). A body that never started (the client left before it) is covered by the
- * admission's backstop (maxHoldMs).
- */
-async function* tracked(src: AsyncGenerator<Uint8Array>, done: () => void): AsyncGenerator<Uint8Array> {
-  try {
-    yield* src;
-  } finally {
-    done();
-  }
+  return new Response(req.method === "HEAD" ? null : body(0, f.size), { status: 200, headers });
 }
 
 /** One `bytes=` range; several ranges or a malformed header are ignored (the whole file is sent, RFC 9110). */
