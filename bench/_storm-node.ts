@@ -76,6 +76,8 @@ interface NodeRecord {
   retries: Record<string, number>;
   bytes: number;
   status: Record<string, number>;
+  /** Every address an ACK gave this node (the restart test: one per node, never another node's). */
+  acks: string[];
   error?: string;
 }
 const records: NodeRecord[] = [];
@@ -162,6 +164,7 @@ async function dhcp(r: NodeRecord, ipxe: boolean): Promise<Lease> {
     // dnsmasq ends option 67 with a NUL; the BOOTP file field is NUL-padded.
     const file = (optStr(ack.options, Opt.BootFile) || ack.file || offer.file || "").replace(/\0.*$/s, "");
     const siaddr = optStr(ack.options, Opt.TftpServer) ?? (ack.siaddr !== "0.0.0.0" ? ack.siaddr : server);
+    if (!r.acks.includes(ack.yiaddr)) r.acks.push(ack.yiaddr);
     return { yiaddr: ack.yiaddr, server, siaddr, file };
   }
 }
@@ -594,7 +597,7 @@ const sampler = setInterval(() => {
 
 writeFileSync(spec.out, "");
 const all = spec.nodes.map((n, i) => {
-  const r: NodeRecord = { mac: n.mac.toLowerCase(), ip: n.ip, start: (i * spec.spreadMs) / Math.max(1, spec.nodes.length), stages: {}, retries: {}, bytes: 0, status: {} };
+  const r: NodeRecord = { mac: n.mac.toLowerCase(), ip: n.ip, start: (i * spec.spreadMs) / Math.max(1, spec.nodes.length), stages: {}, retries: {}, bytes: 0, status: {}, acks: [] };
   records.push(r);
   return (async () => {
     await sleep(r.start);

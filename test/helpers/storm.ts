@@ -41,6 +41,7 @@ export interface StormRecord {
   retries: Record<string, number>;
   bytes: number;
   status: Record<string, number>;
+  acks: string[];
   error?: string;
 }
 
