@@ -281,6 +281,8 @@ function httpGet(url: string, from: string, o: { localPort?: number; keepText?: 
     sock.setTimeout(o.idleMs ?? 30_000, () => done(new Error(`HTTP ${u.pathname}: no data for ${(o.idleMs ?? 30_000) / 1000} s`)));
     sock.on("connect", () => sock.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUser-Agent: iPXE/1.21.1 (storm)\r\nConnection: close\r\n\r\n`));
     sock.on("data", (d: Buffer) => {
+      // A download still crawling at the deadline ends there: the node counts as not booted.
+      if (now() > deadline) return done(new Expired("deadline"));
       let body = d;
       if (!headDone) {
         head += d.toString("latin1");

@@ -78,7 +78,9 @@ export class StormLab {
     try {
       const client = lab.addClient("sim");
       const nodes = Array.from({ length: count }, (_, i) => stormNode(i));
-      lab.sh(lab.hn, `ip addr add ${STORM_SERVER}/16 dev br0 && sysctl -qw net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=8192`);
+      // TCP congestion control cubic, as on a stock Debian head node, by route (a namespace may not change its
+      // default away from the host's, which here may be bbr: under a 1,000-flow storm bbr's estimate collapses).
+      lab.sh(lab.hn, `ip addr add ${STORM_SERVER}/16 dev br0 && ip route replace 172.22.0.0/16 dev br0 proto kernel scope link src ${STORM_SERVER} congctl cubic && sysctl -qw net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=8192`);
       const clientMac = lab.sh(client.ns, `cat /sys/class/net/${client.ifname}/address`).trim();
       // Every node's address on the client interface, a permanent neighbour entry for it on the head node.
       const batch = (ns: string, lines: string[]) => {
@@ -87,7 +89,7 @@ export class StormLab {
       };
       batch(client.ns, ["addr add 172.22.0.2/16 dev eth0", ...nodes.map((n) => `addr add ${n.ip}/16 dev eth0`)]);
       batch(lab.hn, nodes.map((n) => `neigh replace ${n.ip} lladdr ${clientMac} dev br0 nud permanent`));
-      lab.sh(client.ns, `ip neigh replace ${STORM_SERVER} lladdr $(ip netns exec ${lab.hn} cat /sys/class/net/br0/address) dev eth0 nud permanent && sysctl -qw net.ipv4.ip_local_port_range="10000 65000"`);
+      lab.sh(client.ns, `ip neigh replace ${STORM_SERVER} lladdr $(ip netns exec ${lab.hn} cat /sys/class/net/br0/address) dev eth0 nud permanent && ip route replace 172.22.0.0/16 dev eth0 proto kernel scope link src 172.22.0.2 congctl cubic && sysctl -qw net.ipv4.ip_local_port_range="10000 65000"`);
       return new StormLab(lab, client, nodes);
     } catch (e) {
       await lab.destroy();
