@@ -11,7 +11,8 @@
  *                           [--limit N]   drover's --max-image-streams for the "drover" setup
  *
  * Setups: `drover` (admission control at its default, or --limit), `drover-nolimit` (--max-image-streams 0:
- * every image request streams at once), `reference` (dnsmasq --no-ping + nginx, sendfile, 2 workers).
+ * every image request streams at once), `reference` (dnsmasq --no-ping + nginx, sendfile, 2 workers),
+ * `reference-tftpmax` (the same with dnsmasq's --tftp-max raised from its default 50 to 2 × N).
  * Phases: `full` (N full boots), `script` (DHCP + script only, --script-nodes nodes; no TFTP, no files).
  * Printed per setup: booted / N, time until the last node booted, p50/p99 per stage (ms), bytes/s on the
  * client's link (mean and peak 1-s), the server tree's CPU seconds and peak RSS, retries and 503s.
@@ -90,7 +91,7 @@ for (const phase of PHASES) {
     console.log(`storm: ${phase}: ${n} nodes and a ${IMAGE_MIB} MiB image in ${template} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     for (const setup of SETUPS) {
       const l0 = load();
-      const row = setup === "reference" ? await reference(s, phase, template) : await drover(s, phase, template, setup);
+      const row = setup.startsWith("reference") ? await reference(s, phase, template, setup) : await drover(s, phase, template, setup);
       row.load = `${l0} → ${load()}`;
       rows.push(row);
       console.log(line(row));
@@ -134,8 +135,10 @@ async function drover(s: StormLabT, phase: string, template: string, setup: stri
  * node's loopback with runtime security off, Host set to nginx's address so every script points there),
  * then dnsmasq for DHCP + TFTP and nginx for HTTP.
  */
-async function reference(s: StormLabT, phase: string, template: string): Promise<Row> {
+async function reference(s: StormLabT, phase: string, template: string, setup: string): Promise<Row> {
   const dir = join(work, `ref-${phase}`);
+  // reference-tftpmax: dnsmasq may run as many TFTP transfers at once as there are nodes (its default is 50).
+  const tftpMax = setup === "reference-tftpmax" ? [`--tftp-max=${s.nodes.length * 2}`] : [];
   const www = join(dir, "www");
   const tftp = join(dir, "tftp");
   for (const d of [www, tftp, ...["ipxe", "kernel", "image", "system", "runtime"].map((k) => join(www, k))]) mkdirSync(d, { recursive: true });
@@ -180,6 +183,7 @@ async function reference(s: StormLabT, phase: string, template: string): Promise
       `--dhcp-boot=tag:ipxe,http://${STORM_SERVER}:${REF_PORT}/ipxe/\${mac:hexhyp}`,
       `--dhcp-boot=tag:!ipxe,tag:efi64,snponly.efi,,${STORM_SERVER}`,
       "--dhcp-option=encap:175,176,1",
+      ...tftpMax,
     ],
     { stdout: "ignore", stderr: "ignore" },
   );
@@ -220,9 +224,9 @@ http {
   }
   const sampler = new TreeSampler([dnsmasq.pid, nginx.pid]);
   try {
-    const r = await s.run(stormOpts(phase, "reference"));
+    const r = await s.run(stormOpts(phase, setup));
     const { cpuS, peakRssMb } = sampler.stop();
-    return { phase, setup: "reference", n: r.nodes, r, cpuS, peakRssMb, load: "" };
+    return { phase, setup, n: r.nodes, r, cpuS, peakRssMb, load: "" };
   } finally {
     for (const p of [nginx, dnsmasq]) p.kill("SIGTERM");
     await Promise.race([Promise.all([nginx.exited, dnsmasq.exited]), Bun.sleep(5000)]);
@@ -238,6 +242,15 @@ function stageStats(r: StormResult) {
   }
   return out;
 }
+/** When 10 %, 50 %, 90 % and all of the nodes had finished (booted, or had their script). */
+function progressLine(r: StormResult): string {
+  const done = r.records.map((x) => x.done).filter((v): v is number => v !== undefined).sort((a, b) => a - b);
+  const at = (f: number) => {
+    const k = Math.ceil(f * r.nodes) - 1;
+    return k < done.length ? `${(done[k]! / 1000).toFixed(1)}` : "—";
+  };
+  return `first ${done.length ? (done[0]! / 1000).toFixed(1) : "—"}, 10 % ${at(0.1)}, 50 % ${at(0.5)}, 90 % ${at(0.9)}, all ${at(1)}`;
+}
 function mb(b: number) {
   return `${(b / 1e6).toFixed(0)} MB/s`;
 }
@@ -251,6 +264,7 @@ function line(w: Row): string {
   return [
     `storm ${w.phase} ${w.setup}: ${r.booted}/${r.nodes} ${w.phase === "full" ? "booted" : "got their script"}${r.allBootedS !== null ? `, all in ${r.allBootedS.toFixed(1)} s` : `, last at ${r.lastBootedS?.toFixed(1) ?? "-"} s`}`,
     `  stages p50/p99 ms: ${stages}`,
+    `  finished by (s since the first power-on): ${progressLine(r)}`,
     `  link rx mean ${mb(r.link.meanRxBps)}, peak ${mb(r.link.peakRxBps)}; server CPU ${w.cpuS.toFixed(1)} s, peak RSS ${w.peakRssMb.toFixed(0)} MB${w.hwmMb ? ` (VmHWM ${w.hwmMb.toFixed(0)} MB)` : ""}; load ${w.load}`,
     `  DHCP sent ${r.dhcpSent} (timeouts ${r.dhcpTimeouts}, NAKs ${r.naks}); TFTP timeouts ${r.tftpTimeouts}, failed ${r.tftpErrors}; HTTP 503 ${r.http503}, errors ${r.httpErrors}; script retries ${r.scriptRetries}; firmware restarts ${r.firmwareRestarts}`,
     ...(failed.length ? [`  not finished: ${failed.length}, e.g. ${failed.slice(0, 3).map((f) => `${f.mac}: ${f.error ?? "?"}`).join("; ")}`] : []),
@@ -258,19 +272,19 @@ function line(w: Row): string {
 }
 
 function printTables() {
-  console.log("\n| phase | setup | N | finished | time to all | dhcp p50/p99 | tftp | script | kernel | image | booted cb | link rx mean / peak | server CPU | peak RSS | 503s / errors / DHCP timeouts |");
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log("\n| phase | setup | N | finished | 10 % / 50 % / 90 % finished by | time to all | dhcp p50/p99 | tftp | script | kernel | image | booted cb | link rx mean / peak | server CPU | peak RSS | 503s / errors / DHCP timeouts |");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   const f = (v?: { p50: number; p99: number }) => (v ? `${(v.p50 / 1000).toFixed(2)} / ${(v.p99 / 1000).toFixed(2)} s` : "—");
   for (const w of rows) {
     const st = stageStats(w.r);
     console.log(
-      `| ${w.phase} | ${w.setup} | ${w.n} | ${w.r.booted} | ${w.r.allBootedS?.toFixed(1) ?? "not all"} s | ${f(st.dhcp)} | ${f(st.tftp)} | ${f(st.script)} | ${f(st.kernel)} | ${f(st.image)} | ${f(st.booted)} | ${mb(w.r.link.meanRxBps)} / ${mb(w.r.link.peakRxBps)} | ${w.cpuS.toFixed(1)} s | ${w.peakRssMb.toFixed(0)} MB | ${w.r.http503} / ${w.r.httpErrors} / ${w.r.dhcpTimeouts} |`,
+      `| ${w.phase} | ${w.setup} | ${w.n} | ${w.r.booted} | ${progressLine(w.r).replace(/^.*10 % (\S+), 50 % (\S+), 90 % (\S+),.*$/, "$1 / $2 / $3 s")} | ${w.r.allBootedS?.toFixed(1) ?? "not all"} s | ${f(st.dhcp)} | ${f(st.tftp)} | ${f(st.script)} | ${f(st.kernel)} | ${f(st.image)} | ${f(st.booted)} | ${mb(w.r.link.meanRxBps)} / ${mb(w.r.link.peakRxBps)} | ${w.cpuS.toFixed(1)} s | ${w.peakRssMb.toFixed(0)} MB | ${w.r.http503} / ${w.r.httpErrors} / ${w.r.dhcpTimeouts} |`,
     );
   }
   for (const phase of PHASES) {
-    const ref = rows.find((w) => w.phase === phase && w.setup === "reference");
+    const ref = rows.find((w) => w.phase === phase && w.setup.startsWith("reference"));
     if (!ref?.r.allBootedS) continue;
-    for (const w of rows.filter((x) => x.phase === phase && x.setup !== "reference"))
+    for (const w of rows.filter((x) => x.phase === phase && !x.setup.startsWith("reference")))
       if (w.r.allBootedS)
         console.log(`storm ${phase}: ${w.setup} all finished in ${w.r.allBootedS.toFixed(1)} s vs the reference's ${ref.r.allBootedS.toFixed(1)} s = ${(ref.r.allBootedS / w.r.allBootedS).toFixed(2)}× (above 1: drover faster); CPU ${(w.cpuS / ref.cpuS).toFixed(2)}×, peak RSS ${w.peakRssMb.toFixed(0)} vs ${ref.peakRssMb.toFixed(0)} MB`);
   }

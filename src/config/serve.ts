@@ -51,10 +51,12 @@ export interface ServeConfig {
 }
 
 /**
- * Image downloads streaming at once unless --max-image-streams says otherwise: enough to fill a 10 GbE link
- * with iPXE's per-connection speed, few enough that each finishes quickly (bench/README.md, boot storm).
+ * Image downloads streaming at once unless --max-image-streams says otherwise. Measured (bench/storm.ts, 1,000
+ * nodes, 64 MiB images, a veth faster than 10 GbE): 128 booted them sooner than no limit in the same run,
+ * 32 took twice as long as no limit (too few streams to fill that link); no limit left stragglers crawling
+ * for minutes under bbr. A slower link wants fewer (docs/booting.md, "Boot storms").
  */
-export const DEFAULT_MAX_IMAGE_STREAMS = 32;
+export const DEFAULT_MAX_IMAGE_STREAMS = 128;
 
 export interface ServeFlags {
   port?: string;
