@@ -7,6 +7,7 @@ import { serverSettingsFromServe } from "./config/server-settings";
 import type { ServeConfig } from "./config/serve";
 import type { ServeSettings } from "./config/settings";
 import { createApp } from "./http/app";
+import { StreamAdmission } from "./http/admission";
 import { bunWebSocket } from "./http/api/cli";
 import type { RunCommand } from "./http/api/context";
 import { COMMIT, VERSION } from "./version";
@@ -100,6 +101,9 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
       return `the node store does not answer: ${(e as Error).message}`;
     }
   };
+  // Boot storms: at most so many image downloads stream at once; the others wait their turn (http/admission.ts).
+  const imageAdmission = new StreamAdmission({ limit: cfg.http.maxImageStreams });
+  if (cfg.http.maxImageStreams === 0) log("drover: image downloads are not limited (--max-image-streams 0)");
   const app = createApp({
     metrics: obs.http,
     health: { live: storeAnswers, ready: () => (ready ? undefined : "starting: not every server listens yet") },
@@ -113,6 +117,7 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
     }),
     boot,
     bootFiles: files,
+    imageAdmission,
     api: apiDeps(svc, {
       settings,
       ...(extras.apiSubnets?.length ? { allowedSubnets: extras.apiSubnets } : {}),

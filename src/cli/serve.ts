@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_IMAGE_STREAMS } from "../config/serve";
 import { ServeSettings, keyValueSettingsStorage } from "../config/settings";
 import type { CommandIo, RunCommand } from "../http/api/context";
 import { startServer } from "../server";
@@ -38,6 +39,7 @@ const serve: CommandModule = (parent, ctx) => {
     .option("--api-subnet <cidr>", "allow the API and web page only from these subnets, e.g. 10.0.0.0/24 (repeatable)", many)
     .option("--secure-cookies", "mark the session cookie Secure (when a TLS proxy sits in front of drover)")
     .option("--poll-interval <seconds>", "how often node agents fetch their runtime overlay (If-None-Match: unchanged costs a 304)", "60")
+    .option("--max-image-streams <n>", "image downloads streaming at once in a boot storm; more wait, then get 503 + Retry-After (iPXE retries); 0 = no limit", String(DEFAULT_MAX_IMAGE_STREAMS))
     .option("--insecure-runtime", "serve runtime overlays to any source port (for images whose only HTTP client is busybox wget)")
     .option("--debug", "log every DHCP decision (the same as --log-level debug)")
     .option("--log-level <level>", "debug, info, warn or error: the least severe lines written", parseLogLevel, "info")

@@ -12,7 +12,12 @@ import { networkOf, parseIPv4, prefixToNetmask } from "../domain/net";
 export type DhcpModeName = "authoritative" | "proxy" | "off";
 
 export interface ServeConfig {
-  http: { port: number; listen: string };
+  http: {
+    port: number;
+    listen: string;
+    /** Image (and stage-1) downloads streaming at once; more wait or get 503 + Retry-After; 0 = no limit. */
+    maxImageStreams: number;
+  };
   tftp: { enabled: boolean; port: number; address: string };
   dhcp: {
     mode: DhcpModeName;
@@ -48,6 +53,14 @@ export interface ServeConfig {
   };
 }
 
+/**
+ * Image downloads streaming at once unless --max-image-streams says otherwise. Measured (bench/storm.ts, 1,000
+ * nodes, 64 MiB images, a veth faster than 10 GbE): 128 booted them sooner than no limit in the same run,
+ * 32 took twice as long as no limit (too few streams to fill that link); no limit left stragglers crawling
+ * for minutes under bbr. A slower link wants fewer (docs/booting.md, "Boot storms").
+ */
+export const DEFAULT_MAX_IMAGE_STREAMS = 128;
+
 export interface ServeFlags {
   port?: string;
   listen?: string;
@@ -72,6 +85,7 @@ export interface ServeFlags {
   ipxeBuild?: string;
   pollInterval?: string;
   insecureRuntime?: boolean;
+  maxImageStreams?: string;
   /** Read by the HTTP layer, shown on the settings page. */
   apiSubnet?: string[];
   secureCookies?: boolean;
@@ -168,6 +182,9 @@ export function resolveServeConfig(f: ServeFlags, dataDir: string, host: HostInt
   if (f.ipxeDir && f.ipxeBuild) throw bad("ipxeBuild", "--ipxe-build chooses an embedded set; with --ipxe-dir the directory's builds are served instead: give one of them");
   const pollSeconds = f.pollInterval === undefined ? 60 : Number(f.pollInterval);
   if (!Number.isInteger(pollSeconds) || pollSeconds < 1 || pollSeconds > 86400) throw bad("pollInterval", `--poll-interval ${f.pollInterval}: a whole number of seconds, 1-86400`);
+  const maxImageStreams = f.maxImageStreams === undefined ? DEFAULT_MAX_IMAGE_STREAMS : Number(f.maxImageStreams);
+  if ((f.maxImageStreams !== undefined && !/^\d+$/.test(f.maxImageStreams)) || maxImageStreams > 100_000)
+    throw bad("maxImageStreams", `--max-image-streams ${f.maxImageStreams}: a whole number of downloads at once, 0 for no limit (default ${DEFAULT_MAX_IMAGE_STREAMS})`);
   const leaseSeconds = f.leaseTime === undefined ? 86400 : Number(f.leaseTime);
   if (!Number.isInteger(leaseSeconds) || leaseSeconds < 60) throw bad("leaseTime", `--lease-time ${f.leaseTime}: at least 60 seconds`);
 
@@ -186,7 +203,7 @@ export function resolveServeConfig(f: ServeFlags, dataDir: string, host: HostInt
   if (register && !f.discovery) throw bad("registerPattern", "--register-pattern registers unknown machines during discovery; add --discovery");
 
   const cfg: ServeConfig = {
-    http: { port: port(f.port, 9873, "port", "--port"), listen: f.listen ?? "0.0.0.0" },
+    http: { port: port(f.port, 9873, "port", "--port"), listen: f.listen ?? "0.0.0.0", maxImageStreams },
     // --listen binds TFTP too: a head node that serves HTTP on one address does not answer TFTP on every other.
     tftp: { enabled: f.tftp !== false, port: port(f.tftpPort, 69, "tftpPort", "--tftp-port"), address: f.listen ?? "0.0.0.0" },
     dhcp: {

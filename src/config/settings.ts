@@ -96,6 +96,7 @@ export const RESTART_FIELDS: readonly FieldSpec[] = [
   { key: "apiSubnets", option: "apiSubnet", flag: "--api-subnet", label: "API open to" },
   { key: "secureCookies", option: "secureCookies", flag: "--secure-cookies", label: "Secure cookies" },
   { key: "insecureRuntime", option: "insecureRuntime", flag: "--insecure-runtime", label: "Runtime overlays to any port" },
+  { key: "maxImageStreams", option: "maxImageStreams", flag: "--max-image-streams", label: "Image downloads at once (0: no limit)" },
 ];
 
 const BY_KEY = new Map(LIVE_FIELDS.map((f) => [f.key as string, f]));
@@ -250,6 +251,7 @@ export class ServeSettings implements SettingsPort {
       apiSubnets: this.o.flags.apiSubnet ?? [],
       secureCookies: !!this.o.flags.secureCookies,
       insecureRuntime: !c.runtime.secure,
+      maxImageStreams: c.http.maxImageStreams,
     };
     for (const f of RESTART_FIELDS) {
       fields[f.key] = { label: f.label, flag: f.flag, value: restart[f.key], source: this.o.explicit.has(f.option) ? "command line" : "default", editable: "restart", reason: `set with ${f.flag} when drover serve starts; restart it to change` };

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { routePath } from "hono/route";
 import type { MetricsPort } from "../services/metrics";
 import type { BootFiles, HttpBootPort } from "../boot/ports";
+import type { StreamAdmission } from "./admission";
 import { DroverError } from "../domain/errors";
 import { AuthError } from "../services/auth";
 import { type ApiDeps, socketAddress } from "./api/context";
@@ -21,6 +22,8 @@ export interface HttpDeps {
   boot?: HttpBootPort;
   /** iPXE binaries served under /boot/ for UEFI HTTP boot. */
   bootFiles?: BootFiles;
+  /** At most so many image downloads at once (drover serve --max-image-streams); absent: no limit. */
+  imageAdmission?: StreamAdmission;
   /** The authenticated JSON API (/api/v1) and the web page (/ui/); absent in tests of the boot routes alone. */
   api?: ApiDeps;
   /** Request counts for /metrics (by route pattern, never by path: a MAC per node would be a series per node), and its text. */
@@ -49,7 +52,7 @@ export function createApp(deps: HttpDeps): Hono {
       if (bytes > 0) metrics.port.inc("drover_http_response_bytes_total", { route }, bytes);
       metrics.port.observe("drover_http_request_duration_seconds", (performance.now() - t0) / 1000, { route });
     });
-  if (deps.boot) app.route("/", bootRoutes(deps.boot, deps.bootFiles, counters));
+  if (deps.boot) app.route("/", bootRoutes(deps.boot, deps.bootFiles, counters, deps.imageAdmission));
   if (deps.api) {
     const api = deps.api;
     app.route("/api/v1", apiApp(api).app);
@@ -66,7 +69,7 @@ export function createApp(deps: HttpDeps): Hono {
       uptimeSeconds: Math.round((Date.now() - deps.startedAt.getTime()) / 1000),
       ...deps.stats(),
       services: deps.services(),
-      http: { rejectedRequests: counters.bad },
+      http: { rejectedRequests: counters.bad, ...(deps.imageAdmission ? { imageStreams: deps.imageAdmission.stats() } : {}) },
     }),
   );
 

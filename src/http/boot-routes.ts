@@ -3,14 +3,18 @@ import { getConnInfo } from "hono/bun";
 import type { BootFileKind, BootFiles, BootRequest, HttpBootPort } from "../boot/ports";
 import { sanitizeBootPath } from "../boot/sanitize";
 import { isMac, normalizeMac } from "../domain/net";
+import type { StreamAdmission } from "./admission";
 import { sendFile } from "./send-file";
+
+/** The downloads admission control meters: the big ones, which a boot storm asks of every node at once. */
+const METERED: ReadonlySet<BootFileKind> = new Set(["image", "stage1"]);
 
 /**
  * The unauthenticated routes firmware and nodes use: iPXE scripts, kernels, images, overlays, iPXE binaries
  * over HTTP, and the node's own callbacks. They depend only on the boot ports.
  * MACs may be written with colons or dashes (iPXE's ${mac:hexhyp}).
  */
-export function bootRoutes(port: HttpBootPort, files: BootFiles | undefined, counters: { bad: number }): Hono {
+export function bootRoutes(port: HttpBootPort, files: BootFiles | undefined, counters: { bad: number }, admission?: StreamAdmission): Hono {
   const app = new Hono();
 
   const request = (c: Context): BootRequest => {
@@ -41,6 +45,8 @@ export function bootRoutes(port: HttpBootPort, files: BootFiles | undefined, cou
   app.get("/ipxe/:mac", async (c) => {
     const mac = macOf(c.req.param("mac"));
     if (!mac) return badMac(c.req.param("mac"));
+    // Any boot request of a node means its last download is over (admission.ts): the slot goes back.
+    admission?.touch(mac);
     const r = await port.ipxeScript(mac, request(c));
     return c.text(r.script, r.status as 200);
   });
@@ -49,8 +55,26 @@ export function bootRoutes(port: HttpBootPort, files: BootFiles | undefined, cou
     app.on(["GET", "HEAD"], `/${kind}/:mac`, async (c) => {
       const mac = macOf(c.req.param("mac"));
       if (!mac) return badMac(c.req.param("mac"));
-      const r = await port.file(kind, mac, request(c));
-      if ("refused" in r) return c.text(`drover: ${r.message}\n`, r.status);
+      // Admission first (before anything is recorded): a node over the limit waits a little or is told when
+      // to come back, and its next request is the one that counts. HEAD and If-None-Match cost no stream.
+      const metered = admission && admission.limit > 0 && METERED.has(kind) && c.req.method === "GET" && !c.req.header("if-none-match");
+      if (!metered) admission?.touch(mac);
+      const slot = metered ? await admission.admit(mac) : undefined;
+      if (slot && !slot.admitted) {
+        return c.text(`drover: ${slot.active} image downloads are running (--max-image-streams ${slot.limit}); try again in ${slot.retryAfterS} s\n`, 503, { "retry-after": String(slot.retryAfterS) });
+      }
+      let r: Awaited<ReturnType<HttpBootPort["file"]>>;
+      try {
+        r = await port.file(kind, mac, request(c));
+      } catch (e) {
+        if (slot?.admitted) slot.release();
+        throw e;
+      }
+      if ("refused" in r) {
+        if (slot?.admitted) slot.release();
+        return c.text(`drover: ${r.message}\n`, r.status);
+      }
+      if (slot?.admitted) slot.hold(r.size);
       return sendFile(c.req.raw, r);
     });
   }
@@ -63,6 +87,7 @@ export function bootRoutes(port: HttpBootPort, files: BootFiles | undefined, cou
     if (!mac) return badMac(raw);
     const stage = c.req.query("stage") ?? "booted";
     if (stage !== "booted" && stage !== "heartbeat" && stage !== "error") return c.text("drover: stage must be booted, heartbeat or error\n", 400);
+    admission?.touch(mac);
     const ok = await port.callback(mac, stage, request(c), c.req.query("detail"));
     return ok ? c.text("ok\n") : c.text("drover: unknown node or wrong asset key\n", 404);
   });

@@ -15,12 +15,13 @@ describe("GET /api/v1/settings", () => {
     const { status, body } = await json(await h.req("GET", "/settings"));
     expect(status).toBe(200);
     expect(body.dhcp.mode).toBe("off");
-    expect(body.http).toEqual({ port: 9873, listen: "0.0.0.0" });
+    expect(body.http).toEqual({ port: 9873, listen: "0.0.0.0", maxImageStreams: 128 });
     expect(body.interfaces).toEqual(HOST);
     expect(body.fields.dhcpMode).toMatchObject({ value: "off", source: "default", editable: "live", flag: "--dhcp" });
     expect(body.fields.pollSeconds).toMatchObject({ value: 60, editable: "live" });
     expect(body.fields.httpPort).toMatchObject({ value: 9873, editable: "restart" });
     expect(body.fields.apiSubnets).toMatchObject({ editable: "restart" });
+    expect(body.fields.maxImageStreams).toMatchObject({ value: 128, editable: "restart", flag: "--max-image-streams" });
   });
 
   test("needs a session or a token", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { type HostInterface, resolveServeConfig } from "../../../src/config/serve";
+import { DEFAULT_MAX_IMAGE_STREAMS, type HostInterface, resolveServeConfig } from "../../../src/config/serve";
 
 const one: HostInterface[] = [{ name: "eth1", address: "10.0.0.1", netmask: "255.255.255.0" }];
 const two: HostInterface[] = [...one, { name: "eth0", address: "192.168.1.5", netmask: "255.255.255.0" }];
@@ -7,13 +7,18 @@ const two: HostInterface[] = [...one, { name: "eth0", address: "192.168.1.5", ne
 describe("serve configuration", () => {
   test("defaults: HTTP 9873, TFTP on, DHCP off, discovery off", () => {
     const c = resolveServeConfig({}, "/d", two);
-    expect(c.http).toEqual({ port: 9873, listen: "0.0.0.0" });
+    expect(c.http).toEqual({ port: 9873, listen: "0.0.0.0", maxImageStreams: DEFAULT_MAX_IMAGE_STREAMS });
     expect(c.dhcp.mode).toBe("off");
     expect(c.dhcp.interfaces).toEqual([]);
     expect(c.discovery.enabled).toBe(false);
     expect(c.tftp.enabled).toBe(true);
     expect(c.tftp.address).toBe("0.0.0.0");
     expect(Object.isFrozen(c)).toBe(true);
+  });
+  test("--max-image-streams: a whole number, 0 for no limit; anything else is refused with the fix", () => {
+    expect(resolveServeConfig({ maxImageStreams: "0" }, "/d", two).http.maxImageStreams).toBe(0);
+    expect(resolveServeConfig({ maxImageStreams: "64" }, "/d", two).http.maxImageStreams).toBe(64);
+    for (const bad of ["-1", "2.5", "many", ""]) expect(() => resolveServeConfig({ maxImageStreams: bad }, "/d", two)).toThrow(/--max-image-streams .*whole number.*0 for no limit/);
   });
   test("--listen binds TFTP as well as HTTP", () => {
     const c = resolveServeConfig({ listen: "10.0.0.1" }, "/d", two);
