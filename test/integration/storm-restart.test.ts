@@ -90,7 +90,7 @@ test.skipIf(!!skipWhy)(
     const status = JSON.parse(droverIn(data)("node", "status", "--json")) as { node: string; state: string; stages?: Record<string, number> }[];
     expect(status.length).toBe(N);
     expect(status.filter((x) => x.state !== "booted").map((x) => `${x.node}: ${x.state}`)).toEqual([]);
-    for (const name of before) expect(status.find((x) => x.node === name)?.stages?.booted).toBeLessThan(killedAt);
+    for (const name of before) expect(status.find((x) => x.node === name)?.stages?.booted).toBeLessThanOrEqual(killedAt); // seen in the log before the kill: the same millisecond at the latest
   },
   90_000,
 );
