@@ -1,9 +1,9 @@
-import { expect } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { type Harness, PASSWORD, harness } from "../unit/api/harness";
+import { CHROMIUM, CHROMIUM_ARGS, saveScreenshot } from "./browser";
 
 /**
  * What the newer browser stories share (power.test.ts, node-form.test.ts): Debian's Chromium, headless, with
@@ -11,9 +11,7 @@ import { type Harness, PASSWORD, harness } from "../unit/api/harness";
  * DROVER_SCREENSHOTS (default: a temporary directory), each checked not to be blank; every console error and
  * every request that leaves the server collected for the last test to check.
  */
-export const CHROMIUM = "/usr/bin/chromium";
-export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"];
-export const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium` : undefined;
+export { missing } from "./browser";
 
 export interface Lab {
   h: Harness;
@@ -57,25 +55,7 @@ export async function startLab(): Promise<Lab> {
     base,
     shots,
     problems,
-    async screenshot(name: string) {
-      const png = await page.screenshot({ fullPage: false });
-      writeFileSync(join(shots, `${name}.png`), png);
-      const colours = await page.evaluate(async (b64: string) => {
-        const img = new Image();
-        img.src = `data:image/png;base64,${b64}`;
-        await img.decode();
-        const c = document.createElement("canvas");
-        c.width = img.width;
-        c.height = img.height;
-        const g = c.getContext("2d")!;
-        g.drawImage(img, 0, 0);
-        const d = g.getImageData(0, 0, c.width, c.height).data;
-        const seen = new Set<number>();
-        for (let i = 0; i < d.length; i += 4 * 7) seen.add((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!);
-        return seen.size;
-      }, png.toString("base64"));
-      expect({ name, colours: colours > 8 }).toEqual({ name, colours: true });
-    },
+    screenshot: (name: string) => saveScreenshot(page, shots, name),
     async login(user: string, password = PASSWORD) {
       await page.goto(`${base}/ui/`);
       await page.locator('form[aria-label="log in"], header button:has-text("Log out")').first().waitFor();

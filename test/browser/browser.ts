@@ -13,7 +13,7 @@ import { type Harness, PASSWORD, harness } from "../unit/api/harness";
  * and console error is collected in `problems` (provoked refusals, 4xx answers, are not).
  */
 export const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"];
+export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"];
 export const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium` : undefined;
 export const SHOTS = process.env.DROVER_SCREENSHOTS ?? join(import.meta.dir, "../.work/screenshots");
 
@@ -67,25 +67,7 @@ export async function openBrowser(opts: { colorScheme?: "light" | "dark"; locale
     ctx,
     base,
     problems,
-    async screenshot(name) {
-      const png = await page.screenshot({ fullPage: false });
-      writeFileSync(join(SHOTS, `${name}.png`), png);
-      const colours = await page.evaluate(async (b64: string) => {
-        const img = new Image();
-        img.src = `data:image/png;base64,${b64}`;
-        await img.decode();
-        const c = document.createElement("canvas");
-        c.width = img.width;
-        c.height = img.height;
-        const g = c.getContext("2d")!;
-        g.drawImage(img, 0, 0);
-        const d = g.getImageData(0, 0, c.width, c.height).data;
-        const seen = new Set<number>();
-        for (let i = 0; i < d.length; i += 4 * 7) seen.add((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!);
-        return seen.size;
-      }, png.toString("base64"));
-      expect({ name, colours: colours > 8 }).toEqual({ name, colours: true });
-    },
+    screenshot: (name) => saveScreenshot(page, SHOTS, name),
     async login(user = "admin") {
       await page.goto(`${base}/ui/`);
       await page.getByLabel("User").fill(user);
@@ -102,4 +84,25 @@ export async function openBrowser(opts: { colorScheme?: "light" | "dark"; locale
     },
   };
   return run;
+}
+
+/** Saves `DIR/NAME.png` and checks it is not blank: the decoded image must have many distinct colours. */
+export async function saveScreenshot(page: Page, dir: string, name: string): Promise<void> {
+  const png = await page.screenshot({ fullPage: false });
+  writeFileSync(join(dir, `${name}.png`), png);
+  const colours = await page.evaluate(async (b64: string) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const c = document.createElement("canvas");
+    c.width = img.width;
+    c.height = img.height;
+    const g = c.getContext("2d")!;
+    g.drawImage(img, 0, 0);
+    const d = g.getImageData(0, 0, c.width, c.height).data;
+    const seen = new Set<number>();
+    for (let i = 0; i < d.length; i += 4 * 7) seen.add((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!);
+    return seen.size;
+  }, png.toString("base64"));
+  expect({ name, colours: colours > 8 }).toEqual({ name, colours: true });
 }

@@ -1,20 +1,17 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { formatProgress } from "../../src/domain/stream-progress";
 import { type Harness, PASSWORD, harness } from "../unit/api/harness";
+import { CHROMIUM, CHROMIUM_ARGS, missing } from "./browser";
 
 /**
  * Honest live status on the nodes page, in headless Chromium against an in-process server on loopback:
  * overdue with no new event, stuck stages, the rack grid's colours, the MAC column, stream progress, the
  * banner while the server is away and the catch-up after, a viewer's page, and no request off the server.
  */
-// As ui.test.ts launches it (not imported from there: that would run its tests too).
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"];
-const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing` : undefined;
 
 let h: Harness;
 let server: ReturnType<typeof Bun.serve>;

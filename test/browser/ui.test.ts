@@ -1,18 +1,16 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { type Harness, PASSWORD, harness } from "../unit/api/harness";
+import { CHROMIUM, CHROMIUM_ARGS, missing, saveScreenshot } from "./browser";
 
 /**
  * The web page in Debian's Chromium, headless, against an in-process server on loopback. Chromium runs with
  * every flag that keeps it off the internet and a fresh profile directory. Screenshots go to
  * DROVER_SCREENSHOTS (default: a temporary directory) and are checked for content.
  */
-export const CHROMIUM = "/usr/bin/chromium";
-export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"];
-const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium` : undefined;
 if (missing) console.warn(`skipping browser tests: ${missing}`);
 
 let h: Harness;
@@ -57,26 +55,7 @@ afterAll(async () => {
   rmSync(profile, { recursive: true, force: true });
 });
 
-/** Saves a screenshot and checks it is not blank: the decoded image must have many distinct colours. */
-async function screenshot(name: string) {
-  const png = await page.screenshot({ fullPage: false });
-  writeFileSync(join(shots, `${name}.png`), png);
-  const colours = await page.evaluate(async (b64: string) => {
-    const img = new Image();
-    img.src = `data:image/png;base64,${b64}`;
-    await img.decode();
-    const c = document.createElement("canvas");
-    c.width = img.width;
-    c.height = img.height;
-    const g = c.getContext("2d")!;
-    g.drawImage(img, 0, 0);
-    const d = g.getImageData(0, 0, c.width, c.height).data;
-    const seen = new Set<number>();
-    for (let i = 0; i < d.length; i += 4 * 7) seen.add((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!);
-    return seen.size;
-  }, png.toString("base64"));
-  expect({ name, colours: colours > 8 }).toEqual({ name, colours: true });
-}
+const screenshot = (name: string) => saveScreenshot(page, shots, name);
 
 test.skipIf(!!missing)("log in", async () => {
   await page.goto(`${base}/ui/`);
