@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from "node:fs";
 import { stringify } from "yaml";
+import { invalid } from "../domain/errors";
 
 /**
  * Where commands write, and the user's side of a command: the terminal, the files named on the command line,
@@ -58,6 +59,16 @@ export function readLocalFile(path: string, max = Number.POSITIVE_INFINITY): Use
 
 /** The errno-like code of a failed readUserFile (ENOENT, EISDIR, ETOOBIG …), if any. */
 export const fileErrorCode = (e: unknown): string | undefined => (e as { code?: unknown })?.code as string | undefined;
+
+/** A text file the user named (a config to import), as readUserFile reads it; a failure is an `invalid` naming it. */
+export async function readUserText(io: Io, path: string): Promise<string> {
+  try {
+    return new TextDecoder().decode((await readUserFile(io, path)).data);
+  } catch (e) {
+    const code = fileErrorCode(e);
+    throw invalid(`cannot read ${path}: ${code && code !== "ETOOBIG" ? code : (e as Error).message}`);
+  }
+}
 
 export type Format = "table" | "json" | "yaml";
 

@@ -5,7 +5,7 @@ import { OVERLAY_NAME, type WarewulfEntry, readWarewulfOverlay } from "../../ove
 import { invalid } from "../../domain/errors";
 import { type NodesConf, parseNodesConf } from "../../domain/nodesconf";
 import type { CommandModule } from "../context";
-import { fileErrorCode, readUserFile } from "../output";
+import { readUserText } from "../output";
 
 const imp: CommandModule = (parent, ctx) => {
   parent
@@ -29,13 +29,7 @@ Examples:
   drover node import /etc/warewulf/nodes.conf --overlays /var/lib/warewulf/overlays`,
     )
     .action(async (file: string, opts) => {
-      let text: string;
-      try {
-        text = new TextDecoder().decode((await readUserFile(ctx.io, file)).data);
-      } catch (e) {
-        const code = fileErrorCode(e);
-        throw invalid(`cannot read ${file}: ${code && code !== "ETOOBIG" ? code : (e as Error).message}`);
-      }
+      const text = await readUserText(ctx.io, file);
       const nc = parseImport(text, file);
       // The overlays are read (and checked) before the nodes are written: a bad overlay dir changes nothing.
       const svc = ctx.services();

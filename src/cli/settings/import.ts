@@ -6,7 +6,7 @@ import { type FstabMount, HEADNODE_SETTINGS_KEY, type HeadNodeSettings, type Imp
 import { DroverError, invalid } from "../../domain/errors";
 import { signalServer } from "../../runtime/lock";
 import type { CommandModule } from "../context";
-import { emit, fileErrorCode, readUserFile } from "../output";
+import { emit, readUserText } from "../output";
 
 export interface SettingsImportResult {
   file: string;
@@ -142,13 +142,7 @@ Examples:
   drover settings import /etc/warewulf/warewulf.conf && drover configure --all`,
     )
     .action(async (file: string, opts: { dryRun?: boolean; json?: boolean }) => {
-      let text: string;
-      try {
-        text = new TextDecoder().decode((await readUserFile(ctx.io, file)).data);
-      } catch (e) {
-        const code = fileErrorCode(e);
-        throw invalid(`cannot read ${file}: ${code && code !== "ETOOBIG" ? code : (e as Error).message}`);
-      }
+      const text = await readUserText(ctx.io, file);
       const svc = ctx.services();
       const by = `settings import (${ctx.remote ? "remote" : userInfo().username})`;
       const r = await importWarewulfSettings(svc, text, file, { dryRun: opts.dryRun, hosts: hostInterfaces(), by });
