@@ -11,9 +11,9 @@ import ipxeEfi from "./ipxe.efi" with { type: "file" };
 import ipxePxe from "./ipxe.pxe" with { type: "file" };
 import snponlyEfi from "./snponly.efi" with { type: "file" };
 import undionlyKpxe from "./undionly.kpxe" with { type: "file" };
-import type { IpxeSetName } from "./update";
+import type { IpxeSetName } from "./sets";
 
-/** Per set (assets/ipxe/update.ts IPXE_SETS): file name as served -> embedded path. */
+/** Per set (assets/ipxe/sets.ts): file name as served -> embedded path. */
 export const embeddedIpxeSets: Readonly<Record<IpxeSetName, Readonly<Record<string, string>>>> = Object.freeze({
   current: Object.freeze({
     "undionly.kpxe": undionlyKpxe,

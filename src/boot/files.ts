@@ -11,7 +11,7 @@
 import { readdirSync, realpathSync, statSync } from "node:fs";
 import { sep } from "node:path";
 import { embeddedIpxeSets } from "../../assets/ipxe/embedded";
-import type { IpxeSetName } from "../../assets/ipxe/update";
+import type { IpxeSetName } from "../../assets/ipxe/sets";
 import type { BootFiles } from "./ports";
 import { sanitizeBootPath } from "./sanitize";
 

@@ -1,5 +1,5 @@
 import { networkInterfaces } from "node:os";
-import { IPXE_SETS, type IpxeSetName } from "../../assets/ipxe/update";
+import { IPXE_SETS, type IpxeSetName } from "../../assets/ipxe/sets";
 import { invalidField } from "../domain/errors";
 import { expandHostlist } from "../domain/hostlist";
 import { networkOf, parseIPv4, prefixToNetmask } from "../domain/net";
