@@ -179,11 +179,7 @@ describe.skipIf(!!why)("two-stage boot of a real Debian 12 image", () => {
 
   // Past 4 GiB: what neither iPXE's initrd nor a 32-bit offset could carry. The VM gets the image's own
   // "RAM needed" (drover image show), so the RAM model is tested with it.
-  const padded = (() => {
-    if (!want("big")) return { why: "not asked for (DROVER_TWO_STAGE_ONLY)" };
-    return {};
-  })();
-  test.skipIf(!!padded.why)(
+  test.skipIf(!want("big"))(
     "an image padded past 4 GiB boots two-stage under BIOS and UEFI in a VM of its 'RAM needed'",
     async () => {
       const tree = await debianRootfsPadded();
