@@ -3,6 +3,12 @@ import { human } from "../../domain/size";
 import type { ImageDetail } from "../../services/images";
 import type { Io } from "../output";
 
+/** How the two-stage figure is made (domain/boot-mode.ts ramNeeded). */
+function twoStageNote(largestPiece?: number): string {
+  const extra = piecesExtra(largestPiece);
+  return `two-stage: unpacked + 2% + 256 MiB, + 64 MiB past 4 GiB${extra ? ` + ${human(extra)} for its large pieces` : ""}`;
+}
+
 /** The human summary printed by show, import and build. */
 export function describe(io: Io, d: ImageDetail) {
   const rows: [string, string][] = [
@@ -18,7 +24,7 @@ export function describe(io: Io, d: ImageDetail) {
     ["Size", d.size !== undefined ? `${human(d.size)} compressed, ${human(d.unpacked!)} unpacked, ${d.info.build!.files} files` : "--"],
     ["Archives", d.built ? `gzip ${human(d.info.build!.size)}${d.info.build!.zstd ? `, zstd ${human(d.info.build!.zstd.size)}` : ""}; stage 1: ${Object.entries(d.info.build!.stage1 ?? {}).map(([v, s]) => `${v} ${human(s.size)}`).join(", ") || (d.info.build!.stage1Problem ? "none (see warning)" : "none")}` : "--"],
     ["Boot mode", d.bootMode ?? "--"],
-    ["RAM needed", d.ramNeeded !== undefined ? `${human(d.ramNeeded)} (${d.bootMode === "two-stage" ? `two-stage: unpacked + 256 MiB${piecesExtra(d.info.build?.largestPiece) ? ` + ${human(piecesExtra(d.info.build?.largestPiece))} for its large pieces` : ""}` : "one-stage: compressed + 2 × unpacked + 256 MiB"})${d.bootMode === "two-stage" && d.ramOneStage ? `; one-stage ${human(d.ramOneStage)}` : ""}` : "--"],
+    ["RAM needed", d.ramNeeded !== undefined ? `${human(d.ramNeeded)} (${d.bootMode === "two-stage" ? twoStageNote(d.info.build?.largestPiece) : "one-stage: compressed + 2 × unpacked + 256 MiB"})${d.bootMode === "two-stage" && d.ramOneStage ? `; one-stage ${human(d.ramOneStage)}` : ""}` : "--"],
     ["Nodes", d.nodes.join(", ") || "--"],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
