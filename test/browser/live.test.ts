@@ -165,6 +165,8 @@ test.skipIf(!!missing)("a viewer sees the grid and the status but no edit contro
   await page.getByRole("button", { name: "Log out" }).click();
   await login("ops");
   await page.getByRole("list", { name: "nodes by state" }).waitFor();
+  // The grid is drawn before the node list has arrived after a fresh login: wait for its last cell.
+  await page.locator(".grid .cell").nth(240).waitFor();
   expect(await page.locator(".grid .cell").count()).toBe(241);
   expect(await page.getByRole("button", { name: "Add node" }).isVisible()).toBe(false);
   await page.getByRole("button", { name: "Table", exact: true }).click();
