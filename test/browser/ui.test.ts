@@ -112,6 +112,8 @@ test.skipIf(!!missing)("accept a discovered MAC as a new node", async () => {
   await row.getByLabel("new node name").fill("found01");
   await row.getByRole("button", { name: "Accept" }).click();
   await page.getByRole("status").getByText("52:54:00:77:00:01 is now node found01").waitFor();
+  // The message is shown when the accept answers; the inbox reloads just after it.
+  await row.waitFor({ state: "detached" });
   expect(await row.count()).toBe(0);
   expect(h.svc.nodes.getNode("found01").conf.networkDevices?.default?.hwaddr).toBe("52:54:00:77:00:01");
   await screenshot("discovery");
