@@ -6,22 +6,40 @@ import type { BrowserContext, Page } from "playwright-core";
 import { type Harness, PASSWORD, harness } from "../unit/api/harness";
 
 /**
- * One browser test file's setup, as ui.test.ts does it (not imported from there: that would run its tests):
- * Debian's Chromium, headless, with every flag that keeps it off the internet and a fresh profile, against an
- * in-process server on loopback. Screenshots are kept as test artifacts in DROVER_SCREENSHOTS (default
- * test/.work/screenshots/, ignored by git) and checked for content. Every request off the server, page error
- * and console error is collected in `problems` (provoked refusals, 4xx answers, are not).
+ * One browser test file's setup (every story but ui.test.ts and live.test.ts, which build their own from
+ * CHROMIUM, CHROMIUM_ARGS and saveScreenshot): Debian's Chromium, headless, with every flag that keeps it off
+ * the internet and a fresh profile, against an in-process server on loopback. Screenshots are kept as test
+ * artifacts in DROVER_SCREENSHOTS (default test/.work/screenshots/, ignored by git) and checked for content.
+ * Every request off the server, page error and console error is collected in `problems` (the refusals a test
+ * provokes on purpose are not; see `BrowserOptions.provoked`).
  */
 export const CHROMIUM = "/usr/bin/chromium";
 export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"];
 export const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium` : undefined;
 export const SHOTS = process.env.DROVER_SCREENSHOTS ?? join(import.meta.dir, "../.work/screenshots");
 
+export interface BrowserOptions {
+  colorScheme?: "light" | "dark";
+  /** Default en-US, a 12-hour locale: the page must show 24-hour times whatever the browser's. */
+  locale?: string;
+  /** Default 1280×800. */
+  viewport?: { width: number; height: number };
+  /** `login` logs out first when the page shows a session, so one file can log in as another user. */
+  logOutFirst?: boolean;
+  /**
+   * The HTTP statuses the tests provoke on purpose, which Chromium logs as console errors ("status of 409");
+   * any other console error is a problem. Default: every 4xx.
+   */
+  provoked?: number[];
+}
+
 export interface BrowserRun {
   h: Harness;
   page: Page;
   ctx: BrowserContext;
   base: string;
+  /** Where `screenshot` saves. */
+  shots: string;
   problems: string[];
   /** Saves `NAME.png` and checks it is not blank (many distinct colours). */
   screenshot(name: string): Promise<void>;
@@ -29,7 +47,7 @@ export interface BrowserRun {
   close(): Promise<void>;
 }
 
-export async function openBrowser(opts: { colorScheme?: "light" | "dark"; locale?: string } = {}): Promise<BrowserRun> {
+export async function openBrowser(opts: BrowserOptions = {}): Promise<BrowserRun> {
   const h = await harness();
   // The cookie's expiry must be in the browser's future: the real clock, not the unit tests' fixed one.
   Object.defineProperty(h.clock, "now", { get: () => Date.now() });
@@ -42,20 +60,20 @@ export async function openBrowser(opts: { colorScheme?: "light" | "dark"; locale
     headless: true,
     chromiumSandbox: false,
     args: CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 800 },
-    // A 12-hour locale unless told: the page must show 24-hour times whatever the browser's.
+    viewport: opts.viewport ?? { width: 1280, height: 800 },
     locale: opts.locale ?? "en-US",
     ...(opts.colorScheme ? { colorScheme: opts.colorScheme } : {}),
   });
   const page = ctx.pages()[0] ?? (await ctx.newPage());
   page.setDefaultTimeout(10_000);
   const problems: string[] = [];
+  const provoked = new RegExp(`status of ${opts.provoked ? `(${opts.provoked.join("|")})` : "4\\d\\d"}`);
   let closing = false;
   page.on("crash", () => console.error("chromium: the page crashed"));
   ctx.on("close", () => closing || console.error("chromium: the browser went away before the tests ended"));
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("console", (m) => {
-    if (m.type() === "error" && !/status of 4\d\d/.test(m.text())) problems.push(`console: ${m.text()}`);
+    if (m.type() === "error" && !provoked.test(m.text())) problems.push(`console: ${m.text()}`);
   });
   page.on("request", (r) => {
     if (!r.url().startsWith(base) && !r.url().startsWith("data:")) problems.push(`request off the server: ${r.url()}`);
@@ -66,10 +84,17 @@ export async function openBrowser(opts: { colorScheme?: "light" | "dark"; locale
     page,
     ctx,
     base,
+    shots: SHOTS,
     problems,
     screenshot: (name) => saveScreenshot(page, SHOTS, name),
     async login(user = "admin") {
       await page.goto(`${base}/ui/`);
+      if (opts.logOutFirst) {
+        await page.locator('form[aria-label="log in"], header button:has-text("Log out")').first().waitFor();
+        if (await page.getByRole("button", { name: "Log out" }).count()) {
+          await page.getByRole("button", { name: "Log out" }).click();
+        }
+      }
       await page.getByLabel("User").fill(user);
       await page.getByLabel("Password").fill(PASSWORD);
       await page.getByRole("button", { name: "Log in" }).click();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { type Lab, missing, startLab } from "./browser-lab";
+import { type BrowserRun, missing, openBrowser } from "./browser";
 
 /**
  * The node page's form, in headless Chromium against an in-process server on loopback: each value's source
@@ -9,12 +9,13 @@ import { type Lab, missing, startLab } from "./browser-lab";
  */
 if (missing) console.warn(`skipping node form browser tests: ${missing}`);
 
-let lab: Lab;
+let lab: BrowserRun;
 const BMC_PW = "page-typed-S3cret";
 
 beforeAll(async () => {
   if (missing) return;
-  lab = await startLab();
+  // The answers provoked on purpose (validation 400s, a 409) are logged by Chromium as failed loads.
+  lab = await openBrowser({ viewport: { width: 1280, height: 900 }, logOutFirst: true, provoked: [400, 409] });
   const { h } = lab;
   expect((await h.req("PATCH", "/profiles/default", { set: { kernel: { args: ["console=ttyS0"] }, tags: { rack: "r1" }, systemOverlay: ["wwinit"], ipmi: { username: "root", password: "profile-pw-1" }, networkDevices: { default: { netmask: "255.255.255.0" } } } })).status).toBe(200);
   const set = { networkDevices: { default: { ipaddr: "10.0.0.5", hwaddr: "52:54:00:00:00:05" } }, ipmi: { ipaddr: "10.9.0.5" }, tags: { role: "compute" } };
