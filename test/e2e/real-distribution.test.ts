@@ -18,7 +18,7 @@
  * slurm-client: test/run.sh installs them.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { droverBinary } from "../helpers/binary";
@@ -83,7 +83,15 @@ describe.skipIf(!!why)("a real distribution boots with the seed commands: Debian
     drover("image", "import", img.dir, "debian12");
     drover("image", "exec", "debian12", "--no-build", "--", "/bin/sh", "-c", "mkdir -p /var/spool/slurmd && chown slurm:slurm /var/spool/slurmd");
     // The head node's munge UID differs from the image's: align it (and re-own its files), then build.
+    const imagePasswd = join(data, "images", "debian12", "rootfs", "etc", "passwd");
+    const mungeIn = () => readFileSync(imagePasswd, "utf8").split("\n").find((l) => l.startsWith("munge:"))?.split(":")[2];
+    const head = uid("munge")!;
+    const before = mungeIn();
+    expect(before).toBeDefined();
+    expect(before).not.toBe(String(head.uid)); // otherwise this test would not show syncuser aligning anything
     drover("image", "syncuser", "debian12");
+    expect(mungeIn()).toBe(String(head.uid));
+    console.log(`image syncuser: the image's munge UID ${before} → ${head.uid} (the head node's)`);
     drover("image", "build", "debian12");
     stage("import, exec, syncuser and build the image");
 
@@ -113,6 +121,8 @@ describe.skipIf(!!why)("a real distribution boots with the seed commands: Debian
     if (e.exitCode !== 0) throw new Error(`drover profile edit default: ${e.stderr.toString()}`);
     const lint = Bun.spawnSync([droverBinary(), "-d", data, "overlay", "lint"]);
     console.log(`drover overlay lint (exit ${lint.exitCode}):\n${lint.stdout.toString()}${lint.stderr.toString()}`);
+    // The nodes as the write-up adds them (no --netdev) and the image after syncuser: nothing keeps an archive from building.
+    expect(`exit ${lint.exitCode}: ${lint.stdout.toString()}${lint.stderr.toString()}`).toMatch(/^exit 0: (note: .*\n)*no problems found\n$/);
     drover("overlay", "build");
     stage("overlays, nodes and profile");
 
