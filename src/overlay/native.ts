@@ -43,7 +43,7 @@ const hosts: NativeRender = {
   touched: ["server", "allNodes"],
   render({ server, allNodes }) {
     if (server.address == null || server.hostname == null) return undefined;
-    const parts = [HOSTS_HEAD, `${server.address}  ${server.hostname}\n`];
+    const parts = [HOSTS_HEAD, `${server.address}  ${server.hostname} warewulf\n`];
     for (const n of allNodes) parts.push(linesOf(n));
     return parts.join("");
   },
