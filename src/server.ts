@@ -69,12 +69,20 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
   const checkpoints = startCheckpointer(svc.store.sqlite, svc.store.path, { log });
   stops.push(() => checkpoints.stop());
   const w: Wiring = { svc, log, extras, files, arm64, leases, obs, boot, stops };
-  await ensureAdminAccount(svc, log);
-  const app = httpApp(w, state, settings, startedAt);
-  const http = listenHttp(w, state, app);
-  if (!cfg.runtime.secure) log("drover: runtime overlays are served to any source port (--insecure-runtime): any process on a node can read them");
-  settings.onApply((next, prev) => applySettings(w, state, next, prev));
-  await startBootServers(w, state);
+  let http: ReturnType<typeof listenHttp>;
+  try {
+    await ensureAdminAccount(svc, log);
+    const app = httpApp(w, state, settings, startedAt);
+    http = listenHttp(w, state, app);
+    if (!cfg.runtime.secure) log("drover: runtime overlays are served to any source port (--insecure-runtime): any process on a node can read them");
+    settings.onApply((next, prev) => applySettings(w, state, next, prev));
+    await startBootServers(w, state);
+  } catch (e) {
+    // A start that fails part way (the HTTP port taken, a TFTP bind refused) stops what it started: the
+    // checkpointer thread and any listener, so the caller's error is the only thing left.
+    await stops.stopAll();
+    throw e;
+  }
   stops.push(async () => obs.stop());
   state.ready = true;
   return {
