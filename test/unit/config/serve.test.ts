@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { DEFAULT_MAX_IMAGE_STREAMS, type HostInterface, fromFlags, resolveServeConfig } from "../../../src/config/serve";
+import { DEFAULT_MAX_IMAGE_STREAMS, type HostInterface, fromFlags, inputsGiven, resolveServeConfig } from "../../../src/config/serve";
+import { DroverError } from "../../../src/domain/errors";
 
 const one: HostInterface[] = [{ name: "eth1", address: "10.0.0.1", netmask: "255.255.255.0" }];
 const two: HostInterface[] = [...one, { name: "eth0", address: "192.168.1.5", netmask: "255.255.255.0" }];
@@ -61,5 +62,64 @@ describe("serve configuration", () => {
     expect(() => resolveServeConfig({ discovery: true, registerPattern: "n[1-" }, "/d", one)).toThrow(/without '\]'/);
     const c = resolveServeConfig({ interfaces: ["eth1"], discovery: true, registerPattern: "n[001-010]", registerRange: "10.0.0.50-10.0.0.60" }, "/d", one);
     expect(c.discovery.register).toEqual({ pattern: "n[001-010]", range: { start: "10.0.0.50", end: "10.0.0.60", netmask: "255.255.255.0" } });
+  });
+});
+
+describe("the command line as typed input", () => {
+  /** What commander gives `drover serve` when nothing is typed. */
+  const defaults = { port: "9873", listen: "0.0.0.0", leaseTime: "86400", tftpPort: "69", dhcpPort: "67", pxePort: "4011", pollInterval: "60", maxImageStreams: "128", tftp: true };
+  const refusal = (run: () => unknown) => {
+    try {
+      run();
+    } catch (e) {
+      return e as DroverError;
+    }
+    throw new Error("accepted");
+  };
+
+  test("numbers become numbers, each flag its input; flags not given stay unset", () => {
+    const input = fromFlags({ ...defaults, interface: ["eth1"], dhcp: "proxy", relaySubnet: ["10.1.0.0/24"], registerProfile: ["gpu"], apiSubnet: ["10.0.0.0/24"], ipv6Ra: false });
+    expect(input).toEqual({
+      httpPort: 9873,
+      listen: "0.0.0.0",
+      leaseSeconds: 86400,
+      tftpPort: 69,
+      dhcpPort: 67,
+      pxePort: 4011,
+      pollSeconds: 60,
+      maxImageStreams: 128,
+      tftp: true,
+      interfaces: ["eth1"],
+      dhcpMode: "proxy",
+      relaySubnets: ["10.1.0.0/24"],
+      registerProfiles: ["gpu"],
+      apiSubnets: ["10.0.0.0/24"],
+      ipv6Ra: false,
+    });
+    expect(Object.keys(fromFlags({}))).toEqual([]);
+  });
+
+  test("a value that is not one names its flag, and its input in field", () => {
+    const lease = refusal(() => fromFlags({ ...defaults, leaseTime: "soon" }));
+    expect(lease).toBeInstanceOf(DroverError);
+    expect([lease.kind, lease.field, lease.message]).toEqual(["invalid", "leaseSeconds", "--lease-time soon: at least 60 seconds"]);
+    const poll = refusal(() => fromFlags({ pollInterval: "1m" }));
+    expect([poll.field, poll.message]).toEqual(["pollSeconds", "--poll-interval 1m: a whole number of seconds, 1-86400"]);
+    expect(refusal(() => fromFlags({ port: "http" })).field).toBe("httpPort");
+    expect(refusal(() => fromFlags({ dhcp: "maybe" })).field).toBe("dhcpMode");
+    expect(refusal(() => fromFlags({ ipxeBuild: "toString" })).message).toBe("--ipxe-build toString: use current or debian-2019 (assets/ipxe/SOURCES.md)");
+  });
+
+  test("bounds are resolveServeConfig's, the same for a flag and a typed value", () => {
+    const flag = refusal(() => resolveServeConfig(fromFlags({ leaseTime: "30" }), "/d", two));
+    const typed = refusal(() => resolveServeConfig({ leaseSeconds: 30 }, "/d", two));
+    expect([flag.field, flag.message]).toEqual(["leaseSeconds", "--lease-time 30: at least 60 seconds"]);
+    expect([typed.field, typed.message]).toEqual([flag.field, flag.message]);
+    expect(refusal(() => resolveServeConfig({ pollSeconds: 86401 }, "/d", two)).field).toBe("pollSeconds");
+    expect(refusal(() => resolveServeConfig({ dhcpPort: -1 }, "/d", two)).message).toBe("--dhcp-port -1 is not a port number (0-65535)");
+  });
+
+  test("the options given on the command line name the inputs they fix", () => {
+    expect([...inputsGiven(new Set(["interface", "leaseTime", "port", "ipv6Ra", "debug"]))].sort()).toEqual(["httpPort", "interfaces", "ipv6Ra", "leaseSeconds"]);
   });
 });

@@ -30,6 +30,31 @@ describe("merging flags and saved values", () => {
     expect(input.leaseSeconds).toBe(3600); // the command line's input is left as it was
   });
 
+  test("a flag typed on the command line beats the saved value; a saved number stays a number", () => {
+    const saved: StoredSettings = { values: { leaseSeconds: 600, pollSeconds: 30 } };
+    const { s } = make({ flags: { leaseTime: "3600" }, explicit: new Set(["leaseTime"]), saved });
+    expect(s.config.dhcp.leaseSeconds).toBe(3600);
+    expect(s.config.runtime.pollSeconds).toBe(30);
+    const f = s.get().fields;
+    expect(f.leaseSeconds).toMatchObject({ value: 3600, source: "command line", editable: "command line" });
+    expect(f.pollSeconds).toMatchObject({ value: 30, source: "saved" });
+    expect(typeof f.pollSeconds!.value).toBe("number");
+    // Not given on the command line, the default (commander's "86400") gives way to the saved value.
+    expect(make({ saved }).s.config.dhcp.leaseSeconds).toBe(600);
+  });
+
+  test("a bad flag value is refused naming the flag and its settings field", () => {
+    const e = (() => {
+      try {
+        make({ flags: { pollInterval: "often" }, explicit: new Set(["pollInterval"]) });
+      } catch (x) {
+        return x as DroverError;
+      }
+    })();
+    expect(e).toBeInstanceOf(DroverError);
+    expect([e!.field, e!.message]).toEqual(["pollSeconds", "pollSeconds: --poll-interval often: a whole number of seconds, 1-86400"]);
+  });
+
   test("at start: saved values apply, the command line wins, defaults fill the rest", () => {
     const { s } = make({ flags: { dns: ["10.0.0.53"] }, explicit: new Set(["dns"]), saved: { values: { dhcpMode: "authoritative", interfaces: ["eth1"], dns: ["9.9.9.9"], pollSeconds: 30 } } });
     const c = s.config;
