@@ -1,36 +1,22 @@
 import { DroverError, conflict, invalid } from "../domain/errors";
-import { type DhcpModeName, type HostInterface, type ServeConfig, type ServeFlags, hostInterfaces, resolveServeConfig } from "./serve";
+import { type HostInterface, type ServeConfig, type ServeFlags, type ServeInput, fromFlags, hostInterfaces, inputsGiven, resolveServeConfig } from "./serve";
 
 /**
  * The settings of `drover serve` that can change while it runs (the Settings page, PATCH /api/v1/settings),
  * how they combine with the command line, and the one object that holds the running configuration.
  *
- * Per field: a flag given on the command line > the value saved from the page > the flag's default. A flag
+ * The command line is parsed once into typed input (fromFlags); the saved values are typed input's live
+ * fields. Per field: a flag given on the command line > the value saved from the page > the flag's default. A flag
  * on the command line fixes its field (the page shows it disabled, a change is refused): what an admin typed
  * into a unit file stays true after a restart. A change is validated whole by resolveServeConfig, the code
  * that validates the flags; then applied (the composition root restarts DHCP and RA, updates discovery and
  * the overlays); then saved. A failure at any step leaves the running configuration and the saved values
  * as they were.
  */
-export interface LiveSettings {
-  dhcpMode: DhcpModeName;
-  interfaces: string[];
-  serverIp: string;
-  router: string;
-  dns: string[];
-  /** "START-END", as --pool. */
-  pool: string;
-  /** "NET/PREFIX[,router=IP][,pool=A-B]", as --relay-subnet. */
-  relaySubnets: string[];
-  leaseSeconds: number;
-  /** Unset: on in authoritative mode, off in proxy mode. */
-  ipv6Ra: boolean;
-  discovery: boolean;
-  registerPattern: string;
-  registerRange: string;
-  registerProfiles: string[];
-  pollSeconds: number;
-}
+/** The fields of the input that the page changes while drover serve runs, as it saves them. */
+export type LiveSettings = Required<
+  Pick<ServeInput, "dhcpMode" | "interfaces" | "serverIp" | "router" | "dns" | "pool" | "relaySubnets" | "leaseSeconds" | "ipv6Ra" | "discovery" | "registerPattern" | "registerRange" | "registerProfiles" | "pollSeconds">
+>;
 
 export type SettingKey = keyof LiveSettings;
 /** A change: a value sets the field; null removes the saved value, so the flag's default applies again. */
@@ -57,69 +43,66 @@ export interface SettingsStorage {
 }
 
 interface FieldSpec {
-  key: string;
-  /** The commander attribute of the flag (`ServeFlags` key). */
-  option: keyof ServeFlags;
+  /** The field's input (its `ServeInput` key), named so in errors' `field`. */
+  key: keyof ServeInput;
   flag: string;
   label: string;
-  numeric?: boolean;
 }
 
 /** Every live field with its flag, in the order the page shows them. */
 export const LIVE_FIELDS: readonly (FieldSpec & { key: SettingKey })[] = [
-  { key: "dhcpMode", option: "dhcp", flag: "--dhcp", label: "DHCP mode" },
-  { key: "interfaces", option: "interface", flag: "--interface", label: "Interfaces" },
-  { key: "serverIp", option: "serverIp", flag: "--server-ip", label: "Server address" },
-  { key: "router", option: "router", flag: "--router", label: "Router" },
-  { key: "dns", option: "dns", flag: "--dns", label: "DNS servers" },
-  { key: "pool", option: "pool", flag: "--pool", label: "Pool" },
-  { key: "relaySubnets", option: "relaySubnet", flag: "--relay-subnet", label: "Relayed subnets" },
-  { key: "leaseSeconds", option: "leaseTime", flag: "--lease-time", label: "Lease time (s)", numeric: true },
-  { key: "ipv6Ra", option: "ipv6Ra", flag: "--ipv6-ra", label: "IPv6 router advertisements" },
-  { key: "discovery", option: "discovery", flag: "--discovery", label: "Discovery" },
-  { key: "registerPattern", option: "registerPattern", flag: "--register-pattern", label: "Register as" },
-  { key: "registerRange", option: "registerRange", flag: "--register-range", label: "Register addresses" },
-  { key: "registerProfiles", option: "registerProfile", flag: "--register-profile", label: "Register with profiles" },
-  { key: "pollSeconds", option: "pollInterval", flag: "--poll-interval", label: "Agent poll interval (s)", numeric: true },
+  { key: "dhcpMode", flag: "--dhcp", label: "DHCP mode" },
+  { key: "interfaces", flag: "--interface", label: "Interfaces" },
+  { key: "serverIp", flag: "--server-ip", label: "Server address" },
+  { key: "router", flag: "--router", label: "Router" },
+  { key: "dns", flag: "--dns", label: "DNS servers" },
+  { key: "pool", flag: "--pool", label: "Pool" },
+  { key: "relaySubnets", flag: "--relay-subnet", label: "Relayed subnets" },
+  { key: "leaseSeconds", flag: "--lease-time", label: "Lease time (s)" },
+  { key: "ipv6Ra", flag: "--ipv6-ra", label: "IPv6 router advertisements" },
+  { key: "discovery", flag: "--discovery", label: "Discovery" },
+  { key: "registerPattern", flag: "--register-pattern", label: "Register as" },
+  { key: "registerRange", flag: "--register-range", label: "Register addresses" },
+  { key: "registerProfiles", flag: "--register-profile", label: "Register with profiles" },
+  { key: "pollSeconds", flag: "--poll-interval", label: "Agent poll interval (s)" },
 ];
 
 /** Fields shown on the page that only a restart with other flags changes. */
 export const RESTART_FIELDS: readonly FieldSpec[] = [
-  { key: "httpPort", option: "port", flag: "--port", label: "HTTP port" },
-  { key: "listen", option: "listen", flag: "--listen", label: "HTTP and TFTP listen address" },
-  { key: "tftp", option: "tftp", flag: "--no-tftp", label: "TFTP server" },
-  { key: "tftpPort", option: "tftpPort", flag: "--tftp-port", label: "TFTP port" },
-  { key: "dhcpPort", option: "dhcpPort", flag: "--dhcp-port", label: "DHCP port" },
-  { key: "pxePort", option: "pxePort", flag: "--pxe-port", label: "ProxyDHCP port" },
-  { key: "ipxeDir", option: "ipxeDir", flag: "--ipxe-dir", label: "iPXE builds" },
-  { key: "ipxeBuild", option: "ipxeBuild", flag: "--ipxe-build", label: "Embedded iPXE" },
-  { key: "apiSubnets", option: "apiSubnet", flag: "--api-subnet", label: "API open to" },
-  { key: "secureCookies", option: "secureCookies", flag: "--secure-cookies", label: "Secure cookies" },
-  { key: "insecureRuntime", option: "insecureRuntime", flag: "--insecure-runtime", label: "Runtime overlays to any port" },
-  { key: "maxImageStreams", option: "maxImageStreams", flag: "--max-image-streams", label: "Image downloads at once (0: no limit)" },
+  { key: "httpPort", flag: "--port", label: "HTTP port" },
+  { key: "listen", flag: "--listen", label: "HTTP and TFTP listen address" },
+  { key: "tftp", flag: "--no-tftp", label: "TFTP server" },
+  { key: "tftpPort", flag: "--tftp-port", label: "TFTP port" },
+  { key: "dhcpPort", flag: "--dhcp-port", label: "DHCP port" },
+  { key: "pxePort", flag: "--pxe-port", label: "ProxyDHCP port" },
+  { key: "ipxeDir", flag: "--ipxe-dir", label: "iPXE builds" },
+  { key: "ipxeBuild", flag: "--ipxe-build", label: "Embedded iPXE" },
+  { key: "apiSubnets", flag: "--api-subnet", label: "API open to" },
+  { key: "secureCookies", flag: "--secure-cookies", label: "Secure cookies" },
+  { key: "insecureRuntime", flag: "--insecure-runtime", label: "Runtime overlays to any port" },
+  { key: "maxImageStreams", flag: "--max-image-streams", label: "Image downloads at once (0: no limit)" },
 ];
 
 const BY_KEY = new Map(LIVE_FIELDS.map((f) => [f.key as string, f]));
-const BY_OPTION = new Map<string, FieldSpec>([...LIVE_FIELDS, ...RESTART_FIELDS].map((f) => [f.option, f]));
+const FIELD_KEYS = new Set<string>([...LIVE_FIELDS, ...RESTART_FIELDS].map((f) => f.key));
 
 /**
- * The flags `resolveServeConfig` sees: the command line's values (its defaults included), with every saved
- * value in place of a field the command line did not give explicitly.
+ * The input `resolveServeConfig` sees: the command line's (its defaults included), with every saved value in
+ * place of a field the command line did not give explicitly.
  */
-export function mergeFlags(flags: ServeFlags, explicit: ReadonlySet<string>, saved: SavedSettings): ServeFlags {
-  const out: Record<string, unknown> = { ...flags };
+export function withSaved(input: ServeInput, given: ReadonlySet<keyof ServeInput>, saved: SavedSettings): ServeInput {
+  const out: Record<string, unknown> = { ...input };
   for (const f of LIVE_FIELDS) {
     const v = saved[f.key];
-    if (v === undefined || explicit.has(f.option)) continue;
-    out[f.option] = f.numeric ? String(v) : v;
+    if (v !== undefined && !given.has(f.key)) out[f.key] = v;
   }
-  return out as ServeFlags;
+  return out as ServeInput;
 }
 
-/** resolveServeConfig, with an invalid value's error naming the settings field first ("pool: --pool …"). */
-export function resolveWithFields(flags: ServeFlags, dataDir: string, hosts: HostInterface[]): Readonly<ServeConfig> {
+/** Runs fromFlags or resolveServeConfig; an invalid value's error names its settings field first ("pool: --pool …"). */
+function namingFields<T>(run: () => T): T {
   try {
-    return resolveServeConfig(flags, dataDir, hosts);
+    return run();
   } catch (e) {
     if (!(e instanceof DroverError) || e.kind !== "invalid") throw e;
     const field = settingOf(e);
@@ -127,9 +110,14 @@ export function resolveWithFields(flags: ServeFlags, dataDir: string, hosts: Hos
   }
 }
 
-/** The settings field an error of resolveServeConfig is about (its `field` is the option's ServeFlags key). */
+/** resolveServeConfig, with an invalid value's error naming the settings field first ("pool: --pool …"). */
+export function resolveWithFields(input: ServeInput, dataDir: string, hosts: HostInterface[]): Readonly<ServeConfig> {
+  return namingFields(() => resolveServeConfig(input, dataDir, hosts));
+}
+
+/** The settings field an error of resolveServeConfig or fromFlags is about (its `field`, an input's name, is the field's key). */
 export function settingOf(e: DroverError): string | undefined {
-  return e.field === undefined ? undefined : BY_OPTION.get(e.field)?.key;
+  return e.field !== undefined && FIELD_KEYS.has(e.field) ? e.field : undefined;
 }
 
 /** How a field reached its current value, and whether the page may change it. */
@@ -166,7 +154,7 @@ export interface SettingsPort {
 export type ApplySettings = (next: Readonly<ServeConfig>, prev: Readonly<ServeConfig>) => Promise<void>;
 
 export interface ServeSettingsOptions {
-  /** `drover serve`'s options, commander defaults included. */
+  /** `drover serve`'s options, commander defaults included; parsed once, into typed input (fromFlags). */
   flags: ServeFlags;
   /** The options given on the command line (commander's getOptionValueSource(name) === "cli"). */
   explicit: ReadonlySet<string>;
@@ -188,19 +176,24 @@ export class ServeSettings implements SettingsPort {
   private queue: Promise<unknown> = Promise.resolve();
   private warning?: string;
   private readonly hosts: () => HostInterface[];
+  /** The command line as typed input, and the inputs it gave explicitly (fixed: the page cannot change them). */
+  private readonly cli: ServeInput;
+  private readonly given: ReadonlySet<keyof ServeInput>;
 
-  /** Throws when the command line alone is invalid (as resolveServeConfig does). */
+  /** Throws when the command line alone is invalid (as fromFlags and resolveServeConfig do). */
   constructor(private readonly o: ServeSettingsOptions) {
     this.hosts = o.hosts ?? hostInterfaces;
+    this.cli = namingFields(() => fromFlags(o.flags));
+    this.given = inputsGiven(o.explicit);
     this.stored = o.storage.load() ?? { values: {} };
     const hosts = this.hosts();
     try {
-      this.cfg = resolveWithFields(mergeFlags(o.flags, o.explicit, this.stored.values), o.dataDir, hosts);
+      this.cfg = resolveWithFields(withSaved(this.cli, this.given, this.stored.values), o.dataDir, hosts);
     } catch (e) {
       if (!(e instanceof DroverError) || !Object.keys(this.stored.values).length) throw e;
       // The saved values no longer fit this host (an interface went away): start from the command line
       // alone rather than not at all, and say so on stderr and on the page, where they can be fixed.
-      this.cfg = resolveServeConfig(o.flags, o.dataDir, hosts);
+      this.cfg = resolveServeConfig(this.cli, o.dataDir, hosts);
       this.warning = `the saved settings are not in effect: ${e.message}. drover started with its command line only; fix the field on the Settings page`;
     }
   }
@@ -220,13 +213,12 @@ export class ServeSettings implements SettingsPort {
   }
 
   get(): SettingsView {
-    const flags = mergeFlags(this.o.flags, this.o.explicit, this.stored.values);
+    const input = withSaved(this.cli, this.given, this.stored.values);
     const fields: Record<string, FieldView> = {};
     for (const f of LIVE_FIELDS) {
-      const given = this.o.explicit.has(f.option);
+      const given = this.given.has(f.key);
       const source = given ? "command line" : this.stored.values[f.key] !== undefined ? "saved" : "default";
-      const raw = (flags as Record<string, unknown>)[f.option];
-      let value = raw === undefined ? undefined : f.numeric ? Number(raw) : raw;
+      let value: unknown = input[f.key];
       if (f.key === "dhcpMode" && value === undefined) value = this.cfg.dhcp.mode;
       if (f.key === "interfaces" && value === undefined && this.cfg.dhcp.interfaces.length) value = this.cfg.dhcp.interfaces.map((i) => i.name);
       fields[f.key] = {
@@ -235,7 +227,7 @@ export class ServeSettings implements SettingsPort {
         ...(value === undefined ? {} : { value }),
         source,
         editable: given ? "command line" : "live",
-        ...(given ? { reason: fixedReason(f, raw) } : {}),
+        ...(given ? { reason: fixedReason(f, this.cli[f.key]) } : {}),
       };
     }
     const c = this.cfg;
@@ -248,13 +240,13 @@ export class ServeSettings implements SettingsPort {
       pxePort: c.dhcp.pxePort,
       ipxeDir: c.ipxeDir ?? "embedded",
       ipxeBuild: c.ipxeDir ? "--" : c.ipxeBuild,
-      apiSubnets: this.o.flags.apiSubnet ?? [],
-      secureCookies: !!this.o.flags.secureCookies,
+      apiSubnets: this.cli.apiSubnets ?? [],
+      secureCookies: !!this.cli.secureCookies,
       insecureRuntime: !c.runtime.secure,
       maxImageStreams: c.http.maxImageStreams,
     };
     for (const f of RESTART_FIELDS) {
-      fields[f.key] = { label: f.label, flag: f.flag, value: restart[f.key], source: this.o.explicit.has(f.option) ? "command line" : "default", editable: "restart", reason: `set with ${f.flag} when drover serve starts; restart it to change` };
+      fields[f.key] = { label: f.label, flag: f.flag, value: restart[f.key], source: this.given.has(f.key) ? "command line" : "default", editable: "restart", reason: `set with ${f.flag} when drover serve starts; restart it to change` };
     }
     return {
       running: this.cfg,
@@ -290,7 +282,7 @@ export class ServeSettings implements SettingsPort {
     if (!what.length) return [];
     let next: Readonly<ServeConfig>;
     try {
-      next = resolveWithFields(mergeFlags(this.o.flags, this.o.explicit, loaded.values), this.o.dataDir, this.hosts());
+      next = resolveWithFields(withSaved(this.cli, this.given, loaded.values), this.o.dataDir, this.hosts());
       if (this.apply && JSON.stringify(next) !== JSON.stringify(this.cfg)) await this.apply(next, this.cfg);
     } catch (e) {
       this.warning = `the saved settings (${loaded.changed ? `changed by ${loaded.changed.by}` : "changed elsewhere"}) are not in effect: ${(e as Error).message}; the previous settings stay in effect: fix the field on the Settings page`;
@@ -314,11 +306,11 @@ export class ServeSettings implements SettingsPort {
       if (given === undefined) continue;
       // An empty text or list is no value: the default (no pool, no DNS, the only interface) applies.
       const v = given === "" || (Array.isArray(given) && given.length === 0) ? null : given;
-      if (this.o.explicit.has(f.option)) throw conflict(`${k}: ${fixedReason(f, (this.o.flags as Record<string, unknown>)[f.option])}`);
+      if (this.given.has(f.key)) throw conflict(`${k}: ${fixedReason(f, this.cli[f.key])}`);
       if (v === null) delete values[f.key];
       else (values as Record<string, unknown>)[f.key] = v;
     }
-    const next = resolveWithFields(mergeFlags(this.o.flags, this.o.explicit, values), this.o.dataDir, this.hosts());
+    const next = resolveWithFields(withSaved(this.cli, this.given, values), this.o.dataDir, this.hosts());
     const what = describeChange(this.stored.values, values);
     if (!what.length) return this.get();
     const prev = this.cfg;

@@ -10,7 +10,7 @@ export class DroverError extends Error {
     message: string,
     /** Extra lines (one problem each) when a single operation found several. */
     readonly details: readonly string[] = [],
-    /** The input the error is about, when one is (a `drover serve` option: "pool", "leaseTime"). */
+    /** The input the error is about, when one is (a `drover serve` setting: "pool", "leaseSeconds"). */
     readonly field?: string,
   ) {
     super(message);

@@ -1,7 +1,7 @@
 import { userInfo } from "node:os";
 import type { Services } from "../../app";
 import { type HostInterface, hostInterfaces } from "../../config/serve";
-import { type SavedSettings, type SettingsPatch, ServeSettings, describeChange, keyValueSettingsStorage, mergeFlags, resolveWithFields } from "../../config/settings";
+import { type SavedSettings, type SettingsPatch, ServeSettings, describeChange, keyValueSettingsStorage, resolveWithFields } from "../../config/settings";
 import { type FstabMount, HEADNODE_SETTINGS_KEY, type HeadNodeSettings, type ImportRow, parseWarewulfConf, planWarewulfImport } from "../../config/warewulf-conf";
 import { DroverError, invalid } from "../../domain/errors";
 import { signalServer } from "../../runtime/lock";
@@ -59,7 +59,7 @@ export async function importWarewulfSettings(svc: Services, text: string, file: 
   for (const [k, v] of Object.entries(patch)) (after as Record<string, unknown>)[k] = v;
   const changes = describeChange(before, after);
   try {
-    resolveWithFields(mergeFlags({}, new Set(), after), svc.dataDir, [...o.hosts]);
+    resolveWithFields(after, svc.dataDir, [...o.hosts]);
   } catch (e) {
     if (!(e instanceof DroverError)) throw e;
     const field = /^([A-Za-z]+): /.exec(e.message)?.[1];

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import type { HostInterface, ServeConfig } from "../../../src/config/serve";
-import { ServeSettings, type ServeSettingsOptions, type StoredSettings, memorySettingsStorage, mergeFlags, resolveWithFields } from "../../../src/config/settings";
+import { type HostInterface, type ServeConfig, fromFlags, inputsGiven } from "../../../src/config/serve";
+import { ServeSettings, type ServeSettingsOptions, type StoredSettings, memorySettingsStorage, resolveWithFields, withSaved } from "../../../src/config/settings";
 import { DroverError } from "../../../src/domain/errors";
 
 const host: HostInterface[] = [
@@ -21,12 +21,38 @@ function make(o: Partial<ServeSettingsOptions> & { saved?: StoredSettings } = {}
 
 describe("merging flags and saved values", () => {
   test("saved values replace defaults, never flags given on the command line", () => {
-    const flags = { ...defaults, interface: ["eth1"], leaseTime: "3600" };
-    const merged = mergeFlags(flags, new Set(["interface"]), { interfaces: ["eth0"], leaseSeconds: 600, discovery: true });
-    expect(merged.interface).toEqual(["eth1"]);
-    expect(merged.leaseTime).toBe("600");
+    const input = fromFlags({ ...defaults, interface: ["eth1"], leaseTime: "3600" });
+    const merged = withSaved(input, inputsGiven(new Set(["interface"])), { interfaces: ["eth0"], leaseSeconds: 600, discovery: true });
+    expect(merged.interfaces).toEqual(["eth1"]);
+    expect(merged.leaseSeconds).toBe(600);
     expect(merged.discovery).toBe(true);
-    expect(merged.port).toBe("9873");
+    expect(merged.httpPort).toBe(9873);
+    expect(input.leaseSeconds).toBe(3600); // the command line's input is left as it was
+  });
+
+  test("a flag typed on the command line beats the saved value; a saved number stays a number", () => {
+    const saved: StoredSettings = { values: { leaseSeconds: 600, pollSeconds: 30 } };
+    const { s } = make({ flags: { leaseTime: "3600" }, explicit: new Set(["leaseTime"]), saved });
+    expect(s.config.dhcp.leaseSeconds).toBe(3600);
+    expect(s.config.runtime.pollSeconds).toBe(30);
+    const f = s.get().fields;
+    expect(f.leaseSeconds).toMatchObject({ value: 3600, source: "command line", editable: "command line" });
+    expect(f.pollSeconds).toMatchObject({ value: 30, source: "saved" });
+    expect(typeof f.pollSeconds!.value).toBe("number");
+    // Not given on the command line, the default (commander's "86400") gives way to the saved value.
+    expect(make({ saved }).s.config.dhcp.leaseSeconds).toBe(600);
+  });
+
+  test("a bad flag value is refused naming the flag and its settings field", () => {
+    const e = (() => {
+      try {
+        make({ flags: { pollInterval: "often" }, explicit: new Set(["pollInterval"]) });
+      } catch (x) {
+        return x as DroverError;
+      }
+    })();
+    expect(e).toBeInstanceOf(DroverError);
+    expect([e!.field, e!.message]).toEqual(["pollSeconds", "pollSeconds: --poll-interval often: a whole number of seconds, 1-86400"]);
   });
 
   test("at start: saved values apply, the command line wins, defaults fill the rest", () => {
@@ -58,21 +84,21 @@ describe("merging flags and saved values", () => {
 
   test("errors name the settings field of the flag they are about", () => {
     const host = [{ name: "eth1", address: "10.0.0.1", netmask: "255.255.255.0" }];
-    const fail = (flags: Parameters<typeof resolveWithFields>[0]) => {
+    const fail = (input: Parameters<typeof resolveWithFields>[0]) => {
       try {
-        resolveWithFields(flags, "/tmp/d", host);
+        resolveWithFields(input, "/tmp/d", host);
       } catch (e) {
         return e as DroverError;
       }
       throw new Error("resolved");
     };
-    const pool = fail({ interface: ["eth1"], pool: "1-2" });
+    const pool = fail({ interfaces: ["eth1"], pool: "1-2" });
     expect(pool).toBeInstanceOf(DroverError);
     expect([pool.field, pool.message]).toEqual(["pool", "pool: --pool '1-2' is not an address range like 10.0.0.100-10.0.0.199"]);
     expect(fail({ registerRange: "10.0.0.5-10.0.0.9" }).field).toBe("registerRange");
-    expect(fail({ leaseTime: "5" }).message).toStartWith("leaseSeconds: --lease-time 5");
-    expect(fail({ port: "99999" }).message).toStartWith("httpPort: --port 99999");
-    expect(fail({ dhcp: "maybe" }).field).toBe("dhcpMode");
+    expect(fail({ leaseSeconds: 5 }).message).toStartWith("leaseSeconds: --lease-time 5");
+    expect(fail({ httpPort: 99999 }).message).toStartWith("httpPort: --port 99999");
+    expect(fail({ dhcpMode: "maybe" as never }).field).toBe("dhcpMode");
   });
 });
 
