@@ -17,7 +17,6 @@ const VIEWER = [
   "GET /nodes",
   "GET /nodes/:name",
   "GET /nodes/:name/events",
-  "GET /nodes/:name/overlay",
   "GET /profiles",
   "GET /profiles/:name",
   "GET /status/nodes",
@@ -30,8 +29,6 @@ const VIEWER = [
   "GET /jobs/:id",
   "GET /overlays",
   "GET /overlays/:name",
-  "GET /overlays/:name/file",
-  "GET /overlays/:name/render",
   "GET /lint/overlays",
   "GET /power-jobs/:id",
   "GET /power/states",
@@ -39,7 +36,10 @@ const VIEWER = [
   "GET /openapi.json",
 ];
 
-/** What only an admin may use: every change, API tokens and the remote CLI. */
+/**
+ * What only an admin may use: every change, API tokens, the remote CLI, and overlay contents and renders (what
+ * nodes are given: private SSH host keys, munge keys, BMC passwords a template prints).
+ */
 const ADMIN = [
   "GET /tokens",
   "POST /tokens",
@@ -59,7 +59,10 @@ const ADMIN = [
   "DELETE /images/:name",
   "POST /overlays",
   "DELETE /overlays/:name",
+  "GET /overlays/:name/file",
   "PUT /overlays/:name/file",
+  "GET /overlays/:name/render",
+  "GET /nodes/:name/overlay",
   "POST /power/:action",
   "POST /power-jobs",
   "GET /cli",
@@ -116,6 +119,64 @@ describe("the list is the table", () => {
     expect(sorted(table.map((r) => `${r.method.toUpperCase()} ${r.path}`))).toEqual(sorted(listed));
     expect(sorted(table.filter((r) => r.public).map((r) => `${r.method.toUpperCase()} ${r.path}`))).toEqual(sorted(PUBLIC));
   });
+});
+
+describe("secrets nodes are given (issue 13's audit: a viewer could read them)", () => {
+  const BMC_PASSWORD = "bmc-Pa55-word";
+  const MUNGE = "munge-key-0123456789abcdef";
+  const KEY = "BEGIN OPENSSH PRIVATE KEY";
+  const secretsIn = (text: string) => [BMC_PASSWORD, MUNGE, KEY].filter((s) => text.includes(s));
+  /** The reads that show contents, each with what an admin finds there. */
+  const CONTENT: [string, string[]][] = [
+    ["/nodes/keys01/overlay?kind=system", [BMC_PASSWORD, MUNGE, KEY]],
+    ["/overlays/ssh.host_keys/render?path=etc/ssh/host_keys.eta&node=keys01", [KEY]],
+    ["/overlays/bmc/render?path=etc/bmc.conf.eta&node=keys01", [BMC_PASSWORD]],
+    ["/overlays/secrets/file?path=etc/munge/munge.key", [MUNGE]],
+  ];
+
+  beforeAll(() => {
+    h.svc.overlays.create("secrets");
+    h.svc.overlays.writeFile("secrets", "etc/munge/munge.key", `${MUNGE}\n`, { mode: 0o400 });
+    h.svc.overlays.create("bmc");
+    h.svc.overlays.writeFile("bmc", "etc/bmc.conf.eta", "password=<%= it.node.ipmi.password %>\n");
+    h.svc.nodes.addNodes(["keys01"], { set: { systemOverlay: ["ssh.host_keys", "secrets", "bmc"], ipmi: { ipaddr: "10.9.0.1", password: BMC_PASSWORD } } }, { allowMissingImage: true });
+  });
+
+  test("an admin reads them (so the refusals below are about something real)", async () => {
+    for (const [path, secrets] of CONTENT) {
+      const res = await byToken(adminToken, "GET", path);
+      expect({ path, status: res.status }).toEqual({ path, status: 200 });
+      expect({ path, found: secretsIn(await res.text()) }).toEqual({ path, found: secrets });
+    }
+  }, 30_000);
+
+  test("a viewer gets 403 for each, by session, token and HEAD, with the refusal's wording", async () => {
+    for (const [path] of CONTENT) {
+      for (const res of [await h.req("GET", path, undefined, viewer2), await byToken(viewerToken, "GET", path)]) {
+        const text = await res.text();
+        expect({ path, status: res.status, secrets: secretsIn(text) }).toEqual({ path, status: 403, secrets: [] });
+        expect(text).toContain(REFUSAL("ops"));
+      }
+      expect({ path, head: (await byToken(viewerToken, "HEAD", path)).status }).toEqual({ path, head: 403 });
+    }
+  });
+
+  test("every read a viewer may make, for these nodes and overlays, shows none of them; the tree still shows paths, modes, sizes and users", async () => {
+    for (const route of VIEWER.filter((r) => r.startsWith("GET ") && r !== "GET /events")) {
+      const path = route.slice(4);
+      const names = path.includes(":name") ? ["keys01", "secrets", "bmc", "ssh.host_keys"] : [""];
+      for (const name of names) {
+        const p = path.replace(":name", name).replace(":id", "999");
+        const text = await (await byToken(viewerToken, "GET", p)).text();
+        expect({ p, secrets: secretsIn(text) }).toEqual({ p, secrets: [] });
+      }
+    }
+    const tree = await (await byToken(viewerToken, "GET", "/overlays/secrets")).json();
+    expect(tree.users).toEqual(["keys01"]);
+    expect(tree.entries).toContainEqual(expect.objectContaining({ path: "etc/munge/munge.key", type: "file", mode: 0o400, size: MUNGE.length + 1 }));
+    const node = await (await byToken(viewerToken, "GET", "/nodes/keys01")).json();
+    expect(node.conf.systemOverlay).toEqual(expect.arrayContaining(["ssh.host_keys", "secrets", "bmc"]));
+  }, 30_000);
 });
 
 describe("every route × role", () => {
