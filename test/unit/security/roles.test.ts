@@ -125,7 +125,8 @@ describe("secrets nodes are given (issue 13's audit: a viewer could read them)",
   const BMC_PASSWORD = "bmc-Pa55-word";
   const MUNGE = "munge-key-0123456789abcdef";
   const KEY = "BEGIN OPENSSH PRIVATE KEY";
-  const secretsIn = (text: string) => [BMC_PASSWORD, MUNGE, KEY].filter((s) => text.includes(s));
+  const ASSET_KEY = "asset-key-4242";
+  const secretsIn = (text: string) => [BMC_PASSWORD, MUNGE, KEY, ASSET_KEY].filter((s) => text.includes(s));
   /** The reads that show contents, each with what an admin finds there. */
   const CONTENT: [string, string[]][] = [
     ["/nodes/keys01/overlay?kind=system", [BMC_PASSWORD, MUNGE, KEY]],
@@ -139,7 +140,8 @@ describe("secrets nodes are given (issue 13's audit: a viewer could read them)",
     h.svc.overlays.writeFile("secrets", "etc/munge/munge.key", `${MUNGE}\n`, { mode: 0o400 });
     h.svc.overlays.create("bmc");
     h.svc.overlays.writeFile("bmc", "etc/bmc.conf.eta", "password=<%= it.node.ipmi.password %>\n");
-    h.svc.nodes.addNodes(["keys01"], { set: { systemOverlay: ["ssh.host_keys", "secrets", "bmc"], ipmi: { ipaddr: "10.9.0.1", password: BMC_PASSWORD } } }, { allowMissingImage: true });
+    h.svc.nodes.addNodes(["keys01"], { set: { systemOverlay: ["ssh.host_keys", "secrets", "bmc"], ipmi: { ipaddr: "10.9.0.1", password: BMC_PASSWORD }, assetKey: ASSET_KEY } }, { allowMissingImage: true });
+    h.svc.nodes.addProfiles(["bmcprof"], { set: { ipmi: { password: BMC_PASSWORD } } });
   });
 
   test("an admin reads them (so the refusals below are about something real)", async () => {
@@ -164,7 +166,7 @@ describe("secrets nodes are given (issue 13's audit: a viewer could read them)",
   test("every read a viewer may make, for these nodes and overlays, shows none of them; the tree still shows paths, modes, sizes and users", async () => {
     for (const route of VIEWER.filter((r) => r.startsWith("GET ") && r !== "GET /events")) {
       const path = route.slice(4);
-      const names = path.includes(":name") ? ["keys01", "secrets", "bmc", "ssh.host_keys"] : [""];
+      const names = path.includes(":name") ? ["keys01", "bmcprof", "secrets", "bmc", "ssh.host_keys"] : [""];
       for (const name of names) {
         const p = path.replace(":name", name).replace(":id", "999");
         const text = await (await byToken(viewerToken, "GET", p)).text();
