@@ -60,7 +60,11 @@ function Login(props: { onLogin: (user: string, role: string) => void; version: 
 
 function App() {
   const [user, setUser] = useState<string | null | undefined>(undefined);
-  const [role, setRole] = useState<string>("admin");
+  const [role, setRoleState] = useState<string>("admin");
+  const setRole = (r: string) => {
+    store.role = r;
+    setRoleState(r);
+  };
   const [version, setVersion] = useState("");
   // A viewer (read only) sees the pages without the controls that change things (docs/web.md, "Roles").
   // Before the first paint as that user (a layout effect): never a moment with an admin's buttons showing.

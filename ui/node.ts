@@ -199,7 +199,7 @@ export function NodePage(props: { name: string }) {
         ${events.map((e) => html`<tr><td title=${new Date(e.at).toISOString()}>${clock(e.at)}</td><td>${e.stage}</td><td>${e.detail ?? ""}</td><td>${e.address ?? ""}</td></tr>`)}
       </tbody></table>`}
     </div>
-    <${OverlayPreview} name=${node.name} />`;
+    <${OverlayPreview} name=${node.name} system=${node.conf.systemOverlay ?? []} runtime=${node.conf.runtimeOverlay ?? []} />`;
 }
 
 /**
@@ -433,16 +433,26 @@ interface PreviewFile {
   target?: string;
 }
 
-export function OverlayPreview(props: { name: string }) {
+/** The files the node gets from its overlays, rendered, for an admin; for a viewer, which overlays it uses. */
+export function OverlayPreview(props: { name: string; system: string[]; runtime: string[] }) {
   const [kind, setKind] = useState<"system" | "runtime">("system");
   const [data, setData] = useState<{ files: PreviewFile[]; overlays: string[] } | null>(null);
   const [error, setError] = useState("");
   const [open, setOpen] = useState<string | null>(null);
+  const viewer = store.role !== "admin";
   useEffect(() => {
     setData(null);
     setError("");
+    if (viewer) return;
     get<{ files: PreviewFile[]; overlays: string[] }>(`/nodes/${enc(props.name)}/overlay?kind=${kind}`).then(setData, (e) => setError((e as Error).message));
-  }, [props.name, kind]);
+  }, [props.name, kind, viewer]);
+  if (viewer)
+    return html`<div class="card" aria-label="rendered overlays">
+      <h3>Rendered overlays</h3>
+      <p>System overlays: ${props.system.join(", ") || "none"}</p>
+      <p>Runtime overlays: ${props.runtime.join(", ") || "none"}</p>
+      <p class="muted" role="note" data-admin-only>Only admins see the rendered files and their contents: they are what the node is given, its SSH host keys and any password a template prints included. The overlays' files, modes and sizes are on the <a href="#/overlays">Overlays</a> page.</p>
+    </div>`;
   const file = data?.files.find((f) => f.path === open);
   return html`<div class="card">
     <h3>Rendered overlays</h3>

@@ -9,6 +9,11 @@ type Listener = () => void;
 
 class Store {
   nodes: NodeRow[] = [];
+  /**
+   * The account's role (from login or /auth/session). A viewer is never shown, and the page never asks for,
+   * overlay file contents or rendered overlays: the API refuses them (they hold the nodes' secrets).
+   */
+  role = "admin";
   status = new Map<string, StatusRow>();
   /** Bumped on every change; views use it as a memo key. */
   version = 0;

@@ -119,7 +119,9 @@ export function useOverlayEditor() {
     setPreview(null);
     setProblem(null);
     setSaved(null);
-    if (sel && file) get<{ text: string }>(`/overlays/${enc(sel)}/file?path=${enc(file)}`).then((f) => setText(f.text), setErr);
+    setText("");
+    // A viewer is not shown contents (the API refuses them: overlays hold secrets); the page says so instead.
+    if (sel && file && store.role === "admin") get<{ text: string }>(`/overlays/${enc(sel)}/file?path=${enc(file)}`).then((f) => setText(f.text), setErr);
   }, [file]);
   /** Typing in the editor: what Save said is about the text as it was. */
   const edit = (t: string) => {

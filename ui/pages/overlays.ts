@@ -10,6 +10,8 @@ export function OverlaysPage() {
     list, sel, setSel, tree, file, setFile, text, edit, node, setNode, preview, lint, err, msg, saved, problem, nameErr, fileErr, shown,
     render, save, create, addFile, deleteOverlay, deleteFile, runPending, cancelPending,
   } = useOverlayEditor();
+  const viewer = store.role !== "admin";
+  const entry = tree?.entries.find((e) => e.path === file);
   const builtinWhy = "Built-in overlays are part of drover and cannot be deleted; editing one of its files makes a site copy, which can be deleted again.";
   return html`<h2>Overlays</h2>
     ${lint.length > 0 && html`<div class="card" aria-label="lint warnings"><h3>Lint</h3>${lint.map((w) => html`<p class="error">${w.message}${w.nodes.length ? ` (${w.nodes.slice(0, 5).join(", ")}${w.nodes.length > 5 ? " …" : ""})` : ""}</p>`)}</div>`}
@@ -46,7 +48,11 @@ export function OverlaysPage() {
         </div>
         <div class="grid2"><div class="card tree" aria-label="files">${tree.entries.filter((e) => e.type === "file").map((e) => html`<button aria-current=${e.path === file} onClick=${() => setFile(e.path)}>${e.path}</button>`)}
           ${tree.entries.every((e) => e.type !== "file") && html`<p class="muted">No files yet.</p>`}</div>
-        <div>${file ? html`<div class="card"><label class=${problem && !saved ? "invalid" : ""}>${sel}/${file}<textarea id="overlay-editor" aria-label="file content" value=${text} spellcheck=${false} aria-invalid=${problem && !saved ? "true" : undefined} aria-describedby=${problem ? "editor-problem" : undefined} onInput=${(e: Event) => edit((e.target as HTMLTextAreaElement).value)}></textarea></label>
+        <div>${file && viewer ? html`<div class="card" aria-label="file">
+          <p><strong>${sel}/${file}</strong>${entry ? html` <span class="muted">· mode ${(entry.mode ?? 0).toString(8).padStart(3, "0")} · ${entry.size ?? 0} bytes</span>` : ""}</p>
+          <p class="muted" role="note" data-admin-only>Only admins see file contents and rendered previews: overlays hold what nodes are given, keys and passwords included.</p>
+        </div>`
+        : file ? html`<div class="card"><label class=${problem && !saved ? "invalid" : ""}>${sel}/${file}<textarea id="overlay-editor" aria-label="file content" value=${text} spellcheck=${false} aria-invalid=${problem && !saved ? "true" : undefined} aria-describedby=${problem ? "editor-problem" : undefined} onInput=${(e: Event) => edit((e.target as HTMLTextAreaElement).value)}></textarea></label>
           ${problem && html`<div class="field-error editor-problem" id="editor-problem" role="alert" data-problem=${problem.p.kind}>
             <strong>${saved ? "Saved with a problem" : "Not saved"}: ${problem.p.kind === "syntax" ? "syntax error" : `does not render for node ${problem.p.node}`}${problem.p.line ? ` at line ${problem.p.line}${problem.p.column ? `, column ${problem.p.column}` : ""}` : ""}</strong>
             <div>${problem.p.message}</div>

@@ -10,7 +10,7 @@ import { imageRoutes } from "./images";
 import { nodeRoutes } from "./nodes";
 import { overlayRoutes } from "./overlays";
 import { powerRoutes } from "./power";
-import { ApiRouter, param } from "./router";
+import { ApiRouter, param, viewerRefused } from "./router";
 import { settingsRoutes } from "./settings";
 
 export const SESSION_COOKIE = "drover_session";
@@ -20,7 +20,8 @@ const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 /**
  * What needs the admin role: every change (any method but GET/HEAD/OPTIONS, except ending one's own
  * session), the remote-CLI WebSocket (a command can change anything), and API tokens (who can act as whom).
- * A viewer reads everything else.
+ * A viewer reads everything else but the reads a route marks `adminOnly` (file contents and rendered
+ * overlays: what nodes are given, secrets included), which the router refuses.
  */
 export function needsAdmin(method: string, path: string): boolean {
   if (path === "/auth/logout") return false;
@@ -49,9 +50,6 @@ export function subnetMatcher(cidrs: readonly string[]): (ip: string | undefined
  * in X-CSRF-Token on any change) or an API token (Authorization: Bearer drv_…); only login is public. With
  * `allowedSubnets`, clients elsewhere get 403 before anything else is looked at.
  */
-const viewerRefused = (user: string) =>
-  new AuthError("forbidden", `the account '${user}' is a viewer (read only); this needs an admin: drover user role ${user} admin (on the head node)`);
-
 export function apiApp(deps: ApiDeps): { app: Hono<ApiEnv>; router: ApiRouter } {
   const app = new Hono<ApiEnv>();
   const router = new ApiRouter(app);

@@ -103,7 +103,9 @@ export function nodeRoutes(r: ApiRouter, deps: ApiDeps) {
       method: "get",
       path: "/nodes/:name/overlay",
       tag: "overlays",
-      summary: "the files a node gets from its system or runtime overlays, rendered (preview; nothing is cached)",
+      // What the node is given, secrets included: its private SSH host keys, keys and passwords templates print.
+      adminOnly: true,
+      summary: "the files a node gets from its system or runtime overlays, rendered (preview; nothing is cached); admins only",
       query: z.object({ kind: z.enum(["system", "runtime"]).default("system") }),
     },
     async (c, { query }) => {

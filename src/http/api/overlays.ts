@@ -30,7 +30,9 @@ export function overlayRoutes(r: ApiRouter, deps: ApiDeps) {
     o.delete(param(c, "name"), query.path, { force: !!query.force });
     return c.json({ ok: true });
   });
-  r.add({ method: "get", path: "/overlays/:name/file", tag: "overlays", summary: "read one file of an overlay (text)", query: filePath }, (c, { query }) => {
+  // Contents and renders are for admins: sites keep secrets in overlays (munge.key …), and a render shows what a
+  // node is given (private host keys, BMC passwords). A viewer still sees the tree above: paths, modes, sizes.
+  r.add({ method: "get", path: "/overlays/:name/file", tag: "overlays", adminOnly: true, summary: "read one file of an overlay (text); admins only", query: filePath }, (c, { query }) => {
     const f = o.readFile(param(c, "name"), query.path);
     return c.json({ path: query.path, mode: f.mode, uid: f.uid, gid: f.gid, size: f.data.length, text: new TextDecoder().decode(f.data) });
   });
@@ -61,7 +63,7 @@ export function overlayRoutes(r: ApiRouter, deps: ApiDeps) {
     },
   );
   r.add(
-    { method: "get", path: "/overlays/:name/render", tag: "overlays", summary: "render one template of an overlay for a node (template errors are 400 with the line)", query: filePath.extend({ node: z.string().min(1) }) },
+    { method: "get", path: "/overlays/:name/render", tag: "overlays", adminOnly: true, summary: "render one template of an overlay for a node (template errors are 400 with the line); admins only", query: filePath.extend({ node: z.string().min(1) }) },
     async (c, { query }) => c.json(await o.renderFile(param(c, "name"), query.path, query.node)),
   );
   r.add({ method: "get", path: "/lint/overlays", tag: "overlays", summary: "overlay lint: configurations that build but boot wrong, archives that would not build, overlays left out", query: z.object({ nodes: z.string().optional() }) }, async (c, { query }) =>

@@ -1,6 +1,7 @@
 import type { Context, Hono } from "hono";
 import { z } from "zod";
 import { invalid } from "../../domain/errors";
+import { AuthError } from "../../services/auth";
 import type { ApiEnv } from "./context";
 
 /**
@@ -20,6 +21,11 @@ export interface RouteSpec<B extends z.ZodType | undefined = undefined, Q extend
   query?: Q;
   /** Reachable without a session or token (login only). */
   public?: boolean;
+  /**
+   * A read that only an admin may make, though it changes nothing: it shows what nodes are given, which holds
+   * secrets (private SSH host keys, munge keys, BMC passwords a template prints). A viewer gets 403.
+   */
+  adminOnly?: boolean;
   /** Response description for the document. */
   returns?: string;
   /** Success status (default 200). */
@@ -61,6 +67,10 @@ export async function readBounded(req: Request, limit: number): Promise<Uint8Arr
   return out;
 }
 
+/** The 403 for a viewer (read-only account) on anything that needs an admin, saying how to become one. */
+export const viewerRefused = (user: string) =>
+  new AuthError("forbidden", `the account '${user}' is a viewer (read only); this needs an admin: drover user role ${user} admin (on the head node)`);
+
 const sizeText = (n: number) => (n >= 1024 * 1024 ? `${n / (1024 * 1024)} MiB` : `${n / 1024} KiB`);
 
 type Input<B, Q> = { body: B extends z.ZodType ? z.infer<B> : undefined; query: Q extends z.ZodType ? z.infer<Q> : undefined };
@@ -75,6 +85,8 @@ export class ApiRouter {
   ): void {
     this.routes.push(spec as RouteSpec<z.ZodType | undefined, z.ZodType | undefined>);
     this.app.on(spec.method.toUpperCase(), spec.path, async (c) => {
+      // The session or token was checked before routing and set the role (every adminOnly route needs one).
+      if (spec.adminOnly && c.get("role") !== "admin") throw viewerRefused(c.get("user") ?? "");
       let body: unknown;
       if (spec.body) {
         const limit = spec.maxBody ?? MAX_JSON_BODY;
@@ -114,7 +126,12 @@ export class ApiRouter {
           [String(r.status ?? 200)]: { description: r.returns ?? "success" },
           ...(r.body || r.query ? { "400": { description: "validation error; `error` names the field" } } : {}),
           ...(r.body ? { "413": { description: `request body over ${sizeText(r.maxBody ?? MAX_JSON_BODY)}` } } : {}),
-          ...(r.public ? {} : { "401": { description: "no valid session or token" }, "403": { description: "CSRF token missing or wrong, or client outside the allowed subnets" } }),
+          ...(r.public
+            ? {}
+            : {
+                "401": { description: "no valid session or token" },
+                "403": { description: `CSRF token missing or wrong, or client outside the allowed subnets${r.adminOnly ? ", or a viewer's account: this read is for admins only (it shows secrets nodes are given)" : ""}` },
+              }),
         },
       };
     }
