@@ -109,6 +109,13 @@ describe("hostile .ww templates", () => {
     }, 20_000);
   }
 
+  test("IncludeFrom stays inside the image: .. and an absolute symlink resolve within it, never to the head node", async () => {
+    symlinkSync("/etc/shadow", join(w.imageRoot, "etc", "evil"));
+    const path = site(`[{{IncludeFrom "rocky" "../../../../head/etc/shadow"}}][{{IncludeFrom "rocky" "/etc/evil"}}][{{IncludeFrom "rocky" "../../../../../../etc/group" | len | lt 0}}]`);
+    const [f] = await o.renderFile("site", path, "n-dhcp");
+    expect(f).toMatchObject({ data: "[][][true]" });
+  });
+
   test("the environment is not the head node's: env and expandenv are empty", async () => {
     const path = site(`[{{env "PATH"}}][{{expandenv "$HOME ${"$"}{PATH}"}}]`);
     expect((await o.renderFile("site", path, "n-dhcp"))[0]).toMatchObject({ data: "[][ ]" });
