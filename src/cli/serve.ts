@@ -69,6 +69,12 @@ priority, "<6>dhcp: ...", so journalctl -p warning shows warnings and errors onl
         const debug = !!opts.debug || opts.logLevel === "debug";
         const logger = createLogger({ level: debug ? "debug" : opts.logLevel, format: opts.logFormat, journald: underJournald(ctx.io.env), out: (t) => ctx.io.err(t) });
         const log = logger.asLineLog("drover");
+        // An install is put right at start, not at its next image write: images/ 0700, killed imports' and execs' leftovers gone.
+        try {
+          for (const line of svc.images.open()) log(`drover: images: ${line}`);
+        } catch (e) {
+          log(`drover: images: ${(e as Error).message}`);
+        }
         // Flags typed on the command line win over values saved on the Settings page; defaults do not.
         const explicit = new Set(cmd.options.map((o) => o.attributeName()).filter((n) => cmd.getOptionValueSource(n) === "cli"));
         const settings = new ServeSettings({ flags: opts, explicit, dataDir: svc.dataDir, storage: keyValueSettingsStorage(svc.settingsStore), log });

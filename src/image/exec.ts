@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, existsSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, statSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, rmdirSync, rmSync, statSync } from "node:fs";
 import type { Stats } from "node:fs";
 import { dirname, join } from "node:path";
 import { cleanRel, resolveIn } from "./fspath";
@@ -98,6 +98,34 @@ function ensureMountPoint(rootfs: string, upper: string, rel: string, kind: "dir
     else closeSync(openSync(p, "w", 0o644));
     made.push(sub);
   }
+}
+
+/**
+ * Why a session directory left by an earlier `image exec` is still in use, or undefined: a process runs
+ * inside it (the command of an exec whose drover was killed keeps running in its namespace, chrooted into
+ * `merged`), or something is mounted under it in this mount namespace (removing it would recurse into the
+ * mount). The exec's own mounts live in its private namespace and are not seen here.
+ */
+export function sessionBusy(session: string): string | undefined {
+  const inside = (p: string) => p === session || p.startsWith(`${session}/`);
+  try {
+    for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+      // Field 5 is the mount point, with spaces and the like written as octal escapes.
+      const point = line.split(" ")[4]?.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+      if (point && inside(point)) return `${point} is mounted`;
+    }
+  } catch {}
+  let pids: string[] = [];
+  try {
+    pids = readdirSync("/proc").filter((e) => /^\d+$/.test(e));
+  } catch {}
+  for (const pid of pids)
+    for (const link of ["root", "cwd"]) {
+      try {
+        if (inside(readlinkSync(`/proc/${pid}/${link}`))) return `process ${pid} runs in it`;
+      } catch {}
+    }
+  return undefined;
 }
 
 export async function execInImage(rootfs: string, session: string, cmd: readonly string[], opts: ExecOptions): Promise<ExecResult> {

@@ -9,7 +9,8 @@ import { type NodeView, type PeerView, type ServerView, maskedData, nodeView } f
 import { type OverlayEntry, type OverlayTree, isMetaFile } from "./repo";
 import { mergeAccounts } from "./syncuser";
 import { type NativeRender, nativeFor } from "./native";
-import { MissingValue, RenderContext, type RenderResult, type RenderedFile, TEMPLATE_SUFFIX, TemplateError, WAREWULF_SUFFIX } from "./template";
+import { RenderTimeout, fmtMs, runLimited } from "./sandbox";
+import { MissingValue, RenderContext, type RenderResult, type RenderedFile, TEMPLATE_SUFFIX, TemplateError, WAREWULF_SUFFIX, renderTimeLimit, renderTimedOut } from "./template";
 import { gzipSync } from "node:zlib";
 import { WwError, defaultSettings, renderWarewulf } from "./warewulf";
 
@@ -185,18 +186,23 @@ function readRegular(p: string, what: string): string {
   return readFileSync(p, "utf8");
 }
 
-function readHead(env: HostEnv, path: string, deps: Dep[], optional: boolean): string {
-  const p = resolveIn(env.headRoot, path, true);
+/** Refuses a resolved head-node path (resolveIn's answer) of HEAD_REFUSED or drover's data dir; `what` names the call. */
+function refuseHead(env: HostEnv, p: string, what: string): void {
   const root = env.headRoot.endsWith("/") ? env.headRoot : `${env.headRoot}/`;
   const rel = p.startsWith(root) ? p.slice(root.length) : p.replace(/^\/+/, "");
   if (HEAD_REFUSED.some((r) => r.test(rel)) || (env.dataDir && (p === env.dataDir || p.startsWith(`${env.dataDir}/`))))
-    throw new MissingValue(`it.include(${JSON.stringify(path)}): templates may not read /${rel} (password hashes, private keys, drover's data and /proc, /sys, /dev, /run are refused)`);
+    throw new MissingValue(`${what}: templates may not read /${rel} (password hashes, private keys, drover's data and /proc, /sys, /dev, /run are refused)`);
+}
+
+function readHead(env: HostEnv, path: string, deps: Dep[], optional: boolean, what = `it.include(${JSON.stringify(path)})`): string {
+  const p = resolveIn(env.headRoot, path, true);
+  refuseHead(env, p, what);
   deps.push({ path: p, sig: depSig(p) });
   if (!existsSync(p)) {
     if (optional) return "";
-    throw new MissingValue(`it.include(${JSON.stringify(path)}): the head node has no such file; create it, or pass { optional: true }`);
+    throw new MissingValue(`${what}: the head node has no such file; create it, or pass { optional: true }`);
   }
-  return readRegular(p, `it.include(${JSON.stringify(path)})`);
+  return readRegular(p, what);
 }
 
 function readImage(env: HostEnv, node: NodeView, path: string, deps: Dep[], optional: boolean, image = node.image): string {
@@ -304,8 +310,10 @@ export class NodeRenderer {
         throw e;
       }
     };
+    // The same time limit as an eta render, under the same watchdog (sandbox.ts).
+    const ms = renderTimeLimit();
     try {
-      return renderWarewulf({
+      return runLimited(() => renderWarewulf({
         src: { overlay: tree.name, path: entry.path, text, mode: entry.mode, uid: entry.uid, gid: entry.gid },
         node,
         ...(this.conf ? { conf: this.conf } : {}),
@@ -313,10 +321,12 @@ export class NodeRenderer {
         settings: defaultSettings(this.snap.server),
         build: { host: env.host, time: new Date(), overlay: tree.name, source: entry.path },
         host: {
-          include: (p) => soft(() => readHead(env, p, deps, false)),
+          include: (p) => soft(() => readHead(env, p, deps, false, JSON.stringify(p))),
           includeFrom: (image, p) => (env.imageRoot(image) ? soft(() => readImage(env, node, p, deps, false, image)) : undefined),
           readlink: (p) => {
             const r = resolveIn(env.headRoot, p, true);
+            // What a path resolves to tells what is there (the data dir's files, /proc's): the same refusals.
+            refuseHead(env, r, JSON.stringify(p));
             deps.push({ path: r, sig: depSig(r) });
             if (!existsSync(r)) return undefined;
             const root = env.headRoot.replace(/\/+$/, "");
@@ -325,10 +335,15 @@ export class NodeRenderer {
           hostKey: (type, part) => this.hostKey(type, part),
           note: (m) => this.notes.push(`${entry.path}: ${m}`),
         },
-        deadline: Date.now() + 5000,
+        deadline: Date.now() + ms,
         rethrow: (e) => e instanceof DeferToCaller,
-      });
+      }), ms);
     } catch (e) {
+      // Out of time (the interpreter's deadline, or vm's watchdog inside one long function call such as a
+      // runaway regular expression) or out of steps: told to the build thread, which stops running the
+      // template after two nodes, as for eta.
+      if (e instanceof RenderTimeout || (e instanceof WwError && e.budget === "time")) renderTimedOut(tree.name, entry.path, this.node.name, `did not finish within ${fmtMs(ms)} and was stopped (an endless loop?)`);
+      else if (e instanceof WwError && e.budget === "steps") renderTimedOut(tree.name, entry.path, this.node.name, "ran out of steps (an endless range or recursion?)");
       const line = e instanceof WwError ? e.line : undefined;
       throw new TemplateError(`${where(line)}: ${(e as Error).message}`, { overlay: tree.name, template: entry.path, node: this.node.name, ...(line ? { line } : {}) }, { cause: e });
     }

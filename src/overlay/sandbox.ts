@@ -116,8 +116,8 @@ export function compileSandboxed(body: string, stub: object): TemplateFn {
 export class RenderTimeout extends Error {}
 
 /** The pending call for the runner script (a global that templates cannot name: it is shadowed). */
-let pending: (() => string) | undefined;
-let pendingOut: string | undefined;
+let pending: (() => unknown) | undefined;
+let pendingOut: unknown;
 const HOOK = "__droverRenderHook";
 Object.defineProperty(globalThis, HOOK, {
   value: () => {
@@ -131,8 +131,11 @@ Object.defineProperty(globalThis, HOOK, {
 });
 let runner: vm.Script | undefined;
 
-/** Runs `call` under vm's watchdog: a loop or a runaway regular expression ends after `ms`. */
-export function runLimited(call: () => string, ms: number): string {
+/**
+ * Runs `call` under vm's watchdog: a loop or a runaway regular expression ends after `ms` (an eta render, and
+ * a `.ww` render, whose interpreter counts steps but cannot stop inside one long function call).
+ */
+export function runLimited<T>(call: () => T, ms: number): T {
   runner ??= new vm.Script(`${HOOK}()`, { filename: "overlay-render.js" });
   pending = call;
   pendingOut = undefined;
@@ -144,7 +147,7 @@ export function runLimited(call: () => string, ms: number): string {
   } finally {
     pending = undefined;
   }
-  const out = pendingOut!;
+  const out = pendingOut as T;
   pendingOut = undefined;
   return out;
 }

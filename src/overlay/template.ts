@@ -137,6 +137,16 @@ export function setRenderTimeLimit(ms: number, told?: typeof onTimeout): void {
   onTimeout = told;
 }
 
+/** How long one render may take: eta's here, a `.ww` template's in build.ts, the same limit for both. */
+export function renderTimeLimit(): number {
+  return timeLimitMs;
+}
+
+/** Tells the build thread that a render ran out of its budget (twice for a template, and it is poisoned). */
+export function renderTimedOut(overlay: string, path: string, node: string, message: string): void {
+  onTimeout?.(overlay, path, node, message);
+}
+
 class StrictEta extends Eta {
   override RuntimeErr = (err: Error, _str: string, line: number, _path: string): never => {
     if (err instanceof Aborted) throw err;

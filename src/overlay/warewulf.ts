@@ -1,7 +1,7 @@
 import { posix } from "node:path";
 import type { Conf } from "../domain/conf";
 import type { NetDevView, NodeView, PeerView, ServerView } from "./data";
-import { GO_STRING, GO_TRUTH, GO_TYPE, GoError, GoTemplateError, Halt, type FuncDef, type FuncMap, READONLY, Template, ZERO, standardFuncs } from "./gotmpl";
+import { type Budget, GO_STRING, GO_TRUTH, GO_TYPE, GoError, GoTemplateError, Halt, type FuncDef, type FuncMap, READONLY, Template, ZERO, standardFuncs } from "./gotmpl";
 import { MAX_OUTPUT } from "./sandbox";
 import type { RenderedFile, TemplateSource } from "./template";
 
@@ -605,6 +605,8 @@ export class WwError extends Error {
   constructor(
     message: string,
     readonly line: number | undefined,
+    /** The budget that stopped the run (steps, time, output, depth), when one did. */
+    readonly budget?: Budget,
   ) {
     super(message);
   }
@@ -647,7 +649,7 @@ export function renderWarewulf(input: WwRenderInput): WwRendered {
     });
   } catch (e) {
     if (e instanceof Aborted) return { files: [], touched, aborted: slots[0]!.text, names: [], backupFile: cur.backup };
-    if (e instanceof GoTemplateError) throw new WwError(e.message, e.line || undefined);
+    if (e instanceof GoTemplateError) throw new WwError(e.message, e.line || undefined, e.budget);
     throw e;
   }
   const dir = posix.dirname(target);

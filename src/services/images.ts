@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { DroverError, conflict, inUse, invalid, notFound } from "../domain/errors";
 import { IMAGE_NAME } from "../domain/names";
@@ -8,7 +8,7 @@ import { BlobError, BlobStore } from "../image/blobs";
 import { chooseBootMode, type BootMode, ramNeeded as ramFor } from "../domain/boot-mode";
 import { buildImage } from "../image/build";
 import { buildStage1, Stage1Error } from "../image/stage1";
-import { type Bind, execInImage, ExecSetupError } from "../image/exec";
+import { type Bind, execInImage, ExecSetupError, sessionBusy } from "../image/exec";
 import { UnsafePathError } from "../image/fspath";
 import { importInto, type ImportedInfo, type Progress, silentProgress } from "../image/importer";
 import { findKernels, type KernelFile, pickKernel } from "../image/kernel";
@@ -164,7 +164,8 @@ export class ImageService {
 
   /**
    * The images directory, 0700: images hold setuid programs and root's files with their owners; a local
-   * user who cannot traverse it cannot run or read them (docs/security.md). Made so on every image write.
+   * user who cannot traverse it cannot run or read them (docs/security.md). Made so on every image write,
+   * and when `drover serve` starts (open).
    */
   private ensureRoot() {
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
@@ -194,9 +195,61 @@ export class ImageService {
     return removed;
   }
 
+  /**
+   * Removes `.exec-XXXXXXXX` session directories (the overlay layers of `image exec`) that a killed exec left
+   * in an image's directory. One is in use while a live drover process holds the image's lock, or while a
+   * process still runs inside it or something is mounted under it (sessionBusy); those stay. Returns what
+   * went, as NAME/.exec-XXXXXXXX.
+   */
+  sweepSessions(): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.root);
+    } catch {
+      return [];
+    }
+    const removed: string[] = [];
+    for (const name of names) {
+      if (!IMAGE_NAME.test(name)) continue;
+      let entries: string[];
+      try {
+        entries = readdirSync(this.dir(name));
+      } catch {
+        continue;
+      }
+      const sessions = entries.filter((e) => /^\.exec-[0-9a-f]{8}$/.test(e));
+      if (sessions.length === 0 || lockHolder(join(this.root, `.${name}.lock`)) !== undefined) continue;
+      for (const e of sessions) {
+        const p = join(this.dir(name), e);
+        if (sessionBusy(p) !== undefined) continue;
+        rmSync(p, { recursive: true, force: true });
+        removed.push(`${name}/${e}`);
+      }
+    }
+    return removed;
+  }
+
+  /**
+   * What `drover serve` does to the images directory when it starts, so that an install is put right
+   * without waiting for an image write: the directory made 0700, what killed imports and execs left
+   * removed. Returns what it did, one line each, for the log.
+   */
+  open(): string[] {
+    const wasOpen = existsSync(this.root) && (statSync(this.root).mode & 0o077) !== 0;
+    this.ensureRoot();
+    const imports = this.sweepImports();
+    const sessions = this.sweepSessions();
+    return [
+      ...(wasOpen ? [`made ${this.root} 0700 (others could reach the files of its images)`] : []),
+      ...(imports.length ? [`removed what killed imports left: ${imports.join(", ")}`] : []),
+      ...(sessions.length ? [`removed what killed image execs left: ${sessions.join(", ")}`] : []),
+    ];
+  }
+
   private lock<T>(name: string, fn: () => Promise<T>): Promise<T> {
     this.ensureRoot();
     this.sweepImports();
+    this.sweepSessions();
     return withLock(join(this.root, `.${name}.lock`), `image '${name}'`, fn).catch((e) => {
       throw e instanceof LockedError ? conflict(e.message) : e;
     });

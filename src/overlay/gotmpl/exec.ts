@@ -1,4 +1,4 @@
-import { type Arg, type Cmd, GoTemplateError, type Node, type Pipe, type Trees } from "./parse";
+import { type Arg, type Budget, type Cmd, GoTemplateError, type Node, type Pipe, type Trees } from "./parse";
 import { GoError, NO_VALUE, formatV, isStruct, sortedKeys, truth, typeName } from "./values";
 
 /**
@@ -6,7 +6,9 @@ import { GoError, NO_VALUE, formatV, isStruct, sortedKeys, truth, typeName } fro
  * template reaches nothing but its data and the functions it is given (no property of a JavaScript value
  * other than a data object's own fields is ever read, nothing is ever called but those functions and the
  * data's methods), and every run has a budget: executed steps, output bytes, template-call depth and a
- * deadline, so an endless `range` over a huge int or a recursive `{{template}}` ends with an error.
+ * deadline, so an endless `range` over a huge int or a recursive `{{template}}` ends with an error. A
+ * function's string result counts against the output budget too, so a value doubled in a loop
+ * (`$s = cat $s $s`) stops at that size rather than when memory runs out.
  */
 
 /** What a function parameter accepts (Go's static types, reduced): `value` also sees NO_VALUE. */
@@ -54,7 +56,14 @@ type Final = unknown | typeof MISSING;
 const BREAK = { signal: "break" };
 const CONTINUE = { signal: "continue" };
 
-class Failure extends Error {}
+class Failure extends Error {
+  constructor(
+    message: string,
+    readonly budget?: Budget,
+  ) {
+    super(message);
+  }
+}
 
 interface Var {
   name: string;
@@ -102,24 +111,24 @@ class State {
   }
 
   private wrap(e: unknown): unknown {
-    if (e instanceof Failure) return new GoTemplateError(`template: ${this.tmpl}:${this.line}: executing ${JSON.stringify(this.tmpl)} at <${this.src}>: ${e.message}`, this.tmpl, this.line);
+    if (e instanceof Failure) return new GoTemplateError(`template: ${this.tmpl}:${this.line}: executing ${JSON.stringify(this.tmpl)} at <${this.src}>: ${e.message}`, this.tmpl, this.line, e.budget);
     if (e === BREAK || e === CONTINUE) return new GoTemplateError(`template: ${this.tmpl}:${this.line}: {{${(e as typeof BREAK).signal}}} outside {{range}}`, this.tmpl, this.line);
     return e;
   }
 
-  private fail(msg: string): never {
-    throw new Failure(msg);
+  private fail(msg: string, budget?: Budget): never {
+    throw new Failure(msg, budget);
   }
 
   private step(): void {
-    if (++this.steps > this.maxSteps) this.fail(`the template ran more than ${this.maxSteps} steps (an endless range or recursion?)`);
-    if ((this.steps & 4095) === 0 && this.opts.deadline !== undefined && Date.now() > this.opts.deadline) this.fail("the template ran out of time");
+    if (++this.steps > this.maxSteps) this.fail(`the template ran more than ${this.maxSteps} steps (an endless range or recursion?)`, "steps");
+    if ((this.steps & 4095) === 0 && this.opts.deadline !== undefined && Date.now() > this.opts.deadline) this.fail("the template ran out of time", "time");
   }
 
   private write(s: string): void {
     if (!s) return;
     this.written += s.length;
-    if (this.written > this.maxOutput) this.fail(`the output is larger than ${this.maxOutput} bytes, the most one template may write`);
+    if (this.written > this.maxOutput) this.fail(`the output is larger than ${this.maxOutput} bytes, the most one template may write`, "output");
     this.w.write(s);
   }
 
@@ -193,7 +202,7 @@ class State {
         this.at(n.line, n.src);
         const t = this.trees.get(n.name);
         if (!t) this.fail(`template ${JSON.stringify(n.name)} not defined`);
-        if (++this.depth > this.maxDepth) this.fail(`exceeded maximum template depth (${this.maxDepth})`);
+        if (++this.depth > this.maxDepth) this.fail(`exceeded maximum template depth (${this.maxDepth})`, "depth");
         const newDot = n.pipe ? this.evalPipeline(dot, n.pipe) : null;
         const saved = { vars: this.vars, tmpl: this.tmpl };
         this.vars = [{ name: "$", value: newDot }];
@@ -387,6 +396,7 @@ class State {
       if (e instanceof Halt || e instanceof Failure || e instanceof GoTemplateError || e === BREAK || e === CONTINUE || this.opts.rethrow?.(e)) throw e;
       return this.fail(`error calling ${name}: ${e instanceof Error ? e.message : String(e)}`);
     }
+    if (typeof out === "string" && out.length > this.maxOutput) this.fail(`${name} made a value larger than ${this.maxOutput} bytes, the most one template may write`, "output");
     return norm(out);
   }
 

@@ -307,8 +307,8 @@ export function sprig(buildTime: Date = new Date()): FuncMap {
     ["quote", s((...a: unknown[]) => a.filter((x) => x !== null).map((x) => goQuote(toStr(x))).join(" "), [], "any")],
     ["squote", s((...a: unknown[]) => a.filter((x) => x !== null).map((x) => `'${toStr(x)}'`).join(" "), [], "any")],
     ["cat", s((...a: unknown[]) => a.filter((x) => x !== null).map(toStr).join(" "), [], "any")],
-    ["indent", s((n: number, x: string) => x.split("\n").map((l) => " ".repeat(n) + l).join("\n"), ["int", "string"])],
-    ["nindent", s((n: number, x: string) => `\n${x.split("\n").map((l) => " ".repeat(n) + l).join("\n")}`, ["int", "string"])],
+    ["indent", s((n: number, x: string) => indent("indent", n, x), ["int", "string"])],
+    ["nindent", s((n: number, x: string) => `\n${indent("nindent", n, x)}`, ["int", "string"])],
     ["replace", s((old: string, nw: string, x: string) => x.split(old).join(nw), ["string", "string", "string"])],
     ["plural", s((one: string, many: string, n: number) => (n === 1 ? one : many), ["string", "string", "int"])],
     ["split", s((sep: string, x: string) => newMap(x.split(sep).map((p, i) => [`_${i}`, p])), ["string", "string"])],
@@ -435,6 +435,14 @@ export function sprig(buildTime: Date = new Date()): FuncMap {
     ["date", s((fmt: string, _t: unknown) => goDate(fmt, buildTime), ["string", "any"])],
   ];
   return new Map(m);
+}
+
+/** Sprig's indent: every line prefixed by n spaces; refused before it is built when it would exceed what `repeat` may make. */
+function indent(fn: string, n: number, x: string): string {
+  const lines = x.split("\n");
+  if (n * lines.length + x.length > 16 * 1024 * 1024) throw new GoError(`${fn}: the result would be too large`);
+  const pad = " ".repeat(n);
+  return lines.map((l) => pad + l).join("\n");
 }
 
 function trimChars(x: string, c: string, left: boolean, right: boolean): string {

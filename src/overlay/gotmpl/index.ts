@@ -7,7 +7,7 @@ import { type Trees, parse } from "./parse";
  * `Template` is the whole API: parse once, execute many times with different data.
  */
 
-export { GoTemplateError } from "./parse";
+export { type Budget, GoTemplateError } from "./parse";
 export { Halt, type FuncDef, type FuncMap, type Writer } from "./exec";
 export { GoError, NO_VALUE, GO_STRING, GO_TRUTH, GO_TYPE, READONLY, ZERO } from "./values";
 

@@ -40,11 +40,16 @@ export type Node =
   | { k: "break" | "continue"; line: number };
 
 /** A parse or execution error, worded as Go words it: `template: NAME:LINE: message`. */
+/** Which of a run's budgets ended it (exec.ts): a template that ran too long, printed or recursed too much. */
+export type Budget = "steps" | "time" | "output" | "depth";
+
 export class GoTemplateError extends Error {
   constructor(
     message: string,
     readonly template: string,
     readonly line: number,
+    /** Set when the run was stopped by one of its budgets rather than by an error of the template. */
+    readonly budget?: Budget,
   ) {
     super(message);
   }

@@ -156,6 +156,20 @@ function pad(s: string, width: number | undefined, minus: boolean, zero: boolean
 
 const bytesOf = (s: string) => new TextEncoder().encode(s);
 
+/** Go's fmt: a width or precision beyond ±1e6 is out of range. */
+const tooLarge = (x: number) => x > 1e6 || x < -1e6;
+
+/** Go's fmt.parsenum: the digits at `at`; a number that grows too large consumes the rest of the format. */
+function parseNum(format: string, at: number): { num: number | undefined; next: number } {
+  let num: number | undefined;
+  let i = at;
+  for (; i < format.length && format[i]! >= "0" && format[i]! <= "9"; i++) {
+    if (num !== undefined && tooLarge(num)) return { num: undefined, next: format.length };
+    num = (num ?? 0) * 10 + (format.charCodeAt(i) - 48);
+  }
+  return { num, next: i };
+}
+
 /** Go's fmt.Sprintf: the common verbs and flags, with fmt's `%!d(string=x)`, `%!v(MISSING)` and `%!(EXTRA …)`. */
 export function sprintf(format: string, args: unknown[]): string {
   let out = "";
@@ -183,33 +197,38 @@ export function sprintf(format: string, args: unknown[]): string {
       else if (f === " ") space = true;
       else break;
     }
+    // Widths and precisions over a million are refused as Go's fmt refuses them (tooLarge): `%!(BADWIDTH)`
+    // for one from an argument, the rest of the format for a literal one. A width is a string of that size.
     let width: number | undefined;
     let prec: number | undefined;
     if (format[i] === "*") {
-      const w = args[ai++];
-      width = isInt(w) ? w : undefined;
-      if (width !== undefined && width < 0) {
+      const w = ai < args.length ? args[ai] : undefined;
+      if (ai < args.length) ai++;
+      width = isInt(w) && !tooLarge(w) ? w : undefined;
+      if (width === undefined) out += "%!(BADWIDTH)";
+      else if (width < 0) {
         minus = true;
+        zero = false;
         width = -width;
       }
       i++;
     } else {
-      const m = /^\d+/.exec(format.slice(i));
-      if (m) {
-        width = Number(m[0]);
-        i += m[0].length;
-      }
+      const n = parseNum(format, i);
+      width = n.num;
+      i = n.next;
     }
     if (format[i] === ".") {
       i++;
       if (format[i] === "*") {
-        const pv = args[ai++];
-        prec = isInt(pv) ? pv : undefined;
+        const pv = ai < args.length ? args[ai] : undefined;
+        if (ai < args.length) ai++;
+        prec = isInt(pv) && !tooLarge(pv) && pv >= 0 ? pv : undefined;
+        if (prec === undefined) out += "%!(BADPREC)";
         i++;
       } else {
-        const m = /^\d+/.exec(format.slice(i));
-        prec = m ? Number(m[0]) : 0;
-        if (m) i += m[0].length;
+        const n = parseNum(format, i);
+        prec = n.num ?? 0;
+        i = n.next;
       }
     }
     const verb = format[i];

@@ -2,10 +2,15 @@
  * Proxy mode: ProxyDHCP (PXE spec) next to a site's own DHCP server. Boot information only, never an
  * address: OFFERs to DISCOVERs on port 67, ACKs to the REQUEST a PXE client sends on port 4011 once it has
  * an address. Plain DHCP clients are not answered.
+ *
+ * A relayed request (giaddr set) is answered only when giaddr lies in a subnet of the interface (its own or a
+ * --relay-subnet), as in authoritative mode: anyone can write a giaddr, and the lookup behind it registers
+ * unknown MACs during discovery and sends the reply to that address.
  */
 import type { NodeReservation, RequestOrigin } from "../../boot/ports";
 import { chooseBoot, classify } from "./client";
 import { type DhcpPacket, macOf } from "./codec";
+import { inSubnet } from "./config";
 import { MessageType, Opt, encapsulate, messageTypeName, str, u8 } from "./options";
 import { type Inbound, type ModeContext, type Outcome, ZERO, addBoot, baseReply, destination, drop, echoRelay } from "./reply";
 
@@ -18,6 +23,7 @@ export async function proxy(ctx: ModeContext, req: DhcpPacket, type: number, inb
   if (onPxePort ? type !== MessageType.REQUEST && type !== MessageType.INFORM : type !== MessageType.DISCOVER)
     return drop("proxy-ignores-request", `${messageTypeName(type)} on port ${onPxePort ? cfg.ports.pxe : cfg.ports.server}`);
   const relayed = req.giaddr !== ZERO;
+  if (relayed && !inb.iface.subnets.some((s) => inSubnet(s, req.giaddr))) return drop("no-subnet", `relay ${req.giaddr} is in no subnet of ${inb.iface.name}`);
   const origin: RequestOrigin = relayed ? { iface: inb.iface.name, relay: req.giaddr } : { iface: inb.iface.name };
   let resv: NodeReservation | undefined;
   try {

@@ -251,6 +251,48 @@ describe("proxy policy", () => {
   });
 });
 
+describe("proxy policy: relayed requests", () => {
+  // A proxy interface with its own subnet and one --relay-subnet, as drover serve builds it.
+  function relaySetup(discovery = false) {
+    const port = new FakeBootPort({ [M1]: N1 });
+    const cfg = testConfig({
+      discovery,
+      interfaces: [{ name: "br1", mode: "proxy", serverIp: "192.168.7.2", subnets: [{ network: "192.168.7.0", netmask: "255.255.255.0" }, { network: "10.9.0.0", netmask: "255.255.255.0" }] }],
+    });
+    const h = new DhcpHandler(cfg, port, new MemoryLeaseStore(), { now: () => NOW });
+    const inb: Inbound = { iface: cfg.interfaces[0]!, listener: "dhcp", from: { address: "10.9.0.1", port: 67 } };
+    return { port, send: (s: ReqSpec) => h.handleBytes(encode(request(s)), inb) };
+  }
+  const pxe = { arch: 0, vendorClass: "PXEClient:Arch:00000:UNDI:002001" };
+
+  test("a relay in a served subnet is answered at the relay's server port", async () => {
+    const { send, port } = relaySetup();
+    const r = reply(await send({ mac: M1, giaddr: "10.9.0.1", ...pxe }));
+    expect(r.to).toEqual({ address: "10.9.0.1", port: 67 });
+    expect(r.p.giaddr).toBe("10.9.0.1");
+    expect(port.lookups).toEqual([{ mac: M1, origin: { iface: "br1", relay: "10.9.0.1" } }]);
+  });
+
+  test("a made-up relay address is dropped before the node lookup, registered node or not", async () => {
+    const { send, port } = relaySetup(true);
+    for (const mac of [M1, UNKNOWN]) {
+      expect(await send({ mac, giaddr: "172.16.0.1", ...pxe })).toMatchObject({ kind: "drop", reason: "no-subnet", detail: "relay 172.16.0.1 is in no subnet of br1" });
+      expect(await send({ mac, giaddr: "10.9.1.1", userClass: "iPXE", ...pxe })).toMatchObject({ kind: "drop", reason: "no-subnet" });
+    }
+    // No lookup means no discovery either (the lookup is where BootService registers unknown MACs).
+    expect(port.lookups).toEqual([]);
+    expect(port.events).toEqual([]);
+  });
+
+  test("a proxy interface without subnets answers no relay at all", async () => {
+    const { send, on, port } = setup({ discovery: true });
+    expect(await send({ mac: M1, giaddr: "192.168.7.1", ...pxe }, on("br1"))).toMatchObject({ kind: "drop", reason: "no-subnet" });
+    expect(port.lookups).toEqual([]);
+    // An unrelayed request on the same interface is still served.
+    expect(reply(await send({ mac: M1, ...pxe }, on("br1"))).to).toEqual({ address: "255.255.255.255", port: 68 });
+  });
+});
+
 describe("registered node without an address, authoritative", () => {
   test("is treated as unknown: no answer without discovery", async () => {
     const { send } = setup();

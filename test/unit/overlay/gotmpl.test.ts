@@ -120,6 +120,45 @@ describe("Go text/template", () => {
     expect(() => slow.execute({}, standardFuncs(), { deadline: Date.now() - 1 })).toThrow(/ran out of time/);
   });
 
+  test("a stopped run says which budget stopped it; an error of the template has none", () => {
+    const budget = (tpl: string, opts = {}) => {
+      try {
+        new Template("t", tpl, standardFuncs()).execute({}, standardFuncs(), opts);
+      } catch (e) {
+        return (e as GoTemplateError).budget ?? "none";
+      }
+      return "rendered";
+    };
+    expect(budget("{{ range 100000000 }}{{ end }}")).toBe("steps");
+    expect(budget("{{ range 100000 }}{{ end }}", { deadline: Date.now() - 1 })).toBe("time");
+    expect(budget("{{ range 1000 }}xxxxxxxxxx{{ end }}", { maxOutput: 5000 })).toBe("output");
+    expect(budget('{{ define "r" }}{{ template "r" . }}{{ end }}{{ template "r" . }}')).toBe("depth");
+    expect(budget("{{ 1 }}")).toBe("rendered");
+    expect(budget("{{ fail 1 }}")).toBe("none");
+  });
+
+  test("a function's string result counts against the output budget: a doubled value stops there", () => {
+    const t = new Template("t", '{{ $s := "x" }}{{ range 40 }}{{ $s = cat $s $s }}{{ end }}', standardFuncs());
+    expect(() => t.execute({}, standardFuncs(), { maxOutput: 1 << 20 })).toThrow(/cat made a value larger than 1048576 bytes/);
+  });
+
+  test("indent and nindent refuse a result over 16 MiB before making it, as repeat does", () => {
+    expect(r('{{ indent 2 "a\\nb" }}|{{ nindent 1 "c" }}')).toBe("  a\n  b|\n c");
+    expect(() => r('{{ indent 1000000000 "x" }}')).toThrow(/indent: the result would be too large/);
+    expect(() => r('{{ nindent 20000 (repeat 1000 "\\n") }}')).toThrow(/nindent: the result would be too large/);
+  });
+
+  test("printf: widths and precisions over 1e6 are refused as fmt refuses them", () => {
+    expect(r('{{ printf "%*d|%-*d|%.*f" 3 1 -3 2 1 2.26 }}')).toBe("  1|2  |2.3");
+    expect(r('{{ printf "%*d" 1000000000 1 }}')).toBe("%!(BADWIDTH)1");
+    expect(r('{{ printf "%*d" "x" 1 }}')).toBe("%!(BADWIDTH)1");
+    expect(r('{{ printf "%.*f" -1 2.5 }}')).toBe("%!(BADPREC)2.500000");
+    expect(r('{{ printf "%.*f" 2000000 2.5 }}')).toBe("%!(BADPREC)2.500000");
+    expect(r('{{ printf "%1000000d" 1 }}')).toHaveLength(1000000);
+    expect(r('{{ printf "%99999999d|" 1 }}')).toBe("%!(NOVERB)%!(EXTRA int=1)");
+    expect(r('{{ printf "%.99999999f|" 1.5 }}')).toBe("%!(NOVERB)%!(EXTRA float64=1.5)");
+  });
+
   test("no way out of the data: only own fields are read", () => {
     for (const t of ["{{ .constructor }}", "{{ .__proto__ }}", "{{ .toString }}", "{{ .List.length }}", "{{ .Name.length }}"])
       expect(() => r(t)).toThrow(/can't evaluate field/);
