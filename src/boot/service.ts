@@ -267,7 +267,9 @@ export class BootService implements DhcpBootPort, HttpBootPort {
       needMiB: Math.ceil(floor / 1048576),
       rendered: new Date().toISOString(),
     });
-    this.record({ mac, stage: "ipxe", detail: `script '${template}' (${choice.mode}: ${choice.why})`, address: req.remote }, n.name);
+    // What the RAM check had to go on: iPXE builds without memory-map settings leave ${memsize} empty.
+    const ram = req.query.memsize === undefined ? "" : memsize > 0 ? `; ${memsize} MiB of RAM` : "; RAM not reported by this iPXE (no ${memsize})";
+    this.record({ mac, stage: "ipxe", detail: `script '${template}' (${choice.mode}: ${choice.why})${ram}`, address: req.remote }, n.name);
     return { status: 200, script };
   }
 
