@@ -101,10 +101,11 @@ test("a failed commit writes nothing, keeps memory and the writes; once the stor
   ]);
   expect(leases.byIp(ip(2))?.mac).toBe(mac(4));
 
-  // More writes while it fails: newer writes of the same MAC win over the queued ones, and an address
-  // taken from a MAC whose write is still queued stays with its new holder.
-  leases.put(lease(3, 5)); // 3 moves to .5
-  leases.put(lease(6, 1)); // .1 moves from 1 to 6
+  // More writes while it fails. A newer write of a MAC replaces its queued one; an address taken from a
+  // MAC whose write is still queued stays with its new holder, even one queued before it (the commit
+  // applies the writes in the order they were made, not in the order their MACs were first queued).
+  leases.put(lease(3, 1)); // .1 moves from 1 to 3 (3 was queued before 1's renewal)
+  leases.put(lease(6, 5)); // new
   await expect(leases.flush()).rejects.toThrow(/locked/);
   expect(onDisk()).toEqual(before);
 
@@ -112,13 +113,24 @@ test("a failed commit writes nothing, keeps memory and the writes; once the stor
   await leases.flush();
   const expected = sorted(leases.all());
   expect(expected.map((l) => [l.mac, l.ip])).toEqual([
-    [mac(3), ip(5)],
+    [mac(3), ip(1)],
     [mac(4), ip(2)],
-    [mac(6), ip(1)],
+    [mac(6), ip(5)],
   ]);
   expect(onDisk()).toEqual(expected);
   // And a restart reads back the same view.
   store.close();
   store = openStore(t.dir);
   expect(sorted(sqliteLeaseStore(store.db).all())).toEqual(expected);
+});
+
+test("an address given to another MAC, which moves on in the same turn, does not bring its old holder back from disk", async () => {
+  const leases = sqliteLeaseStore(store.db);
+  leases.put(lease(1));
+  await leases.flush();
+  leases.put(lease(2, 1)); // .1 moves from 1 to 2 (1's lease is gone from memory) …
+  leases.put(lease(2, 7)); // … and 2 moves on to .7
+  await leases.flush();
+  expect(leases.all().map((l) => [l.mac, l.ip])).toEqual([[mac(2), ip(7)]]);
+  expect(onDisk()).toEqual(sorted(leases.all()));
 });
