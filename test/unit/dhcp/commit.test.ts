@@ -103,33 +103,35 @@ describe("no ACK before the commit", () => {
 });
 
 describe("with the SQLite lease store, its database locked by another connection", () => {
-  test("no ACK while the commit fails; the client's next REQUEST is ACKed with the same address, which is then on disk", async () => {
-    const t = tempDir();
-    const store = openStore(t.dir);
-    const locker = new Database(join(t.dir, "drover.db"));
-    try {
-      // Fail at once instead of after the 30 s busy timeout: the lock stands for a disk that stays unwritable.
-      sqliteOf(store.db).run("PRAGMA busy_timeout = 0");
-      const leases = sqliteLeaseStore(store.db);
-      const { port, send, requestFor } = setup(leases);
-      const onDisk = () => locker.query("SELECT mac, ip FROM leases ORDER BY mac").all();
-      const addrs = new Map<string, string>();
-      for (const mac of [NODE, POOL_MAC]) addrs.set(mac, replyOf(await send({ mac }), MessageType.OFFER).yiaddr);
-      locker.run("BEGIN IMMEDIATE");
-      for (const mac of [NODE, POOL_MAC])
-        expect(await requestFor(mac, addrs.get(mac)!)).toMatchObject({ kind: "drop", reason: "store-failed", detail: expect.stringContaining("locked") });
-      expect(onDisk()).toEqual([]);
-      expect(port.events).toEqual([]);
-      locker.run("ROLLBACK");
-      for (const mac of [NODE, POOL_MAC]) expect(replyOf(await requestFor(mac, addrs.get(mac)!), MessageType.ACK).yiaddr).toBe(addrs.get(mac)!);
-      expect(onDisk()).toEqual([
-        { mac: NODE, ip: "10.0.0.11" },
-        { mac: POOL_MAC, ip: addrs.get(POOL_MAC)! },
-      ]);
-    } finally {
-      locker.close();
-      store.close();
-      t.cleanup();
-    }
-  });
+  for (const fsync of [false, true]) {
+    test(`no ACK while the commit fails; the client's next REQUEST is ACKed with the same address, which is then on disk (fsync ${fsync ? "on" : "off"})`, async () => {
+      const t = tempDir();
+      const store = openStore(t.dir);
+      const locker = new Database(join(t.dir, "drover.db"));
+      try {
+        // Fail at once instead of after the 30 s busy timeout: the lock stands for a disk that stays unwritable.
+        sqliteOf(store.db).run("PRAGMA busy_timeout = 0");
+        const leases = sqliteLeaseStore(store.db, { fsync });
+        const { port, send, requestFor } = setup(leases);
+        const onDisk = () => locker.query("SELECT mac, ip FROM leases ORDER BY mac").all();
+        const addrs = new Map<string, string>();
+        for (const mac of [NODE, POOL_MAC]) addrs.set(mac, replyOf(await send({ mac }), MessageType.OFFER).yiaddr);
+        locker.run("BEGIN IMMEDIATE");
+        for (const mac of [NODE, POOL_MAC])
+          expect(await requestFor(mac, addrs.get(mac)!)).toMatchObject({ kind: "drop", reason: "store-failed", detail: expect.stringContaining("locked") });
+        expect(onDisk()).toEqual([]);
+        expect(port.events).toEqual([]);
+        locker.run("ROLLBACK");
+        for (const mac of [NODE, POOL_MAC]) expect(replyOf(await requestFor(mac, addrs.get(mac)!), MessageType.ACK).yiaddr).toBe(addrs.get(mac)!);
+        expect(onDisk()).toEqual([
+          { mac: NODE, ip: "10.0.0.11" },
+          { mac: POOL_MAC, ip: addrs.get(POOL_MAC)! },
+        ]);
+      } finally {
+        locker.close();
+        store.close();
+        t.cleanup();
+      }
+    });
+  }
 });

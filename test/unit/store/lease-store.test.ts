@@ -8,7 +8,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { Lease } from "../../../src/boot/ports";
 import { sqliteLeaseStore } from "../../../src/store/boot-store";
-import { type OpenStore, openStore, sqliteOf } from "../../../src/store/db";
+import { type Db, type OpenStore, openStore, sqliteOf } from "../../../src/store/db";
 import { tempDir } from "../../helpers/cli";
 
 const mac = (i: number) => `52:54:00:00:01:${i.toString(16).padStart(2, "0")}`;
@@ -133,4 +133,53 @@ test("an address given to another MAC, which moves on in the same turn, does not
   await leases.flush();
   expect(leases.all().map((l) => [l.mac, l.ip])).toEqual([[mac(2), ip(7)]]);
   expect(onDisk()).toEqual(sorted(leases.all()));
+});
+
+/**
+ * The store's connection, seen through a wrapper that notes the connection's `PRAGMA synchronous` each time
+ * one of the store's statements writes (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA).
+ */
+function watchedSync(db: Db): { db: Db; levels: number[]; now: () => number } {
+  const real = sqliteOf(db);
+  const level = () => (real.query("PRAGMA synchronous").get() as { synchronous: number }).synchronous;
+  const levels: number[] = [];
+  const client = new Proxy(real, {
+    get(target, key) {
+      if (key === "query")
+        return (sql: string) => {
+          const st = target.query(sql);
+          return new Proxy(st, {
+            get(s, k) {
+              const v = Reflect.get(s, k, s);
+              if (k !== "run" || typeof v !== "function") return typeof v === "function" ? v.bind(s) : v;
+              return (...args: unknown[]) => {
+                levels.push(level());
+                return v.apply(s, args);
+              };
+            },
+          });
+        };
+      const v = Reflect.get(target, key, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  return { db: { $client: client } as unknown as Db, levels, now: level };
+}
+
+test("fsync: true writes each group commit at synchronous = FULL and puts the connection back at NORMAL; without it, NORMAL throughout", async () => {
+  for (const fsync of [true, false]) {
+    const w = watchedSync(store.db);
+    const leases = sqliteLeaseStore(w.db, { fsync });
+    expect(w.now()).toBe(1);
+    for (let i = 1; i <= 4; i++) leases.put(lease(i + (fsync ? 0 : 10)));
+    await leases.flush();
+    leases.delete(mac(1 + (fsync ? 0 : 10)));
+    leases.quarantine(ip(99), mac(99), 5000, 1000);
+    await leases.flush();
+    // Every write of both commits (4 puts: a delete of another MAC's row and an upsert each; then the delete,
+    // the quarantine's prune, insert and cap) ran at the level asked for.
+    expect(w.levels).toEqual(Array(12).fill(fsync ? 2 : 1));
+    expect(w.now()).toBe(1);
+  }
+  expect(onDisk()).toHaveLength(6);
 });
