@@ -8,6 +8,11 @@
  * next turn reads more. `flush()` resolves after the commit that holds the caller's writes, and the DHCP
  * handler sends an ACK only then, so a process killed at any moment has every ACKed lease on disk.
  *
+ * The queue holds the last write of each MAC, in the order those writes were made: a commit replays them in
+ * that order, so where two MACs' writes name one address the later one wins, as it did in memory. A MAC whose
+ * address another MAC's put() takes has its lease deleted (queued as well), so the disk never keeps a lease
+ * memory dropped.
+ *
  * A failed commit (disk full, the database locked past the busy timeout) rejects the waiting flushes, keeps
  * the writes queued (newer writes to the same key win) and is retried after a second; memory keeps the
  * leases meanwhile, so an address is never offered to a second MAC while its commit is pending.
@@ -67,7 +72,8 @@ export function sqliteLeaseStore(db: Db, opts: SqliteLeaseStoreOptions = {}): Sq
   const qDel = sqlite.query("DELETE FROM dhcp_quarantine WHERE ip = ?");
   const qCap = sqlite.query(`DELETE FROM dhcp_quarantine WHERE ip IN (SELECT ip FROM dhcp_quarantine ORDER BY until DESC LIMIT -1 OFFSET ${QUARANTINE_MAX})`);
 
-  // Queued writes: mac → the lease to store (null: delete); quarantined ip → entry (null: delete).
+  // Queued writes: mac → the lease to store (null: delete), in the order of each MAC's last write (queue());
+  // quarantined ip → entry (null: delete).
   let dirty = new Map<string, Lease | null>();
   let dirtyQ = new Map<string, { mac: string; until: number } | null>();
   let qPruneAt: number | undefined;
@@ -112,10 +118,9 @@ export function sqliteLeaseStore(db: Db, opts: SqliteLeaseStoreOptions = {}): Sq
         if (fsync) sqlite.run("PRAGMA synchronous = NORMAL");
       }
     } catch (e) {
-      // Keep the writes for the next commit; a newer write queued since wins.
-      for (const [k, v] of batch) if (!dirty.has(k)) dirty.set(k, v);
-      for (const [k, v] of qBatch) if (!dirtyQ.has(k)) dirtyQ.set(k, v);
-      if (pruneAt !== undefined) qPruneAt = Math.max(qPruneAt ?? 0, pruneAt);
+      // Keep the writes, in their order, for the next commit. Nothing was queued since they were taken:
+      // the commit is synchronous.
+      [dirty, dirtyQ, qPruneAt] = [batch, qBatch, pruneAt];
       const err = new Error(`committing ${batch.size + qBatch.size} lease change(s): ${(e as Error).message}`);
       for (const w of ws) w.reject(err);
       if (!retry)
@@ -144,8 +149,10 @@ export function sqliteLeaseStore(db: Db, opts: SqliteLeaseStoreOptions = {}): Sq
     for (const [ip, e] of held) if (e.until <= now) held.delete(ip);
   };
 
-  /** Puts a lease in memory; another MAC's lease on its address goes. */
-  const remember = (lease: Lease): Lease => {
+  /**
+   * Puts a lease in memory; another MAC's lease on its address goes (`displaced` is told which MAC).
+   */
+  const remember = (lease: Lease, displaced?: (mac: string) => void): Lease => {
     const l: Lease = Object.freeze({
       mac: lease.mac,
       ip: lease.ip,
@@ -156,18 +163,27 @@ export function sqliteLeaseStore(db: Db, opts: SqliteLeaseStoreOptions = {}): Sq
     const old = byMac.get(l.mac);
     if (old && byIp.get(old.ip) === old) byIp.delete(old.ip);
     const other = byIp.get(l.ip);
-    if (other && other.mac !== l.mac) byMac.delete(other.mac);
+    if (other && other.mac !== l.mac) {
+      byMac.delete(other.mac);
+      displaced?.(other.mac);
+    }
     byMac.set(l.mac, l);
     byIp.set(l.ip, l);
     return l;
+  };
+
+  /** Queues a MAC's write behind every other queued one (its earlier write, if queued, goes). */
+  const queue = (mac: string, l: Lease | null) => {
+    dirty.delete(mac);
+    dirty.set(mac, l);
   };
 
   return {
     get: (mac) => byMac.get(mac),
     byIp: (ip) => byIp.get(ip),
     put: (lease) => {
-      const l = remember(lease);
-      dirty.set(l.mac, l);
+      const l = remember(lease, (other) => queue(other, null));
+      queue(l.mac, l);
       schedule();
     },
     // Memory only (ports.ts). A write of this MAC still queued keeps its place and goes to disk as it was.
@@ -177,7 +193,7 @@ export function sqliteLeaseStore(db: Db, opts: SqliteLeaseStoreOptions = {}): Sq
       if (!old) return;
       byMac.delete(mac);
       if (byIp.get(old.ip) === old) byIp.delete(old.ip);
-      dirty.set(mac, null);
+      queue(mac, null);
       schedule();
     },
     all: () => [...byMac.values()].sort((a, b) => ipKey(a.ip) - ipKey(b.ip)),
