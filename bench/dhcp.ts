@@ -12,12 +12,9 @@
  *                 subnet: unknown MACs get pool leases, every one persisted in SQLite before its ACK.
  *   drover-nodes  the same server with CLIENTS × (number of concurrencies) registered nodes, discovery off:
  *                 every client is a reservation; leases persisted too.
- *   drover-pool-fsync  drover's DHCP alone (bench/_drover-dhcp.ts: composed as src/server.ts composes it,
- *                 without HTTP/TFTP) with `--lease-sync full`: every group commit fsync'd (synchronous =
- *                 FULL), so an ACKed lease survives a power cut, as dnsmasq's fsync'd lease file does.
- *                 `drover serve` has no flag for it yet. Not in the default set.
- *   drover-pool-dhcp   the same helper with synchronous = NORMAL (drover-pool's durability): the control
- *                 that tells the fsync's cost apart from the helper's difference to `drover serve`.
+ *   drover-pool-fsync  drover-pool with `--lease-sync full`: every group commit fsync'd before its ACKs
+ *                 (synchronous = FULL), so an ACKed lease survives a power cut, as dnsmasq's fsync'd lease
+ *                 file does. Not in the default set.
  *   dnsmasq       `--no-ping` with its lease file (it rewrites the whole file and fsyncs it on every lease
  *                 change: lease.c lease_update_file).
  *   dnsmasq-ro    `--no-ping --leasefile-ro`: memory only, dnsmasq's fastest mode.
@@ -180,8 +177,8 @@ try {
     const fsynced = at("drover-pool-fsync", n);
     if (file && fsynced)
       console.log(`dhcp: ${n} in flight, both fsync'd: drover-pool-fsync ${fsynced.rate} leases/s = ${(fsynced.rate / file.rate).toFixed(2)}× dnsmasq with its lease file (${file.rate}); p99 ${fsynced.p99} ms vs ${file.p99} ms`);
-    const plain = at("drover-pool-dhcp", n);
-    if (plain && fsynced) console.log(`dhcp: ${n} in flight: fsync on ${fsynced.rate} leases/s vs off ${plain.rate} (same helper): ${(fsynced.rate / plain.rate).toFixed(2)}×`);
+    const plain = at("drover-pool", n);
+    if (plain && fsynced) console.log(`dhcp: ${n} in flight: --lease-sync full ${fsynced.rate} leases/s vs normal ${plain.rate}: ${(fsynced.rate / plain.rate).toFixed(2)}×`);
   }
   for (const l of openRows) console.log(l);
 } finally {
@@ -198,8 +195,7 @@ function serverCommand(setup: string, dir: string): string[] {
     case "drover-nodes":
       return drover;
     case "drover-pool-fsync":
-    case "drover-pool-dhcp":
-      return [process.execPath, join(root, "bench/_drover-dhcp.ts"), dir, "br0", SERVER, "172.20.0.0/16", `${POOL.start}-${POOL.end}`, "--lease-sync", setup === "drover-pool-fsync" ? "full" : "normal"];
+      return [...drover, "--discovery", "--pool", `${POOL.start}-${POOL.end}`, "--lease-sync", "full"];
     case "dnsmasq":
     case "dnsmasq-ro":
       return [
@@ -219,7 +215,7 @@ function serverCommand(setup: string, dir: string): string[] {
         ...(setup === "dnsmasq-ro" ? ["--leasefile-ro"] : [`--dhcp-leasefile=${dir}.leases`]),
       ];
     default:
-      throw new Error(`unknown setup ${setup} (drover-pool, drover-nodes, drover-pool-fsync, drover-pool-dhcp, dnsmasq, dnsmasq-ro)`);
+      throw new Error(`unknown setup ${setup} (drover-pool, drover-nodes, drover-pool-fsync, dnsmasq, dnsmasq-ro)`);
   }
 }
 

@@ -59,7 +59,7 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
   const startedAt = new Date();
   const { files, arm64 } = await bootFilesOf(cfg);
   // One lease store for the process: it holds the leases in memory and is their only writer (group commit).
-  const leases = sqliteLeaseStore(svc.store.db);
+  const leases = sqliteLeaseStore(svc.store.db, { fsync: cfg.dhcp.leaseSync === "full" });
   const state: Running = { cfg, ready: false, httpPort: cfg.http.port };
   // /metrics: counters fed by callbacks handed to each server below; gauges read when scraped.
   const obs = serveMetrics(svc, leases, () => ({ tftp: state.tftp, dhcp: state.dhcp }));

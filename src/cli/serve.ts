@@ -40,6 +40,7 @@ const serve: CommandModule = (parent, ctx) => {
     .option("--secure-cookies", "mark the session cookie Secure (when a TLS proxy sits in front of drover)")
     .option("--poll-interval <seconds>", "how often node agents fetch their runtime overlay (If-None-Match: unchanged costs a 304)", "60")
     .option("--max-image-streams <n>", "image downloads streaming at once in a boot storm; more wait, then get 503 + Retry-After (iPXE retries); 0 = no limit", String(DEFAULT_MAX_IMAGE_STREAMS))
+    .option("--lease-sync <mode>", "normal: each group commit of leases survives drover being killed; full: it is also fsync'd before the ACKs go out, so it survives a power cut (fewer leases/s: bench/README.md)", "normal")
     .option("--insecure-runtime", "serve runtime overlays to any source port (for images whose only HTTP client is busybox wget)")
     .option("--debug", "log every DHCP decision (the same as --log-level debug)")
     .option("--log-level <level>", "debug, info, warn or error: the least severe lines written", parseLogLevel, "info")

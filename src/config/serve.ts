@@ -11,6 +11,7 @@ import { networkOf, parseIPv4, prefixToNetmask } from "../domain/net";
  * nobody told it to serve.
  */
 export type DhcpModeName = "authoritative" | "proxy" | "off";
+export type LeaseSync = "normal" | "full";
 
 export interface ServeConfig {
   http: {
@@ -37,6 +38,11 @@ export interface ServeConfig {
     leaseSeconds: number;
     /** Answer IPv6 router solicitations (no prefix, no route) so iPXE does not wait ~13 s for IPv6. */
     routerAdvertisements: boolean;
+    /**
+     * normal: each group commit of leases survives drover being killed (SQLite WAL, synchronous=NORMAL);
+     * full: it is also fsync'd before the ACKs go out, so it survives a power cut (docs/dhcp.md).
+     */
+    leaseSync: LeaseSync;
   };
   discovery: {
     enabled: boolean;
@@ -88,6 +94,7 @@ export interface ServeFlags {
   pollInterval?: string;
   insecureRuntime?: boolean;
   maxImageStreams?: string;
+  leaseSync?: string;
   apiSubnet?: string[];
   secureCookies?: boolean;
 }
@@ -131,6 +138,7 @@ export interface ServeInput {
   secureCookies?: boolean;
   insecureRuntime?: boolean;
   maxImageStreams?: number;
+  leaseSync?: LeaseSync;
 }
 
 /** Each input's flag, as commander names it (its ServeFlags attribute). */
@@ -161,6 +169,7 @@ const OPTION_OF: { readonly [K in keyof Required<ServeInput>]: keyof ServeFlags 
   secureCookies: "secureCookies",
   insecureRuntime: "insecureRuntime",
   maxImageStreams: "maxImageStreams",
+  leaseSync: "leaseSync",
 };
 
 /** An invalid value of the input `field`: the settings page shows the error beside that field. */
@@ -168,6 +177,8 @@ const bad = (field: keyof ServeInput, msg: string) => invalidField(field, msg);
 
 const DHCP_MODES: readonly DhcpModeName[] = ["authoritative", "proxy", "off"];
 const badMode = (v: unknown) => bad("dhcpMode", `--dhcp ${v}: use authoritative, proxy or off`);
+const LEASE_SYNCS: readonly LeaseSync[] = ["normal", "full"];
+const badSync = (v: unknown) => bad("leaseSync", `--lease-sync ${v}: use normal (leases survive drover being killed) or full (also a power cut; slower)`);
 const badBuild = (v: unknown) => bad("ipxeBuild", `--ipxe-build ${v}: use ${Object.keys(IPXE_SETS).join(" or ")} (assets/ipxe/SOURCES.md)`);
 
 /** The whole-number inputs: their bounds, default, and the message (naming the flag) for a value outside them. */
@@ -226,6 +237,9 @@ export function fromFlags(f: ServeFlags): ServeInput {
     if (key in WHOLE) out[key] = parseWhole(key as WholeKey, v as string);
     else if (key === "dhcpMode") {
       if (!DHCP_MODES.includes(v as DhcpModeName)) throw badMode(v);
+      out[key] = v;
+    } else if (key === "leaseSync") {
+      if (!LEASE_SYNCS.includes(v as LeaseSync)) throw badSync(v);
       out[key] = v;
     } else if (key === "ipxeBuild") {
       if (!Object.hasOwn(IPXE_SETS, v as string)) throw badBuild(v);
@@ -364,6 +378,7 @@ export function resolveServeConfig(f: ServeInput, dataDir: string, host: HostInt
       leaseSeconds,
       // On where drover owns the network (authoritative); next to another DHCP server only when asked.
       routerAdvertisements: mode !== "off" && (f.ipv6Ra ?? mode === "authoritative"),
+      leaseSync: f.leaseSync ?? "normal",
     },
     discovery: { enabled: !!f.discovery, ...(register ? { register } : {}) },
     ...(f.ipxeDir ? { ipxeDir: f.ipxeDir } : {}),

@@ -81,6 +81,7 @@ export const RESTART_FIELDS: readonly FieldSpec[] = [
   { key: "secureCookies", flag: "--secure-cookies", label: "Secure cookies" },
   { key: "insecureRuntime", flag: "--insecure-runtime", label: "Runtime overlays to any port" },
   { key: "maxImageStreams", flag: "--max-image-streams", label: "Image downloads at once (0: no limit)" },
+  { key: "leaseSync", flag: "--lease-sync", label: "Lease commits (full: fsync'd)" },
 ];
 
 const BY_KEY = new Map(LIVE_FIELDS.map((f) => [f.key as string, f]));
@@ -244,6 +245,7 @@ export class ServeSettings implements SettingsPort {
       secureCookies: !!this.cli.secureCookies,
       insecureRuntime: !c.runtime.secure,
       maxImageStreams: c.http.maxImageStreams,
+      leaseSync: c.dhcp.leaseSync,
     };
     for (const f of RESTART_FIELDS) {
       fields[f.key] = { label: f.label, flag: f.flag, value: restart[f.key], source: this.given.has(f.key) ? "command line" : "default", editable: "restart", reason: `set with ${f.flag} when drover serve starts; restart it to change` };

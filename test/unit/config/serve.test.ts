@@ -22,6 +22,11 @@ describe("serve configuration", () => {
     for (const bad of ["-1", "2.5", "many", ""]) expect(() => fromFlags({ maxImageStreams: bad })).toThrow(/--max-image-streams .*whole number.*0 for no limit/);
     for (const bad of [-1, 2.5, 100_001]) expect(() => resolveServeConfig({ maxImageStreams: bad }, "/d", two)).toThrow(/--max-image-streams .*whole number.*0 for no limit/);
   });
+  test("--lease-sync: normal by default, full fsyncs each group commit; anything else is refused with the choices", () => {
+    expect(resolveServeConfig({}, "/d", two).dhcp.leaseSync).toBe("normal");
+    expect(resolveServeConfig(fromFlags({ leaseSync: "full" }), "/d", two).dhcp.leaseSync).toBe("full");
+    for (const bad of ["FULL", "fsync", ""]) expect(() => fromFlags({ leaseSync: bad })).toThrow(/--lease-sync .*: use normal .* or full/);
+  });
   test("--listen binds TFTP as well as HTTP", () => {
     const c = resolveServeConfig({ listen: "10.0.0.1" }, "/d", two);
     expect(c.http.listen).toBe("10.0.0.1");
