@@ -104,13 +104,19 @@ function App() {
     setUser(null);
   };
   const body =
-    page === "node" && arg ? html`<${NodePage} name=${decodeURIComponent(arg)} />`
-    : page === "profiles" ? html`<${ProfilesPage} />`
-    : page === "images" ? html`<${ImagesPage} />`
-    : page === "overlays" ? html`<${OverlaysPage} />`
-    : page === "discovery" ? html`<${DiscoveryPage} />`
-    : page === "settings" ? html`<${SettingsPage} />`
-    : html`<${NodesPage} />`;
+    page === "node" && arg
+      ? html`<${NodePage} name=${decodeURIComponent(arg)} />`
+      : page === "profiles"
+        ? html`<${ProfilesPage} />`
+        : page === "images"
+          ? html`<${ImagesPage} />`
+          : page === "overlays"
+            ? html`<${OverlaysPage} />`
+            : page === "discovery"
+              ? html`<${DiscoveryPage} />`
+              : page === "settings"
+                ? html`<${SettingsPage} />`
+                : html`<${NodesPage} />`;
   const current = page === "node" ? "nodes" : page;
   return html`<header>
       <h1>drover${version && html` <span class="version" data-version title="drover's version (drover version on the head node)">${version}</span>`}</h1>

@@ -82,7 +82,12 @@ function valuesOf(f: Form): Record<string, unknown> {
     router: text(f.router),
     dns: list(words(f.dns)),
     pool: text(joinRange(f.poolStart, f.poolEnd)),
-    relaySubnets: list(f.relaySubnets.split("\n").map((l) => l.trim()).filter(Boolean)),
+    relaySubnets: list(
+      f.relaySubnets
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean),
+    ),
     leaseSeconds: num(f.leaseSeconds),
     ipv6Ra: f.ipv6Ra === "" ? null : f.ipv6Ra === "on",
     discovery: f.discovery,
@@ -148,11 +153,13 @@ export function SettingsPage() {
   };
 
   if (!s || !form) return html`<h2>Settings</h2>${general ? html`<p class="error" role="alert">${general.message}</p>` : html`<p class="muted">Loading…</p>`}`;
-  const set = <K extends keyof Form>(k: K) => (e: Event) => {
-    const t = e.target as HTMLInputElement;
-    setForm({ ...form, [k]: t.type === "checkbox" ? t.checked : t.value });
-    setSaved(null);
-  };
+  const set =
+    <K extends keyof Form>(k: K) =>
+    (e: Event) => {
+      const t = e.target as HTMLInputElement;
+      setForm({ ...form, [k]: t.type === "checkbox" ? t.checked : t.value });
+      setSaved(null);
+    };
   const fixed = (k: string) => s.fields[k]?.editable !== "live";
   /** The note under a field: its error, or why it cannot change here. */
   const note = (k: string) => {
@@ -163,7 +170,13 @@ export function SettingsPage() {
   };
   const described = (k: string) => (errors[k] || fixed(k) ? `note-${k}` : undefined);
   /** A text input for form field k, showing API field `field` (its note only once, under its first input). */
-  const input = (k: keyof Form, field: string, label: string, attrs: Record<string, unknown> = {}, withNote = true) => html`<label class=${errors[field] ? "invalid" : ""}>${label}
+  const input = (
+    k: keyof Form,
+    field: string,
+    label: string,
+    attrs: Record<string, unknown> = {},
+    withNote = true,
+  ) => html`<label class=${errors[field] ? "invalid" : ""}>${label}
     <input id=${`set-${k}`} name=${k} value=${form[k] as string} onInput=${set(k)} disabled=${fixed(field)} aria-invalid=${errors[field] ? "true" : undefined} aria-describedby=${described(field)} ...${attrs} />${withNote ? note(field) : null}</label>`;
 
   // Each interface once, with its addresses; a saved one that is gone from this host still shows.
@@ -204,10 +217,13 @@ export function SettingsPage() {
           ${note("interfaces")}
         </fieldset>
         <div class="row">
-          ${(multi || form.serverIp) && html`<label class=${errors.serverIp ? "invalid" : ""}>Server address
+          ${
+            (multi || form.serverIp) &&
+            html`<label class=${errors.serverIp ? "invalid" : ""}>Server address
             <select id="set-serverIp" name="serverIp" value=${form.serverIp} onChange=${set("serverIp")} disabled=${fixed("serverIp")} aria-describedby=${described("serverIp")}>
               <option value="">choose…</option>${s.interfaces.filter((i) => form.interfaces.includes(i.name)).map((i) => html`<option value=${i.address}>${i.address} (${i.name})</option>`)}
-            </select>${note("serverIp")}</label>`}
+            </select>${note("serverIp")}</label>`
+          }
           ${input("router", "router", "Router (default gateway)", { placeholder: "none", inputmode: "decimal" })}
           ${input("dns", "dns", "DNS servers", { placeholder: "none" })}
           ${input("leaseSeconds", "leaseSeconds", "Lease time (seconds)", { type: "number", min: 60, placeholder: "86400" })}
@@ -251,18 +267,38 @@ export function SettingsPage() {
 }
 
 function Tokens() {
-  const [tokens, setTokens] = useState<{ id: number; name: string; user: string; prefix: string; createdAt: number; lastUsedAt?: number; revokedAt?: number }[]>([]);
+  const [tokens, setTokens] = useState<
+    { id: number; name: string; user: string; prefix: string; createdAt: number; lastUsedAt?: number; revokedAt?: number }[]
+  >([]);
   const [created, setCreated] = useState("");
   const { error, setError, run } = useAction();
   const err = error as ApiError | null;
   const loadTokens = () => get<typeof tokens>("/tokens").then(setTokens, setError);
   useEffect(() => void loadTokens(), []);
   return html`<div class="card"><h3>API tokens</h3>
-      <form class="row" aria-label="create token" onSubmit=${(e: Event) => { e.preventDefault(); const f = new FormData(e.target as HTMLFormElement); run(async () => { const t = await post<{ token: string }>("/tokens", { name: String(f.get("name")) }); setCreated(t.token); loadTokens(); }); }}>
+      <form class="row" aria-label="create token" onSubmit=${(e: Event) => {
+        e.preventDefault();
+        const f = new FormData(e.target as HTMLFormElement);
+        run(async () => {
+          const t = await post<{ token: string }>("/tokens", { name: String(f.get("name")) });
+          setCreated(t.token);
+          loadTokens();
+        });
+      }}>
         <label>Name<input name="name" required /></label><button class="primary">Create token</button></form>
       ${created && html`<p role="status">New token (shown once): <code>${created}</code></p>`}
       ${err && html`<p class="error" role="alert">${err.message}</p>`}
       <div class="scroll"><table aria-label="API tokens"><thead><tr><th>Id</th><th>Name</th><th>User</th><th>Starts with</th><th>Last used</th><th></th></tr></thead><tbody>
-      ${tokens.map((t) => html`<tr><td>${t.id}</td><td>${t.name}</td><td>${t.user}</td><td><code>${t.prefix}…</code></td><td>${ago(t.lastUsedAt)}</td><td>${t.revokedAt ? html`<span class="muted">revoked</span>` : html`<button class="danger" onClick=${async () => { await run(() => del(`/tokens/${t.id}`)); loadTokens(); }}>Revoke</button>`}</td></tr>`)}
+      ${tokens.map(
+        (t) =>
+          html`<tr><td>${t.id}</td><td>${t.name}</td><td>${t.user}</td><td><code>${t.prefix}…</code></td><td>${ago(t.lastUsedAt)}</td><td>${
+            t.revokedAt
+              ? html`<span class="muted">revoked</span>`
+              : html`<button class="danger" onClick=${async () => {
+                  await run(() => del(`/tokens/${t.id}`));
+                  loadTokens();
+                }}>Revoke</button>`
+          }</td></tr>`,
+      )}
       </tbody></table></div></div>`;
 }

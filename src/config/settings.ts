@@ -15,7 +15,23 @@ import { type HostInterface, type ServeConfig, type ServeFlags, type ServeInput,
  */
 /** The fields of the input that the page changes while drover serve runs, as it saves them. */
 export type LiveSettings = Required<
-  Pick<ServeInput, "dhcpMode" | "interfaces" | "serverIp" | "router" | "dns" | "pool" | "relaySubnets" | "leaseSeconds" | "ipv6Ra" | "discovery" | "registerPattern" | "registerRange" | "registerProfiles" | "pollSeconds">
+  Pick<
+    ServeInput,
+    | "dhcpMode"
+    | "interfaces"
+    | "serverIp"
+    | "router"
+    | "dns"
+    | "pool"
+    | "relaySubnets"
+    | "leaseSeconds"
+    | "ipv6Ra"
+    | "discovery"
+    | "registerPattern"
+    | "registerRange"
+    | "registerProfiles"
+    | "pollSeconds"
+  >
 >;
 
 export type SettingKey = keyof LiveSettings;
@@ -246,7 +262,14 @@ export class ServeSettings implements SettingsPort {
       maxImageStreams: c.http.maxImageStreams,
     };
     for (const f of RESTART_FIELDS) {
-      fields[f.key] = { label: f.label, flag: f.flag, value: restart[f.key], source: this.given.has(f.key) ? "command line" : "default", editable: "restart", reason: `set with ${f.flag} when drover serve starts; restart it to change` };
+      fields[f.key] = {
+        label: f.label,
+        flag: f.flag,
+        value: restart[f.key],
+        source: this.given.has(f.key) ? "command line" : "default",
+        editable: "restart",
+        reason: `set with ${f.flag} when drover serve starts; restart it to change`,
+      };
     }
     return {
       running: this.cfg,

@@ -33,7 +33,12 @@ function nodeAddresses(conf: Conf): Set<string> {
  * no static address in drover (configured by DHCP) is matched against `leased`, the address drover's DHCP
  * server gave it, when the caller knows it; with neither, only the port is checked (Warewulf's `secure`).
  */
-export function runtimeAllowed(node: { name: string; conf: Conf }, req: BootRequest, sec: RuntimeSecurity = { enforce: true }, leased?: string): BootRefusal | undefined {
+export function runtimeAllowed(
+  node: { name: string; conf: Conf },
+  req: BootRequest,
+  sec: RuntimeSecurity = { enforce: true },
+  leased?: string,
+): BootRefusal | undefined {
   if (!sec.enforce) return undefined;
   const port = req.remotePort;
   if (port === undefined || port >= 1024)

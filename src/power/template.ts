@@ -141,7 +141,12 @@ export function renderLine(line: string, vars: Record<string, string>, origin: s
             empty = true;
             return "";
           }
-          throw new PowerError("config", `${origin}: unknown variable {{${name}}}; known: ${Object.keys(vars).filter((k) => !k.startsWith("tag.")).join(", ")}, tag.KEY`);
+          throw new PowerError(
+            "config",
+            `${origin}: unknown variable {{${name}}}; known: ${Object.keys(vars)
+              .filter((k) => !k.startsWith("tag."))
+              .join(", ")}, tag.KEY`,
+          );
         }
         if (vars[name] === "") empty = true;
         return vars[name]!;

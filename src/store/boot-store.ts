@@ -50,7 +50,13 @@ function recorder(db: Db): Recorder {
       return true;
     }
     addEvent.run(node.id, e.mac, e.stage, e.detail ?? null, e.address ?? null, e.at);
-    const row = status.get(node.id) as { stage: string; address: string | null; stages: string; boot_started_at: number | null; last_error: string | null } | null;
+    const row = status.get(node.id) as {
+      stage: string;
+      address: string | null;
+      stages: string;
+      boot_started_at: number | null;
+      last_error: string | null;
+    } | null;
     const cur = row ? { ...row, stages: JSON.parse(row.stages) as Record<string, number> } : undefined;
     // A boot starts with its first stage after the node was booted (or on first sight).
     const restarting = !cur || cur.stage === "booted" || cur.stage === "heartbeat" || cur.stage === "error";
@@ -124,7 +130,14 @@ export function sqliteBootStateStore(db: Db): BootStateStore {
         .orderBy(desc(bootEvents.id))
         .limit(limit)
         .all()
-        .map(({ e }) => ({ node, mac: e.mac, stage: e.stage, at: e.at, ...(e.detail ? { detail: e.detail } : {}), ...(e.address ? { address: e.address } : {}) })),
+        .map(({ e }) => ({
+          node,
+          mac: e.mac,
+          stage: e.stage,
+          at: e.at,
+          ...(e.detail ? { detail: e.detail } : {}),
+          ...(e.address ? { address: e.address } : {}),
+        })),
     unknown: () =>
       db
         .select()

@@ -41,7 +41,30 @@ afterAll(async () => {
 });
 
 function startServer(dataDir: string) {
-  return lab.spawn(lab.hn, [process.execPath, join(ROOT, "src/main.ts"), "-d", dataDir, "serve", "-i", "br0", "--server-ip", SERVER, "--dhcp", "authoritative", "--no-tftp", "--no-ipv6-ra", "--port", "19874", "--discovery", "--pool", "172.21.1.0-172.21.255.254"], { stdout: "ignore", stderr: "pipe" });
+  return lab.spawn(
+    lab.hn,
+    [
+      process.execPath,
+      join(ROOT, "src/main.ts"),
+      "-d",
+      dataDir,
+      "serve",
+      "-i",
+      "br0",
+      "--server-ip",
+      SERVER,
+      "--dhcp",
+      "authoritative",
+      "--no-tftp",
+      "--no-ipv6-ra",
+      "--port",
+      "19874",
+      "--discovery",
+      "--pool",
+      "172.21.1.0-172.21.255.254",
+    ],
+    { stdout: "ignore", stderr: "pipe" },
+  );
 }
 
 /**
@@ -49,11 +72,14 @@ function startServer(dataDir: string) {
  * once it got its first one (a kill timed from there lands mid-storm however loaded the machine is).
  */
 function storm(base: string, count: number, retryMs = 300): { acks: Promise<Map<string, string>>; first: Promise<void> } {
-  const p = spawn(["ip", "netns", "exec", pc.ns, process.execPath, join(ROOT, "bench/_dhcp-client.ts"), "loop", "eth0", SERVER, RELAY, String(count), "32", base], {
-    env: { ...process.env, PRINT_ACKS: "1", RETRY_MS: String(retryMs), IDLE_EXIT_MS: "1500" },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
+  const p = spawn(
+    ["ip", "netns", "exec", pc.ns, process.execPath, join(ROOT, "bench/_dhcp-client.ts"), "loop", "eth0", SERVER, RELAY, String(count), "32", base],
+    {
+      env: { ...process.env, PRINT_ACKS: "1", RETRY_MS: String(retryMs), IDLE_EXIT_MS: "1500" },
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  );
   let gotFirst: () => void = () => {};
   const first = new Promise<void>((r) => (gotFirst = r));
   const acks = (async () => {
