@@ -180,7 +180,8 @@ async function ensureAdminAccount(svc: Services, log: (line: string) => void): P
   const adminPassword = await svc.auth.ensureAdmin();
   if (adminPassword)
     log(
-      `drover: created the web/API account 'admin'; its password is in ${saveAdminPassword(svc.dataDir, adminPassword)} (mode 0600): log in, change it with 'drover user passwd', then delete the file`,
+      `drover: created the web/API account 'admin'; its password is in ${saveAdminPassword(svc.dataDir, adminPassword)} (mode 0600): log in, change ` +
+        `it with 'drover user passwd', then delete the file`,
     );
 }
 

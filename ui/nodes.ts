@@ -147,20 +147,28 @@ export function NodesPage() {
   const allSelected = rows.length > 0 && rows.every((r) => selected.has(r.name));
   const sortBy = (col: Col) => setSort((s) => ({ col, dir: s.col === col ? (-s.dir as 1 | -1) : 1 }));
   const head = (col: Col, label: string) =>
-    html`<div role="columnheader" aria-sort=${sort.col === col ? (sort.dir === 1 ? "ascending" : "descending") : "none"}><button onClick=${() => sortBy(col)}>${label}${sort.col === col ? (sort.dir === 1 ? " ▲" : " ▼") : ""}</button></div>`;
+    html`<div role="columnheader" aria-sort=${sort.col === col ? (sort.dir === 1 ? "ascending" : "descending") : "none"}><button
+      onClick=${() => sortBy(col)}>${label}${sort.col === col ? (sort.dir === 1 ? " ▲" : " ▼") : ""}</button></div>`;
 
   return html`
     <h2>Nodes <span class="muted">(${store.nodes.length})</span></h2>
     <div class="row" style="margin-bottom:.6rem">
-      <label>Filter<input type="search" ref=${filterBox} aria-keyshortcuts="/" title="press / to get here" placeholder="name, profile, image, address, stage (press /)" style="width:19rem" value=${filter} onInput=${(e: Event) => setFilter((e.target as HTMLInputElement).value)} aria-label="filter nodes" /></label>
+      <label>Filter<input type="search" ref=${filterBox} aria-keyshortcuts="/" title="press / to get here" placeholder="name, profile, image, address, stage (press /)"
+        style="width:19rem" value=${filter} onInput=${(e: Event) => setFilter((e.target as HTMLInputElement).value)} aria-label="filter nodes" /></label>
       <div class="chips" role="group" aria-label="filter by state">
-        ${LEGEND.map(([cls, s]) => html`<button aria-pressed=${stateFilter === s} data-chip=${cls} onClick=${() => setStateFilter(stateFilter === s ? null : s)}><span class=${`dot c-${cls}`} aria-hidden="true"></span>${s} ${counts[s] ?? 0}</button>`)}
+        ${LEGEND.map(
+          ([cls, s]) =>
+            html`<button aria-pressed=${stateFilter === s} data-chip=${cls} onClick=${() =>
+              setStateFilter(stateFilter === s ? null : s)}><span class=${`dot c-${cls}`} aria-hidden="true"></span>${s} ${counts[s] ?? 0}</button>`,
+        )}
       </div>
       ${counts.stuck ? html`<span class="warn" data-stuck-count>${counts.stuck} stuck</span>` : ""}
       <div class="chips" role="group" aria-label="view">
-        <button aria-pressed=${view === "table"} onClick=${() => choose("table")}>Table</button><button aria-pressed=${view === "grid"} onClick=${() => choose("grid")}>Grid</button>
+        <button aria-pressed=${view === "table"} onClick=${() => choose("table")}>Table</button><button aria-pressed=${view === "grid"}
+          onClick=${() => choose("grid")}>Grid</button>
       </div>
-      <span class=${store.connected ? "ok" : "muted"} title="live updates over Server-Sent Events" data-live=${store.connected}>${store.connected ? "● live" : "○ connecting"}</span>
+      <span class=${store.connected ? "ok" : "muted"} title="live updates over Server-Sent Events" data-live=${store.connected}>
+        ${store.connected ? "● live" : "○ connecting"}</span>
       <button class="primary" style="margin-left:auto" onClick=${() => setShowAdd(!showAdd)} aria-expanded=${showAdd}>Add node</button>
     </div>
     ${
@@ -180,10 +188,13 @@ export function NodesPage() {
     }
     ${message && html`<p class=${message.ok ? "ok" : "error"} role="status">${message.text}</p>`}
     ${view === "grid" && html`<${Grid} rows=${rows} />`}
-    <div class="vt" hidden=${view === "grid"} ref=${box} onScroll=${(e: Event) => setScrollTop((e.target as HTMLElement).scrollTop)} role="table" aria-label="nodes" aria-rowcount=${rows.length}>
+    <div class="vt" hidden=${view === "grid"} ref=${box} onScroll=${(e: Event) => setScrollTop((e.target as HTMLElement).scrollTop)} role="table"
+      aria-label="nodes" aria-rowcount=${rows.length}>
       <div class="vhead" role="row">
-        <div role="columnheader"><input type="checkbox" aria-label="select all shown" checked=${allSelected} onChange=${() => setSelected(allSelected ? new Set() : new Set(rows.map((r) => r.name)))} /></div>
-        ${head("name", "Name")}${head("state", "State")}${head("power", "Power")}${head("stage", "Stage")}${head("profiles", "Profiles")}${head("image", "Image")}${head("ipaddr", "Address")}${head("hwaddr", "MAC")}${head("lastSeen", "Last seen")}
+        <div role="columnheader"><input type="checkbox" aria-label="select all shown" checked=${allSelected} onChange=${() =>
+          setSelected(allSelected ? new Set() : new Set(rows.map((r) => r.name)))} /></div>
+        ${head("name", "Name")}${head("state", "State")}${head("power", "Power")}${head("stage", "Stage")}${head("profiles", "Profiles")}
+          ${head("image", "Image")}${head("ipaddr", "Address")}${head("hwaddr", "MAC")}${head("lastSeen", "Last seen")}
       </div>
       <div style=${`height:${rows.length * ROW}px;position:relative`}>
         <div style=${`position:absolute;top:${first * ROW}px;left:0;right:0`}>
@@ -195,7 +206,12 @@ export function NodesPage() {
               <div role="cell"><a href=${`#/node/${enc(n.name)}`}>${n.name}</a></div>
               <div role="cell">${stateBadge(s)}</div>
               <div role="cell"><${PowerCell} node=${n.name} /></div>
-              <div role="cell" title=${s?.detail ?? ""} class=${l.stuck ? "warn" : ""}>${stageText(s, l)}${l.progress ? html` <progress max=${l.progress.total || 1} value=${l.progress.bytes} aria-label=${`${n.name} image`}></progress>` : ""}</div>
+              <div role="cell" title=${s?.detail ?? ""} class=${l.stuck ? "warn" : ""}>${stageText(s, l)}${
+                l.progress
+                  ? html` <progress
+                max=${l.progress.total || 1} value=${l.progress.bytes} aria-label=${`${n.name} image`}></progress>`
+                  : ""
+              }</div>
               <div role="cell">${n.profiles.join(", ")}</div>
               <div role="cell">${n.image ?? ""}</div>
               <div role="cell">${n.ipaddr ?? ""}</div>
@@ -216,7 +232,10 @@ function Grid(props: { rows: NodeRow[] }) {
       const s = store.status.get(n.name);
       const l = liveOf(s);
       const text = `${n.name}: ${l.cls === "agent" ? "agent up" : l.state}${s ? `, ${stageText(s, l)}` : ""}${s?.lastSeen ? `, seen ${ago(s.lastSeen, store.now())}` : ""}`;
-      return html`<a role="listitem" key=${n.name} href=${`#/node/${enc(n.name)}`} class=${`cell c-${l.cls}${l.stuck ? " stuck" : ""}`} data-node=${n.name} data-cls=${l.cls} title=${text} aria-label=${text}>${l.progress ? html`<i style=${`width:${Math.floor((l.progress.bytes / (l.progress.total || 1)) * 100)}%`}></i>` : ""}</a>`;
+      return html`<a role="listitem" key=${n.name} href=${`#/node/${enc(n.name)}`} class=${`cell c-${l.cls}${l.stuck ? " stuck" : ""}`} data-node=${n.name}
+        data-cls=${l.cls} title=${text} aria-label=${text}>${
+          l.progress ? html`<i style=${`width:${Math.floor((l.progress.bytes / (l.progress.total || 1)) * 100)}%`}></i>` : ""
+        }</a>`;
     })}
   </div>`;
 }
@@ -270,8 +289,12 @@ function BulkBar(props: { selected: Set<string>; onDone: (m: { ok: boolean; text
   };
   return html`<div class="card row" role="region" aria-label="bulk actions">
     <strong>${nodes.length} selected</strong>
-    <label class="change">Set profile<select disabled=${busy} onChange=${onSelect((p) => run(`set profile ${p}`, () => patch("/nodes", { nodes, set: { profiles: [p] } })))}><option value="">—</option>${profiles.map((p) => html`<option>${p}</option>`)}</select></label>
-    <label class="change">Set image<select disabled=${busy} onChange=${onSelect((i) => run(`set image ${i}`, () => patch("/nodes", { nodes, set: { image: i } })))}><option value="">—</option>${images.map((p) => html`<option>${p}</option>`)}</select></label>
+    <label class="change">Set profile<select disabled=${busy} onChange=${onSelect((p) =>
+      run(`set profile ${p}`, () => patch("/nodes", { nodes, set: { profiles: [p] } })),
+    )}><option value="">—</option>${profiles.map((p) => html`<option>${p}</option>`)}</select></label>
+    <label class="change">Set image<select disabled=${busy} onChange=${onSelect((i) =>
+      run(`set image ${i}`, () => patch("/nodes", { nodes, set: { image: i } })),
+    )}><option value="">—</option>${images.map((p) => html`<option>${p}</option>`)}</select></label>
     <button class="change" disabled=${busy} onClick=${() => setDialog("power")} aria-haspopup="dialog">Power…</button>
     <button class="danger" disabled=${busy} onClick=${() => {
       setDeleteError("");
@@ -279,7 +302,12 @@ function BulkBar(props: { selected: Set<string>; onDone: (m: { ok: boolean; text
     }} aria-haspopup="dialog">Delete…</button>
     <button onClick=${props.onClear}>Clear selection</button>
     ${dialog === "power" && html`<${PowerDialog} nodes=${nodes} onClose=${() => setDialog(null)} />`}
-    ${dialog === "delete" && html`<${ConfirmDialog} title=${`Delete ${nodes.length} node${nodes.length === 1 ? "" : "s"}?`} text=${`${someNames(nodes)} will be removed with their settings and boot history. This cannot be undone.`} action=${`Delete ${nodes.length} node${nodes.length === 1 ? "" : "s"}`} error=${deleteError} onConfirm=${remove} onClose=${() => setDialog(null)} />`}
+    ${
+      dialog === "delete" &&
+      html`<${ConfirmDialog} title=${`Delete ${nodes.length} node${nodes.length === 1 ? "" : "s"}?`}
+        text=${`${someNames(nodes)} will be removed with their settings and boot history. This cannot be undone.`}
+        action=${`Delete ${nodes.length} node${nodes.length === 1 ? "" : "s"}`} error=${deleteError} onConfirm=${remove} onClose=${() => setDialog(null)} />`
+    }
   </div>`;
 }
 

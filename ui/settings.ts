@@ -177,7 +177,9 @@ export function SettingsPage() {
     attrs: Record<string, unknown> = {},
     withNote = true,
   ) => html`<label class=${errors[field] ? "invalid" : ""}>${label}
-    <input id=${`set-${k}`} name=${k} value=${form[k] as string} onInput=${set(k)} disabled=${fixed(field)} aria-invalid=${errors[field] ? "true" : undefined} aria-describedby=${described(field)} ...${attrs} />${withNote ? note(field) : null}</label>`;
+    <input id=${`set-${k}`} name=${k} value=${form[k] as string} onInput=${set(k)} disabled=${fixed(field)} aria-invalid=${
+      errors[field] ? "true" : undefined
+    } aria-describedby=${described(field)} ...${attrs} />${withNote ? note(field) : null}</label>`;
 
   // Each interface once, with its addresses; a saved one that is gone from this host still shows.
   const names = [...new Set([...s.interfaces.map((i) => i.name), ...form.interfaces])];
@@ -191,7 +193,10 @@ export function SettingsPage() {
   const show = (v: unknown) => (Array.isArray(v) ? v.join(", ") || "every address" : typeof v === "boolean" ? (v ? "on" : "off") : String(v ?? ""));
 
   return html`<h2>Settings</h2>
-    <p class="muted">Changes take effect at once, without restarting <code>drover serve</code> (DHCP restarts on the new interfaces; leases are kept), and are saved in the data dir for the next start. A flag given on the command line fixes its field until <code>drover serve</code> restarts without it.</p>
+    <p class="muted">Changes take effect at once, without restarting <code>drover serve</code>${
+      " (DHCP restarts on the new interfaces; leases are kept), " +
+      "and are saved in the data dir for the next start. A flag given on the command line fixes its field until "
+    }<code>drover serve</code> restarts without it.</p>
     ${s.warning && html`<p class="error" role="alert">${s.warning}</p>`}
     ${s.changed && html`<p class="muted">Last change ${ago(s.changed.at)} by ${s.changed.by}: ${s.changed.what.join("; ")}</p>`}
     <form class="card settings" onSubmit=${submit} aria-label="server settings" novalidate>
@@ -199,7 +204,8 @@ export function SettingsPage() {
         <div class="row">
           <label class=${errors.dhcpMode ? "invalid" : ""}>DHCP mode
             <select id="set-dhcpMode" name="dhcpMode" value=${form.dhcpMode} onChange=${set("dhcpMode")} disabled=${fixed("dhcpMode")} aria-describedby=${described("dhcpMode")}>
-              <option value="off">off</option><option value="authoritative">authoritative: addresses and boot</option><option value="proxy">proxy: boot information next to another DHCP server</option>
+              <option value="off">off</option><option value="authoritative">authoritative: addresses and boot</option><option
+                value="proxy">proxy: boot information next to another DHCP server</option>
             </select>${note("dhcpMode")}</label>
           <label>IPv6 router advertisements
             <select id="set-ipv6Ra" name="ipv6Ra" value=${form.ipv6Ra} onChange=${set("ipv6Ra")} disabled=${fixed("ipv6Ra")} aria-describedby=${described("ipv6Ra")}>
@@ -210,8 +216,14 @@ export function SettingsPage() {
           ${names.length === 0 && html`<p class="muted">This host has no IPv4 interface besides loopback.</p>`}
           ${names.map((n) => {
             const addrs = s.interfaces.filter((i) => i.name === n);
-            return html`<label class="check"><input type="checkbox" name="interface" value=${n} checked=${form.interfaces.includes(n)} onChange=${toggle(n)} disabled=${fixed("interfaces")} />
-              <span><strong>${n}</strong> ${addrs.length ? addrs.map((a) => `${a.address}/${a.netmask}`).join(", ") : html`<span class="error">not found on this host</span>`}</span></label>`;
+            return html`<label class="check"><input type="checkbox" name="interface" value=${n} checked=${form.interfaces.includes(n)}
+              onChange=${toggle(n)} disabled=${fixed("interfaces")} />
+              <span><strong>${n}</strong> ${
+                addrs.length
+                  ? addrs.map((a) => `${a.address}/${a.netmask}`).join(", ")
+                  : html`<span
+                class="error">not found on this host</span>`
+              }</span></label>`;
           })}
           <span class="muted small">None chosen: the host's only interface, when it has just one.</span>
           ${note("interfaces")}
@@ -221,7 +233,12 @@ export function SettingsPage() {
             (multi || form.serverIp) &&
             html`<label class=${errors.serverIp ? "invalid" : ""}>Server address
             <select id="set-serverIp" name="serverIp" value=${form.serverIp} onChange=${set("serverIp")} disabled=${fixed("serverIp")} aria-describedby=${described("serverIp")}>
-              <option value="">choose…</option>${s.interfaces.filter((i) => form.interfaces.includes(i.name)).map((i) => html`<option value=${i.address}>${i.address} (${i.name})</option>`)}
+              <option value="">choose…</option>${s.interfaces
+                .filter((i) => form.interfaces.includes(i.name))
+                .map(
+                  (i) => html`<option
+                value=${i.address}>${i.address} (${i.name})</option>`,
+                )}
             </select>${note("serverIp")}</label>`
           }
           ${input("router", "router", "Router (default gateway)", { placeholder: "none", inputmode: "decimal" })}
@@ -233,10 +250,13 @@ export function SettingsPage() {
           ${input("poolEnd", "pool", "Pool end", { placeholder: "none", inputmode: "decimal" }, false)}
         </div>
         <label class=${errors.relaySubnets ? "invalid" : ""}>Relayed subnets, one per line: NET/PREFIX[,router=IP][,pool=A-B]
-          <textarea id="set-relaySubnets" class="short" name="relaySubnets" value=${form.relaySubnets} onInput=${set("relaySubnets")} disabled=${fixed("relaySubnets")} aria-describedby=${described("relaySubnets")} placeholder="10.1.0.0/24,router=10.1.0.1,pool=10.1.0.100-10.1.0.199"></textarea>${note("relaySubnets")}</label>
+          <textarea id="set-relaySubnets" class="short" name="relaySubnets" value=${form.relaySubnets} onInput=${set("relaySubnets")}
+            disabled=${fixed("relaySubnets")} aria-describedby=${described("relaySubnets")}
+            placeholder="10.1.0.0/24,router=10.1.0.1,pool=10.1.0.100-10.1.0.199"></textarea>${note("relaySubnets")}</label>
       </fieldset>
       <fieldset><legend>Discovery</legend>
-        <label class="check"><input id="set-discovery" type="checkbox" name="discovery" checked=${form.discovery} onChange=${set("discovery")} disabled=${fixed("discovery")} aria-describedby=${described("discovery")} />
+        <label class="check"><input id="set-discovery" type="checkbox" name="discovery" checked=${form.discovery} onChange=${set("discovery")}
+          disabled=${fixed("discovery")} aria-describedby=${described("discovery")} />
           <span>Discovery: bind unknown machines to nodes marked discoverable, or register them as new nodes</span></label>${note("discovery")}
         <div class="row">
           ${input("registerPattern", "registerPattern", "Register new nodes as", { placeholder: "e.g. n[001-999]" })}
@@ -255,8 +275,18 @@ export function SettingsPage() {
       ${general && html`<div class="error" role="alert"><div>${general.message}</div>${(general.details ?? []).map((d) => html`<div>${d}</div>`)}</div>`}
     </form>
     <div class="card"><h3>Running now</h3>
-      <p>DHCP <strong>${s.dhcp.mode}</strong>${s.dhcp.interfaces.length ? ` on ${s.dhcp.interfaces.map((i) => `${i.name} (${i.serverIp}, ${i.network}/${i.netmask}${i.pool ? `, pool ${i.pool.start}-${i.pool.end}` : ""})`).join(", ")}` : ""}${s.dhcp.relaySubnets.length ? `; relayed ${s.dhcp.relaySubnets.map((r) => `${r.network}/${r.netmask}`).join(", ")}` : ""}; IPv6 RA ${s.dhcp.mode !== "off" && s.dhcp.routerAdvertisements ? "on" : "off"}</p>
-      <p>Discovery <strong>${s.discovery.enabled ? "on" : "off"}</strong>${s.discovery.register ? `, registering as ${s.discovery.register.pattern}` : ""}; agents poll every ${s.runtime.pollSeconds} s; data dir <code>${s.dataDir}</code></p>
+      <p>DHCP <strong>${s.dhcp.mode}</strong>${
+        s.dhcp.interfaces.length
+          ? ` on ${s.dhcp.interfaces
+              .map((i) => `${i.name} (${i.serverIp}, ${i.network}/${i.netmask}${i.pool ? `, pool ${i.pool.start}-${i.pool.end}` : ""})`)
+              .join(", ")}`
+          : ""
+      }${
+        s.dhcp.relaySubnets.length ? `; relayed ${s.dhcp.relaySubnets.map((r) => `${r.network}/${r.netmask}`).join(", ")}` : ""
+      }; IPv6 RA ${s.dhcp.mode !== "off" && s.dhcp.routerAdvertisements ? "on" : "off"}</p>
+      <p>Discovery <strong>${s.discovery.enabled ? "on" : "off"}</strong>${
+        s.discovery.register ? `, registering as ${s.discovery.register.pattern}` : ""
+      }; agents poll every ${s.runtime.pollSeconds} s; data dir <code>${s.dataDir}</code></p>
       <h3>Needs a restart</h3>
       <p class="muted">Set with these flags of <code>drover serve</code>; change them by restarting it.</p>
       <div class="scroll"><table aria-label="restart-only settings"><thead><tr><th>Setting</th><th>Value</th><th>Flag</th></tr></thead><tbody>

@@ -241,16 +241,22 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     if (plan && req.query.memsize === undefined) {
       return {
         status: 200,
-        script: `#!ipxe\n# drover: the boot script of ${n.name} depends on this machine's RAM\nchain --replace --autofree ${req.base}/ipxe/\${mac:hexhyp}?assetkey=\${asset:uristring}&uuid=\${uuid}&memsize=\${memsize}&platform=\${platform}\n`,
+        script:
+          `#!ipxe\n# drover: the boot script of ${n.name} depends on this machine's RAM\nchain --replace --autofree ${req.base}/ipxe/\${mac:hexhyp}` +
+          `?assetkey=\${asset:uristring}&uuid=\${uuid}&memsize=\${memsize}&platform=\${platform}\n`,
       };
     }
     const memsize = Number(req.query.memsize);
     if (plan && req.query.memsize && memsize > 0 && memsize * 1048576 < floor) {
-      const msg = `node ${n.name} has ${memsize} MiB of RAM but image '${c.image}' needs at least ${Math.ceil(floor / 1048576)} MiB to boot ${choice.mode} (drover image show ${c.image}); give it more memory`;
+      const msg =
+        `node ${n.name} has ${memsize} MiB of RAM but image '${c.image}' needs at least ${Math.ceil(floor / 1048576)} MiB to boot ` +
+        `${choice.mode} (drover image show ${c.image}); give it more memory`;
       this.record({ mac, stage: "error", detail: msg, address: req.remote }, n.name);
       return {
         status: 200,
-        script: `#!ipxe\necho drover: ${msg}\necho drover: asking again in 60 seconds\nsleep 60\nchain --replace --autofree ${req.base}/ipxe/\${mac:hexhyp}?assetkey=\${asset:uristring}&uuid=\${uuid}\n`,
+        script:
+          `#!ipxe\necho drover: ${msg}\necho drover: asking again in 60 seconds\nsleep 60\nchain --replace --autofree ${req.base}/ipxe/\${mac:hexhyp}` +
+          `?assetkey=\${asset:uristring}&uuid=\${uuid}\n`,
       };
     }
     // Warewulf's profiles name the template "default" (drover's default profile too): that means "the
@@ -340,7 +346,9 @@ export class BootService implements DhcpBootPort, HttpBootPort {
       return out;
     if (!isRefusal(out) && kind === "system" && req.query.streamed !== undefined) {
       const mib = (Number(req.query.streamed) / 1048576).toFixed(1);
-      detail = `system ${out.size} bytes; stage 1 streamed the image (${mib} MiB) in ${Number(req.query.secs) || 0} s, ${((Number(req.query.rate) || 0) / 1024).toFixed(1)} MiB/s, sha256 checked`;
+      detail =
+        `system ${out.size} bytes; stage 1 streamed the image (${mib} MiB) in ${Number(req.query.secs) || 0} s, ` +
+        `${((Number(req.query.rate) || 0) / 1024).toFixed(1)} MiB/s, sha256 checked`;
     }
     this.record(
       {
@@ -411,11 +419,17 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     // A name is a name: one stored before names were checked (or written to the database by hand) must not
     // reach the file system as a path.
     if (!isTemplateName(name))
-      return `#!ipxe\necho drover: '${name.slice(0, 64).replace(/[^\w.-]/g, "?")}' is not an iPXE template name; fix it with: drover node set NODE --ipxe default\nsleep 30\nreboot\n`;
+      return (
+        `#!ipxe\necho drover: '${name.slice(0, 64).replace(/[^\w.-]/g, "?")}' is not an iPXE template name; fix it with: drover node set NODE ` +
+        `--ipxe default\nsleep 30\nreboot\n`
+      );
     const site = this.siteTemplate(name);
     const tpl = site ? readFileSync(site, "utf8") : this.builtIn[name];
     if (tpl === undefined) {
-      return `#!ipxe\necho drover: iPXE template '${name}' does not exist (built-in: default; site templates in ${this.settings.ipxeTemplateDir ?? "<data-dir>/ipxe"})\nsleep 30\nreboot\n`;
+      return (
+        `#!ipxe\necho drover: iPXE template '${name}' does not exist (built-in: default; site templates in ` +
+        `${this.settings.ipxeTemplateDir ?? "<data-dir>/ipxe"})\nsleep 30\nreboot\n`
+      );
     }
     return this.eta.renderString(tpl, data);
   }

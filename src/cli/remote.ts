@@ -62,7 +62,8 @@ export function remoteTarget(opts: { dataDir?: string; server?: string; token?: 
   token ||= env.DROVER_TOKEN || undefined;
   if (!token)
     throw invalid(
-      `${named} needs an API token: create one on the head node with 'drover user token create NAME', save it in a file only you can read, and pass --token-file FILE (or --token TOKEN, or set DROVER_TOKEN)`,
+      `${named} needs an API token: create one on the head node with 'drover user token create NAME', save it in a file only you can read, and pass ` +
+        `--token-file FILE (or --token TOKEN, or set DROVER_TOKEN)`,
     );
   return { ...serverUrls(server), shown: server, token };
 }

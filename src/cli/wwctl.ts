@@ -190,7 +190,9 @@ export const WWCTL_RULES: Rule[] = [
         return {
           kind: "refused",
           rule: "overlay edit system|runtime NODES",
-          message: `drover edits a file of an overlay, not a node's overlay: see which overlays ${pos[1]} use with 'drover node list -l ${pos[1]}', then 'drover overlay edit OVERLAY FILE' (e.g. drover overlay edit hosts /etc/hosts.eta)`,
+          message:
+            `drover edits a file of an overlay, not a node's overlay: see which overlays ${pos[1]} use with 'drover node list -l ${pos[1]}', ` +
+            `then 'drover overlay edit OVERLAY FILE' (e.g. drover overlay edit hosts /etc/hosts.eta)`,
         };
       return ["overlay", "edit", ...rest];
     },
@@ -234,7 +236,9 @@ export const WWCTL_RULES: Rule[] = [
       const rule = `configure ${all ? "--all" : what.join(" ")}`;
       const steps: Record<string, string> = { nfs: "nfs", hostfile: "hosts", hosts: "hosts", ssh: "ssh" };
       const notes: Record<string, string> = {
-        dhcp: "drover serve is the DHCP server (drover serve -i IF, --dhcp authoritative|proxy|off, or the Settings page; 'drover settings import /etc/warewulf/warewulf.conf' takes warewulf.conf's range)",
+        dhcp:
+          "drover serve is the DHCP server (drover serve -i IF, --dhcp authoritative|proxy|off, or the Settings page; 'drover settings import " +
+          "/etc/warewulf/warewulf.conf' takes warewulf.conf's range)",
         tftp: "drover serve is the TFTP server and carries its own iPXE binaries",
       };
       const refuse: Record<string, string> = {
@@ -247,7 +251,9 @@ export const WWCTL_RULES: Rule[] = [
         return {
           kind: "refused",
           rule,
-          message: `'configure ${unknown.join(" ")}' has no drover equivalent: drover configure --all|nfs|hosts|ssh writes the head node's files, drover serve runs DHCP, TFTP and HTTP itself`,
+          message:
+            `'configure ${unknown.join(" ")}' has no drover equivalent: drover configure --all|nfs|hosts|ssh writes the head node's files, ` +
+            `drover serve runs DHCP, TFTP and HTTP itself`,
         };
       const refused = what.filter((w) => refuse[w]);
       if (refused.length) return { kind: "refused", rule, message: refused.map((w) => refuse[w]).join("; ") };
@@ -266,7 +272,8 @@ export const WWCTL_RULES: Rule[] = [
           kind: "explained",
           rule: "ssh copy",
           message:
-            "drover copies root's public keys (/root/.ssh/authorized_keys, id_*.pub) to every node through the ssh.authorized_keys runtime overlay; nodes pick them up on their next poll ('drover overlay build' to rebuild now)",
+            "drover copies root's public keys (/root/.ssh/authorized_keys, id_*.pub) to every node through the ssh.authorized_keys runtime overlay; " +
+            "nodes pick them up on their next poll ('drover overlay build' to rebuild now)",
         };
       if (verb === "generate") return ["configure", "ssh"];
       return { kind: "refused", rule: "ssh NODES CMD", message: `drover has no parallel ssh: use pdsh -w ${verb || "NODES"} CMD, or ssh NODE CMD` };
@@ -290,7 +297,8 @@ export const WWCTL_RULES: Rule[] = [
       kind: "refused",
       rule: "upgrade",
       message:
-        "drover reads Warewulf's files as they are: 'drover node import /etc/warewulf/nodes.conf --overlays /var/lib/warewulf/overlays' and 'drover settings import /etc/warewulf/warewulf.conf'",
+        "drover reads Warewulf's files as they are: 'drover node import /etc/warewulf/nodes.conf --overlays /var/lib/warewulf/overlays' and 'drover " +
+        "settings import /etc/warewulf/warewulf.conf'",
     }),
   },
   {

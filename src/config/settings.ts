@@ -308,7 +308,9 @@ export class ServeSettings implements SettingsPort {
       next = resolveWithFields(withSaved(this.cli, this.given, loaded.values), this.o.dataDir, this.hosts());
       if (this.apply && JSON.stringify(next) !== JSON.stringify(this.cfg)) await this.apply(next, this.cfg);
     } catch (e) {
-      this.warning = `the saved settings (${loaded.changed ? `changed by ${loaded.changed.by}` : "changed elsewhere"}) are not in effect: ${(e as Error).message}; the previous settings stay in effect: fix the field on the Settings page`;
+      this.warning =
+        `the saved settings (${loaded.changed ? `changed by ${loaded.changed.by}` : "changed elsewhere"}) are not in effect: ` +
+        `${(e as Error).message}; the previous settings stay in effect: fix the field on the Settings page`;
       this.o.log?.(`drover: ${this.warning}`);
       throw e;
     }

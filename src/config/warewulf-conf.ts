@@ -157,7 +157,8 @@ export function parseWarewulfConf(text: string, file: string): Obj {
       if (!known.includes(k)) {
         const line = lineOf(item.key as YamlNode);
         throw invalid(
-          `${file}${line ? ` line ${line}` : ""}: unknown key '${path}'; ${section ? `the keys of ${where}` : "warewulf.conf's top-level keys"} are: ${known.join(", ")}; nothing was changed`,
+          `${file}${line ? ` line ${line}` : ""}: unknown key '${path}'; ${section ? `the keys of ${where}` : "warewulf.conf's top-level keys"} are: ` +
+            `${known.join(", ")}; nothing was changed`,
         );
       }
       const sub = section ? `${section}.${k}` : k;
@@ -281,7 +282,8 @@ export function planWarewulfImport(c: Obj, o: PlanOptions): WarewulfImportPlan {
       "ipaddr",
       c.ipaddr,
       "not mapped",
-      `${ipaddr} is not an address of this host (its IPv4 addresses: ${shown}); the DHCP settings are left as they are: choose the interface on the Settings page, or import on the head node that has this address`,
+      `${ipaddr} is not an address of this host (its IPv4 addresses: ${shown}); the DHCP settings are left as they are: choose the interface on the ` +
+        `Settings page, or import on the head node that has this address`,
     );
   else {
     const several = o.hosts.filter((h) => h.name === iface.name).length > 1;
@@ -532,7 +534,8 @@ export function planWarewulfImport(c: Obj, o: PlanOptions): WarewulfImportPlan {
         "tftp.ipxe",
         `${builds.size} site build${builds.size === 1 ? "" : "s"}`,
         "not mapped",
-        `to serve them: ${cmds.join(" && ")}${missing.length ? ` (add ${missing.join(", ")} too: --ipxe-dir replaces the embedded set)` : ""}, then start drover serve with --ipxe-dir ${dir} (a flag, fixed at start)`,
+        `to serve them: ${cmds.join(" && ")}${missing.length ? ` (add ${missing.join(", ")} too: --ipxe-dir replaces the embedded set)` : ""}, then ` +
+          `start drover serve with --ipxe-dir ${dir} (a flag, fixed at start)`,
       );
     }
   }
@@ -589,7 +592,13 @@ export function planWarewulfImport(c: Obj, o: PlanOptions): WarewulfImportPlan {
       key,
       `${path} (${options})`,
       "mapped",
-      `exported by drover configure nfs with ${options}${mount ? addMount(path, mntops, key) : mntops ? `; mount options ${mntops} apply only with mount: true (Warewulf 4.6+ keeps mounts in nodes.conf's fstab resource)` : ""}`,
+      `exported by drover configure nfs with ${options}${
+        mount
+          ? addMount(path, mntops, key)
+          : mntops
+            ? `; mount options ${mntops} apply only with mount: true (Warewulf 4.6+ keeps mounts in nodes.conf's fstab resource)`
+            : ""
+      }`,
     );
   });
   if (nfsEnabled) headNode.nfsExports = exports;
@@ -614,7 +623,8 @@ export function planWarewulfImport(c: Obj, o: PlanOptions): WarewulfImportPlan {
         "ssh.key types",
         types.join(", "),
         "mapped",
-        `drover configure ssh makes root's ${known[0]} key when root has none; node host keys are made per type at overlay build (ssh.host_keys)${dropped.length ? `; ${dropped.join(", ")} not carried by the ssh.authorized_keys overlay` : ""}`,
+        `drover configure ssh makes root's ${known[0]} key when root has none; node host keys are made per type at overlay build ` +
+          `(ssh.host_keys)${dropped.length ? `; ${dropped.join(", ")} not carried by the ssh.authorized_keys overlay` : ""}`,
       );
     }
   }

@@ -88,7 +88,8 @@ export function planAlignment(
   }
   const conflicts: string[] = [];
   const advice = (name: string, to: number, holder: string) =>
-    `syncuser: ${what} '${name}' keeps the image's id (the head node's is ${to}, which the image's '${holder}' has); to align it, give '${holder}' the head node's id or a free one (drover image exec ${imageName} -- ${mod} NEWID ${holder}), then drover image syncuser ${imageName}`;
+    `syncuser: ${what} '${name}' keeps the image's id (the head node's is ${to}, which the image's '${holder}' has); to align it, give '${holder}' ` +
+    `the head node's id or a free one (drover image exec ${imageName} -- ${mod} NEWID ${holder}), then drover image syncuser ${imageName}`;
   // The image's ids after the moves; an id shared by a mover and anything else reverts the mover.
   for (let changed = true; changed; ) {
     changed = false;
@@ -116,7 +117,8 @@ export function planAlignment(
         conflicts.push(
           blocker !== undefined
             ? advice(name, m.to, blocker)
-            : `syncuser: ${what} '${name}' keeps the image's id ${m.from} (the head node's is ${m.to}): the image's '${sharer}' has the same id; give one of them its own id in the image (drover image exec ${imageName} -- ${mod} NEWID ${name})`,
+            : `syncuser: ${what} '${name}' keeps the image's id ${m.from} (the head node's is ${m.to}): the image's '${sharer}' has the same id; give ` +
+                `one of them its own id in the image (drover image exec ${imageName} -- ${mod} NEWID ${name})`,
         );
         changed = true;
       }
@@ -130,7 +132,8 @@ export function planAlignment(
     if (taken.has(h.id)) {
       const holder = image.find((a) => (moves.get(a.name)?.to ?? a.id) === h.id)?.name ?? "?";
       conflicts.push(
-        `syncuser: the head node's ${what} '${h.name}' (id ${h.id}) is not added: the image's '${holder}' has that id; give '${holder}' another id (drover image exec ${imageName} -- ${mod} NEWID ${holder})`,
+        `syncuser: the head node's ${what} '${h.name}' (id ${h.id}) is not added: the image's '${holder}' has that id; give '${holder}' another id ` +
+          `(drover image exec ${imageName} -- ${mod} NEWID ${holder})`,
       );
       continue;
     }

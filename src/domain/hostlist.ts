@@ -9,7 +9,8 @@ export const MAX_EXPANSION = 100_000;
 
 const tooMany = (spec: string, n: number) =>
   invalid(
-    `hostlist '${spec.slice(0, 200)}' expands to ${n > 1e15 ? "more than 10^15" : n.toLocaleString("en")} names; at most ${MAX_EXPANSION.toLocaleString("en")} at once (split it, e.g. by rack)`,
+    `hostlist '${spec.slice(0, 200)}' expands to ${n > 1e15 ? "more than 10^15" : n.toLocaleString("en")} names; at most ` +
+      `${MAX_EXPANSION.toLocaleString("en")} at once (split it, e.g. by rack)`,
   );
 
 /**

@@ -72,7 +72,8 @@ export function normalizeConf(input: unknown, kind: "node" | "profile", name: st
   if (conf.init !== undefined && !conf.init.startsWith("/")) problems.push(`init '${conf.init}' must be an absolute path, e.g. /sbin/init`);
   if (conf.ipxe !== undefined && !isTemplateName(conf.ipxe)) {
     problems.push(
-      `iPXE template '${conf.ipxe.slice(0, 80)}' is not a template name: 1-64 letters, digits, '_', '.', '-', not starting with '.' (a site template is <name>.ipxe in the iPXE template directory)`,
+      `iPXE template '${conf.ipxe.slice(0, 80)}' is not a template name: 1-64 letters, digits, '_', '.', '-', not starting with '.' (a site template ` +
+        `is <name>.ipxe in the iPXE template directory)`,
     );
   }
   for (const o of [...(conf.runtimeOverlay ?? []), ...(conf.systemOverlay ?? [])]) {

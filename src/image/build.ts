@@ -176,7 +176,8 @@ export class ImageTooLargeFileError extends DroverError {
   ) {
     super(
       "invalid",
-      `/${path} is ${(size / 2 ** 30).toFixed(2)} GiB: a file in a boot image must be under 4 GiB (the initramfs "newc" format the kernel and stage 1 unpack keeps sizes in 32 bits); ` +
+      `/${path} is ${(size / 2 ** 30).toFixed(2)} GiB: a file in a boot image must be under 4 GiB (the initramfs "newc" format the kernel and stage 1 ` +
+        `unpack keeps sizes in 32 bits); ` +
         "keep a file that large outside the image (an NFS mount from the node's fstab resources), or split it, or exclude it (drover image build --help)",
     );
     this.name = "ImageTooLargeFileError";

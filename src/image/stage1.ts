@@ -151,7 +151,9 @@ function cpio(entries: readonly Entry[]): Uint8Array {
   const put = (e: Entry) => {
     const name = enc.encode(`${e.name}\0`);
     const size = e.data?.length ?? 0;
-    const h = `070701${hex8(ino++)}${hex8(e.mode)}${hex8(0)}${hex8(0)}${hex8((e.mode & 0o170000) === 0o040000 ? 2 : 1)}${hex8(0)}${hex8(size)}${hex8(0)}${hex8(0)}${hex8(e.rdev?.[0] ?? 0)}${hex8(e.rdev?.[1] ?? 0)}${hex8(name.length)}${hex8(0)}`;
+    const h =
+      `070701${hex8(ino++)}${hex8(e.mode)}${hex8(0)}${hex8(0)}${hex8((e.mode & 0o170000) === 0o040000 ? 2 : 1)}${hex8(0)}${hex8(size)}` +
+      `${hex8(0)}${hex8(0)}${hex8(e.rdev?.[0] ?? 0)}${hex8(e.rdev?.[1] ?? 0)}${hex8(name.length)}${hex8(0)}`;
     chunks.push(enc.encode(h), name, new Uint8Array(pad4(110 + name.length)));
     if (size) chunks.push(e.data!, new Uint8Array(pad4(size)));
   };
@@ -192,7 +194,8 @@ export function buildStage1(rootfs: string, kernelVersion: string, out: string, 
   }
   if (!modDir)
     throw new Stage1Error(
-      `the image has no /lib/modules/${kernelVersion}/modules.dep, so stage 1 cannot load its network drivers; run depmod in the image (drover image exec NAME -- depmod ${kernelVersion})`,
+      `the image has no /lib/modules/${kernelVersion}/modules.dep, so stage 1 cannot load its network drivers; run depmod in the image (drover image ` +
+        `exec NAME -- depmod ${kernelVersion})`,
     );
   const sel = selectModules(readFileSync(join(modDir, "modules.dep"), "utf8"), [...STAGE1_NIC_MODULES, ...STAGE1_STORAGE_MODULES]);
   const keep = new Set(sel.paths.map(modName));

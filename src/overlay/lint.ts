@@ -66,7 +66,8 @@ export function lintOverlays(inp: LintInput): LintWarning[] {
       for (const o of list ?? [])
         if (!o.startsWith("~") && !tree(o))
           warn(
-            `profile ${p} lists ${field} overlay '${o}', which does not exist; create it (drover overlay create ${o}) or remove it (drover profile set ${p} --${field}-overlays …)`,
+            `profile ${p} lists ${field} overlay '${o}', which does not exist; create it (drover overlay create ${o}) or remove it (drover profile ` +
+              `set ${p} --${field}-overlays …)`,
           );
   }
   const combos = new Map<string, string[]>();
@@ -104,7 +105,8 @@ export function lintOverlays(inp: LintInput): LintWarning[] {
       const root = inp.imageRoot(n.conf.image);
       if (root && !["sbin/mount.nfs", "usr/sbin/mount.nfs", "sbin/mount.nfs4", "usr/sbin/mount.nfs4"].some((p) => existsSync(resolveIn(root, p, true))))
         warn(
-          `fstab mounts NFS (${nfs.map((m) => m.file).join(", ")}) but image ${n.conf.image} has no mount.nfs; install nfs-utils (or nfs-common) in the image: drover image exec ${n.conf.image} -- dnf install -y nfs-utils`,
+          `fstab mounts NFS (${nfs.map((m) => m.file).join(", ")}) but image ${n.conf.image} has no mount.nfs; install nfs-utils (or nfs-common) in ` +
+            `the image: drover image exec ${n.conf.image} -- dnf install -y nfs-utils`,
           n.name,
         );
     }

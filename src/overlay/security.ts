@@ -45,7 +45,9 @@ export function runtimeAllowed(
     return {
       refused: true,
       status: 403,
-      message: `runtime overlay of ${node.name} refused: the request came from port ${port ?? "unknown"}; only root on the node may fetch it, from a port below 1024 (curl --local-port 900-1000; the drover agent does this)`,
+      message:
+        `runtime overlay of ${node.name} refused: the request came from port ${port ?? "unknown"}; only root on the node may fetch it, from a ` +
+        `port below 1024 (curl --local-port 900-1000; the drover agent does this)`,
     };
   const remote = plainAddress(req.remote)?.toLowerCase();
   const mine = nodeAddresses(node.conf);
@@ -55,7 +57,9 @@ export function runtimeAllowed(
     return {
       refused: true,
       status: 403,
-      message: `runtime overlay of ${node.name} refused: the request came from ${remote ?? "an unknown address"}, which is not one of the node's addresses (${[...mine].join(", ") || "none set"})`,
+      message:
+        `runtime overlay of ${node.name} refused: the request came from ${remote ?? "an unknown address"}, which is not one of the node's ` +
+        `addresses (${[...mine].join(", ") || "none set"})`,
     };
   return undefined;
 }

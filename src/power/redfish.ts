@@ -90,7 +90,8 @@ export class RedfishDriver implements PowerDriver {
       if (TLS_CODES.test(what)) {
         throw new PowerError(
           "tls",
-          `the TLS certificate of BMC ${t.address} is not trusted (${err.code ?? err.message}); if this BMC uses a self-signed certificate, allow it with: drover node set ${t.node} --bmcinsecure (or on its profile)`,
+          `the TLS certificate of BMC ${t.address} is not trusted (${err.code ?? err.message}); if this BMC uses a self-signed certificate, allow it ` +
+            `with: drover node set ${t.node} --bmcinsecure (or on its profile)`,
         );
       }
       throw new PowerError(

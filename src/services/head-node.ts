@@ -34,7 +34,8 @@ export interface ExportsPlan {
 }
 
 export const EXPORTS_HEADER =
-  "# drover: NFS exports for the nodes, written by 'drover configure nfs' (edits here are overwritten).\n# Sources: the nodes' fstab resources (NFS mounts from this head node) and the export paths of 'drover settings import'.\n";
+  "# drover: NFS exports for the nodes, written by 'drover configure nfs' (edits here are overwritten).\n# Sources: the nodes' fstab resources (NFS " +
+  "mounts from this head node) and the export paths of 'drover settings import'.\n";
 
 /**
  * /etc/exports.d/drover.exports: every imported export path with its options, and every path a node mounts
@@ -96,7 +97,8 @@ export function planExports(i: ExportsInput): ExportsPlan {
   if (!out.length) return { exports: [], notes };
   if (!clients.length) {
     notes.push(
-      "no node has an IPv4 address and netmask, so there is no subnet to export to: give the nodes addresses (drover node set NODE --ipaddr A --netmask M) or import warewulf.conf's network",
+      "no node has an IPv4 address and netmask, so there is no subnet to export to: give the nodes addresses (drover node set NODE --ipaddr A " +
+        "--netmask M) or import warewulf.conf's network",
     );
     return { exports: [], notes };
   }
@@ -136,7 +138,9 @@ export function hostsLines(nodes: readonly HeadNodeNode[]): string[] {
  * for byte. Throws when the markers are unbalanced, rather than guess which lines are drover's.
  */
 export function mergeHostsBlock(existing: string, lines: readonly string[]): string {
-  const block = `${HOSTS_BEGIN} (written by 'drover configure hosts': the nodes' addresses; edits inside this block are overwritten)\n${lines.map((l) => `${l}\n`).join("")}${HOSTS_END}\n`;
+  const block =
+    `${HOSTS_BEGIN} (written by 'drover configure hosts': the nodes' addresses; edits inside this block are overwritten)\n` +
+    `${lines.map((l) => `${l}\n`).join("")}${HOSTS_END}\n`;
   const all = existing.split("\n");
   const begins = all.flatMap((l, i) => (l.startsWith(HOSTS_BEGIN) ? [i] : []));
   const ends = all.flatMap((l, i) => (l.startsWith(HOSTS_END) ? [i] : []));

@@ -448,7 +448,8 @@ export class ImageService {
       if (have === undefined) out.push(`node ${n}: memory tag ${JSON.stringify(tag)} is not a size (use e.g. 4G)`);
       else if (need && have < need.bytes)
         out.push(
-          `node ${n} has memory=${tag} but image '${name}' needs about ${human(need.bytes)} to unpack and run (${need.mode}); the boot would stop with "not enough memory" (or the kernel panic with "Initramfs unpacking failed: write error")`,
+          `node ${n} has memory=${tag} but image '${name}' needs about ${human(need.bytes)} to unpack and run (${need.mode}); the boot would stop ` +
+            `with "not enough memory" (or the kernel panic with "Initramfs unpacking failed: write error")`,
         );
     }
     return out;
@@ -533,7 +534,8 @@ export class ImageService {
     const users = this.usage().get(name) ?? [];
     if (users.length && !force)
       throw inUse(
-        `image '${name}' is used by ${users.length} node(s): ${users.slice(0, 10).join(", ")}${users.length > 10 ? ", …" : ""}; point them at another image (drover node set … --image OTHER) or pass --force`,
+        `image '${name}' is used by ${users.length} node(s): ${users.slice(0, 10).join(", ")}${users.length > 10 ? ", …" : ""}; point them at ` +
+          `another image (drover node set … --image OTHER) or pass --force`,
       );
     await this.lock(name, async () => {
       const trash = join(this.root, `.delete-${name}-${randomBytes(4).toString("hex")}`);

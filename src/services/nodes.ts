@@ -71,7 +71,8 @@ export class NodeService {
       const existing = new Set(tx.nodes(names).keys());
       if (existing.size)
         throw conflict(
-          `node${existing.size > 1 ? "s" : ""} already exist: ${[...existing].slice(0, 10).join(", ")}${existing.size > 10 ? " …" : ""}; use 'drover node set' to change ${existing.size > 1 ? "them" : "it"}`,
+          `node${existing.size > 1 ? "s" : ""} already exist: ${[...existing].slice(0, 10).join(", ")}${existing.size > 10 ? " …" : ""}; use 'drover ` +
+            `node set' to change ${existing.size > 1 ? "them" : "it"}`,
         );
       const changes = names.map((name, i) => {
         const set = incrementAddresses(patch.set ?? {}, i);
@@ -314,7 +315,8 @@ export class NodeService {
       for (const [p, c] of have) if (!names.includes(p) && c.profiles?.some((x) => names.includes(x))) users.push(`profile ${p}`);
       if (users.length && !opts.force) {
         throw inUse(
-          `profile ${names.join(", ")} is used by ${users.slice(0, 8).join(", ")}${users.length > 8 ? ` and ${users.length - 8} more` : ""}; remove it from them first (drover node set N --profile …)`,
+          `profile ${names.join(", ")} is used by ${users.slice(0, 8).join(", ")}${users.length > 8 ? ` and ${users.length - 8} more` : ""}; remove ` +
+            `it from them first (drover node set N --profile …)`,
         );
       }
       for (const n of names) tx.deleteProfile(n);

@@ -208,7 +208,8 @@ export class PowerService {
     if (!("target" in r)) throw invalid(r.error);
     if (r.target.type !== "ipmi") {
       throw invalid(
-        `node ${name} uses a Redfish BMC; drover's console is IPMI Serial-over-LAN. Set --bmctype ipmi for the console (most Redfish BMCs also speak IPMI), or use the BMC's web console`,
+        `node ${name} uses a Redfish BMC; drover's console is IPMI Serial-over-LAN. Set --bmctype ipmi for the console (most Redfish BMCs also speak ` +
+          `IPMI), or use the BMC's web console`,
       );
     }
     const driver = this.drivers.ipmi;

@@ -20,7 +20,8 @@ function pruneUnknown(db: Db, now: number) {
   // Not ignored, and either too old or beyond the newest UNKNOWN_MAX.
   sq.query("DELETE FROM unknown_macs WHERE ignored = 0 AND last_seen < ?").run(now - UNKNOWN_DAYS * 86_400_000);
   sq.query(
-    `DELETE FROM unknown_macs WHERE mac IN (SELECT mac FROM unknown_macs WHERE ignored = 0 ORDER BY last_seen, mac LIMIT max(0, (SELECT count(*) FROM unknown_macs WHERE ignored = 0) - ${UNKNOWN_MAX}))`,
+    `DELETE FROM unknown_macs WHERE mac IN (SELECT mac FROM unknown_macs WHERE ignored = 0 ORDER BY last_seen, mac LIMIT max(0, (SELECT count(*) FROM ` +
+      `unknown_macs WHERE ignored = 0) - ${UNKNOWN_MAX}))`,
   ).run();
 }
 
@@ -34,12 +35,15 @@ function recorder(db: Db): Recorder {
   const sq = sqliteOf(db);
   const nodeId = sq.query("SELECT id FROM nodes WHERE name = ?");
   const inbox = sq.query(
-    "INSERT INTO unknown_macs (mac, first_seen, last_seen, count, address, detail) VALUES (?1, ?2, ?2, 1, ?3, ?4) ON CONFLICT (mac) DO UPDATE SET last_seen = ?2, count = count + 1, address = coalesce(?3, address), detail = ?4",
+    "INSERT INTO unknown_macs (mac, first_seen, last_seen, count, address, detail) VALUES (?1, ?2, ?2, 1, ?3, ?4) ON CONFLICT (mac) DO UPDATE SET " +
+      "last_seen = ?2, count = count + 1, address = coalesce(?3, address), detail = ?4",
   );
   const addEvent = sq.query("INSERT INTO boot_events (node_id, mac, stage, detail, address, at) VALUES (?, ?, ?, ?, ?, ?)");
   const status = sq.query("SELECT stage, address, stages, boot_started_at, last_error FROM boot_status WHERE node_id = ?");
   const putStatus = sq.query(
-    "INSERT INTO boot_status (node_id, stage, detail, address, last_seen, stages, boot_started_at, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET stage = excluded.stage, detail = excluded.detail, address = excluded.address, last_seen = excluded.last_seen, stages = excluded.stages, boot_started_at = excluded.boot_started_at, last_error = excluded.last_error",
+    "INSERT INTO boot_status (node_id, stage, detail, address, last_seen, stages, boot_started_at, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON " +
+      "CONFLICT (node_id) DO UPDATE SET stage = excluded.stage, detail = excluded.detail, address = excluded.address, last_seen = excluded.last_seen, " +
+      "stages = excluded.stages, boot_started_at = excluded.boot_started_at, last_error = excluded.last_error",
   );
   const cutoffOf = sq.query(`SELECT id FROM boot_events WHERE node_id = ? ORDER BY id DESC LIMIT 1 OFFSET ${EVENTS_PER_NODE}`);
   const trim = sq.query("DELETE FROM boot_events WHERE node_id = ? AND id <= ?");

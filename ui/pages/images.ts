@@ -53,16 +53,21 @@ export function ImagesPage() {
     ${
       job &&
       html`<div class="card" role="status" aria-live="polite"><strong>${job.kind} ${job.image}: ${job.state}</strong>
-      ${job.step && html`<div>${job.step.label}</div><progress max=${job.step.total || 1} value=${job.step.done}></progress><div class="muted">${human(job.step.done)} of ${human(job.step.total)}</div>`}
+      ${
+        job.step &&
+        html`<div>${job.step.label}</div><progress max=${job.step.total || 1} value=${job.step.done}></progress><div class="muted">
+        ${human(job.step.done)} of ${human(job.step.total)}</div>`
+      }
       ${job.error && html`<p class="error">${job.error}</p>`}${job.notes.slice(-3).map((n) => html`<div class="muted">${n}</div>`)}</div>`
     }
     <${Err} e=${err} />
-    <div class="card scroll"><table aria-label="images"><thead><tr><th>Name</th><th>Source</th><th>Built</th><th>Size</th><th>Unpacked</th><th>Kernel</th><th>Nodes</th><th></th></tr></thead><tbody>
+    <div class="card scroll"><table aria-label="images"><thead><tr><th>Name</th><th>Source</th><th>Built</th><th>Size</th><th>Unpacked</th>
+      <th>Kernel</th><th>Nodes</th><th></th></tr></thead><tbody>
       ${list.length === 0 && html`<tr><td colspan="8" class="muted">No images yet.</td></tr>`}
       ${list.map(
-        (
-          i,
-        ) => html`<tr><td><button onClick=${() => get<any>(`/images/${enc(i.name)}`).then(setDetail, setErr)}>${i.name}</button></td><td>${i.source ?? ""}</td><td>${i.built ? (i.stale ? "stale" : "yes") : "no"}</td><td>${human(i.size)}</td><td>${human(i.unpacked)}</td><td>${i.kernel ?? ""}</td><td>${i.nodes.length}</td>
+        (i) => html`<tr><td><button onClick=${() => get<any>(`/images/${enc(i.name)}`).then(setDetail, setErr)}>${i.name}</button></td><td>${
+          i.source ?? ""
+        }</td><td>${i.built ? (i.stale ? "stale" : "yes") : "no"}</td><td>${human(i.size)}</td><td>${human(i.unpacked)}</td><td>${i.kernel ?? ""}</td><td>${i.nodes.length}</td>
         <td><button class="change" onClick=${() => start(post<Job>(`/images/${enc(i.name)}/build`))}>Build</button> <button class="danger" onClick=${() =>
           confirm(`Delete image ${i.name}?`) &&
           run(async () => {
@@ -71,5 +76,9 @@ export function ImagesPage() {
           })}>Delete</button></td></tr>`,
       )}
     </tbody></table></div>
-    ${detail && html`<div class="card"><h3>${detail.name}</h3><p>RAM needed: ${human(detail.ramNeeded) || "build it first"}</p><p>Kernels: ${detail.kernels.map((k) => k.version).join(", ") || "none found"}</p>${detail.warnings.map((w) => html`<p class="error">${w}</p>`)}</div>`}`;
+    ${
+      detail &&
+      html`<div class="card"><h3>${detail.name}</h3><p>RAM needed: ${human(detail.ramNeeded) || "build it first"}</p>
+      <p>Kernels: ${detail.kernels.map((k) => k.version).join(", ") || "none found"}</p>${detail.warnings.map((w) => html`<p class="error">${w}</p>`)}</div>`
+    }`;
 }

@@ -164,7 +164,13 @@ export function useOverlayEditor() {
               }
             : {
                 cls: "ok",
-                text: `Saved ${file}${r.checked === "render" ? ` · rendered for ${r.node} without errors` : r.checked === "syntax" ? " · syntax checked (no node uses this overlay yet; choose one under Preview to render it)" : ""}`,
+                text: `Saved ${file}${
+                  r.checked === "render"
+                    ? ` · rendered for ${r.node} without errors`
+                    : r.checked === "syntax"
+                      ? " · syntax checked (no node uses this overlay yet; choose one under Preview to render it)"
+                      : ""
+                }`,
               },
         );
         if (r.problem) setProblem({ p: r.problem, text: sent, error: "" });
@@ -265,7 +271,8 @@ export function useOverlayEditor() {
       title: revert ? `Revert ${t.name} to the built-in?` : `Delete overlay ${t.name}?`,
       lines: revert
         ? [
-            `This deletes the site copy of ${t.name} with every change made to it; ${t.userCount ? `${users} then get` : "nodes listing it then get"} the built-in ${t.name} again.`,
+            `This deletes the site copy of ${t.name} with every change made to it; ${t.userCount ? `${users} then get` : "nodes listing it then get"} ` +
+              `the built-in ${t.name} again.`,
           ]
         : t.userCount
           ? [`Still used by ${users}.`, `Their next overlay build fails until ${t.name} is removed from their overlay lists.`]

@@ -309,7 +309,12 @@ export function ProfilesPage() {
     const e = errs[k];
     const described = e ? `${id}-err` : hint ? `${id}-hint` : undefined;
     return html`<div class=${e ? "fieldbox invalid" : "fieldbox"}><label for=${id}>${label}</label>
-      ${attrs.rows ? html`<textarea id=${id} class="short" value=${form[k]} onInput=${set(k)} aria-invalid=${e ? "true" : undefined} aria-describedby=${described} ...${attrs}></textarea>` : html`<input id=${id} value=${form[k]} onInput=${set(k)} aria-invalid=${e ? "true" : undefined} aria-describedby=${described} ...${attrs} />`}
+      ${
+        attrs.rows
+          ? html`<textarea id=${id} class="short" value=${form[k]} onInput=${set(k)} aria-invalid=${e ? "true" : undefined}
+        aria-describedby=${described} ...${attrs}></textarea>`
+          : html`<input id=${id} value=${form[k]} onInput=${set(k)} aria-invalid=${e ? "true" : undefined} aria-describedby=${described} ...${attrs} />`
+      }
       ${e ? html`<span class="field-error" id=${`${id}-err`} role="alert">${e}</span>` : hint ? html`<span class="muted small" id=${`${id}-hint`}>${hint}</span>` : ""}</div>`;
   };
   const p = list.find((x) => x.name === sel);
@@ -327,14 +332,19 @@ export function ProfilesPage() {
       <div>${
         editing
           ? html`<form class="card settings profile-form" onSubmit=${save} key=${isNew ? "\0new" : p!.name} aria-label=${isNew ? "add profile" : "edit profile"} novalidate>
-          <div class="row"><h3 class="grow">${isNew ? "New profile" : p!.name}</h3>${!isNew && html`<button type="button" class="danger" onClick=${askDelete}>Delete profile</button>`}</div>
+          <div class="row"><h3 class="grow">${isNew ? "New profile" : p!.name}</h3>${
+            !isNew &&
+            html`<button type="button" class="danger"
+            onClick=${askDelete}>Delete profile</button>`
+          }</div>
           ${
             pending &&
             pending.name === sel &&
             html`<div class="confirm" role="alertdialog" aria-labelledby="profile-confirm-title" aria-describedby="profile-confirm-text">
             <strong id="profile-confirm-title">Delete profile ${pending.name}?</strong>
             <div id="profile-confirm-text">${pending.lines.map((l) => html`<p>${l}</p>`)}</div>
-            <div class="row"><button type="button" class="danger" onClick=${runDelete}>${pending.force ? "Delete anyway" : "Delete"}</button><button type="button" id="profile-confirm-cancel" onClick=${() => setPending(null)}>Cancel</button></div></div>`
+            <div class="row"><button type="button" class="danger" onClick=${runDelete}>${pending.force ? "Delete anyway" : "Delete"}</button><button
+              type="button" id="profile-confirm-cancel" onClick=${() => setPending(null)}>Cancel</button></div></div>`
           }
           <fieldset><legend>General</legend><div class="row">
             ${isNew && field("name", "Name", { required: true, placeholder: "e.g. compute" })}
@@ -349,7 +359,12 @@ export function ProfilesPage() {
           <fieldset><legend>Overlays</legend><div class="row">
             ${field("sysOv", "System overlays", { placeholder: "wwinit, hostname" }, "comma-separated; applied once at boot")}
             ${field("rtOv", "Runtime overlays", { placeholder: "hosts, ssh.authorized_keys" }, "comma-separated; kept current while the node runs")}</div></fieldset>
-          <fieldset><legend>Tags</legend>${field("tags", "Tags", { rows: 3, placeholder: "rack=r12\ndns=10.0.0.53" }, "one key=value a line; an emptied line removes the tag")}</fieldset>
+          <fieldset><legend>Tags</legend>${field(
+            "tags",
+            "Tags",
+            { rows: 3, placeholder: "rack=r12\ndns=10.0.0.53" },
+            "one key=value a line; an emptied line removes the tag",
+          )}</fieldset>
           <fieldset><legend>Network</legend><div class="row">
             ${field("netname", "Network name", { placeholder: "default" })}
             ${field("netdev", "Interface (netdev)", { placeholder: "found by MAC" }, "e.g. eth0; renames the interface")}
@@ -357,7 +372,8 @@ export function ProfilesPage() {
             ${field("gateway", "Gateway", { placeholder: "10.0.0.1", inputmode: "decimal" })}
             ${field("mtu", "MTU", { placeholder: "1500", inputmode: "numeric", size: 6 })}</div></fieldset>
           <fieldset><legend>BMC</legend><div class="row">
-            <div class=${errs.bmcType ? "fieldbox invalid" : "fieldbox"}><label for="pf-bmcType">BMC type</label><select id="pf-bmcType" value=${form.bmcType} onChange=${set("bmcType")} aria-invalid=${errs.bmcType ? "true" : undefined} aria-describedby=${errs.bmcType ? "pf-bmcType-err" : undefined}>
+            <div class=${errs.bmcType ? "fieldbox invalid" : "fieldbox"}><label for="pf-bmcType">BMC type</label><select id="pf-bmcType"
+              value=${form.bmcType} onChange=${set("bmcType")} aria-invalid=${errs.bmcType ? "true" : undefined} aria-describedby=${errs.bmcType ? "pf-bmcType-err" : undefined}>
               <option value="">(inherited)</option><option value="ipmi">IPMI</option><option value="redfish">Redfish</option><option value="none">none</option></select>
               ${errs.bmcType && html`<span class="field-error" id="pf-bmcType-err" role="alert">${errs.bmcType}</span>`}</div>
             ${field("bmcUser", "BMC user", { autocomplete: "off" })}
@@ -367,12 +383,29 @@ export function ProfilesPage() {
             ${field("bmcPort", "BMC port", { inputmode: "numeric", size: 6, placeholder: "623" })}
             ${field("bmcInterface", "BMC interface", { placeholder: "lanplus" })}</div></fieldset>
           <${Err} e=${err} />
-          <div class="row"><button class="primary">${isNew ? "Add profile" : "Save"}</button>${isNew && html`<button type="button" onClick=${() => setIsNew(false)}>Cancel</button>`}</div>
+          <div class="row"><button class="primary">${isNew ? "Add profile" : "Save"}</button>${
+            isNew &&
+            html`<button type="button"
+            onClick=${() => setIsNew(false)}>Cancel</button>`
+          }</div>
         </form>
         ${
           p &&
           html`<div class="card scroll"><table aria-label="resolved fields"><thead><tr><th>Field</th><th>Value</th><th>Source</th></tr></thead><tbody>
-        ${p.provenance.filter((r) => r.source).map((r) => html`<tr><td>${r.field}</td><td>${/password/i.test(r.field) ? "••••" : Array.isArray(r.value) ? r.value.join(" ") : typeof r.value === "object" ? JSON.stringify(r.value) : String(r.value ?? "")}</td><td>${r.source === "--" ? "profile" : r.source}</td></tr>`)}
+        ${p.provenance
+          .filter((r) => r.source)
+          .map(
+            (r) =>
+              html`<tr><td>${r.field}</td><td>${
+                /password/i.test(r.field)
+                  ? "••••"
+                  : Array.isArray(r.value)
+                    ? r.value.join(" ")
+                    : typeof r.value === "object"
+                      ? JSON.stringify(r.value)
+                      : String(r.value ?? "")
+              }</td><td>${r.source === "--" ? "profile" : r.source}</td></tr>`,
+          )}
         </tbody></table></div>`
         }`
           : html`<${Err} e=${err} /><p class="muted">Choose a profile, or add one.</p>`

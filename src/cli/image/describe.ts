@@ -36,7 +36,9 @@ export function describe(io: Io, d: ImageDetail) {
     [
       "RAM needed",
       d.ramNeeded !== undefined
-        ? `${human(d.ramNeeded)} (${d.bootMode === "two-stage" ? twoStageNote(d.info.build?.largestPiece) : "one-stage: compressed + 2 × unpacked + 256 MiB"})${d.bootMode === "two-stage" && d.ramOneStage ? `; one-stage ${human(d.ramOneStage)}` : ""}`
+        ? `${human(d.ramNeeded)} (${
+            d.bootMode === "two-stage" ? twoStageNote(d.info.build?.largestPiece) : "one-stage: compressed + 2 × unpacked + 256 MiB"
+          })${d.bootMode === "two-stage" && d.ramOneStage ? `; one-stage ${human(d.ramOneStage)}` : ""}`
         : "--",
     ],
     ["Nodes", d.nodes.join(", ") || "--"],

@@ -13,7 +13,8 @@ const syncuser: CommandModule = (parent, ctx) => {
       if (!r.changedUsers.length && !r.changedGroups.length)
         return void ctx.io.out(`Image '${name}' already matches the head node's ids${r.conflicts.length ? ", except the accounts above" : ""}.\n`);
       ctx.io.out(
-        `Image '${name}': users ${r.changedUsers.join(", ") || "none"}, groups ${r.changedGroups.join(", ") || "none"} now use the head node's ids; ${r.files} files re-owned${r.rebuilt ? "; rebuilt" : ""}.\n`,
+        `Image '${name}': users ${r.changedUsers.join(", ") || "none"}, groups ${r.changedGroups.join(", ") || "none"} now use the head node's ids; ` +
+          `${r.files} files re-owned${r.rebuilt ? "; rebuilt" : ""}.\n`,
       );
     });
 };

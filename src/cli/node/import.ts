@@ -66,11 +66,13 @@ Examples:
         for (const o of overlays) if (svc.overlays.repo.writeSiteOverlay(o.name, o.entries).replaced) replaced.push(o.name);
         const files = overlays.reduce((n, o) => n + o.entries.filter((e) => e.type === "file").length, 0);
         ctx.io.out(
-          `Imported ${overlays.length} site overlay${overlays.length === 1 ? "" : "s"} (${files} file${files === 1 ? "" : "s"}) from ${opts.overlays}${overlays.length ? `: ${overlays.map((o) => o.name).join(", ")}` : ""}${replaced.length ? ` (replaced: ${replaced.join(", ")})` : ""}\n`,
+          `Imported ${overlays.length} site overlay${overlays.length === 1 ? "" : "s"} (${files} file${files === 1 ? "" : "s"}) from ` +
+            `${opts.overlays}${overlays.length ? `: ${overlays.map((o) => o.name).join(", ")}` : ""}${replaced.length ? ` (replaced: ${replaced.join(", ")})` : ""}\n`,
         );
         if (skipped.length)
           ctx.io.out(
-            `Left out ${skipped.join(", ")}: ${skipped.includes("host") ? "host is the head node's own files ('drover configure' writes them); " : ""}the others are named like drover's built-in overlays, which do their job; bring a changed file in with 'drover overlay import NAME FILE'\n`,
+            `Left out ${skipped.join(", ")}: ${skipped.includes("host") ? "host is the head node's own files ('drover configure' writes them); " : ""}the ` +
+              `others are named like drover's built-in overlays, which do their job; bring a changed file in with 'drover overlay import NAME FILE'\n`,
           );
         ctx.io.out("Next: drover overlay lint (overlays the nodes list but drover lacks, templates that will not render)\n");
       }

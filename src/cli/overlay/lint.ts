@@ -7,7 +7,8 @@ const lint: CommandModule = (parent, ctx) => {
   parent
     .command("lint")
     .description(
-      "find overlay problems before nodes boot: archives that would not build, overlays left out or skipped, missing overlays, early-boot files in runtime overlays, NFS without mount.nfs, addresses without netmasks",
+      "find overlay problems before nodes boot: archives that would not build, overlays left out or skipped, missing overlays, early-boot files in " +
+        "runtime overlays, NFS without mount.nfs, addresses without netmasks",
     )
     .argument("[nodes...]", "node names or hostlists (default: all)")
     .option("-j, --json", "JSON output")

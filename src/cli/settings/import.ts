@@ -50,7 +50,8 @@ export async function importWarewulfSettings(
   const plan = planWarewulfImport(conf, { file, hosts: o.hosts, dataDir: svc.dataDir, defaultProfileMounts: ownFstab.map((e) => String(e?.file ?? "")) });
   if (plan.fstab.length && !profile)
     throw invalid(
-      `${file} asks nodes to mount ${plan.fstab.map((m) => m.file).join(", ")}, but there is no profile 'default' to add them to: 'drover profile add default' first; nothing was changed`,
+      `${file} asks nodes to mount ${plan.fstab.map((m) => m.file).join(", ")}, but there is no profile 'default' to add them to: 'drover profile add ` +
+        `default' first; nothing was changed`,
     );
   if (profile?.own.resources?.fstab !== undefined && !Array.isArray(profile.own.resources.fstab) && plan.fstab.length)
     throw invalid("profile default's fstab resource is not a list; fix it with 'drover profile edit default' first; nothing was changed");

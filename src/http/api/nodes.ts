@@ -209,7 +209,8 @@ export function nodeRoutes(r: ApiRouter, deps: ApiDeps) {
       path: "/events",
       tag: "status",
       summary:
-        "Server-Sent Events: `hello` first ({at: the server's clock, heartbeatSeconds: a node is overdue after 3 missed}), then `boot` for every recorded boot event (nodes and unknown MACs)",
+        "Server-Sent Events: `hello` first ({at: the server's clock, heartbeatSeconds: a node is overdue after 3 missed}), then `boot` for every " +
+        "recorded boot event (nodes and unknown MACs)",
       returns: "text/event-stream",
     },
     (c) =>

@@ -81,7 +81,9 @@ export function overlayRoutes(r: ApiRouter, deps: ApiDeps) {
       path: "/overlays/:name/file",
       tag: "overlays",
       summary:
-        "write one file of an overlay (a built-in is copied to the site first); atomic; text up to 4 Mi characters, body up to 16 MiB. A template (.eta, .ww) is checked first as 'drover overlay edit' checks it: its syntax, then a render for `node` (default: the first node using the overlay); a problem is 422 with `problem` {kind, template, line, column, node, message} and nothing is written, unless `force` is true",
+        "write one file of an overlay (a built-in is copied to the site first); atomic; text up to 4 Mi characters, body up to 16 MiB. A template " +
+        "(.eta, .ww) is checked first as 'drover overlay edit' checks it: its syntax, then a render for `node` (default: the first node using the " +
+        "overlay); a problem is 422 with `problem` {kind, template, line, column, node, message} and nothing is written, unless `force` is true",
       maxBody: 16 * 1024 * 1024,
       returns: "{written, checked: none|syntax|render, node?, problem? (when forced)}",
       body: z.object({

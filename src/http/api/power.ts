@@ -162,7 +162,8 @@ export function powerRoutes(r: ApiRouter, deps: ApiDeps, jobs = new PowerJobs())
       path: "/power-jobs/:id",
       tag: "power",
       summary:
-        "a power job: nodes, how many are done and failed, each node's result (node, ok, state, message); results=false leaves the nodes and results out (a cheap poll of thousands of nodes)",
+        "a power job: nodes, how many are done and failed, each node's result (node, ok, state, message); results=false leaves the nodes and results " +
+        "out (a cheap poll of thousands of nodes)",
       query: z.object({ results: z.stringbool().default(true) }),
     },
     (c, { query }) => {

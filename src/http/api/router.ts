@@ -135,7 +135,9 @@ export class ApiRouter {
             : {
                 "401": { description: "no valid session or token" },
                 "403": {
-                  description: `CSRF token missing or wrong, or client outside the allowed subnets${r.adminOnly ? ", or a viewer's account: this read is for admins only (it shows secrets nodes are given)" : ""}`,
+                  description:
+                    `CSRF token missing or wrong, or client outside the allowed ` +
+                    `subnets${r.adminOnly ? ", or a viewer's account: this read is for admins only (it shows secrets nodes are given)" : ""}`,
                 },
               }),
         },

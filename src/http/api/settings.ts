@@ -59,7 +59,8 @@ export function settingsRoutes(r: ApiRouter, deps: ApiDeps) {
       path: "/settings",
       tag: "settings",
       summary:
-        "change live settings (DHCP mode, interfaces, pools, discovery, poll interval …); validated whole, put into effect at once and saved in the data dir; fields fixed by a command-line flag are refused (409)",
+        "change live settings (DHCP mode, interfaces, pools, discovery, poll interval …); validated whole, put into effect at once and saved in the " +
+        "data dir; fields fixed by a command-line flag are refused (409)",
       body: patchBody,
       returns: "the settings after the change (as GET)",
     },
