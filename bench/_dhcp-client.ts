@@ -27,7 +27,6 @@ if (process.argv.length < 3) {
   process.exit(0);
 }
 
-
 const [mode, iface] = process.argv.slice(2);
 
 function pxeRequest(type: number, mac: string, arch: number, ciaddr = "0.0.0.0"): DhcpPacket {
@@ -38,10 +37,34 @@ function pxeRequest(type: number, mac: string, arch: number, ciaddr = "0.0.0.0")
     [Opt.ClientArch, u16(arch)],
     [Opt.ClientUuid, Uint8Array.of(0, ...macBytes(mac), ...new Uint8Array(10))],
   ]);
-  return { op: BOOTREQUEST, htype: 1, hlen: 6, hops: 0, xid: (Math.random() * 2 ** 32) >>> 0, secs: 0, flags: 0x8000, ciaddr, yiaddr: "0.0.0.0", siaddr: "0.0.0.0", giaddr: "0.0.0.0", chaddr: macBytes(mac), sname: "", file: "", options: o };
+  return {
+    op: BOOTREQUEST,
+    htype: 1,
+    hlen: 6,
+    hops: 0,
+    xid: (Math.random() * 2 ** 32) >>> 0,
+    secs: 0,
+    flags: 0x8000,
+    ciaddr,
+    yiaddr: "0.0.0.0",
+    siaddr: "0.0.0.0",
+    giaddr: "0.0.0.0",
+    chaddr: macBytes(mac),
+    sname: "",
+    file: "",
+    options: o,
+  };
 }
 
-const show = (p: DhcpPacket) => ({ type: optU8(p.options, Opt.MessageType), server: optIp(p.options, Opt.ServerId), yiaddr: p.yiaddr, siaddr: p.siaddr, file: p.file, vendorClass: p.options.get(60) ? new TextDecoder().decode(p.options.get(60)) : undefined, mac: macOf(p) });
+const show = (p: DhcpPacket) => ({
+  type: optU8(p.options, Opt.MessageType),
+  server: optIp(p.options, Opt.ServerId),
+  yiaddr: p.yiaddr,
+  siaddr: p.siaddr,
+  file: p.file,
+  vendorClass: p.options.get(60) ? new TextDecoder().decode(p.options.get(60)) : undefined,
+  mac: macOf(p),
+});
 
 async function open(port: number) {
   const s = dgram.createSocket({ type: "udp4", reuseAddr: true });
@@ -91,10 +114,7 @@ if (mode === "fuzz") {
   await new Promise<void>((r) => s.bind(0, "0.0.0.0", () => r()));
   let seed = 4242;
   const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
-  const base = [
-    encode(pxeRequest(MessageType.DISCOVER, "52:54:00:fe:00:01", 0)),
-    encode(pxeRequest(MessageType.REQUEST, "52:54:00:fe:00:02", 7, "0.0.0.0")),
-  ];
+  const base = [encode(pxeRequest(MessageType.DISCOVER, "52:54:00:fe:00:01", 0)), encode(pxeRequest(MessageType.REQUEST, "52:54:00:fe:00:02", 7, "0.0.0.0"))];
   let sent = 0;
   for (let i = 0; i < count; i++) {
     let b: Uint8Array = base[i & 1]!.slice();
@@ -113,7 +133,10 @@ if (mode === "fuzz") {
         if (b.length >= 240 && rnd() % 2) new DataView(b.buffer).setUint32(236, MAGIC_COOKIE);
         break;
       case 4:
-        b.set(new Uint8Array(b.length - HEADER_LEN).map(() => rnd() & 255), HEADER_LEN);
+        b.set(
+          new Uint8Array(b.length - HEADER_LEN).map(() => rnd() & 255),
+          HEADER_LEN,
+        );
         break;
       default: {
         // A well-formed request from a random MAC, sometimes claiming a relay inside the lab subnet.
@@ -144,7 +167,15 @@ if (mode === "loop") {
   const printAcks = process.env.PRINT_ACKS === "1";
   const s = dgram.createSocket({ type: "udp4", reuseAddr: true });
   await new Promise<void>((r) => s.bind(67, relay!, () => r()));
-  interface Ex { mac: string; xid: number; t0: number; sent: number; tries: number; msg: Uint8Array; phase: "offer" | "ack" }
+  interface Ex {
+    mac: string;
+    xid: number;
+    t0: number;
+    sent: number;
+    tries: number;
+    msg: Uint8Array;
+    phase: "offer" | "ack";
+  }
   const live = new Map<number, Ex>();
   const lat: number[] = [];
   let next = 0;
@@ -200,8 +231,7 @@ if (mode === "loop") {
     } else if (ex.phase === "ack" && t === MessageType.ACK) {
       if (printAcks) console.log(`ack ${ex.mac} ${d.packet.yiaddr}`);
       end(ex, true);
-    }
-    else if (ex.phase === "ack" && t === MessageType.NAK) {
+    } else if (ex.phase === "ack" && t === MessageType.NAK) {
       naks++;
       end(ex, false);
     }
@@ -232,7 +262,19 @@ if (mode === "loop") {
   lat.sort((a, b) => a - b);
   const q = (f: number) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(f * lat.length))]! : Number.NaN);
   const r2 = (x: number) => Math.round(x * 100) / 100;
-  const out = { clients: count, inflight, leases: lat.length, failed, naks, retries, seconds: r2(secs), rate: Math.round(lat.length / secs), p50: r2(q(0.5)), p99: r2(q(0.99)), max: r2(lat.at(-1) ?? Number.NaN) };
+  const out = {
+    clients: count,
+    inflight,
+    leases: lat.length,
+    failed,
+    naks,
+    retries,
+    seconds: r2(secs),
+    rate: Math.round(lat.length / secs),
+    p50: r2(q(0.5)),
+    p99: r2(q(0.99)),
+    max: r2(lat.at(-1) ?? Number.NaN),
+  };
   console.log(`loop ${JSON.stringify(out)}`);
   process.exit(0);
 }

@@ -16,7 +16,6 @@ if (process.argv.length < 3) {
   process.exit(0);
 }
 
-
 const spec = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as { config: Parameters<typeof dhcpConfig>[0]; nodes?: Record<string, NodeReservation> };
 const nodes = new Map(Object.entries(spec.nodes ?? {}));
 const port: DhcpBootPort = {

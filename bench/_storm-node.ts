@@ -81,7 +81,19 @@ interface NodeRecord {
   error?: string;
 }
 const records: NodeRecord[] = [];
-const counters = { dhcpSent: 0, dhcpTimeouts: 0, naks: 0, tftpTimeouts: 0, tftpErrors: 0, http503: 0, httpErrors: 0, scriptRetries: 0, firmwareRestarts: 0, httpBytes: 0, tftpBytes: 0 };
+const counters = {
+  dhcpSent: 0,
+  dhcpTimeouts: 0,
+  naks: 0,
+  tftpTimeouts: 0,
+  tftpErrors: 0,
+  http503: 0,
+  httpErrors: 0,
+  scriptRetries: 0,
+  firmwareRestarts: 0,
+  httpBytes: 0,
+  tftpBytes: 0,
+};
 const bump = (r: NodeRecord, k: string) => (r.retries[k] = (r.retries[k] ?? 0) + 1);
 
 // ---- DHCP: one socket on port 68 for every simulated node; answers matched by xid ----
@@ -111,7 +123,23 @@ function dhcpPacket(type: number, mac: string, ipxe: boolean, xid: number, extra
     ...(ipxe ? ([[Opt.UserClass, str("iPXE")]] as [number, Uint8Array][]) : []),
     ...extra,
   ]);
-  const p: DhcpPacket = { op: BOOTREQUEST, htype: 1, hlen: 6, hops: 0, xid, secs: 0, flags: 0x8000, ciaddr: "0.0.0.0", yiaddr: "0.0.0.0", siaddr: "0.0.0.0", giaddr: "0.0.0.0", chaddr: macBytes(mac), sname: "", file: "", options: o };
+  const p: DhcpPacket = {
+    op: BOOTREQUEST,
+    htype: 1,
+    hlen: 6,
+    hops: 0,
+    xid,
+    secs: 0,
+    flags: 0x8000,
+    ciaddr: "0.0.0.0",
+    yiaddr: "0.0.0.0",
+    siaddr: "0.0.0.0",
+    giaddr: "0.0.0.0",
+    chaddr: macBytes(mac),
+    sname: "",
+    file: "",
+    options: o,
+  };
   return encode(p);
 }
 
@@ -279,7 +307,9 @@ function httpGet(url: string, from: string, o: { localPort?: number; keepText?: 
       else resolve({ status, headers, bytes, ...(o.keepText ? { text: Buffer.concat(chunks).toString("utf8") } : {}) });
     };
     sock.setTimeout(o.idleMs ?? 30_000, () => done(new Error(`HTTP ${u.pathname}: no data for ${(o.idleMs ?? 30_000) / 1000} s`)));
-    sock.on("connect", () => sock.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUser-Agent: iPXE/1.21.1 (storm)\r\nConnection: close\r\n\r\n`));
+    sock.on("connect", () =>
+      sock.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUser-Agent: iPXE/1.21.1 (storm)\r\nConnection: close\r\n\r\n`),
+    );
     sock.on("data", (d: Buffer) => {
       // A download still crawling at the deadline ends there: the node counts as not booted.
       if (now() > deadline) return done(new Expired("deadline"));
@@ -302,7 +332,9 @@ function httpGet(url: string, from: string, o: { localPort?: number; keepText?: 
       if (o.keepText && chunks.length < 1024) chunks.push(body);
       if (length >= 0 && bytes >= length) done();
     });
-    sock.on("end", () => (headDone && (length < 0 || bytes >= length) ? done() : done(new Error(`HTTP ${u.pathname}: connection closed after ${bytes} of ${length} bytes`))));
+    sock.on("end", () =>
+      headDone && (length < 0 || bytes >= length) ? done() : done(new Error(`HTTP ${u.pathname}: connection closed after ${bytes} of ${length} bytes`)),
+    );
     sock.on("error", (e) => done(new Error(`HTTP ${u.pathname}: ${e.message}`)));
   });
 }
@@ -421,7 +453,8 @@ async function runScript(r: NodeRecord, url0: string): Promise<ScriptEnd> {
         case "module": {
           const target = expand(args[0]!, vars, r);
           const kind = new URL(target).pathname.split("/")[1] ?? "file";
-          const stage: Stage = kind === "kernel" || kind === "vmlinuz" ? "kernel" : kind === "image" || kind === "initrd.img" ? "image" : kind === "system" ? "system" : "image";
+          const stage: Stage =
+            kind === "kernel" || kind === "vmlinuz" ? "kernel" : kind === "image" || kind === "initrd.img" ? "image" : kind === "system" ? "system" : "image";
           const t = now();
           const ok = await fetchLikeIpxe(r, target);
           if (ok) r.stages[stage] = now() - t;
@@ -599,7 +632,16 @@ const sampler = setInterval(() => {
 
 writeFileSync(spec.out, "");
 const all = spec.nodes.map((n, i) => {
-  const r: NodeRecord = { mac: n.mac.toLowerCase(), ip: n.ip, start: (i * spec.spreadMs) / Math.max(1, spec.nodes.length), stages: {}, retries: {}, bytes: 0, status: {}, acks: [] };
+  const r: NodeRecord = {
+    mac: n.mac.toLowerCase(),
+    ip: n.ip,
+    start: (i * spec.spreadMs) / Math.max(1, spec.nodes.length),
+    stages: {},
+    retries: {},
+    bytes: 0,
+    status: {},
+    acks: [],
+  };
   records.push(r);
   return (async () => {
     await sleep(r.start);

@@ -49,7 +49,14 @@ const STAGES: [string, RegExp][] = [
 ];
 
 /** Boots one VM from an already started server and times it. */
-export async function bootOnce(o: { lab: Lab; server: BootServer; firmware: Firmware; mac: string; serialLog: string; timeoutMs?: number }): Promise<BootTiming> {
+export async function bootOnce(o: {
+  lab: Lab;
+  server: BootServer;
+  firmware: Firmware;
+  mac: string;
+  serialLog: string;
+  timeoutMs?: number;
+}): Promise<BootTiming> {
   const vm = startVm({ lab: o.lab, firmware: o.firmware, mac: o.mac, memoryMb: 512, serialLog: o.serialLog });
   try {
     await vm.waitFor(new RegExp(`${DEFAULT_MARKER} mac=${o.mac}`), o.timeoutMs ?? 300_000);
@@ -144,7 +151,8 @@ async function main() {
   // Total time is CPU-bound under TCG and moves with the machine's load; the first iPXE → its last script
   // (DHCP, TFTP, the waits) is where the boot server makes the difference, and moves much less.
   console.log("power-on → callback (best, median) and first iPXE → last script (median):");
-  for (const [k, v] of Object.entries(results)) console.log(`  ${k.padEnd(14)} ${fmt(Math.min(...v))} ${fmt(median(v))}   ${fmt(median(waits[k] ?? []))}   over ${v.length}`);
+  for (const [k, v] of Object.entries(results))
+    console.log(`  ${k.padEnd(14)} ${fmt(Math.min(...v))} ${fmt(median(v))}   ${fmt(median(waits[k] ?? []))}   over ${v.length}`);
 }
 
 if (import.meta.main) await main();

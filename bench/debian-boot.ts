@@ -70,11 +70,15 @@ try {
         }
         const lines = vm.lines();
         const at = (re: RegExp) => lines.find((l) => re.test(l.text))?.at;
-        const parts = MARKS.map(([name, re]) => [name, at(re)] as const).filter(([, a]) => a !== undefined).map(([name, a]) => `${name} ${((a! - vm.startedAt) / 1000).toFixed(1)}`);
+        const parts = MARKS.map(([name, re]) => [name, at(re)] as const)
+          .filter(([, a]) => a !== undefined)
+          .map(([name, a]) => `${name} ${((a! - vm.startedAt) / 1000).toFixed(1)}`);
         const login = at(/on an x86_64 \(ttyS0\)/)! - vm.startedAt;
         totals.push(login);
         const inPlace = lines.find((l) => /image in place/.test(l.text))?.text;
-        console.log(`round ${r + 1} (load ${load}): ${parts.join(" → ")} s; drover: booted at ${booted ? ((booted - vm.startedAt) / 1000).toFixed(1) : "never"} s${inPlace ? `\n  ${inPlace}` : ""}`);
+        console.log(
+          `round ${r + 1} (load ${load}): ${parts.join(" → ")} s; drover: booted at ${booted ? ((booted - vm.startedAt) / 1000).toFixed(1) : "never"} s${inPlace ? `\n  ${inPlace}` : ""}`,
+        );
       } finally {
         await vm.stop();
       }
@@ -82,7 +86,9 @@ try {
   } finally {
     await server.stop();
   }
-  console.log(`${firmware} ${mode}${root ? ` root=${root}` : ""}: power-on → login prompt, median of ${totals.length}: ${(median(totals) / 1000).toFixed(1)} s`);
+  console.log(
+    `${firmware} ${mode}${root ? ` root=${root}` : ""}: power-on → login prompt, median of ${totals.length}: ${(median(totals) / 1000).toFixed(1)} s`,
+  );
 } finally {
   await lab.destroy();
   t.cleanup();

@@ -33,14 +33,16 @@ const SERVER = "172.20.0.1";
 const RELAY = "172.20.0.2";
 
 const t: Record<string, number> = {};
-const timed = <A extends unknown[], R>(name: string, f: (...a: A) => R) => (...a: A): R => {
-  const t0 = performance.now();
-  try {
-    return f(...a);
-  } finally {
-    t[name] = (t[name] ?? 0) + performance.now() - t0;
-  }
-};
+const timed =
+  <A extends unknown[], R>(name: string, f: (...a: A) => R) =>
+  (...a: A): R => {
+    const t0 = performance.now();
+    try {
+      return f(...a);
+    } finally {
+      t[name] = (t[name] ?? 0) + performance.now() - t0;
+    }
+  };
 
 function request(type: number, mac: string, xid: number, want?: string): Uint8Array {
   const o = new Map<number, Uint8Array>([
@@ -53,7 +55,23 @@ function request(type: number, mac: string, xid: number, want?: string): Uint8Ar
     o.set(Opt.RequestedIP, ip(want));
     o.set(Opt.ServerId, ip(SERVER));
   }
-  const p: DhcpPacket = { op: BOOTREQUEST, htype: 1, hlen: 6, hops: 1, xid, secs: 0, flags: 0, ciaddr: "0.0.0.0", yiaddr: "0.0.0.0", siaddr: "0.0.0.0", giaddr: RELAY, chaddr: macBytes(mac), sname: "", file: "", options: o };
+  const p: DhcpPacket = {
+    op: BOOTREQUEST,
+    htype: 1,
+    hlen: 6,
+    hops: 1,
+    xid,
+    secs: 0,
+    flags: 0,
+    ciaddr: "0.0.0.0",
+    yiaddr: "0.0.0.0",
+    siaddr: "0.0.0.0",
+    giaddr: RELAY,
+    chaddr: macBytes(mac),
+    sname: "",
+    file: "",
+    options: o,
+  };
   return encode(p);
 }
 
@@ -67,7 +85,11 @@ async function run(mode: string, clients = CLIENTS, quiet = false) {
     if (mode === "nodes") {
       const docs: Record<string, Conf> = {};
       let a = parseIPv4("172.20.1.0")!;
-      for (let i = 0; i < clients; i++) docs[`n${String(i + 1).padStart(5, "0")}`] = { profiles: ["default"], networkDevices: { default: { hwaddr: macOf(i), ipaddr: formatIPv4(a++), netmask: "255.255.0.0" } } };
+      for (let i = 0; i < clients; i++)
+        docs[`n${String(i + 1).padStart(5, "0")}`] = {
+          profiles: ["default"],
+          networkDevices: { default: { hwaddr: macOf(i), ipaddr: formatIPv4(a++), netmask: "255.255.0.0" } },
+        };
       svc.nodes.replaceNodes(docs, { allowMissingImage: true });
     }
     let commits = 0;
@@ -81,22 +103,36 @@ async function run(mode: string, clients = CLIENTS, quiet = false) {
       },
     });
     const leases: LeaseStore = { ...leases0 };
-    for (const k of ["get", "byIp", "put", "delete", "isQuarantined", "quarantine"] as const) (leases as unknown as Record<string, unknown>)[k] = timed("leases", leases0[k] as (...a: unknown[]) => unknown);
+    for (const k of ["get", "byIp", "put", "delete", "isQuarantined", "quarantine"] as const)
+      (leases as unknown as Record<string, unknown>)[k] = timed("leases", leases0[k] as (...a: unknown[]) => unknown);
     leases.flush = () => leases0.flush();
-    const state = { ...svc.bootState, recordMany: timed("events", (es: Parameters<NonNullable<typeof svc.bootState.recordMany>>[0]) => svc.bootState.recordMany!(es)) };
+    const state = {
+      ...svc.bootState,
+      recordMany: timed("events", (es: Parameters<NonNullable<typeof svc.bootState.recordMany>>[0]) => svc.bootState.recordMany!(es)),
+    };
     const boot = new BootService(svc.nodes, state, undefined, undefined, { discovery: mode === "pool", dhcpLeases: true }, () => {}, leases);
     // As drover serve does before it listens.
     boot.warmReservations();
-    const port = { reservation: timed("reservation", (m: string, o: Parameters<BootService["reservation"]>[1]) => boot.reservation(m, o)), event: (e: Parameters<BootService["event"]>[0]) => boot.event(e) };
+    const port = {
+      reservation: timed("reservation", (m: string, o: Parameters<BootService["reservation"]>[1]) => boot.reservation(m, o)),
+      event: (e: Parameters<BootService["event"]>[0]) => boot.event(e),
+    };
     const cfg = dhcpConfig({
-      interfaces: [{ name: "br0", mode: "authoritative", serverIp: SERVER, subnets: [{ network: "172.20.0.0", netmask: "255.255.0.0", pool: { start: "172.20.1.0", end: "172.20.255.254" } }] }],
+      interfaces: [
+        {
+          name: "br0",
+          mode: "authoritative",
+          serverIp: SERVER,
+          subnets: [{ network: "172.20.0.0", netmask: "255.255.0.0", pool: { start: "172.20.1.0", end: "172.20.255.254" } }],
+        },
+      ],
       discovery: mode === "pool",
       httpPort: 9873,
     });
     const h = new DhcpHandler(cfg, port, leases);
     const inb: Inbound = { iface: cfg.interfaces[0]!, listener: "dhcp", from: { address: RELAY, port: 67 } };
     const step = async (bytes: Uint8Array) => {
-        const d = timed("decode", decode)(bytes);
+      const d = timed("decode", decode)(bytes);
       if (!d.ok) throw new Error(d.reason);
       const out = await h.handle(d.packet, inb);
       if (out.kind !== "reply") throw new Error(`${out.kind}: ${"detail" in out ? out.detail : ""}`);
@@ -118,7 +154,9 @@ async function run(mode: string, clients = CLIENTS, quiet = false) {
     const rest = wall - ["decode", "reservation", "leases", "commit", "events", "encode"].reduce((a, k) => a + (t[k] ?? 0), 0);
     if (quiet) return;
     const per = (ms: number) => `${((ms * 1000) / CLIENTS).toFixed(1)} µs`;
-    console.log(`\n${mode === "pool" ? "pool clients (discovery on, no discoverable node)" : `registered nodes (${CLIENTS} reservations)`}, ${CLIENTS} DORA, ${INFLIGHT} at a time, load ${loadavg()[0]!.toFixed(2)}:`);
+    console.log(
+      `\n${mode === "pool" ? "pool clients (discovery on, no discoverable node)" : `registered nodes (${CLIENTS} reservations)`}, ${CLIENTS} DORA, ${INFLIGHT} at a time, load ${loadavg()[0]!.toFixed(2)}:`,
+    );
     console.log("| stage | per DORA (2 packets) |");
     console.log("|---|---|");
     console.log(`| decode | ${per(t.decode!)} |`);
@@ -159,4 +197,6 @@ async function socketCost(n = 20_000): Promise<number> {
 for (const m of MODES) await run(m, 1000, true);
 for (const m of MODES) await run(m);
 const sock = await socketCost();
-console.log(`\nsockets: one datagram received and one sent through node:dgram over loopback: ${sock.toFixed(1)} µs per packet → ~${(sock * 4).toFixed(0)} µs per DORA (2 in, 2 out), before the veth and the kernel's share`);
+console.log(
+  `\nsockets: one datagram received and one sent through node:dgram over loopback: ${sock.toFixed(1)} µs per packet → ~${(sock * 4).toFixed(0)} µs per DORA (2 in, 2 out), before the veth and the kernel's share`,
+);

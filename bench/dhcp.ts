@@ -88,32 +88,33 @@ try {
   lab.sh(lab.hn, `ip addr add ${SERVER}/16 dev br0`);
   const pc = lab.addClient("perf");
   lab.sh(pc.ns, `ip addr add ${RELAY}/16 dev ${pc.ifname}`);
-  for (let round = 0; round < ROUNDS; round++) for (const setup of SETUPS) {
-    // Every run starts a fresh server (dnsmasq's cost per lease grows with the leases it holds, so runs
-    // must not inherit each other's) and uses MACs no server has seen: a base (3 bytes; the client adds 3)
-    // per run and one for its start-up probe, known up front so drover-nodes can register them all.
-    const bases = INFLIGHT.map(() => nextBase());
-    const probes = INFLIGHT.map(() => nextBase());
-    const template = join(tmp, `${setup}-r${round}-template`);
-    if (setup === "drover-nodes") registerNodes(template, bases, probes);
-    for (const [k, inflight] of INFLIGHT.entries()) {
-      const dir = join(tmp, `${setup}-r${round}-${inflight}`);
-      if (setup === "drover-nodes") cpSync(template, dir, { recursive: true });
-      const proc = lab.spawn(lab.hn, serverCommand(setup, dir), { stdout: "ignore", stderr: "ignore" });
-      if (!(await answers(pc.ns, probes[k]!))) throw new Error(`${setup} did not answer a probe client`);
-      const l0 = load();
-      const c0 = cpuMs(proc.pid);
-      const r = loop(pc.ns, bases[k]!, inflight);
-      const cpuUs = Math.round(((cpuMs(proc.pid) - c0) * 1000) / Math.max(1, r.leases));
-      const row: Row = { ...r, setup, load: `${l0} → ${load()}`, rssMb: vmHwm(proc.pid), cpuUs };
-      rows.push(row);
-      console.log(
-        `${setup.padEnd(12)} ${String(inflight).padStart(3)} in flight: ${String(r.rate).padStart(5)} leases/s  p50 ${r.p50} ms  p99 ${r.p99} ms  server CPU ${cpuUs} µs/lease (${r.leases}/${r.clients} leased, ${r.failed} failed, ${r.retries} resent; load ${row.load}; RSS ${row.rssMb.toFixed(0)} MB)`,
-      );
-      proc.kill("SIGTERM");
-      await Promise.race([proc.exited, Bun.sleep(5000)]);
+  for (let round = 0; round < ROUNDS; round++)
+    for (const setup of SETUPS) {
+      // Every run starts a fresh server (dnsmasq's cost per lease grows with the leases it holds, so runs
+      // must not inherit each other's) and uses MACs no server has seen: a base (3 bytes; the client adds 3)
+      // per run and one for its start-up probe, known up front so drover-nodes can register them all.
+      const bases = INFLIGHT.map(() => nextBase());
+      const probes = INFLIGHT.map(() => nextBase());
+      const template = join(tmp, `${setup}-r${round}-template`);
+      if (setup === "drover-nodes") registerNodes(template, bases, probes);
+      for (const [k, inflight] of INFLIGHT.entries()) {
+        const dir = join(tmp, `${setup}-r${round}-${inflight}`);
+        if (setup === "drover-nodes") cpSync(template, dir, { recursive: true });
+        const proc = lab.spawn(lab.hn, serverCommand(setup, dir), { stdout: "ignore", stderr: "ignore" });
+        if (!(await answers(pc.ns, probes[k]!))) throw new Error(`${setup} did not answer a probe client`);
+        const l0 = load();
+        const c0 = cpuMs(proc.pid);
+        const r = loop(pc.ns, bases[k]!, inflight);
+        const cpuUs = Math.round(((cpuMs(proc.pid) - c0) * 1000) / Math.max(1, r.leases));
+        const row: Row = { ...r, setup, load: `${l0} → ${load()}`, rssMb: vmHwm(proc.pid), cpuUs };
+        rows.push(row);
+        console.log(
+          `${setup.padEnd(12)} ${String(inflight).padStart(3)} in flight: ${String(r.rate).padStart(5)} leases/s  p50 ${r.p50} ms  p99 ${r.p99} ms  server CPU ${cpuUs} µs/lease (${r.leases}/${r.clients} leased, ${r.failed} failed, ${r.retries} resent; load ${row.load}; RSS ${row.rssMb.toFixed(0)} MB)`,
+        );
+        proc.kill("SIGTERM");
+        await Promise.race([proc.exited, Bun.sleep(5000)]);
+      }
     }
-  }
 
   if (OPENLOOP && have("perfdhcp")) {
     for (const setup of ["drover-pool", "dnsmasq-ro"]) {
@@ -176,9 +177,12 @@ try {
     const file = at("dnsmasq", n);
     const fsynced = at("drover-pool-fsync", n);
     if (file && fsynced)
-      console.log(`dhcp: ${n} in flight, both fsync'd: drover-pool-fsync ${fsynced.rate} leases/s = ${(fsynced.rate / file.rate).toFixed(2)}× dnsmasq with its lease file (${file.rate}); p99 ${fsynced.p99} ms vs ${file.p99} ms`);
+      console.log(
+        `dhcp: ${n} in flight, both fsync'd: drover-pool-fsync ${fsynced.rate} leases/s = ${(fsynced.rate / file.rate).toFixed(2)}× dnsmasq with its lease file (${file.rate}); p99 ${fsynced.p99} ms vs ${file.p99} ms`,
+      );
     const plain = at("drover-pool", n);
-    if (plain && fsynced) console.log(`dhcp: ${n} in flight: --lease-sync full ${fsynced.rate} leases/s vs normal ${plain.rate}: ${(fsynced.rate / plain.rate).toFixed(2)}×`);
+    if (plain && fsynced)
+      console.log(`dhcp: ${n} in flight: --lease-sync full ${fsynced.rate} leases/s vs normal ${plain.rate}: ${(fsynced.rate / plain.rate).toFixed(2)}×`);
   }
   for (const l of openRows) console.log(l);
 } finally {
@@ -188,7 +192,23 @@ try {
 
 /** The command line for a setup, its state in `dir` (drover-nodes: a copy of the registered template). */
 function serverCommand(setup: string, dir: string): string[] {
-  const drover = [process.execPath, join(root, "src/main.ts"), "-d", dir, "serve", "-i", "br0", "--dhcp", "authoritative", "--no-tftp", "--no-ipv6-ra", "--port", "19873", "--server-ip", SERVER];
+  const drover = [
+    process.execPath,
+    join(root, "src/main.ts"),
+    "-d",
+    dir,
+    "serve",
+    "-i",
+    "br0",
+    "--dhcp",
+    "authoritative",
+    "--no-tftp",
+    "--no-ipv6-ra",
+    "--port",
+    "19873",
+    "--server-ip",
+    SERVER,
+  ];
   switch (setup) {
     case "drover-pool":
       return [...drover, "--discovery", "--pool", `${POOL.start}-${POOL.end}`];
@@ -232,7 +252,10 @@ function registerNodes(dir: string, bases: string[], probes: string[]) {
     let ip = parseIPv4(POOL.start)!;
     let n = 0;
     const add = (mac: string) => {
-      docs[`n${String(++n).padStart(5, "0")}`] = { profiles: ["default"], networkDevices: { default: { hwaddr: mac, ipaddr: formatIPv4(ip++), netmask: "255.255.0.0" } } };
+      docs[`n${String(++n).padStart(5, "0")}`] = {
+        profiles: ["default"],
+        networkDevices: { default: { hwaddr: mac, ipaddr: formatIPv4(ip++), netmask: "255.255.0.0" } },
+      };
     };
     for (const base of bases) for (let i = 0; i < CLIENTS; i++) add(macOf3(base, i));
     for (const p of probes) add(macOf3(p, 0));

@@ -20,13 +20,20 @@ const layerOf = (paths: string[]) => {
   const r = spawnSync(["tar", "--xattrs", "--numeric-owner", "-C", src, "-cf", "-", ...paths], { stdout: "pipe" });
   return new Uint8Array(r.stdout);
 };
-const layers = [layerOf(["bin"]), layerOf(["usr/bin"]), layerOf(share.slice(0, half).map((d) => `usr/share/${d}`)), layerOf(share.slice(half).map((d) => `usr/share/${d}`))];
+const layers = [
+  layerOf(["bin"]),
+  layerOf(["usr/bin"]),
+  layerOf(share.slice(0, half).map((d) => `usr/share/${d}`)),
+  layerOf(share.slice(half).map((d) => `usr/share/${d}`)),
+];
 const layout = join(WORK, "import-layout");
 rmSync(layout, { recursive: true, force: true });
 ociLayout(layout, layers);
 const reg = await startRegistry();
 try {
-  const push = spawnSync(["skopeo", "copy", "--quiet", `oci:${layout}:latest`, `docker://${reg.host}/bench/img:1`, "--dest-tls-verify=false"], { stderr: "pipe" });
+  const push = spawnSync(["skopeo", "copy", "--quiet", `oci:${layout}:latest`, `docker://${reg.host}/bench/img:1`, "--dest-tls-verify=false"], {
+    stderr: "pipe",
+  });
   if (push.exitCode !== 0) throw new Error(push.stderr.toString());
   const total = layers.reduce((n, l) => n + l.length, 0);
   console.log(`image: ${layers.length} layers, ${(total / 1e6).toFixed(0)} MB uncompressed`);

@@ -29,7 +29,9 @@ for (let i = 0; i < runs; i++) {
   }
 }
 const row = (name: string, xs: number[], rss?: number) =>
-  console.log(`${name.padEnd(40)} median ${(median(xs) / 1000).toFixed(2)} s  (runs: ${xs.map((x) => (x / 1000).toFixed(2)).join(", ")})${rss ? `  peak RSS ${rss.toFixed(0)} MB` : ""}`);
+  console.log(
+    `${name.padEnd(40)} median ${(median(xs) / 1000).toFixed(2)} s  (runs: ${xs.map((x) => (x / 1000).toFixed(2)).join(", ")})${rss ? `  peak RSS ${rss.toFixed(0)} MB` : ""}`,
+  );
 row("node add n[00001-10000] (target ≤ 2 s)", add, rssAdd);
 row("node list -a --json, 10k nodes (≤ 2 s)", listAll, rssList);
 row("node list, 10k nodes", list);

@@ -54,12 +54,20 @@ try {
   const rt = await cold.overlays.archive("runtime", names[0]!);
   if ("refused" in rt) throw new Error(rt.message);
   const hostsLines = new TextDecoder().decode(readCpio(readArtifact(rt)).find((e) => e.path === "etc/hosts")!.data).split("\n").length;
-  console.log(`cold, cache on the data dir's disk: ${out.length} archives (${N} nodes × system + runtime) in ${(coldMs / 1000).toFixed(2)} s, ${(bytes / 1e6).toFixed(0)} MB served, ${(written / 1e6).toFixed(0)} MB written; /etc/hosts has ${hostsLines} lines; CPU ${coldCpu} s  (target ≤ 10 s)`);
+  console.log(
+    `cold, cache on the data dir's disk: ${out.length} archives (${N} nodes × system + runtime) in ${(coldMs / 1000).toFixed(2)} s, ${(bytes / 1e6).toFixed(0)} MB served, ${(written / 1e6).toFixed(0)} MB written; /etc/hosts has ${hostsLines} lines; CPU ${coldCpu} s  (target ≤ 10 s)`,
+  );
 
   if (existsSync("/dev/shm")) {
     const shm = mkdtempSync("/dev/shm/drover-bench-cache-");
     try {
-      const o = new OverlayService({ dataDir: dir, cacheDir: shm, nodeStore: sqliteNodeStore(cold.store.db), imageRoot: () => undefined, server: cold.overlays.serverSettings });
+      const o = new OverlayService({
+        dataDir: dir,
+        cacheDir: shm,
+        nodeStore: sqliteNodeStore(cold.store.db),
+        imageRoot: () => undefined,
+        server: cold.overlays.serverSettings,
+      });
       t0 = performance.now();
       cpu0 = process.cpuUsage();
       const r = await o.build();
@@ -100,7 +108,9 @@ try {
     await cold.overlays.archive("runtime", names[k * Math.floor(N / 5) + 1]!);
     other.push(ms(t0));
   }
-  console.log(`change: node changed → its system + runtime archives served in median ${median(change).toFixed(1)} ms, max ${Math.max(...change).toFixed(1)} ms  (target ≤ 100 ms)`);
+  console.log(
+    `change: node changed → its system + runtime archives served in median ${median(change).toFixed(1)} ms, max ${Math.max(...change).toFixed(1)} ms  (target ≤ 100 ms)`,
+  );
   console.log(`        another node's runtime archive after that change (its hosts file changed too): median ${median(other).toFixed(1)} ms`);
 
   // Host keys: generated once per node with ssh-keygen (ed25519 + ecdsa).
@@ -111,9 +121,16 @@ try {
     t0 = performance.now();
     const made = await cold.overlays.prepareHostKeys(sample.map((n) => st.resolved.get(n)!));
     const k = ms(t0);
-    console.log(`hostkeys: ${made} keys for 200 nodes in ${(k / 1000).toFixed(2)} s → ~${((k / 200) * N / 1000).toFixed(0)} s for ${N} nodes, once ever (extrapolated, not measured)`);
+    console.log(
+      `hostkeys: ${made} keys for 200 nodes in ${(k / 1000).toFixed(2)} s → ~${(((k / 200) * N) / 1000).toFixed(0)} s for ${N} nodes, once ever (extrapolated, not measured)`,
+    );
   }
-  console.log(`load average at the end: ${(await import("node:os")).loadavg().map((x) => x.toFixed(1)).join(" ")} (other work on this machine inflates wall times)`);
+  console.log(
+    `load average at the end: ${(await import("node:os"))
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(" ")} (other work on this machine inflates wall times)`,
+  );
   console.log(`peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
   cold.close();
 } finally {

@@ -38,7 +38,17 @@ const img = await debianRootfs();
 const lab = await Lab.create();
 try {
   drover("image", "import", img.dir, "debian12");
-  drover("node", "add", "r1", `--ipaddr=${lab.subnet}.2`, "--netmask=255.255.255.0", `--hwaddr=${MAC}`, "--image=debian12", "--kernelargs", "console=ttyS0,115200");
+  drover(
+    "node",
+    "add",
+    "r1",
+    `--ipaddr=${lab.subnet}.2`,
+    "--netmask=255.255.255.0",
+    `--hwaddr=${MAC}`,
+    "--image=debian12",
+    "--kernelargs",
+    "console=ttyS0,115200",
+  );
   const show = drover("image", "show", "debian12");
   console.log(show.trim());
   const server = await startDroverIn(lab, data, ["-i", "br0", "--port", "9873"]);
@@ -47,7 +57,8 @@ try {
     for (const mode of modes) {
       // drover.need=0 (first on the kernel line, so it wins) turns stage 1's RAM check off: the floor is measured,
       // not what drover would allow.
-      if (mode === "two-stage") drover("node", "set", "r1", "--root", "tmpfs", "--tagadd", "bootmode=two-stage", "--kernelargs", "console=ttyS0,115200 drover.need=0");
+      if (mode === "two-stage")
+        drover("node", "set", "r1", "--root", "tmpfs", "--tagadd", "bootmode=two-stage", "--kernelargs", "console=ttyS0,115200 drover.need=0");
       else drover("node", "set", "r1", "--root", mode, "--tagadd", "bootmode=one-stage", "--kernelargs", "console=ttyS0,115200");
       const boots = async (mb: number): Promise<{ ok: boolean; why: string; ms: number }> => {
         const vm = startVm({ lab, firmware: "bios", mac: MAC, memoryMb: mb, serialLog: join(t.dir, `${mode}-${mb}.log`) });

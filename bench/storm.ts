@@ -25,7 +25,17 @@ import { join } from "node:path";
 import { droverBinary } from "../test/helpers/binary";
 import { startDroverIn } from "../test/helpers/drover-server";
 import { Lab } from "../test/helpers/netns";
-import { STORM_SERVER, type StormLab as StormLabT, type StormNode, type StormResult, StormLab, TreeSampler, prepareDataDir, quantile, vmHwmMb } from "../test/helpers/storm";
+import {
+  STORM_SERVER,
+  type StormLab as StormLabT,
+  type StormNode,
+  type StormResult,
+  StormLab,
+  TreeSampler,
+  prepareDataDir,
+  quantile,
+  vmHwmMb,
+} from "../test/helpers/storm";
 
 if (process.argv[2] === "--prep-reference") {
   await prepReference(process.argv[3]!);
@@ -48,7 +58,10 @@ const REF_PORT = 8080;
 const STAGES = ["dhcp", "tftp", "dhcp2", "script", "kernel", "image", "system", "booted", "runtime", "heartbeat"];
 const have = (cmd: string) => Bun.spawnSync(["sh", "-c", `command -v ${cmd}`]).exitCode === 0;
 
-const why = Lab.unavailable() ?? (have("dnsmasq") ? undefined : "needs dnsmasq (apt-get install dnsmasq-base)") ?? (have("nginx") || !SETUPS.includes("reference") ? undefined : "needs nginx (apt-get install nginx-light) for the reference");
+const why =
+  Lab.unavailable() ??
+  (have("dnsmasq") ? undefined : "needs dnsmasq (apt-get install dnsmasq-base)") ??
+  (have("nginx") || !SETUPS.includes("reference") ? undefined : "needs nginx (apt-get install nginx-light) for the reference");
 if (why) {
   console.log(`storm bench skipped: ${why}`);
   process.exit(0);
@@ -246,7 +259,10 @@ function stageStats(r: StormResult) {
 }
 /** When 10 %, 50 %, 90 % and all of the nodes had finished (booted, or had their script). */
 function progressLine(r: StormResult): string {
-  const done = r.records.map((x) => x.done).filter((v): v is number => v !== undefined).sort((a, b) => a - b);
+  const done = r.records
+    .map((x) => x.done)
+    .filter((v): v is number => v !== undefined)
+    .sort((a, b) => a - b);
   const at = (f: number) => {
     const k = Math.ceil(f * r.nodes) - 1;
     return k < done.length ? `${(done[k]! / 1000).toFixed(1)}` : "—";
@@ -269,12 +285,21 @@ function line(w: Row): string {
     `  finished by (s since the first power-on): ${progressLine(r)}`,
     `  link rx mean ${mb(r.link.meanRxBps)}, peak ${mb(r.link.peakRxBps)}; server CPU ${w.cpuS.toFixed(1)} s, peak RSS ${w.peakRssMb.toFixed(0)} MB${w.hwmMb ? ` (VmHWM ${w.hwmMb.toFixed(0)} MB)` : ""}; load ${w.load}`,
     `  DHCP sent ${r.dhcpSent} (timeouts ${r.dhcpTimeouts}, NAKs ${r.naks}); TFTP timeouts ${r.tftpTimeouts}, failed ${r.tftpErrors}; HTTP 503 ${r.http503}, errors ${r.httpErrors}; script retries ${r.scriptRetries}; firmware restarts ${r.firmwareRestarts}`,
-    ...(failed.length ? [`  not finished: ${failed.length}, e.g. ${failed.slice(0, 3).map((f) => `${f.mac}: ${f.error ?? "?"}`).join("; ")}`] : []),
+    ...(failed.length
+      ? [
+          `  not finished: ${failed.length}, e.g. ${failed
+            .slice(0, 3)
+            .map((f) => `${f.mac}: ${f.error ?? "?"}`)
+            .join("; ")}`,
+        ]
+      : []),
   ].join("\n");
 }
 
 function printTables() {
-  console.log("\n| phase | setup | N | finished | 10 % / 50 % / 90 % finished by | time to all | dhcp p50/p99 | tftp | script | kernel | image | booted cb | link rx mean / peak | server CPU | peak RSS | 503s / errors / DHCP timeouts |");
+  console.log(
+    "\n| phase | setup | N | finished | 10 % / 50 % / 90 % finished by | time to all | dhcp p50/p99 | tftp | script | kernel | image | booted cb | link rx mean / peak | server CPU | peak RSS | 503s / errors / DHCP timeouts |",
+  );
   console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   const f = (v?: { p50: number; p99: number }) => (v ? `${(v.p50 / 1000).toFixed(2)} / ${(v.p99 / 1000).toFixed(2)} s` : "—");
   for (const w of rows) {
@@ -288,7 +313,9 @@ function printTables() {
     if (!ref?.r.allBootedS) continue;
     for (const w of rows.filter((x) => x.phase === phase && !x.setup.startsWith("reference")))
       if (w.r.allBootedS)
-        console.log(`storm ${phase}: ${w.setup} all finished in ${w.r.allBootedS.toFixed(1)} s vs the reference's ${ref.r.allBootedS.toFixed(1)} s = ${(ref.r.allBootedS / w.r.allBootedS).toFixed(2)}× (above 1: drover faster); CPU ${(w.cpuS / ref.cpuS).toFixed(2)}×, peak RSS ${w.peakRssMb.toFixed(0)} vs ${ref.peakRssMb.toFixed(0)} MB`);
+        console.log(
+          `storm ${phase}: ${w.setup} all finished in ${w.r.allBootedS.toFixed(1)} s vs the reference's ${ref.r.allBootedS.toFixed(1)} s = ${(ref.r.allBootedS / w.r.allBootedS).toFixed(2)}× (above 1: drover faster); CPU ${(w.cpuS / ref.cpuS).toFixed(2)}×, peak RSS ${w.peakRssMb.toFixed(0)} vs ${ref.peakRssMb.toFixed(0)} MB`,
+        );
   }
 }
 

@@ -29,8 +29,10 @@ function arg(name: string, dflt: string): string {
 
 if (process.argv.includes("--serve")) {
   const root = arg("root", "");
-  const srv = await startTftpServer({ port: Number(arg("port", "69")), address: arg("address", "127.0.0.1") }, root ? dirBootFiles(root) : embeddedIpxeFiles(), (l) =>
-    console.error(l),
+  const srv = await startTftpServer(
+    { port: Number(arg("port", "69")), address: arg("address", "127.0.0.1") },
+    root ? dirBootFiles(root) : embeddedIpxeFiles(),
+    (l) => console.error(l),
   );
   console.log(`READY ${srv.port}`);
   process.on("SIGTERM", async () => {
@@ -46,7 +48,10 @@ if (process.argv.includes("--serve")) {
 async function bench() {
   const clients = Number(arg("clients", "100"));
   const rounds = Number(arg("rounds", "3"));
-  const which = (b: string) => Bun.spawnSync(["sh", "-c", `command -v ${b}`]).stdout.toString().trim();
+  const which = (b: string) =>
+    Bun.spawnSync(["sh", "-c", `command -v ${b}`])
+      .stdout.toString()
+      .trim();
   if (process.getuid?.() !== 0 || !which("ip")) {
     console.log("tftp bench: skipped: needs root and iproute2 (it runs the servers inside a private network namespace)");
     return;
@@ -69,7 +74,9 @@ async function bench() {
   // dnsmasq and tftpd-hpa drop privileges: the tree must be readable by nobody.
   for (const p of [base, root]) chmodSync(p, 0o755);
   chmodSync(join(root, "ipxe.efi"), 0o644);
-  const want = createHash("sha256").update(readFileSync(join(root, "ipxe.efi"))).digest("hex");
+  const want = createHash("sha256")
+    .update(readFileSync(join(root, "ipxe.efi")))
+    .digest("hex");
   const sh = (cmd: string[]) => Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
   if (sh(["ip", "netns", "add", ns]).exitCode !== 0) {
     console.log("tftp bench: skipped: cannot create a network namespace");
@@ -78,12 +85,28 @@ async function bench() {
   sh(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"]);
 
   type Server = { name: string; cmd: string[] };
-  const servers: Server[] = [{ name: "drover", cmd: [process.execPath, join(import.meta.dir, "tftp.ts"), "--serve", "--port", "69", "--address", "127.0.0.1", "--root", root] }];
+  const servers: Server[] = [
+    { name: "drover", cmd: [process.execPath, join(import.meta.dir, "tftp.ts"), "--serve", "--port", "69", "--address", "127.0.0.1", "--root", root] },
+  ];
   if (tftpd) servers.push({ name: "tftpd-hpa", cmd: [tftpd, "-l", "-L", "-s", root, "-a", ":69", "-u", "nobody"] });
   if (dnsmasq)
     servers.push({
       name: "dnsmasq",
-      cmd: [dnsmasq, "-k", "-C", "/dev/null", "--pid-file=", "--port=0", "--enable-tftp", `--tftp-root=${root}`, `--tftp-max=${clients * 2}`, "--listen-address=127.0.0.1", "--bind-interfaces", "--log-facility=/dev/null", "--user=nobody"],
+      cmd: [
+        dnsmasq,
+        "-k",
+        "-C",
+        "/dev/null",
+        "--pid-file=",
+        "--port=0",
+        "--enable-tftp",
+        `--tftp-root=${root}`,
+        `--tftp-max=${clients * 2}`,
+        "--listen-address=127.0.0.1",
+        "--bind-interfaces",
+        "--log-facility=/dev/null",
+        "--user=nobody",
+      ],
     });
 
   const results = new Map<string, { ms: number[]; rssMb: number[]; cpu: number[]; failed: number }>();
@@ -115,7 +138,9 @@ async function bench() {
   for (const [name, e] of results) {
     const m = med(e.ms);
     console.log(
-      `${name.padEnd(11)} ${m.toFixed(0).padStart(9)}   ${(name === "drover" ? "—" : (m / d).toFixed(2) + "x").padStart(12)}   ${Math.max(...e.rssMb).toFixed(1).padStart(11)}   ${(name === "tftpd-hpa" ? "n/a" : med(e.cpu).toFixed(2)).padStart(12)}   ${String(e.failed).padStart(14)}`,
+      `${name.padEnd(11)} ${m.toFixed(0).padStart(9)}   ${(name === "drover" ? "—" : (m / d).toFixed(2) + "x").padStart(12)}   ${Math.max(...e.rssMb)
+        .toFixed(1)
+        .padStart(11)}   ${(name === "tftpd-hpa" ? "n/a" : med(e.cpu).toFixed(2)).padStart(12)}   ${String(e.failed).padStart(14)}`,
     );
   }
   for (const name of ["dnsmasq", "tftpd-hpa"]) {
@@ -187,7 +212,12 @@ async function measure(ns: string, s: { name: string; cmd: string[] }, clients: 
     let failed = 0;
     for (let i = 1; i <= clients; i++) {
       try {
-        if (createHash("sha256").update(readFileSync(join(out, `f${i}`))).digest("hex") !== want) failed++;
+        if (
+          createHash("sha256")
+            .update(readFileSync(join(out, `f${i}`)))
+            .digest("hex") !== want
+        )
+          failed++;
       } catch {
         failed++;
       }

@@ -28,11 +28,19 @@ const app = createApp({
   startedAt: new Date(),
   stats: () => svc.nodes.counts(),
   services: () => ({}),
-  api: apiDeps(svc, { auth, settings: new ServeSettings({ flags: {}, explicit: new Set(), dataDir: svc.dataDir, storage: memorySettingsStorage() }), version: "bench" }),
+  api: apiDeps(svc, {
+    auth,
+    settings: new ServeSettings({ flags: {}, explicit: new Set(), dataDir: svc.dataDir, storage: memorySettingsStorage() }),
+    version: "bench",
+  }),
 });
 const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch, idleTimeout: 0 });
 const base = `http://127.0.0.1:${server.port}`;
-const login = await fetch(`${base}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user: "admin", password: "bench-password" }) });
+const login = await fetch(`${base}/api/v1/auth/login`, {
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({ user: "admin", password: "bench-password" }),
+});
 const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
 const { csrf } = (await login.json()) as { csrf: string };
 
@@ -47,11 +55,17 @@ const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length /
 const cold = await timeGet("/api/v1/nodes");
 const warm: number[] = [];
 for (let i = 0; i < 20; i++) warm.push((await timeGet("/api/v1/nodes")).ms);
-await fetch(`${base}/api/v1/nodes/${names[5]}`, { method: "PATCH", headers: { cookie, "x-csrf-token": csrf, "content-type": "application/json" }, body: JSON.stringify({ set: { comment: "changed" } }) });
+await fetch(`${base}/api/v1/nodes/${names[5]}`, {
+  method: "PATCH",
+  headers: { cookie, "x-csrf-token": csrf, "content-type": "application/json" },
+  body: JSON.stringify({ set: { comment: "changed" } }),
+});
 const afterChange = await timeGet("/api/v1/nodes");
 const status: number[] = [];
 for (let i = 0; i < 10; i++) status.push((await timeGet("/api/v1/status/nodes")).ms);
-console.log(`GET /api/v1/nodes (${COUNT} nodes, ${(cold.bytes / 1024).toFixed(0)} KiB): first ${cold.ms.toFixed(0)} ms, steady median ${median(warm).toFixed(1)} ms, after one node changed ${afterChange.ms.toFixed(0)} ms (target ≤ 200 ms)`);
+console.log(
+  `GET /api/v1/nodes (${COUNT} nodes, ${(cold.bytes / 1024).toFixed(0)} KiB): first ${cold.ms.toFixed(0)} ms, steady median ${median(warm).toFixed(1)} ms, after one node changed ${afterChange.ms.toFixed(0)} ms (target ≤ 200 ms)`,
+);
 console.log(`GET /api/v1/status/nodes: median ${median(status).toFixed(1)} ms`);
 
 if (!existsSync(CHROMIUM)) {
@@ -63,7 +77,16 @@ if (!existsSync(CHROMIUM)) {
     executablePath: CHROMIUM,
     headless: true,
     chromiumSandbox: false,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
     viewport: { width: 1280, height: 900 },
   });
   await ctx.addCookies([{ name: "drover_session", value: cookie.split("=")[1]!, url: base, httpOnly: true, sameSite: "Strict" }]);
@@ -84,7 +107,9 @@ if (!existsSync(CHROMIUM)) {
     await page.getByLabel("filter nodes").fill("");
     return page.locator("[data-node]").count();
   })();
-  console.log(`nodes page interactive (navigation → rows rendered → filter answered): median ${median(runs).toFixed(0)} ms of 5 loads, rows in the DOM: ${domRows} of ${COUNT} (target ≤ 1000 ms)`);
+  console.log(
+    `nodes page interactive (navigation → rows rendered → filter answered): median ${median(runs).toFixed(0)} ms of 5 loads, rows in the DOM: ${domRows} of ${COUNT} (target ≤ 1000 ms)`,
+  );
   await ctx.close();
   rmSync(profile, { recursive: true, force: true });
 }
@@ -98,7 +123,10 @@ async function firstAfterStart(waitMs: number): Promise<number> {
   const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   const fixed = probe.port;
   probe.stop(true);
-  const p = Bun.spawn(["bun", join(import.meta.dir, "../src/main.ts"), "-d", dir, "serve", "--port", String(fixed), "--listen", "127.0.0.1", "--no-tftp"], { stdout: "ignore", stderr: "pipe" });
+  const p = Bun.spawn(["bun", join(import.meta.dir, "../src/main.ts"), "-d", dir, "serve", "--port", String(fixed), "--listen", "127.0.0.1", "--no-tftp"], {
+    stdout: "ignore",
+    stderr: "pipe",
+  });
   try {
     const reader = p.stderr.getReader();
     let log = "";
@@ -126,6 +154,8 @@ for (let i = 0; i < 3; i++) {
   atOnce.push(await firstAfterStart(0));
   later.push(await firstAfterStart(3000));
 }
-console.log(`GET /api/v1/nodes, first request to a fresh drover serve: as soon as HTTP answers median ${median(atOnce).toFixed(0)} ms, 3 s after start median ${median(later).toFixed(0)} ms (3 starts each; target ≤ 200 ms)`);
+console.log(
+  `GET /api/v1/nodes, first request to a fresh drover serve: as soon as HTTP answers median ${median(atOnce).toFixed(0)} ms, 3 s after start median ${median(later).toFixed(0)} ms (3 starts each; target ≤ 200 ms)`,
+);
 svc.close();
 rmSync(dir, { recursive: true, force: true });

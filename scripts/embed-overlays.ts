@@ -17,7 +17,10 @@ const walk = (overlay: string, dir: string) => {
     else if (e.isFile() && path !== ".drover-modes") files.push({ overlay, path, mode: statSync(p).mode & 0o111 ? 0o755 : 0o644, rel: relative(root, p) });
   }
 };
-for (const o of readdirSync(root, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort()) {
+for (const o of readdirSync(root, { withFileTypes: true })
+  .filter((e) => e.isDirectory())
+  .map((e) => e.name)
+  .sort()) {
   walk(o, join(root, o));
   try {
     for (const line of readFileSync(join(root, o, ".drover-modes"), "utf8").split("\n")) {

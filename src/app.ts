@@ -77,7 +77,21 @@ export function createServices(dataDir: string, opts: { log?: (line: string) => 
   });
   const auth = new AuthService(sqliteAuthStore(store.db));
   const inbox = new DiscoveryInbox(nodes, bootState);
-  return { dataDir, store, nodes, snapshot, bootState, bootStatus, images, overlays, auth, events, inbox, settingsStore: sqliteSettingsStore(store.db), close: () => store.close() };
+  return {
+    dataDir,
+    store,
+    nodes,
+    snapshot,
+    bootState,
+    bootStatus,
+    images,
+    overlays,
+    auth,
+    events,
+    inbox,
+    settingsStore: sqliteSettingsStore(store.db),
+    close: () => store.close(),
+  };
 }
 
 /**

@@ -6,7 +6,8 @@ import { invokedAsWwctl } from "./cli/wwctl";
 // The only place that exits the process.
 // A reader that went away (`drover man | head`) ends the output quietly, as with any Unix tool: EPIPE on
 // stdout or stderr exits with the status so far, not with a stack trace.
-for (const s of [process.stdout, process.stderr]) s.on("error", (e: { code?: string }) => (e.code === "EPIPE" ? process.exit(process.exitCode ?? 0) : undefined));
+for (const s of [process.stdout, process.stderr])
+  s.on("error", (e: { code?: string }) => (e.code === "EPIPE" ? process.exit(process.exitCode ?? 0) : undefined));
 // Started as `wwctl` (a symlink): the arguments are a Warewulf command line.
 const args = process.argv.slice(2);
 const code = await runCli(invokedAsWwctl(process.argv0, process.argv[1]) ? ["wwctl", ...args] : args, {

@@ -30,7 +30,12 @@ export function serveMetrics(svc: Services, leases: LeaseStore, running: () => {
   });
   m.gauge("drover_nodes", "Nodes by boot state (booted, booting, overdue, error, never seen)", () => {
     const seen = svc.bootStatus.seen();
-    const by = new Map<string, number>([["booted", 0], ["booting", 0], ["overdue", 0], ["error", 0]]);
+    const by = new Map<string, number>([
+      ["booted", 0],
+      ["booting", 0],
+      ["overdue", 0],
+      ["error", 0],
+    ]);
     for (const r of seen) by.set(r.state, (by.get(r.state) ?? 0) + 1);
     const total = svc.nodes.counts().nodes;
     // seen() also has rows of nodes deleted since; never below zero.
@@ -50,11 +55,18 @@ export function serveMetrics(svc: Services, leases: LeaseStore, running: () => {
     .gauge("drover_build_info", "drover's version and commit (always 1)", () => [[{ version: VERSION, commit: COMMIT }, 1]])
     .gauge("process_resident_memory_bytes", "Resident memory of the drover serve process", () => process.memoryUsage().rss)
     .gauge("process_heap_bytes", "JavaScript heap in use", () => process.memoryUsage().heapUsed)
-    .gauge("process_start_time_seconds", "When the process started, in seconds since the epoch", () => Math.round((Date.now() - process.uptime() * 1000) / 1000))
-    .gauge("process_cpu_seconds_total", "CPU time used by the process (user + system)", () => {
-      const u = process.cpuUsage();
-      return (u.user + u.system) / 1e6;
-    }, "counter");
+    .gauge("process_start_time_seconds", "When the process started, in seconds since the epoch", () =>
+      Math.round((Date.now() - process.uptime() * 1000) / 1000),
+    )
+    .gauge(
+      "process_cpu_seconds_total",
+      "CPU time used by the process (user + system)",
+      () => {
+        const u = process.cpuUsage();
+        return (u.user + u.system) / 1e6;
+      },
+      "counter",
+    );
   return {
     metrics: m,
     http: { port: m, render: () => m.render() },

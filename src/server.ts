@@ -132,7 +132,14 @@ async function bootFilesOf(cfg: Readonly<ServeConfig>): Promise<{ files: BootFil
 }
 
 /** Boot decisions (which node a MAC is, its script and files) over the node store, set up from the configuration at start. */
-function bootService(svc: Services, cfg: Readonly<ServeConfig>, extras: ServerExtras, obs: Wiring["obs"], leases: LeaseStore, log: (line: string) => void): BootService {
+function bootService(
+  svc: Services,
+  cfg: Readonly<ServeConfig>,
+  extras: ServerExtras,
+  obs: Wiring["obs"],
+  leases: LeaseStore,
+  log: (line: string) => void,
+): BootService {
   return new BootService(
     svc.nodes,
     svc.bootState,
@@ -172,7 +179,10 @@ function stopList(log: (line: string) => void): StopList {
 async function ensureAdminAccount(svc: Services, log: (line: string) => void): Promise<void> {
   const adminPassword = await svc.auth.ensureAdmin();
   if (adminPassword)
-    log(`drover: created the web/API account 'admin'; its password is in ${saveAdminPassword(svc.dataDir, adminPassword)} (mode 0600): log in, change it with 'drover user passwd', then delete the file`);
+    log(
+      `drover: created the web/API account 'admin'; its password is in ${saveAdminPassword(svc.dataDir, adminPassword)} (mode 0600): log in, change ` +
+        `it with 'drover user passwd', then delete the file`,
+    );
 }
 
 /** GET /livez: why the node store does not answer, or nothing when it does. */
@@ -245,7 +255,14 @@ function listenHttp(w: Wiring, state: Running, app: HttpApp) {
     warmCaches(w);
   }
   // A backstop under the per-route limits (http/api/router.ts): no request body of any route is larger.
-  const http = Bun.serve({ port: cfg.http.port, hostname: cfg.http.listen, fetch: app.fetch, idleTimeout: 255, websocket: bunWebSocket, maxRequestBodySize: 32 * 1024 * 1024 });
+  const http = Bun.serve({
+    port: cfg.http.port,
+    hostname: cfg.http.listen,
+    fetch: app.fetch,
+    idleTimeout: 255,
+    websocket: bunWebSocket,
+    maxRequestBodySize: 32 * 1024 * 1024,
+  });
   w.stops.push(async () => void (await http.stop(true)));
   state.httpPort = http.port!;
   log(`drover: HTTP on http://${cfg.http.listen}:${http.port} (data dir ${svc.dataDir})`);
@@ -265,7 +282,13 @@ function dhcpInput(c: Readonly<ServeConfig>, httpPort: number, arm64: string | u
       mode: c.dhcp.mode,
       serverIp: i.serverIp,
       subnets: [
-        { network: i.network, netmask: i.netmask, ...(i.router ? { router: i.router } : {}), ...(i.dns ? { dns: i.dns } : {}), ...(i.pool ? { pool: i.pool } : {}) },
+        {
+          network: i.network,
+          netmask: i.netmask,
+          ...(i.router ? { router: i.router } : {}),
+          ...(i.dns ? { dns: i.dns } : {}),
+          ...(i.pool ? { pool: i.pool } : {}),
+        },
         ...c.dhcp.relaySubnets,
       ],
     })),
@@ -288,7 +311,13 @@ function raInterfaces(c: Readonly<ServeConfig>): string[] {
 async function startDhcp(w: Wiring, c: Readonly<ServeConfig>, httpPort: number): Promise<{ dhcp?: DhcpServer; ra?: RaServer }> {
   const { log, extras } = w;
   if (c.dhcp.mode === "off") return {};
-  const d = await startDhcpServer(dhcpConfig(dhcpInput(c, httpPort, w.arm64)), w.boot, w.leases, { info: log, debug: extras.debug ? (extras.debugLog ?? log) : () => {} }, { onPacket: w.obs.onDhcpPacket });
+  const d = await startDhcpServer(
+    dhcpConfig(dhcpInput(c, httpPort, w.arm64)),
+    w.boot,
+    w.leases,
+    { info: log, debug: extras.debug ? (extras.debugLog ?? log) : () => {} },
+    { onPacket: w.obs.onDhcpPacket },
+  );
   log(`drover: DHCP (${c.dhcp.mode}) on ${d.listening.join(", ")}${c.discovery.enabled ? ", discovery on" : ""}`);
   const names = raInterfaces(c);
   try {

@@ -109,7 +109,16 @@ export function stateAfter(prev: StatusRow | undefined, e: BootEvent): StatusRow
   const agentUp = state !== "booted" ? undefined : (prev?.agentUp ?? (e.stage === "heartbeat" ? e.at : undefined));
   // Heartbeats keep counting for overdue until a new boot starts (the server's `stages` are per boot).
   const beat = state === "booted" && (e.stage === "heartbeat" || !!prev?.stages?.heartbeat);
-  return { node: e.node!, state, stage, lastSeen: e.at, ...(beat ? { stages: { ...(prev?.stages ?? {}), heartbeat: e.stage === "heartbeat" ? e.at : prev!.stages!.heartbeat! } } : {}), ...(agentUp ? { agentUp } : {}), ...(e.detail ? { detail: e.detail } : {}), ...(stage === "error" ? { lastError: e.detail ?? "error" } : prev?.lastError ? { lastError: prev.lastError } : {}) };
+  return {
+    node: e.node!,
+    state,
+    stage,
+    lastSeen: e.at,
+    ...(beat ? { stages: { ...(prev?.stages ?? {}), heartbeat: e.stage === "heartbeat" ? e.at : prev!.stages!.heartbeat! } } : {}),
+    ...(agentUp ? { agentUp } : {}),
+    ...(e.detail ? { detail: e.detail } : {}),
+    ...(stage === "error" ? { lastError: e.detail ?? "error" } : prev?.lastError ? { lastError: prev.lastError } : {}),
+  };
 }
 
 export function ago(ms?: number, now = Date.now()): string {

@@ -5,7 +5,8 @@ import htm from "htm";
 const html = htm.bind(h);
 
 const FOCUSABLE = 'a[href],button:not([disabled]),input:not([disabled]),select:not([disabled]),textarea:not([disabled]),[tabindex]:not([tabindex="-1"])';
-const focusables = (el: HTMLElement) => Array.from(el.querySelectorAll<HTMLElement>(FOCUSABLE)).filter((x) => x.offsetParent !== null || x === document.activeElement);
+const focusables = (el: HTMLElement) =>
+  Array.from(el.querySelectorAll<HTMLElement>(FOCUSABLE)).filter((x) => x.offsetParent !== null || x === document.activeElement);
 
 /** Whether a modal dialog is open (the page's own keyboard shortcuts stand aside then). */
 export const dialogOpen = () => document.querySelector("[data-modal]") !== null;

@@ -104,21 +104,41 @@ function App() {
     setUser(null);
   };
   const body =
-    page === "node" && arg ? html`<${NodePage} name=${decodeURIComponent(arg)} />`
-    : page === "profiles" ? html`<${ProfilesPage} />`
-    : page === "images" ? html`<${ImagesPage} />`
-    : page === "overlays" ? html`<${OverlaysPage} />`
-    : page === "discovery" ? html`<${DiscoveryPage} />`
-    : page === "settings" ? html`<${SettingsPage} />`
-    : html`<${NodesPage} />`;
+    page === "node" && arg
+      ? html`<${NodePage} name=${decodeURIComponent(arg)} />`
+      : page === "profiles"
+        ? html`<${ProfilesPage} />`
+        : page === "images"
+          ? html`<${ImagesPage} />`
+          : page === "overlays"
+            ? html`<${OverlaysPage} />`
+            : page === "discovery"
+              ? html`<${DiscoveryPage} />`
+              : page === "settings"
+                ? html`<${SettingsPage} />`
+                : html`<${NodesPage} />`;
   const current = page === "node" ? "nodes" : page;
   return html`<header>
       <h1>drover${version && html` <span class="version" data-version title="drover's version (drover version on the head node)">${version}</span>`}</h1>
-      <nav aria-label="main">${PAGES.map(([id, label]) => html`<a href=${`#/${id}`} aria-current=${current === id || (!current && id === "nodes") ? "page" : undefined}>${label}${id === "discovery" && store.unknownSeen ? " •" : ""}</a>`)}</nav>
+      <nav aria-label="main">${PAGES.map(
+        ([id, label]) =>
+          html`<a href=${`#/${id}`} aria-current=${
+            current === id || (!current && id === "nodes") ? "page" : undefined
+          }>${label}${id === "discovery" && store.unknownSeen ? " •" : ""}</a>`,
+      )}</nav>
       <span class="who">${user}${role !== "admin" ? " (viewer)" : ""} <button onClick=${logout}>Log out</button></span>
     </header>
-    ${store.lostSince !== undefined && html`<div class="banner" role="alert" data-lost>Connection to drover lost ${ago(store.lostSince)}, reconnecting… What is shown may be out of date; it catches up when the server is back.</div>`}
-    <main>${role !== "admin" ? html`<p class="viewer-note" role="note">Read only: your account is a viewer. An admin can change that with <code>drover user role ${user} admin</code>.</p>` : ""}${body}</main>`;
+    ${
+      store.lostSince !== undefined &&
+      html`<div class="banner" role="alert"
+        data-lost>Connection to drover lost ${ago(store.lostSince)}, reconnecting… What is shown may be out of date; it catches up when the server is back.</div>`
+    }
+    <main>${
+      role !== "admin"
+        ? html`<p class="viewer-note"
+      role="note">Read only: your account is a viewer. An admin can change that with <code>drover user role ${user} admin</code>.</p>`
+        : ""
+    }${body}</main>`;
 }
 
 render(html`<${App} />`, document.getElementById("app")!);

@@ -175,10 +175,18 @@ export function NodePage(props: { name: string }) {
     <div class="actions">
       <span>Power: <${PowerCell} node=${node.name} /></span>
       <button class="change" onClick=${() => setDialog("power")} aria-haspopup="dialog">Power…</button>
-      <button class="danger" onClick=${() => { deletion.setError(null); setDialog("delete"); }} aria-haspopup="dialog">Delete node…</button>
+      <button class="danger" onClick=${() => {
+        deletion.setError(null);
+        setDialog("delete");
+      }} aria-haspopup="dialog">Delete node…</button>
     </div>
     ${dialog === "power" && html`<${PowerDialog} nodes=${[node.name]} onClose=${() => setDialog(null)} />`}
-    ${dialog === "delete" && html`<${ConfirmDialog} title=${`Delete node ${node.name}?`} text=${`${node.name} will be removed with its settings and boot history. This cannot be undone.`} action=${`Delete ${node.name}`} error=${deletion.error ? (deletion.error as Error).message : ""} onConfirm=${remove} onClose=${() => setDialog(null)} />`}
+    ${
+      dialog === "delete" &&
+      html`<${ConfirmDialog} title=${`Delete node ${node.name}?`}
+      text=${`${node.name} will be removed with its settings and boot history. This cannot be undone.`} action=${`Delete ${node.name}`}
+        error=${deletion.error ? (deletion.error as Error).message : ""} onConfirm=${remove} onClose=${() => setDialog(null)} />`
+    }
     ${node.problems.length > 0 && html`<div class="card error" role="alert">${node.problems.map((p) => html`<div>${p}</div>`)}</div>`}
     <${EditForm} key=${node.name} node=${node} onSaved=${load} />
     <div class="card scroll">
@@ -186,18 +194,29 @@ export function NodePage(props: { name: string }) {
       <table>
         <thead><tr><th>Field</th><th>Value</th><th>Source</th></tr></thead>
         <tbody>
-          ${node.provenance.filter((p) => p.source !== "" || p.value !== undefined).map(
-            (p) => html`<tr><td>${p.field}</td><td>${p.secret ? "••••" : show(p.value)}</td>
-              <td class=${p.source === "--" ? "src-node" : ""}>${sourceLabel(p.source)}${p.source === "SUPERSEDED" ? html` <span class="src-sup">${p.contributors.filter((c) => c !== "--").join(", ")}</span>` : ""}</td></tr>`,
-          )}
+          ${node.provenance
+            .filter((p) => p.source !== "" || p.value !== undefined)
+            .map(
+              (p) => html`<tr><td>${p.field}</td><td>${p.secret ? "••••" : show(p.value)}</td>
+              <td class=${p.source === "--" ? "src-node" : ""}>${sourceLabel(p.source)}${
+                p.source === "SUPERSEDED"
+                  ? html` <span class="src-sup">
+                ${p.contributors.filter((c) => c !== "--").join(", ")}</span>`
+                  : ""
+              }</td></tr>`,
+            )}
         </tbody>
       </table>
     </div>
     <div class="card scroll">
       <h3>Boot events</h3>
-      ${events.length === 0 ? html`<p class="muted">No boot events yet.</p>` : html`<table aria-label="boot events"><thead><tr><th>When</th><th>Stage</th><th>Detail</th><th>From</th></tr></thead><tbody>
+      ${
+        events.length === 0
+          ? html`<p class="muted">No boot events yet.</p>`
+          : html`<table aria-label="boot events"><thead><tr><th>When</th><th>Stage</th><th>Detail</th><th>From</th></tr></thead><tbody>
         ${events.map((e) => html`<tr><td title=${new Date(e.at).toISOString()}>${clock(e.at)}</td><td>${e.stage}</td><td>${e.detail ?? ""}</td><td>${e.address ?? ""}</td></tr>`)}
-      </tbody></table>`}
+      </tbody></table>`
+      }
     </div>
     <${OverlayPreview} name=${node.name} system=${node.conf.systemOverlay ?? []} runtime=${node.conf.runtimeOverlay ?? []} />`;
 }
@@ -241,11 +260,12 @@ function EditForm(props: { node: NodeDetail; onSaved: () => Promise<unknown> }) 
     if (p.source === "SUPERSEDED") return html`<span class="src node">set on the node, overrides ${p.contributors.filter((c) => c !== "--").join(", ")}</span>`;
     return html`<span class="src">from ${p.source}: ${p.secret ? "(hidden)" : show(p.value)}</span>`;
   };
-  const errorOf = (key: string) => errors[key]?.length ? html`<span class="field-error" id=${`${idOf(key)}-err`}>${errors[key]!.join("; ")}</span>` : null;
+  const errorOf = (key: string) => (errors[key]?.length ? html`<span class="field-error" id=${`${idOf(key)}-err`}>${errors[key]!.join("; ")}</span>` : null);
   const described = (key: string) => [`${idOf(key)}-src`, errors[key]?.length ? `${idOf(key)}-err` : ""].filter(Boolean).join(" ");
   /** One field: its label, its control, where its value comes from, and its problem (once). */
   const fld = (key: string, label: string, control: unknown, note: unknown) =>
-    html`<div class=${`fld${errors[key]?.length ? " invalid" : ""}`}><label for=${idOf(key)}>${label}</label>${control}<span id=${`${idOf(key)}-src`}>${note}</span>${errorOf(key)}</div>`;
+    html`<div class=${`fld${errors[key]?.length ? " invalid" : ""}`}><label for=${idOf(key)}>${label}</label>${control}<span id=${`${idOf(key)}-src`}>
+      ${note}</span>${errorOf(key)}</div>`;
   const invalidAttrs = (key: string) => ({ id: idOf(key), "aria-invalid": errors[key]?.length ? "true" : undefined, "aria-describedby": described(key) });
 
   const input = (f: FieldSpec) => {
@@ -254,11 +274,24 @@ function EditForm(props: { node: NodeDetail; onSaved: () => Promise<unknown> }) 
     const common = { ...invalidAttrs(f.key), name: f.key };
     let control;
     if (f.kind === "choice" || f.kind === "bool") {
-      const opts = f.kind === "bool" ? [["true", "accept"], ["false", "refuse"]] : f.choices!.map((c) => [c, c]);
-      const inh = f.kind === "bool" ? (at(n.conf, f.path) === true && own === undefined ? "accept" : "refuse") : inherited || (f.key === "ipmi.type" ? "ipmi" : "");
-      control = html`<select ...${common} value=${draft.v[f.key]} onChange=${setV(f.key)}><option value="">inherit${inh ? ` (${inh})` : ""}</option>${opts.map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select>`;
+      const opts =
+        f.kind === "bool"
+          ? [
+              ["true", "accept"],
+              ["false", "refuse"],
+            ]
+          : f.choices!.map((c) => [c, c]);
+      const inh =
+        f.kind === "bool" ? (at(n.conf, f.path) === true && own === undefined ? "accept" : "refuse") : inherited || (f.key === "ipmi.type" ? "ipmi" : "");
+      control = html`<select ...${common} value=${draft.v[f.key]} onChange=${setV(f.key)}><option value="">inherit${inh ? ` (${inh})` : ""}</option>
+        ${opts.map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select>`;
     } else if (f.kind === "secret") {
-      const set = own !== undefined ? "set on the node (hidden); type to replace" : at(n.conf, f.path) !== undefined ? "inherited (hidden); type to set the node's own" : "not set";
+      const set =
+        own !== undefined
+          ? "set on the node (hidden); type to replace"
+          : at(n.conf, f.path) !== undefined
+            ? "inherited (hidden); type to set the node's own"
+            : "not set";
       control = html`<input ...${common} type="password" autocomplete="new-password" value=${draft.v[f.key]} onInput=${setV(f.key)} placeholder=${set} />`;
     } else {
       control = html`<input ...${common} value=${draft.v[f.key]} onInput=${setV(f.key)} placeholder=${inherited || f.placeholder || ""} />`;
@@ -277,7 +310,12 @@ function EditForm(props: { node: NodeDetail; onSaved: () => Promise<unknown> }) 
       return d.isNew ? `nd:${d.id}:name` : undefined;
     }
     const o = /^overlay:(.+)$/.exec(path);
-    if (o) return splitList(draft.v.runtimeOverlay ?? "").map((x) => x.replace(/^~/, "")).includes(o[1]!) ? "runtimeOverlay" : "systemOverlay";
+    if (o)
+      return splitList(draft.v.runtimeOverlay ?? "")
+        .map((x) => x.replace(/^~/, ""))
+        .includes(o[1]!)
+        ? "runtimeOverlay"
+        : "systemOverlay";
     return SCALARS.find((f) => f.path.join(".") === path)?.key;
   };
 
@@ -311,7 +349,8 @@ function EditForm(props: { node: NodeDetail; onSaved: () => Promise<unknown> }) 
       const values = NETDEV_FIELDS.map(({ field }) => [field, (draft.v[`nd:${d.id}:${field}`] ?? "").trim()] as const);
       if (d.isNew) {
         if (!values.some(([, v]) => v)) continue; // an empty new device is no change
-        if (!NETWORK_NAME.test(name)) local[`nd:${d.id}:name`] = [name ? `'${name}' is not a network name: use letters, digits, '_', '.', '-'` : "give the network a name, e.g. ib0"];
+        if (!NETWORK_NAME.test(name))
+          local[`nd:${d.id}:name`] = [name ? `'${name}' is not a network name: use letters, digits, '_', '.', '-'` : "give the network a name, e.g. ib0"];
         else if (draft.devs.some((x) => x !== d && !x.removed && devName(x) === name)) local[`nd:${d.id}:name`] = [`the node already has a network '${name}'`];
         for (const [field, v] of values) if (v) put(["networkDevices", name, field], v);
         continue;
@@ -385,40 +424,119 @@ function EditForm(props: { node: NodeDetail; onSaved: () => Promise<unknown> }) 
     <fieldset aria-label="tags"><legend>Tags</legend>
       ${draft.tags.map((t) => {
         return html`<div class="kv" data-tag=${t.key}>
-          ${fld(`tag:${t.id}`, "Tag name", html`<input ...${invalidAttrs(`tag:${t.id}`)} value=${t.key} onInput=${(e: Event) => setDraft((d) => ({ ...d, tags: d.tags.map((x) => (x.id === t.id ? { ...x, key: (e.target as HTMLInputElement).value } : x)) }))} />`, "")}
-          ${fld(`tagv:${t.id}`, "Value", html`<input ...${invalidAttrs(`tagv:${t.id}`)} value=${t.value} onInput=${(e: Event) => setDraft((d) => ({ ...d, tags: d.tags.map((x) => (x.id === t.id ? { ...x, value: (e.target as HTMLInputElement).value } : x)) }))} />`, prov.get(`Tags[${t.key}]`)?.source === "SUPERSEDED" ? html`<span class="src node">overrides ${prov.get(`Tags[${t.key}]`)!.contributors.filter((c) => c !== "--").join(", ")}</span>` : prov.get(`Tags[${t.key}]`)?.source === "--" ? html`<span class="src node">set on the node</span>` : "")}
-          <button type="button" class="change" aria-label=${`remove tag ${t.key || "(new)"}`} onClick=${() => setDraft((d) => ({ ...d, tags: d.tags.filter((x) => x.id !== t.id) }))}>Remove</button>
+          ${fld(
+            `tag:${t.id}`,
+            "Tag name",
+            html`<input ...${invalidAttrs(`tag:${t.id}`)} value=${t.key} onInput=${(e: Event) =>
+              setDraft((d) => ({ ...d, tags: d.tags.map((x) => (x.id === t.id ? { ...x, key: (e.target as HTMLInputElement).value } : x)) }))} />`,
+            "",
+          )}
+          ${fld(
+            `tagv:${t.id}`,
+            "Value",
+            html`<input ...${invalidAttrs(`tagv:${t.id}`)} value=${t.value} onInput=${(e: Event) =>
+              setDraft((d) => ({ ...d, tags: d.tags.map((x) => (x.id === t.id ? { ...x, value: (e.target as HTMLInputElement).value } : x)) }))} />`,
+            prov.get(`Tags[${t.key}]`)?.source === "SUPERSEDED"
+              ? html`<span class="src node">overrides ${prov
+                  .get(`Tags[${t.key}]`)!
+                  .contributors.filter((c) => c !== "--")
+                  .join(", ")}</span>`
+              : prov.get(`Tags[${t.key}]`)?.source === "--"
+                ? html`<span class="src node">set on the node</span>`
+                : "",
+          )}
+          <button type="button" class="change" aria-label=${`remove tag ${t.key || "(new)"}`} onClick=${() =>
+            setDraft((d) => ({ ...d, tags: d.tags.filter((x) => x.id !== t.id) }))}>Remove</button>
         </div>`;
       })}
-      ${inheritedTags.length > 0 && html`<p class="small muted">Inherited: ${inheritedTags.map(([k, v], i) => html`${i ? ", " : ""}<code>${k}=${v}</code> (from ${prov.get(`Tags[${k}]`)?.source ?? "a profile"})`)}</p>`}
+      ${
+        inheritedTags.length > 0 &&
+        html`<p class="small muted">Inherited: ${inheritedTags.map(
+          ([k, v], i) => html`${i ? ", " : ""}<code>
+        ${k}=${v}</code> (from ${prov.get(`Tags[${k}]`)?.source ?? "a profile"})`,
+        )}</p>`
+      }
       <button type="button" class="change" onClick=${() => setDraft((d) => ({ ...d, tags: [...d.tags, { id: ++seq, key: "", value: "" }] }))}>Add tag</button>
     </fieldset>
     <fieldset aria-label="network devices"><legend>Network devices</legend>
-      ${draft.devs.filter((d) => !d.removed).map((d) => {
-        const ownDev = !d.isNew && n.own.networkDevices?.[d.name] !== undefined;
-        const inherited = !d.isNew && n.conf.networkDevices?.[d.name] !== undefined && !ownDev;
-        const fromProfiles = !d.isNew && prov.get(displayName(["networkDevices", d.name, "ipaddr"]));
-        return html`<fieldset data-netdev=${d.isNew ? "" : d.name} aria-label=${`network ${d.isNew ? "(new)" : d.name}`}><legend>${d.isNew ? "New network" : d.name}${inherited ? html` <span class="src">(from profiles)</span>` : ""}</legend>
+      ${draft.devs
+        .filter((d) => !d.removed)
+        .map((d) => {
+          const ownDev = !d.isNew && n.own.networkDevices?.[d.name] !== undefined;
+          const inherited = !d.isNew && n.conf.networkDevices?.[d.name] !== undefined && !ownDev;
+          const fromProfiles = !d.isNew && prov.get(displayName(["networkDevices", d.name, "ipaddr"]));
+          return html`<fieldset data-netdev=${d.isNew ? "" : d.name} aria-label=${`network ${d.isNew ? "(new)" : d.name}`}><legend>
+            ${d.isNew ? "New network" : d.name}${inherited ? html` <span class="src">(from profiles)</span>` : ""}</legend>
           <div class="row">
-            ${d.isNew ? fld(`nd:${d.id}:name`, "Network name", html`<input ...${invalidAttrs(`nd:${d.id}:name`)} value=${draft.v[`nd:${d.id}:name`] ?? ""} onInput=${setV(`nd:${d.id}:name`)} placeholder="e.g. ib0" />`, html`<span class="src">the key in network devices (default, ib0 …)</span>`) : ""}
+            ${
+              d.isNew
+                ? fld(
+                    `nd:${d.id}:name`,
+                    "Network name",
+                    html`<input ...${invalidAttrs(`nd:${d.id}:name`)} value=${draft.v[`nd:${d.id}:name`] ?? ""}
+              onInput=${setV(`nd:${d.id}:name`)} placeholder="e.g. ib0" />`,
+                    html`<span class="src">the key in network devices (default, ib0 …)</span>`,
+                  )
+                : ""
+            }
             ${NETDEV_FIELDS.map(({ field, label, placeholder }) => {
               const key = `nd:${d.id}:${field}`;
               const own = d.isNew ? undefined : n.own.networkDevices?.[d.name]?.[field];
               const inh = d.isNew || own !== undefined ? "" : show(n.conf.networkDevices?.[d.name]?.[field]);
-              return fld(key, label, html`<input ...${invalidAttrs(key)} class=${field === "hwaddr" ? "mac" : ""} value=${draft.v[key] ?? ""} onInput=${setV(key)} placeholder=${inh || placeholder || ""} />`, d.isNew ? "" : source(["networkDevices", d.name, field]));
+              return fld(
+                key,
+                label,
+                html`<input ...${invalidAttrs(key)} class=${field === "hwaddr" ? "mac" : ""} value=${draft.v[key] ?? ""} onInput=${setV(key)}
+                  placeholder=${inh || placeholder || ""} />`,
+                d.isNew ? "" : source(["networkDevices", d.name, field]),
+              );
             })}
           </div>
-          ${(ownDev || d.isNew) && html`<button type="button" class="change" style="margin-top:.5rem" onClick=${() => setDraft((x) => ({ ...x, devs: x.devs.map((y) => (y.id === d.id ? { ...y, removed: true } : y)) }))}>${d.isNew ? "Remove this new network" : inherited || (fromProfiles && fromProfiles.source === "SUPERSEDED") ? `Clear the node's values for ${d.name}` : `Remove network ${d.name}`}</button>`}
+          ${
+            (ownDev || d.isNew) &&
+            html`<button type="button" class="change" style="margin-top:.5rem" onClick=${() =>
+              setDraft((x) => ({
+                ...x,
+                devs: x.devs.map((y) => (y.id === d.id ? { ...y, removed: true } : y)),
+              }))}>${
+              d.isNew
+                ? "Remove this new network"
+                : inherited || (fromProfiles && fromProfiles.source === "SUPERSEDED")
+                  ? `Clear the node's values for ${d.name}`
+                  : `Remove network ${d.name}`
+            }</button>`
+          }
         </fieldset>`;
-      })}
-      ${draft.devs.some((d) => d.removed && !d.isNew) && html`<p class="small warn">Removed on save: ${draft.devs.filter((d) => d.removed && !d.isNew).map((d) => d.name).join(", ")} <button type="button" onClick=${() => setDraft((x) => ({ ...x, devs: x.devs.map((y) => ({ ...y, removed: y.isNew ? y.removed : false })) }))}>Undo</button></p>`}
-      <button type="button" class="change" onClick=${() => setDraft((d) => ({ ...d, devs: [...d.devs, { id: `new${++seq}`, name: "", isNew: true, removed: false }] }))}>Add network device</button>
+        })}
+      ${
+        draft.devs.some((d) => d.removed && !d.isNew) &&
+        html`<p class="small warn">Removed on save: ${draft.devs
+          .filter((d) => d.removed && !d.isNew)
+          .map((d) => d.name)
+          .join(
+            ", ",
+          )} <button type="button" onClick=${() => setDraft((x) => ({ ...x, devs: x.devs.map((y) => ({ ...y, removed: y.isNew ? y.removed : false })) }))}>Undo</button></p>`
+      }
+      <button type="button" class="change" onClick=${() =>
+        setDraft((d) => ({ ...d, devs: [...d.devs, { id: `new${++seq}`, name: "", isNew: true, removed: false }] }))}>Add network device</button>
     </fieldset>
     <fieldset><legend>BMC (power and console)</legend><div class="row">${BMC.map(input)}</div>
-      ${n.own.ipmi?.password !== undefined && html`<label class="check"><input type="checkbox" checked=${draft.clearPassword} onChange=${(e: Event) => setDraft((d) => ({ ...d, clearPassword: (e.target as HTMLInputElement).checked }))} /> <span>Remove the node's BMC password (the profiles' applies again)</span></label>`}
+      ${
+        n.own.ipmi?.password !== undefined &&
+        html`<label class="check"><input type="checkbox" checked=${draft.clearPassword} onChange=${(e: Event) =>
+          setDraft((d) => ({
+            ...d,
+            clearPassword: (e.target as HTMLInputElement).checked,
+          }))} /> <span>Remove the node's BMC password (the profiles' applies again)</span></label>`
+      }
     </fieldset>
     ${general.length > 0 && html`<div class="error" role="alert" id="nf-general">${general.map((g) => html`<div>${g}</div>`)}</div>`}
-    ${errCount > 0 && html`<p class="error" role="alert" id="nf-summary">Not saved: ${errCount} problem${errCount === 1 ? "" : "s"}, shown beside ${errCount === 1 ? "its field" : "their fields"}. Nothing was changed.</p>`}
+    ${
+      errCount > 0 &&
+      html`<p class="error" role="alert" id="nf-summary">Not saved: ${errCount} problem${
+        errCount === 1 ? "" : "s"
+      }, shown beside ${errCount === 1 ? "its field" : "their fields"}. Nothing was changed.</p>`
+    }
     ${saved && html`<p class="ok" role="status">${saved}</p>`}
     <div class="row"><button class="primary" disabled=${busy}>Save</button></div>
   </form>`;
@@ -451,15 +569,29 @@ export function OverlayPreview(props: { name: string; system: string[]; runtime:
       <h3>Rendered overlays</h3>
       <p>System overlays: ${props.system.join(", ") || "none"}</p>
       <p>Runtime overlays: ${props.runtime.join(", ") || "none"}</p>
-      <p class="muted" role="note" data-admin-only>Only admins see the rendered files and their contents: they are what the node is given, its SSH host keys and any password a template prints included. The overlays' files, modes and sizes are on the <a href="#/overlays">Overlays</a> page.</p>
+      <p class="muted" role="note" data-admin-only>${
+        "Only admins see the rendered files and their contents: they are what the node is given, its SSH " +
+        "host keys and any password a template prints included. The overlays' files, modes and sizes are on the "
+      }<a href="#/overlays">Overlays</a> page.</p>
     </div>`;
   const file = data?.files.find((f) => f.path === open);
   return html`<div class="card">
     <h3>Rendered overlays</h3>
-    <div class="row"><label>Kind<select value=${kind} onChange=${(e: Event) => setKind((e.target as HTMLSelectElement).value as "system" | "runtime")}><option>system</option><option>runtime</option></select></label>
+    <div class="row"><label>Kind<select value=${kind} onChange=${(e: Event) => setKind((e.target as HTMLSelectElement).value as "system" | "runtime")}>
+      <option>system</option><option>runtime</option></select></label>
     ${data && html`<span class="muted">${data.overlays.join(", ")} — ${data.files.filter((f) => f.type === "file").length} files</span>`}</div>
     ${error && html`<p class="error" role="alert">${error}</p>`}
-    ${data && html`<div class="grid2" style="margin-top:.5rem"><div class="tree scroll" style="max-height:28rem">${data.files.filter((f) => f.type !== "dir").map((f) => html`<button aria-current=${open === f.path} onClick=${() => setOpen(f.path)}>${f.path}</button>`)}</div>
-      <div>${file ? html`<p class="muted">${file.path} · ${(file.mode & 0o7777).toString(8)} · ${file.size} bytes</p><pre>${file.text ?? (file.target ? `→ ${file.target}` : "(binary)")}</pre>` : html`<p class="muted">Choose a file.</p>`}</div></div>`}
+    ${
+      data &&
+      html`<div class="grid2" style="margin-top:.5rem"><div class="tree scroll" style="max-height:28rem">${data.files
+        .filter((f) => f.type !== "dir")
+        .map((f) => html`<button aria-current=${open === f.path} onClick=${() => setOpen(f.path)}>${f.path}</button>`)}</div>
+      <div>${
+        file
+          ? html`<p class="muted">${file.path} · ${(file.mode & 0o7777).toString(8)} · ${file.size} bytes</p><pre>
+        ${file.text ?? (file.target ? `→ ${file.target}` : "(binary)")}</pre>`
+          : html`<p class="muted">Choose a file.</p>`
+      }</div></div>`
+    }
   </div>`;
 }

@@ -10,13 +10,21 @@ import { store, useStore } from "./store";
 const html = htm.bind(h);
 const ROW = 34;
 /** The colour of each state, as the chips, badges and grid cells show it ("agent up" is booted with its agent reporting). */
-const LEGEND: [LiveState["cls"], string][] = [["booted", "booted"], ["agent", "agent up"], ["booting", "booting"], ["overdue", "overdue"], ["error", "error"], ["never", "never seen"]];
+const LEGEND: [LiveState["cls"], string][] = [
+  ["booted", "booted"],
+  ["agent", "agent up"],
+  ["booting", "booting"],
+  ["overdue", "overdue"],
+  ["error", "error"],
+  ["never", "never seen"],
+];
 const LABEL = Object.fromEntries(LEGEND) as Record<LiveState["cls"], string>;
 const liveOf = (s: StatusRow | undefined) => live(s, store.now(), store.heartbeatSeconds);
 /** The stage column: stream progress, how long a stuck stage has waited, the error, or "agent up". */
 function stageText(s: StatusRow | undefined, l: LiveState): string {
   if (!s) return "";
-  if (l.state === "booting") return `${l.progress ? progressText(l.progress) : (s.stage ?? "")}${l.stuck ? ` · stuck ${ago(Date.now() - l.stuck * 1000).replace(" ago", "")}` : ""}`;
+  if (l.state === "booting")
+    return `${l.progress ? progressText(l.progress) : (s.stage ?? "")}${l.stuck ? ` · stuck ${ago(Date.now() - l.stuck * 1000).replace(" ago", "")}` : ""}`;
   if (l.state === "error") return s.lastError ?? "";
   if (l.state === "overdue") return `no heartbeat for ${ago(s.lastSeen, store.now()).replace(" ago", "")}`;
   return s.agentUp ? "agent up" : (s.stage ?? "");
@@ -98,7 +106,14 @@ export function NodesPage() {
       // The chips partition the nodes as the colours do: "booted" is booted without its agent reporting.
       if (stateFilter && LABEL[liveOf(s).cls] !== stateFilter) return false;
       if (!f) return true;
-      return n.name.includes(f) || n.profiles.some((p) => p.includes(f)) || (n.image ?? "").includes(f) || (n.ipaddr ?? "").includes(f) || (n.hwaddr ?? "").includes(f) || (s?.stage ?? "").includes(f);
+      return (
+        n.name.includes(f) ||
+        n.profiles.some((p) => p.includes(f)) ||
+        (n.image ?? "").includes(f) ||
+        (n.ipaddr ?? "").includes(f) ||
+        (n.hwaddr ?? "").includes(f) ||
+        (s?.stage ?? "").includes(f)
+      );
     });
     if (sort.col !== "name" || sort.dir !== 1) {
       const { col, dir } = sort;
@@ -130,32 +145,56 @@ export function NodesPage() {
     setSelected(s);
   };
   const allSelected = rows.length > 0 && rows.every((r) => selected.has(r.name));
-  const sortBy = (col: Col) => setSort((s) => ({ col, dir: s.col === col ? ((-s.dir) as 1 | -1) : 1 }));
+  const sortBy = (col: Col) => setSort((s) => ({ col, dir: s.col === col ? (-s.dir as 1 | -1) : 1 }));
   const head = (col: Col, label: string) =>
-    html`<div role="columnheader" aria-sort=${sort.col === col ? (sort.dir === 1 ? "ascending" : "descending") : "none"}><button onClick=${() => sortBy(col)}>${label}${sort.col === col ? (sort.dir === 1 ? " ▲" : " ▼") : ""}</button></div>`;
+    html`<div role="columnheader" aria-sort=${sort.col === col ? (sort.dir === 1 ? "ascending" : "descending") : "none"}><button
+      onClick=${() => sortBy(col)}>${label}${sort.col === col ? (sort.dir === 1 ? " ▲" : " ▼") : ""}</button></div>`;
 
   return html`
     <h2>Nodes <span class="muted">(${store.nodes.length})</span></h2>
     <div class="row" style="margin-bottom:.6rem">
-      <label>Filter<input type="search" ref=${filterBox} aria-keyshortcuts="/" title="press / to get here" placeholder="name, profile, image, address, stage (press /)" style="width:19rem" value=${filter} onInput=${(e: Event) => setFilter((e.target as HTMLInputElement).value)} aria-label="filter nodes" /></label>
+      <label>Filter<input type="search" ref=${filterBox} aria-keyshortcuts="/" title="press / to get here" placeholder="name, profile, image, address, stage (press /)"
+        style="width:19rem" value=${filter} onInput=${(e: Event) => setFilter((e.target as HTMLInputElement).value)} aria-label="filter nodes" /></label>
       <div class="chips" role="group" aria-label="filter by state">
-        ${LEGEND.map(([cls, s]) => html`<button aria-pressed=${stateFilter === s} data-chip=${cls} onClick=${() => setStateFilter(stateFilter === s ? null : s)}><span class=${`dot c-${cls}`} aria-hidden="true"></span>${s} ${counts[s] ?? 0}</button>`)}
+        ${LEGEND.map(
+          ([cls, s]) =>
+            html`<button aria-pressed=${stateFilter === s} data-chip=${cls} onClick=${() =>
+              setStateFilter(stateFilter === s ? null : s)}><span class=${`dot c-${cls}`} aria-hidden="true"></span>${s} ${counts[s] ?? 0}</button>`,
+        )}
       </div>
       ${counts.stuck ? html`<span class="warn" data-stuck-count>${counts.stuck} stuck</span>` : ""}
       <div class="chips" role="group" aria-label="view">
-        <button aria-pressed=${view === "table"} onClick=${() => choose("table")}>Table</button><button aria-pressed=${view === "grid"} onClick=${() => choose("grid")}>Grid</button>
+        <button aria-pressed=${view === "table"} onClick=${() => choose("table")}>Table</button><button aria-pressed=${view === "grid"}
+          onClick=${() => choose("grid")}>Grid</button>
       </div>
-      <span class=${store.connected ? "ok" : "muted"} title="live updates over Server-Sent Events" data-live=${store.connected}>${store.connected ? "● live" : "○ connecting"}</span>
+      <span class=${store.connected ? "ok" : "muted"} title="live updates over Server-Sent Events" data-live=${store.connected}>
+        ${store.connected ? "● live" : "○ connecting"}</span>
       <button class="primary" style="margin-left:auto" onClick=${() => setShowAdd(!showAdd)} aria-expanded=${showAdd}>Add node</button>
     </div>
-    ${showAdd && html`<${AddNode} onDone=${(text: string) => { setShowAdd(false); setMessage({ ok: true, text }); store.loadNodes(); }} />`}
-    ${selected.size > 0 && html`<${BulkBar} selected=${selected} onDone=${(m: { ok: boolean; text: string }) => { setMessage(m); store.loadNodes(); }} onClear=${() => setSelected(new Set())} />`}
+    ${
+      showAdd &&
+      html`<${AddNode} onDone=${(text: string) => {
+        setShowAdd(false);
+        setMessage({ ok: true, text });
+        store.loadNodes();
+      }} />`
+    }
+    ${
+      selected.size > 0 &&
+      html`<${BulkBar} selected=${selected} onDone=${(m: { ok: boolean; text: string }) => {
+        setMessage(m);
+        store.loadNodes();
+      }} onClear=${() => setSelected(new Set())} />`
+    }
     ${message && html`<p class=${message.ok ? "ok" : "error"} role="status">${message.text}</p>`}
     ${view === "grid" && html`<${Grid} rows=${rows} />`}
-    <div class="vt" hidden=${view === "grid"} ref=${box} onScroll=${(e: Event) => setScrollTop((e.target as HTMLElement).scrollTop)} role="table" aria-label="nodes" aria-rowcount=${rows.length}>
+    <div class="vt" hidden=${view === "grid"} ref=${box} onScroll=${(e: Event) => setScrollTop((e.target as HTMLElement).scrollTop)} role="table"
+      aria-label="nodes" aria-rowcount=${rows.length}>
       <div class="vhead" role="row">
-        <div role="columnheader"><input type="checkbox" aria-label="select all shown" checked=${allSelected} onChange=${() => setSelected(allSelected ? new Set() : new Set(rows.map((r) => r.name)))} /></div>
-        ${head("name", "Name")}${head("state", "State")}${head("power", "Power")}${head("stage", "Stage")}${head("profiles", "Profiles")}${head("image", "Image")}${head("ipaddr", "Address")}${head("hwaddr", "MAC")}${head("lastSeen", "Last seen")}
+        <div role="columnheader"><input type="checkbox" aria-label="select all shown" checked=${allSelected} onChange=${() =>
+          setSelected(allSelected ? new Set() : new Set(rows.map((r) => r.name)))} /></div>
+        ${head("name", "Name")}${head("state", "State")}${head("power", "Power")}${head("stage", "Stage")}${head("profiles", "Profiles")}
+          ${head("image", "Image")}${head("ipaddr", "Address")}${head("hwaddr", "MAC")}${head("lastSeen", "Last seen")}
       </div>
       <div style=${`height:${rows.length * ROW}px;position:relative`}>
         <div style=${`position:absolute;top:${first * ROW}px;left:0;right:0`}>
@@ -167,7 +206,12 @@ export function NodesPage() {
               <div role="cell"><a href=${`#/node/${enc(n.name)}`}>${n.name}</a></div>
               <div role="cell">${stateBadge(s)}</div>
               <div role="cell"><${PowerCell} node=${n.name} /></div>
-              <div role="cell" title=${s?.detail ?? ""} class=${l.stuck ? "warn" : ""}>${stageText(s, l)}${l.progress ? html` <progress max=${l.progress.total || 1} value=${l.progress.bytes} aria-label=${`${n.name} image`}></progress>` : ""}</div>
+              <div role="cell" title=${s?.detail ?? ""} class=${l.stuck ? "warn" : ""}>${stageText(s, l)}${
+                l.progress
+                  ? html` <progress
+                max=${l.progress.total || 1} value=${l.progress.bytes} aria-label=${`${n.name} image`}></progress>`
+                  : ""
+              }</div>
               <div role="cell">${n.profiles.join(", ")}</div>
               <div role="cell">${n.image ?? ""}</div>
               <div role="cell">${n.ipaddr ?? ""}</div>
@@ -188,7 +232,10 @@ function Grid(props: { rows: NodeRow[] }) {
       const s = store.status.get(n.name);
       const l = liveOf(s);
       const text = `${n.name}: ${l.cls === "agent" ? "agent up" : l.state}${s ? `, ${stageText(s, l)}` : ""}${s?.lastSeen ? `, seen ${ago(s.lastSeen, store.now())}` : ""}`;
-      return html`<a role="listitem" key=${n.name} href=${`#/node/${enc(n.name)}`} class=${`cell c-${l.cls}${l.stuck ? " stuck" : ""}`} data-node=${n.name} data-cls=${l.cls} title=${text} aria-label=${text}>${l.progress ? html`<i style=${`width:${Math.floor((l.progress.bytes / (l.progress.total || 1)) * 100)}%`}></i>` : ""}</a>`;
+      return html`<a role="listitem" key=${n.name} href=${`#/node/${enc(n.name)}`} class=${`cell c-${l.cls}${l.stuck ? " stuck" : ""}`} data-node=${n.name}
+        data-cls=${l.cls} title=${text} aria-label=${text}>${
+          l.progress ? html`<i style=${`width:${Math.floor((l.progress.bytes / (l.progress.total || 1)) * 100)}%`}></i>` : ""
+        }</a>`;
     })}
   </div>`;
 }
@@ -200,8 +247,14 @@ function BulkBar(props: { selected: Set<string>; onDone: (m: { ok: boolean; text
   const [dialog, setDialog] = useState<"power" | "delete" | null>(null);
   const [deleteError, setDeleteError] = useState("");
   useEffect(() => {
-    get<{ name: string }[]>("/profiles").then((p) => setProfiles(p.map((x) => x.name)), () => {});
-    get<{ name: string }[]>("/images").then((p) => setImages(p.map((x) => x.name)), () => {});
+    get<{ name: string }[]>("/profiles").then(
+      (p) => setProfiles(p.map((x) => x.name)),
+      () => {},
+    );
+    get<{ name: string }[]>("/images").then(
+      (p) => setImages(p.map((x) => x.name)),
+      () => {},
+    );
   }, []);
   const nodes = [...props.selected].sort();
   const run = async (what: string, fn: () => Promise<unknown>) => {
@@ -224,7 +277,8 @@ function BulkBar(props: { selected: Set<string>; onDone: (m: { ok: boolean; text
     // A list of names per request (each all or nothing), 500 at a time so that the URL stays short.
     const deleted: string[] = [];
     try {
-      for (let i = 0; i < nodes.length; i += 500) deleted.push(...(await del<{ deleted: string[] }>(`/nodes/${enc(nodes.slice(i, i + 500).join(","))}`)).deleted);
+      for (let i = 0; i < nodes.length; i += 500)
+        deleted.push(...(await del<{ deleted: string[] }>(`/nodes/${enc(nodes.slice(i, i + 500).join(","))}`)).deleted);
       setDialog(null);
       props.onClear();
       props.onDone({ ok: true, text: `Deleted ${deleted.length} node(s): ${someNames(deleted, 5)}.` });
@@ -235,13 +289,25 @@ function BulkBar(props: { selected: Set<string>; onDone: (m: { ok: boolean; text
   };
   return html`<div class="card row" role="region" aria-label="bulk actions">
     <strong>${nodes.length} selected</strong>
-    <label class="change">Set profile<select disabled=${busy} onChange=${onSelect((p) => run(`set profile ${p}`, () => patch("/nodes", { nodes, set: { profiles: [p] } })))}><option value="">—</option>${profiles.map((p) => html`<option>${p}</option>`)}</select></label>
-    <label class="change">Set image<select disabled=${busy} onChange=${onSelect((i) => run(`set image ${i}`, () => patch("/nodes", { nodes, set: { image: i } })))}><option value="">—</option>${images.map((p) => html`<option>${p}</option>`)}</select></label>
+    <label class="change">Set profile<select disabled=${busy} onChange=${onSelect((p) =>
+      run(`set profile ${p}`, () => patch("/nodes", { nodes, set: { profiles: [p] } })),
+    )}><option value="">—</option>${profiles.map((p) => html`<option>${p}</option>`)}</select></label>
+    <label class="change">Set image<select disabled=${busy} onChange=${onSelect((i) =>
+      run(`set image ${i}`, () => patch("/nodes", { nodes, set: { image: i } })),
+    )}><option value="">—</option>${images.map((p) => html`<option>${p}</option>`)}</select></label>
     <button class="change" disabled=${busy} onClick=${() => setDialog("power")} aria-haspopup="dialog">Power…</button>
-    <button class="danger" disabled=${busy} onClick=${() => { setDeleteError(""); setDialog("delete"); }} aria-haspopup="dialog">Delete…</button>
+    <button class="danger" disabled=${busy} onClick=${() => {
+      setDeleteError("");
+      setDialog("delete");
+    }} aria-haspopup="dialog">Delete…</button>
     <button onClick=${props.onClear}>Clear selection</button>
     ${dialog === "power" && html`<${PowerDialog} nodes=${nodes} onClose=${() => setDialog(null)} />`}
-    ${dialog === "delete" && html`<${ConfirmDialog} title=${`Delete ${nodes.length} node${nodes.length === 1 ? "" : "s"}?`} text=${`${someNames(nodes)} will be removed with their settings and boot history. This cannot be undone.`} action=${`Delete ${nodes.length} node${nodes.length === 1 ? "" : "s"}`} error=${deleteError} onConfirm=${remove} onClose=${() => setDialog(null)} />`}
+    ${
+      dialog === "delete" &&
+      html`<${ConfirmDialog} title=${`Delete ${nodes.length} node${nodes.length === 1 ? "" : "s"}?`}
+        text=${`${someNames(nodes)} will be removed with their settings and boot history. This cannot be undone.`}
+        action=${`Delete ${nodes.length} node${nodes.length === 1 ? "" : "s"}`} error=${deleteError} onConfirm=${remove} onClose=${() => setDialog(null)} />`
+    }
   </div>`;
 }
 
@@ -256,7 +322,10 @@ function AddNode(props: { onDone: (text: string) => void }) {
     const dev: Record<string, string> = {};
     for (const k of ["ipaddr", "netmask", "hwaddr", "gateway"]) if (v(k)) dev[k] = v(k);
     const set: Record<string, unknown> = {};
-    if (v("profiles")) set.profiles = v("profiles").split(/[\s,]+/).filter(Boolean);
+    if (v("profiles"))
+      set.profiles = v("profiles")
+        .split(/[\s,]+/)
+        .filter(Boolean);
     if (v("image")) set.image = v("image");
     if (v("comment")) set.comment = v("comment");
     if (Object.keys(dev).length) set.networkDevices = { default: dev };

@@ -40,10 +40,19 @@ export function powerText(node: string, now: number): { text: string; title: str
   if (!s) return { text: "—", title: "not asked since drover serve started; Power → status asks the BMC", cls: "muted" };
   const read = s.at ? `${s.ok ? `status ${s.state ?? "unknown"}` : "status failed"} ${ago(s.at, now)}` : "";
   if (s.lastAction && (!s.at || s.lastAction.at >= s.at)) {
-    return { text: `${s.lastAction.action} ${s.lastAction.ok ? "sent" : "failed"} ${ago(s.lastAction.at, now)}`, title: `state unknown since then${read ? `; before: ${read}` : ""}`, cls: s.lastAction.ok ? "muted" : "warn" };
+    return {
+      text: `${s.lastAction.action} ${s.lastAction.ok ? "sent" : "failed"} ${ago(s.lastAction.at, now)}`,
+      title: `state unknown since then${read ? `; before: ${read}` : ""}`,
+      cls: s.lastAction.ok ? "muted" : "warn",
+    };
   }
   if (!s.ok) return { text: `unknown · ${ago(s.at, now)}`, title: s.message ?? "status failed", cls: "warn" };
-  return { text: `${s.state} · ${ago(s.at, now)}`, title: `the BMC said ${s.state} ${ago(s.at, now)}: ${s.message ?? ""}`, cls: s.state === "on" ? "pw-on" : "pw-off", state: s.state };
+  return {
+    text: `${s.state} · ${ago(s.at, now)}`,
+    title: `the BMC said ${s.state} ${ago(s.at, now)}: ${s.message ?? ""}`,
+    cls: s.state === "on" ? "pw-on" : "pw-off",
+    state: s.state,
+  };
 }
 
 export function PowerCell(props: { node: string }) {
@@ -91,7 +100,12 @@ export function PowerDialog(props: { nodes: string[]; onClose: () => void; actio
     setBusy(true);
     setError(null);
     try {
-      const j = await post<PowerJob>("/power-jobs", { action, nodes: props.nodes, ...(pxe && action === "cycle" ? { pxe: true } : {}), ...(ms ? { staggerMs: ms } : {}) });
+      const j = await post<PowerJob>("/power-jobs", {
+        action,
+        nodes: props.nodes,
+        ...(pxe && action === "cycle" ? { pxe: true } : {}),
+        ...(ms ? { staggerMs: ms } : {}),
+      });
       setJob(j);
       follow(j.id);
     } catch (err) {
@@ -105,28 +119,56 @@ export function PowerDialog(props: { nodes: string[]; onClose: () => void; actio
   const failed = job?.state === "done" ? job.results.filter((r) => !r.ok) : [];
   return html`<${Dialog} title=${`Power: ${n} node${n === 1 ? "" : "s"}`} onClose=${props.onClose} id="power">
     <p data-names>${someNames(props.nodes)}</p>
-    ${!job
-      ? html`<form onSubmit=${start} aria-label="power action" novalidate>
+    ${
+      !job
+        ? html`<form onSubmit=${start} aria-label="power action" novalidate>
           <div class="row">
-            <label>Action<select value=${action} onChange=${(e: Event) => setAction((e.target as HTMLSelectElement).value as Action)} autofocus>${ACTIONS.map((a) => html`<option value=${a}>${ACTION_TEXT[a]}</option>`)}</select></label>
-            <label class=${error?.field === "stagger" ? "invalid" : ""}>Stagger (ms between starts)<input inputmode="numeric" value=${stagger} onInput=${(e: Event) => setStagger((e.target as HTMLInputElement).value)} aria-invalid=${error?.field === "stagger" ? "true" : undefined} aria-describedby="stagger-note" style="width:9rem" />
-              ${error?.field === "stagger" ? html`<span class="field-error" id="stagger-note">${error.message}</span>` : html`<span class="small muted" id="stagger-note">spreads a boot storm: 100 ms is ten nodes a second</span>`}</label>
+            <label>Action<select value=${action} onChange=${(e: Event) => setAction((e.target as HTMLSelectElement).value as Action)} autofocus>
+              ${ACTIONS.map((a) => html`<option value=${a}>${ACTION_TEXT[a]}</option>`)}</select></label>
+            <label class=${error?.field === "stagger" ? "invalid" : ""}>Stagger (ms between starts)<input inputmode="numeric" value=${stagger}
+              onInput=${(e: Event) => setStagger((e.target as HTMLInputElement).value)} aria-invalid=${error?.field === "stagger" ? "true" : undefined}
+                aria-describedby="stagger-note" style="width:9rem" />
+              ${
+                error?.field === "stagger"
+                  ? html`<span class="field-error" id="stagger-note">${error.message}</span>`
+                  : html`<span class="small muted"
+                id="stagger-note">spreads a boot storm: 100 ms is ten nodes a second</span>`
+              }</label>
           </div>
-          <label class="check"><input type="checkbox" checked=${pxe && action === "cycle"} disabled=${action !== "cycle"} onChange=${(e: Event) => setPxe((e.target as HTMLInputElement).checked)} aria-describedby="pxe-note" /> <span>PXE next boot <span class="small muted" id="pxe-note">${action === "cycle" ? "(boot from the network once, then as before)" : "(with cycle only)"}</span></span></label>
+          <label class="check"><input type="checkbox" checked=${pxe && action === "cycle"} disabled=${action !== "cycle"} onChange=${(e: Event) =>
+            setPxe((e.target as HTMLInputElement).checked)} aria-describedby="pxe-note" /> <span>PXE next boot <span class="small muted" id="pxe-note">
+              ${action === "cycle" ? "(boot from the network once, then as before)" : "(with cycle only)"}</span></span></label>
           ${error && !error.field && html`<p class="error" role="alert">${error.message}</p>`}
-          <div class="row"><button class="primary" disabled=${busy}>${action === "status" ? "Check status" : `Power ${action} ${n} node${n === 1 ? "" : "s"}`}</button><button type="button" onClick=${props.onClose}>Cancel</button></div>
+          <div class="row"><button class="primary" disabled=${busy}>${
+            action === "status" ? "Check status" : `Power ${action} ${n} node${n === 1 ? "" : "s"}`
+          }</button><button type="button" onClick=${props.onClose}>Cancel</button></div>
         </form>`
-      : html`<div>
+        : html`<div>
           <p role="status" aria-live="polite" data-progress=${`${job.done}/${job.total}`}>
-            ${job.state === "running" ? `${job.action}${job.pxe ? " (PXE next boot)" : ""}: ${job.done} of ${job.total} done${job.failed ? `, ${job.failed} failed` : ""}…` : `${job.action}: ${job.total - failed.length} ok, ${failed.length} failed${failed.length ? ` (${someNames(failed.map((f) => f.node), 5)})` : ""}`}
+            ${
+              job.state === "running"
+                ? `${job.action}${job.pxe ? " (PXE next boot)" : ""}: ${job.done} of ${job.total} done${job.failed ? `, ${job.failed} failed` : ""}…`
+                : `${job.action}: ${job.total - failed.length} ok, ${failed.length} failed${
+                    failed.length
+                      ? ` (${someNames(
+                          failed.map((f) => f.node),
+                          5,
+                        )})`
+                      : ""
+                  }`
+            }
           </p>
           <progress max=${job.total || 1} value=${job.done} aria-label="power progress"></progress>
           ${job.state === "running" && html`<p class="small muted">Closing this leaves the job running on the server.</p>`}
           ${error && html`<p class="error" role="alert">${error.message}</p>`}
           <div class="scroll" style="max-height:50vh"><table aria-label="power results"><thead><tr><th>Node</th><th>Result</th><th>Message</th></tr></thead><tbody>
-            ${job.results.map((r) => html`<tr class=${r.ok ? "" : "failed"} data-node=${r.node} data-ok=${String(r.ok)}><td>${r.node}</td><td>${r.ok ? (job.action === "status" ? (r.state ?? "unknown") : "ok") : html`<strong>✕ failed</strong>`}</td><td style="white-space:normal">${r.message}</td></tr>`)}
+            ${job.results.map(
+              (r) => html`<tr class=${r.ok ? "" : "failed"} data-node=${r.node} data-ok=${String(r.ok)}><td>${r.node}</td><td>
+              ${r.ok ? (job.action === "status" ? (r.state ?? "unknown") : "ok") : html`<strong>✕ failed</strong>`}</td><td style="white-space:normal">${r.message}</td></tr>`,
+            )}
           </tbody></table></div>
           <div class="row" style="margin-top:.6rem"><button class="primary" id="power-close" onClick=${props.onClose}>Close</button></div>
-        </div>`}
+        </div>`
+    }
   <//>`;
 }

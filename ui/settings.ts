@@ -82,7 +82,12 @@ function valuesOf(f: Form): Record<string, unknown> {
     router: text(f.router),
     dns: list(words(f.dns)),
     pool: text(joinRange(f.poolStart, f.poolEnd)),
-    relaySubnets: list(f.relaySubnets.split("\n").map((l) => l.trim()).filter(Boolean)),
+    relaySubnets: list(
+      f.relaySubnets
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean),
+    ),
     leaseSeconds: num(f.leaseSeconds),
     ipv6Ra: f.ipv6Ra === "" ? null : f.ipv6Ra === "on",
     discovery: f.discovery,
@@ -148,11 +153,13 @@ export function SettingsPage() {
   };
 
   if (!s || !form) return html`<h2>Settings</h2>${general ? html`<p class="error" role="alert">${general.message}</p>` : html`<p class="muted">Loading…</p>`}`;
-  const set = <K extends keyof Form>(k: K) => (e: Event) => {
-    const t = e.target as HTMLInputElement;
-    setForm({ ...form, [k]: t.type === "checkbox" ? t.checked : t.value });
-    setSaved(null);
-  };
+  const set =
+    <K extends keyof Form>(k: K) =>
+    (e: Event) => {
+      const t = e.target as HTMLInputElement;
+      setForm({ ...form, [k]: t.type === "checkbox" ? t.checked : t.value });
+      setSaved(null);
+    };
   const fixed = (k: string) => s.fields[k]?.editable !== "live";
   /** The note under a field: its error, or why it cannot change here. */
   const note = (k: string) => {
@@ -163,8 +170,16 @@ export function SettingsPage() {
   };
   const described = (k: string) => (errors[k] || fixed(k) ? `note-${k}` : undefined);
   /** A text input for form field k, showing API field `field` (its note only once, under its first input). */
-  const input = (k: keyof Form, field: string, label: string, attrs: Record<string, unknown> = {}, withNote = true) => html`<label class=${errors[field] ? "invalid" : ""}>${label}
-    <input id=${`set-${k}`} name=${k} value=${form[k] as string} onInput=${set(k)} disabled=${fixed(field)} aria-invalid=${errors[field] ? "true" : undefined} aria-describedby=${described(field)} ...${attrs} />${withNote ? note(field) : null}</label>`;
+  const input = (
+    k: keyof Form,
+    field: string,
+    label: string,
+    attrs: Record<string, unknown> = {},
+    withNote = true,
+  ) => html`<label class=${errors[field] ? "invalid" : ""}>${label}
+    <input id=${`set-${k}`} name=${k} value=${form[k] as string} onInput=${set(k)} disabled=${fixed(field)} aria-invalid=${
+      errors[field] ? "true" : undefined
+    } aria-describedby=${described(field)} ...${attrs} />${withNote ? note(field) : null}</label>`;
 
   // Each interface once, with its addresses; a saved one that is gone from this host still shows.
   const names = [...new Set([...s.interfaces.map((i) => i.name), ...form.interfaces])];
@@ -178,7 +193,10 @@ export function SettingsPage() {
   const show = (v: unknown) => (Array.isArray(v) ? v.join(", ") || "every address" : typeof v === "boolean" ? (v ? "on" : "off") : String(v ?? ""));
 
   return html`<h2>Settings</h2>
-    <p class="muted">Changes take effect at once, without restarting <code>drover serve</code> (DHCP restarts on the new interfaces; leases are kept), and are saved in the data dir for the next start. A flag given on the command line fixes its field until <code>drover serve</code> restarts without it.</p>
+    <p class="muted">Changes take effect at once, without restarting <code>drover serve</code>${
+      " (DHCP restarts on the new interfaces; leases are kept), " +
+      "and are saved in the data dir for the next start. A flag given on the command line fixes its field until "
+    }<code>drover serve</code> restarts without it.</p>
     ${s.warning && html`<p class="error" role="alert">${s.warning}</p>`}
     ${s.changed && html`<p class="muted">Last change ${ago(s.changed.at)} by ${s.changed.by}: ${s.changed.what.join("; ")}</p>`}
     <form class="card settings" onSubmit=${submit} aria-label="server settings" novalidate>
@@ -186,7 +204,8 @@ export function SettingsPage() {
         <div class="row">
           <label class=${errors.dhcpMode ? "invalid" : ""}>DHCP mode
             <select id="set-dhcpMode" name="dhcpMode" value=${form.dhcpMode} onChange=${set("dhcpMode")} disabled=${fixed("dhcpMode")} aria-describedby=${described("dhcpMode")}>
-              <option value="off">off</option><option value="authoritative">authoritative: addresses and boot</option><option value="proxy">proxy: boot information next to another DHCP server</option>
+              <option value="off">off</option><option value="authoritative">authoritative: addresses and boot</option><option
+                value="proxy">proxy: boot information next to another DHCP server</option>
             </select>${note("dhcpMode")}</label>
           <label>IPv6 router advertisements
             <select id="set-ipv6Ra" name="ipv6Ra" value=${form.ipv6Ra} onChange=${set("ipv6Ra")} disabled=${fixed("ipv6Ra")} aria-describedby=${described("ipv6Ra")}>
@@ -197,17 +216,31 @@ export function SettingsPage() {
           ${names.length === 0 && html`<p class="muted">This host has no IPv4 interface besides loopback.</p>`}
           ${names.map((n) => {
             const addrs = s.interfaces.filter((i) => i.name === n);
-            return html`<label class="check"><input type="checkbox" name="interface" value=${n} checked=${form.interfaces.includes(n)} onChange=${toggle(n)} disabled=${fixed("interfaces")} />
-              <span><strong>${n}</strong> ${addrs.length ? addrs.map((a) => `${a.address}/${a.netmask}`).join(", ") : html`<span class="error">not found on this host</span>`}</span></label>`;
+            return html`<label class="check"><input type="checkbox" name="interface" value=${n} checked=${form.interfaces.includes(n)}
+              onChange=${toggle(n)} disabled=${fixed("interfaces")} />
+              <span><strong>${n}</strong> ${
+                addrs.length
+                  ? addrs.map((a) => `${a.address}/${a.netmask}`).join(", ")
+                  : html`<span
+                class="error">not found on this host</span>`
+              }</span></label>`;
           })}
           <span class="muted small">None chosen: the host's only interface, when it has just one.</span>
           ${note("interfaces")}
         </fieldset>
         <div class="row">
-          ${(multi || form.serverIp) && html`<label class=${errors.serverIp ? "invalid" : ""}>Server address
+          ${
+            (multi || form.serverIp) &&
+            html`<label class=${errors.serverIp ? "invalid" : ""}>Server address
             <select id="set-serverIp" name="serverIp" value=${form.serverIp} onChange=${set("serverIp")} disabled=${fixed("serverIp")} aria-describedby=${described("serverIp")}>
-              <option value="">choose…</option>${s.interfaces.filter((i) => form.interfaces.includes(i.name)).map((i) => html`<option value=${i.address}>${i.address} (${i.name})</option>`)}
-            </select>${note("serverIp")}</label>`}
+              <option value="">choose…</option>${s.interfaces
+                .filter((i) => form.interfaces.includes(i.name))
+                .map(
+                  (i) => html`<option
+                value=${i.address}>${i.address} (${i.name})</option>`,
+                )}
+            </select>${note("serverIp")}</label>`
+          }
           ${input("router", "router", "Router (default gateway)", { placeholder: "none", inputmode: "decimal" })}
           ${input("dns", "dns", "DNS servers", { placeholder: "none" })}
           ${input("leaseSeconds", "leaseSeconds", "Lease time (seconds)", { type: "number", min: 60, placeholder: "86400" })}
@@ -217,10 +250,13 @@ export function SettingsPage() {
           ${input("poolEnd", "pool", "Pool end", { placeholder: "none", inputmode: "decimal" }, false)}
         </div>
         <label class=${errors.relaySubnets ? "invalid" : ""}>Relayed subnets, one per line: NET/PREFIX[,router=IP][,pool=A-B]
-          <textarea id="set-relaySubnets" class="short" name="relaySubnets" value=${form.relaySubnets} onInput=${set("relaySubnets")} disabled=${fixed("relaySubnets")} aria-describedby=${described("relaySubnets")} placeholder="10.1.0.0/24,router=10.1.0.1,pool=10.1.0.100-10.1.0.199"></textarea>${note("relaySubnets")}</label>
+          <textarea id="set-relaySubnets" class="short" name="relaySubnets" value=${form.relaySubnets} onInput=${set("relaySubnets")}
+            disabled=${fixed("relaySubnets")} aria-describedby=${described("relaySubnets")}
+            placeholder="10.1.0.0/24,router=10.1.0.1,pool=10.1.0.100-10.1.0.199"></textarea>${note("relaySubnets")}</label>
       </fieldset>
       <fieldset><legend>Discovery</legend>
-        <label class="check"><input id="set-discovery" type="checkbox" name="discovery" checked=${form.discovery} onChange=${set("discovery")} disabled=${fixed("discovery")} aria-describedby=${described("discovery")} />
+        <label class="check"><input id="set-discovery" type="checkbox" name="discovery" checked=${form.discovery} onChange=${set("discovery")}
+          disabled=${fixed("discovery")} aria-describedby=${described("discovery")} />
           <span>Discovery: bind unknown machines to nodes marked discoverable, or register them as new nodes</span></label>${note("discovery")}
         <div class="row">
           ${input("registerPattern", "registerPattern", "Register new nodes as", { placeholder: "e.g. n[001-999]" })}
@@ -239,8 +275,18 @@ export function SettingsPage() {
       ${general && html`<div class="error" role="alert"><div>${general.message}</div>${(general.details ?? []).map((d) => html`<div>${d}</div>`)}</div>`}
     </form>
     <div class="card"><h3>Running now</h3>
-      <p>DHCP <strong>${s.dhcp.mode}</strong>${s.dhcp.interfaces.length ? ` on ${s.dhcp.interfaces.map((i) => `${i.name} (${i.serverIp}, ${i.network}/${i.netmask}${i.pool ? `, pool ${i.pool.start}-${i.pool.end}` : ""})`).join(", ")}` : ""}${s.dhcp.relaySubnets.length ? `; relayed ${s.dhcp.relaySubnets.map((r) => `${r.network}/${r.netmask}`).join(", ")}` : ""}; IPv6 RA ${s.dhcp.mode !== "off" && s.dhcp.routerAdvertisements ? "on" : "off"}</p>
-      <p>Discovery <strong>${s.discovery.enabled ? "on" : "off"}</strong>${s.discovery.register ? `, registering as ${s.discovery.register.pattern}` : ""}; agents poll every ${s.runtime.pollSeconds} s; data dir <code>${s.dataDir}</code></p>
+      <p>DHCP <strong>${s.dhcp.mode}</strong>${
+        s.dhcp.interfaces.length
+          ? ` on ${s.dhcp.interfaces
+              .map((i) => `${i.name} (${i.serverIp}, ${i.network}/${i.netmask}${i.pool ? `, pool ${i.pool.start}-${i.pool.end}` : ""})`)
+              .join(", ")}`
+          : ""
+      }${
+        s.dhcp.relaySubnets.length ? `; relayed ${s.dhcp.relaySubnets.map((r) => `${r.network}/${r.netmask}`).join(", ")}` : ""
+      }; IPv6 RA ${s.dhcp.mode !== "off" && s.dhcp.routerAdvertisements ? "on" : "off"}</p>
+      <p>Discovery <strong>${s.discovery.enabled ? "on" : "off"}</strong>${
+        s.discovery.register ? `, registering as ${s.discovery.register.pattern}` : ""
+      }; agents poll every ${s.runtime.pollSeconds} s; data dir <code>${s.dataDir}</code></p>
       <h3>Needs a restart</h3>
       <p class="muted">Set with these flags of <code>drover serve</code>; change them by restarting it.</p>
       <div class="scroll"><table aria-label="restart-only settings"><thead><tr><th>Setting</th><th>Value</th><th>Flag</th></tr></thead><tbody>
@@ -251,18 +297,38 @@ export function SettingsPage() {
 }
 
 function Tokens() {
-  const [tokens, setTokens] = useState<{ id: number; name: string; user: string; prefix: string; createdAt: number; lastUsedAt?: number; revokedAt?: number }[]>([]);
+  const [tokens, setTokens] = useState<
+    { id: number; name: string; user: string; prefix: string; createdAt: number; lastUsedAt?: number; revokedAt?: number }[]
+  >([]);
   const [created, setCreated] = useState("");
   const { error, setError, run } = useAction();
   const err = error as ApiError | null;
   const loadTokens = () => get<typeof tokens>("/tokens").then(setTokens, setError);
   useEffect(() => void loadTokens(), []);
   return html`<div class="card"><h3>API tokens</h3>
-      <form class="row" aria-label="create token" onSubmit=${(e: Event) => { e.preventDefault(); const f = new FormData(e.target as HTMLFormElement); run(async () => { const t = await post<{ token: string }>("/tokens", { name: String(f.get("name")) }); setCreated(t.token); loadTokens(); }); }}>
+      <form class="row" aria-label="create token" onSubmit=${(e: Event) => {
+        e.preventDefault();
+        const f = new FormData(e.target as HTMLFormElement);
+        run(async () => {
+          const t = await post<{ token: string }>("/tokens", { name: String(f.get("name")) });
+          setCreated(t.token);
+          loadTokens();
+        });
+      }}>
         <label>Name<input name="name" required /></label><button class="primary">Create token</button></form>
       ${created && html`<p role="status">New token (shown once): <code>${created}</code></p>`}
       ${err && html`<p class="error" role="alert">${err.message}</p>`}
       <div class="scroll"><table aria-label="API tokens"><thead><tr><th>Id</th><th>Name</th><th>User</th><th>Starts with</th><th>Last used</th><th></th></tr></thead><tbody>
-      ${tokens.map((t) => html`<tr><td>${t.id}</td><td>${t.name}</td><td>${t.user}</td><td><code>${t.prefix}…</code></td><td>${ago(t.lastUsedAt)}</td><td>${t.revokedAt ? html`<span class="muted">revoked</span>` : html`<button class="danger" onClick=${async () => { await run(() => del(`/tokens/${t.id}`)); loadTokens(); }}>Revoke</button>`}</td></tr>`)}
+      ${tokens.map(
+        (t) =>
+          html`<tr><td>${t.id}</td><td>${t.name}</td><td>${t.user}</td><td><code>${t.prefix}…</code></td><td>${ago(t.lastUsedAt)}</td><td>${
+            t.revokedAt
+              ? html`<span class="muted">revoked</span>`
+              : html`<button class="danger" onClick=${async () => {
+                  await run(() => del(`/tokens/${t.id}`));
+                  loadTokens();
+                }}>Revoke</button>`
+          }</td></tr>`,
+      )}
       </tbody></table></div></div>`;
 }

@@ -61,7 +61,11 @@ class Store {
       this.connected = true;
       this.everConnected = true;
       // Back after a loss: events of the gap were never seen, so catch up with the whole list.
-      if (back) this.loadNodes().then(() => this.recovered(), () => this.recovered());
+      if (back)
+        this.loadNodes().then(
+          () => this.recovered(),
+          () => this.recovered(),
+        );
       else this.changed();
     });
     es.addEventListener("boot", (m) => {

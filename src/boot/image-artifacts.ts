@@ -24,19 +24,30 @@ export function imageArtifacts(images: ImageService): ImageArtifacts {
     async image(image, format = "gzip") {
       const b = images.bootFiles(image);
       if (!b.image) return { refused: true, status: 404, message: b.problem ?? `image ${image} is not built; run: drover image build ${image}` };
-      if (format === "zstd") return b.zstd ? artifact(b.zstd) : { refused: true, status: 404, message: `image ${image} has no zstd archive; rebuild it: drover image build ${image}` };
+      if (format === "zstd")
+        return b.zstd
+          ? artifact(b.zstd)
+          : { refused: true, status: 404, message: `image ${image} has no zstd archive; rebuild it: drover image build ${image}` };
       return artifact(b.image);
     },
     async pieces(image, format) {
       const b = images.bootFiles(image);
       const archive = format === "zstd" ? b.zstd : b.image;
-      if (!archive || !existsSync(`${archive}.pieces`)) return { refused: true, status: 404, message: `image ${image} has no piece index for its ${format} archive; rebuild it: drover image build ${image}` };
+      if (!archive || !existsSync(`${archive}.pieces`))
+        return { refused: true, status: 404, message: `image ${image} has no piece index for its ${format} archive; rebuild it: drover image build ${image}` };
       return artifact(`${archive}.pieces`);
     },
     async stage1(image, version) {
       const b = images.bootFiles(image, version);
       if (!b.stage1)
-        return { refused: true, status: 404, message: b.problem ?? b.build?.stage1Problem ?? `image ${image} has no stage 1 for kernel ${b.kernel?.version ?? "?"}; rebuild it: drover image build ${image}` };
+        return {
+          refused: true,
+          status: 404,
+          message:
+            b.problem ??
+            b.build?.stage1Problem ??
+            `image ${image} has no stage 1 for kernel ${b.kernel?.version ?? "?"}; rebuild it: drover image build ${image}`,
+        };
       return artifact(b.stage1);
     },
     plan(image, version) {

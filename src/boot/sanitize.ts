@@ -20,14 +20,7 @@
 export const MAX_NAME_LENGTH = 1024;
 export const MAX_SEGMENT_LENGTH = 255;
 
-export type SanitizeRejection =
-  | "empty"
-  | "nul"
-  | "backslash"
-  | "control-character"
-  | "too-long"
-  | "absolute"
-  | "escapes-root";
+export type SanitizeRejection = "empty" | "nul" | "backslash" | "control-character" | "too-long" | "absolute" | "escapes-root";
 
 export type SanitizeResult = { ok: true; name: string } | { ok: false; reason: SanitizeRejection; detail: string };
 

@@ -128,7 +128,10 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     const n = this.nodeForMac(mac, origin.relay ? `via relay ${origin.relay} on ${origin.iface}` : `on ${origin.iface}`);
     const r = n ? reservationOf(n, mac) : undefined;
     // Once per MAC until the next node write (the answer is cached below): which machines drover ignores.
-    if (!r) this.log(`boot: unknown MAC ${mac} ${origin.relay ? `via relay ${origin.relay} on ${origin.iface}` : `on ${origin.iface}`}${this.settings.discovery ? "" : " (discovery is off)"}`);
+    if (!r)
+      this.log(
+        `boot: unknown MAC ${mac} ${origin.relay ? `via relay ${origin.relay} on ${origin.iface}` : `on ${origin.iface}`}${this.settings.discovery ? "" : " (discovery is off)"}`,
+      );
     // Kept only when nothing was written meanwhile (discovery may just have bound or registered the MAC).
     if (v !== undefined && this.nodes.version() === v) {
       if (this.reservations.size >= 200_000) this.reservations.clear();
@@ -236,13 +239,25 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     // and ${platform} (pcbios, efi) in the query: the script it then gets knows whether the image fits, and
     // the boot mode can depend on the firmware.
     if (plan && req.query.memsize === undefined) {
-      return { status: 200, script: `#!ipxe\n# drover: the boot script of ${n.name} depends on this machine's RAM\nchain --replace --autofree ${req.base}/ipxe/\${mac:hexhyp}?assetkey=\${asset:uristring}&uuid=\${uuid}&memsize=\${memsize}&platform=\${platform}\n` };
+      return {
+        status: 200,
+        script:
+          `#!ipxe\n# drover: the boot script of ${n.name} depends on this machine's RAM\nchain --replace --autofree ${req.base}/ipxe/\${mac:hexhyp}` +
+          `?assetkey=\${asset:uristring}&uuid=\${uuid}&memsize=\${memsize}&platform=\${platform}\n`,
+      };
     }
     const memsize = Number(req.query.memsize);
     if (plan && req.query.memsize && memsize > 0 && memsize * 1048576 < floor) {
-      const msg = `node ${n.name} has ${memsize} MiB of RAM but image '${c.image}' needs at least ${Math.ceil(floor / 1048576)} MiB to boot ${choice.mode} (drover image show ${c.image}); give it more memory`;
+      const msg =
+        `node ${n.name} has ${memsize} MiB of RAM but image '${c.image}' needs at least ${Math.ceil(floor / 1048576)} MiB to boot ` +
+        `${choice.mode} (drover image show ${c.image}); give it more memory`;
       this.record({ mac, stage: "error", detail: msg, address: req.remote }, n.name);
-      return { status: 200, script: `#!ipxe\necho drover: ${msg}\necho drover: asking again in 60 seconds\nsleep 60\nchain --replace --autofree ${req.base}/ipxe/\${mac:hexhyp}?assetkey=\${asset:uristring}&uuid=\${uuid}\n` };
+      return {
+        status: 200,
+        script:
+          `#!ipxe\necho drover: ${msg}\necho drover: asking again in 60 seconds\nsleep 60\nchain --replace --autofree ${req.base}/ipxe/\${mac:hexhyp}` +
+          `?assetkey=\${asset:uristring}&uuid=\${uuid}\n`,
+      };
     }
     // Warewulf's profiles name the template "default" (drover's default profile too): that means "the
     // built-in script for the node's boot mode" unless the site has its own default.ipxe.
@@ -293,7 +308,9 @@ export class BootService implements DhcpBootPort, HttpBootPort {
         if (!isRefusal(out)) detail = `stage 1 initramfs ${out.size} bytes`;
       } else if (req.query.pieces !== undefined) {
         // Stage 1's first request: where the pieces are (whole zstd frames or gzip members, whole entries).
-        out = this.images.pieces ? await this.images.pieces(image, req.query.format === "zstd" ? "zstd" : "gzip") : refuse(404, "no piece index on this server");
+        out = this.images.pieces
+          ? await this.images.pieces(image, req.query.format === "zstd" ? "zstd" : "gzip")
+          : refuse(404, "no piece index on this server");
         if (!isRefusal(out)) detail = `piece index of the ${req.query.format === "zstd" ? "zstd" : "gzip"} image`;
       } else {
         out = await this.images.image(image, req.query.format === "zstd" ? "zstd" : "gzip");
@@ -303,7 +320,12 @@ export class BootService implements DhcpBootPort, HttpBootPort {
           const piece = slicePiece(out, req.query.offset, req.query.length);
           if ("refused" in piece) out = piece;
           else {
-            detail = formatProgress({ bytes: piece.offset, total: out.size, rate: Number(req.query.rate) * 1024 || 0, format: req.query.format === "zstd" ? "zstd" : "gzip" });
+            detail = formatProgress({
+              bytes: piece.offset,
+              total: out.size,
+              rate: Number(req.query.rate) * 1024 || 0,
+              format: req.query.format === "zstd" ? "zstd" : "gzip",
+            });
             out = piece.artifact;
           }
         }
@@ -316,17 +338,29 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     }
     // iPXE cannot bind a privileged port, so an old or site script that still asks for the runtime overlay
     // is refused by design; the agent fetches it after boot. Not an error of this boot: nothing recorded.
-    if (kind === "runtime" && isRefusal(out) && out.status === 403 && (req.remotePort === undefined || req.remotePort >= 1024) && this.settings.secureRuntime !== false) return out;
+    if (
+      kind === "runtime" &&
+      isRefusal(out) &&
+      out.status === 403 &&
+      (req.remotePort === undefined || req.remotePort >= 1024) &&
+      this.settings.secureRuntime !== false
+    )
+      return out;
     if (!isRefusal(out) && kind === "system" && req.query.streamed !== undefined) {
       const mib = (Number(req.query.streamed) / 1048576).toFixed(1);
-      detail = `system ${out.size} bytes; stage 1 streamed the image (${mib} MiB) in ${Number(req.query.secs) || 0} s, ${((Number(req.query.rate) || 0) / 1024).toFixed(1)} MiB/s, sha256 checked`;
+      detail =
+        `system ${out.size} bytes; stage 1 streamed the image (${mib} MiB) in ${Number(req.query.secs) || 0} s, ` +
+        `${((Number(req.query.rate) || 0) / 1024).toFixed(1)} MiB/s, sha256 checked`;
     }
-    this.record({
-      mac,
-      stage: isRefusal(out) ? "error" : kind === "stage1" ? "image" : kind,
-      detail: isRefusal(out) ? `${kind}: ${out.message}` : req.ifNoneMatch === out.etag ? `${kind} unchanged (304)` : (detail ?? `${kind} ${out.size} bytes`),
-      address: req.remote,
-    }, n.name);
+    this.record(
+      {
+        mac,
+        stage: isRefusal(out) ? "error" : kind === "stage1" ? "image" : kind,
+        detail: isRefusal(out) ? `${kind}: ${out.message}` : req.ifNoneMatch === out.etag ? `${kind} unchanged (304)` : (detail ?? `${kind} ${out.size} bytes`),
+        address: req.remote,
+      },
+      n.name,
+    );
     return out;
   }
 
@@ -336,7 +370,9 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     if (this.checkAssetKey(n, req)) return false;
     // Only the node itself reports: from one of its static addresses or the one drover leased it, when drover
     // knows any (a node configured by another DHCP server is known by its MAC and asset key only).
-    const own = Object.values(n.conf.networkDevices ?? {}).flatMap((d) => [d.ipaddr, d.ipaddr6?.split("/")[0]?.toLowerCase()]).filter((a): a is string => !!a);
+    const own = Object.values(n.conf.networkDevices ?? {})
+      .flatMap((d) => [d.ipaddr, d.ipaddr6?.split("/")[0]?.toLowerCase()])
+      .filter((a): a is string => !!a);
     const leased = this.leasedAddress(mac);
     if (leased) own.push(leased);
     const from = req.remote?.replace(/^::ffff:/, "").toLowerCase();
@@ -345,7 +381,10 @@ export class BootService implements DhcpBootPort, HttpBootPort {
       return false;
     }
     // What a node says is shown on the web page and in `node status`: plain text, one line, 200 characters.
-    const clean = detail?.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, " ").replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`).slice(0, 200);
+    const clean = detail
+      ?.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, " ")
+      .replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`)
+      .slice(0, 200);
     this.record({ mac, stage, address: req.remote, ...(clean ? { detail: clean } : {}) }, n.name);
     return true;
   }
@@ -361,7 +400,9 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     const denied = runtimeAllowed(n, req, { enforce }, leased);
     if (denied || !enforce || leased || !this.settings.dhcpLeases) return denied;
     const hasStatic = Object.values(n.conf.networkDevices ?? {}).some((d) => d.ipaddr || d.ipaddr6);
-    return hasStatic ? undefined : refuse(403, `runtime overlay of ${n.name} refused: the node has no static address and no live DHCP lease from drover; it gets one when it boots`);
+    return hasStatic
+      ? undefined
+      : refuse(403, `runtime overlay of ${n.name} refused: the node has no static address and no live DHCP lease from drover; it gets one when it boots`);
   }
 
   private checkAssetKey(n: BootNode, req: BootRequest): BootRefusal | undefined {
@@ -379,11 +420,18 @@ export class BootService implements DhcpBootPort, HttpBootPort {
   private render(name: string, data: Record<string, unknown>): string {
     // A name is a name: one stored before names were checked (or written to the database by hand) must not
     // reach the file system as a path.
-    if (!isTemplateName(name)) return `#!ipxe\necho drover: '${name.slice(0, 64).replace(/[^\w.-]/g, "?")}' is not an iPXE template name; fix it with: drover node set NODE --ipxe default\nsleep 30\nreboot\n`;
+    if (!isTemplateName(name))
+      return (
+        `#!ipxe\necho drover: '${name.slice(0, 64).replace(/[^\w.-]/g, "?")}' is not an iPXE template name; fix it with: drover node set NODE ` +
+        `--ipxe default\nsleep 30\nreboot\n`
+      );
     const site = this.siteTemplate(name);
     const tpl = site ? readFileSync(site, "utf8") : this.builtIn[name];
     if (tpl === undefined) {
-      return `#!ipxe\necho drover: iPXE template '${name}' does not exist (built-in: default; site templates in ${this.settings.ipxeTemplateDir ?? "<data-dir>/ipxe"})\nsleep 30\nreboot\n`;
+      return (
+        `#!ipxe\necho drover: iPXE template '${name}' does not exist (built-in: default; site templates in ` +
+        `${this.settings.ipxeTemplateDir ?? "<data-dir>/ipxe"})\nsleep 30\nreboot\n`
+      );
     }
     return this.eta.renderString(tpl, data);
   }
@@ -395,7 +443,10 @@ function slicePiece(a: BootArtifact, offsetQ: string, lengthQ: string | undefine
   const length = lengthQ === undefined ? a.size - offset : Number(lengthQ);
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length <= 0 || offset + length > a.size || !("path" in a))
     return refuse(409, `piece offset=${offsetQ} length=${lengthQ ?? ""} is outside the image (${a.size} bytes); it was rebuilt: boot again`);
-  return { offset, artifact: { parts: [{ path: a.path, offset, size: length }], size: length, mtimeMs: a.mtimeMs, etag: `${a.etag.slice(0, -1)}-${offset}-${length}"` } };
+  return {
+    offset,
+    artifact: { parts: [{ path: a.path, offset, size: length }], size: length, mtimeMs: a.mtimeMs, etag: `${a.etag.slice(0, -1)}-${offset}-${length}"` },
+  };
 }
 
 /** What DHCP needs of a node for one of its MACs (`mac` normalized, as stored). */

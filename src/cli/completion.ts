@@ -22,7 +22,9 @@ export function commandTree(root: Command): CommandInfo[] {
       aliases: c.aliases(),
       description: c.description(),
       usage: c.usage(),
-      options: c.options.filter((o) => !o.hidden).map((o) => ({ flags: o.flags, ...(o.long ? { long: o.long } : {}), ...(o.short ? { short: o.short } : {}), description: o.description })),
+      options: c.options
+        .filter((o) => !o.hidden)
+        .map((o) => ({ flags: o.flags, ...(o.long ? { long: o.long } : {}), ...(o.short ? { short: o.short } : {}), description: o.description })),
       subcommands: c.commands.map((s) => s.name()),
       help: c.helpInformation(),
     });
@@ -102,7 +104,7 @@ export function fishCompletion(tree: CommandInfo[]): string {
     "    set -l p drover",
     `    set -l known ${rows.map(([p]) => fq(p)).join(" ")}`,
     "    for w in $words[2..-1]",
-    "        set -l next \"$p $w\"",
+    '        set -l next "$p $w"',
     "        if contains -- $next $known",
     "            set p $next",
     "        end",
@@ -113,7 +115,8 @@ export function fishCompletion(tree: CommandInfo[]): string {
   for (const [typed, _] of rows) {
     // The command this typed path names (through aliases): its own subcommands and options, with descriptions.
     let c = tree[0]!;
-    for (const w of typed.split(" ").slice(1)) c = byPath.get([...c.path, c.subcommands.find((s) => s === w || byPath.get([...c.path, s].join(" "))!.aliases.includes(w))!].join(" "))!;
+    for (const w of typed.split(" ").slice(1))
+      c = byPath.get([...c.path, c.subcommands.find((s) => s === w || byPath.get([...c.path, s].join(" "))!.aliases.includes(w))!].join(" "))!;
     const cond = `-n ${fq(`test (__drover_path) = "${typed}"`)}`;
     for (const s of c.subcommands) {
       const child = byPath.get([...c.path, s].join(" "))!;

@@ -23,24 +23,69 @@ interface FieldFlag {
 
 const N = ["networkDevices", "$net"];
 export const FIELD_FLAGS: FieldFlag[] = [
-  { flags: "-P, --profile <names>", attr: "profile", help: "profiles, comma-separated, applied in order (~name removes one)", kind: "list", path: ["profiles"] },
+  {
+    flags: "-P, --profile <names>",
+    attr: "profile",
+    help: "profiles, comma-separated, applied in order (~name removes one)",
+    kind: "list",
+    path: ["profiles"],
+  },
   { flags: "--comment <text>", attr: "comment", help: "free-form comment (not inherited)", kind: "string", path: ["comment"] },
   { flags: "--cluster <name>", attr: "cluster", help: "cluster name", kind: "string", path: ["cluster"] },
-  { flags: "--image <name>", attr: "image", help: "image the node boots (alias: --container)", kind: "string", path: ["image"], aliases: ["--container <name>"] },
+  {
+    flags: "--image <name>",
+    attr: "image",
+    help: "image the node boots (alias: --container)",
+    kind: "string",
+    path: ["image"],
+    aliases: ["--container <name>"],
+  },
   { flags: "--ipxe <template>", attr: "ipxe", help: "iPXE template name", kind: "string", path: ["ipxe"] },
   { flags: "-R, --runtime-overlays <names>", attr: "runtimeOverlays", help: "runtime overlays, comma-separated", kind: "list", path: ["runtimeOverlay"] },
   { flags: "-O, --system-overlays <names>", attr: "systemOverlays", help: "system overlays, comma-separated", kind: "list", path: ["systemOverlay"] },
   { flags: "--init <path>", attr: "init", help: "init to exec after provisioning (default /sbin/init)", kind: "string", path: ["init"] },
   { flags: "--root <fs>", attr: "root", help: "root filesystem: initramfs, tmpfs, ramfs or a device", kind: "string", path: ["root"] },
   { flags: "--primarynet <netname>", attr: "primarynet", help: "network device used for provisioning", kind: "string", path: ["primaryNetwork"] },
-  { flags: "--kernelversion <version>", attr: "kernelversion", help: "kernel version in the image to boot (default: highest)", kind: "string", path: ["kernel", "version"] },
+  {
+    flags: "--kernelversion <version>",
+    attr: "kernelversion",
+    help: "kernel version in the image to boot (default: highest)",
+    kind: "string",
+    path: ["kernel", "version"],
+  },
   // Kernel arguments contain commas (console=ttyS0,115200n8, ip=…): they are separated by spaces, as on the
   // kernel command line, and/or the flag is repeated.
-  { flags: "-A, --kernelargs <args>", attr: "kernelargs", help: 'kernel arguments, space-separated as on the kernel command line, or the flag repeated (commas are kept: "console=ttyS0,115200n8")', kind: "args", path: ["kernel", "args"] },
-  { flags: "--discoverable [bool]", attr: "discoverable", help: "bind the next unknown MAC that boots to this node", kind: "bool", path: ["discoverable"], nodeOnly: true },
-  { flags: "--asset <key>", attr: "asset", help: "asset key: must match the SMBIOS asset tag the node sends", kind: "string", path: ["assetKey"], nodeOnly: true },
+  {
+    flags: "-A, --kernelargs <args>",
+    attr: "kernelargs",
+    help: 'kernel arguments, space-separated as on the kernel command line, or the flag repeated (commas are kept: "console=ttyS0,115200n8")',
+    kind: "args",
+    path: ["kernel", "args"],
+  },
+  {
+    flags: "--discoverable [bool]",
+    attr: "discoverable",
+    help: "bind the next unknown MAC that boots to this node",
+    kind: "bool",
+    path: ["discoverable"],
+    nodeOnly: true,
+  },
+  {
+    flags: "--asset <key>",
+    attr: "asset",
+    help: "asset key: must match the SMBIOS asset tag the node sends",
+    kind: "string",
+    path: ["assetKey"],
+    nodeOnly: true,
+  },
   { flags: "--ipmiuser <user>", attr: "ipmiuser", help: "BMC user name", kind: "string", path: ["ipmi", "username"] },
-  { flags: "--ipmipass <password>", attr: "ipmipass", help: "BMC password (stored, never shown unless --show-secrets)", kind: "string", path: ["ipmi", "password"] },
+  {
+    flags: "--ipmipass <password>",
+    attr: "ipmipass",
+    help: "BMC password (stored, never shown unless --show-secrets)",
+    kind: "string",
+    path: ["ipmi", "password"],
+  },
   { flags: "--ipmiaddr <ip>", attr: "ipmiaddr", help: "BMC address (a hostlist increments it per node)", kind: "string", path: ["ipmi", "ipaddr"] },
   { flags: "--ipmigateway <ip>", attr: "ipmigateway", help: "BMC gateway", kind: "string", path: ["ipmi", "gateway"] },
   { flags: "--ipminetmask <mask>", attr: "ipminetmask", help: "BMC netmask", kind: "string", path: ["ipmi", "netmask"] },
@@ -50,12 +95,24 @@ export const FIELD_FLAGS: FieldFlag[] = [
   { flags: "--ipmiwrite [bool]", attr: "ipmiwrite", help: "write the BMC network settings at boot", kind: "bool", path: ["ipmi", "write"] },
   { flags: "--ipmitemplate <name>", attr: "ipmitemplate", help: "ipmitool command template", kind: "string", path: ["ipmi", "template"] },
   { flags: "--bmctype <type>", attr: "bmctype", help: "BMC protocol: ipmi, redfish or none", kind: "string", path: ["ipmi", "type"] },
-  { flags: "--bmcinsecure [bool]", attr: "bmcinsecure", help: "accept the BMC's self-signed TLS certificate (Redfish)", kind: "bool", path: ["ipmi", "insecure"] },
+  {
+    flags: "--bmcinsecure [bool]",
+    attr: "bmcinsecure",
+    help: "accept the BMC's self-signed TLS certificate (Redfish)",
+    kind: "bool",
+    path: ["ipmi", "insecure"],
+  },
   { flags: "--type <type>", attr: "type", help: "network device type (ethernet, infiniband …)", kind: "string", path: [...N, "type"] },
   { flags: "--onboot [bool]", attr: "onboot", help: "bring the network device up at boot", kind: "bool", path: [...N, "onboot"] },
   { flags: "-N, --netdev <device>", attr: "netdev", help: "device name on the node, e.g. eth0", kind: "string", path: [...N, "device"] },
   { flags: "-H, --hwaddr <mac>", attr: "hwaddr", help: "MAC address", kind: "string", path: [...N, "hwaddr"] },
-  { flags: "-I, --ipaddr <ip[/prefix]>", attr: "ipaddr", help: "IPv4 address, optionally with /prefix (a hostlist increments it)", kind: "string", path: [...N, "ipaddr"] },
+  {
+    flags: "-I, --ipaddr <ip[/prefix]>",
+    attr: "ipaddr",
+    help: "IPv4 address, optionally with /prefix (a hostlist increments it)",
+    kind: "string",
+    path: [...N, "ipaddr"],
+  },
   { flags: "-M, --netmask <mask>", attr: "netmask", help: "IPv4 netmask", kind: "string", path: [...N, "netmask"] },
   { flags: "-G, --gateway <ip>", attr: "gateway", help: "IPv4 gateway", kind: "string", path: [...N, "gateway"] },
   { flags: "--ipaddr6 <ip6>", attr: "ipaddr6", help: "IPv6 address", kind: "string", path: [...N, "ipaddr6"] },
@@ -64,7 +121,13 @@ export const FIELD_FLAGS: FieldFlag[] = [
   { flags: "--mtu <mtu>", attr: "mtu", help: "MTU", kind: "int", path: [...N, "mtu"] },
 ];
 
-const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((s) => s.trim()).filter(Boolean)];
+const collect = (v: string, prev: string[] = []) => [
+  ...prev,
+  ...v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
 
 /** Adds every field flag (and the tag/net helpers) to a `add` or `set` command. */
 export function addFieldOptions(cmd: Command, scope: "node" | "profile"): Command {
@@ -154,7 +217,14 @@ export function patchFromOptions(opts: Record<string, unknown>, scope: "node" | 
         setPath(set, path, String(v));
         break;
       case "list":
-        setPath(set, path, String(v).split(",").map((s) => s.trim()).filter(Boolean));
+        setPath(
+          set,
+          path,
+          String(v)
+            .split(",")
+            .map((s) => s.trim())
+            .filter(Boolean),
+        );
         break;
       case "args":
         setPath(set, path, (Array.isArray(v) ? v : [v]).flatMap((a) => String(a).split(/\s+/)).filter(Boolean));

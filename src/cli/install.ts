@@ -8,7 +8,13 @@ export const DEFAULT_UNIT_DIR = "/etc/systemd/system";
 export const DEFAULT_BIN = "/usr/local/bin/drover";
 
 /** systemd quoting for one ExecStart= word: plain when safe, else double-quoted with \ and " escaped. */
-const quote = (w: string) => (/^[A-Za-z0-9_@+=:,./-]+$/.test(w) ? w : `"${w.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\$/g, "$$$$").replace(/%/g, "%%")}"`);
+const quote = (w: string) =>
+  /^[A-Za-z0-9_@+=:,./-]+$/.test(w)
+    ? w
+    : `"${w
+        .replace(/[\\"]/g, (c) => `\\${c}`)
+        .replace(/\$/g, "$$$$")
+        .replace(/%/g, "%%")}"`;
 
 /**
  * The unit `drover install` writes. Type=notify: `drover serve` sends READY=1 once DHCP, TFTP and HTTP listen
@@ -67,11 +73,15 @@ Examples:
       const dataDir = ctx.dataDir;
       const unitPath = join(opts.unitDir, UNIT_NAME);
       if (existsSync(unitPath) && !opts.force) throw invalid(`${unitPath} exists; give --force to replace it, or run 'drover uninstall' first`);
-      if (serveArgs.some((a) => a === "-d" || a === "--data-dir" || a.startsWith("--data-dir="))) throw invalid("give the data dir as 'drover -d DIR install', not in the serve arguments");
+      if (serveArgs.some((a) => a === "-d" || a === "--data-dir" || a.startsWith("--data-dir=")))
+        throw invalid("give the data dir as 'drover -d DIR install', not in the serve arguments");
       // The executable: this one (a compiled drover), copied unless it already is the target.
       const self = process.execPath;
       if (basename(self) === "bun" || basename(self) === "bun.exe") {
-        if (!existsSync(opts.bin)) throw invalid(`this is drover run from source (under ${self}); build it ('npm run build') and run dist/drover install, or put an executable at ${opts.bin}`);
+        if (!existsSync(opts.bin))
+          throw invalid(
+            `this is drover run from source (under ${self}); build it ('npm run build') and run dist/drover install, or put an executable at ${opts.bin}`,
+          );
       } else if (!existsSync(opts.bin) || realpathSync(opts.bin) !== realpathSync(self)) {
         mkdirSync(dirname(opts.bin), { recursive: true });
         // Copy beside it, then rename: a running server's executable is replaced, never written into.

@@ -23,7 +23,10 @@ export function manPage(tree: CommandInfo[], date = new Date()): string {
   out.push(".SH COMMANDS");
   for (const c of cmds) {
     const name = c.path.join(" ");
-    out.push(`.SS "drover ${esc(name)}${c.usage ? ` ${esc(c.usage)}` : ""}"`, esc(c.description) + (c.aliases.length ? ` (alias: ${esc(c.aliases.join(", "))})` : ""));
+    out.push(
+      `.SS "drover ${esc(name)}${c.usage ? ` ${esc(c.usage)}` : ""}"`,
+      esc(c.description) + (c.aliases.length ? ` (alias: ${esc(c.aliases.join(", "))})` : ""),
+    );
     for (const o of c.options) out.push(".TP", `.B ${esc(o.flags)}`, esc(o.description));
   }
   out.push(

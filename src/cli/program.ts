@@ -82,7 +82,10 @@ export const COMMANDS: Record<string, { help: string; aliases?: string[]; verbs?
     verbs: [nodeAdd, nodeSet, nodeUnset, nodeList, nodeDelete, nodeEdit, nodeExport, nodeImport, nodeStatus, nodeConsole, nodeSensors, nodeDiscovered],
   },
   profile: { help: "add, change, list and remove profiles", verbs: [profileAdd, profileSet, profileUnset, profileList, profileDelete, profileEdit] },
-  power: { help: "power nodes on, off, cycle, reset, soft-off, or show their power state (IPMI, Redfish)", verbs: [powerOn, powerOff, powerCycle, powerReset, powerSoft, powerStatus] },
+  power: {
+    help: "power nodes on, off, cycle, reset, soft-off, or show their power state (IPMI, Redfish)",
+    verbs: [powerOn, powerOff, powerCycle, powerReset, powerSoft, powerStatus],
+  },
   image: {
     help: "import, change, build and list node images (aliases: container, vnfs)",
     aliases: ["container", "vnfs"],
@@ -90,7 +93,20 @@ export const COMMANDS: Record<string, { help: string; aliases?: string[]; verbs?
   },
   overlay: {
     help: "list, edit and build the per-node overlays (templates rendered for each node)",
-    verbs: [overlayList, overlayShow, overlayCreate, overlayDelete, overlayEdit, overlayImport, overlayMkdir, overlayChmod, overlayChown, overlayInfo, overlayBuild, overlayLint],
+    verbs: [
+      overlayList,
+      overlayShow,
+      overlayCreate,
+      overlayDelete,
+      overlayEdit,
+      overlayImport,
+      overlayMkdir,
+      overlayChmod,
+      overlayChown,
+      overlayInfo,
+      overlayBuild,
+      overlayLint,
+    ],
   },
   user: { help: "web page and API accounts: set passwords, create and revoke API tokens", verbs: [userPasswd, userRole, userList, userUnlock, userToken] },
   settings: { help: "drover serve's saved settings: import a Warewulf warewulf.conf", verbs: [settingsImport] },
@@ -203,7 +219,12 @@ Run 'drover COMMAND --help' for a command's options.`,
  */
 export async function runCli(argv: readonly string[], io: Io, opts: { services?: Services } = {}): Promise<number> {
   const root = new Command();
-  const ctx = new CliContext(io, () => root, opts.services, (svc) => (a, remoteIo) => runCli(a, { ...remoteIo, remote: true }, { services: svc }));
+  const ctx = new CliContext(
+    io,
+    () => root,
+    opts.services,
+    (svc) => (a, remoteIo) => runCli(a, { ...remoteIo, remote: true }, { services: svc }),
+  );
   buildProgram(ctx, root);
   // `drover --server URL … COMMAND`: the root's options are parsed, the command is not run here but sent.
   // A head node running a command for a client never connects onwards (preAction refuses the options).

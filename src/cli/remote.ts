@@ -1,6 +1,15 @@
 import { readFileSync } from "node:fs";
 import { invalid } from "../domain/errors";
-import { CLOSE_PROTOCOL, CLI_PATH, type ClientMessage, MAX_FILE_BYTES, REMOTE_ENV, type ServerMessage, parseMessage, serverMessage } from "../http/api/cli-protocol";
+import {
+  CLOSE_PROTOCOL,
+  CLI_PATH,
+  type ClientMessage,
+  MAX_FILE_BYTES,
+  REMOTE_ENV,
+  type ServerMessage,
+  parseMessage,
+  serverMessage,
+} from "../http/api/cli-protocol";
 import { runEditor } from "./editor";
 import { type Io, type UserFile, fileErrorCode, readLocalFile } from "./output";
 
@@ -34,7 +43,8 @@ const WebSocketWithHeaders = WebSocket as unknown as new (url: string, options: 
 export function remoteTarget(opts: { dataDir?: string; server?: string; token?: string; tokenFile?: string }, env: Io["env"]): RemoteTarget | undefined {
   const server = opts.server ?? (env.DROVER_SERVER || undefined);
   if (!server) {
-    if (opts.token !== undefined || opts.tokenFile !== undefined) throw invalid("--token and --token-file go with --server URL (or DROVER_SERVER): the head node to run the command on");
+    if (opts.token !== undefined || opts.tokenFile !== undefined)
+      throw invalid("--token and --token-file go with --server URL (or DROVER_SERVER): the head node to run the command on");
     return undefined;
   }
   const named = opts.server !== undefined ? "--server" : "DROVER_SERVER";
@@ -52,7 +62,8 @@ export function remoteTarget(opts: { dataDir?: string; server?: string; token?: 
   token ||= env.DROVER_TOKEN || undefined;
   if (!token)
     throw invalid(
-      `${named} needs an API token: create one on the head node with 'drover user token create NAME', save it in a file only you can read, and pass --token-file FILE (or --token TOKEN, or set DROVER_TOKEN)`,
+      `${named} needs an API token: create one on the head node with 'drover user token create NAME', save it in a file only you can read, and pass ` +
+        `--token-file FILE (or --token TOKEN, or set DROVER_TOKEN)`,
     );
   return { ...serverUrls(server), shown: server, token };
 }
@@ -109,7 +120,9 @@ export function runRemote(t: RemoteTarget, argv: readonly string[], io: Io): Pro
     ws.onmessage = (e) => {
       const p = parseMessage(serverMessage, e.data);
       if (!p.ok) {
-        io.err(`drover: ${t.shown} sent something that is not drover's remote protocol (${p.why}); is that drover serve, and the same version as this drover?\n`);
+        io.err(
+          `drover: ${t.shown} sent something that is not drover's remote protocol (${p.why}); is that drover serve, and the same version as this drover?\n`,
+        );
         ws.close(CLOSE_PROTOCOL, "malformed message");
         return finish(1);
       }
@@ -126,7 +139,9 @@ export function runRemote(t: RemoteTarget, argv: readonly string[], io: Io): Pro
         return;
       }
       const why = e.code === CLOSE_PROTOCOL && e.reason ? `: ${e.reason}` : e.reason ? ` (${e.reason})` : "";
-      io.err(`drover: the connection to ${t.shown} was lost before the command finished${why}; it may have completed on the server: check before running it again\n`);
+      io.err(
+        `drover: the connection to ${t.shown} was lost before the command finished${why}; it may have completed on the server: check before running it again\n`,
+      );
       finish(1);
     };
 
@@ -147,7 +162,11 @@ export function runRemote(t: RemoteTarget, argv: readonly string[], io: Io): Pro
           let f: UserFile;
           try {
             f = io.readFile ? await io.readFile(m.path) : readLocalFile(m.path, MAX_FILE_BYTES);
-            if (f.data.length > MAX_FILE_BYTES) throw Object.assign(new Error(`${m.path} is larger than ${MAX_FILE_BYTES / 1024 / 1024} MiB; copy it to the head node and run the command there`), { code: "ETOOBIG" });
+            if (f.data.length > MAX_FILE_BYTES)
+              throw Object.assign(
+                new Error(`${m.path} is larger than ${MAX_FILE_BYTES / 1024 / 1024} MiB; copy it to the head node and run the command there`),
+                { code: "ETOOBIG" },
+              );
           } catch (err) {
             const code = fileErrorCode(err);
             return send({ t: "file", id: m.id, error: (err as Error).message, ...(code ? { code: String(code) } : {}) });
@@ -177,7 +196,8 @@ async function explainRefusal(t: RemoteTarget, wsError: string | undefined, io: 
     r = await fetch(t.http, { headers: { authorization: `Bearer ${t.token}` }, signal: AbortSignal.timeout(CONNECT_MS) });
   } catch (e) {
     const code = (e as { code?: string }).code;
-    const why = code === "ECONNREFUSED" || code === "ConnectionRefused" ? "connection refused" : code === "ENOTFOUND" ? "no such host" : (e as Error).message || wsError;
+    const why =
+      code === "ECONNREFUSED" || code === "ConnectionRefused" ? "connection refused" : code === "ENOTFOUND" ? "no such host" : (e as Error).message || wsError;
     io.err(`drover: cannot reach drover at ${t.shown}: ${why} — is drover serve running there?\n`);
     return 1;
   }

@@ -5,7 +5,9 @@ import type { CommandModule } from "./context";
 const restore: CommandModule = (parent, ctx) => {
   parent
     .command("restore")
-    .description("replace the node store and site files with a backup from 'drover backup' (or a store copy from DATA-DIR/backups/); drover serve must be stopped")
+    .description(
+      "replace the node store and site files with a backup from 'drover backup' (or a store copy from DATA-DIR/backups/); drover serve must be stopped",
+    )
     .argument("<file>", "a .tar.gz from 'drover backup', or a .db taken before a migration")
     .addHelpText(
       "after",

@@ -8,7 +8,13 @@ import { sdNotifier } from "../runtime/sd-notify";
 import { createLogger, parseLogFormat, parseLogLevel, underJournald } from "../runtime/log";
 import type { CommandModule } from "./context";
 
-const many = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((s) => s.trim()).filter(Boolean)];
+const many = (v: string, prev: string[] = []) => [
+  ...prev,
+  ...v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
 
 const serve: CommandModule = (parent, ctx) => {
   parent
@@ -34,13 +40,28 @@ const serve: CommandModule = (parent, ctx) => {
     .option("--tftp-port <port>", "TFTP port", "69")
     .option("--dhcp-port <port>", "DHCP server port (tests)", "67")
     .option("--pxe-port <port>", "ProxyDHCP port (tests)", "4011")
-    .option("--ipxe-dir <dir>", "serve these iPXE builds instead of the embedded ones (undionly.kpxe, snponly.efi, ipxe.efi; ipxe-arm64.efi for arm64 UEFI when present)")
-    .option("--ipxe-build <name>", "which embedded iPXE to serve: current (iPXE 2025, the default) or debian-2019 (Debian 12's, for comparison); see assets/ipxe/SOURCES.md")
+    .option(
+      "--ipxe-dir <dir>",
+      "serve these iPXE builds instead of the embedded ones (undionly.kpxe, snponly.efi, ipxe.efi; ipxe-arm64.efi for arm64 UEFI when present)",
+    )
+    .option(
+      "--ipxe-build <name>",
+      "which embedded iPXE to serve: current (iPXE 2025, the default) or debian-2019 (Debian 12's, for comparison); see assets/ipxe/SOURCES.md",
+    )
     .option("--api-subnet <cidr>", "allow the API and web page only from these subnets, e.g. 10.0.0.0/24 (repeatable)", many)
     .option("--secure-cookies", "mark the session cookie Secure (when a TLS proxy sits in front of drover)")
     .option("--poll-interval <seconds>", "how often node agents fetch their runtime overlay (If-None-Match: unchanged costs a 304)", "60")
-    .option("--max-image-streams <n>", "image downloads streaming at once in a boot storm; more wait, then get 503 + Retry-After (iPXE retries); 0 = no limit", String(DEFAULT_MAX_IMAGE_STREAMS))
-    .option("--lease-sync <mode>", "normal: each group commit of leases survives drover being killed; full: it is also fsync'd before the ACKs go out, so it survives a power cut (fewer leases/s: bench/README.md)", "normal")
+    .option(
+      "--max-image-streams <n>",
+      "image downloads streaming at once in a boot storm; more wait, then get 503 + Retry-After (iPXE retries); 0 = no limit",
+      String(DEFAULT_MAX_IMAGE_STREAMS),
+    )
+    .option(
+      "--lease-sync <mode>",
+      "normal: each group commit of leases survives drover being killed; " +
+        "full: it is also fsync'd before the ACKs go out, so it survives a power cut (fewer leases/s: bench/README.md)",
+      "normal",
+    )
     .option("--insecure-runtime", "serve runtime overlays to any source port (for images whose only HTTP client is busybox wget)")
     .option("--debug", "log every DHCP decision (the same as --log-level debug)")
     .option("--log-level <level>", "debug, info, warn or error: the least severe lines written", parseLogLevel, "info")
@@ -68,7 +89,12 @@ priority, "<6>dhcp: ...", so journalctl -p warning shows warnings and errors onl
       try {
         const svc = ctx.services();
         const debug = !!opts.debug || opts.logLevel === "debug";
-        const logger = createLogger({ level: debug ? "debug" : opts.logLevel, format: opts.logFormat, journald: underJournald(ctx.io.env), out: (t) => ctx.io.err(t) });
+        const logger = createLogger({
+          level: debug ? "debug" : opts.logLevel,
+          format: opts.logFormat,
+          journald: underJournald(ctx.io.env),
+          out: (t) => ctx.io.err(t),
+        });
         const log = logger.asLineLog("drover");
         // An install is put right at start, not at its next image write: images/ 0700, killed imports' and execs' leftovers gone.
         try {
@@ -96,7 +122,9 @@ priority, "<6>dhcp: ...", so journalctl -p warning shows warnings and errors onl
           process.once("SIGINT", () => resolve());
           process.once("SIGTERM", () => resolve());
         });
-        notify.ready(`serving: HTTP :${server.httpPort}${server.tftpPort ? `, TFTP :${server.tftpPort}` : ""}${server.dhcp ? `, DHCP on ${server.dhcp.listening.join(" ")}` : ", DHCP off"}`);
+        notify.ready(
+          `serving: HTTP :${server.httpPort}${server.tftpPort ? `, TFTP :${server.tftpPort}` : ""}${server.dhcp ? `, DHCP on ${server.dhcp.listening.join(" ")}` : ", DHCP off"}`,
+        );
         notify.watchdog(() => svc.store.sqlite.query("SELECT 1 AS ok").get() !== null);
         await stop;
         process.off("SIGHUP", onHup);

@@ -70,11 +70,17 @@ function execArgs(verb: "exec" | "shell", rest: string[]): WwctlOutcome | string
     if (a === "-b" || a === "--bind") flags.push("--bind", rest[++i] ?? "");
     else if (a.startsWith("--bind=")) flags.push(a);
     else if (a === "--build=false" || a === "--no-build") flags.push("--no-build");
-    else if (a === "--build" || a === "--build=true") continue; // drover rebuilds after changes by default
+    else if (a === "--build" || a === "--build=true")
+      continue; // drover rebuilds after changes by default
     else if (a === "-n" || a === "--node" || a.startsWith("--node="))
-      return { kind: "refused", rule: `image ${verb}`, message: `--node (render a node's overlays into the image) has no drover equivalent: run 'drover image ${verb} NAME' and 'drover overlay show OVERLAY FILE --render NODE'` };
+      return {
+        kind: "refused",
+        rule: `image ${verb}`,
+        message: `--node (render a node's overlays into the image) has no drover equivalent: run 'drover image ${verb} NAME' and 'drover overlay show OVERLAY FILE --render NODE'`,
+      };
     else if (verb === "shell" && !name) flags.push(a);
-    else if (name !== undefined) break; // the command's own options, e.g. `exec IMG /bin/ls -l`
+    else if (name !== undefined)
+      break; // the command's own options, e.g. `exec IMG /bin/ls -l`
     else flags.push(a);
   }
   if (name === undefined) return ["image", verb, ...flags];
@@ -84,8 +90,22 @@ function execArgs(verb: "exec" | "shell", rest: string[]): WwctlOutcome | string
 }
 
 const IMAGE_VERBS: Record<string, string> = {
-  cp: "copy", copy: "copy", import: "import", pull: "import", build: "build", list: "list", ls: "list", show: "show",
-  delete: "delete", rm: "delete", del: "delete", remove: "delete", rename: "rename", mv: "rename", syncuser: "syncuser", kernels: "kernels",
+  cp: "copy",
+  copy: "copy",
+  import: "import",
+  pull: "import",
+  build: "build",
+  list: "list",
+  ls: "list",
+  show: "show",
+  delete: "delete",
+  rm: "delete",
+  del: "delete",
+  remove: "delete",
+  rename: "rename",
+  mv: "rename",
+  syncuser: "syncuser",
+  kernels: "kernels",
 };
 
 export const WWCTL_RULES: Rule[] = [
@@ -112,8 +132,16 @@ export const WWCTL_RULES: Rule[] = [
       const rest = tail.slice(1);
       const name = rest.find((a) => !isFlag(a) && !/^(true|false|yes|no)$/i.test(a)) ?? "NAME";
       if (rest.some((a) => a === "--bootable" || a.startsWith("--bootable=")))
-        return { kind: "explained", rule: "image set --bootable", message: `every built drover image is bootable; nothing to set ('drover image build ${name}' rebuilds it, 'drover image show ${name}' shows it)` };
-      return { kind: "refused", rule: "image set", message: `drover images have no settable attributes; change one with 'drover image exec ${name} -- CMD' or 'drover image shell ${name}'` };
+        return {
+          kind: "explained",
+          rule: "image set --bootable",
+          message: `every built drover image is bootable; nothing to set ('drover image build ${name}' rebuilds it, 'drover image show ${name}' shows it)`,
+        };
+      return {
+        kind: "refused",
+        rule: "image set",
+        message: `drover images have no settable attributes; change one with 'drover image exec ${name} -- CMD' or 'drover image shell ${name}'`,
+      };
     },
   },
   {
@@ -162,7 +190,9 @@ export const WWCTL_RULES: Rule[] = [
         return {
           kind: "refused",
           rule: "overlay edit system|runtime NODES",
-          message: `drover edits a file of an overlay, not a node's overlay: see which overlays ${pos[1]} use with 'drover node list -l ${pos[1]}', then 'drover overlay edit OVERLAY FILE' (e.g. drover overlay edit hosts /etc/hosts.eta)`,
+          message:
+            `drover edits a file of an overlay, not a node's overlay: see which overlays ${pos[1]} use with 'drover node list -l ${pos[1]}', ` +
+            `then 'drover overlay edit OVERLAY FILE' (e.g. drover overlay edit hosts /etc/hosts.eta)`,
         };
       return ["overlay", "edit", ...rest];
     },
@@ -185,9 +215,14 @@ export const WWCTL_RULES: Rule[] = [
     noun: ["configure"],
     verb: ["--set"],
     apply: (tail) => {
-      const v = tail[0]!.startsWith("--set=") ? tail[0]!.slice(6) : tail[1] ?? "";
+      const v = tail[0]!.startsWith("--set=") ? tail[0]!.slice(6) : (tail[1] ?? "");
       const m = /^(container|image):(.+)$/.exec(v);
-      if (!m) return { kind: "refused", rule: "configure --set", message: `'--set=${v}' is not understood; the default image is set with 'drover profile set default --image IMAGE'` };
+      if (!m)
+        return {
+          kind: "refused",
+          rule: "configure --set",
+          message: `'--set=${v}' is not understood; the default image is set with 'drover profile set default --image IMAGE'`,
+        };
       return ["profile", "set", "-y", "default", "--image", m[2]!];
     },
   },
@@ -201,7 +236,9 @@ export const WWCTL_RULES: Rule[] = [
       const rule = `configure ${all ? "--all" : what.join(" ")}`;
       const steps: Record<string, string> = { nfs: "nfs", hostfile: "hosts", hosts: "hosts", ssh: "ssh" };
       const notes: Record<string, string> = {
-        dhcp: "drover serve is the DHCP server (drover serve -i IF, --dhcp authoritative|proxy|off, or the Settings page; 'drover settings import /etc/warewulf/warewulf.conf' takes warewulf.conf's range)",
+        dhcp:
+          "drover serve is the DHCP server (drover serve -i IF, --dhcp authoritative|proxy|off, or the Settings page; 'drover settings import " +
+          "/etc/warewulf/warewulf.conf' takes warewulf.conf's range)",
         tftp: "drover serve is the TFTP server and carries its own iPXE binaries",
       };
       const refuse: Record<string, string> = {
@@ -210,7 +247,14 @@ export const WWCTL_RULES: Rule[] = [
       };
       if (all) return ["configure", "--all"];
       const unknown = what.filter((w) => !notes[w] && !refuse[w] && !steps[w]);
-      if (unknown.length) return { kind: "refused", rule, message: `'configure ${unknown.join(" ")}' has no drover equivalent: drover configure --all|nfs|hosts|ssh writes the head node's files, drover serve runs DHCP, TFTP and HTTP itself` };
+      if (unknown.length)
+        return {
+          kind: "refused",
+          rule,
+          message:
+            `'configure ${unknown.join(" ")}' has no drover equivalent: drover configure --all|nfs|hosts|ssh writes the head node's files, ` +
+            `drover serve runs DHCP, TFTP and HTTP itself`,
+        };
       const refused = what.filter((w) => refuse[w]);
       if (refused.length) return { kind: "refused", rule, message: refused.map((w) => refuse[w]).join("; ") };
       const mapped = what.filter((w) => steps[w]);
@@ -224,7 +268,13 @@ export const WWCTL_RULES: Rule[] = [
     noun: ["ssh"],
     apply: (_tail, _n, verb) => {
       if (verb === "copy")
-        return { kind: "explained", rule: "ssh copy", message: "drover copies root's public keys (/root/.ssh/authorized_keys, id_*.pub) to every node through the ssh.authorized_keys runtime overlay; nodes pick them up on their next poll ('drover overlay build' to rebuild now)" };
+        return {
+          kind: "explained",
+          rule: "ssh copy",
+          message:
+            "drover copies root's public keys (/root/.ssh/authorized_keys, id_*.pub) to every node through the ssh.authorized_keys runtime overlay; " +
+            "nodes pick them up on their next poll ('drover overlay build' to rebuild now)",
+        };
       if (verb === "generate") return ["configure", "ssh"];
       return { kind: "refused", rule: "ssh NODES CMD", message: `drover has no parallel ssh: use pdsh -w ${verb || "NODES"} CMD, or ssh NODE CMD` };
     },
@@ -233,13 +283,23 @@ export const WWCTL_RULES: Rule[] = [
     ww: "server start|stop|restart|status|reload",
     drover: "refused: drover serve (or drover install, then systemctl)",
     noun: ["server"],
-    apply: () => ({ kind: "refused", rule: "server", message: "run the boot servers with 'drover serve' in the foreground, or as a service: 'drover install' then systemctl start|stop|status drover" }),
+    apply: () => ({
+      kind: "refused",
+      rule: "server",
+      message: "run the boot servers with 'drover serve' in the foreground, or as a service: 'drover install' then systemctl start|stop|status drover",
+    }),
   },
   {
     ww: "upgrade nodes|config --input-path FILE",
     drover: "refused: node import FILE",
     noun: ["upgrade"],
-    apply: () => ({ kind: "refused", rule: "upgrade", message: "drover reads Warewulf's files as they are: 'drover node import /etc/warewulf/nodes.conf --overlays /var/lib/warewulf/overlays' and 'drover settings import /etc/warewulf/warewulf.conf'" }),
+    apply: () => ({
+      kind: "refused",
+      rule: "upgrade",
+      message:
+        "drover reads Warewulf's files as they are: 'drover node import /etc/warewulf/nodes.conf --overlays /var/lib/warewulf/overlays' and 'drover " +
+        "settings import /etc/warewulf/warewulf.conf'",
+    }),
   },
   {
     ww: "node|profile|image|overlay|power|version|help … (other verbs, same syntax)",
@@ -262,13 +322,18 @@ export function translateWwctl(args: readonly string[]): WwctlOutcome {
   if (a.length === 0 || a[0] === "-h" || a[0] === "--help") return { kind: "mapped", rule: "wwctl", argv: ["--help"] };
   const [noun, ...tail] = a as [string, ...string[]];
   // `configure --set=…` is keyed on its flag; other nouns on their verb.
-  const verb = noun === "configure" && tail[0]?.startsWith("--set") ? "--set" : tail[0] ?? "";
+  const verb = noun === "configure" && tail[0]?.startsWith("--set") ? "--set" : (tail[0] ?? "");
   const image = ["container", "image", "vnfs"].includes(noun);
-  if (!verb && (image || ["node", "profile", "overlay", "power"].includes(noun))) return { kind: "mapped", rule: noun, argv: [image ? "image" : noun, "--help"] };
+  if (!verb && (image || ["node", "profile", "overlay", "power"].includes(noun)))
+    return { kind: "mapped", rule: noun, argv: [image ? "image" : noun, "--help"] };
   const rule = WWCTL_RULES.find((r) => r.noun.includes(noun) && (!r.verb || r.verb.includes(verb)));
   if (!rule) {
     if (image) return { kind: "mapped", rule: "image", argv: ["image", ...tail] };
-    return { kind: "refused", rule: "unknown", message: `'wwctl ${noun}' has no drover equivalent; drover's commands: drover --help (docs/wwctl.md lists what wwctl syntax drover takes)` };
+    return {
+      kind: "refused",
+      rule: "unknown",
+      message: `'wwctl ${noun}' has no drover equivalent; drover's commands: drover --help (docs/wwctl.md lists what wwctl syntax drover takes)`,
+    };
   }
   const r = rule.apply(tail, noun, verb);
   return Array.isArray(r) ? { kind: "mapped", rule: rule.ww, argv: r } : r;

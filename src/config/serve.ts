@@ -282,9 +282,11 @@ const inSubnet = (ip: string, net: { network: string; netmask: string }) => netw
 /** A range handed out on an interface must lie in its subnet and leave out the head node's own address. */
 function inside(r: { start: string; end: string }, iface: HostInterface, field: keyof ServeInput, flag: string) {
   const net = { network: networkOf(iface.address, iface.netmask), netmask: iface.netmask };
-  if (!inSubnet(r.start, net) || !inSubnet(r.end, net)) throw bad(field, `${flag} ${r.start}-${r.end} is not inside ${iface.name}'s subnet ${net.network}/${iface.netmask}`);
+  if (!inSubnet(r.start, net) || !inSubnet(r.end, net))
+    throw bad(field, `${flag} ${r.start}-${r.end} is not inside ${iface.name}'s subnet ${net.network}/${iface.netmask}`);
   const own = parseIPv4(iface.address)!;
-  if (parseIPv4(r.start)! <= own && own <= parseIPv4(r.end)!) throw bad(field, `${flag} ${r.start}-${r.end} includes this head node's own address ${iface.address}; start it after that address`);
+  if (parseIPv4(r.start)! <= own && own <= parseIPv4(r.end)!)
+    throw bad(field, `${flag} ${r.start}-${r.end} includes this head node's own address ${iface.address}; start it after that address`);
 }
 
 /**
@@ -301,7 +303,8 @@ export function resolveServeConfig(f: ServeInput, dataDir: string, host: HostInt
   let chosen: HostInterface[] = [];
   if (mode !== "off") {
     if (names.length === 0) {
-      if (host.length !== 1) throw bad("dhcpMode", `--dhcp ${mode} needs an interface to serve; pick one with --interface NAME (interfaces with IPv4: ${choices()})`);
+      if (host.length !== 1)
+        throw bad("dhcpMode", `--dhcp ${mode} needs an interface to serve; pick one with --interface NAME (interfaces with IPv4: ${choices()})`);
       chosen = host;
     } else {
       for (const n of names) {
@@ -309,7 +312,8 @@ export function resolveServeConfig(f: ServeInput, dataDir: string, host: HostInt
         if (hits.length === 0) throw bad("interfaces", `--interface ${n}: no such interface with an IPv4 address (interfaces with IPv4: ${choices()})`);
         const pick = f.serverIp ? hits.find((h) => h.address === f.serverIp) : hits[0];
         if (!pick) throw bad("serverIp", `--server-ip ${f.serverIp} is not an address of ${n} (${hits.map((h) => h.address).join(", ")})`);
-        if (hits.length > 1 && !f.serverIp) throw bad("interfaces", `--interface ${n} has several addresses (${hits.map((h) => h.address).join(", ")}); choose one with --server-ip`);
+        if (hits.length > 1 && !f.serverIp)
+          throw bad("interfaces", `--interface ${n} has several addresses (${hits.map((h) => h.address).join(", ")}); choose one with --server-ip`);
         chosen.push(pick);
       }
     }
@@ -323,7 +327,11 @@ export function resolveServeConfig(f: ServeInput, dataDir: string, host: HostInt
     // NETWORK/PREFIX[,router=IP][,pool=A-B]
     const [cidr, ...kv] = spec.split(",");
     const [net, prefix] = (cidr ?? "").split("/");
-    if (!net || parseIPv4(net) === undefined || !prefix || !/^\d+$/.test(prefix)) throw bad("relaySubnets", `--relay-subnet '${spec}': expected NETWORK/PREFIX[,router=IP][,pool=A-B], e.g. 10.1.0.0/24,router=10.1.0.1,pool=10.1.0.100-10.1.0.199`);
+    if (!net || parseIPv4(net) === undefined || !prefix || !/^\d+$/.test(prefix))
+      throw bad(
+        "relaySubnets",
+        `--relay-subnet '${spec}': expected NETWORK/PREFIX[,router=IP][,pool=A-B], e.g. 10.1.0.0/24,router=10.1.0.1,pool=10.1.0.100-10.1.0.199`,
+      );
     const netmask = prefixToNetmask(Number(prefix));
     const out: ServeConfig["dhcp"]["relaySubnets"][number] = { network: networkOf(net, netmask), netmask };
     for (const p of kv) {
@@ -331,14 +339,16 @@ export function resolveServeConfig(f: ServeInput, dataDir: string, host: HostInt
       if (k === "router" && v && parseIPv4(v) !== undefined) out.router = v;
       else if (k === "pool" && v) {
         out.pool = range(v, "relaySubnets", "--relay-subnet pool");
-        if (!inSubnet(out.pool.start, out) || !inSubnet(out.pool.end, out)) throw bad("relaySubnets", `--relay-subnet '${spec}': the pool is not inside ${out.network}/${prefix}`);
+        if (!inSubnet(out.pool.start, out) || !inSubnet(out.pool.end, out))
+          throw bad("relaySubnets", `--relay-subnet '${spec}': the pool is not inside ${out.network}/${prefix}`);
       } else throw bad("relaySubnets", `--relay-subnet '${spec}': unknown part '${p}'`);
     }
     return out;
   });
   const ipxeBuild = f.ipxeBuild ?? "current";
   if (!Object.hasOwn(IPXE_SETS, ipxeBuild)) throw badBuild(ipxeBuild);
-  if (f.ipxeDir && f.ipxeBuild) throw bad("ipxeBuild", "--ipxe-build chooses an embedded set; with --ipxe-dir the directory's builds are served instead: give one of them");
+  if (f.ipxeDir && f.ipxeBuild)
+    throw bad("ipxeBuild", "--ipxe-build chooses an embedded set; with --ipxe-dir the directory's builds are served instead: give one of them");
   const pollSeconds = whole(f, "pollSeconds");
   const maxImageStreams = whole(f, "maxImageStreams");
   const leaseSeconds = whole(f, "leaseSeconds");

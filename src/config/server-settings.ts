@@ -8,8 +8,12 @@ import type { ServeConfig } from "./serve";
  */
 
 /** The host's first IPv4 interface and the default port. `drover serve` replaces them (OverlayService.setServer). */
-export function guessServerSettings(ifaces: Record<string, { address: string; netmask: string; family: string; internal: boolean }[] | undefined>, port = 9873): ServerSettings {
-  for (const addrs of Object.values(ifaces)) for (const a of addrs ?? []) if (a.family === "IPv4" && !a.internal) return { address: a.address, netmask: a.netmask, port, hostname: hostname() };
+export function guessServerSettings(
+  ifaces: Record<string, { address: string; netmask: string; family: string; internal: boolean }[] | undefined>,
+  port = 9873,
+): ServerSettings {
+  for (const addrs of Object.values(ifaces))
+    for (const a of addrs ?? []) if (a.family === "IPv4" && !a.internal) return { address: a.address, netmask: a.netmask, port, hostname: hostname() };
   return { address: "127.0.0.1", netmask: "255.0.0.0", port, hostname: hostname() };
 }
 

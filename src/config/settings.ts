@@ -15,7 +15,23 @@ import { type HostInterface, type ServeConfig, type ServeFlags, type ServeInput,
  */
 /** The fields of the input that the page changes while drover serve runs, as it saves them. */
 export type LiveSettings = Required<
-  Pick<ServeInput, "dhcpMode" | "interfaces" | "serverIp" | "router" | "dns" | "pool" | "relaySubnets" | "leaseSeconds" | "ipv6Ra" | "discovery" | "registerPattern" | "registerRange" | "registerProfiles" | "pollSeconds">
+  Pick<
+    ServeInput,
+    | "dhcpMode"
+    | "interfaces"
+    | "serverIp"
+    | "router"
+    | "dns"
+    | "pool"
+    | "relaySubnets"
+    | "leaseSeconds"
+    | "ipv6Ra"
+    | "discovery"
+    | "registerPattern"
+    | "registerRange"
+    | "registerProfiles"
+    | "pollSeconds"
+  >
 >;
 
 export type SettingKey = keyof LiveSettings;
@@ -248,7 +264,14 @@ export class ServeSettings implements SettingsPort {
       leaseSync: c.dhcp.leaseSync,
     };
     for (const f of RESTART_FIELDS) {
-      fields[f.key] = { label: f.label, flag: f.flag, value: restart[f.key], source: this.given.has(f.key) ? "command line" : "default", editable: "restart", reason: `set with ${f.flag} when drover serve starts; restart it to change` };
+      fields[f.key] = {
+        label: f.label,
+        flag: f.flag,
+        value: restart[f.key],
+        source: this.given.has(f.key) ? "command line" : "default",
+        editable: "restart",
+        reason: `set with ${f.flag} when drover serve starts; restart it to change`,
+      };
     }
     return {
       running: this.cfg,
@@ -287,7 +310,9 @@ export class ServeSettings implements SettingsPort {
       next = resolveWithFields(withSaved(this.cli, this.given, loaded.values), this.o.dataDir, this.hosts());
       if (this.apply && JSON.stringify(next) !== JSON.stringify(this.cfg)) await this.apply(next, this.cfg);
     } catch (e) {
-      this.warning = `the saved settings (${loaded.changed ? `changed by ${loaded.changed.by}` : "changed elsewhere"}) are not in effect: ${(e as Error).message}; the previous settings stay in effect: fix the field on the Settings page`;
+      this.warning =
+        `the saved settings (${loaded.changed ? `changed by ${loaded.changed.by}` : "changed elsewhere"}) are not in effect: ` +
+        `${(e as Error).message}; the previous settings stay in effect: fix the field on the Settings page`;
       this.o.log?.(`drover: ${this.warning}`);
       throw e;
     }

@@ -55,7 +55,13 @@ export interface AlignPlan {
  * Accounts are reverted to their image ids until no two accounts end with the same id (an image that
  * already has duplicate ids keeps them: only a move can create a conflict).
  */
-export function planAlignment(kind: "passwd" | "group", image: readonly Account[], head: readonly Account[], imageName = "IMAGE", opts: { relocate?: boolean } = {}): AlignPlan {
+export function planAlignment(
+  kind: "passwd" | "group",
+  image: readonly Account[],
+  head: readonly Account[],
+  imageName = "IMAGE",
+  opts: { relocate?: boolean } = {},
+): AlignPlan {
   const what = kind === "passwd" ? "user" : "group";
   const mod = kind === "passwd" ? "usermod -u" : "groupmod -g";
   const headBy = new Map<string, Account>();
@@ -82,7 +88,8 @@ export function planAlignment(kind: "passwd" | "group", image: readonly Account[
   }
   const conflicts: string[] = [];
   const advice = (name: string, to: number, holder: string) =>
-    `syncuser: ${what} '${name}' keeps the image's id (the head node's is ${to}, which the image's '${holder}' has); to align it, give '${holder}' the head node's id or a free one (drover image exec ${imageName} -- ${mod} NEWID ${holder}), then drover image syncuser ${imageName}`;
+    `syncuser: ${what} '${name}' keeps the image's id (the head node's is ${to}, which the image's '${holder}' has); to align it, give '${holder}' ` +
+    `the head node's id or a free one (drover image exec ${imageName} -- ${mod} NEWID ${holder}), then drover image syncuser ${imageName}`;
   // The image's ids after the moves; an id shared by a mover and anything else reverts the mover.
   for (let changed = true; changed; ) {
     changed = false;
@@ -110,7 +117,8 @@ export function planAlignment(kind: "passwd" | "group", image: readonly Account[
         conflicts.push(
           blocker !== undefined
             ? advice(name, m.to, blocker)
-            : `syncuser: ${what} '${name}' keeps the image's id ${m.from} (the head node's is ${m.to}): the image's '${sharer}' has the same id; give one of them its own id in the image (drover image exec ${imageName} -- ${mod} NEWID ${name})`,
+            : `syncuser: ${what} '${name}' keeps the image's id ${m.from} (the head node's is ${m.to}): the image's '${sharer}' has the same id; give ` +
+                `one of them its own id in the image (drover image exec ${imageName} -- ${mod} NEWID ${name})`,
         );
         changed = true;
       }
@@ -123,7 +131,10 @@ export function planAlignment(kind: "passwd" | "group", image: readonly Account[
     if (have.has(h.name) || !(h.id >= REGULAR_MIN && h.id <= REGULAR_MAX)) continue;
     if (taken.has(h.id)) {
       const holder = image.find((a) => (moves.get(a.name)?.to ?? a.id) === h.id)?.name ?? "?";
-      conflicts.push(`syncuser: the head node's ${what} '${h.name}' (id ${h.id}) is not added: the image's '${holder}' has that id; give '${holder}' another id (drover image exec ${imageName} -- ${mod} NEWID ${holder})`);
+      conflicts.push(
+        `syncuser: the head node's ${what} '${h.name}' (id ${h.id}) is not added: the image's '${holder}' has that id; give '${holder}' another id ` +
+          `(drover image exec ${imageName} -- ${mod} NEWID ${holder})`,
+      );
       continue;
     }
     taken.add(h.id);
@@ -138,7 +149,12 @@ export function planAlignment(kind: "passwd" | "group", image: readonly Account[
  * node's regular accounts it lacks. For passwd, `groups` (the image's and the head node's /etc/group) map
  * each user's primary group to the group's aligned id.
  */
-export function mergeAccounts(kind: "passwd" | "group", image: string, head: string, opts: { imageName?: string; groups?: { image: string; head: string } } = {}): { text: string; conflicts: string[] } {
+export function mergeAccounts(
+  kind: "passwd" | "group",
+  image: string,
+  head: string,
+  opts: { imageName?: string; groups?: { image: string; head: string } } = {},
+): { text: string; conflicts: string[] } {
   const img = parseAccounts(image);
   const hst = parseAccounts(head);
   const plan = planAlignment(kind, img, hst, opts.imageName);

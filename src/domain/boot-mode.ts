@@ -54,7 +54,8 @@ export function isBootMode(s: string | undefined): s is BootMode {
 /** The mode a node boots in; a two-stage tag without a stage 1 falls back to one-stage (reason given). */
 export function chooseBootMode(i: BootModeInput): { mode: BootMode; why: string } {
   if (isBootMode(i.tag)) {
-    if (i.tag === "two-stage" && !i.stage1) return { mode: "one-stage", why: "bootmode=two-stage but the image has no stage 1 for this kernel (see drover image show)" };
+    if (i.tag === "two-stage" && !i.stage1)
+      return { mode: "one-stage", why: "bootmode=two-stage but the image has no stage 1 for this kernel (see drover image show)" };
     return { mode: i.tag, why: `bootmode=${i.tag}` };
   }
   if (!i.stage1) return { mode: "one-stage", why: "no stage 1 built for this kernel" };

@@ -124,13 +124,7 @@ function mergeStruct(
   return out;
 }
 
-function mergeValue(
-  schema: Schema,
-  layers: readonly { source: string; conf: unknown }[],
-  display: string,
-  prov: ProvenanceRow[],
-  isNode: boolean,
-): unknown {
+function mergeValue(schema: Schema, layers: readonly { source: string; conf: unknown }[], display: string, prov: ProvenanceRow[], isNode: boolean): unknown {
   switch (schema.t) {
     case "scalar":
     case "opaque": {

@@ -8,7 +8,10 @@ import { invalid } from "./errors";
 export const MAX_EXPANSION = 100_000;
 
 const tooMany = (spec: string, n: number) =>
-  invalid(`hostlist '${spec.slice(0, 200)}' expands to ${n > 1e15 ? "more than 10^15" : n.toLocaleString("en")} names; at most ${MAX_EXPANSION.toLocaleString("en")} at once (split it, e.g. by rack)`);
+  invalid(
+    `hostlist '${spec.slice(0, 200)}' expands to ${n > 1e15 ? "more than 10^15" : n.toLocaleString("en")} names; at most ` +
+      `${MAX_EXPANSION.toLocaleString("en")} at once (split it, e.g. by rack)`,
+  );
 
 /**
  * How many names a hostlist expands to, counted without expanding it (ranges multiply), so that
@@ -122,7 +125,10 @@ export function matchNames(all: readonly string[], patterns: readonly string[]):
 }
 
 function globToRegExp(glob: string): RegExp {
-  const esc = glob.replace(/[.+^${}()|\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const esc = glob
+    .replace(/[.+^${}()|\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${esc}$`);
 }
 

@@ -3,7 +3,10 @@ import { isHostname } from "./names";
 
 /** MAC addresses are stored lower-case with colons; colons, dashes, dots or none are accepted. */
 export function normalizeMac(input: string): string {
-  const hex = input.trim().toLowerCase().replace(/[:\-.]/g, "");
+  const hex = input
+    .trim()
+    .toLowerCase()
+    .replace(/[:\-.]/g, "");
   if (!/^[0-9a-f]{12}$/.test(hex)) {
     throw invalid(`'${input}' is not a MAC address (expected six hex bytes, e.g. 52:54:00:12:34:56)`);
   }
@@ -11,7 +14,12 @@ export function normalizeMac(input: string): string {
 }
 
 export function isMac(input: string): boolean {
-  return /^[0-9a-f]{12}$/.test(input.trim().toLowerCase().replace(/[:\-.]/g, ""));
+  return /^[0-9a-f]{12}$/.test(
+    input
+      .trim()
+      .toLowerCase()
+      .replace(/[:\-.]/g, ""),
+  );
 }
 
 export function parseIPv4(s: string): number | undefined {
@@ -104,9 +112,7 @@ export { isHostname };
 
 export function requireHostname(s: string, what = "node"): string {
   if (!isHostname(s)) {
-    throw invalid(
-      `'${s}' is not a valid ${what} name: use letters, digits and inner hyphens (RFC 1123), e.g. n001 or rack1-node01`,
-    );
+    throw invalid(`'${s}' is not a valid ${what} name: use letters, digits and inner hyphens (RFC 1123), e.g. n001 or rack1-node01`);
   }
   return s;
 }

@@ -77,12 +77,16 @@ function fromYamlValue(schema: Schema, v: unknown, path: string, problems: strin
         problems.push(`${path}: expected a map`);
         return undefined;
       }
-      return Object.fromEntries(
-        Object.entries(v as object).map(([k, x]) => [k, fromYamlValue(schema.of, x, `${path}[${k}]`, problems, k)]),
-      );
+      return Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, fromYamlValue(schema.of, x, `${path}[${k}]`, problems, k)]));
     case "list":
       // Warewulf ≤ 4.4 wrote kernel args as one string: "quiet crashkernel=no".
-      if (typeof v === "string") return key === "args" ? v.split(/\s+/).filter(Boolean) : v.split(",").map((s) => s.trim()).filter(Boolean);
+      if (typeof v === "string")
+        return key === "args"
+          ? v.split(/\s+/).filter(Boolean)
+          : v
+              .split(",")
+              .map((s) => s.trim())
+              .filter(Boolean);
       return v;
     case "scalar":
       // Go's YAML decoder gives a string field the scalar's text: `tag: true` is "true", `port: 623` is "623".

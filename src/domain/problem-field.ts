@@ -9,20 +9,29 @@ export function problemField(line: string): string | undefined {
   const s = line.replace(/^(node|profile) '[^']*'(?::| is not valid:)? /, "");
   let m: RegExpExecArray | null;
   // The schema's own checks name the path: 'ipmi.port' must be …, 'networkDevices[default].mtu' must be …
-  if ((m = /^(?:unknown field )?'([A-Za-z0-9_.[\]-]+)'(?: must| contains| has an empty)|^unknown field '([^']+)'/.exec(s))) return (m[1] ?? m[2])!.replace(/\[([^\]]+)\]/g, ".$1");
+  if ((m = /^(?:unknown field )?'([A-Za-z0-9_.[\]-]+)'(?: must| contains| has an empty)|^unknown field '([^']+)'/.exec(s)))
+    return (m[1] ?? m[2])!.replace(/\[([^\]]+)\]/g, ".$1");
   if ((m = /^network '([^']+)'/.exec(s))) {
     const rest = s.slice(m[0].length);
-    const field =
-      /^ ipaddr:/.test(rest) ? "ipaddr"
-      : /^ netmask:/.test(rest) || /disagrees with netmask|but no netmask/.test(rest) ? "netmask"
-      : /^ gateway:/.test(rest) ? "gateway"
-      : /MAC address/.test(rest) ? "hwaddr"
-      : /IPv6 gateway/.test(rest) ? "gateway6"
-      : /IPv6 address/.test(rest) ? "ipaddr6"
-      : /prefixlen6/.test(rest) ? "prefixlen6"
-      : /MTU/.test(rest) ? "mtu"
-      : /interface name/.test(rest) ? "device"
-      : undefined;
+    const field = /^ ipaddr:/.test(rest)
+      ? "ipaddr"
+      : /^ netmask:/.test(rest) || /disagrees with netmask|but no netmask/.test(rest)
+        ? "netmask"
+        : /^ gateway:/.test(rest)
+          ? "gateway"
+          : /MAC address/.test(rest)
+            ? "hwaddr"
+            : /IPv6 gateway/.test(rest)
+              ? "gateway6"
+              : /IPv6 address/.test(rest)
+                ? "ipaddr6"
+                : /prefixlen6/.test(rest)
+                  ? "prefixlen6"
+                  : /MTU/.test(rest)
+                    ? "mtu"
+                    : /interface name/.test(rest)
+                      ? "device"
+                      : undefined;
     return field ? `networkDevices.${m[1]}.${field}` : `networkDevices.${m[1]}`;
   }
   if ((m = /^network name '([^']+)'/.exec(s))) return `networkDevices.${m[1]}`;

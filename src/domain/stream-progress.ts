@@ -24,5 +24,10 @@ const RE = /^stage 1 streaming the image \((gzip|zstd)\): ([\d.]+) of ([\d.]+) M
 export function parseProgress(detail: string | undefined): StreamProgress | undefined {
   const m = detail ? RE.exec(detail) : null;
   if (!m) return undefined;
-  return { format: m[1] as "gzip" | "zstd", bytes: Math.round(Number(m[2]) * MiB), total: Math.round(Number(m[3]) * MiB), rate: Math.round(Number(m[4]) * MiB) };
+  return {
+    format: m[1] as "gzip" | "zstd",
+    bytes: Math.round(Number(m[2]) * MiB),
+    total: Math.round(Number(m[3]) * MiB),
+    rate: Math.round(Number(m[4]) * MiB),
+  };
 }

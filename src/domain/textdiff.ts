@@ -18,7 +18,8 @@ export function unifiedDiff(before: string, after: string, fromName: string, toN
   const n = am.length;
   const m = bm.length;
   const lcs: Uint32Array[] = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
-  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) lcs[i]![j] = am[i] === bm[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
+  for (let i = n - 1; i >= 0; i--)
+    for (let j = m - 1; j >= 0; j--) lcs[i]![j] = am[i] === bm[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
   type Op = { t: " " | "-" | "+"; line: string };
   const ops: Op[] = a.slice(0, head).map((line) => ({ t: " ", line }));
   let i = 0;

@@ -44,9 +44,11 @@ export function normalizeConf(input: unknown, kind: "node" | "profile", name: st
     checkIp(dev.gateway, `network '${net}' gateway`, problems);
     if (dev.ipaddr6 !== undefined && !isIPv6(dev.ipaddr6.split("/")[0]!)) problems.push(`network '${net}': '${dev.ipaddr6}' is not an IPv6 address`);
     if (dev.gateway6 !== undefined && !isIPv6(dev.gateway6)) problems.push(`network '${net}': '${dev.gateway6}' is not an IPv6 gateway`);
-    if (dev.prefixlen6 !== undefined && !/^\d{1,3}$/.test(dev.prefixlen6)) problems.push(`network '${net}': prefixlen6 '${dev.prefixlen6}' is not a number 0-128`);
+    if (dev.prefixlen6 !== undefined && !/^\d{1,3}$/.test(dev.prefixlen6))
+      problems.push(`network '${net}': prefixlen6 '${dev.prefixlen6}' is not a number 0-128`);
     if (dev.mtu !== undefined && (dev.mtu < 68 || dev.mtu > 65535)) problems.push(`network '${net}': MTU ${dev.mtu} is outside 68-65535`);
-    if (dev.device !== undefined && !INTERFACE_NAME.test(dev.device)) problems.push(`network '${net}': '${dev.device}' is not an interface name (at most 15 characters, no spaces or '/')`);
+    if (dev.device !== undefined && !INTERFACE_NAME.test(dev.device))
+      problems.push(`network '${net}': '${dev.device}' is not an interface name (at most 15 characters, no spaces or '/')`);
   }
   const ipmi = conf.ipmi;
   if (ipmi) {
@@ -69,7 +71,10 @@ export function normalizeConf(input: unknown, kind: "node" | "profile", name: st
   }
   if (conf.init !== undefined && !conf.init.startsWith("/")) problems.push(`init '${conf.init}' must be an absolute path, e.g. /sbin/init`);
   if (conf.ipxe !== undefined && !isTemplateName(conf.ipxe)) {
-    problems.push(`iPXE template '${conf.ipxe.slice(0, 80)}' is not a template name: 1-64 letters, digits, '_', '.', '-', not starting with '.' (a site template is <name>.ipxe in the iPXE template directory)`);
+    problems.push(
+      `iPXE template '${conf.ipxe.slice(0, 80)}' is not a template name: 1-64 letters, digits, '_', '.', '-', not starting with '.' (a site template ` +
+        `is <name>.ipxe in the iPXE template directory)`,
+    );
   }
   for (const o of [...(conf.runtimeOverlay ?? []), ...(conf.systemOverlay ?? [])]) {
     if (!LIST_ENTRY.test(o)) problems.push(`overlay name '${o}' has characters other than letters, digits, '_', '.', '-'`);
@@ -139,7 +144,13 @@ function checkValue(schema: Schema, v: unknown, path: string, problems: string[]
         return n;
       }
     case "list": {
-      const arr = typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v;
+      const arr =
+        typeof v === "string"
+          ? v
+              .split(",")
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : v;
       if (!Array.isArray(arr) || !arr.every((x) => typeof x === "string" || typeof x === "number")) {
         return void problems.push(`'${path}' must be a list of strings`);
       }
@@ -181,7 +192,9 @@ export function checkResolvedNode(name: string, conf: Conf): string[] {
     }
   }
   if (conf.primaryNetwork && !conf.networkDevices?.[conf.primaryNetwork]) {
-    problems.push(`node '${name}': primary network '${conf.primaryNetwork}' is not one of its network devices (${Object.keys(conf.networkDevices ?? {}).join(", ") || "none"})`);
+    problems.push(
+      `node '${name}': primary network '${conf.primaryNetwork}' is not one of its network devices (${Object.keys(conf.networkDevices ?? {}).join(", ") || "none"})`,
+    );
   }
   return problems;
 }

@@ -61,7 +61,9 @@ export function bootRoutes(port: HttpBootPort, files: BootFiles | undefined, cou
       if (!metered) admission?.touch(mac);
       const slot = metered ? await admission.admit(mac) : undefined;
       if (slot && !slot.admitted) {
-        return c.text(`drover: ${slot.active} image downloads are running (--max-image-streams ${slot.limit}); try again in ${slot.retryAfterS} s\n`, 503, { "retry-after": String(slot.retryAfterS) });
+        return c.text(`drover: ${slot.active} image downloads are running (--max-image-streams ${slot.limit}); try again in ${slot.retryAfterS} s\n`, 503, {
+          "retry-after": String(slot.retryAfterS),
+        });
       }
       let r: Awaited<ReturnType<HttpBootPort["file"]>>;
       try {

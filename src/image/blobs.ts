@@ -42,7 +42,10 @@ export class BlobStore {
    * Streams `src` into the cache. With `expect`, the digest must match; without it (archive members whose
    * digest is not known up front) the computed digest is returned. `size` is checked when given.
    */
-  async put(src: AsyncIterable<Uint8Array>, opts: { expect?: string; size?: number; what?: string; onBytes?: (n: number) => void } = {}): Promise<{ digest: string; size: number }> {
+  async put(
+    src: AsyncIterable<Uint8Array>,
+    opts: { expect?: string; size?: number; what?: string; onBytes?: (n: number) => void } = {},
+  ): Promise<{ digest: string; size: number }> {
     const what = opts.what ?? "blob";
     if (opts.expect) checkDigest(opts.expect, `${what} digest`);
     mkdirSync(join(this.dir, "..", "tmp"), { recursive: true });

@@ -1,5 +1,18 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import type { Stats } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
@@ -117,7 +130,10 @@ function globRe(glob: string): RegExp {
       const end = glob.indexOf("]", i + 1);
       if (end < 0) re += "\\[";
       else {
-        re += `[${glob.slice(i + 1, end).replace(/^!/, "^").replace(/\\/g, "\\\\")}]`;
+        re += `[${glob
+          .slice(i + 1, end)
+          .replace(/^!/, "^")
+          .replace(/\\/g, "\\\\")}]`;
         i = end;
       }
     } else re += c.replace(/[.+^${}()|\\]/g, "\\$&");
@@ -160,7 +176,8 @@ export class ImageTooLargeFileError extends DroverError {
   ) {
     super(
       "invalid",
-      `/${path} is ${(size / 2 ** 30).toFixed(2)} GiB: a file in a boot image must be under 4 GiB (the initramfs "newc" format the kernel and stage 1 unpack keeps sizes in 32 bits); ` +
+      `/${path} is ${(size / 2 ** 30).toFixed(2)} GiB: a file in a boot image must be under 4 GiB (the initramfs "newc" format the kernel and stage 1 ` +
+        `unpack keeps sizes in 32 bits); ` +
         "keep a file that large outside the image (an NFS mount from the node's fstab resources), or split it, or exclude it (drover image build --help)",
     );
     this.name = "ImageTooLargeFileError";
@@ -168,7 +185,10 @@ export class ImageTooLargeFileError extends DroverError {
 }
 const pad4 = (n: number) => (4 - (n % 4)) % 4;
 
-function newcHeader(name: string, f: { ino: number; mode: number; uid: number; gid: number; nlink: number; mtime: number; size: number; rmaj: number; rmin: number }): Uint8Array {
+function newcHeader(
+  name: string,
+  f: { ino: number; mode: number; uid: number; gid: number; nlink: number; mtime: number; size: number; rmaj: number; rmin: number },
+): Uint8Array {
   const nameBytes = enc.encode(`${name}\0`);
   const head =
     "070701" +
@@ -306,10 +326,11 @@ export function piecePlan(segs: readonly Piece[][], target = 64 << 20): number[]
   const first = new Map<number, number>();
   const last = new Map<number, number>();
   segs.forEach((seg, i) => {
-    for (const p of seg) if ("link" in p && p.link !== undefined) {
-      if (!first.has(p.link)) first.set(p.link, i);
-      last.set(p.link, i);
-    }
+    for (const p of seg)
+      if ("link" in p && p.link !== undefined) {
+        if (!first.has(p.link)) first.set(p.link, i);
+        last.set(p.link, i);
+      }
   });
   // open[i]: some inode has names in segment i and in a later one, so no piece may end after segment i.
   const open = new Array<number>(segs.length + 1).fill(0);

@@ -1,4 +1,20 @@
-import { chmodSync, closeSync, existsSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, rmdirSync, rmSync, statSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  lchownSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import type { Stats } from "node:fs";
 import { dirname, join } from "node:path";
 import { cleanRel, resolveIn } from "./fspath";
@@ -171,12 +187,15 @@ export async function execInImage(rootfs: string, session: string, cmd: readonly
       DROVER_RESOLV: bindResolv,
       DROVER_HOSTNAME: opts.hostname ?? "",
     };
-    const proc = Bun.spawn(["unshare", "--mount", "--pid", "--uts", "--fork", "--propagation", "private", "--", "/bin/sh", "-c", SCRIPT, "sh", merged, rootfs, upper, work, ...cmd], {
-      env,
-      stdin: "inherit",
-      stdout: opts.stdio,
-      stderr: opts.stdio,
-    });
+    const proc = Bun.spawn(
+      ["unshare", "--mount", "--pid", "--uts", "--fork", "--propagation", "private", "--", "/bin/sh", "-c", SCRIPT, "sh", merged, rootfs, upper, work, ...cmd],
+      {
+        env,
+        stdin: "inherit",
+        stdout: opts.stdio,
+        stderr: opts.stdio,
+      },
+    );
     let errText = "";
     const pump = async (s: ReadableStream<Uint8Array> | number | undefined | null, f?: (t: string) => void, keep = false) => {
       if (!s || typeof s === "number") return;
@@ -189,7 +208,15 @@ export async function execInImage(rootfs: string, session: string, cmd: readonly
     };
     await Promise.all([pump(proc.stdout, opts.onOut), pump(proc.stderr, opts.onErr, true), proc.exited]);
     const code = proc.exitCode ?? 1;
-    if (code === SETUP_FAILED) throw new ExecSetupError(errText.trim().split("\n").filter((l) => l.startsWith("drover:")).pop()?.replace(/^drover: /, "") ?? "could not set up the image environment");
+    if (code === SETUP_FAILED)
+      throw new ExecSetupError(
+        errText
+          .trim()
+          .split("\n")
+          .filter((l) => l.startsWith("drover:"))
+          .pop()
+          ?.replace(/^drover: /, "") ?? "could not set up the image environment",
+      );
     // The namespace is gone with its last process: the overlay is unmounted and `upper` is plain files.
     for (const rel of made.reverse()) {
       const p = join(upper, rel);

@@ -7,10 +7,7 @@ import { type ImageConfig, type Manifest, ManifestError, type Platform, platform
 import { RegistryClient, type RegistryOptions, parseDockerRef } from "./registry";
 
 /** Where an image comes from, as parsed from the SOURCE argument. */
-export type Source =
-  | { kind: "registry"; ref: string }
-  | { kind: "docker-archive" | "oci-archive" | "archive"; path: string }
-  | { kind: "dir"; path: string };
+export type Source = { kind: "registry"; ref: string } | { kind: "docker-archive" | "oci-archive" | "archive"; path: string } | { kind: "dir"; path: string };
 
 /** `docker://…`, `docker-archive:PATH`, `oci-archive:PATH`, a tar file, or a directory. */
 export function parseSource(s: string): Source {
@@ -26,9 +23,7 @@ export function parseSource(s: string): Source {
   try {
     st = statSync(s);
   } catch {
-    throw new ManifestError(
-      `${s} is neither docker://REGISTRY/REPO:TAG, docker-archive:FILE, oci-archive:FILE, nor an existing file or directory`,
-    );
+    throw new ManifestError(`${s} is neither docker://REGISTRY/REPO:TAG, docker-archive:FILE, oci-archive:FILE, nor an existing file or directory`);
   }
   return st.isDirectory() ? { kind: "dir", path: s } : { kind: "archive", path: s };
 }
@@ -123,7 +118,9 @@ export async function importInto(rootfs: string, source: string, deps: ImportDep
   });
   const diffIds = config.rootfs?.diff_ids ?? [];
   if (diffIds.length !== manifest.layers.length)
-    throw new ManifestError(`the image config lists ${diffIds.length} layer digests but the manifest has ${manifest.layers.length} layers; the image is inconsistent`);
+    throw new ManifestError(
+      `the image config lists ${diffIds.length} layer digests but the manifest has ${manifest.layers.length} layers; the image is inconsistent`,
+    );
   if (config.architecture && config.architecture !== deps.platform.architecture)
     progress.note(`warning: the image is for ${config.architecture}, not ${deps.platform.architecture}`);
   const u = new Unpacker(rootfs);

@@ -85,4 +85,3 @@ export function mknod(path: string, mode: number, major = 0, minor = 0): void {
 export function exchange(a: string, b: string): void {
   if (libc().renameat2(AT_FDCWD, cstr(a), AT_FDCWD, cstr(b), RENAME_EXCHANGE) !== 0) fail("renameat2", a);
 }
-

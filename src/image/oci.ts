@@ -59,8 +59,7 @@ export function checkManifest(m: unknown, where: string): Manifest {
   if (!x.config || typeof x.config.digest !== "string") throw new ManifestError(`${where}: the manifest has no config descriptor`);
   if (!Array.isArray(x.layers)) throw new ManifestError(`${where}: the manifest has no layers list`);
   for (const l of x.layers) {
-    if (!l || typeof l.digest !== "string" || typeof l.size !== "number")
-      throw new ManifestError(`${where}: a layer descriptor lacks digest or size`);
+    if (!l || typeof l.digest !== "string" || typeof l.size !== "number") throw new ManifestError(`${where}: a layer descriptor lacks digest or size`);
     if (l.mediaType && /nondistributable|foreign/.test(l.mediaType) && !l.mediaType.includes("tar"))
       throw new ManifestError(`${where}: layer ${l.digest} has media type ${l.mediaType}, which drover cannot unpack`);
   }

@@ -109,11 +109,15 @@ export class RegistryClient {
     const scheme = challenge.split(" ")[0]?.toLowerCase();
     if (scheme === "basic") {
       const b = this.basic();
-      if (!b) throw new RegistryError(`${this.ref.registry} requires a login; pass --username and --password (or set DROVER_REGISTRY_USERNAME/DROVER_REGISTRY_PASSWORD)`);
+      if (!b)
+        throw new RegistryError(
+          `${this.ref.registry} requires a login; pass --username and --password (or set DROVER_REGISTRY_USERNAME/DROVER_REGISTRY_PASSWORD)`,
+        );
       this.token = b;
       return;
     }
-    if (scheme !== "bearer") throw new RegistryError(`${this.ref.registry} asked for authentication drover does not know: ${challenge || "(no WWW-Authenticate header)"}`);
+    if (scheme !== "bearer")
+      throw new RegistryError(`${this.ref.registry} asked for authentication drover does not know: ${challenge || "(no WWW-Authenticate header)"}`);
     const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!.toLowerCase(), m[2]!]));
     if (!params.realm) throw new RegistryError(`${this.ref.registry} sent a Bearer challenge without a realm`);
     const u = new URL(params.realm);
@@ -124,7 +128,9 @@ export class RegistryClient {
     if (b) h.Authorization = b;
     const res = await this.fetchRaw(u.toString(), { headers: h });
     if (res.status === 401 || res.status === 403)
-      throw new RegistryError(`the token service of ${this.ref.registry} refused ${b ? "the given credentials" : "anonymous access"}; ${b ? "check them" : "pass --username/--password"}`);
+      throw new RegistryError(
+        `the token service of ${this.ref.registry} refused ${b ? "the given credentials" : "anonymous access"}; ${b ? "check them" : "pass --username/--password"}`,
+      );
     if (!res.ok) throw new RegistryError(`the token service of ${this.ref.registry} answered HTTP ${res.status}`);
     const body = (await res.json().catch(() => ({}))) as { token?: string; access_token?: string };
     const t = body.token ?? body.access_token;

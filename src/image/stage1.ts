@@ -1,5 +1,18 @@
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, closeSync, readlinkSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  closeSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { resolveIn } from "./fspath";
 import initScript from "./stage1/init.sh" with { type: "text" };
@@ -24,8 +37,24 @@ import udhcpcScript from "./stage1/udhcpc.script" with { type: "text" };
 
 /** Network drivers stage 1 can bring up (module names as in modules.dep, `-` and `_` alike). */
 export const STAGE1_NIC_MODULES = [
-  "virtio_pci", "virtio_net", "e1000", "e1000e", "igb", "igc", "ixgbe", "ixgbevf", "i40e", "iavf", "ice",
-  "bnxt_en", "tg3", "mlx4_en", "mlx5_core", "r8169", "vmxnet3", "ena",
+  "virtio_pci",
+  "virtio_net",
+  "e1000",
+  "e1000e",
+  "igb",
+  "igc",
+  "ixgbe",
+  "ixgbevf",
+  "i40e",
+  "iavf",
+  "ice",
+  "bnxt_en",
+  "tg3",
+  "mlx4_en",
+  "mlx5_core",
+  "r8169",
+  "vmxnet3",
+  "ena",
 ];
 /** Storage drivers (for sites that keep scratch or swap on local disks; stage 1 itself does not use them). */
 export const STAGE1_STORAGE_MODULES = ["virtio_blk", "virtio_scsi", "nvme", "ahci", "sd_mod"];
@@ -77,7 +106,15 @@ export function selectModules(modulesDep: string, wanted: readonly string[]): { 
     const i = line.indexOf(":");
     if (i < 0) continue;
     const path = line.slice(0, i).trim();
-    deps.set(modName(path), { path, deps: line.slice(i + 1).trim().split(/\s+/).filter(Boolean), line });
+    deps.set(modName(path), {
+      path,
+      deps: line
+        .slice(i + 1)
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean),
+      line,
+    });
   }
   const byPath = new Map([...deps.values()].map((d) => [d.path, d]));
   const keep = new Set<string>();
@@ -114,7 +151,9 @@ function cpio(entries: readonly Entry[]): Uint8Array {
   const put = (e: Entry) => {
     const name = enc.encode(`${e.name}\0`);
     const size = e.data?.length ?? 0;
-    const h = `070701${hex8(ino++)}${hex8(e.mode)}${hex8(0)}${hex8(0)}${hex8((e.mode & 0o170000) === 0o040000 ? 2 : 1)}${hex8(0)}${hex8(size)}${hex8(0)}${hex8(0)}${hex8(e.rdev?.[0] ?? 0)}${hex8(e.rdev?.[1] ?? 0)}${hex8(name.length)}${hex8(0)}`;
+    const h =
+      `070701${hex8(ino++)}${hex8(e.mode)}${hex8(0)}${hex8(0)}${hex8((e.mode & 0o170000) === 0o040000 ? 2 : 1)}${hex8(0)}${hex8(size)}` +
+      `${hex8(0)}${hex8(0)}${hex8(e.rdev?.[0] ?? 0)}${hex8(e.rdev?.[1] ?? 0)}${hex8(name.length)}${hex8(0)}`;
     chunks.push(enc.encode(h), name, new Uint8Array(pad4(110 + name.length)));
     if (size) chunks.push(e.data!, new Uint8Array(pad4(size)));
   };
@@ -141,8 +180,10 @@ function sharedLibs(exe: string): string[] {
  */
 export function buildStage1(rootfs: string, kernelVersion: string, out: string, opts: Stage1Options = {}): Stage1Result {
   const busybox = opts.busybox ?? "/bin/busybox";
-  if (!existsSync(busybox)) throw new Stage1Error(`the two-stage boot needs a static busybox on the head node at ${busybox}: apt-get install busybox-static (or dnf install busybox)`);
-  if (elfIsDynamic(busybox)) throw new Stage1Error(`${busybox} is dynamically linked; the two-stage boot needs the static build: apt-get install busybox-static`);
+  if (!existsSync(busybox))
+    throw new Stage1Error(`the two-stage boot needs a static busybox on the head node at ${busybox}: apt-get install busybox-static (or dnf install busybox)`);
+  if (elfIsDynamic(busybox))
+    throw new Stage1Error(`${busybox} is dynamically linked; the two-stage boot needs the static build: apt-get install busybox-static`);
   let modDir = "";
   for (const base of ["lib/modules", "usr/lib/modules"]) {
     const d = resolveIn(rootfs, `${base}/${kernelVersion}`, true);
@@ -151,15 +192,21 @@ export function buildStage1(rootfs: string, kernelVersion: string, out: string, 
       break;
     }
   }
-  if (!modDir) throw new Stage1Error(`the image has no /lib/modules/${kernelVersion}/modules.dep, so stage 1 cannot load its network drivers; run depmod in the image (drover image exec NAME -- depmod ${kernelVersion})`);
+  if (!modDir)
+    throw new Stage1Error(
+      `the image has no /lib/modules/${kernelVersion}/modules.dep, so stage 1 cannot load its network drivers; run depmod in the image (drover image ` +
+        `exec NAME -- depmod ${kernelVersion})`,
+    );
   const sel = selectModules(readFileSync(join(modDir, "modules.dep"), "utf8"), [...STAGE1_NIC_MODULES, ...STAGE1_STORAGE_MODULES]);
   const keep = new Set(sel.paths.map(modName));
   const aliasFile = join(modDir, "modules.alias");
   const aliases = existsSync(aliasFile)
-    ? readFileSync(aliasFile, "utf8").split("\n").filter((l) => {
-        const m = /^alias\s+\S+\s+(\S+)/.exec(l);
-        return m && keep.has(norm(m[1]!));
-      })
+    ? readFileSync(aliasFile, "utf8")
+        .split("\n")
+        .filter((l) => {
+          const m = /^alias\s+\S+\s+(\S+)/.exec(l);
+          return m && keep.has(norm(m[1]!));
+        })
     : [];
 
   const dirs = new Set<string>();

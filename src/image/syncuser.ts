@@ -10,7 +10,12 @@ import { type Account, parseAccounts as parse, planAlignment } from "../domain/a
  * system id), files owned by the old ids follow. Conflicts are left
  * as they are and reported, never refused: the rest is still aligned.
  */
-function plan(kind: "passwd" | "group", image: Account[], host: Account[], imageName: string): { map: Map<number, number>; changed: string[]; conflicts: string[] } {
+function plan(
+  kind: "passwd" | "group",
+  image: Account[],
+  host: Account[],
+  imageName: string,
+): { map: Map<number, number>; changed: string[]; conflicts: string[] } {
   const p = planAlignment(kind, image, host, imageName, { relocate: true });
   const map = new Map<number, number>();
   for (const m of p.moves.values()) map.set(m.from, m.to);

@@ -128,7 +128,17 @@ function parsePax(b: Uint8Array): Map<string, Uint8Array> {
   return out;
 }
 
-const TYPES: Record<string, EntryType> = { "0": "file", "\0": "file", "7": "file", "1": "link", "2": "symlink", "3": "char", "4": "block", "5": "dir", "6": "fifo" };
+const TYPES: Record<string, EntryType> = {
+  "0": "file",
+  "\0": "file",
+  "7": "file",
+  "1": "link",
+  "2": "symlink",
+  "3": "char",
+  "4": "block",
+  "5": "dir",
+  "6": "fifo",
+};
 
 /**
  * Reads a tar stream, calling `onEntry` for each member with a function that streams its body.
@@ -205,7 +215,9 @@ export async function readTar(
     // Sparse files (GNU tar --sparse, PAX GNU.sparse.*; GNU type 'S'): their data is a map and pieces, not the
     // file. Stored as read, the image would hold the map where the file should be; refuse instead.
     if (flag === "S" || [...p.keys()].some((k) => k.startsWith("GNU.sparse."))) {
-      throw new TarError(`'${path}' is stored as a sparse file (GNU tar --sparse), which drover does not expand; rebuild the layer without --sparse (e.g. docker build or tar without -S)`);
+      throw new TarError(
+        `'${path}' is stored as a sparse file (GNU tar --sparse), which drover does not expand; rebuild the layer without --sparse (e.g. docker build or tar without -S)`,
+      );
     }
     if (type === undefined) {
       // Unknown member types (e.g. GNU sparse 'S', volume labels) are skipped, not misread as files.
@@ -234,7 +246,9 @@ export async function readTar(
 const enc = new TextEncoder();
 
 function octal(b: Uint8Array, off: number, len: number, v: number) {
-  const s = Math.floor(v).toString(8).padStart(len - 1, "0");
+  const s = Math.floor(v)
+    .toString(8)
+    .padStart(len - 1, "0");
   if (s.length > len - 1) throw new TarError(`value ${v} does not fit a tar header field`);
   b.set(enc.encode(s), off);
 }
@@ -286,7 +300,7 @@ export function writeTar(entries: readonly (Partial<TarEntry> & { path: string; 
     if (recs.length) {
       const body = new Uint8Array(recs.reduce((n, r) => n + r.length, 0));
       let o = 0;
-      for (const r of recs) (body.set(r, o), (o += r.length));
+      for (const r of recs) body.set(r, o), (o += r.length);
       parts.push(header("PaxHeader", "x", body.length, {}), body, pad(body.length));
     }
     parts.push(header(name, FLAG[e.type], data.length, e), data, pad(data.length));
@@ -295,6 +309,6 @@ export function writeTar(entries: readonly (Partial<TarEntry> & { path: string; 
   const total = parts.reduce((n, p) => n + p.length, 0);
   const out = new Uint8Array(total);
   let o = 0;
-  for (const p of parts) (out.set(p, o), (o += p.length));
+  for (const p of parts) out.set(p, o), (o += p.length);
   return out;
 }

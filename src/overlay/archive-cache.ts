@@ -109,7 +109,13 @@ export class ArchiveCache {
    * The node's archive when its metadata's key and all-nodes hash match, its outside files are unchanged
    * and every part is on disk; otherwise undefined (rebuild it). Outside files are re-checked on every call.
    */
-  current(name: string, kind: ArchiveKind, key: string, peersHash: string, metaFiles?: ReadonlySet<string>): { artifact: BootArtifact; meta: CacheMeta } | undefined {
+  current(
+    name: string,
+    kind: ArchiveKind,
+    key: string,
+    peersHash: string,
+    metaFiles?: ReadonlySet<string>,
+  ): { artifact: BootArtifact; meta: CacheMeta } | undefined {
     const meta = this.readMeta(name, kind, metaFiles);
     if (meta && meta.key === key && (meta.peersHash === undefined || meta.peersHash === peersHash) && depsCurrent(meta.deps)) {
       const artifact = this.artifactOf(meta);

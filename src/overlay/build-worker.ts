@@ -140,10 +140,19 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
         refusePoisoned(j.name, [t.name], 0, ei);
         return { ok: true, rendered: renderOne(t, e, nodeView(input.name, input.conf, input.profiles), snap!, env, []).files };
       }
-      const b = buildArchive(input, j.overlays, (n) => trees.get(n), snap!, env, batch, (o, e) => {
-        at(o, e);
-        refusePoisoned(j.name, j.overlays, o, e);
-      }, { isolate: j.kind === "runtime" && !j.preview });
+      const b = buildArchive(
+        input,
+        j.overlays,
+        (n) => trees.get(n),
+        snap!,
+        env,
+        batch,
+        (o, e) => {
+          at(o, e);
+          refusePoisoned(j.name, j.overlays, o, e);
+        },
+        { isolate: j.kind === "runtime" && !j.preview },
+      );
       const shared = b.shared.map((s) => {
         if (sent.has(s.digest) && !j.preview && !j.allShared) return { digest: s.digest };
         sent.add(s.digest);

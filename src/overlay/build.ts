@@ -10,7 +10,17 @@ import { type OverlayEntry, type OverlayTree, isMetaFile } from "./repo";
 import { mergeAccounts } from "./syncuser";
 import { type NativeRender, nativeFor } from "./native";
 import { RenderTimeout, fmtMs, runLimited } from "./sandbox";
-import { MissingValue, RenderContext, type RenderResult, type RenderedFile, TEMPLATE_SUFFIX, TemplateError, WAREWULF_SUFFIX, renderTimeLimit, renderTimedOut } from "./template";
+import {
+  MissingValue,
+  RenderContext,
+  type RenderResult,
+  type RenderedFile,
+  TEMPLATE_SUFFIX,
+  TemplateError,
+  WAREWULF_SUFFIX,
+  renderTimeLimit,
+  renderTimedOut,
+} from "./template";
 import { gzipSync } from "node:zlib";
 import { WwError, defaultSettings, renderWarewulf } from "./warewulf";
 
@@ -225,7 +235,8 @@ function helpersFor(env: HostEnv, node: NodeView, data: Record<string, unknown>,
       throw new MissingValue(String(msg));
     },
     include: (path: string, opts: { optional?: boolean } = {}) => readHead(env, path, deps, !!opts.optional),
-    includeFrom: (path: string, opts: { optional?: boolean; image?: string } = {}) => readImage(env, node, path, deps, !!opts.optional, opts.image ?? node.image),
+    includeFrom: (path: string, opts: { optional?: boolean; image?: string } = {}) =>
+      readImage(env, node, path, deps, !!opts.optional, opts.image ?? node.image),
     hostKey: (type: string, part: "private" | "public") => {
       if (!/^(ed25519|ecdsa|rsa)$/.test(type)) throw new MissingValue(`it.hostKey(): key type ${JSON.stringify(type)} is not one of ed25519, ecdsa, rsa`);
       const key = join(env.nodeSecretsDir(node.name), `ssh_host_${type}_key`);
@@ -245,7 +256,11 @@ function helpersFor(env: HostEnv, node: NodeView, data: Record<string, unknown>,
       return merged.text;
     },
     // Unset fields print as null so the dump shows every variable there is.
-    dump: () => stringify(JSON.parse(JSON.stringify(maskedData(data as never), (_k, v) => (v === undefined ? null : v))), { lineWidth: 0, aliasDuplicateObjects: false }).trimEnd(),
+    dump: () =>
+      stringify(JSON.parse(JSON.stringify(maskedData(data as never), (_k, v) => (v === undefined ? null : v))), {
+        lineWidth: 0,
+        aliasDuplicateObjects: false,
+      }).trimEnd(),
     helpers: () => ["include", "includeFrom", "file", "softlink", "abort", "nobackup", "opt", "sh", "fail", "hostKey", "syncuser", "dump", "helpers"],
   };
 }
@@ -313,39 +328,49 @@ export class NodeRenderer {
     // The same time limit as an eta render, under the same watchdog (sandbox.ts).
     const ms = renderTimeLimit();
     try {
-      return runLimited(() => renderWarewulf({
-        src: { overlay: tree.name, path: entry.path, text, mode: entry.mode, uid: entry.uid, gid: entry.gid },
-        node,
-        ...(this.conf ? { conf: this.conf } : {}),
-        peers: this.snap.peers,
-        settings: defaultSettings(this.snap.server),
-        build: { host: env.host, time: new Date(), overlay: tree.name, source: entry.path },
-        host: {
-          include: (p) => soft(() => readHead(env, p, deps, false, JSON.stringify(p))),
-          includeFrom: (image, p) => (env.imageRoot(image) ? soft(() => readImage(env, node, p, deps, false, image)) : undefined),
-          readlink: (p) => {
-            const r = resolveIn(env.headRoot, p, true);
-            // What a path resolves to tells what is there (the data dir's files, /proc's): the same refusals.
-            refuseHead(env, r, JSON.stringify(p));
-            deps.push({ path: r, sig: depSig(r) });
-            if (!existsSync(r)) return undefined;
-            const root = env.headRoot.replace(/\/+$/, "");
-            return r.startsWith(`${root}/`) ? r.slice(root.length) : r;
-          },
-          hostKey: (type, part) => this.hostKey(type, part),
-          note: (m) => this.notes.push(`${entry.path}: ${m}`),
-        },
-        deadline: Date.now() + ms,
-        rethrow: (e) => e instanceof DeferToCaller,
-      }), ms);
+      return runLimited(
+        () =>
+          renderWarewulf({
+            src: { overlay: tree.name, path: entry.path, text, mode: entry.mode, uid: entry.uid, gid: entry.gid },
+            node,
+            ...(this.conf ? { conf: this.conf } : {}),
+            peers: this.snap.peers,
+            settings: defaultSettings(this.snap.server),
+            build: { host: env.host, time: new Date(), overlay: tree.name, source: entry.path },
+            host: {
+              include: (p) => soft(() => readHead(env, p, deps, false, JSON.stringify(p))),
+              includeFrom: (image, p) => (env.imageRoot(image) ? soft(() => readImage(env, node, p, deps, false, image)) : undefined),
+              readlink: (p) => {
+                const r = resolveIn(env.headRoot, p, true);
+                // What a path resolves to tells what is there (the data dir's files, /proc's): the same refusals.
+                refuseHead(env, r, JSON.stringify(p));
+                deps.push({ path: r, sig: depSig(r) });
+                if (!existsSync(r)) return undefined;
+                const root = env.headRoot.replace(/\/+$/, "");
+                return r.startsWith(`${root}/`) ? r.slice(root.length) : r;
+              },
+              hostKey: (type, part) => this.hostKey(type, part),
+              note: (m) => this.notes.push(`${entry.path}: ${m}`),
+            },
+            deadline: Date.now() + ms,
+            rethrow: (e) => e instanceof DeferToCaller,
+          }),
+        ms,
+      );
     } catch (e) {
       // Out of time (the interpreter's deadline, or vm's watchdog inside one long function call such as a
       // runaway regular expression) or out of steps: told to the build thread, which stops running the
       // template after two nodes, as for eta.
-      if (e instanceof RenderTimeout || (e instanceof WwError && e.budget === "time")) renderTimedOut(tree.name, entry.path, this.node.name, `did not finish within ${fmtMs(ms)} and was stopped (an endless loop?)`);
-      else if (e instanceof WwError && e.budget === "steps") renderTimedOut(tree.name, entry.path, this.node.name, "ran out of steps (an endless range or recursion?)");
+      if (e instanceof RenderTimeout || (e instanceof WwError && e.budget === "time"))
+        renderTimedOut(tree.name, entry.path, this.node.name, `did not finish within ${fmtMs(ms)} and was stopped (an endless loop?)`);
+      else if (e instanceof WwError && e.budget === "steps")
+        renderTimedOut(tree.name, entry.path, this.node.name, "ran out of steps (an endless range or recursion?)");
       const line = e instanceof WwError ? e.line : undefined;
-      throw new TemplateError(`${where(line)}: ${(e as Error).message}`, { overlay: tree.name, template: entry.path, node: this.node.name, ...(line ? { line } : {}) }, { cause: e });
+      throw new TemplateError(
+        `${where(line)}: ${(e as Error).message}`,
+        { overlay: tree.name, template: entry.path, node: this.node.name, ...(line ? { line } : {}) },
+        { cause: e },
+      );
     }
   }
 }
@@ -359,7 +384,10 @@ function renderNative(e: Extract<OverlayEntry, { type: "file" }>, snap: Snapshot
   if (n === undefined) natives.set(e, (n = nativeFor(new TextDecoder().decode(e.data)) ?? null));
   const data = n?.render({ server: snap.server, allNodes: snap.peers });
   if (data === undefined) return undefined;
-  return { files: [{ type: "file", path: e.path.slice(0, -TEMPLATE_SUFFIX.length), mode: e.mode, uid: e.uid, gid: e.gid, data }], touched: new Set(n!.touched) };
+  return {
+    files: [{ type: "file", path: e.path.slice(0, -TEMPLATE_SUFFIX.length), mode: e.mode, uid: e.uid, gid: e.gid, data }],
+    touched: new Set(n!.touched),
+  };
 }
 
 /** Renders one template for one node (also `overlay show --render`). */
@@ -410,12 +438,19 @@ export function buildArchive(
   }
   function addOverlay(oi: number, name: string): void {
     const tree = trees(name);
-    if (!tree) throw new OverlayBuildError(`overlay '${name}' (listed for node ${input.name}) does not exist; see drover overlay list, or remove it from the node or its profile`);
+    if (!tree)
+      throw new OverlayBuildError(
+        `overlay '${name}' (listed for node ${input.name}) does not exist; see drover overlay list, or remove it from the node or its profile`,
+      );
     // An overlay for a network stack (or anything) the node's image lacks is skipped, not rendered.
     if (tree.requires?.length && input.conf.image) {
       const root = env.imageRoot(input.conf.image);
       if (root && imageHasAny(root, tree.requires, deps) === undefined) {
-        notes.push({ overlay: name, level: "skipped", message: `skipped: image ${input.conf.image} has none of ${tree.requires.map((r) => `/${r}`).join(", ")}` });
+        notes.push({
+          overlay: name,
+          level: "skipped",
+          message: `skipped: image ${input.conf.image} has none of ${tree.requires.map((r) => `/${r}`).join(", ")}`,
+        });
         return;
       }
     }
@@ -423,7 +458,9 @@ export function buildArchive(
     const staticKey = `${tree.fingerprint}\0static`;
     let statics = snap.memo.get(staticKey);
     if (!statics) {
-      const files = tree.entries.filter((e) => e.type !== "dir" && !isMetaFile(e.path) && !(e.type === "file" && (e.path.endsWith(TEMPLATE_SUFFIX) || e.path.endsWith(WAREWULF_SUFFIX))));
+      const files = tree.entries.filter(
+        (e) => e.type !== "dir" && !isMetaFile(e.path) && !(e.type === "file" && (e.path.endsWith(TEMPLATE_SUFFIX) || e.path.endsWith(WAREWULF_SUFFIX))),
+      );
       statics = { files: files as RenderedFile[], deps: [], usesAll: false };
       snap.memo.set(staticKey, statics);
     }
@@ -502,7 +539,17 @@ export function buildArchive(
   for (const x of shared) h.update(x.digest);
   h.update(tail);
   const size = shared.reduce((n, p) => n + p.gz.length, tail.length);
-  return { shared, own: tail, size, etag: h.digest("hex").slice(0, 24), deps, usesAll, files: manifest.filter((m) => m.type !== "dir").length, manifest, notes };
+  return {
+    shared,
+    own: tail,
+    size,
+    etag: h.digest("hex").slice(0, 24),
+    deps,
+    usesAll,
+    files: manifest.filter((m) => m.type !== "dir").length,
+    manifest,
+    notes,
+  };
 }
 
 export function hashOf(...parts: string[]): string {

@@ -39,7 +39,18 @@ const HEADER = 110;
 const headerSize = (nameLen: number) => HEADER + nameLen + 1 + pad4(HEADER + nameLen + 1);
 
 /** Writes one newc header (magic, 13 fields as 8 hex digits) and the NUL-terminated name at `o`; returns the end. */
-function putHeader(out: Uint8Array, o: number, name: Uint8Array, ino: number, mode: number, uid: number, gid: number, nlink: number, mtime: number, size: number): number {
+function putHeader(
+  out: Uint8Array,
+  o: number,
+  name: Uint8Array,
+  ino: number,
+  mode: number,
+  uid: number,
+  gid: number,
+  nlink: number,
+  mtime: number,
+  size: number,
+): number {
   out.set(MAGIC, o);
   let p = o + 6;
   for (const v of [ino, mode, uid, gid, nlink, mtime, size, 0, 0, 0, 0, name.length + 1, 0]) {

@@ -31,7 +31,8 @@ export async function generateHostKey(path: string, type: string, node: string):
     code = -1;
     stderr = (e as Error).message;
   }
-  if (code !== 0) throw new MissingValue(`could not create the ${type} host key of node ${node} with ssh-keygen (${stderr}); install openssh-client on the head node`);
+  if (code !== 0)
+    throw new MissingValue(`could not create the ${type} host key of node ${node} with ssh-keygen (${stderr}); install openssh-client on the head node`);
   renameSync(`${tmp}.pub`, `${path}.pub`);
   renameSync(tmp, path);
 }

@@ -21,7 +21,18 @@ export interface LintWarning {
 }
 
 /** Files that must exist before the node's init starts, so they belong in the image or a system overlay. */
-const EARLY = [/^etc\/fstab$/, /^etc\/tmpfiles\.d\//, /^usr\/lib\/tmpfiles\.d\//, /^etc\/systemd\/(system|network)\//, /^etc\/modprobe\.d\//, /^etc\/modules-load\.d\//, /^etc\/sysctl\.d\//, /^etc\/udev\/rules\.d\//, /^etc\/systemd\/system\.conf/, /^etc\/crypttab$/];
+const EARLY = [
+  /^etc\/fstab$/,
+  /^etc\/tmpfiles\.d\//,
+  /^usr\/lib\/tmpfiles\.d\//,
+  /^etc\/systemd\/(system|network)\//,
+  /^etc\/modprobe\.d\//,
+  /^etc\/modules-load\.d\//,
+  /^etc\/sysctl\.d\//,
+  /^etc\/udev\/rules\.d\//,
+  /^etc\/systemd\/system\.conf/,
+  /^etc\/crypttab$/,
+];
 
 const strip = (p: string) => (p.endsWith(TEMPLATE_SUFFIX) ? p.slice(0, -TEMPLATE_SUFFIX.length) : p);
 
@@ -48,14 +59,27 @@ export function lintOverlays(inp: LintInput): LintWarning[] {
 
   // Overlays named by profiles or nodes that do not exist.
   for (const [p, conf] of inp.profiles) {
-    for (const [field, list] of [["system", conf.systemOverlay], ["runtime", conf.runtimeOverlay]] as const)
-      for (const o of list ?? []) if (!o.startsWith("~") && !tree(o)) warn(`profile ${p} lists ${field} overlay '${o}', which does not exist; create it (drover overlay create ${o}) or remove it (drover profile set ${p} --${field}-overlays …)`);
+    for (const [field, list] of [
+      ["system", conf.systemOverlay],
+      ["runtime", conf.runtimeOverlay],
+    ] as const)
+      for (const o of list ?? [])
+        if (!o.startsWith("~") && !tree(o))
+          warn(
+            `profile ${p} lists ${field} overlay '${o}', which does not exist; create it (drover overlay create ${o}) or remove it (drover profile ` +
+              `set ${p} --${field}-overlays …)`,
+          );
   }
   const combos = new Map<string, string[]>();
   for (const n of inp.nodes) {
     const sys = n.conf.systemOverlay ?? [];
     const run = n.conf.runtimeOverlay ?? [];
-    for (const o of [...sys, ...run]) if (!tree(o)) warn(`overlay '${o}' does not exist but is listed for the node; create it (drover overlay create ${o}) or remove it from the node or its profile`, n.name);
+    for (const o of [...sys, ...run])
+      if (!tree(o))
+        warn(
+          `overlay '${o}' does not exist but is listed for the node; create it (drover overlay create ${o}) or remove it from the node or its profile`,
+          n.name,
+        );
     const k = `${sys.join(",")}|${run.join(",")}`;
     let l = combos.get(k);
     if (!l) combos.set(k, (l = []));
@@ -64,7 +88,10 @@ export function lintOverlays(inp: LintInput): LintWarning[] {
     // Network devices with an address but no netmask: the node would come up unreachable.
     for (const d of Object.values(nodeView(n.name, { networkDevices: n.conf.networkDevices, primaryNetwork: n.conf.primaryNetwork }).netdevs)) {
       if (d.ipaddr && d.prefix === undefined)
-        warn(`network device ${d.name} has an address but no netmask; network overlays refuse to render it: drover node set NODE --netname ${d.name} --netmask 255.255.255.0`, n.name);
+        warn(
+          `network device ${d.name} has an address but no netmask; network overlays refuse to render it: drover node set NODE --netname ${d.name} --netmask 255.255.255.0`,
+          n.name,
+        );
     }
     // NFS mounts on an image without mount.nfs.
     let fstab: ReturnType<typeof fstabOf> = [];
@@ -77,7 +104,11 @@ export function lintOverlays(inp: LintInput): LintWarning[] {
     if (nfs.length && n.conf.image) {
       const root = inp.imageRoot(n.conf.image);
       if (root && !["sbin/mount.nfs", "usr/sbin/mount.nfs", "sbin/mount.nfs4", "usr/sbin/mount.nfs4"].some((p) => existsSync(resolveIn(root, p, true))))
-        warn(`fstab mounts NFS (${nfs.map((m) => m.file).join(", ")}) but image ${n.conf.image} has no mount.nfs; install nfs-utils (or nfs-common) in the image: drover image exec ${n.conf.image} -- dnf install -y nfs-utils`, n.name);
+        warn(
+          `fstab mounts NFS (${nfs.map((m) => m.file).join(", ")}) but image ${n.conf.image} has no mount.nfs; install nfs-utils (or nfs-common) in ` +
+            `the image: drover image exec ${n.conf.image} -- dnf install -y nfs-utils`,
+          n.name,
+        );
     }
   }
 
@@ -91,7 +122,11 @@ export function lintOverlays(inp: LintInput): LintWarning[] {
         if (e.type === "dir") continue;
         const p = strip(e.path);
         if (EARLY.some((re) => re.test(p)) && !inSystem.has(p))
-          for (const n of nodes) warn(`/${p} is only in runtime overlay '${o}', but it is needed before init starts (runtime overlays arrive after boot); move it to a system overlay or the image`, n);
+          for (const n of nodes)
+            warn(
+              `/${p} is only in runtime overlay '${o}', but it is needed before init starts (runtime overlays arrive after boot); move it to a system overlay or the image`,
+              n,
+            );
       }
     }
   }
@@ -114,5 +149,7 @@ export function lintOverlays(inp: LintInput): LintWarning[] {
 }
 
 export function formatWarning(w: LintWarning): string {
-  return w.nodes.length ? `${compressHostlist(w.nodes)}: ${w.message.replace("NODE", w.nodes.length === 1 ? w.nodes[0]! : compressHostlist(w.nodes))}` : w.message;
+  return w.nodes.length
+    ? `${compressHostlist(w.nodes)}: ${w.message.replace("NODE", w.nodes.length === 1 ? w.nodes[0]! : compressHostlist(w.nodes))}`
+    : w.message;
 }

@@ -1,5 +1,21 @@
 import { createHash } from "node:crypto";
-import { chmodSync, chownSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { conflict, invalid, notFound } from "../domain/errors";
 import { OVERLAY_NAME } from "../domain/names";
@@ -103,7 +119,11 @@ export class OverlayRepo {
   }
 
   names(): { name: string; origin: "built-in" | "site"; shadows: boolean }[] {
-    const site = existsSync(this.siteRoot) ? readdirSync(this.siteRoot, { withFileTypes: true }).filter((e) => e.isDirectory() && OVERLAY_NAME.test(e.name)).map((e) => e.name) : [];
+    const site = existsSync(this.siteRoot)
+      ? readdirSync(this.siteRoot, { withFileTypes: true })
+          .filter((e) => e.isDirectory() && OVERLAY_NAME.test(e.name))
+          .map((e) => e.name)
+      : [];
     const all = new Set([...BUILTINS.keys(), ...site]);
     return [...all].sort().map((name) => ({ name, origin: site.includes(name) ? "site" : "built-in", shadows: site.includes(name) && BUILTINS.has(name) }));
   }
@@ -181,7 +201,8 @@ export class OverlayRepo {
   /** Creates an empty site overlay. */
   create(name: string): string {
     checkName(name);
-    if (this.exists(name)) throw conflict(`overlay ${name} already exists${this.isBuiltin(name) ? " (built in; 'drover overlay edit' copies it to the site)" : ""}`);
+    if (this.exists(name))
+      throw conflict(`overlay ${name} already exists${this.isBuiltin(name) ? " (built in; 'drover overlay edit' copies it to the site)" : ""}`);
     return this.ensureSite(name);
   }
 
@@ -197,7 +218,8 @@ export class OverlayRepo {
   deletePath(name: string, file: string, force: boolean): void {
     const { path, rel } = this.sitePath(name, file);
     if (!existsSync(path)) throw notFound(`overlay ${name} has no ${rel} in the site copy`);
-    if (statSync(path).isDirectory() && readdirSync(path).length && !force) throw invalid(`${rel} in overlay ${name} is a directory with files in it; pass --force to delete them too`);
+    if (statSync(path).isDirectory() && readdirSync(path).length && !force)
+      throw invalid(`${rel} in overlay ${name} is a directory with files in it; pass --force to delete them too`);
     rmSync(path, { recursive: true });
   }
 
@@ -211,7 +233,12 @@ export class OverlayRepo {
     this.ensureSite(name);
     const { path, rel } = this.sitePath(name, file);
     const mode = opts.mode ?? (existsSync(path) ? statSync(path).mode & 0o7777 : 0o644);
-    atomicWrite(path, data, { mode, dirMode: 0o755, ...(opts.uid !== undefined ? { uid: opts.uid } : {}), ...(opts.gid !== undefined ? { gid: opts.gid } : {}) });
+    atomicWrite(path, data, {
+      mode,
+      dirMode: 0o755,
+      ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
+      ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
+    });
     return rel;
   }
 

@@ -28,17 +28,73 @@ import vm from "node:vm";
 
 /** Globals a template may use: plain data and pure functions. Everything else is shadowed. */
 const ALLOWED = new Set([
-  "undefined", "NaN", "Infinity",
-  "Object", "Array", "String", "Number", "Boolean", "BigInt", "Symbol", "Math", "JSON", "Date", "RegExp", "Map", "Set",
-  "Error", "TypeError", "RangeError", "SyntaxError",
-  "parseInt", "parseFloat", "isNaN", "isFinite", "encodeURIComponent", "decodeURIComponent", "encodeURI", "decodeURI",
+  "undefined",
+  "NaN",
+  "Infinity",
+  "Object",
+  "Array",
+  "String",
+  "Number",
+  "Boolean",
+  "BigInt",
+  "Symbol",
+  "Math",
+  "JSON",
+  "Date",
+  "RegExp",
+  "Map",
+  "Set",
+  "Error",
+  "TypeError",
+  "RangeError",
+  "SyntaxError",
+  "parseInt",
+  "parseFloat",
+  "isNaN",
+  "isFinite",
+  "encodeURIComponent",
+  "decodeURIComponent",
+  "encodeURI",
+  "decodeURI",
 ]);
 
 /** Intrinsics frozen by lockRealm (constructor and prototype), so no render changes them for the next. */
 const FROZEN = [
-  Object, Array, String, Number, Boolean, BigInt, Symbol, Date, RegExp, Map, Set, WeakMap, WeakSet, Promise, Error, TypeError,
-  RangeError, SyntaxError, ReferenceError, EvalError, URIError, ArrayBuffer, DataView, Uint8Array, Int8Array, Uint16Array, Int16Array,
-  Uint32Array, Int32Array, Float32Array, Float64Array, Uint8ClampedArray, BigInt64Array, BigUint64Array, Function,
+  Object,
+  Array,
+  String,
+  Number,
+  Boolean,
+  BigInt,
+  Symbol,
+  Date,
+  RegExp,
+  Map,
+  Set,
+  WeakMap,
+  WeakSet,
+  Promise,
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+  ArrayBuffer,
+  DataView,
+  Uint8Array,
+  Int8Array,
+  Uint16Array,
+  Int16Array,
+  Uint32Array,
+  Int32Array,
+  Float32Array,
+  Float64Array,
+  Uint8ClampedArray,
+  BigInt64Array,
+  BigUint64Array,
+  Function,
 ];
 
 /** The most a single render may print (its files together). */
@@ -87,11 +143,31 @@ let shadowed: string[] | undefined;
 function shadowList(): string[] {
   if (shadowed) return shadowed;
   const names = new Set<string>(["globalThis", "self", "global", "window", "Function", "require", "module", "exports", "Bun", "process", "fetch", "import"]);
-  for (let o: object | null = globalThis; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) for (const n of Object.getOwnPropertyNames(o)) names.add(n);
+  for (let o: object | null = globalThis; o && o !== Object.prototype; o = Object.getPrototypeOf(o))
+    for (const n of Object.getOwnPropertyNames(o)) names.add(n);
   shadowed = [...names].filter((n) => !ALLOWED.has(n) && /^[A-Za-z_$][\w$]*$/.test(n) && !RESERVED.has(n));
   return shadowed;
 }
-const RESERVED = new Set(["eval", "import", "arguments", "this", "new", "class", "function", "default", "null", "true", "false", "in", "of", "let", "static", "yield", "await", "enum"]);
+const RESERVED = new Set([
+  "eval",
+  "import",
+  "arguments",
+  "this",
+  "new",
+  "class",
+  "function",
+  "default",
+  "null",
+  "true",
+  "false",
+  "in",
+  "of",
+  "let",
+  "static",
+  "yield",
+  "await",
+  "enum",
+]);
 
 export type TemplateFn = (it: unknown, options: unknown) => string;
 
@@ -142,7 +218,8 @@ export function runLimited<T>(call: () => T, ms: number): T {
   try {
     runner.runInThisContext({ timeout: Math.max(1, Math.round(ms)) });
   } catch (e) {
-    if (e instanceof Error && /Script execution timed out/.test(e.message)) throw new RenderTimeout(`did not finish within ${fmtMs(ms)} and was stopped (an endless loop?)`);
+    if (e instanceof Error && /Script execution timed out/.test(e.message))
+      throw new RenderTimeout(`did not finish within ${fmtMs(ms)} and was stopped (an endless loop?)`);
     throw e;
   } finally {
     pending = undefined;

@@ -33,14 +33,21 @@ function nodeAddresses(conf: Conf): Set<string> {
  * no static address in drover (configured by DHCP) is matched against `leased`, the address drover's DHCP
  * server gave it, when the caller knows it; with neither, only the port is checked (Warewulf's `secure`).
  */
-export function runtimeAllowed(node: { name: string; conf: Conf }, req: BootRequest, sec: RuntimeSecurity = { enforce: true }, leased?: string): BootRefusal | undefined {
+export function runtimeAllowed(
+  node: { name: string; conf: Conf },
+  req: BootRequest,
+  sec: RuntimeSecurity = { enforce: true },
+  leased?: string,
+): BootRefusal | undefined {
   if (!sec.enforce) return undefined;
   const port = req.remotePort;
   if (port === undefined || port >= 1024)
     return {
       refused: true,
       status: 403,
-      message: `runtime overlay of ${node.name} refused: the request came from port ${port ?? "unknown"}; only root on the node may fetch it, from a port below 1024 (curl --local-port 900-1000; the drover agent does this)`,
+      message:
+        `runtime overlay of ${node.name} refused: the request came from port ${port ?? "unknown"}; only root on the node may fetch it, from a ` +
+        `port below 1024 (curl --local-port 900-1000; the drover agent does this)`,
     };
   const remote = plainAddress(req.remote)?.toLowerCase();
   const mine = nodeAddresses(node.conf);
@@ -50,7 +57,9 @@ export function runtimeAllowed(node: { name: string; conf: Conf }, req: BootRequ
     return {
       refused: true,
       status: 403,
-      message: `runtime overlay of ${node.name} refused: the request came from ${remote ?? "an unknown address"}, which is not one of the node's addresses (${[...mine].join(", ") || "none set"})`,
+      message:
+        `runtime overlay of ${node.name} refused: the request came from ${remote ?? "an unknown address"}, which is not one of the node's ` +
+        `addresses (${[...mine].join(", ") || "none set"})`,
     };
   return undefined;
 }

@@ -109,7 +109,8 @@ function distance(a: string, b: string): number {
 
 function suggest(k: string, keys: string[]): string {
   const lower = k.toLowerCase();
-  const near = keys.find((x) => x.toLowerCase() === lower) ?? keys.find((x) => distance(x.toLowerCase(), lower) <= Math.min(2, Math.max(1, Math.floor(lower.length / 2))));
+  const near =
+    keys.find((x) => x.toLowerCase() === lower) ?? keys.find((x) => distance(x.toLowerCase(), lower) <= Math.min(2, Math.max(1, Math.floor(lower.length / 2))));
   return near ? ` (did you mean ${near}?)` : keys.length ? ` (it has: ${keys.slice(0, 12).join(", ")}${keys.length > 12 ? ", …" : ""})` : "";
 }
 
@@ -119,8 +120,12 @@ let printed = 0;
 /** The output filter: only strings, numbers, booleans and bigints are ever printed. */
 function outputFilter(v: unknown, expr?: string): string {
   const what = expr ? `<%= ${expr} %>` : "a printed value";
-  if (v === undefined || v === null) throw new MissingValue(`${what} is not set (${v === null ? "null" : "undefined"}); guard it with <% if (…) { %> or give a default`);
-  if (typeof v === "object" || typeof v === "function" || typeof v === "symbol") throw new MissingValue(`${what} is ${Array.isArray(v) ? "a list" : typeof v === "object" ? "an object" : `a ${typeof v}`}, not text; print one field, or .join(" ") a list`);
+  if (v === undefined || v === null)
+    throw new MissingValue(`${what} is not set (${v === null ? "null" : "undefined"}); guard it with <% if (…) { %> or give a default`);
+  if (typeof v === "object" || typeof v === "function" || typeof v === "symbol")
+    throw new MissingValue(
+      `${what} is ${Array.isArray(v) ? "a list" : typeof v === "object" ? "an object" : `a ${typeof v}`}, not text; print one field, or .join(" ") a list`,
+    );
   const s = String(v);
   if ((printed += s.length) > MAX_OUTPUT) throw new MissingValue(tooLarge());
   return s;
@@ -172,7 +177,8 @@ const eta = new StrictEta({
             const n = item as { t: string; val: string };
             // The runtime refuses import() on the build threads (sandbox.ts); refusing it here too makes it
             // a clear error instead of a promise that is silently rejected.
-            if (/(^|[^\w$.])import(\s|\/\*[\s\S]*?\*\/|\/\/[^\n]*\n)*[(.]/.test(n.val)) throw new MissingValue("templates cannot import modules (import() is not available); use the it.* helpers");
+            if (/(^|[^\w$.])import(\s|\/\*[\s\S]*?\*\/|\/\/[^\n]*\n)*[(.]/.test(n.val))
+              throw new MissingValue("templates cannot import modules (import() is not available); use the it.* helpers");
             if (n.t === "i" || n.t === "r") n.val = `__eta.f((${n.val}), ${JSON.stringify(n.val.trim())})`;
           }
         }
@@ -238,8 +244,21 @@ export function etaSyntaxProblem(text: string): SyntaxProblem | undefined {
   const err = syntaxError(text);
   if (err === undefined) return undefined;
   const at = /at line (\d+) col (\d+)/.exec(err);
-  if (at) return { message: err.split("\n")[0]!.replace(/ at line \d+ col \d+:?$/, "").trim(), line: Number(at[1]), column: Number(at[2]) };
-  const message = err.split("=====")[0]!.replace(/^Bad template syntax\s*/, "").replace(/\s+/g, " ").trim() || err.trim();
+  if (at)
+    return {
+      message: err
+        .split("\n")[0]!
+        .replace(/ at line \d+ col \d+:?$/, "")
+        .trim(),
+      line: Number(at[1]),
+      column: Number(at[2]),
+    };
+  const message =
+    err
+      .split("=====")[0]!
+      .replace(/^Bad template syntax\s*/, "")
+      .replace(/\s+/g, " ")
+      .trim() || err.trim();
   let body: string;
   try {
     body = eta.compileToString(text);
@@ -376,12 +395,16 @@ export class RenderContext {
           : err.name === "EtaParser Error"
             ? err.message.split("=====")[0]!.replace(/\s+/g, " ").trim()
             : `${err.name}: ${err.message}`;
-      throw new TemplateError(`overlay ${src.overlay}, template ${src.path}${line ? ` line ${line}` : ""}, node ${this.node}: ${msg}`, {
-        overlay: src.overlay,
-        template: src.path,
-        node: this.node,
-        ...(line ? { line } : {}),
-      }, { cause: e });
+      throw new TemplateError(
+        `overlay ${src.overlay}, template ${src.path}${line ? ` line ${line}` : ""}, node ${this.node}: ${msg}`,
+        {
+          overlay: src.overlay,
+          template: src.path,
+          node: this.node,
+          ...(line ? { line } : {}),
+        },
+        { cause: e },
+      );
     }
     return { files: split(out, target, src, specs), touched };
   }
@@ -400,7 +423,13 @@ function split(out: string, first: string, src: TemplateSource, specs: Spec[]): 
   const files: RenderedFile[] = [];
   const dir = first.includes("/") ? first.slice(0, first.lastIndexOf("/") + 1) : "";
   const segs = out.split(MARK);
-  let cur: { path: string; mode: number; uid: number; gid: number; link?: string; own: boolean } = { path: first, mode: src.mode, uid: src.uid, gid: src.gid, own: true };
+  let cur: { path: string; mode: number; uid: number; gid: number; link?: string; own: boolean } = {
+    path: first,
+    mode: src.mode,
+    uid: src.uid,
+    gid: src.gid,
+    own: true,
+  };
   let text = segs[0]!;
   const finish = (last: boolean) => {
     if (cur.link !== undefined) files.push({ type: "symlink", path: cur.path, target: cur.link, uid: cur.uid, gid: cur.gid });

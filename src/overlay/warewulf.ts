@@ -1,7 +1,21 @@
 import { posix } from "node:path";
 import type { Conf } from "../domain/conf";
 import type { NetDevView, NodeView, PeerView, ServerView } from "./data";
-import { type Budget, GO_STRING, GO_TRUTH, GO_TYPE, GoError, GoTemplateError, Halt, type FuncDef, type FuncMap, READONLY, Template, ZERO, standardFuncs } from "./gotmpl";
+import {
+  type Budget,
+  GO_STRING,
+  GO_TRUTH,
+  GO_TYPE,
+  GoError,
+  GoTemplateError,
+  Halt,
+  type FuncDef,
+  type FuncMap,
+  READONLY,
+  Template,
+  ZERO,
+  standardFuncs,
+} from "./gotmpl";
 import { MAX_OUTPUT } from "./sandbox";
 import type { RenderedFile, TemplateSource } from "./template";
 
@@ -29,7 +43,17 @@ export interface WarewulfSettings {
   ipaddr6: string;
   prefixLen6: string;
   fqdn: string;
-  warewulf: { port: number; tlsPort: number; secure: boolean; updateInterval: number; autobuildOverlays: boolean; hostOverlay: boolean; grubBoot: boolean; tls: boolean; systemdName: string };
+  warewulf: {
+    port: number;
+    tlsPort: number;
+    secure: boolean;
+    updateInterval: number;
+    autobuildOverlays: boolean;
+    hostOverlay: boolean;
+    grubBoot: boolean;
+    tls: boolean;
+    systemdName: string;
+  };
   dhcp: { enabled: boolean; template: string; rangeStart: string; rangeEnd: string; range6Start: string; range6End: string; systemdName: string };
   tftp: { enabled: boolean; tftpRoot: string; systemdName: string; ipxe: Record<string, string> };
   nfs: { enabled: boolean; exports: { path: string; exportOptions: string }[]; systemdName: string };
@@ -45,9 +69,26 @@ export function defaultSettings(server: ServerView, over: Partial<WarewulfSettin
     ipaddr6: "",
     prefixLen6: "",
     fqdn: "",
-    warewulf: { port: server.port, tlsPort: 9874, secure: true, updateInterval: server.pollSeconds, autobuildOverlays: true, hostOverlay: true, grubBoot: false, tls: false, systemdName: "drover", ...over.warewulf },
+    warewulf: {
+      port: server.port,
+      tlsPort: 9874,
+      secure: true,
+      updateInterval: server.pollSeconds,
+      autobuildOverlays: true,
+      hostOverlay: true,
+      grubBoot: false,
+      tls: false,
+      systemdName: "drover",
+      ...over.warewulf,
+    },
     dhcp: { enabled: true, template: "default", rangeStart: "", rangeEnd: "", range6Start: "", range6End: "", systemdName: "dhcpd", ...over.dhcp },
-    tftp: { enabled: true, tftpRoot: "/var/lib/tftpboot", systemdName: "tftp", ipxe: { "00:00": "undionly.kpxe", "00:07": "ipxe-snponly-x86_64.efi", "00:09": "ipxe-snponly-x86_64.efi", "00:0B": "arm64-efi/snponly.efi" }, ...over.tftp },
+    tftp: {
+      enabled: true,
+      tftpRoot: "/var/lib/tftpboot",
+      systemdName: "tftp",
+      ipxe: { "00:00": "undionly.kpxe", "00:07": "ipxe-snponly-x86_64.efi", "00:09": "ipxe-snponly-x86_64.efi", "00:0B": "arm64-efi/snponly.efi" },
+      ...over.tftp,
+    },
     nfs: { enabled: true, exports: [], systemdName: "nfs-server", ...over.nfs },
     ssh: { keyTypes: ["ed25519", "ecdsa", "rsa"], ...over.ssh },
     paths: {
@@ -89,7 +130,11 @@ const structOf = (type: string, o: Record<string, unknown>) => Object.assign(o, 
 
 /** A Go map of strings: a missing key is `<no value>`, `index` of one is "". */
 function strMap(o: Record<string, string> | undefined): Map<string, string> {
-  return Object.assign(new Map(Object.entries(o ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), { [ZERO]: "", [READONLY]: true, [GO_TYPE]: "map[string]string" });
+  return Object.assign(new Map(Object.entries(o ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), {
+    [ZERO]: "",
+    [READONLY]: true,
+    [GO_TYPE]: "map[string]string",
+  });
 }
 
 /** Free YAML (resources) as Go's map[string]interface{} / []interface{}. */
@@ -103,13 +148,26 @@ function yamlValue(v: unknown): unknown {
 /** net.IP: prints the address, or `<nil>` when unset; false in `if` when unset. */
 export function netIP(s: string | undefined) {
   const v = s ?? "";
-  return { [GO_TYPE]: "net.IP", [GO_STRING]: () => (v === "" ? "<nil>" : v), [GO_TRUTH]: () => v !== "", String: () => (v === "" ? "<nil>" : v), To4: () => netIP(v.includes(":") ? "" : v) };
+  return {
+    [GO_TYPE]: "net.IP",
+    [GO_STRING]: () => (v === "" ? "<nil>" : v),
+    [GO_TRUTH]: () => v !== "",
+    String: () => (v === "" ? "<nil>" : v),
+    To4: () => netIP(v.includes(":") ? "" : v),
+  };
 }
 
 /** wwtype.WWbool: a string ("true", "false", "") with Bool and BoolDefaultTrue. */
 export function wwBool(b: boolean | undefined) {
   const s = b === undefined ? "" : String(b);
-  return { [GO_TYPE]: "wwtype.WWbool", [GO_STRING]: () => s, [GO_TRUTH]: () => s !== "", Bool: () => b === true, BoolDefaultTrue: () => b !== false, String: () => s };
+  return {
+    [GO_TYPE]: "wwtype.WWbool",
+    [GO_STRING]: () => s,
+    [GO_TRUTH]: () => s !== "",
+    Bool: () => b === true,
+    BoolDefaultTrue: () => b !== false,
+    String: () => s,
+  };
 }
 
 const boolOf = (v: unknown): boolean | undefined => (v === undefined || v === null ? undefined : v === true || v === "true" || v === "yes" || v === "1");
@@ -142,7 +200,11 @@ function netDev(d: NetDevView, raw: NonNullable<Conf["networkDevices"]>[string] 
 }
 
 function netDevs(devs: Record<string, NetDevView>, raw?: Conf["networkDevices"], copied = false) {
-  return Object.assign(new Map(Object.entries(devs).map(([k, d]) => [k, netDev(d, raw?.[k], copied)])), { [READONLY]: true, [ZERO]: null, [GO_TYPE]: "map[string]*node.NetDev" });
+  return Object.assign(new Map(Object.entries(devs).map(([k, d]) => [k, netDev(d, raw?.[k], copied)])), {
+    [READONLY]: true,
+    [ZERO]: null,
+    [GO_TYPE]: "map[string]*node.NetDev",
+  });
 }
 
 const bp = (v: unknown) => (v === undefined || v === null ? false : boolOf(v) === true);
@@ -179,7 +241,16 @@ function disks(raw: Record<string, unknown>) {
           return a < b ? -1 : a > b ? 1 : 0;
         })
         .map(([, p]) => p);
-    m.set(id, structOf("*node.Disk", { WipeTableP: o.wipe_table === undefined ? null : bp(o.wipe_table), Partitions: Object.assign(parts, { [READONLY]: true, [ZERO]: null }), Id: () => id, WipeTable: () => bp(o.wipe_table), PartitionList: list }));
+    m.set(
+      id,
+      structOf("*node.Disk", {
+        WipeTableP: o.wipe_table === undefined ? null : bp(o.wipe_table),
+        Partitions: Object.assign(parts, { [READONLY]: true, [ZERO]: null }),
+        Id: () => id,
+        WipeTable: () => bp(o.wipe_table),
+        PartitionList: list,
+      }),
+    );
   }
   return Object.assign(m, { [READONLY]: true, [ZERO]: null });
 }
@@ -205,7 +276,11 @@ function fileSystems(raw: Record<string, unknown>) {
   return Object.assign(m, { [READONLY]: true, [ZERO]: null });
 }
 
-const sortedValues = (m: Map<string, unknown>) => Object.assign([...m.keys()].sort().map((k) => m.get(k)), { [READONLY]: true });
+const sortedValues = (m: Map<string, unknown>) =>
+  Object.assign(
+    [...m.keys()].sort().map((k) => m.get(k)),
+    { [READONLY]: true },
+  );
 
 /**
  * node.Node's fields and methods, for a node given as drover's view (and its raw document when known).
@@ -266,7 +341,19 @@ function peerStruct(p: PeerView) {
     init: "",
     root: "",
     kernel: { version: undefined, args: [] },
-    ipmi: { username: undefined, password: undefined, ipaddr: undefined, gateway: undefined, netmask: undefined, port: undefined, interface: undefined, escapechar: undefined, write: false, type: "", tags: {} },
+    ipmi: {
+      username: undefined,
+      password: undefined,
+      ipaddr: undefined,
+      gateway: undefined,
+      netmask: undefined,
+      port: undefined,
+      interface: undefined,
+      escapechar: undefined,
+      write: false,
+      type: "",
+      tags: {},
+    },
     netdevs: p.netdevs,
     netdevList: p.netdevList,
     primaryNetwork: p.primary?.name,
@@ -325,10 +412,7 @@ export function templateStruct(node: NodeView, conf: Conf | undefined, peers: re
   const t = build.time;
   const ipCIDR = cidr(s.ipaddr, s.netmask);
   const net6 = ipv6Network(s.ipaddr6, s.prefixLen6);
-  const allNodes = Object.assign(
-    [...peers].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map(peerStruct),
-    { [READONLY]: true },
-  );
+  const allNodes = Object.assign([...peers].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map(peerStruct), { [READONLY]: true });
   const exports = Object.assign(
     s.nfs.exports.map((e) => structOf("*config.NFSExportConf", { Path: e.path, ExportOptions: e.exportOptions })),
     { [READONLY]: true },
@@ -353,7 +437,16 @@ export function templateStruct(node: NodeView, conf: Conf | undefined, peers: re
     Network6: net6,
     NetworkCIDR6: net6 ? `${net6}/${s.prefixLen6}` : "",
     Ipv6: s.ipaddr6 !== "" && s.prefixLen6 !== "",
-    Dhcp: structOf("config.DHCPConf", { EnabledP: s.dhcp.enabled, Template: s.dhcp.template, RangeStart: s.dhcp.rangeStart, RangeEnd: s.dhcp.rangeEnd, Range6Start: s.dhcp.range6Start, Range6End: s.dhcp.range6End, SystemdName: s.dhcp.systemdName, Enabled: () => s.dhcp.enabled }),
+    Dhcp: structOf("config.DHCPConf", {
+      EnabledP: s.dhcp.enabled,
+      Template: s.dhcp.template,
+      RangeStart: s.dhcp.rangeStart,
+      RangeEnd: s.dhcp.rangeEnd,
+      Range6Start: s.dhcp.range6Start,
+      Range6End: s.dhcp.range6End,
+      SystemdName: s.dhcp.systemdName,
+      Enabled: () => s.dhcp.enabled,
+    }),
     Nfs: structOf("config.NFSConf", { EnabledP: s.nfs.enabled, ExportsExtended: exports, SystemdName: s.nfs.systemdName, Enabled: () => s.nfs.enabled }),
     Ssh: structOf("config.SSHConf", { KeyTypes: Object.assign([...s.ssh.keyTypes], { [READONLY]: true }) }),
     Warewulf: structOf("config.WarewulfConf", {
@@ -371,7 +464,13 @@ export function templateStruct(node: NodeView, conf: Conf | undefined, peers: re
       EnableHostOverlay: () => s.warewulf.hostOverlay,
       GrubBoot: () => s.warewulf.grubBoot,
     }),
-    Tftp: structOf("config.TFTPConf", { EnabledP: s.tftp.enabled, TftpRoot: s.tftp.tftpRoot, SystemdName: s.tftp.systemdName, IpxeBinaries: strMap(s.tftp.ipxe), Enabled: () => s.tftp.enabled }),
+    Tftp: structOf("config.TFTPConf", {
+      EnabledP: s.tftp.enabled,
+      TftpRoot: s.tftp.tftpRoot,
+      SystemdName: s.tftp.systemdName,
+      IpxeBinaries: strMap(s.tftp.ipxe),
+      Enabled: () => s.tftp.enabled,
+    }),
     Paths: structOf("config.BuildConfig", { ...s.paths }),
     AllNodes: allNodes,
     Container: node.image ?? "",
@@ -439,7 +538,14 @@ interface Slot {
 /** Absolute Warewulf include path: relative ones are under Sysconfdir/warewulf. */
 const wwPath = (p: string, s: WarewulfSettings) => (p.startsWith("/") ? p : posix.join(s.paths.Sysconfdir ?? "/etc", "warewulf", p));
 
-function functions(host: WarewulfHost, data: { ImageName?: unknown }, s: WarewulfSettings, slots: Slot[], cur: { slot: Slot; backup: boolean }, buildTime: Date): FuncMap {
+function functions(
+  host: WarewulfHost,
+  data: { ImageName?: unknown },
+  s: WarewulfSettings,
+  slots: Slot[],
+  cur: { slot: Slot; backup: boolean },
+  buildTime: Date,
+): FuncMap {
   const f = (fn: FuncDef["fn"], params: FuncDef["params"] = [], variadic?: FuncDef["variadic"]): FuncDef => ({ fn, params, ...(variadic ? { variadic } : {}) });
   const include = (p: string): string => {
     const abs = wwPath(p, s);
@@ -461,61 +567,76 @@ function functions(host: WarewulfHost, data: { ImageName?: unknown }, s: Warewul
     ["Include", f(include, ["string"])],
     [
       "IncludeFrom",
-      f((image: string, p: string) => {
-        if (!image) {
-          host.note(`IncludeFrom ${JSON.stringify(p)}: the node has no image (rendered empty, as Warewulf does)`);
-          return "";
-        }
-        const text = host.includeFrom(image, p);
-        if (text === undefined) {
-          host.note(`IncludeFrom ${image} ${JSON.stringify(p)}: no such image or file (rendered empty, as Warewulf does)`);
-          return "";
-        }
-        return text.replace(/\n$/, "");
-      }, ["string", "string"]),
+      f(
+        (image: string, p: string) => {
+          if (!image) {
+            host.note(`IncludeFrom ${JSON.stringify(p)}: the node has no image (rendered empty, as Warewulf does)`);
+            return "";
+          }
+          const text = host.includeFrom(image, p);
+          if (text === undefined) {
+            host.note(`IncludeFrom ${image} ${JSON.stringify(p)}: no such image or file (rendered empty, as Warewulf does)`);
+            return "";
+          }
+          return text.replace(/\n$/, "");
+        },
+        ["string", "string"],
+      ),
     ],
     [
       "IncludeBlock",
-      f((p: string, abortStr: string) => {
-        const text = host.include(wwPath(p, s));
-        if (text === undefined) return abortStr;
-        let out = "";
-        const lines = text.split("\n");
-        if (lines.at(-1) === "") lines.pop();
-        for (const line of lines) {
-          if (line.includes(abortStr)) break;
-          out += `${line}\n`;
-        }
-        return out + abortStr;
-      }, ["string", "string"]),
+      f(
+        (p: string, abortStr: string) => {
+          const text = host.include(wwPath(p, s));
+          if (text === undefined) return abortStr;
+          let out = "";
+          const lines = text.split("\n");
+          if (lines.at(-1) === "") lines.pop();
+          for (const line of lines) {
+            if (line.includes(abortStr)) break;
+            out += `${line}\n`;
+          }
+          return out + abortStr;
+        },
+        ["string", "string"],
+      ),
     ],
     [
       "ImportLink",
-      f((lnk: string) => {
-        const target = host.readlink(lnk);
-        if (target === undefined) throw new GoError(`ImportLink: failed to resolve symlink ${JSON.stringify(lnk)}: no such file or directory`);
-        return softlink(target);
-      }, ["string"]),
+      f(
+        (lnk: string) => {
+          const target = host.readlink(lnk);
+          if (target === undefined) throw new GoError(`ImportLink: failed to resolve symlink ${JSON.stringify(lnk)}: no such file or directory`);
+          return softlink(target);
+        },
+        ["string"],
+      ),
     ],
     [
       "readlink",
-      f((p: string) => {
-        const target = host.readlink(p);
-        if (target === undefined) throw new GoError(`lstat ${p}: no such file or directory`);
-        return target;
-      }, ["string"]),
+      f(
+        (p: string) => {
+          const target = host.readlink(p);
+          if (target === undefined) throw new GoError(`lstat ${p}: no such file or directory`);
+          return target;
+        },
+        ["string"],
+      ),
     ],
     ["basename", f(basename, ["string"])],
     ["inc", f((i: number) => i + 1, ["int"])],
     ["dec", f((i: number) => i - 1, ["int"])],
     [
       "file",
-      f((name: string) => {
-        const slot: Slot = { name, text: "" };
-        slots.push(slot);
-        cur.slot = slot;
-        return "";
-      }, ["string"]),
+      f(
+        (name: string) => {
+          const slot: Slot = { name, text: "" };
+          slots.push(slot);
+          cur.slot = slot;
+          return "";
+        },
+        ["string"],
+      ),
     ],
     ["softlink", f(softlink, ["string"])],
     [
@@ -549,7 +670,26 @@ function functions(host: WarewulfHost, data: { ImageName?: unknown }, s: Warewul
 }
 
 /** Every function name a `.ww` template may call (for parsing without a node). */
-const FUNC_NAMES = new Set([...standardFuncs().keys(), "Include", "IncludeFrom", "IncludeBlock", "ImportLink", "readlink", "basename", "inc", "dec", "file", "softlink", "abort", "nobackup", "UniqueField", "SystemdEscape", "SystemdEscapePath", "IgnitionJson", "tr"]);
+const FUNC_NAMES = new Set([
+  ...standardFuncs().keys(),
+  "Include",
+  "IncludeFrom",
+  "IncludeBlock",
+  "ImportLink",
+  "readlink",
+  "basename",
+  "inc",
+  "dec",
+  "file",
+  "softlink",
+  "abort",
+  "nobackup",
+  "UniqueField",
+  "SystemdEscape",
+  "SystemdEscapePath",
+  "IgnitionJson",
+  "tr",
+]);
 
 const parsed = new Map<string, Template>();
 

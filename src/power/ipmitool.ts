@@ -29,7 +29,10 @@ export const spawnRunner: ProcessRunner = async (argv, env, opts) => {
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === "ENOENT" || /not found|no such file/i.test(err.message)) {
-      throw new PowerError("missing-tool", `${argv[0]} is not installed or not on PATH; install it (Debian/Ubuntu: apt-get install ipmitool; EL: dnf install ipmitool)`);
+      throw new PowerError(
+        "missing-tool",
+        `${argv[0]} is not installed or not on PATH; install it (Debian/Ubuntu: apt-get install ipmitool; EL: dnf install ipmitool)`,
+      );
     }
     throw e;
   }
@@ -108,7 +111,10 @@ export class IpmitoolDriver implements PowerDriver {
       .map((l) => l.trim())
       .filter((l) => l !== "" && !NOISE.test(l));
     if (r.timedOut) {
-      throw new PowerError("timeout", `no answer from BMC ${t.address} within ${Math.round(opts.timeoutMs / 1000)} s; check the BMC address and that it is reachable (--timeout to wait longer)`);
+      throw new PowerError(
+        "timeout",
+        `no answer from BMC ${t.address} within ${Math.round(opts.timeoutMs / 1000)} s; check the BMC address and that it is reachable (--timeout to wait longer)`,
+      );
     }
     if (r.code !== 0) {
       const said = maskSecret(stderr.join("; ") || r.stdout.trim(), t.password);

@@ -31,8 +31,7 @@ const RESET_TYPES: Record<Exclude<PowerAction, "status">, string> = {
 };
 
 /** Errors Bun/BoringSSL report for certificates that do not verify. */
-const TLS_CODES =
-  /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME|certificate|ERR_TLS|unknown ca|HOSTNAME_MISMATCH/i;
+const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME|certificate|ERR_TLS|unknown ca|HOSTNAME_MISMATCH/i;
 
 type Json = Record<string, unknown>;
 
@@ -57,7 +56,10 @@ export class RedfishDriver implements PowerDriver {
 
   private async request(t: BmcTarget, method: string, path: string, opts: ActionOptions, body?: Json): Promise<Json> {
     if (!t.username || !t.password) {
-      throw new PowerError("config", `node ${t.node} needs a BMC user name and password for Redfish; set them with: drover node set ${t.node} --ipmiuser U --ipmipass P`);
+      throw new PowerError(
+        "config",
+        `node ${t.node} needs a BMC user name and password for Redfish; set them with: drover node set ${t.node} --ipmiuser U --ipmipass P`,
+      );
     }
     const url = path.startsWith("http") ? path : `${this.base(t)}${path}`;
     const signals = [AbortSignal.timeout(opts.timeoutMs), ...(opts.signal ? [opts.signal] : [])];
@@ -80,19 +82,29 @@ export class RedfishDriver implements PowerDriver {
       const err = e as Error & { code?: string };
       const what = `${err.code ?? ""} ${err.message}`;
       if (err.name === "TimeoutError" || err.name === "AbortError") {
-        throw new PowerError("timeout", `no answer from Redfish BMC ${t.address} within ${Math.round(opts.timeoutMs / 1000)} s; check the address and port (--timeout to wait longer)`);
+        throw new PowerError(
+          "timeout",
+          `no answer from Redfish BMC ${t.address} within ${Math.round(opts.timeoutMs / 1000)} s; check the address and port (--timeout to wait longer)`,
+        );
       }
       if (TLS_CODES.test(what)) {
         throw new PowerError(
           "tls",
-          `the TLS certificate of BMC ${t.address} is not trusted (${err.code ?? err.message}); if this BMC uses a self-signed certificate, allow it with: drover node set ${t.node} --bmcinsecure (or on its profile)`,
+          `the TLS certificate of BMC ${t.address} is not trusted (${err.code ?? err.message}); if this BMC uses a self-signed certificate, allow it ` +
+            `with: drover node set ${t.node} --bmcinsecure (or on its profile)`,
         );
       }
-      throw new PowerError("unreachable", maskSecret(`cannot reach Redfish BMC ${url}: ${err.code ?? err.message}; check --ipmiaddr/--ipmiport and that the BMC serves HTTPS`, t.password));
+      throw new PowerError(
+        "unreachable",
+        maskSecret(`cannot reach Redfish BMC ${url}: ${err.code ?? err.message}; check --ipmiaddr/--ipmiport and that the BMC serves HTTPS`, t.password),
+      );
     }
     const text = await res.text();
     if (res.status === 401 || res.status === 403) {
-      throw new PowerError("auth", `BMC ${t.address} refused the credentials (HTTP ${res.status}); check them with: drover node set ${t.node} --ipmiuser U --ipmipass P`);
+      throw new PowerError(
+        "auth",
+        `BMC ${t.address} refused the credentials (HTTP ${res.status}); check them with: drover node set ${t.node} --ipmiuser U --ipmipass P`,
+      );
     }
     if (!res.ok) {
       throw new PowerError("bmc", maskSecret(`BMC ${t.address} answered ${method} ${path} with HTTP ${res.status}: ${redfishMessage(text)}`, t.password));

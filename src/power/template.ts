@@ -78,7 +78,8 @@ export function loadTemplate(name: string | undefined, dir: string | undefined):
   if (builtin) return { ...base, ...parseTemplate(builtin, `built-in template ${n}`) } as IpmiTemplate;
   throw new PowerError(
     "config",
-    `ipmi template '${n}' not found: looked for ${candidates.join(", ") || "(no template folder)"} and the built-in templates (${Object.keys(BUILTIN_TEMPLATES).join(", ")}); create the file or fix --ipmitemplate`,
+    `ipmi template '${n}' not found: looked for ${candidates.join(", ") || "(no template folder)"} and the built-in templates ` +
+      `(${Object.keys(BUILTIN_TEMPLATES).join(", ")}); create the file or fix --ipmitemplate`,
   );
 }
 
@@ -133,7 +134,8 @@ export function renderLine(line: string, vars: Record<string, string>, origin: s
         if (name === "password") {
           throw new PowerError(
             "config",
-            `${origin}: {{password}} is not allowed: a password on a command line is visible to every user in 'ps'; pass -E and drover gives ipmitool the password in IPMI_PASSWORD`,
+            `${origin}: {{password}} is not allowed: a password on a command line is visible to every user in 'ps'; pass -E and drover gives ipmitool ` +
+              `the password in IPMI_PASSWORD`,
           );
         }
         if (!(name in vars)) {
@@ -141,7 +143,12 @@ export function renderLine(line: string, vars: Record<string, string>, origin: s
             empty = true;
             return "";
           }
-          throw new PowerError("config", `${origin}: unknown variable {{${name}}}; known: ${Object.keys(vars).filter((k) => !k.startsWith("tag.")).join(", ")}, tag.KEY`);
+          throw new PowerError(
+            "config",
+            `${origin}: unknown variable {{${name}}}; known: ${Object.keys(vars)
+              .filter((k) => !k.startsWith("tag."))
+              .join(", ")}, tag.KEY`,
+          );
         }
         if (vars[name] === "") empty = true;
         return vars[name]!;

@@ -10,18 +10,46 @@
 
 // ---- constants (Linux, x86-64 and arm64) ----
 /** sys/socket.h: address families, socket types, levels and options, send/receive flags. */
-export const AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10;
-export const SOCK_DGRAM = 2, SOCK_RAW = 3, SOCK_CLOEXEC = 0o2000000;
-export const SOL_SOCKET = 1, SO_SNDBUF = 7, SO_RCVBUF = 8, SO_RCVTIMEO = 20, SO_BINDTODEVICE = 25;
-export const MSG_DONTWAIT = 0x40, MSG_NOSIGNAL = 0x4000, MSG_WAITFORONE = 0x10000;
+export const AF_UNIX = 1,
+  AF_INET = 2,
+  AF_INET6 = 10;
+export const SOCK_DGRAM = 2,
+  SOCK_RAW = 3,
+  SOCK_CLOEXEC = 0o2000000;
+export const SOL_SOCKET = 1,
+  SO_SNDBUF = 7,
+  SO_RCVBUF = 8,
+  SO_RCVTIMEO = 20,
+  SO_BINDTODEVICE = 25;
+export const MSG_DONTWAIT = 0x40,
+  MSG_NOSIGNAL = 0x4000,
+  MSG_WAITFORONE = 0x10000;
 /** netinet/in.h: IPv6 protocol levels and options. */
-export const IPPROTO_IPV6 = 41, IPPROTO_ICMPV6 = 58;
-export const IPV6_UNICAST_HOPS = 16, IPV6_MULTICAST_IF = 17, IPV6_MULTICAST_HOPS = 18, IPV6_JOIN_GROUP = 20;
+export const IPPROTO_IPV6 = 41,
+  IPPROTO_ICMPV6 = 58;
+export const IPV6_UNICAST_HOPS = 16,
+  IPV6_MULTICAST_IF = 17,
+  IPV6_MULTICAST_HOPS = 18,
+  IPV6_JOIN_GROUP = 20;
 /** fcntl.h and renameat2(2). */
-export const F_SETFL = 4, O_NONBLOCK = 0o4000, AT_FDCWD = -100, RENAME_EXCHANGE = 2;
+export const F_SETFL = 4,
+  O_NONBLOCK = 0o4000,
+  AT_FDCWD = -100,
+  RENAME_EXCHANGE = 2;
 /** errno.h: the values drover looks at. */
-export const EPERM = 1, ENOENT = 2, EINTR = 4, EBADF = 9, EAGAIN = 11, EACCES = 13, EEXIST = 17, EINVAL = 22;
-export const ENOSPC = 28, ERANGE = 34, ENODATA = 61, EOPNOTSUPP = 95, EDQUOT = 122;
+export const EPERM = 1,
+  ENOENT = 2,
+  EINTR = 4,
+  EBADF = 9,
+  EAGAIN = 11,
+  EACCES = 13,
+  EEXIST = 17,
+  EINVAL = 22;
+export const ENOSPC = 28,
+  ERANGE = 34,
+  ENODATA = 61,
+  EOPNOTSUPP = 95,
+  EDQUOT = 122;
 /** Names for the errno values drover reports to users. */
 export const ERRNO_NAMES: Readonly<Record<number, string>> = {
   [EPERM]: "EPERM",

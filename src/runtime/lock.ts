@@ -63,7 +63,9 @@ export function acquireServerLock(dataDir: string, pid = process.pid): ServerLoc
     }
     const held = readLock(path);
     if (held && alive(held.pid, held.started))
-      throw inUse(`another drover serve (PID ${held.pid}) is running on data dir ${dataDir} (lock ${path}); stop it first, or give this one its own --data-dir`);
+      throw inUse(
+        `another drover serve (PID ${held.pid}) is running on data dir ${dataDir} (lock ${path}); stop it first, or give this one its own --data-dir`,
+      );
     // Stale: its holder is gone. Remove it and try again (another starter racing us gets EEXIST once more).
     rmSync(path, { force: true });
   }

@@ -88,7 +88,12 @@ export function createLogger(o: LoggerOptions, component = "drover"): Logger {
       o.out(`${JSON.stringify({ time: now().toISOString(), level, component: comp, msg, ...fields })}\n`);
       return;
     }
-    const extra = fields && Object.keys(fields).length ? ` ${Object.entries(fields).map(([k, v]) => `${k}=${typeof v === "string" && !/\s|"/.test(v) ? v : JSON.stringify(v)}`).join(" ")}` : "";
+    const extra =
+      fields && Object.keys(fields).length
+        ? ` ${Object.entries(fields)
+            .map(([k, v]) => `${k}=${typeof v === "string" && !/\s|"/.test(v) ? v : JSON.stringify(v)}`)
+            .join(" ")}`
+        : "";
     // The component prefix ("dhcp: ") is the one the lines always had; the message follows unchanged.
     const body = `${comp}: ${msg}${extra}`;
     o.out(o.journald ? `<${SYSLOG[level]}>${body}\n` : `${now().toISOString()} ${level.toUpperCase().padEnd(5)} ${body}\n`);

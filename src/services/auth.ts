@@ -300,7 +300,8 @@ export class AuthService {
     if (!/^[\w.@ -]{1,64}$/.test(name)) throw invalid(`token name '${name}' is not valid: 1-64 letters, digits, spaces, '.', '@', '-', '_'`);
     const u = this.store.user(user);
     if (!u) throw notFound(`user '${user}' does not exist; create it with 'drover user passwd ${user}'`);
-    if (this.store.tokens().some((t) => t.name === name && !t.revokedAt)) throw conflict(`a token named '${name}' exists; revoke it first or pick another name`);
+    if (this.store.tokens().some((t) => t.name === name && !t.revokedAt))
+      throw conflict(`a token named '${name}' exists; revoke it first or pick another name`);
     const token = `${TOKEN_PREFIX}${random()}`;
     const id = this.store.createToken(name, u.id, sha256(token), token.slice(0, 10), this.now());
     return { id, token, name };

@@ -33,7 +33,9 @@ export interface ExportsPlan {
   notes: string[];
 }
 
-export const EXPORTS_HEADER = "# drover: NFS exports for the nodes, written by 'drover configure nfs' (edits here are overwritten).\n# Sources: the nodes' fstab resources (NFS mounts from this head node) and the export paths of 'drover settings import'.\n";
+export const EXPORTS_HEADER =
+  "# drover: NFS exports for the nodes, written by 'drover configure nfs' (edits here are overwritten).\n# Sources: the nodes' fstab resources (NFS " +
+  "mounts from this head node) and the export paths of 'drover settings import'.\n";
 
 /**
  * /etc/exports.d/drover.exports: every imported export path with its options, and every path a node mounts
@@ -46,7 +48,8 @@ export function planExports(i: ExportsInput): ExportsPlan {
   const mounts = new Map<string, string[]>();
   for (const n of i.nodes) {
     for (const d of Object.values(n.conf.networkDevices ?? {})) {
-      if (d.ipaddr && d.netmask && parseIPv4(d.ipaddr) !== undefined && parseIPv4(d.netmask) !== undefined) nets.add(`${networkOf(d.ipaddr, d.netmask)}/${d.netmask}`);
+      if (d.ipaddr && d.netmask && parseIPv4(d.ipaddr) !== undefined && parseIPv4(d.netmask) !== undefined)
+        nets.add(`${networkOf(d.ipaddr, d.netmask)}/${d.netmask}`);
     }
     let fstab: ReturnType<typeof fstabOf>;
     try {
@@ -82,7 +85,9 @@ export function planExports(i: ExportsInput): ExportsPlan {
   }
   for (const [path, users] of [...mounts].sort(([a], [b]) => a.localeCompare(b))) {
     if (path.endsWith("(from another server)")) {
-      notes.push(`${summary(users)} mount${users.length === 1 ? "s" : ""} ${path.replace(" (from another server)", "")} from another server: not exported here`);
+      notes.push(
+        `${summary(users)} mount${users.length === 1 ? "s" : ""} ${path.replace(" (from another server)", "")} from another server: not exported here`,
+      );
       continue;
     }
     if (seen.has(path)) continue;
@@ -91,7 +96,10 @@ export function planExports(i: ExportsInput): ExportsPlan {
   }
   if (!out.length) return { exports: [], notes };
   if (!clients.length) {
-    notes.push("no node has an IPv4 address and netmask, so there is no subnet to export to: give the nodes addresses (drover node set NODE --ipaddr A --netmask M) or import warewulf.conf's network");
+    notes.push(
+      "no node has an IPv4 address and netmask, so there is no subnet to export to: give the nodes addresses (drover node set NODE --ipaddr A " +
+        "--netmask M) or import warewulf.conf's network",
+    );
     return { exports: [], notes };
   }
   const lines = out.map((e) => `${e.path} ${e.clients.map((c) => `${cidr(c)}(${e.options})`).join(" ")}`);
@@ -130,12 +138,16 @@ export function hostsLines(nodes: readonly HeadNodeNode[]): string[] {
  * for byte. Throws when the markers are unbalanced, rather than guess which lines are drover's.
  */
 export function mergeHostsBlock(existing: string, lines: readonly string[]): string {
-  const block = `${HOSTS_BEGIN} (written by 'drover configure hosts': the nodes' addresses; edits inside this block are overwritten)\n${lines.map((l) => `${l}\n`).join("")}${HOSTS_END}\n`;
+  const block =
+    `${HOSTS_BEGIN} (written by 'drover configure hosts': the nodes' addresses; edits inside this block are overwritten)\n` +
+    `${lines.map((l) => `${l}\n`).join("")}${HOSTS_END}\n`;
   const all = existing.split("\n");
   const begins = all.flatMap((l, i) => (l.startsWith(HOSTS_BEGIN) ? [i] : []));
   const ends = all.flatMap((l, i) => (l.startsWith(HOSTS_END) ? [i] : []));
   if (begins.length > 1 || ends.length > 1 || begins.length !== ends.length || (begins.length && ends[0]! < begins[0]!))
-    throw new Error(`the file has ${begins.length} '${HOSTS_BEGIN}' and ${ends.length} '${HOSTS_END}' lines; fix it so there is one block (or none), then run again`);
+    throw new Error(
+      `the file has ${begins.length} '${HOSTS_BEGIN}' and ${ends.length} '${HOSTS_END}' lines; fix it so there is one block (or none), then run again`,
+    );
   if (begins.length) {
     const before = all.slice(0, begins[0]).join("\n");
     const after = all.slice(ends[0]! + 1).join("\n");

@@ -154,7 +154,8 @@ export class ImageService {
   private info(name: string): ImageInfo {
     this.checkName(name);
     const r = this.store.get(name);
-    if (!r || !existsSync(this.rootfs(name))) throw notFound(`image '${name}' does not exist; see drover image list, or import it with drover image import SOURCE ${name}`);
+    if (!r || !existsSync(this.rootfs(name)))
+      throw notFound(`image '${name}' does not exist; see drover image list, or import it with drover image import SOURCE ${name}`);
     return r.info as ImageInfo;
   }
 
@@ -404,7 +405,10 @@ export class ImageService {
     const ramTwoStage = b && s.kernel && b.stage1?.[s.kernel] ? ramFor("two-stage", b.size, b.unpacked, b.largestPiece) : undefined;
     const ramNeeded = bootMode === "two-stage" ? ramTwoStage : ramOneStage;
     const warnings: string[] = [];
-    if (!info.kernels?.length) warnings.push(`no kernel found in the image (looked in /boot/vmlinuz-*, /boot/Image-*, /lib/modules/*/vmlinuz); install one with drover image exec ${name} -- …`);
+    if (!info.kernels?.length)
+      warnings.push(
+        `no kernel found in the image (looked in /boot/vmlinuz-*, /boot/Image-*, /lib/modules/*/vmlinuz); install one with drover image exec ${name} -- …`,
+      );
     if (!s.built) warnings.push(`not built yet; run drover image build ${name}`);
     else if (s.stale) warnings.push(`changed since the last build; run drover image build ${name}`);
     if (b?.stage1Problem) warnings.push(`no stage 1 for the two-stage boot (nodes boot it one-stage): ${b.stage1Problem}`);
@@ -419,7 +423,9 @@ export class ImageService {
    */
   syncuserConflicts(name: string, nodes?: readonly string[], hostEtc = this.hostEtc): string[] {
     if (nodes) {
-      const uses = this.nodes.listNodes(nodes.length ? [...nodes] : []).some((n) => nodes.includes(n.name) && [...(n.conf.systemOverlay ?? []), ...(n.conf.runtimeOverlay ?? [])].includes("syncuser"));
+      const uses = this.nodes
+        .listNodes(nodes.length ? [...nodes] : [])
+        .some((n) => nodes.includes(n.name) && [...(n.conf.systemOverlay ?? []), ...(n.conf.runtimeOverlay ?? [])].includes("syncuser"));
       if (!uses) return [];
     }
     try {
@@ -441,13 +447,18 @@ export class ImageService {
       const need = this.nodeNeed(node);
       if (have === undefined) out.push(`node ${n}: memory tag ${JSON.stringify(tag)} is not a size (use e.g. 4G)`);
       else if (need && have < need.bytes)
-        out.push(`node ${n} has memory=${tag} but image '${name}' needs about ${human(need.bytes)} to unpack and run (${need.mode}); the boot would stop with "not enough memory" (or the kernel panic with "Initramfs unpacking failed: write error")`);
+        out.push(
+          `node ${n} has memory=${tag} but image '${name}' needs about ${human(need.bytes)} to unpack and run (${need.mode}); the boot would stop ` +
+            `with "not enough memory" (or the kernel panic with "Initramfs unpacking failed: write error")`,
+        );
     }
     return out;
   }
 
   /** The boot mode and RAM need of a node (its bootmode tag, its kernel's stage 1, the image's build). */
-  private nodeNeed(node: { conf: { image?: string; kernel?: { version?: string }; tags?: Record<string, string> } }): { mode: BootMode; bytes: number } | undefined {
+  private nodeNeed(node: {
+    conf: { image?: string; kernel?: { version?: string }; tags?: Record<string, string> };
+  }): { mode: BootMode; bytes: number } | undefined {
     const info = node.conf.image ? (this.store.get(node.conf.image)?.info as ImageInfo | undefined) : undefined;
     if (!info?.build) return undefined;
     const k = pickKernel(info.kernels?.map((x) => ({ ...x, path: "" })) ?? [], node.conf.kernel?.version);
@@ -510,7 +521,8 @@ export class ImageService {
     if (!b.problem && tag && node.conf.image) {
       const need = this.nodeNeed(node);
       const have = parseMemory(tag);
-      if (need && have !== undefined && have < need.bytes) out.push(`memory=${tag} is below the ~${human(need.bytes)} image '${node.conf.image}' needs (${need.mode})`);
+      if (need && have !== undefined && have < need.bytes)
+        out.push(`memory=${tag} is below the ~${human(need.bytes)} image '${node.conf.image}' needs (${need.mode})`);
     }
     return out;
   }
@@ -521,7 +533,10 @@ export class ImageService {
     this.info(name);
     const users = this.usage().get(name) ?? [];
     if (users.length && !force)
-      throw inUse(`image '${name}' is used by ${users.length} node(s): ${users.slice(0, 10).join(", ")}${users.length > 10 ? ", …" : ""}; point them at another image (drover node set … --image OTHER) or pass --force`);
+      throw inUse(
+        `image '${name}' is used by ${users.length} node(s): ${users.slice(0, 10).join(", ")}${users.length > 10 ? ", …" : ""}; point them at ` +
+          `another image (drover node set … --image OTHER) or pass --force`,
+      );
     await this.lock(name, async () => {
       const trash = join(this.root, `.delete-${name}-${randomBytes(4).toString("hex")}`);
       renameSync(this.dir(name), trash);
@@ -554,7 +569,9 @@ export class ImageService {
     this.checkName(to);
     const users = this.usage().get(from) ?? [];
     if (users.length)
-      throw inUse(`image '${from}' is used by ${users.join(", ")}; copy it (drover image copy ${from} ${to}), move the nodes (drover node set … --image ${to}), then delete '${from}'`);
+      throw inUse(
+        `image '${from}' is used by ${users.join(", ")}; copy it (drover image copy ${from} ${to}), move the nodes (drover node set … --image ${to}), then delete '${from}'`,
+      );
     if (this.store.get(to) || existsSync(this.dir(to))) throw conflict(`image '${to}' already exists`);
     await this.lock(from, async () => {
       renameSync(this.dir(from), this.dir(to));
@@ -575,7 +592,15 @@ export class ImageService {
   async exec(
     name: string,
     cmd: readonly string[],
-    opts: { binds?: Bind[]; interactive?: boolean; onOut?(s: string): void; onErr?(s: string): void; build?: boolean; env?: Record<string, string>; resolvConf?: string } = {},
+    opts: {
+      binds?: Bind[];
+      interactive?: boolean;
+      onOut?(s: string): void;
+      onErr?(s: string): void;
+      build?: boolean;
+      env?: Record<string, string>;
+      resolvConf?: string;
+    } = {},
   ): Promise<{ code: number; changed: boolean; rebuilt: boolean }> {
     const info = this.info(name);
     this.requireRoot("image exec");
@@ -611,7 +636,10 @@ export class ImageService {
     });
   }
 
-  async syncuser(name: string, opts: { hostEtc?: string; build?: boolean } = {}): Promise<{ changedUsers: string[]; changedGroups: string[]; conflicts: string[]; files: number; rebuilt: boolean }> {
+  async syncuser(
+    name: string,
+    opts: { hostEtc?: string; build?: boolean } = {},
+  ): Promise<{ changedUsers: string[]; changedGroups: string[]; conflicts: string[]; files: number; rebuilt: boolean }> {
     const info = this.info(name);
     this.requireRoot("image syncuser");
     return this.lock(name, async () => {
@@ -643,7 +671,10 @@ async function translate<T>(fn: () => Promise<T>): Promise<T> {
       throw invalid(`the disk holding the data directory is full (${(e as Error).message}); free some space and run the command again. Nothing was changed.`);
     if (e instanceof BlobError || e instanceof ManifestError || e instanceof RegistryError || e instanceof TarError || e instanceof UnsafePathError)
       throw invalid(`${e.message}. Nothing was changed.`);
-    if (e instanceof Error && /zlib|unexpected end of file|incorrect header check|invalid (stored|block|distance)/i.test(`${e.message} ${(e as NodeJS.ErrnoException).code ?? ""}`))
+    if (
+      e instanceof Error &&
+      /zlib|unexpected end of file|incorrect header check|invalid (stored|block|distance)/i.test(`${e.message} ${(e as NodeJS.ErrnoException).code ?? ""}`)
+    )
       throw invalid(`a layer is not valid compressed data (${e.message}); the source is damaged. Nothing was changed.`);
     throw e;
   }

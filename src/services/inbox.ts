@@ -43,7 +43,8 @@ export class DiscoveryInbox {
   bind(mac: string, node: string): string {
     const u = this.entry(mac);
     const n = this.nodes.getNode(node);
-    if (!n.conf.discoverable) throw invalid(`node ${node} is not discoverable; mark it with 'drover node set ${node} --discoverable', or accept the MAC as a new node`);
+    if (!n.conf.discoverable)
+      throw invalid(`node ${node} is not discoverable; mark it with 'drover node set ${node} --discoverable', or accept the MAC as a new node`);
     const dev = n.conf.primaryNetwork ?? Object.keys(n.conf.networkDevices ?? {})[0] ?? "default";
     this.nodes.setNodes([node], { set: { networkDevices: { [dev]: { hwaddr: u.mac } } }, unset: [["discoverable"]] });
     this.state.forgetUnknown(u.mac);

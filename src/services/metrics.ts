@@ -117,5 +117,9 @@ export function droverMetrics(): Metrics {
     .histogram("drover_boot_stage_duration_seconds", "Time from a node's previous boot stage to this one, by the stage reached", STAGE_BUCKETS)
     .counter("drover_boot_events_total", "Boot events recorded, by stage and whether the MAC belongs to a known node")
     .counter("drover_overlay_archives_total", "Overlay archives handed to booting nodes, by kind (system, runtime) and outcome (served, refused)")
-    .histogram("drover_overlay_archive_duration_seconds", "Time to have a node's overlay archive ready (long when it had to be built), by kind", REQUEST_BUCKETS);
+    .histogram(
+      "drover_overlay_archive_duration_seconds",
+      "Time to have a node's overlay archive ready (long when it had to be built), by kind",
+      REQUEST_BUCKETS,
+    );
 }

@@ -69,7 +69,8 @@ export class NodeSnapshot {
     // are read. A profile change or a deletion reads everything again (and re-resolves what differs).
     const seen = this.o.nodeStore.read((tx) => {
       const rev = tx.revision();
-      if (!prev || rev.profiles !== prev.rev.profiles || rev.nodeDeletes !== prev.rev.nodeDeletes) return { rev, all: { nodes: tx.nodes(), profiles: tx.profiles() } };
+      if (!prev || rev.profiles !== prev.rev.profiles || rev.nodeDeletes !== prev.rev.nodeDeletes)
+        return { rev, all: { nodes: tx.nodes(), profiles: tx.profiles() } };
       return { rev, docs: rev.nodes === prev.rev.nodes ? new Map<string, Conf>() : tx.nodes(tx.nodesWrittenSince(prev.rev.nodes)) };
     });
     let all = seen.all;
@@ -146,7 +147,8 @@ export class NodeSnapshot {
       const r = resolve(own, (p) => prev.profiles.get(p));
       const next = { name, conf: r.conf, profiles: r.profiles };
       if (prev.macs) {
-        for (const d of Object.values(resolved.get(name)!.conf.networkDevices ?? {})) if (d.hwaddr && prev.macs.get(d.hwaddr) === name) prev.macs.delete(d.hwaddr);
+        for (const d of Object.values(resolved.get(name)!.conf.networkDevices ?? {}))
+          if (d.hwaddr && prev.macs.get(d.hwaddr) === name) prev.macs.delete(d.hwaddr);
         addMacs(prev.macs, next);
       }
       resolved.set(name, next);

@@ -69,7 +69,11 @@ export class NodeService {
     for (const n of names) requireHostname(n);
     return this.store.write((tx) => {
       const existing = new Set(tx.nodes(names).keys());
-      if (existing.size) throw conflict(`node${existing.size > 1 ? "s" : ""} already exist: ${[...existing].slice(0, 10).join(", ")}${existing.size > 10 ? " …" : ""}; use 'drover node set' to change ${existing.size > 1 ? "them" : "it"}`);
+      if (existing.size)
+        throw conflict(
+          `node${existing.size > 1 ? "s" : ""} already exist: ${[...existing].slice(0, 10).join(", ")}${existing.size > 10 ? " …" : ""}; use 'drover ` +
+            `node set' to change ${existing.size > 1 ? "them" : "it"}`,
+        );
       const changes = names.map((name, i) => {
         const set = incrementAddresses(patch.set ?? {}, i);
         const base: Conf = { profiles: set.profiles ? [] : ["default"] };
@@ -103,7 +107,11 @@ export class NodeService {
     const names = Object.keys(docs);
     for (const n of names) requireHostname(n);
     return this.store.write((tx) => {
-      this.commitNodes(tx, names.map((name) => ({ name, conf: docs[name]! })), opts);
+      this.commitNodes(
+        tx,
+        names.map((name) => ({ name, conf: docs[name]! })),
+        opts,
+      );
       return names;
     });
   }
@@ -260,7 +268,11 @@ export class NodeService {
       const have = tx.profiles();
       const dup = names.filter((n) => have.has(n));
       if (dup.length) throw conflict(`profile already exists: ${dup.join(", ")}; use 'drover profile set' to change it`);
-      this.commitProfiles(tx, names.map((name) => ({ name, conf: applyPatch({}, patch) })), opts);
+      this.commitProfiles(
+        tx,
+        names.map((name) => ({ name, conf: applyPatch({}, patch) })),
+        opts,
+      );
       return names.slice();
     });
   }
@@ -269,8 +281,13 @@ export class NodeService {
     return this.store.write((tx) => {
       const have = tx.profiles();
       const names = opts.all ? [...have.keys()] : matchNames([...have.keys()], patterns);
-      if (names.length === 0) throw notFound(`no profile matches ${patterns.join(" ") || "(nothing given)"}; 'drover profile list' shows the profiles there are`);
-      this.commitProfiles(tx, names.map((name) => ({ name, conf: applyPatch(have.get(name)!, patch) })), opts);
+      if (names.length === 0)
+        throw notFound(`no profile matches ${patterns.join(" ") || "(nothing given)"}; 'drover profile list' shows the profiles there are`);
+      this.commitProfiles(
+        tx,
+        names.map((name) => ({ name, conf: applyPatch(have.get(name)!, patch) })),
+        opts,
+      );
       return names;
     });
   }
@@ -279,7 +296,11 @@ export class NodeService {
     const names = Object.keys(docs);
     for (const n of names) requireHostname(n, "profile");
     return this.store.write((tx) => {
-      this.commitProfiles(tx, names.map((name) => ({ name, conf: docs[name]! })), opts);
+      this.commitProfiles(
+        tx,
+        names.map((name) => ({ name, conf: docs[name]! })),
+        opts,
+      );
       return names;
     });
   }
@@ -293,7 +314,10 @@ export class NodeService {
       for (const [n, c] of tx.nodes()) if (c.profiles?.some((p) => names.includes(p))) users.push(`node ${n}`);
       for (const [p, c] of have) if (!names.includes(p) && c.profiles?.some((x) => names.includes(x))) users.push(`profile ${p}`);
       if (users.length && !opts.force) {
-        throw inUse(`profile ${names.join(", ")} is used by ${users.slice(0, 8).join(", ")}${users.length > 8 ? ` and ${users.length - 8} more` : ""}; remove it from them first (drover node set N --profile …)`);
+        throw inUse(
+          `profile ${names.join(", ")} is used by ${users.slice(0, 8).join(", ")}${users.length > 8 ? ` and ${users.length - 8} more` : ""}; remove ` +
+            `it from them first (drover node set N --profile …)`,
+        );
       }
       for (const n of names) tx.deleteProfile(n);
       return names;
@@ -371,11 +395,19 @@ export class NodeService {
       } catch (e) {
         if (e instanceof DroverError) problems.push(e.message);
         else throw e;
-        if (e.details.length) split.set(e.message, e.details.map((d) => `profile '${name}': ${d}`));
+        if (e.details.length)
+          split.set(
+            e.message,
+            e.details.map((d) => `profile '${name}': ${d}`),
+          );
         return { name, conf };
       }
     });
-    if (problems.length) throw invalid(problems.join("\n"), problems.flatMap((p) => split.get(p) ?? [p]));
+    if (problems.length)
+      throw invalid(
+        problems.join("\n"),
+        problems.flatMap((p) => split.get(p) ?? [p]),
+      );
     for (const c of normalized) profiles.set(c.name, c.conf);
     for (const c of normalized) {
       for (const ref of c.conf.profiles ?? []) {
@@ -416,7 +448,11 @@ export class NodeService {
       } catch (e) {
         if (!(e instanceof DroverError)) throw e;
         problems.push(e.message);
-        if (e.details.length) split.set(e.message, e.details.map((d) => `node '${name}': ${d}`));
+        if (e.details.length)
+          split.set(
+            e.message,
+            e.details.map((d) => `node '${name}': ${d}`),
+          );
         continue;
       }
       for (const ref of conf.profiles ?? []) {
@@ -441,7 +477,10 @@ export class NodeService {
       const shown = problems.slice(0, 20);
       if (problems.length > 20) shown.push(`… and ${problems.length - 20} more problems`);
       const isConflict = problems.every((p) => p.includes("is already used by"));
-      throw (isConflict ? conflict : invalid)(shown.join("\n"), problems.flatMap((p) => split.get(p) ?? [p]));
+      throw (isConflict ? conflict : invalid)(
+        shown.join("\n"),
+        problems.flatMap((p) => split.get(p) ?? [p]),
+      );
     }
     tx.putNodes(out);
   }

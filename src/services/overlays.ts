@@ -170,10 +170,16 @@ export class OverlayService implements OverlayArtifacts {
   constructor(private readonly opts: OverlayServiceOptions) {
     this.repo = new OverlayRepo(join(opts.dataDir, "overlays"));
     this.cache = new ArchiveCache(opts.cacheDir ?? join(opts.dataDir, "overlay-cache"));
-    this.nodes = "snapshot" in opts ? opts.snapshot : new NodeSnapshot({ nodeStore: opts.nodeStore, ...(opts.nodesVersion ? { version: opts.nodesVersion } : {}) });
+    this.nodes =
+      "snapshot" in opts ? opts.snapshot : new NodeSnapshot({ nodeStore: opts.nodeStore, ...(opts.nodesVersion ? { version: opts.nodesVersion } : {}) });
     this.server = opts.server;
     this.log = opts.log ?? (() => {});
-    this.env = { headRoot: opts.headRoot ?? "/", version: `${VERSION} (${COMMIT})`, host: opts.server.hostname ?? hostname(), secretsRoot: join(opts.dataDir, "nodes") };
+    this.env = {
+      headRoot: opts.headRoot ?? "/",
+      version: `${VERSION} (${COMMIT})`,
+      host: opts.server.hostname ?? hostname(),
+      secretsRoot: join(opts.dataDir, "nodes"),
+    };
     this.serverPart = this.serverOf();
   }
 
@@ -224,7 +230,10 @@ export class OverlayService implements OverlayArtifacts {
     }
     const peerSum = sumHashes(peerHashes);
     const peersHash = peersHashOf(peerSum, peerHashes.size);
-    const snap: Snapshot = prev && prev.snap.peersHash === peersHash ? prev.snap : { peers: [...peerViews.values()], peersHash, ...this.serverPart, memo: prev ? keepNodeIndependent(prev.snap.memo) : new Map() };
+    const snap: Snapshot =
+      prev && prev.snap.peersHash === peersHash
+        ? prev.snap
+        : { peers: [...peerViews.values()], peersHash, ...this.serverPart, memo: prev ? keepNodeIndependent(prev.snap.memo) : new Map() };
     this.peers = { view, peerJson, peerViews, peerHashes, peerSum, snap, out: { resolved: view.resolved, profiles: view.profiles, snap } };
     return this.peers.out;
   }
@@ -251,7 +260,13 @@ export class OverlayService implements OverlayArtifacts {
     }
     if (peersChanged) {
       const snap = prev.snap;
-      prev.snap = { peers: [...prev.peerViews.values()], peersHash: peersHashOf(prev.peerSum, prev.peerHashes.size), server: snap.server, serverHash: snap.serverHash, memo: keepNodeIndependent(snap.memo) };
+      prev.snap = {
+        peers: [...prev.peerViews.values()],
+        peersHash: peersHashOf(prev.peerSum, prev.peerHashes.size),
+        server: snap.server,
+        serverHash: snap.serverHash,
+        memo: keepNodeIndependent(snap.memo),
+      };
     }
     prev.view = view;
     prev.out = { resolved: view.resolved, profiles: view.profiles, snap: prev.snap };
@@ -304,7 +319,13 @@ export class OverlayService implements OverlayArtifacts {
    * The node's current archive when its key, the all-nodes hash it used, its outside files and its parts
    * on disk all still match; otherwise what a rebuild needs. Outside files are re-checked on every request.
    */
-  private check(kind: OverlayKind, input: NodeInput, snap: Snapshot, trees: (n: string) => OverlayTree | undefined, metaFiles?: ReadonlySet<string>): { artifact: BootArtifact; meta: CacheMeta } | { key: string; overlays: string[] } {
+  private check(
+    kind: OverlayKind,
+    input: NodeInput,
+    snap: Snapshot,
+    trees: (n: string) => OverlayTree | undefined,
+    metaFiles?: ReadonlySet<string>,
+  ): { artifact: BootArtifact; meta: CacheMeta } | { key: string; overlays: string[] } {
     const { key, overlays } = this.key(kind, input, snap, trees);
     return this.cache.current(input.name, kind, key, snap.peersHash, metaFiles) ?? { key, overlays };
   }
@@ -323,7 +344,8 @@ export class OverlayService implements OverlayArtifacts {
         await this.prepareHostKeys([input], trees);
         const [r] = await this.inSandbox(snap, [{ input, kind, overlays: c.overlays }], trees);
         const meta = this.cache.store(kind, input.name, c.key, snap.peersHash, builtOf(r!, kind, input.name));
-        for (const n of meta.notes ?? []) if (n.level === "error") this.log(`drover: ${kind} overlay of ${input.name}: overlay ${n.overlay} left out: ${n.message}`);
+        for (const n of meta.notes ?? [])
+          if (n.level === "error") this.log(`drover: ${kind} overlay of ${input.name}: overlay ${n.overlay} left out: ${n.message}`);
         const artifact = this.cache.artifactOf(meta);
         if (!artifact) throw new Error(`the ${kind} archive of ${input.name} vanished from ${this.cache.root} right after it was written`);
         return artifact;
@@ -350,11 +372,24 @@ export class OverlayService implements OverlayArtifacts {
       const out: JobResult[] = new Array(jobs.length);
       let todo = jobs.map((_, i) => i);
       for (let round = 0; round < 4 && todo.length; round++) {
-        const pool = this.sandboxFor(snap, todo.map((i) => jobs[i]!), tree);
+        const pool = this.sandboxFor(
+          snap,
+          todo.map((i) => jobs[i]!),
+          tree,
+        );
         const sent = new Set(Object.keys(this.sandboxHas.images));
         const wire: BuildJob[] = todo.map((i) => {
           const j = jobs[i]!;
-          return { name: j.input.name, confJson: this.jsonOf(j.input).json, profiles: j.input.profiles, kind: j.kind, overlays: j.overlays, allShared: true, ...(j.preview ? { preview: true } : {}), ...(j.render ? { render: j.render } : {}) };
+          return {
+            name: j.input.name,
+            confJson: this.jsonOf(j.input).json,
+            profiles: j.input.profiles,
+            kind: j.kind,
+            overlays: j.overlays,
+            allShared: true,
+            ...(j.preview ? { preview: true } : {}),
+            ...(j.render ? { render: j.render } : {}),
+          };
         });
         const again: number[] = [];
         const keys: [number, string][] = [];
@@ -399,7 +434,11 @@ export class OverlayService implements OverlayArtifacts {
     const env = this.workerEnv({ ...has.images });
     const snapPart = { peers: snap.peers, peersHash: snap.peersHash, server: snap.server, serverHash: snap.serverHash };
     if (!this.sandbox || this.sandbox.isClosed) {
-      this.sandbox = new BuildPool(1, { snap: snapPart, trees, env }, { timeLimitMs: this.opts.templateTimeoutMs ?? 5000, memoryLimitBytes: this.opts.templateMemoryBytes ?? 1024 ** 3 });
+      this.sandbox = new BuildPool(
+        1,
+        { snap: snapPart, trees, env },
+        { timeLimitMs: this.opts.templateTimeoutMs ?? 5000, memoryLimitBytes: this.opts.templateMemoryBytes ?? 1024 ** 3 },
+      );
       this.sandboxHas = { snap, trees: new Map(trees.map((t) => [t.name, t.fingerprint])), images: has.images };
       this.sandboxHas.env = JSON.stringify(env);
       return this.sandbox;
@@ -416,7 +455,8 @@ export class OverlayService implements OverlayArtifacts {
     if (part.snap && has.snap) {
       const before = new Set(has.snap.peers);
       const fresh = snap.peers.filter((p) => !before.has(p));
-      if (fresh.length <= snap.peers.length / 4) patch = { order: snap.peers.map((p) => p.name), changed: fresh, peersHash: snap.peersHash, server: snap.server, serverHash: snap.serverHash };
+      if (fresh.length <= snap.peers.length / 4)
+        patch = { order: snap.peers.map((p) => p.name), changed: fresh, peersHash: snap.peersHash, server: snap.server, serverHash: snap.serverHash };
     }
     if (Object.keys(part).length) this.sandbox.update(part, patch);
     has.snap = snap;
@@ -452,7 +492,10 @@ export class OverlayService implements OverlayArtifacts {
       if (!trees.has(n)) trees.set(n, this.repo.get(n));
       return trees.get(n);
     };
-    await this.prepareHostKeys(names.map((n) => resolved.get(n)!), tree);
+    await this.prepareHostKeys(
+      names.map((n) => resolved.get(n)!),
+      tree,
+    );
     const out: BuildOutcome[] = [];
     const batch = this.cache.startBatch();
     type Job = { input: NodeInput; kind: OverlayKind; key: string; overlays: string[]; at: number };
@@ -461,7 +504,8 @@ export class OverlayService implements OverlayArtifacts {
       const input = resolved.get(name)!;
       for (const kind of kinds) {
         const c = this.check(kind, input, snap, tree, batch.metaFiles);
-        if ("artifact" in c) out.push({ node: name, kind, status: "fresh", size: c.meta.size, files: c.meta.files, ...(c.meta.notes ? { notes: c.meta.notes } : {}) });
+        if ("artifact" in c)
+          out.push({ node: name, kind, status: "fresh", size: c.meta.size, files: c.meta.files, ...(c.meta.notes ? { notes: c.meta.notes } : {}) });
         else jobs.push({ input, kind, ...c, at: out.push({ node: name, kind, status: "built" }) - 1 });
       }
     }
@@ -474,7 +518,11 @@ export class OverlayService implements OverlayArtifacts {
     };
     const take = (j: Job, r: JobResult) => {
       if (r.ok) done(j, builtOf(r, j.kind, j.input.name));
-      else if ("local" in r) failed(j, `the ${j.kind} overlay of ${j.input.name} needs ${r.need && "image" in r.need ? `image ${r.need.image}` : "a host key"}, which could not be provided`);
+      else if ("local" in r)
+        failed(
+          j,
+          `the ${j.kind} overlay of ${j.input.name} needs ${r.need && "image" in r.need ? `image ${r.need.image}` : "a host key"}, which could not be provided`,
+        );
       else if (r.user) failed(j, r.message);
       else throw new Error(`the ${j.kind} overlay of ${j.input.name} could not be built: ${r.message}`);
     };
@@ -487,7 +535,10 @@ export class OverlayService implements OverlayArtifacts {
       const threads = this.threadsFor(jobs.length);
       if (threads > 1) {
         const init = this.poolInit(snap, jobs, tree);
-        const pool = new BuildPool(threads, init, { timeLimitMs: this.opts.templateTimeoutMs ?? 5000, memoryLimitBytes: this.opts.templateMemoryBytes ?? 1024 ** 3 });
+        const pool = new BuildPool(threads, init, {
+          timeLimitMs: this.opts.templateTimeoutMs ?? 5000,
+          memoryLimitBytes: this.opts.templateMemoryBytes ?? 1024 ** 3,
+        });
         const later: Job[] = [];
         try {
           await pool.run(
@@ -528,7 +579,14 @@ export class OverlayService implements OverlayArtifacts {
 
   /** What a render thread knows of this host (see overlay/pool.ts). */
   private workerEnv(images: Record<string, string | null>): PoolInit["env"] {
-    return { headRoot: this.env.headRoot, dataDir: resolvePath(this.opts.dataDir), version: this.env.version, host: this.env.host, secretsRoot: this.env.secretsRoot, images };
+    return {
+      headRoot: this.env.headRoot,
+      dataDir: resolvePath(this.opts.dataDir),
+      version: this.env.version,
+      host: this.env.host,
+      secretsRoot: this.env.secretsRoot,
+      images,
+    };
   }
 
   /** Generates missing SSH host keys for nodes whose overlays call it.hostKey() (overlay/host-keys.ts). */
@@ -580,7 +638,12 @@ export class OverlayService implements OverlayArtifacts {
   }
 
   /** Renders one template for a node on the render thread, with the overlay trees `tree` gives. */
-  private async renderOn(overlay: string, rel: string, nodeName: string, tree: (n: string) => OverlayTree | undefined): Promise<{ rendered: RenderedFile[] } | { error: string }> {
+  private async renderOn(
+    overlay: string,
+    rel: string,
+    nodeName: string,
+    tree: (n: string) => OverlayTree | undefined,
+  ): Promise<{ rendered: RenderedFile[] } | { error: string }> {
     const input = this.node(nodeName);
     const snap = this.snapshot().snap;
     const [r] = await this.inSandbox(snap, [{ input, kind: "render", overlays: [], render: { overlay, path: rel } }], tree);
@@ -642,9 +705,12 @@ export class OverlayService implements OverlayArtifacts {
   delete(name: string, file?: string, opts: { force?: boolean } = {}): void {
     if (file) return this.repo.deletePath(name, file, !!opts.force);
     if (!this.repo.hasSite(name))
-      throw this.repo.isBuiltin(name) ? invalid(`overlay ${name} is built in and cannot be deleted; nodes stop using it when you remove it from their overlay lists`) : notFound(`overlay '${name}' does not exist`);
+      throw this.repo.isBuiltin(name)
+        ? invalid(`overlay ${name} is built in and cannot be deleted; nodes stop using it when you remove it from their overlay lists`)
+        : notFound(`overlay '${name}' does not exist`);
     const users = this.usersOf(name);
-    if (users.length && !this.repo.isBuiltin(name) && !opts.force) throw inUse(`overlay ${name} is used by ${users.slice(0, 10).join(", ")}${users.length > 10 ? " …" : ""}; remove it from them first, or pass --force`);
+    if (users.length && !this.repo.isBuiltin(name) && !opts.force)
+      throw inUse(`overlay ${name} is used by ${users.slice(0, 10).join(", ")}${users.length > 10 ? " …" : ""}; remove it from them first, or pass --force`);
     this.repo.deleteSite(name);
   }
 
@@ -697,7 +763,13 @@ export class OverlayService implements OverlayArtifacts {
    * importFile with the bytes already read (by the CLI, possibly on a remote client's machine): `source` names
    * them in messages and is the default destination; `meta` is the source's mode and owner where known.
    */
-  importData(name: string, source: string, bytes: Uint8Array, dest?: string, meta: { mode?: number; uid?: number; gid?: number } = {}): { path: string; converted: boolean } {
+  importData(
+    name: string,
+    source: string,
+    bytes: Uint8Array,
+    dest?: string,
+    meta: { mode?: number; uid?: number; gid?: number } = {},
+  ): { path: string; converted: boolean } {
     // A Warewulf `.ww` template is kept as it is: drover renders it with Go's template semantics.
     return { path: this.repo.writeFile(name, dest ?? source, bytes, meta), converted: false };
   }
@@ -795,7 +867,10 @@ interface SandboxJob {
 function builtOf(r: JobResult, kind: string, node: string): Built {
   if (r.ok && "own" in r) return r;
   if (r.ok) throw new Error(`the ${kind} overlay of ${node}: a render answer where an archive was expected`);
-  if ("local" in r) throw new OverlayBuildError(`the ${kind} overlay of ${node} needs ${r.need && "image" in r.need ? `image ${r.need.image}` : "a host key"}, which could not be provided`);
+  if ("local" in r)
+    throw new OverlayBuildError(
+      `the ${kind} overlay of ${node} needs ${r.need && "image" in r.need ? `image ${r.need.image}` : "a host key"}, which could not be provided`,
+    );
   if (r.user) throw new OverlayBuildError(r.message);
   throw new Error(`the ${kind} overlay of ${node} could not be built: ${r.message}`);
 }
@@ -805,5 +880,3 @@ function userMessage(e: unknown): string | undefined {
   if (e instanceof TemplateError || e instanceof OverlayBuildError || e instanceof MissingValue) return e.message;
   return undefined;
 }
-
-

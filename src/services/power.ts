@@ -95,7 +95,11 @@ export class PowerService {
     const i = n.conf.ipmi ?? {};
     const type = (i.type ?? NODE_DEFAULTS.bmcType) as string;
     if (type === "none") {
-      return { node: n.name, bmc: "none", error: `node ${n.name} has BMC type 'none', so drover does not drive its power; set --bmctype ipmi or redfish on the node or its profile` };
+      return {
+        node: n.name,
+        bmc: "none",
+        error: `node ${n.name} has BMC type 'none', so drover does not drive its power; set --bmctype ipmi or redfish on the node or its profile`,
+      };
     }
     if (type !== "ipmi" && type !== "redfish") {
       return { node: n.name, bmc: "none", error: `node ${n.name} has unknown BMC type '${type}'; use --bmctype ipmi, redfish or none` };
@@ -203,7 +207,10 @@ export class PowerService {
     const r = this.resolveNode(n);
     if (!("target" in r)) throw invalid(r.error);
     if (r.target.type !== "ipmi") {
-      throw invalid(`node ${name} uses a Redfish BMC; drover's console is IPMI Serial-over-LAN. Set --bmctype ipmi for the console (most Redfish BMCs also speak IPMI), or use the BMC's web console`);
+      throw invalid(
+        `node ${name} uses a Redfish BMC; drover's console is IPMI Serial-over-LAN. Set --bmctype ipmi for the console (most Redfish BMCs also speak ` +
+          `IPMI), or use the BMC's web console`,
+      );
     }
     const driver = this.drivers.ipmi;
     if (!(driver instanceof IpmitoolDriver)) throw invalid("the IPMI driver in use has no console");

@@ -24,7 +24,13 @@ export function sqliteAuthStore(db: Db): AuthStore {
       return u ? { ...u, role: asRole(u.role) } : undefined;
     },
     setRole: (name, role, now) => db.update(users).set({ role, updatedAt: now }).where(eq(users.name, name)).returning({ id: users.id }).all().length > 0,
-    users: () => db.select({ name: users.name, role: users.role }).from(users).orderBy(users.name).all().map((u) => ({ name: u.name, role: asRole(u.role) })),
+    users: () =>
+      db
+        .select({ name: users.name, role: users.role })
+        .from(users)
+        .orderBy(users.name)
+        .all()
+        .map((u) => ({ name: u.name, role: asRole(u.role) })),
     putUser: (name, passwordHash, now, role) =>
       void db
         .insert(users)
@@ -47,7 +53,12 @@ export function sqliteAuthStore(db: Db): AuthStore {
     createToken: (name, userId, tokenHash, prefix, now) =>
       db.insert(apiTokens).values({ name, userId, tokenHash, prefix, createdAt: now }).returning({ id: apiTokens.id }).get().id,
     tokenByHash: (tokenHash) => {
-      const r = db.select({ t: apiTokens, user: users.name, role: users.role }).from(apiTokens).innerJoin(users, eq(users.id, apiTokens.userId)).where(eq(apiTokens.tokenHash, tokenHash)).get();
+      const r = db
+        .select({ t: apiTokens, user: users.name, role: users.role })
+        .from(apiTokens)
+        .innerJoin(users, eq(users.id, apiTokens.userId))
+        .where(eq(apiTokens.tokenHash, tokenHash))
+        .get();
       return r ? { ...tokenRow(r.t, r.user), userId: r.t.userId, role: asRole(r.role) } : undefined;
     },
     tokens: () =>
@@ -68,6 +79,12 @@ export function sqliteAuthStore(db: Db): AuthStore {
         .onConflictDoUpdate({ target: loginFailures.key, set: { count, until, updatedAt: now } })
         .run(),
     deleteFailure: (key) => void db.delete(loginFailures).where(eq(loginFailures.key, key)).run(),
-    failureKeys: () => db.select({ key: loginFailures.key }).from(loginFailures).orderBy(loginFailures.key).all().map((r) => r.key),
+    failureKeys: () =>
+      db
+        .select({ key: loginFailures.key })
+        .from(loginFailures)
+        .orderBy(loginFailures.key)
+        .all()
+        .map((r) => r.key),
   };
 }

@@ -109,7 +109,10 @@ export function restoreDataDir(dataDir: string, file: string, version: string): 
       } catch {
         throw invalid(`${file} is not a drover backup: it has no ${MANIFEST}`);
       }
-      if (manifest.format !== 1) throw conflict(`${file} is a backup in format ${manifest.format}, newer than this drover (${version}) reads; restore it with the drover that took it (${manifest.version})`);
+      if (manifest.format !== 1)
+        throw conflict(
+          `${file} is a backup in format ${manifest.format}, newer than this drover (${version}) reads; restore it with the drover that took it (${manifest.version})`,
+        );
       rmSync(join(stage, MANIFEST));
     }
     const extra = readdirSync(stage).filter((n) => n !== DB && !(BACKUP_DIRS as readonly string[]).includes(n));
@@ -121,7 +124,8 @@ export function restoreDataDir(dataDir: string, file: string, version: string): 
       if (ok !== "ok") throw invalid(`the database in ${file} is damaged (integrity_check: ${ok})`);
       migrate(db, migrations, { version });
     } catch (e) {
-      if ((e as Error).message.includes("written by a newer drover")) throw conflict(`${file} was taken by a newer drover${manifest ? ` (${manifest.version})` : ""}: restore it with that drover`);
+      if ((e as Error).message.includes("written by a newer drover"))
+        throw conflict(`${file} was taken by a newer drover${manifest ? ` (${manifest.version})` : ""}: restore it with that drover`);
       if ((e as { code?: string }).code === "SQLITE_NOTADB") throw invalid(`${file} is not a drover backup`);
       throw e;
     } finally {

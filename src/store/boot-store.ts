@@ -20,7 +20,8 @@ function pruneUnknown(db: Db, now: number) {
   // Not ignored, and either too old or beyond the newest UNKNOWN_MAX.
   sq.query("DELETE FROM unknown_macs WHERE ignored = 0 AND last_seen < ?").run(now - UNKNOWN_DAYS * 86_400_000);
   sq.query(
-    `DELETE FROM unknown_macs WHERE mac IN (SELECT mac FROM unknown_macs WHERE ignored = 0 ORDER BY last_seen, mac LIMIT max(0, (SELECT count(*) FROM unknown_macs WHERE ignored = 0) - ${UNKNOWN_MAX}))`,
+    `DELETE FROM unknown_macs WHERE mac IN (SELECT mac FROM unknown_macs WHERE ignored = 0 ORDER BY last_seen, mac LIMIT max(0, (SELECT count(*) FROM ` +
+      `unknown_macs WHERE ignored = 0) - ${UNKNOWN_MAX}))`,
   ).run();
 }
 
@@ -34,12 +35,15 @@ function recorder(db: Db): Recorder {
   const sq = sqliteOf(db);
   const nodeId = sq.query("SELECT id FROM nodes WHERE name = ?");
   const inbox = sq.query(
-    "INSERT INTO unknown_macs (mac, first_seen, last_seen, count, address, detail) VALUES (?1, ?2, ?2, 1, ?3, ?4) ON CONFLICT (mac) DO UPDATE SET last_seen = ?2, count = count + 1, address = coalesce(?3, address), detail = ?4",
+    "INSERT INTO unknown_macs (mac, first_seen, last_seen, count, address, detail) VALUES (?1, ?2, ?2, 1, ?3, ?4) ON CONFLICT (mac) DO UPDATE SET " +
+      "last_seen = ?2, count = count + 1, address = coalesce(?3, address), detail = ?4",
   );
   const addEvent = sq.query("INSERT INTO boot_events (node_id, mac, stage, detail, address, at) VALUES (?, ?, ?, ?, ?, ?)");
   const status = sq.query("SELECT stage, address, stages, boot_started_at, last_error FROM boot_status WHERE node_id = ?");
   const putStatus = sq.query(
-    "INSERT INTO boot_status (node_id, stage, detail, address, last_seen, stages, boot_started_at, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET stage = excluded.stage, detail = excluded.detail, address = excluded.address, last_seen = excluded.last_seen, stages = excluded.stages, boot_started_at = excluded.boot_started_at, last_error = excluded.last_error",
+    "INSERT INTO boot_status (node_id, stage, detail, address, last_seen, stages, boot_started_at, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON " +
+      "CONFLICT (node_id) DO UPDATE SET stage = excluded.stage, detail = excluded.detail, address = excluded.address, last_seen = excluded.last_seen, " +
+      "stages = excluded.stages, boot_started_at = excluded.boot_started_at, last_error = excluded.last_error",
   );
   const cutoffOf = sq.query(`SELECT id FROM boot_events WHERE node_id = ? ORDER BY id DESC LIMIT 1 OFFSET ${EVENTS_PER_NODE}`);
   const trim = sq.query("DELETE FROM boot_events WHERE node_id = ? AND id <= ?");
@@ -50,7 +54,13 @@ function recorder(db: Db): Recorder {
       return true;
     }
     addEvent.run(node.id, e.mac, e.stage, e.detail ?? null, e.address ?? null, e.at);
-    const row = status.get(node.id) as { stage: string; address: string | null; stages: string; boot_started_at: number | null; last_error: string | null } | null;
+    const row = status.get(node.id) as {
+      stage: string;
+      address: string | null;
+      stages: string;
+      boot_started_at: number | null;
+      last_error: string | null;
+    } | null;
     const cur = row ? { ...row, stages: JSON.parse(row.stages) as Record<string, number> } : undefined;
     // A boot starts with its first stage after the node was booted (or on first sight).
     const restarting = !cur || cur.stage === "booted" || cur.stage === "heartbeat" || cur.stage === "error";
@@ -124,7 +134,14 @@ export function sqliteBootStateStore(db: Db): BootStateStore {
         .orderBy(desc(bootEvents.id))
         .limit(limit)
         .all()
-        .map(({ e }) => ({ node, mac: e.mac, stage: e.stage, at: e.at, ...(e.detail ? { detail: e.detail } : {}), ...(e.address ? { address: e.address } : {}) })),
+        .map(({ e }) => ({
+          node,
+          mac: e.mac,
+          stage: e.stage,
+          at: e.at,
+          ...(e.detail ? { detail: e.detail } : {}),
+          ...(e.address ? { address: e.address } : {}),
+        })),
     unknown: () =>
       db
         .select()

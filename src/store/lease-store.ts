@@ -62,7 +62,8 @@ export function sqliteLeaseStore(db: Db, opts: SqliteLeaseStoreOptions = {}): Sq
 
   const dropOther = sqlite.query("DELETE FROM leases WHERE ip = ? AND mac <> ?");
   const upsert = sqlite.query(
-    "INSERT INTO leases (mac, ip, expires_at, node, hostname) VALUES (?, ?, ?, ?, ?) ON CONFLICT (mac) DO UPDATE SET ip = excluded.ip, expires_at = excluded.expires_at, node = excluded.node, hostname = excluded.hostname",
+    "INSERT INTO leases (mac, ip, expires_at, node, hostname) VALUES (?, ?, ?, ?, ?) ON CONFLICT (mac) DO UPDATE SET ip = excluded.ip, expires_at = " +
+      "excluded.expires_at, node = excluded.node, hostname = excluded.hostname",
   );
   const remove = sqlite.query("DELETE FROM leases WHERE mac = ?");
   const qPrune = sqlite.query("DELETE FROM dhcp_quarantine WHERE until < ?");

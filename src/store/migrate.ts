@@ -40,9 +40,7 @@ function pending(last: Row | null, migrations: readonly EmbeddedMigration[], ver
  * drover (a recorded migration later than every one embedded here) is refused, never written to.
  */
 export function migrate(sqlite: Database, migrations: readonly EmbeddedMigration[], opts: MigrateOptions = {}): number {
-  sqlite.run(
-    "CREATE TABLE IF NOT EXISTS __drizzle_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, hash text NOT NULL, created_at numeric)",
-  );
+  sqlite.run("CREATE TABLE IF NOT EXISTS __drizzle_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, hash text NOT NULL, created_at numeric)");
   const before = lastApplied(sqlite);
   const todo = pending(before, migrations, opts.version);
   if (!todo.length) return 0;

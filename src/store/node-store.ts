@@ -41,12 +41,30 @@ export function sqliteNodeStore(db: Db): NodeStore {
       const rows = names ? chunks(names).flatMap((c) => q.where(inArray(nodes.name, c)).all()) : q.orderBy(nodes.name).all();
       return new Map(rows.map((r) => [r.name, r.conf as Conf]));
     },
-    nodeNames: () => d.select({ name: nodes.name }).from(nodes).orderBy(nodes.name).all().map((r) => r.name),
+    nodeNames: () =>
+      d
+        .select({ name: nodes.name })
+        .from(nodes)
+        .orderBy(nodes.name)
+        .all()
+        .map((r) => r.name),
     revision: () => {
-      const v = new Map(d.select().from(revisions).all().map((r) => [r.name, r.value]));
+      const v = new Map(
+        d
+          .select()
+          .from(revisions)
+          .all()
+          .map((r) => [r.name, r.value]),
+      );
       return { nodes: v.get("nodes") ?? 0, nodeDeletes: v.get("node_deletes") ?? 0, profiles: v.get("profiles") ?? 0 } satisfies StoreRevision;
     },
-    nodesWrittenSince: (since) => d.select({ name: nodes.name }).from(nodes).where(gt(nodes.rev, since)).all().map((r) => r.name),
+    nodesWrittenSince: (since) =>
+      d
+        .select({ name: nodes.name })
+        .from(nodes)
+        .where(gt(nodes.rev, since))
+        .all()
+        .map((r) => r.name),
     addresses: () => {
       const rows = d
         .select({ kind: nodeAddresses.kind, value: nodeAddresses.value, node: nodes.name, owner: nodeAddresses.owner })
@@ -56,7 +74,14 @@ export function sqliteNodeStore(db: Db): NodeStore {
       return new Map<string, AddressOwner>(rows.map((r) => [`${r.kind}:${r.value}`, { node: r.node, owner: r.owner }]));
     },
     nodeByAddress: (kind, value) => (byAddress.get(kind, value) as { name: string } | null)?.name,
-    imageNames: () => new Set(d.select({ name: images.name }).from(images).all().map((r) => r.name)),
+    imageNames: () =>
+      new Set(
+        d
+          .select({ name: images.name })
+          .from(images)
+          .all()
+          .map((r) => r.name),
+      ),
     putProfile: (name, conf) => {
       const now = Date.now();
       bump(d, "profiles");
@@ -91,8 +116,7 @@ export function sqliteNodeStore(db: Db): NodeStore {
       for (const c of chunks(names)) d.delete(nodes).where(inArray(nodes.name, c)).run();
     },
     getSetting: <T>(key: string) => d.select().from(settings).where(eq(settings.key, key)).get()?.value as T | undefined,
-    setSetting: (key, value) =>
-      void d.insert(settings).values({ key, value }).onConflictDoUpdate({ target: settings.key, set: { value } }).run(),
+    setSetting: (key, value) => void d.insert(settings).values({ key, value }).onConflictDoUpdate({ target: settings.key, set: { value } }).run(),
   });
   return {
     read: (fn) => db.transaction((t) => fn(tx(t as unknown as Db)), { behavior: "deferred" }),

@@ -8,7 +8,9 @@ export function sqliteSettingsStore(db: Db): SettingsStore {
   return {
     get: <T>(key: string) => db.select().from(settings).where(eq(settings.key, key)).get()?.value as T | undefined,
     set: (key, value) => {
-      db.transaction((tx) => void tx.insert(settings).values({ key, value }).onConflictDoUpdate({ target: settings.key, set: { value } }).run(), { behavior: "immediate" });
+      db.transaction((tx) => void tx.insert(settings).values({ key, value }).onConflictDoUpdate({ target: settings.key, set: { value } }).run(), {
+        behavior: "immediate",
+      });
     },
   };
 }

@@ -14,7 +14,17 @@ import { type Harness, PASSWORD, harness } from "../unit/api/harness";
  * provokes on purpose are not; see `BrowserOptions.provoked`).
  */
 export const CHROMIUM = "/usr/bin/chromium";
-export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"];
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-dev-shm-usage",
+];
 export const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium` : undefined;
 export const SHOTS = process.env.DROVER_SCREENSHOTS ?? join(import.meta.dir, "../.work/screenshots");
 

@@ -117,91 +117,121 @@ async function visitAll(page: Page, scheme: "light" | "dark") {
   return bad;
 }
 
-test.skipIf(!!missing)("the version is on the login form and in the header", async () => {
-  const { page } = b;
-  await page.goto(`${b.base}/ui/`);
-  expect(await page.locator("[data-version]").textContent()).toBe("drover test");
-  await b.login();
-  expect(await page.locator("header [data-version]").textContent()).toBe("test");
-}, 30_000);
+test.skipIf(!!missing)(
+  "the version is on the login form and in the header",
+  async () => {
+    const { page } = b;
+    await page.goto(`${b.base}/ui/`);
+    expect(await page.locator("[data-version]").textContent()).toBe("drover test");
+    await b.login();
+    expect(await page.locator("header [data-version]").textContent()).toBe("test");
+  },
+  30_000,
+);
 
-test.skipIf(!!missing)("the contrast check finds low contrast (it can fail)", async () => {
-  const { page } = b;
-  await page.evaluate(() => {
-    const d = document.createElement("div");
-    d.id = "probe";
-    // Styles through the CSSOM: the page's CSP refuses style attributes.
-    d.style.background = "#fff";
-    const grey = document.createElement("span");
-    grey.textContent = "grey on white";
-    grey.style.color = "#999";
-    const faded = document.createElement("span");
-    faded.textContent = "faded";
-    Object.assign(faded.style, { color: "#fff", opacity: "0.5", background: "#0b5cad" });
-    const ok = document.createElement("button");
-    ok.className = "primary";
-    ok.textContent = "ok";
-    d.append(grey, faded, ok);
-    document.querySelector("main")!.append(d);
-  });
-  const found = await lowContrast(page);
-  await page.evaluate(() => document.getElementById("probe")!.remove());
-  expect(found.some((l) => l.includes('"grey on white"'))).toBe(true);
-  expect(found.some((l) => l.includes('"faded"'))).toBe(true);
-  expect(found.some((l) => l.includes('"ok"'))).toBe(false);
-}, 30_000);
-
-test.skipIf(!!missing)("light scheme: all text has a contrast of at least 4.5:1", async () => {
-  expect(await visitAll(b.page, "light")).toEqual({ nodes: [], profile: [], "overlay-problem": [], discovery: [], settings: [] });
-}, 60_000);
-
-test.skipIf(!!missing)("dark scheme: all text has a contrast of at least 4.5:1", async () => {
-  expect(await visitAll(b.page, "dark")).toEqual({ nodes: [], profile: [], "overlay-problem": [], discovery: [], settings: [] });
-}, 60_000);
-
-test.skipIf(!!missing)("editable inputs do not look disabled; disabled ones do", async () => {
-  const { page } = b;
-  await page.emulateMedia({ colorScheme: "light" });
-  await page.getByRole("link", { name: "Profiles" }).click();
-  await page.getByLabel("profiles").getByRole("button", { name: "compute" }).click();
-  const style = (sel: string) =>
-    page.locator(sel).first().evaluate((el) => {
-      const s = getComputedStyle(el);
-      let o = 1;
-      for (let e: Element | null = el; e; e = e.parentElement) o *= Number(getComputedStyle(e).opacity);
-      return { bg: s.backgroundColor, border: s.borderTopStyle, cursor: s.cursor, opacity: o, color: s.color };
+test.skipIf(!!missing)(
+  "the contrast check finds low contrast (it can fail)",
+  async () => {
+    const { page } = b;
+    await page.evaluate(() => {
+      const d = document.createElement("div");
+      d.id = "probe";
+      // Styles through the CSSOM: the page's CSP refuses style attributes.
+      d.style.background = "#fff";
+      const grey = document.createElement("span");
+      grey.textContent = "grey on white";
+      grey.style.color = "#999";
+      const faded = document.createElement("span");
+      faded.textContent = "faded";
+      Object.assign(faded.style, { color: "#fff", opacity: "0.5", background: "#0b5cad" });
+      const ok = document.createElement("button");
+      ok.className = "primary";
+      ok.textContent = "ok";
+      d.append(grey, faded, ok);
+      document.querySelector("main")!.append(d);
     });
-  const card = await page.locator(".card").first().evaluate((el) => getComputedStyle(el).backgroundColor);
-  const editable = await style("#pf-comment");
-  // A field is the card's white with a solid border, fully opaque: not the grey of a disabled one.
-  expect(editable).toMatchObject({ bg: card, border: "solid", opacity: 1 });
-  const disabledLook = await page.evaluate(() => {
-    const i = document.createElement("input");
-    i.disabled = true;
-    i.value = "x";
-    document.querySelector("main")!.append(i);
-    const s = getComputedStyle(i);
-    const r = { bg: s.backgroundColor, border: s.borderTopStyle, cursor: s.cursor };
-    i.remove();
-    return r;
-  });
-  expect(disabledLook.border).toBe("dashed");
-  expect(disabledLook.cursor).toBe("not-allowed");
-  expect(disabledLook.bg).not.toBe(editable.bg);
-}, 30_000);
+    const found = await lowContrast(page);
+    await page.evaluate(() => document.getElementById("probe")!.remove());
+    expect(found.some((l) => l.includes('"grey on white"'))).toBe(true);
+    expect(found.some((l) => l.includes('"faded"'))).toBe(true);
+    expect(found.some((l) => l.includes('"ok"'))).toBe(false);
+  },
+  30_000,
+);
 
-test.skipIf(!!missing)("times are on the 24-hour clock under a 12-hour locale", async () => {
-  const { page } = b;
-  expect(await page.evaluate(() => new Date(2024, 0, 1, 15, 4, 5).toLocaleTimeString())).toContain("PM"); // the locale really is 12-hour
-  await page.getByRole("link", { name: /Discovery/ }).click();
-  const row = page.locator('tr[data-mac="52:54:00:99:00:01"]');
-  await row.waitFor();
-  // Seen 26 hours ago: the cell shows the date, the tooltip the 24-hour time.
-  const cells = row.locator("td[title]");
-  expect(await cells.nth(1).textContent()).toMatch(/^\d{4}-\d\d-\d\d$/);
-  expect(await cells.nth(1).getAttribute("title")).toMatch(/^\d{4}-\d\d-\d\d ([01]\d|2[0-3]):[0-5]\d:[0-5]\d$/);
-  expect(await page.locator("main").textContent()).not.toMatch(/\b(AM|PM)\b/);
-}, 30_000);
+test.skipIf(!!missing)(
+  "light scheme: all text has a contrast of at least 4.5:1",
+  async () => {
+    expect(await visitAll(b.page, "light")).toEqual({ nodes: [], profile: [], "overlay-problem": [], discovery: [], settings: [] });
+  },
+  60_000,
+);
+
+test.skipIf(!!missing)(
+  "dark scheme: all text has a contrast of at least 4.5:1",
+  async () => {
+    expect(await visitAll(b.page, "dark")).toEqual({ nodes: [], profile: [], "overlay-problem": [], discovery: [], settings: [] });
+  },
+  60_000,
+);
+
+test.skipIf(!!missing)(
+  "editable inputs do not look disabled; disabled ones do",
+  async () => {
+    const { page } = b;
+    await page.emulateMedia({ colorScheme: "light" });
+    await page.getByRole("link", { name: "Profiles" }).click();
+    await page.getByLabel("profiles").getByRole("button", { name: "compute" }).click();
+    const style = (sel: string) =>
+      page
+        .locator(sel)
+        .first()
+        .evaluate((el) => {
+          const s = getComputedStyle(el);
+          let o = 1;
+          for (let e: Element | null = el; e; e = e.parentElement) o *= Number(getComputedStyle(e).opacity);
+          return { bg: s.backgroundColor, border: s.borderTopStyle, cursor: s.cursor, opacity: o, color: s.color };
+        });
+    const card = await page
+      .locator(".card")
+      .first()
+      .evaluate((el) => getComputedStyle(el).backgroundColor);
+    const editable = await style("#pf-comment");
+    // A field is the card's white with a solid border, fully opaque: not the grey of a disabled one.
+    expect(editable).toMatchObject({ bg: card, border: "solid", opacity: 1 });
+    const disabledLook = await page.evaluate(() => {
+      const i = document.createElement("input");
+      i.disabled = true;
+      i.value = "x";
+      document.querySelector("main")!.append(i);
+      const s = getComputedStyle(i);
+      const r = { bg: s.backgroundColor, border: s.borderTopStyle, cursor: s.cursor };
+      i.remove();
+      return r;
+    });
+    expect(disabledLook.border).toBe("dashed");
+    expect(disabledLook.cursor).toBe("not-allowed");
+    expect(disabledLook.bg).not.toBe(editable.bg);
+  },
+  30_000,
+);
+
+test.skipIf(!!missing)(
+  "times are on the 24-hour clock under a 12-hour locale",
+  async () => {
+    const { page } = b;
+    expect(await page.evaluate(() => new Date(2024, 0, 1, 15, 4, 5).toLocaleTimeString())).toContain("PM"); // the locale really is 12-hour
+    await page.getByRole("link", { name: /Discovery/ }).click();
+    const row = page.locator('tr[data-mac="52:54:00:99:00:01"]');
+    await row.waitFor();
+    // Seen 26 hours ago: the cell shows the date, the tooltip the 24-hour time.
+    const cells = row.locator("td[title]");
+    expect(await cells.nth(1).textContent()).toMatch(/^\d{4}-\d\d-\d\d$/);
+    expect(await cells.nth(1).getAttribute("title")).toMatch(/^\d{4}-\d\d-\d\d ([01]\d|2[0-3]):[0-5]\d:[0-5]\d$/);
+    expect(await page.locator("main").textContent()).not.toMatch(/\b(AM|PM)\b/);
+  },
+  30_000,
+);
 
 test.skipIf(!!missing)("no console errors, no request off the server", () => {
   expect(b.problems).toEqual([]);

@@ -136,7 +136,20 @@ describe.skipIf(!!why || dnsmasqMissing)("ProxyDHCP: an existing DHCP server giv
     // The site's DHCP server: dnsmasq on its own host on the same segment, addresses only, no boot options.
     const site = env.lab.addClient("site");
     env.lab.sh(site.ns, `ip addr add ${env.lab.subnet}.2/24 dev eth0`);
-    env.lab.spawn(site.ns, ["dnsmasq", "--no-daemon", "--port=0", "--interface=eth0", "--bind-interfaces", `--dhcp-range=${env.lab.subnet}.100,${env.lab.subnet}.150,255.255.255.0,1h`, "--dhcp-leasefile=/dev/null", "--log-dhcp"], { stdout: "ignore", stderr: "ignore" });
+    env.lab.spawn(
+      site.ns,
+      [
+        "dnsmasq",
+        "--no-daemon",
+        "--port=0",
+        "--interface=eth0",
+        "--bind-interfaces",
+        `--dhcp-range=${env.lab.subnet}.100,${env.lab.subnet}.150,255.255.255.0,1h`,
+        "--dhcp-leasefile=/dev/null",
+        "--log-dhcp",
+      ],
+      { stdout: "ignore", stderr: "ignore" },
+    );
     env.run("node", "add", "vm-proxy", "--profile", "bare", "--hwaddr", mac);
     server = await startDroverIn(env.lab, env.data, ["-i", "br0", "--dhcp", "proxy", "--port", "9873"]);
   }, BOOT_TIMEOUT);
@@ -169,8 +182,17 @@ describe.skipIf(!!why)("discovery: an unregistered VM boots and becomes a node",
   beforeAll(async () => {
     env = await setup(t);
     server = await startDroverIn(env.lab, env.data, [
-      "-i", "br0", "--port", "9873", "--discovery",
-      "--register-pattern", "d[01-09]", "--register-range", `${env.lab.subnet}.60-${env.lab.subnet}.69`, "--register-profile", "bare",
+      "-i",
+      "br0",
+      "--port",
+      "9873",
+      "--discovery",
+      "--register-pattern",
+      "d[01-09]",
+      "--register-range",
+      `${env.lab.subnet}.60-${env.lab.subnet}.69`,
+      "--register-profile",
+      "bare",
     ]);
   }, BOOT_TIMEOUT);
   afterAll(async () => {

@@ -15,7 +15,8 @@ import { NIC_MODULES, buildBusyboxInitrd, testKernel } from "../helpers/initrd";
 import { Lab } from "../helpers/netns";
 import { qemuAvailable, startVm } from "../helpers/vm";
 
-const why = Lab.unavailable() ?? qemuAvailable("bios") ?? (Bun.spawnSync(["which", "depmod"]).exitCode !== 0 ? "needs depmod (apt-get install kmod)" : undefined);
+const why =
+  Lab.unavailable() ?? qemuAvailable("bios") ?? (Bun.spawnSync(["which", "depmod"]).exitCode !== 0 ? "needs depmod (apt-get install kmod)" : undefined);
 if (why) console.log(`skipping the overlay boot test: ${why}`);
 const TIMEOUT = 300_000;
 const POLL = 3;
@@ -59,7 +60,10 @@ describe.skipIf(!!why)("a VM boots with drover's own wwinit and wwclient overlay
     const modSrc = kernel.modulesDir;
     const modDst = join(root, "lib/modules", kernel.version);
     for (const m of NIC_MODULES) {
-      const found = Bun.spawnSync(["find", modSrc, "-name", `${m}.ko*`]).stdout.toString().split("\n").filter(Boolean)[0];
+      const found = Bun.spawnSync(["find", modSrc, "-name", `${m}.ko*`])
+        .stdout.toString()
+        .split("\n")
+        .filter(Boolean)[0];
       if (!found) continue;
       const rel = found.slice(modSrc.length + 1);
       mkdirSync(dirname(join(modDst, rel)), { recursive: true });
@@ -84,7 +88,21 @@ while :; do echo "NODE-MOTD $(cat /etc/drover-e2e 2>/dev/null)"; sleep 1; done
     const tpl = join(t.dir, "drover-e2e.eta");
     writeFileSync(tpl, "version 1 for <%= it.node.name %>\n");
     run("overlay", "import", "site", tpl, "/etc/drover-e2e.eta");
-    run("profile", "add", "ovl", "--image", "node-ovl", "--kernelargs", "console=ttyS0", "--system-overlays", "wwinit,wwclient,hostname,hosts", "--runtime-overlays", "site", "--root", "initramfs");
+    run(
+      "profile",
+      "add",
+      "ovl",
+      "--image",
+      "node-ovl",
+      "--kernelargs",
+      "console=ttyS0",
+      "--system-overlays",
+      "wwinit,wwclient,hostname,hosts",
+      "--runtime-overlays",
+      "site",
+      "--root",
+      "initramfs",
+    );
     run("node", "add", "e2e-node", "--profile", "ovl", "--hwaddr", mac, "--ipaddr", `${ip}/24`, "--onboot", "true");
     server = await startDroverIn(lab, data, ["-i", "br0", "--port", "9873", "--poll-interval", String(POLL)]);
   }, TIMEOUT);

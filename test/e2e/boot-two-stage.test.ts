@@ -26,7 +26,8 @@ import { type DroverProcess, startDroverIn } from "../helpers/drover-server";
 import { Lab } from "../helpers/netns";
 import { type Firmware, qemuAvailable, startVm, type Vm, vmAccel } from "../helpers/vm";
 
-const why = Lab.unavailable() ?? qemuAvailable() ?? debianRootfsUnavailable() ?? (existsSync("/bin/busybox") ? undefined : "needs busybox-static on the head node");
+const why =
+  Lab.unavailable() ?? qemuAvailable() ?? debianRootfsUnavailable() ?? (existsSync("/bin/busybox") ? undefined : "needs busybox-static on the head node");
 if (why) console.log(`skipping the two-stage boot tests: ${why}`);
 
 const BOOT_TIMEOUT = 420_000;
@@ -45,7 +46,17 @@ describe.skipIf(!!why)("two-stage boot of a real Debian 12 image", () => {
     return r.stdout.toString();
   };
   const serve = () => startDroverIn(lab, data, ["-i", "br0", "--port", "9873"]);
-  const nodes = { bios: "52:54:00:e2:f0:01", uefi: "52:54:00:e2:f0:02", cut: "52:54:00:e2:f0:03", one: "52:54:00:e2:f0:04", gz: "52:54:00:e2:f0:05", bigbios: "52:54:00:e2:f0:06", biguefi: "52:54:00:e2:f0:07", oneuefi: "52:54:00:e2:f0:08", small: "52:54:00:e2:f0:09" } as const;
+  const nodes = {
+    bios: "52:54:00:e2:f0:01",
+    uefi: "52:54:00:e2:f0:02",
+    cut: "52:54:00:e2:f0:03",
+    one: "52:54:00:e2:f0:04",
+    gz: "52:54:00:e2:f0:05",
+    bigbios: "52:54:00:e2:f0:06",
+    biguefi: "52:54:00:e2:f0:07",
+    oneuefi: "52:54:00:e2:f0:08",
+    small: "52:54:00:e2:f0:09",
+  } as const;
   // bios, uefi, cut: two-stage by the automatic rule (image >= 128 MiB unpacked); one, gz: the other two
   // paths of the measurement.
   const tags: Partial<Record<keyof typeof nodes, string>> = { one: "bootmode=one-stage", gz: "imageformat=gzip", oneuefi: "bootmode=one-stage" };
@@ -58,10 +69,35 @@ describe.skipIf(!!why)("two-stage boot of a real Debian 12 image", () => {
     run("image", "import", deb.dir, "debian");
     console.log(`image import + build (gzip, zstd, stage 1): ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const show = JSON.parse(run("image", "show", "debian", "--json"));
-    console.log(`image: ${show.size} bytes gzip, ${show.info.build.zstd?.size} zstd, ${show.unpacked} unpacked; boot mode ${show.bootMode}, RAM needed ${show.ramNeeded}`);
-    run("profile", "add", "deb", "--image", "debian", "--system-overlays", "wwinit", "--kernelargs", `console=ttyS0,115200${process.env.DROVER_TWO_STAGE_ARGS ? ` ${process.env.DROVER_TWO_STAGE_ARGS}` : ""}`);
+    console.log(
+      `image: ${show.size} bytes gzip, ${show.info.build.zstd?.size} zstd, ${show.unpacked} unpacked; boot mode ${show.bootMode}, RAM needed ${show.ramNeeded}`,
+    );
+    run(
+      "profile",
+      "add",
+      "deb",
+      "--image",
+      "debian",
+      "--system-overlays",
+      "wwinit",
+      "--kernelargs",
+      `console=ttyS0,115200${process.env.DROVER_TWO_STAGE_ARGS ? ` ${process.env.DROVER_TWO_STAGE_ARGS}` : ""}`,
+    );
     for (const name of Object.keys(nodes) as (keyof typeof nodes)[]) {
-      run("node", "add", name, "--profile", "deb", "--hwaddr", nodes[name], "--ipaddr", ipOf(name), "--netmask", "255.255.255.0", ...(tags[name] ? ["--tagadd", tags[name]!] : []));
+      run(
+        "node",
+        "add",
+        name,
+        "--profile",
+        "deb",
+        "--hwaddr",
+        nodes[name],
+        "--ipaddr",
+        ipOf(name),
+        "--netmask",
+        "255.255.255.0",
+        ...(tags[name] ? ["--tagadd", tags[name]!] : []),
+      );
     }
     server = await serve();
   }, 600_000);
@@ -72,7 +108,8 @@ describe.skipIf(!!why)("two-stage boot of a real Debian 12 image", () => {
     t.cleanup();
   });
 
-  const streamed = (node: string) => JSON.parse(run("node", "status", node, "--events", "200", "--json"))[0].events as { stage: string; detail?: string; at: number }[];
+  const streamed = (node: string) =>
+    JSON.parse(run("node", "status", node, "--events", "200", "--json"))[0].events as { stage: string; detail?: string; at: number }[];
   const timings: Record<string, { fw: Firmware; powerOnToInit?: number; firstByteToInit?: number }> = {};
 
   /** Boots a VM until systemd of the image starts; returns the VM (still running) and its serial lines. */
@@ -88,11 +125,18 @@ describe.skipIf(!!why)("two-stage boot of a real Debian 12 image", () => {
       const placed = lines.find((l) => /image in place/.test(l.text))?.text ?? "";
       // First image byte: drover's record of the node's first image request of this boot (same clock).
       const evs = streamed(name).filter((e) => e.at >= vm.startedAt);
-      const first = evs.filter((e) => e.stage === "image" && !/^stage 1 initramfs/.test(e.detail ?? "")).map((e) => e.at).sort()[0];
+      const first = evs
+        .filter((e) => e.stage === "image" && !/^stage 1 initramfs/.test(e.detail ?? ""))
+        .map((e) => e.at)
+        .sort()[0];
       const init = at(/drover-init: node/);
       timings[name] = { fw, powerOnToInit: init ? init - vm.startedAt : undefined, firstByteToInit: init && first ? init - first : undefined };
-      console.log(`${name} (${fw}): power-on → init ${s(init)}, first image byte → init ${timings[name].firstByteToInit ? `${(timings[name].firstByteToInit! / 1000).toFixed(1)} s` : "--"}`);
-      console.log(`${name} (${fw}): stage 1 up ${s(at(/drover-stage1: node/))}, ${placed.replace(/.*drover-stage1: /, "")} at ${s(at(/image in place/))}, systemd ${s(at(SYSTEMD))} after power-on`);
+      console.log(
+        `${name} (${fw}): power-on → init ${s(init)}, first image byte → init ${timings[name].firstByteToInit ? `${(timings[name].firstByteToInit! / 1000).toFixed(1)} s` : "--"}`,
+      );
+      console.log(
+        `${name} (${fw}): stage 1 up ${s(at(/drover-stage1: node/))}, ${placed.replace(/.*drover-stage1: /, "")} at ${s(at(/image in place/))}, systemd ${s(at(SYSTEMD))} after power-on`,
+      );
       for (const l of lines) if (/drover-stage1: bench:/.test(l.text)) console.log(`  ${l.text}`);
       return vm;
     } catch (e) {
@@ -100,7 +144,6 @@ describe.skipIf(!!why)("two-stage boot of a real Debian 12 image", () => {
       throw new Error(`${(e as Error).message}\n--- drover log ---\n${server.log().slice(-3000)}`);
     }
   }
-
 
   test.skipIf(!want("bios"))(
     "BIOS: iPXE loads kernel + stage 1, stage 1 streams the image into a tmpfs, systemd starts",
@@ -136,11 +179,16 @@ describe.skipIf(!!why)("two-stage boot of a real Debian 12 image", () => {
       const show = JSON.parse(run("image", "show", "debian", "--json"));
       const vm = startVm({ lab, firmware: smallFw, mac: nodes.small, memoryMb: 640, serialLog: join(t.dir, "small.log") });
       try {
-        const m = await vm.waitFor(/drover: node small has (\d+) MiB of RAM but image 'debian' needs at least (\d+) MiB|drover-stage1: FAILED: this node has (\d+) MiB of RAM but the image needs about (\d+) MiB/, 180_000);
+        const m = await vm.waitFor(
+          /drover: node small has (\d+) MiB of RAM but image 'debian' needs at least (\d+) MiB|drover-stage1: FAILED: this node has (\d+) MiB of RAM but the image needs about (\d+) MiB/,
+          180_000,
+        );
         const [has, needs] = [Number(m[1] ?? m[3]), Number(m[2] ?? m[4])];
         const evs = streamed("small");
         const ipxe = evs.find((e) => e.stage === "ipxe" && /^script /.test(e.detail ?? ""))?.detail ?? "";
-        console.log(`small (640 MiB VM, ${smallFw}): ${m[1] ? "iPXE" : "stage 1"} refused it: has ${has} MiB, needs ${needs} MiB; image show: RAM needed ${Math.ceil(show.ramNeeded / 1048576)} MiB; the script request said: ${ipxe.replace(/.*; /, "")}`);
+        console.log(
+          `small (640 MiB VM, ${smallFw}): ${m[1] ? "iPXE" : "stage 1"} refused it: has ${has} MiB, needs ${needs} MiB; image show: RAM needed ${Math.ceil(show.ramNeeded / 1048576)} MiB; the script request said: ${ipxe.replace(/.*; /, "")}`,
+        );
         expect(has).toBeLessThanOrEqual(640);
         expect(needs).toBeGreaterThan(640);
         // The message comes before anything could panic: no image in place, no switch to it.
@@ -149,7 +197,9 @@ describe.skipIf(!!why)("two-stage boot of a real Debian 12 image", () => {
         expect(evs.some((e) => e.stage === "error" && /MiB of RAM but the image needs|needs at least \d+ MiB/.test(e.detail ?? ""))).toBe(true);
         expect(evs.some((e) => e.stage === "system")).toBe(false);
       } catch (e) {
-        const evs = streamed("small").map((x) => `${x.stage}: ${x.detail ?? ""}`).join("\n");
+        const evs = streamed("small")
+          .map((x) => `${x.stage}: ${x.detail ?? ""}`)
+          .join("\n");
         throw new Error(`${(e as Error).message}\n--- events of small ---\n${evs}`);
       } finally {
         await vm.stop();
@@ -160,9 +210,16 @@ describe.skipIf(!!why)("two-stage boot of a real Debian 12 image", () => {
 
   // The measurement of bench/README.md (DROVER_TWO_STAGE_ONLY=one,gz,bios): the same VM, one-stage gzip vs
   // two-stage gzip (bios above is two-stage zstd). Two more Debian boots: only when asked.
-  if (!only) console.log("skipping the one-stage/two-stage gzip measurement (two more VM boots): run it with DROVER_TWO_STAGE_ONLY=one,gz,bios bun test test/e2e/boot-two-stage.test.ts");
+  if (!only)
+    console.log(
+      "skipping the one-stage/two-stage gzip measurement (two more VM boots): run it with DROVER_TWO_STAGE_ONLY=one,gz,bios bun test test/e2e/boot-two-stage.test.ts",
+    );
   // oneuefi: one-stage under UEFI, which Debian 12's 2019 iPXE could not hold ("No space left on device").
-  for (const [name, what, fw] of [["one", "one-stage gzip", "bios"], ["gz", "two-stage gzip", "bios"], ["oneuefi", "one-stage gzip", "uefi"]] as const) {
+  for (const [name, what, fw] of [
+    ["one", "one-stage gzip", "bios"],
+    ["gz", "two-stage gzip", "bios"],
+    ["oneuefi", "one-stage gzip", "uefi"],
+  ] as const) {
     test.skipIf(!want(name) || !only)(
       `${fw === "bios" ? "BIOS" : "UEFI"}, ${what}: boots to systemd (measured)`,
       async () => {
@@ -222,17 +279,24 @@ describe.skipIf(!!why)("two-stage boot of a real Debian 12 image", () => {
       const t0 = Date.now();
       run("image", "import", tree, "debian-big");
       const show = JSON.parse(run("image", "show", "debian-big", "--json"));
-      console.log(`padded image: ${show.unpacked} bytes unpacked, zstd ${show.info.build.zstd?.size}, largest piece ${show.info.build.largestPiece}; boot mode ${show.bootMode}, RAM needed ${show.ramNeeded}; import + build ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      console.log(
+        `padded image: ${show.unpacked} bytes unpacked, zstd ${show.info.build.zstd?.size}, largest piece ${show.info.build.largestPiece}; boot mode ${show.bootMode}, RAM needed ${show.ramNeeded}; import + build ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+      );
       expect(show.unpacked).toBeGreaterThan(4 * 1024 ** 3);
       expect(show.bootMode).toBe("two-stage");
       const memoryMb = Math.ceil(show.ramNeeded / (256 * 1048576)) * 256;
       if (totalmem() < (memoryMb + 4096) * 1048576) {
-        console.log(`skipping the padded boots: a VM of ${memoryMb} MiB needs ${memoryMb + 4096} MiB on the head node, it has ${Math.floor(totalmem() / 1048576)} MiB`);
+        console.log(
+          `skipping the padded boots: a VM of ${memoryMb} MiB needs ${memoryMb + 4096} MiB on the head node, it has ${Math.floor(totalmem() / 1048576)} MiB`,
+        );
         return;
       }
       run("profile", "add", "debbig", "--image", "debian-big", "--system-overlays", "wwinit", "--kernelargs", "console=ttyS0,115200");
       run("node", "set", "bigbios,biguefi", "--profile", "debbig");
-      for (const [name, fw] of [["bigbios", "bios"], ["biguefi", "uefi"]] as const) {
+      for (const [name, fw] of [
+        ["bigbios", "bios"],
+        ["biguefi", "uefi"],
+      ] as const) {
         const vm = await boot(name, fw, undefined, memoryMb);
         try {
           expect(vm.log()).toMatch(/drover-stage1: image in place: \d+ MiB in [\d.]+ s .*sha256 ok/);

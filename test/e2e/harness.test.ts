@@ -49,7 +49,14 @@ describe.skipIf(!!imageWhy)("busybox initrd", () => {
     return r.stdout.toString().split("\n").filter(Boolean);
   };
   const extract = (path: string, dir: string) => {
-    const r = spawnSync(["sh", "-c", 'mkdir -p "$2" && cd "$2" && gzip -dc "$1" | cpio -id --quiet --no-absolute-filenames 2>/dev/null; true', "sh", path, dir]);
+    const r = spawnSync([
+      "sh",
+      "-c",
+      'mkdir -p "$2" && cd "$2" && gzip -dc "$1" | cpio -id --quiet --no-absolute-filenames 2>/dev/null; true',
+      "sh",
+      path,
+      dir,
+    ]);
     if (r.exitCode !== 0) throw new Error(r.stderr.toString());
   };
 
@@ -80,7 +87,12 @@ describe.skipIf(!!imageWhy)("busybox initrd", () => {
     expect(init).toContain("CB='http://10.9.9.1:1/cb'");
     expect(init).toContain("MARKER='HELLO-NODE'");
 
-    const c = await buildBusyboxInitrd({ kernel: k, modules: ["e1000"], init: "#!/bin/sh\necho custom\n", extraFiles: { "/etc/drover/node.conf": "x=1\n", "sbin/tool": { data: "#!/bin/sh\n", mode: 0o755 } } });
+    const c = await buildBusyboxInitrd({
+      kernel: k,
+      modules: ["e1000"],
+      init: "#!/bin/sh\necho custom\n",
+      extraFiles: { "/etc/drover/node.conf": "x=1\n", "sbin/tool": { data: "#!/bin/sh\n", mode: 0o755 } },
+    });
     const names = list(c);
     expect(names).toContain("etc/drover/node.conf");
     expect(names).toContain("lib/modules/e1000.ko");
@@ -135,7 +147,10 @@ describe.skipIf(!!vmWhy)("VMs netboot from the reference server to the node's ca
           // Each leg really happened: the firmware's TFTP fetch, then kernel and initrd over HTTP from that node.
           const nbp = fw === "bios" ? "undionly.kpxe" : "snponly.efi";
           expect(server.dnsmasqLog()).toMatch(new RegExp(`sent \\S*/${nbp.replace(".", "\\.")} to ${ip.replaceAll(".", "\\.")}`));
-          const paths = server.requests().filter((r) => r.remote === ip && r.status === 200).map((r) => r.path);
+          const paths = server
+            .requests()
+            .filter((r) => r.remote === ip && r.status === 200)
+            .map((r) => r.path);
           expect(paths).toEqual(expect.arrayContaining(["/boot.ipxe", "/vmlinuz", "/initrd.img", "/callback"]));
           // BIOS: iPXE ran twice (QEMU's ROM, then undionly.kpxe), each fetching the script.
           if (fw === "bios") expect(paths.filter((p) => p === "/boot.ipxe").length).toBe(2);

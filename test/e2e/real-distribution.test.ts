@@ -84,7 +84,11 @@ describe.skipIf(!!why)("a real distribution boots with the seed commands: Debian
     drover("image", "exec", "debian12", "--no-build", "--", "/bin/sh", "-c", "mkdir -p /var/spool/slurmd && chown slurm:slurm /var/spool/slurmd");
     // The head node's munge UID differs from the image's: align it (and re-own its files), then build.
     const imagePasswd = join(data, "images", "debian12", "rootfs", "etc", "passwd");
-    const mungeIn = () => readFileSync(imagePasswd, "utf8").split("\n").find((l) => l.startsWith("munge:"))?.split(":")[2];
+    const mungeIn = () =>
+      readFileSync(imagePasswd, "utf8")
+        .split("\n")
+        .find((l) => l.startsWith("munge:"))
+        ?.split(":")[2];
     const head = uid("munge")!;
     const before = mungeIn();
     expect(before).toBeDefined();
@@ -114,9 +118,18 @@ describe.skipIf(!!why)("a real distribution boots with the seed commands: Debian
     drover("profile", "set", "default", "--kernelargs", "console=ttyS0,115200", `--system-overlays=${[...systemOverlays, "slurm"].join(",")}`);
     // /home from the head node, through the fstab resource (wwctl profile edit, as a site would).
     const editor = join(t.dir, "edit-profile.sh");
-    const fstab = ["    resources:", "      fstab:", `        - spec: ${lab.serverIp}:/home`, "          file: /home", "          vfstype: nfs4", "          mntops: defaults"];
+    const fstab = [
+      "    resources:",
+      "      fstab:",
+      `        - spec: ${lab.serverIp}:/home`,
+      "          file: /home",
+      "          vfstype: nfs4",
+      "          mntops: defaults",
+    ];
     // The "editor": puts the resource into the default profile, before the document's `nodes:` key.
-    writeFileSync(editor, `#!/bin/sh\nawk '/^nodes:/ { ${fstab.map((l) => `print "${l}";`).join(" ")} } { print }' "$1" >"$1.new" && mv "$1.new" "$1"\n`, { mode: 0o755 });
+    writeFileSync(editor, `#!/bin/sh\nawk '/^nodes:/ { ${fstab.map((l) => `print "${l}";`).join(" ")} } { print }' "$1" >"$1.new" && mv "$1.new" "$1"\n`, {
+      mode: 0o755,
+    });
     const e = Bun.spawnSync([droverBinary(), "-d", data, "profile", "edit", "default"], { env: { ...process.env, EDITOR: editor } });
     if (e.exitCode !== 0) throw new Error(`drover profile edit default: ${e.stderr.toString()}`);
     const lint = Bun.spawnSync([droverBinary(), "-d", data, "overlay", "lint"]);
@@ -182,8 +195,18 @@ describe.skipIf(!!why)("a real distribution boots with the seed commands: Debian
         expect(home.out.trim().split("\n").sort()).toEqual(["0: shared /home works", "1: shared /home works"]);
         stage("srun on both nodes (hostname, a file from the NFS /home)");
       } catch (err) {
-        const logs = vms.map((vm) => `--- ${vm.serialLog} ---\n${vm.log().replace(/\x1b\[[0-9;?=]*[A-Za-z]/g, "").slice(-4000)}`).join("\n");
-        throw new Error(`${(err as Error).message}\n${logs}\n--- drover ---\n${server?.log().slice(-4000)}\n--- munged ---\n${munge.log().slice(-1000)}\n--- slurmctld ---\n${ctld.log().slice(-2000)}`);
+        const logs = vms
+          .map(
+            (vm) =>
+              `--- ${vm.serialLog} ---\n${vm
+                .log()
+                .replace(/\x1b\[[0-9;?=]*[A-Za-z]/g, "")
+                .slice(-4000)}`,
+          )
+          .join("\n");
+        throw new Error(
+          `${(err as Error).message}\n${logs}\n--- drover ---\n${server?.log().slice(-4000)}\n--- munged ---\n${munge.log().slice(-1000)}\n--- slurmctld ---\n${ctld.log().slice(-2000)}`,
+        );
       }
     },
     TOTAL_TIMEOUT,

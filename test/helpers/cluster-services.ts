@@ -73,7 +73,10 @@ LOG { Default_Log_Level = EVENT; }
 `,
   );
   const log = join(d, "ganesha.log");
-  const proc = lab.spawn(lab.hn, ["/usr/bin/ganesha.nfsd", "-F", "-f", conf, "-L", log, "-p", join(d, "pid"), "-N", "NIV_EVENT"], { stdout: "ignore", stderr: "ignore" });
+  const proc = lab.spawn(lab.hn, ["/usr/bin/ganesha.nfsd", "-F", "-f", conf, "-L", log, "-p", join(d, "pid"), "-N", "NIV_EVENT"], {
+    stdout: "ignore",
+    stderr: "ignore",
+  });
   return { proc, log: fileLog(log) };
 }
 
@@ -96,7 +99,21 @@ export function startMunge(lab: Lab, dir: string): Munge {
   const log = join(d, "munged.log");
   const proc = lab.spawn(
     lab.hn,
-    ["setpriv", "--reuid", String(m.uid), "--regid", String(m.gid), "--clear-groups", "/usr/sbin/munged", "-F", `--key-file=${keyFile}`, `--socket=${socket}`, `--pid-file=${join(d, "pid")}`, `--log-file=${log}`, `--seed-file=${join(d, "seed")}`],
+    [
+      "setpriv",
+      "--reuid",
+      String(m.uid),
+      "--regid",
+      String(m.gid),
+      "--clear-groups",
+      "/usr/sbin/munged",
+      "-F",
+      `--key-file=${keyFile}`,
+      `--socket=${socket}`,
+      `--pid-file=${join(d, "pid")}`,
+      `--log-file=${log}`,
+      `--seed-file=${join(d, "seed")}`,
+    ],
     { stdout: "ignore", stderr: "ignore" },
   );
   return { proc, log: fileLog(log), socket, keyFile };
@@ -139,14 +156,19 @@ export function startSlurmctld(lab: Lab, dir: string, nodeConf: string, munge: M
   chownSync(join(d, "state"), s.uid, s.gid);
   const log = join(d, "slurmctld.log");
   const conf = join(d, "slurm.conf");
-  writeFileSync(conf, `${nodeConf}AuthInfo=socket=${munge.socket}\nStateSaveLocation=${join(d, "state")}\nSlurmctldPidFile=${join(d, "pid")}\nSlurmctldLogFile=${log}\n`);
+  writeFileSync(
+    conf,
+    `${nodeConf}AuthInfo=socket=${munge.socket}\nStateSaveLocation=${join(d, "state")}\nSlurmctldPidFile=${join(d, "pid")}\nSlurmctldLogFile=${log}\n`,
+  );
   const proc = lab.spawn(lab.hn, ["/usr/sbin/slurmctld", "-D", "-f", conf], { stdout: "ignore", stderr: "ignore", env: { SLURM_CONF: conf } });
   return {
     proc,
     conf,
     log: fileLog(log),
     run(cmd, timeoutMs = 60_000) {
-      const r = spawnSync(["ip", "netns", "exec", lab.hn, "timeout", String(Math.ceil(timeoutMs / 1000)), ...cmd], { env: { ...process.env, SLURM_CONF: conf } });
+      const r = spawnSync(["ip", "netns", "exec", lab.hn, "timeout", String(Math.ceil(timeoutMs / 1000)), ...cmd], {
+        env: { ...process.env, SLURM_CONF: conf },
+      });
       return { code: r.exitCode ?? -1, out: r.stdout.toString(), err: r.stderr.toString() };
     },
   };

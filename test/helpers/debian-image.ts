@@ -22,12 +22,24 @@ import { join } from "node:path";
 export const DEBIAN_SUITE = "bookworm";
 export const DEBIAN_MIRROR = "http://deb.debian.org/debian";
 export const DEBIAN_PACKAGES = [
-  "systemd-sysv", "linux-image-amd64", "udev", "kmod", "iproute2", "dbus", "procps",
-  "network-manager", "openssh-server", "munge", "nfs-common", "slurmd", "slurm-client",
+  "systemd-sysv",
+  "linux-image-amd64",
+  "udev",
+  "kmod",
+  "iproute2",
+  "dbus",
+  "procps",
+  "network-manager",
+  "openssh-server",
+  "munge",
+  "nfs-common",
+  "slurmd",
+  "slurm-client",
 ];
 const DPKG_OPTS = ["path-exclude=/usr/share/man/*", "path-exclude=/usr/share/doc/*", "path-exclude=/usr/share/locale/*"];
 /** Run in the chroot before the packages: shifts the dynamic system ids away from a stock Debian host's. */
-const ESSENTIAL_HOOK = 'for n in 1 2; do echo "drover-pad$n:x:10$n:10$n::/nonexistent:/usr/sbin/nologin" >>"$1/etc/passwd"; echo "drover-pad$n:x:10$n:" >>"$1/etc/group"; echo "drover-pad$n:!:1::::::" >>"$1/etc/shadow"; done';
+const ESSENTIAL_HOOK =
+  'for n in 1 2; do echo "drover-pad$n:x:10$n:10$n::/nonexistent:/usr/sbin/nologin" >>"$1/etc/passwd"; echo "drover-pad$n:x:10$n:" >>"$1/etc/group"; echo "drover-pad$n:!:1::::::" >>"$1/etc/shadow"; done';
 
 export const TEST_CACHE = process.env.DROVER_TEST_CACHE ?? "/var/cache/drover-test";
 
@@ -94,9 +106,14 @@ async function load(): Promise<DebianRootfs> {
     for (const e of readdirSync(base)) if (e.startsWith("rootfs.tmp-")) rmSync(join(base, e), { recursive: true, force: true });
     const t0 = Date.now();
     const args = [
-      "mmdebstrap", "--variant=minbase", `--include=${DEBIAN_PACKAGES.join(",")}`,
-      ...DPKG_OPTS.map((o) => `--dpkgopt=${o}`), `--essential-hook=${ESSENTIAL_HOOK}`,
-      DEBIAN_SUITE, tmp, DEBIAN_MIRROR,
+      "mmdebstrap",
+      "--variant=minbase",
+      `--include=${DEBIAN_PACKAGES.join(",")}`,
+      ...DPKG_OPTS.map((o) => `--dpkgopt=${o}`),
+      `--essential-hook=${ESSENTIAL_HOOK}`,
+      DEBIAN_SUITE,
+      tmp,
+      DEBIAN_MIRROR,
     ];
     const proc = Bun.spawn(args, { stdout: "pipe", stderr: "pipe" });
     const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);

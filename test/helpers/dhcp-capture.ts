@@ -27,7 +27,10 @@ export interface DhcpCapture {
 export async function startDhcpCapture(lab: Lab, file: string): Promise<DhcpCapture> {
   const why = captureUnavailable();
   if (why) throw new Error(`cannot capture: ${why}`);
-  const proc = lab.spawn(lab.hn, ["tcpdump", "-i", lab.bridge, "-U", "-s", "0", "-w", file, "udp and (dst port 67 or dst port 4011)"], { stdout: "ignore", stderr: "pipe" });
+  const proc = lab.spawn(lab.hn, ["tcpdump", "-i", lab.bridge, "-U", "-s", "0", "-w", file, "udp and (dst port 67 or dst port 4011)"], {
+    stdout: "ignore",
+    stderr: "pipe",
+  });
   // tcpdump says "listening on …" on stderr once the capture runs; until then packets would be missed.
   const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();
   let err = "";
@@ -71,7 +74,8 @@ export function readPcapUdp(file: string): UdpDatagram[] {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const magic = dv.getUint32(0, true);
   const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
-  if (!le && dv.getUint32(0, false) !== 0xa1b2c3d4 && dv.getUint32(0, false) !== 0xa1b23c4d) throw new Error(`${file}: magic 0x${magic.toString(16)}, not a pcap file`);
+  if (!le && dv.getUint32(0, false) !== 0xa1b2c3d4 && dv.getUint32(0, false) !== 0xa1b23c4d)
+    throw new Error(`${file}: magic 0x${magic.toString(16)}, not a pcap file`);
   const nano = (le ? magic : dv.getUint32(0, false)) === 0xa1b23c4d;
   const linktype = dv.getUint32(20, le);
   if (linktype !== 1) throw new Error(`${file}: link type ${linktype}, only Ethernet (1) is read`);

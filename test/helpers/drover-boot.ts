@@ -42,14 +42,26 @@ export class DroverBootServer implements BootServer {
     const args = [`console=ttyS0`, `drover.callback=http://${lab.serverIp}:9873/callback`, ...(files.kernelArgs ? files.kernelArgs.split(/\s+/) : [])];
     this.run("profile", "add", "bench", "--image", "busybox", "--kernelargs", args.join(" "));
     this.server = await startDroverIn(lab, data, [
-      "-i", lab.bridge, "--port", "9873", "--discovery",
-      "--register-pattern", "vm[001-250]", "--register-range", `${lab.subnet}.100-${lab.subnet}.250`, "--register-profile", "bench",
+      "-i",
+      lab.bridge,
+      "--port",
+      "9873",
+      "--discovery",
+      "--register-pattern",
+      "vm[001-250]",
+      "--register-range",
+      `${lab.subnet}.100-${lab.subnet}.250`,
+      "--register-profile",
+      "bench",
     ]);
   }
 
   async callbackSeen(mac: string): Promise<CallbackRecord | undefined> {
     if (!this.run) return undefined;
-    const nodes = JSON.parse(this.run("node", "list", "--json")) as { name: string; conf: { networkDevices?: Record<string, { hwaddr?: string; ipaddr?: string }> } }[];
+    const nodes = JSON.parse(this.run("node", "list", "--json")) as {
+      name: string;
+      conf: { networkDevices?: Record<string, { hwaddr?: string; ipaddr?: string }> };
+    }[];
     const node = nodes.find((n) => Object.values(n.conf.networkDevices ?? {}).some((d) => d.hwaddr === mac.toLowerCase()));
     if (!node) return undefined;
     const [s] = JSON.parse(this.run("node", "status", node.name, "--json")) as { stages?: Record<string, number>; address?: string }[];

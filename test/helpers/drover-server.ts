@@ -14,7 +14,13 @@ export interface DroverProcess {
   stop(): Promise<void>;
 }
 
-export async function startDroverIn(lab: Lab, dataDir: string, serveArgs: string[], readyRe = /drover: (DHCP \(|DHCP is off)/, opts: { fromSource?: boolean } = {}): Promise<DroverProcess> {
+export async function startDroverIn(
+  lab: Lab,
+  dataDir: string,
+  serveArgs: string[],
+  readyRe = /drover: (DHCP \(|DHCP is off)/,
+  opts: { fromSource?: boolean } = {},
+): Promise<DroverProcess> {
   // fromSource: src/main.ts under this Bun, so a test needs no build (and runs the code as it is now).
   const exe = opts.fromSource ? [process.execPath, join(import.meta.dir, "../../src/main.ts")] : [droverBinary()];
   const proc = lab.spawn(lab.hn, [...exe, "-d", dataDir, "serve", ...serveArgs], { stdout: "pipe", stderr: "pipe" });

@@ -32,7 +32,18 @@ export interface TestKernel {
 }
 
 /** virtio-net and e1000/e1000e, dependencies first. `virtio_pci` must be named: nothing depends on it. */
-export const NIC_MODULES = ["virtio_ring", "virtio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci", "failover", "net_failover", "virtio_net", "e1000", "e1000e"];
+export const NIC_MODULES = [
+  "virtio_ring",
+  "virtio",
+  "virtio_pci_modern_dev",
+  "virtio_pci_legacy_dev",
+  "virtio_pci",
+  "failover",
+  "net_failover",
+  "virtio_net",
+  "e1000",
+  "e1000e",
+];
 
 export const DEFAULT_MARKER = "DROVER-NODE-UP";
 export const FAIL_MARKER = "DROVER-NODE-FAIL";
@@ -60,7 +71,8 @@ export async function buildBusyboxInitrd(opts: InitrdOptions): Promise<string> {
   const init = opts.init ?? initScript({ callbackUrl: opts.callbackUrl ?? "", marker: opts.marker ?? DEFAULT_MARKER, modules: modules.map((m) => m.name) });
 
   const cpio = new CpioWriter();
-  for (const d of ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "run", "etc", "lib", "lib/modules", "root", "var", "var/run"]) cpio.dir(d);
+  for (const d of ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "run", "etc", "lib", "lib/modules", "root", "var", "var/run"])
+    cpio.dir(d);
   cpio.chr("dev/console", 0o600, 5, 1);
   cpio.chr("dev/null", 0o666, 1, 3);
   cpio.chr("dev/ttyS0", 0o600, 4, 64);

@@ -47,7 +47,12 @@ function cached(): DebianKernel | undefined {
 function shape(root: string, version: string): DebianKernel | undefined {
   if (version.includes(".tmp")) return undefined;
   const deb = existsSync(root) ? readdirSync(root).find((f) => f.endsWith(".deb")) : undefined;
-  return { vmlinuz: join(root, "boot", `vmlinuz-${version}`), version, modulesDir: join(root, "lib", "modules", version), deb: join(root, deb ?? "missing.deb") };
+  return {
+    vmlinuz: join(root, "boot", `vmlinuz-${version}`),
+    version,
+    modulesDir: join(root, "lib", "modules", version),
+    deb: join(root, deb ?? "missing.deb"),
+  };
 }
 
 async function load(): Promise<DebianKernel> {

@@ -46,7 +46,10 @@ export class Lab {
     if (why) throw new Error(`network lab ${why}`);
     const lab = new Lab(Math.floor(Math.random() * 12500));
     lab.addNamespace(lab.hn);
-    lab.sh(lab.hn, `ip link set lo up && ip link add ${lab.bridge} type bridge && ip link set ${lab.bridge} type bridge forward_delay 0 stp_state 0 && ip addr add ${lab.serverIp}/24 dev ${lab.bridge} && ip link set ${lab.bridge} up`);
+    lab.sh(
+      lab.hn,
+      `ip link set lo up && ip link add ${lab.bridge} type bridge && ip link set ${lab.bridge} type bridge forward_delay 0 stp_state 0 && ip addr add ${lab.serverIp}/24 dev ${lab.bridge} && ip link set ${lab.bridge} up`,
+    );
     return lab;
   }
 
@@ -92,7 +95,11 @@ export class Lab {
   }
 
   /** Starts a background process in a namespace; it is killed by PID in destroy(). */
-  spawn(ns: string, cmd: string[], opts: { env?: Record<string, string>; stdout?: "pipe" | "ignore" | "inherit"; stderr?: "pipe" | "ignore" | "inherit" } = {}): Subprocess {
+  spawn(
+    ns: string,
+    cmd: string[],
+    opts: { env?: Record<string, string>; stdout?: "pipe" | "ignore" | "inherit"; stderr?: "pipe" | "ignore" | "inherit" } = {},
+  ): Subprocess {
     const p = spawn(["ip", "netns", "exec", ns, ...cmd], {
       env: { ...process.env, ...opts.env },
       stdout: opts.stdout ?? "pipe",

@@ -50,9 +50,24 @@ export function makeSelfSignedCert(): { cert: string; key: string } {
     const sans = Array.from({ length: 255 }, (_, i) => `IP:127.0.0.${i + 1}`).join(",");
     const r = Bun.spawnSync(
       [
-        "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-        "-subj", "/CN=drover-test-bmc", "-addext", `subjectAltName=${sans}`,
-        "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=drover-test-bmc",
+        "-addext",
+        `subjectAltName=${sans}`,
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
       ],
       { stdout: "pipe", stderr: "pipe" },
     );
@@ -109,7 +124,12 @@ export async function startRedfishLab(opts: {
       if (sys.failWith) return redfishError(sys.failWith, "simulated BMC failure");
       const p = url.pathname.replace(/\/$/, "");
       if (req.method === "GET" && p === "/redfish/v1/Systems") {
-        return json(200, { "@odata.id": "/redfish/v1/Systems", Name: "Computer System Collection", "Members@odata.count": 1, Members: [{ "@odata.id": sysPath }] });
+        return json(200, {
+          "@odata.id": "/redfish/v1/Systems",
+          Name: "Computer System Collection",
+          "Members@odata.count": 1,
+          Members: [{ "@odata.id": sysPath }],
+        });
       }
       if (req.method === "GET" && p === sysPath) {
         return json(200, {

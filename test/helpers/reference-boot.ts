@@ -90,7 +90,9 @@ export function referenceAvailable(): string | undefined {
 
 /** The iPXE script the reference server hands every iPXE. */
 export function referenceScript(o: { base: string; biosViaTftp: boolean; serverIp: string; kernelArgs: string }): string {
-  const chain = o.biosViaTftp ? `iseq \${platform} pcbios && iseq \${net0/chip} undionly || goto not_undionly\ngoto boot\n:not_undionly\niseq \${platform} pcbios && chain tftp://${o.serverIp}/undionly.kpxe ||\n` : "";
+  const chain = o.biosViaTftp
+    ? `iseq \${platform} pcbios && iseq \${net0/chip} undionly || goto not_undionly\ngoto boot\n:not_undionly\niseq \${platform} pcbios && chain tftp://${o.serverIp}/undionly.kpxe ||\n`
+    : "";
   return `#!ipxe
 echo drover-ref: ipxe platform=\${platform} chip=\${net0/chip} mac=\${net0/mac}
 ${chain}:boot
@@ -137,7 +139,10 @@ export class ReferenceBootServer implements BootServer {
     symlinkSync(files.kernel, join(www, "vmlinuz"));
     symlinkSync(files.initrd, join(www, "initrd.img"));
     const base = `http://${lab.serverIp}:${this.port}`;
-    await Bun.write(join(www, "boot.ipxe"), referenceScript({ base, biosViaTftp: this.opts.biosViaTftp ?? true, serverIp: lab.serverIp, kernelArgs: files.kernelArgs ?? "" }));
+    await Bun.write(
+      join(www, "boot.ipxe"),
+      referenceScript({ base, biosViaTftp: this.opts.biosViaTftp ?? true, serverIp: lab.serverIp, kernelArgs: files.kernelArgs ?? "" }),
+    );
 
     // HTTP first, so the boot file URL answers as soon as DHCP hands it out.
     this.http = lab.spawn(lab.hn, [process.execPath, import.meta.path, "http", www, String(this.port), dir], { stdout: "pipe", stderr: "pipe" });
@@ -266,7 +271,10 @@ function serveHttp(root: string, port: number, logDir: string) {
         const file = Bun.file(join(root, rel));
         res = rel.includes("\0") || !(await file.exists()) ? new Response("not found\n", { status: 404 }) : new Response(file);
       }
-      appendFileSync(log, `${JSON.stringify({ at: Date.now(), remote, path: url.pathname, query: Object.fromEntries(url.searchParams), status: res.status })}\n`);
+      appendFileSync(
+        log,
+        `${JSON.stringify({ at: Date.now(), remote, path: url.pathname, query: Object.fromEntries(url.searchParams), status: res.status })}\n`,
+      );
       return res;
     },
   });

@@ -37,12 +37,15 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startRegistry(opts: { htpasswd?: Record<string, string> } = {}): Promise<TestRegistry> {
-  if (spawnSync(["sh", "-c", "command -v docker-registry"]).exitCode !== 0) throw new RegistryUnavailable("docker-registry is not installed (apt-get install docker-registry)");
+  if (spawnSync(["sh", "-c", "command -v docker-registry"]).exitCode !== 0)
+    throw new RegistryUnavailable("docker-registry is not installed (apt-get install docker-registry)");
   const dir = mkdtempSync(join(tmpdir(), "drover-registry-"));
   const port = await freePort();
   let auth = "";
   if (opts.htpasswd) {
-    const lines = await Promise.all(Object.entries(opts.htpasswd).map(async ([u, p]) => `${u}:${(await Bun.password.hash(p, { algorithm: "bcrypt", cost: 5 })).replace(/^\$2b\$/, "$2y$")}`));
+    const lines = await Promise.all(
+      Object.entries(opts.htpasswd).map(async ([u, p]) => `${u}:${(await Bun.password.hash(p, { algorithm: "bcrypt", cost: 5 })).replace(/^\$2b\$/, "$2y$")}`),
+    );
     writeFileSync(join(dir, "htpasswd"), `${lines.join("\n")}\n`);
     auth = `auth:\n  htpasswd:\n    realm: drover-test\n    path: ${join(dir, "htpasswd")}\n`;
   }
@@ -62,7 +65,11 @@ http:
   addr: 127.0.0.1:${port}
 ${auth}`,
   );
-  const proc: Subprocess = spawn(["docker-registry", "serve", join(dir, "config.yml")], { stdout: "ignore", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+  const proc: Subprocess = spawn(["docker-registry", "serve", join(dir, "config.yml")], {
+    stdout: "ignore",
+    stderr: "pipe",
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+  });
   const stop = () => {
     try {
       process.kill(proc.pid, "SIGTERM");

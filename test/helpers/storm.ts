@@ -29,7 +29,11 @@ export interface StormNode {
 /** Node i (0-based): n0001 …, 52:54:5a:00:00:00 …, 172.22.1.1 … (250 per /24, from 172.22.1.0/24 up). */
 export function stormNode(i: number, width = 4): StormNode {
   const h = (n: number) => n.toString(16).padStart(2, "0");
-  return { name: `n${String(i + 1).padStart(width, "0")}`, mac: `52:54:5a:${h((i >> 16) & 255)}:${h((i >> 8) & 255)}:${h(i & 255)}`, ip: `172.22.${1 + Math.floor(i / 250)}.${(i % 250) + 1}` };
+  return {
+    name: `n${String(i + 1).padStart(width, "0")}`,
+    mac: `52:54:5a:${h((i >> 16) & 255)}:${h((i >> 8) & 255)}:${h(i & 255)}`,
+    ip: `172.22.${1 + Math.floor(i / 250)}.${(i % 250) + 1}`,
+  };
 }
 
 export interface StormRecord {
@@ -80,7 +84,10 @@ export class StormLab {
       const nodes = Array.from({ length: count }, (_, i) => stormNode(i));
       // TCP congestion control cubic, as on a stock Debian head node, by route (a namespace may not change its
       // default away from the host's, which here may be bbr: under a 1,000-flow storm bbr's estimate collapses).
-      lab.sh(lab.hn, `ip addr add ${STORM_SERVER}/16 dev br0 && ip route replace 172.22.0.0/16 dev br0 proto kernel scope link src ${STORM_SERVER} congctl cubic && sysctl -qw net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=8192`);
+      lab.sh(
+        lab.hn,
+        `ip addr add ${STORM_SERVER}/16 dev br0 && ip route replace 172.22.0.0/16 dev br0 proto kernel scope link src ${STORM_SERVER} congctl cubic && sysctl -qw net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=8192`,
+      );
       const clientMac = lab.sh(client.ns, `cat /sys/class/net/${client.ifname}/address`).trim();
       // Every node's address on the client interface, a permanent neighbour entry for it on the head node.
       const batch = (ns: string, lines: string[]) => {
@@ -88,8 +95,14 @@ export class StormLab {
         if (r.code !== 0) throw new Error(`ip -batch in ${ns}: ${r.err}`);
       };
       batch(client.ns, ["addr add 172.22.0.2/16 dev eth0", ...nodes.map((n) => `addr add ${n.ip}/16 dev eth0`)]);
-      batch(lab.hn, nodes.map((n) => `neigh replace ${n.ip} lladdr ${clientMac} dev br0 nud permanent`));
-      lab.sh(client.ns, `ip neigh replace ${STORM_SERVER} lladdr $(ip netns exec ${lab.hn} cat /sys/class/net/br0/address) dev eth0 nud permanent && ip route replace 172.22.0.0/16 dev eth0 proto kernel scope link src 172.22.0.2 congctl cubic && sysctl -qw net.ipv4.ip_local_port_range="10000 65000"`);
+      batch(
+        lab.hn,
+        nodes.map((n) => `neigh replace ${n.ip} lladdr ${clientMac} dev br0 nud permanent`),
+      );
+      lab.sh(
+        client.ns,
+        `ip neigh replace ${STORM_SERVER} lladdr $(ip netns exec ${lab.hn} cat /sys/class/net/br0/address) dev eth0 nud permanent && ip route replace 172.22.0.0/16 dev eth0 proto kernel scope link src 172.22.0.2 congctl cubic && sysctl -qw net.ipv4.ip_local_port_range="10000 65000"`,
+      );
       return new StormLab(lab, client, nodes);
     } catch (e) {
       await lab.destroy();
@@ -103,7 +116,17 @@ export class StormLab {
   }
 
   /** Runs the simulator over `nodes` (default all) and returns its result; `onLine` sees every line it prints. */
-  async run(o: { mode: "full" | "script"; nodes?: StormNode[]; spreadMs?: number; deadlineMs?: number; heartbeats?: number; heartbeatMs?: number; work: string; onLine?: (l: string) => void; onStart?: (p: Subprocess) => void }): Promise<StormResult> {
+  async run(o: {
+    mode: "full" | "script";
+    nodes?: StormNode[];
+    spreadMs?: number;
+    deadlineMs?: number;
+    heartbeats?: number;
+    heartbeatMs?: number;
+    work: string;
+    onLine?: (l: string) => void;
+    onStart?: (p: Subprocess) => void;
+  }): Promise<StormResult> {
     const nodes = o.nodes ?? this.nodes;
     mkdirSync(o.work, { recursive: true });
     const specPath = join(o.work, "storm-spec.json");
@@ -123,7 +146,10 @@ export class StormLab {
         progressMs: 5000,
       }),
     );
-    const p = this.lab.spawn(this.client.ns, ["sh", "-c", `ulimit -n 65536; exec "$0" "$@"`, process.execPath, join(ROOT, "bench/_storm-node.ts"), specPath], { stdout: "pipe", stderr: "pipe" });
+    const p = this.lab.spawn(this.client.ns, ["sh", "-c", `ulimit -n 65536; exec "$0" "$@"`, process.execPath, join(ROOT, "bench/_storm-node.ts"), specPath], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     o.onStart?.(p);
     let result: Omit<StormResult, "records"> | undefined;
     let err = "";
@@ -174,12 +200,25 @@ export function prepareDataDir(dir: string, work: string, nodes: StormNode[], o:
     mkdirSync(join(rootfs, "bin"));
     mkdirSync(join(rootfs, "data"));
     const payload = Math.max(1, o.imageMiB - 1);
-    must(["sh", "-c", `head -c ${payload * 1048576} /dev/urandom > ${rootfs}/data/payload && head -c ${8 * 1048576} /dev/urandom > ${rootfs}/boot/vmlinuz-6.1.0-storm && cp /bin/busybox ${rootfs}/bin/sh`]);
+    must([
+      "sh",
+      "-c",
+      `head -c ${payload * 1048576} /dev/urandom > ${rootfs}/data/payload && head -c ${8 * 1048576} /dev/urandom > ${rootfs}/boot/vmlinuz-6.1.0-storm && cp /bin/busybox ${rootfs}/bin/sh`,
+    ]);
   }
   drover("image", "import", rootfs, "storm");
   const yaml = ["nodes:"];
   for (const n of nodes)
-    yaml.push(`  ${n.name}:`, "    profiles: [default]", "    image name: storm", "    network devices:", "      default:", `        hwaddr: ${n.mac}`, `        ipaddr: ${n.ip}`, "        netmask: 255.255.0.0");
+    yaml.push(
+      `  ${n.name}:`,
+      "    profiles: [default]",
+      "    image name: storm",
+      "    network devices:",
+      "      default:",
+      `        hwaddr: ${n.mac}`,
+      `        ipaddr: ${n.ip}`,
+      "        netmask: 255.255.0.0",
+    );
   const file = join(work, `nodes-${nodes.length}.yaml`);
   writeFileSync(file, `${yaml.join("\n")}\n`);
   drover("node", "import", file);

@@ -84,7 +84,8 @@ export function qemuAvailable(firmware?: Firmware): string | undefined {
     return undefined;
   }
   if (spawnSync(["which", QEMU]).exitCode !== 0) return "needs QEMU: apt-get install qemu-system-x86 seabios ipxe-qemu";
-  if (firmware !== "uefi" && !["/usr/share/qemu/efi-virtio.rom", "/usr/lib/ipxe/qemu/efi-virtio.rom"].some(existsSync)) return "needs the iPXE option ROMs: apt-get install ipxe-qemu";
+  if (firmware !== "uefi" && !["/usr/share/qemu/efi-virtio.rom", "/usr/lib/ipxe/qemu/efi-virtio.rom"].some(existsSync))
+    return "needs the iPXE option ROMs: apt-get install ipxe-qemu";
   if (firmware !== "bios" && (!existsSync(OVMF_CODE) || !existsSync(OVMF_VARS))) return `needs OVMF (${OVMF_CODE}): apt-get install ovmf`;
   return undefined;
 }
@@ -93,22 +94,76 @@ export function qemuAvailable(firmware?: Firmware): string | undefined {
  * QEMU's command line. `sercon` is a file holding the serial port for SeaBIOS's screen mirror: SeaBIOS reads
  * `etc/sercon-port` as a little-endian binary integer, so `-fw_cfg …,string=0x3f8` (text) mirrors nothing.
  */
-export function qemuArgs(o: { firmware: Firmware; mac: string; memoryMb: number; tap: string; serialLog: string; varsFile?: string; sercon?: string; nic: "virtio" | "e1000" }): string[] {
+export function qemuArgs(o: {
+  firmware: Firmware;
+  mac: string;
+  memoryMb: number;
+  tap: string;
+  serialLog: string;
+  varsFile?: string;
+  sercon?: string;
+  nic: "virtio" | "e1000";
+}): string[] {
   const dev = o.nic === "virtio" ? "virtio-net-pci" : "e1000";
   if (o.firmware === "uefi-arm64") {
     if (!o.varsFile) throw new Error("UEFI needs a private AAVMF variable store");
     // Always TCG: an x86 host cannot run arm64 code under KVM.
-    return [QEMU_ARM64, "-nodefaults", "-no-reboot", "-accel", "tcg", "-machine", "virt", "-cpu", "cortex-a57", "-m", String(o.memoryMb), "-display", "none", "-serial", `file:${o.serialLog}`,
-      "-drive", `if=pflash,format=raw,readonly=on,file=${AAVMF_CODE}`, "-drive", `if=pflash,format=raw,file=${o.varsFile}`,
-      "-netdev", `tap,id=n0,ifname=${o.tap},script=no,downscript=no`, "-device", `virtio-net-pci,netdev=n0,mac=${o.mac},bootindex=1,romfile=`];
+    return [
+      QEMU_ARM64,
+      "-nodefaults",
+      "-no-reboot",
+      "-accel",
+      "tcg",
+      "-machine",
+      "virt",
+      "-cpu",
+      "cortex-a57",
+      "-m",
+      String(o.memoryMb),
+      "-display",
+      "none",
+      "-serial",
+      `file:${o.serialLog}`,
+      "-drive",
+      `if=pflash,format=raw,readonly=on,file=${AAVMF_CODE}`,
+      "-drive",
+      `if=pflash,format=raw,file=${o.varsFile}`,
+      "-netdev",
+      `tap,id=n0,ifname=${o.tap},script=no,downscript=no`,
+      "-device",
+      `virtio-net-pci,netdev=n0,mac=${o.mac},bootindex=1,romfile=`,
+    ];
   }
-  const args = [QEMU, "-nodefaults", "-no-reboot", "-accel", vmAccel(), "-m", String(o.memoryMb), "-display", "none", "-serial", `file:${o.serialLog}`, "-netdev", `tap,id=n0,ifname=${o.tap},script=no,downscript=no`];
+  const args = [
+    QEMU,
+    "-nodefaults",
+    "-no-reboot",
+    "-accel",
+    vmAccel(),
+    "-m",
+    String(o.memoryMb),
+    "-display",
+    "none",
+    "-serial",
+    `file:${o.serialLog}`,
+    "-netdev",
+    `tap,id=n0,ifname=${o.tap},script=no,downscript=no`,
+  ];
   if (o.firmware === "bios") {
     args.push("-device", `${dev},netdev=n0,mac=${o.mac},bootindex=1`, "-boot", "n");
     if (o.sercon) args.push("-fw_cfg", `name=etc/sercon-port,file=${o.sercon}`);
   } else {
     if (!o.varsFile) throw new Error("UEFI needs a private OVMF variable store");
-    args.push("-machine", "q35", "-drive", `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`, "-drive", `if=pflash,format=raw,file=${o.varsFile}`, "-device", `${dev},netdev=n0,mac=${o.mac},bootindex=1,romfile=`);
+    args.push(
+      "-machine",
+      "q35",
+      "-drive",
+      `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
+      "-drive",
+      `if=pflash,format=raw,file=${o.varsFile}`,
+      "-device",
+      `${dev},netdev=n0,mac=${o.mac},bootindex=1,romfile=`,
+    );
   }
   return args;
 }
@@ -129,7 +184,16 @@ export function startVm(opts: VmOptions): Vm {
   const sercon = join(priv, "sercon-port");
   writeFileSync(sercon, Uint8Array.of(0xf8, 0x03)); // COM1, 0x3f8
   writeFileSync(opts.serialLog, "");
-  const args = qemuArgs({ firmware: opts.firmware, mac: opts.mac, memoryMb: opts.memoryMb ?? 512, tap, serialLog: opts.serialLog, varsFile, sercon, nic: opts.nic ?? "virtio" });
+  const args = qemuArgs({
+    firmware: opts.firmware,
+    mac: opts.mac,
+    memoryMb: opts.memoryMb ?? 512,
+    tap,
+    serialLog: opts.serialLog,
+    varsFile,
+    sercon,
+    nic: opts.nic ?? "virtio",
+  });
   const startedAt = Date.now();
   const proc = opts.lab.spawn(opts.lab.hn, args, { stdout: "pipe", stderr: "pipe" });
   let stderr = "";
@@ -168,7 +232,9 @@ export function startVm(opts: VmOptions): Vm {
     clearInterval(sampler);
   });
   const tail = () => {
-    const t = log().replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r/g, "");
+    const t = log()
+      .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "")
+      .replace(/\r/g, "");
     return t.slice(-3000) + (stderr ? `\n[qemu stderr] ${stderr.slice(-1000)}` : "");
   };
 

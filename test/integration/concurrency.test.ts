@@ -7,8 +7,7 @@ test("two processes each adding 500 nodes at once end with 1000 nodes and an int
   const t = tempDir();
   try {
     const script = join(import.meta.dir, "../helpers/add-many.ts");
-    const run = (prefix: string, subnet: string) =>
-      Bun.spawn([process.execPath, script, t.dir, prefix, "500", subnet], { stdout: "pipe", stderr: "pipe" });
+    const run = (prefix: string, subnet: string) => Bun.spawn([process.execPath, script, t.dir, prefix, "500", subnet], { stdout: "pipe", stderr: "pipe" });
     const a = run("a", "10.1");
     const b = run("b", "10.2");
     const [ca, cb] = await Promise.all([a.exited, b.exited]);

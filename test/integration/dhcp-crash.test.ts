@@ -59,7 +59,30 @@ afterAll(async () => {
 });
 
 function startServer(dataDir: string, pool = "172.21.1.0-172.21.255.254") {
-  const p = lab.spawn(lab.hn, [process.execPath, join(ROOT, "src/main.ts"), "-d", dataDir, "serve", "-i", "br0", "--server-ip", SERVER, "--dhcp", "authoritative", "--no-tftp", "--no-ipv6-ra", "--port", "19874", "--discovery", "--pool", pool], { stdout: "ignore", stderr: "ignore" });
+  const p = lab.spawn(
+    lab.hn,
+    [
+      process.execPath,
+      join(ROOT, "src/main.ts"),
+      "-d",
+      dataDir,
+      "serve",
+      "-i",
+      "br0",
+      "--server-ip",
+      SERVER,
+      "--dhcp",
+      "authoritative",
+      "--no-tftp",
+      "--no-ipv6-ra",
+      "--port",
+      "19874",
+      "--discovery",
+      "--pool",
+      pool,
+    ],
+    { stdout: "ignore", stderr: "ignore" },
+  );
   servers.add(p);
   p.exited.then(() => servers.delete(p));
   return p;
@@ -70,12 +93,20 @@ function startServer(dataDir: string, pool = "172.21.1.0-172.21.255.254") {
  * once it got its first one (a kill timed from there lands mid-storm however loaded the machine is);
  * `seen(n)` once it got n (or ended).
  */
-function storm(base: string, count: number, retryMs = 300, relay = RELAY): { acks: Promise<Map<string, string>>; first: Promise<void>; seen: (n: number) => Promise<void> } {
-  const p = spawn(["ip", "netns", "exec", pc.ns, process.execPath, join(ROOT, "bench/_dhcp-client.ts"), "loop", "eth0", SERVER, relay, String(count), "32", base], {
-    env: { ...process.env, PRINT_ACKS: "1", RETRY_MS: String(retryMs), IDLE_EXIT_MS: "1500" },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
+function storm(
+  base: string,
+  count: number,
+  retryMs = 300,
+  relay = RELAY,
+): { acks: Promise<Map<string, string>>; first: Promise<void>; seen: (n: number) => Promise<void> } {
+  const p = spawn(
+    ["ip", "netns", "exec", pc.ns, process.execPath, join(ROOT, "bench/_dhcp-client.ts"), "loop", "eth0", SERVER, relay, String(count), "32", base],
+    {
+      env: { ...process.env, PRINT_ACKS: "1", RETRY_MS: String(retryMs), IDLE_EXIT_MS: "1500" },
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  );
   let gotFirst: () => void = () => {};
   const first = new Promise<void>((r) => (gotFirst = r));
   let got = 0;
@@ -134,7 +165,12 @@ function leasesOnDisk(dataDir: string): Map<string, string> {
 function leaseRowsOnDisk(dataDir: string): Map<string, { ip: string; node: string | null }> {
   const db = new Database(join(dataDir, "drover.db"), { readonly: true });
   try {
-    return new Map((db.query("SELECT mac, ip, node FROM leases").all() as { mac: string; ip: string; node: string | null }[]).map((r) => [r.mac, { ip: r.ip, node: r.node }]));
+    return new Map(
+      (db.query("SELECT mac, ip, node FROM leases").all() as { mac: string; ip: string; node: string | null }[]).map((r) => [
+        r.mac,
+        { ip: r.ip, node: r.node },
+      ]),
+    );
   } finally {
     db.close();
   }
@@ -197,7 +233,8 @@ test.skipIf(!!skipWhy)(
 const NODES = 5000;
 /** Pool clients in flight beside each node storm. */
 const POOL_CLIENTS = 5000;
-const nodeMac = (round: number, i: number) => `0d:00:${round.toString(16).padStart(2, "0")}:${[(i >> 16) & 255, (i >> 8) & 255, i & 255].map((b) => b.toString(16).padStart(2, "0")).join(":")}`;
+const nodeMac = (round: number, i: number) =>
+  `0d:00:${round.toString(16).padStart(2, "0")}:${[(i >> 16) & 255, (i >> 8) & 255, i & 255].map((b) => b.toString(16).padStart(2, "0")).join(":")}`;
 
 test.skipIf(!!skipWhy)(
   "registered nodes and pool clients killed mid-exchange: every ACKed reservation is on disk with its node, no address goes to two MACs, and after a restart every node gets its own address",

@@ -37,7 +37,16 @@ describe.skipIf(skip)("image exec, shell and syncuser", () => {
 
   test("exit 0 keeps a file created inside and a deletion, and rebuilds", async () => {
     const before = statSync(built()).mtimeMs;
-    const r = await drover(data, "image", "exec", "bb", "--", "/bin/sh", "-c", "echo kept > /root/new && rm /etc/hostname && mkdir -p /srv/x && echo $(hostname) && test -e /proc/self/status");
+    const r = await drover(
+      data,
+      "image",
+      "exec",
+      "bb",
+      "--",
+      "/bin/sh",
+      "-c",
+      "echo kept > /root/new && rm /etc/hostname && mkdir -p /srv/x && echo $(hostname) && test -e /proc/self/status",
+    );
     expect(r.err).not.toContain("internal error");
     expect(r.code).toBe(0);
     expect(r.out.trim()).toBe("bb");
@@ -56,7 +65,16 @@ describe.skipIf(skip)("image exec, shell and syncuser", () => {
 
   test("a non-zero exit discards every change and passes the exit code on", async () => {
     const before = statSync(built()).mtimeMs;
-    const r = await drover(data, "image", "exec", "bb", "--", "/bin/sh", "-c", "echo gone > /root/discarded; rm /etc/passwd; chmod 777 /usr/bin/suid-tool; exit 3");
+    const r = await drover(
+      data,
+      "image",
+      "exec",
+      "bb",
+      "--",
+      "/bin/sh",
+      "-c",
+      "echo gone > /root/discarded; rm /etc/passwd; chmod 777 /usr/bin/suid-tool; exit 3",
+    );
     expect(r.code).toBe(3);
     expect(r.err).toContain("discarded");
     expect(existsSync(join(rootfs(), "root/discarded"))).toBe(false);

@@ -31,7 +31,10 @@ function snapshot(root: string): Record<string, string> {
   const walk = (rel: string) => {
     const p = rel ? join(root, rel) : root;
     const st = lstatSync(p);
-    const x = [...readXattrs(p)].map(([k, v]) => `${k}=${Buffer.from(v).toString("hex")}`).sort().join(",");
+    const x = [...readXattrs(p)]
+      .map(([k, v]) => `${k}=${Buffer.from(v).toString("hex")}`)
+      .sort()
+      .join(",");
     let what = "";
     if (st.isFile()) {
       what = `file ${createHash("sha256").update(readFileSync(p)).digest("hex").slice(0, 16)}`;

@@ -49,9 +49,13 @@ console.log("commits " + commits);
   }
 }
 
-test.skipIf(!strace)("fsync: true syncs the WAL once per group commit; without it, the commits never sync it", () => {
-  // Opening the store (migrations, then the switch to WAL) syncs the WAL a few times, commits or not.
-  const opening = walSyncs(false, 0);
-  expect(walSyncs(false)).toBe(opening);
-  expect(walSyncs(true)).toBe(opening + COMMITS);
-}, 60_000);
+test.skipIf(!strace)(
+  "fsync: true syncs the WAL once per group commit; without it, the commits never sync it",
+  () => {
+    // Opening the store (migrations, then the switch to WAL) syncs the WAL a few times, commits or not.
+    const opening = walSyncs(false, 0);
+    expect(walSyncs(false)).toBe(opening);
+    expect(walSyncs(true)).toBe(opening + COMMITS);
+  },
+  60_000,
+);

@@ -104,7 +104,11 @@ describe("Warewulf nodes.conf interop", () => {
     ["unknown field", "nodes:\n  n1:\n    colour: red\n", /unknown field 'colour'/],
     ["bad MAC", "nodes:\n  n1:\n    network devices:\n      default: {hwaddr: nope}\n", /not a MAC address/],
     ["profile cycle", "nodeprofiles:\n  a: {profiles: [b]}\n  b: {profiles: [a]}\n", /cycle: a → b → a/],
-    ["duplicate MAC in one file", "nodes:\n  n1:\n    network devices: {default: {hwaddr: 52:54:00:00:00:01}}\n  n2:\n    network devices: {default: {hwaddr: 52:54:00:00:00:01}}\n", /already used by node 'n1'/],
+    [
+      "duplicate MAC in one file",
+      "nodes:\n  n1:\n    network devices: {default: {hwaddr: 52:54:00:00:00:01}}\n  n2:\n    network devices: {default: {hwaddr: 52:54:00:00:00:01}}\n",
+      /already used by node 'n1'/,
+    ],
     ["node-only field on a profile", "nodeprofiles:\n  p: {discoverable: true}\n", /node-only/],
     ["missing file", "", /cannot read/],
   ];

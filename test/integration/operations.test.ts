@@ -69,7 +69,11 @@ describe("drover serve under a service manager", () => {
     const password = readFileSync(file, "utf8").trim();
     expect(password.length).toBeGreaterThan(11);
     expect(log).not.toContain(password);
-    const r = await fetch(`http://127.0.0.1:${port}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user: "admin", password }) });
+    const r = await fetch(`http://127.0.0.1:${port}/api/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ user: "admin", password }),
+    });
     expect(r.status).toBe(200);
   });
 

@@ -15,7 +15,13 @@ import { type World, world } from "../unit/overlay/world";
 
 const isRoot = process.getuid?.() === 0;
 const have = (c: string) => !!Bun.which(c);
-const missing = [!isRoot && "root", !have("unshare") && "unshare (util-linux)", !have("busybox") && "busybox-static", !have("cpio") && "cpio", !have("curl") && "curl"].filter(Boolean);
+const missing = [
+  !isRoot && "root",
+  !have("unshare") && "unshare (util-linux)",
+  !have("busybox") && "busybox-static",
+  !have("cpio") && "cpio",
+  !have("curl") && "curl",
+].filter(Boolean);
 const why = missing.length ? `needs ${missing.join(", ")}; run as root with those installed: sudo bun test test/integration/overlay-node.test.ts` : "";
 
 const tmp = mkdtempSync(join(tmpdir(), "drover-node-"));
@@ -43,7 +49,11 @@ function busyboxPath(withCurl: boolean): string {
   if (existsSync(dir)) return dir;
   mkdirSync(dir);
   const bb = Bun.which("busybox")!;
-  for (const a of new TextDecoder().decode(Bun.spawnSync([bb, "--list"]).stdout).split("\n").filter(Boolean)) symlinkSync(bb, join(dir, a));
+  for (const a of new TextDecoder()
+    .decode(Bun.spawnSync([bb, "--list"]).stdout)
+    .split("\n")
+    .filter(Boolean))
+    symlinkSync(bb, join(dir, a));
   if (withCurl) symlinkSync(Bun.which("curl")!, join(dir, "curl"));
   return dir;
 }
@@ -90,7 +100,14 @@ describe.skipIf(!!why)("wwinit /init as PID 1", () => {
     const r = join(tmp, `root-${rootMode}`);
     mkdirSync(r, { recursive: true });
     const p = Bun.spawnSync(["unshare", "--mount", "--pid", "--fork", "--net", "--uts", "--propagation", "private", "sh", "-c", NS_SCRIPT], {
-      env: { R: r, ROOTFS: rootMode === "tmpfs" ? "ramfs" : "tmpfs", BB: Bun.which("busybox")!, ARCHIVE: archiveFile(a, `system-${rootMode}.img.gz`), FAKE_INIT: join(tmp, "fake-init"), PATH: process.env.PATH! },
+      env: {
+        R: r,
+        ROOTFS: rootMode === "tmpfs" ? "ramfs" : "tmpfs",
+        BB: Bun.which("busybox")!,
+        ARCHIVE: archiveFile(a, `system-${rootMode}.img.gz`),
+        FAKE_INIT: join(tmp, "fake-init"),
+        PATH: process.env.PATH!,
+      },
       timeout: 30_000,
     });
     return `${p.stdout}${p.stderr}`;
@@ -125,8 +142,21 @@ describe.skipIf(!!why)("the agent", () => {
   let app: ReturnType<typeof createApp>;
   const root = join(tmp, "node");
   const state = join(tmp, "agent-state");
-  const store: BootStateStore = { record: (e) => void events.push(e), statuses: () => [], events: () => [], unknown: () => [], forgetUnknown() {}, ignoreUnknown() {} };
-  const mkApp = () => createApp({ startedAt: new Date(), stats: () => ({}), services: () => ({}), boot: new BootService(w.nodes, store, undefined, w.overlays, { discovery: false, secureRuntime: secure }, () => {}) } as never);
+  const store: BootStateStore = {
+    record: (e) => void events.push(e),
+    statuses: () => [],
+    events: () => [],
+    unknown: () => [],
+    forgetUnknown() {},
+    ignoreUnknown() {},
+  };
+  const mkApp = () =>
+    createApp({
+      startedAt: new Date(),
+      stats: () => ({}),
+      services: () => ({}),
+      boot: new BootService(w.nodes, store, undefined, w.overlays, { discovery: false, secureRuntime: secure }, () => {}),
+    } as never);
 
   beforeAll(async () => {
     w = world({
@@ -162,7 +192,14 @@ describe.skipIf(!!why)("the agent", () => {
   // Asynchronous: the server answering the agent runs in this process.
   const agent = async (withCurl: boolean, extra: Record<string, string> = {}) => {
     const p = Bun.spawn([Bun.which("busybox")!, "sh", join(root, "drover/agent"), "--once"], {
-      env: { PATH: busyboxPath(withCurl), ...(withCurl ? {} : { DROVER_AGENT_HTTP: "wget" }), DROVER_AGENT_CONF: join(root, "etc/drover/agent.conf"), DROVER_AGENT_ROOT: root, DROVER_AGENT_STATE: state, ...extra },
+      env: {
+        PATH: busyboxPath(withCurl),
+        ...(withCurl ? {} : { DROVER_AGENT_HTTP: "wget" }),
+        DROVER_AGENT_CONF: join(root, "etc/drover/agent.conf"),
+        DROVER_AGENT_ROOT: root,
+        DROVER_AGENT_STATE: state,
+        ...extra,
+      },
       stdout: "pipe",
       stderr: "pipe",
     });

@@ -21,7 +21,23 @@ describe.skipIf(skip)("power fan-out over 200 BMCs", () => {
     // Each request is held 10 ms so that operations overlap and the limit is what bounds them.
     lab = await startRedfishLab({ count: N, username: "admin", password: PASSWORD, delayMs: 10 });
     ({ dir, cleanup } = tempDir());
-    const r = await drover(dir, "node", "add", "n[001-200]", "--ipmiaddr", "127.0.0.1", "--ipmiport", String(lab.port), "--ipmiuser", "admin", "--ipmipass", PASSWORD, "--bmctype", "redfish", "--bmcinsecure");
+    const r = await drover(
+      dir,
+      "node",
+      "add",
+      "n[001-200]",
+      "--ipmiaddr",
+      "127.0.0.1",
+      "--ipmiport",
+      String(lab.port),
+      "--ipmiuser",
+      "admin",
+      "--ipmipass",
+      PASSWORD,
+      "--bmctype",
+      "redfish",
+      "--bmcinsecure",
+    );
     expect(r.code).toBe(0);
     // n050's BMC rejects drover's credentials.
     expect((await drover(dir, "node", "set", "n050", "--ipmipass", "wrong-one")).code).toBe(0);

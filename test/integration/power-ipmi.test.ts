@@ -48,10 +48,11 @@ esac
 `;
 
 /** A full sensor record (SDR type 1) for an analog temperature sensor #1 named "CPU Temp". */
-const SDR = "00 00 51 01 33  20 00 01  03 01 67 68 01 01  00 00 00 00 00 00  00 01 00  00  01 00  00 00  00 00 00 00 00 00  ff 00  00 00 00 00 00 00  00 00  00 00  00  c8 43 50 55 20 54 65 6d 70"
-  .split(/\s+/)
-  .map((b) => `0x${b}`)
-  .join(" ");
+const SDR =
+  "00 00 51 01 33  20 00 01  03 01 67 68 01 01  00 00 00 00 00 00  00 01 00  00  01 00  00 00  00 00 00 00 00 00  ff 00  00 00 00 00 00 00  00 00  00 00  00  c8 43 50 55 20 54 65 6d 70"
+    .split(/\s+/)
+    .map((b) => `0x${b}`)
+    .join(" ");
 
 async function freeUdpPort(): Promise<number> {
   const s = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
@@ -122,7 +123,24 @@ mc_enable 0x20
     // A template in the data dir says so, which is also how a site would handle such a BMC.
     mkdirSync(join(dir, "power"));
     writeFileSync(join(dir, "power", "sim.tmpl"), "base: ipmitool -I {{interface}} -H {{ipaddr}} [-p {{port}}] [-U {{username}}] -C 3 -E\n");
-    const add = await drover(dir, "node", "add", "bmc1", "--ipmiaddr", "127.0.0.1", "--ipmiport", String(port), "--ipmiuser", "admin", "--ipmipass", PASSWORD, "--ipmitemplate", "sim", "--ipmiescapechar", "&");
+    const add = await drover(
+      dir,
+      "node",
+      "add",
+      "bmc1",
+      "--ipmiaddr",
+      "127.0.0.1",
+      "--ipmiport",
+      String(port),
+      "--ipmiuser",
+      "admin",
+      "--ipmipass",
+      PASSWORD,
+      "--ipmitemplate",
+      "sim",
+      "--ipmiescapechar",
+      "&",
+    );
     expect(add.code).toBe(0);
     expect((await drover(dir, "node", "add", "plain", "--bmctype", "none")).code).toBe(0);
     // Wait until the simulator answers.
@@ -207,7 +225,7 @@ mc_enable 0x20
   }, 60_000);
 
   test("a wrong password fails clearly, names the node, and is never printed", async () => {
-    expect((await drover(dir, "node", "set", "bmc1", "--ipmipass", "wrong-Pass"))).toMatchObject({ code: 0 });
+    expect(await drover(dir, "node", "set", "bmc1", "--ipmipass", "wrong-Pass")).toMatchObject({ code: 0 });
     try {
       const r = await drover(dir, "power", "status", "bmc1", "plain");
       expect(r.code).not.toBe(0);
@@ -244,20 +262,20 @@ mc_enable 0x20
     };
     const reader = Promise.all([drain(child.stdout as ReadableStream<Uint8Array>), drain(child.stderr as ReadableStream<Uint8Array>)]);
     try {
-    for (let i = 0; i < 100 && !out.includes("SOL Session operational"); i++) await Bun.sleep(100);
-    expect(out).toContain("[connecting to bmc1's console; leave with &.]");
-    expect(out).toContain("SOL Session operational");
-    // '~.' would not end it: this node's escape character is '&' (recognised at the start of a line).
-    child.stdin.write("~.\r");
-    await child.stdin.flush();
-    await Bun.sleep(300);
-    expect(out).not.toContain("terminated ipmitool");
-    child.stdin.write("&.");
-    await child.stdin.flush();
-    const code = await child.exited;
-    await reader;
-    expect(code).toBe(0);
-    expect(out).toContain("terminated ipmitool");
+      for (let i = 0; i < 100 && !out.includes("SOL Session operational"); i++) await Bun.sleep(100);
+      expect(out).toContain("[connecting to bmc1's console; leave with &.]");
+      expect(out).toContain("SOL Session operational");
+      // '~.' would not end it: this node's escape character is '&' (recognised at the start of a line).
+      child.stdin.write("~.\r");
+      await child.stdin.flush();
+      await Bun.sleep(300);
+      expect(out).not.toContain("terminated ipmitool");
+      child.stdin.write("&.");
+      await child.stdin.flush();
+      const code = await child.exited;
+      await reader;
+      expect(code).toBe(0);
+      expect(out).toContain("terminated ipmitool");
     } finally {
       clearTimeout(timer);
       child.kill();

@@ -19,9 +19,40 @@ describe.skipIf(skip)("power over Redfish", () => {
     lab = await startRedfishLab({ count: 4, username: "root", password: PASSWORD });
     ({ dir, cleanup } = tempDir());
     // rf1..rf3 trust the BMC's self-signed certificate; strict does not.
-    const add = await drover(dir, "node", "add", "rf[1-3]", "--ipmiaddr", "127.0.0.1", "--ipmiport", String(lab.port), "--ipmiuser", "root", "--ipmipass", PASSWORD, "--bmctype", "redfish", "--bmcinsecure");
+    const add = await drover(
+      dir,
+      "node",
+      "add",
+      "rf[1-3]",
+      "--ipmiaddr",
+      "127.0.0.1",
+      "--ipmiport",
+      String(lab.port),
+      "--ipmiuser",
+      "root",
+      "--ipmipass",
+      PASSWORD,
+      "--bmctype",
+      "redfish",
+      "--bmcinsecure",
+    );
     expect(add.code).toBe(0);
-    const strict = await drover(dir, "node", "add", "strict", "--ipmiaddr", "127.0.0.4", "--ipmiport", String(lab.port), "--ipmiuser", "root", "--ipmipass", PASSWORD, "--bmctype", "redfish");
+    const strict = await drover(
+      dir,
+      "node",
+      "add",
+      "strict",
+      "--ipmiaddr",
+      "127.0.0.4",
+      "--ipmiport",
+      String(lab.port),
+      "--ipmiuser",
+      "root",
+      "--ipmipass",
+      PASSWORD,
+      "--bmctype",
+      "redfish",
+    );
     expect(strict.code).toBe(0);
   });
   afterAll(async () => {
@@ -121,7 +152,10 @@ describe.skipIf(skip)("power over Redfish", () => {
     lab.systems.get("127.0.0.2")!.failWith = undefined;
     expect(r.code).not.toBe(0);
     const rows = JSON.parse(r.out) as { node: string; ok: boolean; message: string }[];
-    expect(rows.map((x) => [x.node, x.ok])).toEqual([["rf1", true], ["rf2", false]]);
+    expect(rows.map((x) => [x.node, x.ok])).toEqual([
+      ["rf1", true],
+      ["rf2", false],
+    ]);
     expect(rows[1]!.message).toContain("HTTP 500");
     expect(rows[1]!.message).toContain("simulated BMC failure");
   });

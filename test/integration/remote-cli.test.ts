@@ -175,7 +175,10 @@ describe("what the head node refuses", () => {
     [["container", "shell", "img"], /'drover image shell' cannot run through --server/],
     [["node", "console", "n01"], /'drover node console' cannot run through --server: .*ssh to the head node and run 'drover node console'/],
     [["user", "passwd", "--random"], /'drover user passwd' cannot run through --server: accounts are managed on the head node/],
-    [["image", "import", "docker-archive:/x.tar", "img"], /registry references \(docker:\/\/…\) only: .*copy the archive to the head node .* or push it to a registry/],
+    [
+      ["image", "import", "docker-archive:/x.tar", "img"],
+      /registry references \(docker:\/\/…\) only: .*copy the archive to the head node .* or push it to a registry/,
+    ],
     [["image", "import", "/srv/rootfs", "img"], /registry references/],
     [["node", "export", "-o", "/tmp/drover-remote-export"], /redirect the output instead/],
   ])("%p", async (args, message) => {
@@ -200,10 +203,20 @@ describe("connecting", () => {
   test("--token-file and DROVER_TOKEN work; a bare host:port is http", async () => {
     const f = join(client.dir, "token");
     writeFileSync(f, `${token}\n`, { mode: 0o600 });
-    const viaFile = await runCli(["--server", url.replace("http://", ""), "--token-file", f, "node", "list", "n01"], { out: () => {}, err: () => {}, isTTY: false, env: {} });
+    const viaFile = await runCli(["--server", url.replace("http://", ""), "--token-file", f, "node", "list", "n01"], {
+      out: () => {},
+      err: () => {},
+      isTTY: false,
+      env: {},
+    });
     expect(viaFile).toBe(0);
     let out = "";
-    const viaEnv = await runCli(["node", "list", "n01"], { out: (s) => void (out += s), err: () => {}, isTTY: false, env: { DROVER_SERVER: url, DROVER_TOKEN: token } });
+    const viaEnv = await runCli(["node", "list", "n01"], {
+      out: (s) => void (out += s),
+      err: () => {},
+      isTTY: false,
+      env: { DROVER_SERVER: url, DROVER_TOKEN: token },
+    });
     expect(viaEnv).toBe(0);
     expect(out).toContain("n01");
   });
@@ -213,7 +226,12 @@ describe("connecting", () => {
     expect(none.code).toBe(2);
     expect(none.err).toContain("drover user token create NAME");
     let err = "";
-    const both = await runCli(["-d", head.dir, "--server", url, "--token", token, "node", "list"], { out: () => {}, err: (s) => void (err += s), isTTY: false, env: {} });
+    const both = await runCli(["-d", head.dir, "--server", url, "--token", token, "node", "list"], {
+      out: () => {},
+      err: (s) => void (err += s),
+      isTTY: false,
+      env: {},
+    });
     expect(both).toBe(2);
     expect(err).toContain("give one of them");
   });
@@ -229,7 +247,11 @@ describe("connecting", () => {
 
   test("a browser session cookie cannot drive /api/v1/cli (403)", async () => {
     const pw = (await drover(head.dir, "user", "passwd", "--random")).out.match(/: (\S+)\n$/)![1]!;
-    const login = await fetch(`${url}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user: "admin", password: pw }) });
+    const login = await fetch(`${url}/api/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ user: "admin", password: pw }),
+    });
     expect(login.status).toBe(200);
     const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
     const r = await fetch(`${url}/api/v1/cli`, { headers: { cookie } });
@@ -247,7 +269,12 @@ describe("connecting", () => {
 
   test("an unreachable server: a clear message and exit 1", async () => {
     let unreachable = "";
-    const r = await runCli(["--server", "http://127.0.0.1:1", "--token", "drv_x", "node", "list"], { out: () => {}, err: (s) => void (unreachable += s), isTTY: false, env: {} });
+    const r = await runCli(["--server", "http://127.0.0.1:1", "--token", "drv_x", "node", "list"], {
+      out: () => {},
+      err: (s) => void (unreachable += s),
+      isTTY: false,
+      env: {},
+    });
     expect(r).toBe(1);
     expect(unreachable).toMatch(/^drover: cannot reach drover at http:\/\/127\.0\.0\.1:1: .* — is drover serve running there\?\n$/);
   });
@@ -260,7 +287,12 @@ describe("connecting", () => {
     });
     try {
       let err = "";
-      const code = await runCli(["--server", `http://127.0.0.1:${fake.port}`, "--token", "drv_x", "node", "list"], { out: () => {}, err: (s) => void (err += s), isTTY: false, env: {} });
+      const code = await runCli(["--server", `http://127.0.0.1:${fake.port}`, "--token", "drv_x", "node", "list"], {
+        out: () => {},
+        err: (s) => void (err += s),
+        isTTY: false,
+        env: {},
+      });
       expect(code).toBe(2);
       expect(err).toBe(`drover: http://127.0.0.1:${fake.port} refused the command: the API is not open to 127.0.0.1; see drover serve --api-subnet\n`);
     } finally {
@@ -283,7 +315,12 @@ describe("connecting", () => {
     try {
       let out = "";
       let err = "";
-      const code = await runCli(["--server", `http://127.0.0.1:${fake.port}`, "--token", "drv_x", "node", "add", "z1"], { out: (s) => void (out += s), err: (s) => void (err += s), isTTY: false, env: {} });
+      const code = await runCli(["--server", `http://127.0.0.1:${fake.port}`, "--token", "drv_x", "node", "add", "z1"], {
+        out: (s) => void (out += s),
+        err: (s) => void (err += s),
+        isTTY: false,
+        env: {},
+      });
       expect(code).toBe(1);
       expect(out).toBe("working…\n");
       expect(err).toContain("lost before the command finished");
@@ -347,7 +384,9 @@ describe("protocol violations close the socket and leave the server running", ()
 
 /** A WebSocket to the head node with the token, open. */
 async function rawSocket(): Promise<WebSocket> {
-  const ws = new (WebSocket as unknown as new (u: string, o: object) => WebSocket)(`${url.replace("http", "ws")}/api/v1/cli`, { headers: { authorization: `Bearer ${token}` } });
+  const ws = new (WebSocket as unknown as new (u: string, o: object) => WebSocket)(`${url.replace("http", "ws")}/api/v1/cli`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
   await new Promise<void>((resolve, reject) => {
     ws.onopen = () => resolve();
     ws.onerror = () => reject(new Error("WebSocket failed"));

@@ -9,11 +9,27 @@ const t = tempDir("drover-log-");
 afterAll(() => t.cleanup());
 
 async function serve(args: string[], env: Record<string, string> = {}) {
-  const proc = Bun.spawn([process.execPath, main, "-d", join(t.dir, `d${args.join("")}`.replace(/\W/g, "")), "serve", "--port", "0", "--listen", "127.0.0.1", "--tftp-port", "0", ...args], {
-    env: { PATH: process.env.PATH!, HOME: t.dir, ...env },
-    stdout: "ignore",
-    stderr: "pipe",
-  });
+  const proc = Bun.spawn(
+    [
+      process.execPath,
+      main,
+      "-d",
+      join(t.dir, `d${args.join("")}`.replace(/\W/g, "")),
+      "serve",
+      "--port",
+      "0",
+      "--listen",
+      "127.0.0.1",
+      "--tftp-port",
+      "0",
+      ...args,
+    ],
+    {
+      env: { PATH: process.env.PATH!, HOME: t.dir, ...env },
+      stdout: "ignore",
+      stderr: "pipe",
+    },
+  );
   let log = "";
   void (async () => {
     const r = proc.stderr.getReader();
@@ -39,7 +55,11 @@ describe("drover serve logs", () => {
     try {
       await s.wait(/DHCP is off until/);
       const port = Number(/HTTP on http:\/\/127\.0\.0\.1:(\d+)/.exec(s.log())![1]);
-      const res = await fetch(`http://127.0.0.1:${port}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user: "admin", password: "wrong" }) });
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ user: "admin", password: "wrong" }),
+      });
       expect(res.status).toBe(401);
       await s.wait(/"component":"api","msg":"POST \/api\/v1\/auth\/login by anonymous from 127\.0\.0\.1: 401 refused/);
       const lines = s.log().trimEnd().split("\n");
@@ -48,7 +68,9 @@ describe("drover serve logs", () => {
         expect(Object.keys(o).slice(0, 4)).toEqual(["time", "level", "component", "msg"]);
         expect(Number.isNaN(Date.parse(o.time))).toBe(false);
       }
-      expect(lines.map((l) => JSON.parse(l))).toContainEqual(expect.objectContaining({ level: "info", component: "drover", msg: expect.stringMatching(/^HTTP on http:\/\/127\.0\.0\.1:/) }));
+      expect(lines.map((l) => JSON.parse(l))).toContainEqual(
+        expect.objectContaining({ level: "info", component: "drover", msg: expect.stringMatching(/^HTTP on http:\/\/127\.0\.0\.1:/) }),
+      );
       expect(lines.map((l) => JSON.parse(l))).toContainEqual(expect.objectContaining({ level: "warn", component: "api" }));
     } finally {
       s.proc.kill("SIGKILL");

@@ -12,7 +12,11 @@ afterAll(() => t.cleanup());
 test("a running drover serve takes the imported settings at once (SIGHUP reload)", { timeout: 30_000 }, async () => {
   const data = join(t.dir, "data");
   const env = { PATH: process.env.PATH!, HOME: t.dir };
-  const proc = Bun.spawn([process.execPath, main, "-d", data, "serve", "--port", "0", "--listen", "127.0.0.1", "--tftp-port", "0"], { env, stdout: "ignore", stderr: "pipe" });
+  const proc = Bun.spawn([process.execPath, main, "-d", data, "serve", "--port", "0", "--listen", "127.0.0.1", "--tftp-port", "0"], {
+    env,
+    stdout: "ignore",
+    stderr: "pipe",
+  });
   let log = "";
   void (async () => {
     const r = proc.stderr.getReader();
@@ -34,7 +38,9 @@ test("a running drover serve takes the imported settings at once (SIGHUP reload)
     writeFileSync(join(t.dir, "warewulf.conf"), "warewulf:\n  update interval: 17\n");
     const r = Bun.spawnSync([process.execPath, main, "-d", data, "settings", "import", join(t.dir, "warewulf.conf")], { env });
     expect(r.exitCode).toBe(0);
-    expect(r.stdout.toString()).toMatch(new RegExp(`the drover serve running on this data dir \\(PID ${proc.pid}\\) was told to put them into effect \\(SIGHUP\\)`));
+    expect(r.stdout.toString()).toMatch(
+      new RegExp(`the drover serve running on this data dir \\(PID ${proc.pid}\\) was told to put them into effect \\(SIGHUP\\)`),
+    );
     await wait(/saved settings reloaded \(changed by settings import \([^)]*\)\): pollSeconds: \(default\) → 17/);
     expect(proc.exitCode).toBeNull(); // SIGHUP reloads, it does not stop the server
   } finally {

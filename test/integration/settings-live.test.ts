@@ -51,7 +51,20 @@ describe.skipIf(!!why)("settings changed while drover serve runs", () => {
 
   /** A request to the API from inside the head node's namespace. */
   const api = (method: string, path: string, body?: unknown) => {
-    const r = lab.run(lab.hn, ["curl", "-s", "-X", method, "-H", `authorization: Bearer ${token}`, "-H", "content-type: application/json", ...(body ? ["-d", JSON.stringify(body)] : []), "-w", "\n%{http_code}", `http://127.0.0.1:${port}/api/v1${path}`]);
+    const r = lab.run(lab.hn, [
+      "curl",
+      "-s",
+      "-X",
+      method,
+      "-H",
+      `authorization: Bearer ${token}`,
+      "-H",
+      "content-type: application/json",
+      ...(body ? ["-d", JSON.stringify(body)] : []),
+      "-w",
+      "\n%{http_code}",
+      `http://127.0.0.1:${port}/api/v1${path}`,
+    ]);
     const lines = r.out.trimEnd().split("\n");
     const status = Number(lines.pop());
     return { status, body: JSON.parse(lines.join("\n") || "null") };
@@ -61,7 +74,8 @@ describe.skipIf(!!why)("settings changed while drover serve runs", () => {
   writeFileSync(hook, '#!/bin/sh\n[ "$1" = bound ] && echo "BOUND $ip"\nexit 0\n');
   chmodSync(hook, 0o755);
   /** The address a DHCP client in `c` is offered (not configured on its interface), or undefined. */
-  const lease = (c: LabClient, tries = 4) => /BOUND (\S+)/.exec(lab.run(c.ns, ["udhcpc", "-f", "-q", "-n", "-t", String(tries), "-T", "2", "-i", c.ifname, "-s", hook], { timeoutMs: 30_000 }).out)?.[1];
+  const lease = (c: LabClient, tries = 4) =>
+    /BOUND (\S+)/.exec(lab.run(c.ns, ["udhcpc", "-f", "-q", "-n", "-t", String(tries), "-T", "2", "-i", c.ifname, "-s", hook], { timeoutMs: 30_000 }).out)?.[1];
 
   test("DHCP off at start: nobody answers", () => {
     expect(api("GET", "/settings").body.dhcp.mode).toBe("off");
@@ -99,7 +113,11 @@ describe.skipIf(!!why)("settings changed while drover serve runs", () => {
 
   test("a change whose sockets cannot open is rolled back: the old server answers, nothing is saved", async () => {
     // Another process holds the ProxyDHCP port without SO_REUSEADDR, so proxy mode cannot start.
-    const blocker = lab.spawn(lab.hn, [process.execPath, "-e", "const s=require('node:dgram').createSocket('udp4');s.bind(4011,'0.0.0.0',()=>console.log('bound'));setInterval(()=>{},1e6)"], { stdout: "pipe" });
+    const blocker = lab.spawn(
+      lab.hn,
+      [process.execPath, "-e", "const s=require('node:dgram').createSocket('udp4');s.bind(4011,'0.0.0.0',()=>console.log('bound'));setInterval(()=>{},1e6)"],
+      { stdout: "pipe" },
+    );
     const reader = (blocker.stdout as ReadableStream<Uint8Array>).getReader();
     expect(new TextDecoder().decode((await reader.read()).value)).toContain("bound");
     try {

@@ -71,7 +71,9 @@ test.skipIf(!!skipWhy)(
       await d.stop();
     }
 
-    console.log(`storm restart: ${before.size} of ${N} booted before the kill; all ${r.booted} booted by ${r.lastBootedS?.toFixed(1)} s; HTTP errors ${r.httpErrors}, DHCP timeouts ${r.dhcpTimeouts}, TFTP timeouts ${r.tftpTimeouts}, script retries ${r.scriptRetries}, firmware restarts ${r.firmwareRestarts}`);
+    console.log(
+      `storm restart: ${before.size} of ${N} booted before the kill; all ${r.booted} booted by ${r.lastBootedS?.toFixed(1)} s; HTTP errors ${r.httpErrors}, DHCP timeouts ${r.dhcpTimeouts}, TFTP timeouts ${r.tftpTimeouts}, script retries ${r.scriptRetries}, firmware restarts ${r.firmwareRestarts}`,
+    );
     const unfinished = r.records.filter((x) => x.done === undefined);
     expect(unfinished.map((x) => `${x.mac}: ${x.error}`)).toEqual([]);
     expect(r.booted).toBe(N);

@@ -41,7 +41,18 @@ const seeds: Uint8Array[] = [
   encodeError(0, "boom"),
   encodeOack({ blksize: "1468" }),
 ];
-const hostileNames = ["../etc/passwd", "/etc/passwd", "a\\b", "x".repeat(3000), "..", "//", "C:\\boot.ini", "\u001b[2J", "ipxe.efi/../../x", "%2e%2e/etc/passwd"];
+const hostileNames = [
+  "../etc/passwd",
+  "/etc/passwd",
+  "a\\b",
+  "x".repeat(3000),
+  "..",
+  "//",
+  "C:\\boot.ini",
+  "\u001b[2J",
+  "ipxe.efi/../../x",
+  "%2e%2e/etc/passwd",
+];
 
 function mutate(r: () => number): Uint8Array {
   const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)]!;
@@ -67,7 +78,12 @@ function mutate(r: () => number): Uint8Array {
       b = encodeRequest(r() < 0.8 ? "RRQ" : "WRQ", pick(hostileNames), "octet");
       break;
     case 5: // absurd options
-      b = encodeRequest("RRQ", "undionly.kpxe", "octet", { blksize: pick(["0", "1", "65465", "99999999999", "-5", "1e3", ""]), windowsize: pick(["0", "65536", "x"]), tsize: pick(["1", "-1", "zz"]), timeout: pick(["0", "256", "1.5"]) });
+      b = encodeRequest("RRQ", "undionly.kpxe", "octet", {
+        blksize: pick(["0", "1", "65465", "99999999999", "-5", "1e3", ""]),
+        windowsize: pick(["0", "65536", "x"]),
+        tsize: pick(["1", "-1", "zz"]),
+        timeout: pick(["0", "256", "1.5"]),
+      });
       break;
     case 6: // NUL bytes injected
       for (let i = 0; i < 3 && b.length; i++) b[Math.floor(r() * b.length)] = 0;
@@ -79,7 +95,10 @@ function mutate(r: () => number): Uint8Array {
 }
 
 async function fetchCurl(port: number, name: string) {
-  const p = Bun.spawn(["curl", "-s", "--max-time", "30", "--tftp-blksize", "1468", "-o", "-", `tftp://127.0.0.1:${port}/${name}`], { stdout: "pipe", stderr: "ignore" });
+  const p = Bun.spawn(["curl", "-s", "--max-time", "30", "--tftp-blksize", "1468", "-o", "-", `tftp://127.0.0.1:${port}/${name}`], {
+    stdout: "pipe",
+    stderr: "ignore",
+  });
   const body = new Uint8Array(await new Response(p.stdout).arrayBuffer());
   return { code: await p.exited, body };
 }
@@ -87,7 +106,10 @@ async function fetchCurl(port: number, name: string) {
 test.skipIf(!CURL || !TFTP)(
   "10,000 mutated requests: the server survives and valid clients are answered during and after",
   async () => {
-    const server = Bun.spawn([process.execPath, join(import.meta.dir, "../../bench/tftp.ts"), "--serve", "--port", "0", "--address", "127.0.0.1"], { stdout: "pipe", stderr: "ignore" });
+    const server = Bun.spawn([process.execPath, join(import.meta.dir, "../../bench/tftp.ts"), "--serve", "--port", "0", "--address", "127.0.0.1"], {
+      stdout: "pipe",
+      stderr: "ignore",
+    });
     const reader = server.stdout.getReader();
     let out = "";
     while (!out.includes("\n")) {

@@ -85,30 +85,36 @@ sent += spoof(b"\\x00\\x04\\x00\\x00", dataport)
 print(dataport, sent, flush=True)
 `;
 
-test.skipIf(!!skipWhy)("a spoofed RRQ + blind ACK 0 from another namespace sends the victim at most 3 × 8 KiB", async () => {
-  const v = lab.spawn(victim.ns, ["python3", "-c", VICTIM], { stdout: "pipe", stderr: "pipe" });
-  const out = v.stdout as ReadableStream<Uint8Array>;
-  const reader = out.getReader();
-  let text = "";
-  while (!text.includes("ready")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`victim ended: ${await new Response(v.stderr as ReadableStream).text()}`);
-    text += new TextDecoder().decode(value);
-  }
-  const a = lab.run(attacker.ns, ["python3", "-c", ATTACKER(lab.serverIp, victimIp())], { timeoutMs: 20_000 });
-  expect(`exit ${a.code} ${a.err}`).toBe("exit 0 ");
-  const [dataport, sent] = a.out.trim().split(" ").map(Number);
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += new TextDecoder().decode(value);
-  }
-  await v.exited;
-  const [packets, bytes] = text.replace("ready", "").trim().split(/\s+/).map(Number) as [number, number];
-  console.log(`tftp spoof: data-plane port ${dataport}; ${sent} spoofed bytes → ${packets} datagrams, ${bytes} bytes at the victim (${Math.round(bytes / sent!)}× in payload)`);
-  // Something reached the victim (the server did answer the spoofed request), bounded by the first window:
-  // 5 blocks of 1468 + 4 header bytes, sent at most 3 times, plus at most 3 OACKs.
-  expect(packets).toBeGreaterThan(0);
-  expect(bytes).toBeLessThanOrEqual(3 * 5 * 1472 + 3 * 64);
-  expect(packets).toBeLessThanOrEqual(3 * 5 + 3);
-}, 60_000);
+test.skipIf(!!skipWhy)(
+  "a spoofed RRQ + blind ACK 0 from another namespace sends the victim at most 3 × 8 KiB",
+  async () => {
+    const v = lab.spawn(victim.ns, ["python3", "-c", VICTIM], { stdout: "pipe", stderr: "pipe" });
+    const out = v.stdout as ReadableStream<Uint8Array>;
+    const reader = out.getReader();
+    let text = "";
+    while (!text.includes("ready")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`victim ended: ${await new Response(v.stderr as ReadableStream).text()}`);
+      text += new TextDecoder().decode(value);
+    }
+    const a = lab.run(attacker.ns, ["python3", "-c", ATTACKER(lab.serverIp, victimIp())], { timeoutMs: 20_000 });
+    expect(`exit ${a.code} ${a.err}`).toBe("exit 0 ");
+    const [dataport, sent] = a.out.trim().split(" ").map(Number);
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    await v.exited;
+    const [packets, bytes] = text.replace("ready", "").trim().split(/\s+/).map(Number) as [number, number];
+    console.log(
+      `tftp spoof: data-plane port ${dataport}; ${sent} spoofed bytes → ${packets} datagrams, ${bytes} bytes at the victim (${Math.round(bytes / sent!)}× in payload)`,
+    );
+    // Something reached the victim (the server did answer the spoofed request), bounded by the first window:
+    // 5 blocks of 1468 + 4 header bytes, sent at most 3 times, plus at most 3 OACKs.
+    expect(packets).toBeGreaterThan(0);
+    expect(bytes).toBeLessThanOrEqual(3 * 5 * 1472 + 3 * 64);
+    expect(packets).toBeLessThanOrEqual(3 * 5 + 3);
+  },
+  60_000,
+);

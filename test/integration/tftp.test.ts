@@ -73,14 +73,18 @@ describe("tftp-hpa client", () => {
     });
   }
 
-  test.skipIf(!TFTP)("a 33 MB file at blksize 512: block numbers roll over and the bytes arrive intact", async () => {
-    const local = join(work, "big-hpa.img");
-    const r = await run(["tftp", "-m", "binary", "127.0.0.1", String(big.port), "-c", "get", "big.img", local], work);
-    expect(r.err).toBe("");
-    expect(statSync(local).size).toBe(BIG);
-    expect(sha(readFileSync(local))).toBe(bigSha);
-    rmSync(local);
-  }, BIG_TIMEOUT);
+  test.skipIf(!TFTP)(
+    "a 33 MB file at blksize 512: block numbers roll over and the bytes arrive intact",
+    async () => {
+      const local = join(work, "big-hpa.img");
+      const r = await run(["tftp", "-m", "binary", "127.0.0.1", String(big.port), "-c", "get", "big.img", local], work);
+      expect(r.err).toBe("");
+      expect(statSync(local).size).toBe(BIG);
+      expect(sha(readFileSync(local))).toBe(bigSha);
+      rmSync(local);
+    },
+    BIG_TIMEOUT,
+  );
 
   const hostile: [string, RegExp][] = [
     ["../etc/passwd", /Error code 2/],
@@ -120,13 +124,17 @@ describe("curl", () => {
     });
   }
 
-  test.skipIf(!CURL)("a 33 MB file at blksize 512 with tsize: rollover", async () => {
-    const local = join(work, "big-curl.img");
-    const r = await run(["curl", "-sS", "--tftp-blksize", "512", "-o", local, `tftp://127.0.0.1:${big.port}/big.img`], work);
-    expect(r.code).toBe(0);
-    expect(sha(readFileSync(local))).toBe(bigSha);
-    rmSync(local);
-  }, BIG_TIMEOUT);
+  test.skipIf(!CURL)(
+    "a 33 MB file at blksize 512 with tsize: rollover",
+    async () => {
+      const local = join(work, "big-curl.img");
+      const r = await run(["curl", "-sS", "--tftp-blksize", "512", "-o", local, `tftp://127.0.0.1:${big.port}/big.img`], work);
+      expect(r.code).toBe(0);
+      expect(sha(readFileSync(local))).toBe(bigSha);
+      rmSync(local);
+    },
+    BIG_TIMEOUT,
+  );
 
   test.skipIf(!CURL)("unknown file: curl reports TFTP file not found", async () => {
     const r = await run(["curl", "-sS", "-o", "/dev/null", `tftp://127.0.0.1:${srv.port}/missing.efi`], work);
@@ -153,7 +161,23 @@ describe("atftp (windowsize, RFC 7440)", () => {
     test.skipIf(!ATFTP)(`windowsize ${window} is negotiated and ipxe.efi arrives intact`, async () => {
       const local = join(work, `atftp-${window}.efi`);
       const r = await run(
-        ["atftp", "--option", `windowsize ${window}`, "--option", "blksize 1468", "--option", "tsize 0", "--trace", "-g", "-r", "ipxe.efi", "-l", local, "127.0.0.1", String(srv.port)],
+        [
+          "atftp",
+          "--option",
+          `windowsize ${window}`,
+          "--option",
+          "blksize 1468",
+          "--option",
+          "tsize 0",
+          "--trace",
+          "-g",
+          "-r",
+          "ipxe.efi",
+          "-l",
+          local,
+          "127.0.0.1",
+          String(srv.port),
+        ],
         work,
       );
       const trace = r.out + r.err;
@@ -167,11 +191,18 @@ describe("atftp (windowsize, RFC 7440)", () => {
     });
   }
 
-  test.skipIf(!ATFTP)("a 33 MB file with windowsize 8 and blksize 512 (rollover inside windows)", async () => {
-    const local = join(work, "big-atftp.img");
-    const r = await run(["atftp", "--option", "windowsize 8", "--option", "blksize 512", "-g", "-r", "big.img", "-l", local, "127.0.0.1", String(big.port)], work);
-    expect(r.code).toBe(0);
-    expect(sha(readFileSync(local))).toBe(bigSha);
-    rmSync(local);
-  }, BIG_TIMEOUT);
+  test.skipIf(!ATFTP)(
+    "a 33 MB file with windowsize 8 and blksize 512 (rollover inside windows)",
+    async () => {
+      const local = join(work, "big-atftp.img");
+      const r = await run(
+        ["atftp", "--option", "windowsize 8", "--option", "blksize 512", "-g", "-r", "big.img", "-l", local, "127.0.0.1", String(big.port)],
+        work,
+      );
+      expect(r.code).toBe(0);
+      expect(sha(readFileSync(local))).toBe(bigSha);
+      rmSync(local);
+    },
+    BIG_TIMEOUT,
+  );
 });

@@ -38,8 +38,19 @@ describe("logger", () => {
     log.child("api").info("PATCH /api/v1/nodes/n1", { user: "admin", status: 200 });
     log.asLineLog()("drover: settings change by bob refused, the previous settings stay in effect: x");
     expect(lines.every((l) => l.endsWith("}\n"))).toBe(true);
-    expect(JSON.parse(lines[0]!)).toEqual({ time: at.toISOString(), level: "info", component: "api", msg: "PATCH /api/v1/nodes/n1", user: "admin", status: 200 });
-    expect(JSON.parse(lines[1]!)).toMatchObject({ level: "warn", component: "drover", msg: "settings change by bob refused, the previous settings stay in effect: x" });
+    expect(JSON.parse(lines[0]!)).toEqual({
+      time: at.toISOString(),
+      level: "info",
+      component: "api",
+      msg: "PATCH /api/v1/nodes/n1",
+      user: "admin",
+      status: 200,
+    });
+    expect(JSON.parse(lines[1]!)).toMatchObject({
+      level: "warn",
+      component: "drover",
+      msg: "settings change by bob refused, the previous settings stay in effect: x",
+    });
   });
 
   test("journald: a <N> syslog priority, no timestamp", () => {

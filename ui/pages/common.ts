@@ -4,7 +4,6 @@ import type { ApiError } from "../api";
 
 export const html = htm.bind(h);
 
-
 /** An error's lines, each once: the server often repeats the message as its first detail. */
 export const linesOf = (e: unknown): string[] => [...new Set([(e as Error).message, ...((e as ApiError).details ?? [])])];
 

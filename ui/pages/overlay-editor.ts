@@ -102,7 +102,11 @@ export function useOverlayEditor() {
   const [pending, setPending] = useState<Pending | null>(null);
   const { error: err, setError: setErr, message: msg, setMessage: setMsg, run } = useAction();
   const loadList = () => get<OverlayRow[]>("/overlays").then(setList, setErr);
-  const loadTree = (name: string) => get<OverlayTree>(`/overlays/${enc(name)}`).then(setTree, (x) => { setTree(null); setErr(x); });
+  const loadTree = (name: string) =>
+    get<OverlayTree>(`/overlays/${enc(name)}`).then(setTree, (x) => {
+      setTree(null);
+      setErr(x);
+    });
   const loadLint = () => get<LintWarning[]>("/lint/overlays").then(setLint, () => {});
   useEffect(() => {
     loadList();
@@ -145,12 +149,29 @@ export function useOverlayEditor() {
     const sent = text;
     return run(
       async () => {
-        const r = await put<SaveAnswer>(`/overlays/${enc(sel!)}/file`, { path: file, text: sent, ...(known ? { node: n } : {}), ...(force ? { force: true } : {}) });
+        const r = await put<SaveAnswer>(`/overlays/${enc(sel!)}/file`, {
+          path: file,
+          text: sent,
+          ...(known ? { node: n } : {}),
+          ...(force ? { force: true } : {}),
+        });
         setProblem(null);
         setSaved(
           r.problem
-            ? { cls: "warn", text: `Saved ${file} anyway, with the problem above unsolved: nodes ${r.problem.node ? `like ${r.problem.node} ` : ""}cannot build it until it is fixed.` }
-            : { cls: "ok", text: `Saved ${file}${r.checked === "render" ? ` · rendered for ${r.node} without errors` : r.checked === "syntax" ? " · syntax checked (no node uses this overlay yet; choose one under Preview to render it)" : ""}` },
+            ? {
+                cls: "warn",
+                text: `Saved ${file} anyway, with the problem above unsolved: nodes ${r.problem.node ? `like ${r.problem.node} ` : ""}cannot build it until it is fixed.`,
+              }
+            : {
+                cls: "ok",
+                text: `Saved ${file}${
+                  r.checked === "render"
+                    ? ` · rendered for ${r.node} without errors`
+                    : r.checked === "syntax"
+                      ? " · syntax checked (no node uses this overlay yet; choose one under Preview to render it)"
+                      : ""
+                }`,
+              },
         );
         if (r.problem) setProblem({ p: r.problem, text: sent, error: "" });
         // Saving a built-in's file makes a site copy: the list and the tree change with it.
@@ -192,7 +213,9 @@ export function useOverlayEditor() {
     e.preventDefault();
     const form = e.target as HTMLFormElement;
     const f = new FormData(form);
-    const path = String(f.get("path") ?? "").trim().replace(/^\/+/, "");
+    const path = String(f.get("path") ?? "")
+      .trim()
+      .replace(/^\/+/, "");
     const mode = String(f.get("mode") ?? "").trim() || "644";
     setMsg("");
     if (!path) return setFileErr("Give the file's path inside the overlay, e.g. etc/motd.eta.");
@@ -247,7 +270,10 @@ export function useOverlayEditor() {
     confirmDelete({
       title: revert ? `Revert ${t.name} to the built-in?` : `Delete overlay ${t.name}?`,
       lines: revert
-        ? [`This deletes the site copy of ${t.name} with every change made to it; ${t.userCount ? `${users} then get` : "nodes listing it then get"} the built-in ${t.name} again.`]
+        ? [
+            `This deletes the site copy of ${t.name} with every change made to it; ${t.userCount ? `${users} then get` : "nodes listing it then get"} ` +
+              `the built-in ${t.name} again.`,
+          ]
         : t.userCount
           ? [`Still used by ${users}.`, `Their next overlay build fails until ${t.name} is removed from their overlay lists.`]
           : [`No node or profile lists it. Its files are deleted.`],
@@ -267,7 +293,9 @@ export function useOverlayEditor() {
   const deleteFile = (t: OverlayTree, path: string) =>
     confirmDelete({
       title: `Delete ${path} from ${t.name}?`,
-      lines: [t.shadows ? `The built-in ${t.name} stays as it is; only this site copy loses the file.` : `The file is gone from every node's next overlay build.`],
+      lines: [
+        t.shadows ? `The built-in ${t.name} stays as it is; only this site copy loses the file.` : `The file is gone from every node's next overlay build.`,
+      ],
       action: "Delete file",
       run: async () => {
         await del(`/overlays/${enc(t.name)}?path=${enc(path)}`);
@@ -277,9 +305,33 @@ export function useOverlayEditor() {
       done: `Deleted ${path} from ${t.name}.`,
     });
   return {
-    list, sel, setSel, tree, file, setFile, text, edit, node, setNode, preview, lint, err, msg, saved, problem, nameErr, fileErr,
+    list,
+    sel,
+    setSel,
+    tree,
+    file,
+    setFile,
+    text,
+    edit,
+    node,
+    setNode,
+    preview,
+    lint,
+    err,
+    msg,
+    saved,
+    problem,
+    nameErr,
+    fileErr,
     /** The confirmation to show: the pending deletion, while its overlay and file are still the open ones. */
     shown,
-    render, save, create, addFile, deleteOverlay, deleteFile, runPending, cancelPending,
+    render,
+    save,
+    create,
+    addFile,
+    deleteOverlay,
+    deleteFile,
+    runPending,
+    cancelPending,
   };
 }

@@ -83,7 +83,9 @@ function formOf(p: Profile | null): PForm {
     const v = at(path);
     f[k] = v === undefined || v === null ? "" : kind === "list" ? (v as string[]).join(", ") : kind === "args" ? (v as string[]).join(" ") : String(v);
   }
-  f.tags = Object.entries((own.tags ?? {}) as Record<string, string>).map(([k, v]) => `${k}=${v}`).join("\n");
+  f.tags = Object.entries((own.tags ?? {}) as Record<string, string>)
+    .map(([k, v]) => `${k}=${v}`)
+    .join("\n");
   void dev;
   return f;
 }
@@ -103,15 +105,33 @@ function tagsOf(text: string): { tags: Record<string, string>; bad?: string } {
 /** What is wrong with each field, before asking the server (which checks everything again). */
 function check(f: PForm, known: { overlays?: string[]; profiles?: string[] }, isNew: boolean): Partial<Record<F, string>> {
   const e: Partial<Record<F, string>> = {};
-  if (isNew && !isHostname(f.name.trim())) e.name = f.name.trim() ? "Use letters, digits and inner hyphens, e.g. compute or gpu-a100 (a host name: the server's rule for node and profile names)." : "Give the profile a name.";
-  for (const [k, label] of [["netmask", "netmask"], ["gateway", "gateway"], ["bmcNetmask", "BMC netmask"], ["bmcGateway", "BMC gateway"]] as [F, string][])
+  if (isNew && !isHostname(f.name.trim()))
+    e.name = f.name.trim()
+      ? "Use letters, digits and inner hyphens, e.g. compute or gpu-a100 (a host name: the server's rule for node and profile names)."
+      : "Give the profile a name.";
+  for (const [k, label] of [
+    ["netmask", "netmask"],
+    ["gateway", "gateway"],
+    ["bmcNetmask", "BMC netmask"],
+    ["bmcGateway", "BMC gateway"],
+  ] as [F, string][])
     if (f[k].trim() && !IPV4.test(f[k].trim())) e[k] = `The ${label} is an IPv4 address like 255.255.255.0.`;
-  if (f.mtu.trim() && !(/^\d+$/.test(f.mtu.trim()) && Number(f.mtu) >= 68 && Number(f.mtu) <= 65535)) e.mtu = "MTU is a whole number from 68 to 65535 (1500, 9000 …).";
-  if (f.bmcPort.trim() && !(/^\d+$/.test(f.bmcPort.trim()) && Number(f.bmcPort) >= 1 && Number(f.bmcPort) <= 65535)) e.bmcPort = "A port is a number from 1 to 65535 (IPMI: 623).";
+  if (f.mtu.trim() && !(/^\d+$/.test(f.mtu.trim()) && Number(f.mtu) >= 68 && Number(f.mtu) <= 65535))
+    e.mtu = "MTU is a whole number from 68 to 65535 (1500, 9000 …).";
+  if (f.bmcPort.trim() && !(/^\d+$/.test(f.bmcPort.trim()) && Number(f.bmcPort) >= 1 && Number(f.bmcPort) <= 65535))
+    e.bmcPort = "A port is a number from 1 to 65535 (IPMI: 623).";
   if (/\s/.test(f.kver.trim())) e.kver = "One kernel version, e.g. 6.1.0-18-amd64.";
   if (!NETWORK_NAME.test(f.netname.trim())) e.netname = "A network name like default or ib0.";
-  const missing = (list: string, have?: string[]) => (have ? words(list).map((w) => w.replace(/^~/, "")).filter((w) => !have.includes(w)) : []);
-  for (const [k, what] of [["sysOv", "overlay"], ["rtOv", "overlay"]] as [F, string][]) {
+  const missing = (list: string, have?: string[]) =>
+    have
+      ? words(list)
+          .map((w) => w.replace(/^~/, ""))
+          .filter((w) => !have.includes(w))
+      : [];
+  for (const [k, what] of [
+    ["sysOv", "overlay"],
+    ["rtOv", "overlay"],
+  ] as [F, string][]) {
     const m = missing(f[k], known.overlays);
     if (m.length) e[k] = `No ${what} ${m.join(", ")}: create it on the Overlays page, or check the spelling.`;
   }
@@ -188,11 +208,21 @@ export function ProfilesPage() {
   const [errs, setErrs] = useState<Partial<Record<F, string>>>({});
   const [pending, setPending] = useState<Pending | null>(null);
   const [known, setKnown] = useState<{ overlays?: string[]; profiles?: string[]; images?: string[] }>({});
-  const load = () => get<Profile[]>("/profiles").then((l) => (setList(l), l), (x) => (setErr(x), [] as Profile[]));
+  const load = () =>
+    get<Profile[]>("/profiles").then(
+      (l) => (setList(l), l),
+      (x) => (setErr(x), [] as Profile[]),
+    );
   useEffect(() => {
     load();
-    get<{ name: string }[]>("/overlays").then((o) => setKnown((k) => ({ ...k, overlays: o.map((x) => x.name) })), () => {});
-    get<{ name: string }[]>("/images").then((o) => setKnown((k) => ({ ...k, images: o.map((x) => x.name) })), () => {});
+    get<{ name: string }[]>("/overlays").then(
+      (o) => setKnown((k) => ({ ...k, overlays: o.map((x) => x.name) })),
+      () => {},
+    );
+    get<{ name: string }[]>("/images").then(
+      (o) => setKnown((k) => ({ ...k, images: o.map((x) => x.name) })),
+      () => {},
+    );
   }, []);
   const open = (p: Profile | null) => {
     const f = formOf(p);
@@ -243,14 +273,19 @@ export function ProfilesPage() {
     const p = await run(() => get<Profile>(`/profiles/${enc(sel!)}`));
     if (!p) return;
     const u = p.users ?? { nodes: [], nodeCount: 0, profiles: [] };
-    const nodes = u.nodeCount ? `node${u.nodeCount === 1 ? "" : "s"} ${u.nodes.join(", ")}${u.nodeCount > u.nodes.length ? ` and ${u.nodeCount - u.nodes.length} more` : ""}` : "";
+    const nodes = u.nodeCount
+      ? `node${u.nodeCount === 1 ? "" : "s"} ${u.nodes.join(", ")}${u.nodeCount > u.nodes.length ? ` and ${u.nodeCount - u.nodes.length} more` : ""}`
+      : "";
     const profs = u.profiles.length ? `profile${u.profiles.length === 1 ? "" : "s"} ${u.profiles.join(", ")}` : "";
     const users = [nodes, profs].filter(Boolean).join(" and ");
     setPending({
       name: p.name,
       force: !!users,
       lines: users
-        ? [`Still listed by ${users}.`, `They lose its settings at once and keep naming a profile that is gone until you take it out of their profile lists (drover node set N --profile …).`]
+        ? [
+            `Still listed by ${users}.`,
+            `They lose its settings at once and keep naming a profile that is gone until you take it out of their profile lists (drover node set N --profile …).`,
+          ]
         : ["No node or profile lists it."],
     });
     setTimeout(() => document.getElementById("profile-confirm-cancel")?.focus(), 0);
@@ -274,7 +309,12 @@ export function ProfilesPage() {
     const e = errs[k];
     const described = e ? `${id}-err` : hint ? `${id}-hint` : undefined;
     return html`<div class=${e ? "fieldbox invalid" : "fieldbox"}><label for=${id}>${label}</label>
-      ${attrs.rows ? html`<textarea id=${id} class="short" value=${form[k]} onInput=${set(k)} aria-invalid=${e ? "true" : undefined} aria-describedby=${described} ...${attrs}></textarea>` : html`<input id=${id} value=${form[k]} onInput=${set(k)} aria-invalid=${e ? "true" : undefined} aria-describedby=${described} ...${attrs} />`}
+      ${
+        attrs.rows
+          ? html`<textarea id=${id} class="short" value=${form[k]} onInput=${set(k)} aria-invalid=${e ? "true" : undefined}
+        aria-describedby=${described} ...${attrs}></textarea>`
+          : html`<input id=${id} value=${form[k]} onInput=${set(k)} aria-invalid=${e ? "true" : undefined} aria-describedby=${described} ...${attrs} />`
+      }
       ${e ? html`<span class="field-error" id=${`${id}-err`} role="alert">${e}</span>` : hint ? html`<span class="muted small" id=${`${id}-hint`}>${hint}</span>` : ""}</div>`;
   };
   const p = list.find((x) => x.name === sel);
@@ -283,13 +323,29 @@ export function ProfilesPage() {
     ${msg && html`<p class="ok" role="status">${msg}</p>`}
     <div class="grid2">
       <div class="card tree" aria-label="profiles">${list.map((x) => html`<button aria-current=${!isNew && x.name === sel} onClick=${() => choose(x.name)}>${x.name}</button>`)}
-        <p><button class="primary" onClick=${() => { setIsNew(true); setSel(null); setMsg(""); open(null); }}>New profile</button></p></div>
-      <div>${editing ? html`<form class="card settings profile-form" onSubmit=${save} key=${isNew ? "\0new" : p!.name} aria-label=${isNew ? "add profile" : "edit profile"} novalidate>
-          <div class="row"><h3 class="grow">${isNew ? "New profile" : p!.name}</h3>${!isNew && html`<button type="button" class="danger" onClick=${askDelete}>Delete profile</button>`}</div>
-          ${pending && pending.name === sel && html`<div class="confirm" role="alertdialog" aria-labelledby="profile-confirm-title" aria-describedby="profile-confirm-text">
+        <p><button class="primary" onClick=${() => {
+          setIsNew(true);
+          setSel(null);
+          setMsg("");
+          open(null);
+        }}>New profile</button></p></div>
+      <div>${
+        editing
+          ? html`<form class="card settings profile-form" onSubmit=${save} key=${isNew ? "\0new" : p!.name} aria-label=${isNew ? "add profile" : "edit profile"} novalidate>
+          <div class="row"><h3 class="grow">${isNew ? "New profile" : p!.name}</h3>${
+            !isNew &&
+            html`<button type="button" class="danger"
+            onClick=${askDelete}>Delete profile</button>`
+          }</div>
+          ${
+            pending &&
+            pending.name === sel &&
+            html`<div class="confirm" role="alertdialog" aria-labelledby="profile-confirm-title" aria-describedby="profile-confirm-text">
             <strong id="profile-confirm-title">Delete profile ${pending.name}?</strong>
             <div id="profile-confirm-text">${pending.lines.map((l) => html`<p>${l}</p>`)}</div>
-            <div class="row"><button type="button" class="danger" onClick=${runDelete}>${pending.force ? "Delete anyway" : "Delete"}</button><button type="button" id="profile-confirm-cancel" onClick=${() => setPending(null)}>Cancel</button></div></div>`}
+            <div class="row"><button type="button" class="danger" onClick=${runDelete}>${pending.force ? "Delete anyway" : "Delete"}</button><button
+              type="button" id="profile-confirm-cancel" onClick=${() => setPending(null)}>Cancel</button></div></div>`
+          }
           <fieldset><legend>General</legend><div class="row">
             ${isNew && field("name", "Name", { required: true, placeholder: "e.g. compute" })}
             ${field("comment", "Comment")}
@@ -303,7 +359,12 @@ export function ProfilesPage() {
           <fieldset><legend>Overlays</legend><div class="row">
             ${field("sysOv", "System overlays", { placeholder: "wwinit, hostname" }, "comma-separated; applied once at boot")}
             ${field("rtOv", "Runtime overlays", { placeholder: "hosts, ssh.authorized_keys" }, "comma-separated; kept current while the node runs")}</div></fieldset>
-          <fieldset><legend>Tags</legend>${field("tags", "Tags", { rows: 3, placeholder: "rack=r12\ndns=10.0.0.53" }, "one key=value a line; an emptied line removes the tag")}</fieldset>
+          <fieldset><legend>Tags</legend>${field(
+            "tags",
+            "Tags",
+            { rows: 3, placeholder: "rack=r12\ndns=10.0.0.53" },
+            "one key=value a line; an emptied line removes the tag",
+          )}</fieldset>
           <fieldset><legend>Network</legend><div class="row">
             ${field("netname", "Network name", { placeholder: "default" })}
             ${field("netdev", "Interface (netdev)", { placeholder: "found by MAC" }, "e.g. eth0; renames the interface")}
@@ -311,7 +372,8 @@ export function ProfilesPage() {
             ${field("gateway", "Gateway", { placeholder: "10.0.0.1", inputmode: "decimal" })}
             ${field("mtu", "MTU", { placeholder: "1500", inputmode: "numeric", size: 6 })}</div></fieldset>
           <fieldset><legend>BMC</legend><div class="row">
-            <div class=${errs.bmcType ? "fieldbox invalid" : "fieldbox"}><label for="pf-bmcType">BMC type</label><select id="pf-bmcType" value=${form.bmcType} onChange=${set("bmcType")} aria-invalid=${errs.bmcType ? "true" : undefined} aria-describedby=${errs.bmcType ? "pf-bmcType-err" : undefined}>
+            <div class=${errs.bmcType ? "fieldbox invalid" : "fieldbox"}><label for="pf-bmcType">BMC type</label><select id="pf-bmcType"
+              value=${form.bmcType} onChange=${set("bmcType")} aria-invalid=${errs.bmcType ? "true" : undefined} aria-describedby=${errs.bmcType ? "pf-bmcType-err" : undefined}>
               <option value="">(inherited)</option><option value="ipmi">IPMI</option><option value="redfish">Redfish</option><option value="none">none</option></select>
               ${errs.bmcType && html`<span class="field-error" id="pf-bmcType-err" role="alert">${errs.bmcType}</span>`}</div>
             ${field("bmcUser", "BMC user", { autocomplete: "off" })}
@@ -321,10 +383,32 @@ export function ProfilesPage() {
             ${field("bmcPort", "BMC port", { inputmode: "numeric", size: 6, placeholder: "623" })}
             ${field("bmcInterface", "BMC interface", { placeholder: "lanplus" })}</div></fieldset>
           <${Err} e=${err} />
-          <div class="row"><button class="primary">${isNew ? "Add profile" : "Save"}</button>${isNew && html`<button type="button" onClick=${() => setIsNew(false)}>Cancel</button>`}</div>
+          <div class="row"><button class="primary">${isNew ? "Add profile" : "Save"}</button>${
+            isNew &&
+            html`<button type="button"
+            onClick=${() => setIsNew(false)}>Cancel</button>`
+          }</div>
         </form>
-        ${p && html`<div class="card scroll"><table aria-label="resolved fields"><thead><tr><th>Field</th><th>Value</th><th>Source</th></tr></thead><tbody>
-        ${p.provenance.filter((r) => r.source).map((r) => html`<tr><td>${r.field}</td><td>${/password/i.test(r.field) ? "••••" : Array.isArray(r.value) ? r.value.join(" ") : typeof r.value === "object" ? JSON.stringify(r.value) : String(r.value ?? "")}</td><td>${r.source === "--" ? "profile" : r.source}</td></tr>`)}
-        </tbody></table></div>`}` : html`<${Err} e=${err} /><p class="muted">Choose a profile, or add one.</p>`}</div>
+        ${
+          p &&
+          html`<div class="card scroll"><table aria-label="resolved fields"><thead><tr><th>Field</th><th>Value</th><th>Source</th></tr></thead><tbody>
+        ${p.provenance
+          .filter((r) => r.source)
+          .map(
+            (r) =>
+              html`<tr><td>${r.field}</td><td>${
+                /password/i.test(r.field)
+                  ? "••••"
+                  : Array.isArray(r.value)
+                    ? r.value.join(" ")
+                    : typeof r.value === "object"
+                      ? JSON.stringify(r.value)
+                      : String(r.value ?? "")
+              }</td><td>${r.source === "--" ? "profile" : r.source}</td></tr>`,
+          )}
+        </tbody></table></div>`
+        }`
+          : html`<${Err} e=${err} /><p class="muted">Choose a profile, or add one.</p>`
+      }</div>
     </div>`;
 }

@@ -13,18 +13,35 @@ export function configureNfs(ctx: CliContext, o: ConfigureOptions): void {
   const hn = headNodeSettings(svc);
   const root = rootOf(ctx, o);
   const nodes = svc.nodes.listNodes().map((n) => ({ name: n.name, conf: n.conf }));
-  const plan = planExports({ nodes, exports: hn.nfsExports ?? [], clients: hn.nfsClients ?? [], isThisHost: isThisHost(svc, hn), defaultOptions: DEFAULT_EXPORT_OPTIONS });
+  const plan = planExports({
+    nodes,
+    exports: hn.nfsExports ?? [],
+    clients: hn.nfsClients ?? [],
+    isThisHost: isThisHost(svc, hn),
+    defaultOptions: DEFAULT_EXPORT_OPTIONS,
+  });
   for (const n of plan.notes) ctx.io.err(`note: ${n}\n`);
   const existing = root.read(EXPORTS_FILE);
   if (plan.text === undefined && existing === undefined) {
-    ctx.io.out(`${root.path(EXPORTS_FILE)}: no change (nothing to export: no node mounts NFS from this head node and no export paths were imported with 'drover settings import')\n`);
+    ctx.io.out(
+      `${root.path(EXPORTS_FILE)}: no change (nothing to export: no node mounts NFS from this head node and no export paths were imported with 'drover settings import')\n`,
+    );
     return;
   }
   // Nothing left to export: keep the file with its header only, so exportfs -ra withdraws the old exports.
-  const text = plan.text ?? (existing && existing.startsWith("# drover:") ? existing.split("\n").filter((l) => l.startsWith("#")).join("\n") + "\n" : undefined);
+  const text =
+    plan.text ??
+    (existing && existing.startsWith("# drover:")
+      ? existing
+          .split("\n")
+          .filter((l) => l.startsWith("#"))
+          .join("\n") + "\n"
+      : undefined);
   if (text === undefined) throw invalid(`${root.path(EXPORTS_FILE)} was not written by drover; move it away, then run again`);
   const c = root.plan(EXPORTS_FILE, text);
-  const what = plan.exports.length ? `${plan.exports.length} export${plan.exports.length === 1 ? "" : "s"}: ${plan.exports.map((e) => e.path).join(", ")}` : "no exports";
+  const what = plan.exports.length
+    ? `${plan.exports.length} export${plan.exports.length === 1 ? "" : "s"}: ${plan.exports.map((e) => e.path).join(", ")}`
+    : "no exports";
   const wrote = o.dryRun ? false : root.apply(c);
   report(ctx, c, o.dryRun, wrote, what);
   if (o.dryRun || !wrote) return;
@@ -34,7 +51,9 @@ export function configureNfs(ctx: CliContext, o: ConfigureOptions): void {
   }
   const exportfs = findProgram("exportfs", ctx.io.env);
   if (!exportfs) {
-    ctx.io.out("exportfs -ra: not run: exportfs is not installed; install the NFS server (nfs-utils or nfs-kernel-server), start it, then run 'exportfs -ra'\n");
+    ctx.io.out(
+      "exportfs -ra: not run: exportfs is not installed; install the NFS server (nfs-utils or nfs-kernel-server), start it, then run 'exportfs -ra'\n",
+    );
     return;
   }
   const r = runProgram([exportfs, "-ra"]);
@@ -44,9 +63,7 @@ export function configureNfs(ctx: CliContext, o: ConfigureOptions): void {
 
 const nfs: CommandModule = (parent, ctx) => {
   addConfigureOptions(
-    parent
-      .command("nfs")
-      .description(`export what the nodes mount from this head node: writes ${EXPORTS_FILE}, then runs exportfs -ra when it changed`),
+    parent.command("nfs").description(`export what the nodes mount from this head node: writes ${EXPORTS_FILE}, then runs exportfs -ra when it changed`),
   )
     .addHelpText(
       "after",

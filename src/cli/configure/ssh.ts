@@ -23,10 +23,11 @@ export function configureSsh(ctx: CliContext, o: ConfigureOptions): void {
   }
   const type = types[0]!;
   const key = root.path(`/root/.ssh/id_${type}`);
-  if (existsSync(key) || existsSync(`${key}.pub`)) throw invalid(`${key} or ${key}.pub exists without the other; restore the pair or move it away, then run again`);
+  if (existsSync(key) || existsSync(`${key}.pub`))
+    throw invalid(`${key} or ${key}.pub exists without the other; restore the pair or move it away, then run again`);
   const argv = ["ssh-keygen", "-q", "-t", type, "-N", "", "-C", "root@drover", "-f", key];
   if (o.dryRun) {
-    ctx.io.out(`--- /dev/null\n+++ ${key}.pub\n@@ -0,0 +1 @@\n+${type} (a new key: ${argv.join(" ").replace(' -N  ', " -N '' ")})\n`);
+    ctx.io.out(`--- /dev/null\n+++ ${key}.pub\n@@ -0,0 +1 @@\n+${type} (a new key: ${argv.join(" ").replace(" -N  ", " -N '' ")})\n`);
     ctx.io.out(`${key}: would be created with ssh-keygen; ${where}; dry run: nothing written\n`);
     return;
   }
@@ -40,7 +41,9 @@ export function configureSsh(ctx: CliContext, o: ConfigureOptions): void {
 }
 
 const ssh: CommandModule = (parent, ctx) => {
-  addConfigureOptions(parent.command("ssh").description("make root's SSH key pair on this head node when it has none (wwctl ssh generate); the nodes get its public key"))
+  addConfigureOptions(
+    parent.command("ssh").description("make root's SSH key pair on this head node when it has none (wwctl ssh generate); the nodes get its public key"),
+  )
     .addHelpText(
       "after",
       `

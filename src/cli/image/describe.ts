@@ -22,9 +22,25 @@ export function describe(io: Io, d: ImageDetail) {
     ["Kernels", d.kernels.map((k) => `${k.version} (${k.inImage})`).join(", ") || "--"],
     ["Built", d.built ? `${d.info.build!.at}${d.stale ? " (stale: changed since)" : ""}` : "no"],
     ["Size", d.size !== undefined ? `${human(d.size)} compressed, ${human(d.unpacked!)} unpacked, ${d.info.build!.files} files` : "--"],
-    ["Archives", d.built ? `gzip ${human(d.info.build!.size)}${d.info.build!.zstd ? `, zstd ${human(d.info.build!.zstd.size)}` : ""}; stage 1: ${Object.entries(d.info.build!.stage1 ?? {}).map(([v, s]) => `${v} ${human(s.size)}`).join(", ") || (d.info.build!.stage1Problem ? "none (see warning)" : "none")}` : "--"],
+    [
+      "Archives",
+      d.built
+        ? `gzip ${human(d.info.build!.size)}${d.info.build!.zstd ? `, zstd ${human(d.info.build!.zstd.size)}` : ""}; stage 1: ${
+            Object.entries(d.info.build!.stage1 ?? {})
+              .map(([v, s]) => `${v} ${human(s.size)}`)
+              .join(", ") || (d.info.build!.stage1Problem ? "none (see warning)" : "none")
+          }`
+        : "--",
+    ],
     ["Boot mode", d.bootMode ?? "--"],
-    ["RAM needed", d.ramNeeded !== undefined ? `${human(d.ramNeeded)} (${d.bootMode === "two-stage" ? twoStageNote(d.info.build?.largestPiece) : "one-stage: compressed + 2 × unpacked + 256 MiB"})${d.bootMode === "two-stage" && d.ramOneStage ? `; one-stage ${human(d.ramOneStage)}` : ""}` : "--"],
+    [
+      "RAM needed",
+      d.ramNeeded !== undefined
+        ? `${human(d.ramNeeded)} (${
+            d.bootMode === "two-stage" ? twoStageNote(d.info.build?.largestPiece) : "one-stage: compressed + 2 × unpacked + 256 MiB"
+          })${d.bootMode === "two-stage" && d.ramOneStage ? `; one-stage ${human(d.ramOneStage)}` : ""}`
+        : "--",
+    ],
     ["Nodes", d.nodes.join(", ") || "--"],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));

@@ -1,4 +1,3 @@
-
 import { invalid } from "../../domain/errors";
 import { type Bind, parseBind } from "../../image/exec";
 import type { CliContext, CommandModule } from "../context";
@@ -40,4 +39,3 @@ const exec: CommandModule = (parent, ctx) => {
     .action(async (name: string, cmd: string[], opts) => runInImage(ctx, name, cmd[0] === "--" ? cmd.slice(1) : cmd, opts, !!ctx.io.isTTY));
 };
 export default exec;
-

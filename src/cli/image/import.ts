@@ -19,7 +19,10 @@ const imp: CommandModule = (parent, ctx) => {
     .action(async (source: string, name: string, opts) => {
       // An archive or a directory would be read on the head node, not where the admin typed its name.
       if (ctx.remote && !source.startsWith("docker://"))
-        throw invalid(`through --server, image import takes registry references (docker://…) only: ${source} would be read on the head node; copy the archive to the head node and import it there, or push it to a registry`);
+        throw invalid(
+          `through --server, image import takes registry references (docker://…) only: ${source} would be read on the head node; copy the archive ` +
+            `to the head node and import it there, or push it to a registry`,
+        );
       const d = await ctx.services().images.import(source, name, {
         force: opts.force,
         build: opts.build,

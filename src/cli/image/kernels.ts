@@ -12,7 +12,12 @@ const kernels: CommandModule = (parent, ctx) => {
       const ks = ctx.services().images.kernels(name);
       const format = formatOf(opts);
       if (format !== "table") return emit(ctx.io, format, ks);
-      ctx.io.out(table(["IMAGE", "KERNEL", "PATH", "DEFAULT"], ks.map((k) => [k.image, k.version, k.inImage, k.default ? "yes" : ""])));
+      ctx.io.out(
+        table(
+          ["IMAGE", "KERNEL", "PATH", "DEFAULT"],
+          ks.map((k) => [k.image, k.version, k.inImage, k.default ? "yes" : ""]),
+        ),
+      );
     });
 };
 export default kernels;

@@ -19,7 +19,10 @@ const console_: CommandModule = (parent, ctx) => {
       const c = svc.console(name);
       if (opts.show) return ctx.io.out(`${c.display}\n`);
       if (opts.deactivateFirst) {
-        const d = Bun.spawn([...c.argv.slice(0, c.argv.indexOf("sol")), "sol", "deactivate"], { env: { ...process.env, ...c.env }, stdio: ["ignore", "ignore", "ignore"] });
+        const d = Bun.spawn([...c.argv.slice(0, c.argv.indexOf("sol")), "sol", "deactivate"], {
+          env: { ...process.env, ...c.env },
+          stdio: ["ignore", "ignore", "ignore"],
+        });
         await d.exited;
       }
       ctx.io.err(`[connecting to ${name}'s console; leave with ${c.escapechar}.]\n`);
@@ -32,7 +35,9 @@ const console_: CommandModule = (parent, ctx) => {
       }
       const code = await proc.exited;
       if (code !== 0) {
-        ctx.io.err(`drover: the console session for ${name} ended with an error (ipmitool exit ${code}); if a session is already open elsewhere, retry with --deactivate-first\n`);
+        ctx.io.err(
+          `drover: the console session for ${name} ended with an error (ipmitool exit ${code}); if a session is already open elsewhere, retry with --deactivate-first\n`,
+        );
         throw new CommanderError(1, "drover.console", `ipmitool exit ${code}`);
       }
     });

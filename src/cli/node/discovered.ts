@@ -13,7 +13,8 @@ function allListed(inbox: DiscoveryInbox, macs: readonly string[]): void {
   const listed = new Set(inbox.list().map((u) => u.mac));
   for (const m of macs) {
     if (!isMac(m)) throw invalid(`'${m}' is not a MAC address (like 52:54:00:12:34:56); nothing was changed`);
-    if (!listed.has(normalizeMac(m))) throw notFound(`${normalizeMac(m)} is not in the discovery inbox ('drover node discovered list' shows it); nothing was changed`);
+    if (!listed.has(normalizeMac(m)))
+      throw notFound(`${normalizeMac(m)} is not in the discovery inbox ('drover node discovered list' shows it); nothing was changed`);
   }
 }
 
@@ -49,7 +50,20 @@ Examples:
       if (format !== "table") return emit(ctx.io, format, rows);
       if (!rows.length) return ctx.io.out(`The discovery inbox is empty${opts.waiting ? " (ignored MACs left out)" : ""}.\n`);
       const now = Date.now();
-      ctx.io.out(table(["MAC", "STATE", "ADDRESS", "ASKED", "FIRST SEEN", "LAST SEEN", "DETAIL"], rows.map((u: UnknownMac) => [u.mac, u.ignored ? "ignored" : "waiting", u.address ?? "--", `${u.count}×`, ago(u.firstSeen, now), ago(u.lastSeen, now), u.detail ?? ""])));
+      ctx.io.out(
+        table(
+          ["MAC", "STATE", "ADDRESS", "ASKED", "FIRST SEEN", "LAST SEEN", "DETAIL"],
+          rows.map((u: UnknownMac) => [
+            u.mac,
+            u.ignored ? "ignored" : "waiting",
+            u.address ?? "--",
+            `${u.count}×`,
+            ago(u.firstSeen, now),
+            ago(u.lastSeen, now),
+            u.detail ?? "",
+          ]),
+        ),
+      );
     });
   cmd
     .command("accept")
@@ -64,7 +78,8 @@ Examples:
     .action((mac: string, opts: { name?: string; profile?: string; ipaddr?: string; netmask?: string; netname: string; bind?: string }) => {
       const inbox = ctx.services().inbox;
       if (opts.bind) {
-        if (opts.name || opts.profile || opts.ipaddr || opts.netmask) throw invalid("--bind gives the MAC to an existing node: --name, --profile, --ipaddr and --netmask are for a new node");
+        if (opts.name || opts.profile || opts.ipaddr || opts.netmask)
+          throw invalid("--bind gives the MAC to an existing node: --name, --profile, --ipaddr and --netmask are for a new node");
         const node = inbox.bind(mac, opts.bind);
         return ctx.io.out(`${mac} is bound to node ${node}\n`);
       }

@@ -14,7 +14,8 @@ const exp: CommandModule = (parent, ctx) => {
     .option("--show-secrets", "include BMC passwords and asset keys (left out by default)")
     .addHelpText("after", "\nExample:\n  drover node export > nodes.conf      # Warewulf reads it back with 'wwctl node import'")
     .action((patterns: string[], opts) => {
-      if (opts.output && ctx.remote) throw invalid("through --server, -o would write the file on the head node; redirect the output instead: drover --server … node export > FILE");
+      if (opts.output && ctx.remote)
+        throw invalid("through --server, -o would write the file on the head node; redirect the output instead: drover --server … node export > FILE");
       const nc = ctx.services().nodes.exportConf(patterns, !!opts.showSecrets);
       if (opts.json) return emit(ctx.io, "json", { nodeprofiles: nc.profiles, nodes: nc.nodes });
       const text = formatNodesConf(nc);

@@ -13,7 +13,10 @@ const imp: CommandModule = (parent, ctx) => {
     .description("import a Warewulf nodes.conf (profiles and nodes), or a YAML map of nodes; all or nothing")
     .argument("<file>", "nodes.conf, or - for standard input (with --server: on the machine you run drover on)")
     .option("--allow-missing-image", "accept image names that are not imported yet (a site moving in)")
-    .option("--overlays <dir>", "also move in the Warewulf site's overlays from DIR (e.g. /var/lib/warewulf/overlays): each NAME/rootfs becomes site overlay NAME")
+    .option(
+      "--overlays <dir>",
+      "also move in the Warewulf site's overlays from DIR (e.g. /var/lib/warewulf/overlays): each NAME/rootfs becomes site overlay NAME",
+    )
     .addHelpText(
       "after",
       `
@@ -38,7 +41,8 @@ Examples:
       if (opts.overlays) {
         if (ctx.remote) throw invalid("--overlays reads a directory on the head node: copy it there and run 'drover node import' on the head node");
         const dir = resolve(opts.overlays);
-        if (!existsSync(dir) || !statSync(dir).isDirectory()) throw invalid(`--overlays ${opts.overlays}: not a directory (Warewulf keeps site overlays in /var/lib/warewulf/overlays)`);
+        if (!existsSync(dir) || !statSync(dir).isDirectory())
+          throw invalid(`--overlays ${opts.overlays}: not a directory (Warewulf keeps site overlays in /var/lib/warewulf/overlays)`);
         for (const name of readdirSync(dir).sort()) {
           if (!statSync(join(dir, name)).isDirectory()) continue;
           if (!OVERLAY_NAME.test(name)) throw invalid(`--overlays: ${join(dir, name)} is not a valid overlay name; rename it or move it away`);
@@ -54,14 +58,22 @@ Examples:
         ctx.io.err("note: Warewulf's site overlays are in /var/lib/warewulf/overlays: add --overlays /var/lib/warewulf/overlays to move them in too\n");
       }
       const r = svc.nodes.importConf(nc, { allowMissingImage: opts.allowMissingImage });
-      ctx.io.out(`Imported ${r.profiles.length} profile${r.profiles.length === 1 ? "" : "s"} and ${r.nodes.length} node${r.nodes.length === 1 ? "" : "s"} from ${file}\n`);
+      ctx.io.out(
+        `Imported ${r.profiles.length} profile${r.profiles.length === 1 ? "" : "s"} and ${r.nodes.length} node${r.nodes.length === 1 ? "" : "s"} from ${file}\n`,
+      );
       if (opts.overlays) {
         const replaced: string[] = [];
         for (const o of overlays) if (svc.overlays.repo.writeSiteOverlay(o.name, o.entries).replaced) replaced.push(o.name);
         const files = overlays.reduce((n, o) => n + o.entries.filter((e) => e.type === "file").length, 0);
-        ctx.io.out(`Imported ${overlays.length} site overlay${overlays.length === 1 ? "" : "s"} (${files} file${files === 1 ? "" : "s"}) from ${opts.overlays}${overlays.length ? `: ${overlays.map((o) => o.name).join(", ")}` : ""}${replaced.length ? ` (replaced: ${replaced.join(", ")})` : ""}\n`);
+        ctx.io.out(
+          `Imported ${overlays.length} site overlay${overlays.length === 1 ? "" : "s"} (${files} file${files === 1 ? "" : "s"}) from ` +
+            `${opts.overlays}${overlays.length ? `: ${overlays.map((o) => o.name).join(", ")}` : ""}${replaced.length ? ` (replaced: ${replaced.join(", ")})` : ""}\n`,
+        );
         if (skipped.length)
-          ctx.io.out(`Left out ${skipped.join(", ")}: ${skipped.includes("host") ? "host is the head node's own files ('drover configure' writes them); " : ""}the others are named like drover's built-in overlays, which do their job; bring a changed file in with 'drover overlay import NAME FILE'\n`);
+          ctx.io.out(
+            `Left out ${skipped.join(", ")}: ${skipped.includes("host") ? "host is the head node's own files ('drover configure' writes them); " : ""}the ` +
+              `others are named like drover's built-in overlays, which do their job; bring a changed file in with 'drover overlay import NAME FILE'\n`,
+          );
         ctx.io.out("Next: drover overlay lint (overlays the nodes list but drover lacks, templates that will not render)\n");
       }
     });

@@ -23,12 +23,24 @@ const list: CommandModule = (parent, ctx) => {
       if (opts.all) return renderAll(ctx.io, items, format, secrets, "NODE");
       if (format !== "table") {
         const problems = await problemsOf(ctx, items);
-        return emit(ctx.io, format, resolvedDocs(items, secrets).map((d, i) => ({ ...d, bootProblems: problems(items[i]!) })));
+        return emit(
+          ctx.io,
+          format,
+          resolvedDocs(items, secrets).map((d, i) => ({ ...d, bootProblems: problems(items[i]!) })),
+        );
       }
       const io = ctx.io;
       if (opts.net) {
         const rows = items.flatMap((n) =>
-          Object.entries(n.conf.networkDevices ?? {}).map(([net, d]) => [n.name, net, d.hwaddr ?? "--", d.ipaddr ?? "--", d.netmask ?? "--", d.gateway ?? "--", d.device ?? "--"]),
+          Object.entries(n.conf.networkDevices ?? {}).map(([net, d]) => [
+            n.name,
+            net,
+            d.hwaddr ?? "--",
+            d.ipaddr ?? "--",
+            d.netmask ?? "--",
+            d.gateway ?? "--",
+            d.device ?? "--",
+          ]),
         );
         return io.out(table(["NODE", "NETWORK", "HWADDR", "IPADDR", "NETMASK", "GATEWAY", "DEVICE"], rows));
       }

@@ -27,7 +27,12 @@ const sensors: CommandModule = (parent, ctx) => {
       );
       ctx.io.out(table(["NODE", "SENSOR", "VALUE", "UNIT", "STATUS"], rows));
     }
-    failIfAny(ctx, "node sensors", results.filter((r) => !r.ok), results.length);
+    failIfAny(
+      ctx,
+      "node sensors",
+      results.filter((r) => !r.ok),
+      results.length,
+    );
   });
 };
 export default sensors;

@@ -39,15 +39,20 @@ Examples:
         const events = opts.events ? Object.fromEntries(rows.map((r) => [r.node, svc.events(r.node, Number(opts.events))])) : undefined;
         if (format !== "table") return emit(ctx.io, format, events ? rows.map((r) => ({ ...r, events: events[r.node] })) : rows);
         const now = Date.now();
-        ctx.io.out(table(["NODE", "STATE", "STAGE", "ADDRESS", "LAST SEEN", "BOOT", "DETAIL"], rows.map((r: NodeStatusRow) => [
-          r.node,
-          r.state,
-          r.agentUp ? "agent up" : (r.stage ?? "--"),
-          r.address ?? "--",
-          ago(r.lastSeen, now),
-          r.bootSeconds !== undefined ? `${r.bootSeconds}s` : "--",
-          r.state === "error" ? (r.lastError ?? r.detail ?? "") : (r.detail ?? ""),
-        ])));
+        ctx.io.out(
+          table(
+            ["NODE", "STATE", "STAGE", "ADDRESS", "LAST SEEN", "BOOT", "DETAIL"],
+            rows.map((r: NodeStatusRow) => [
+              r.node,
+              r.state,
+              r.agentUp ? "agent up" : (r.stage ?? "--"),
+              r.address ?? "--",
+              ago(r.lastSeen, now),
+              r.bootSeconds !== undefined ? `${r.bootSeconds}s` : "--",
+              r.state === "error" ? (r.lastError ?? r.detail ?? "") : (r.detail ?? ""),
+            ]),
+          ),
+        );
         for (const [node, evs] of Object.entries(events ?? {})) {
           ctx.io.out(`\n${node}:\n`);
           for (const e of evs) ctx.io.out(`  ${new Date(e.at).toISOString()}  ${e.stage.padEnd(9)} ${e.address ?? ""} ${e.detail ?? ""}\n`);

@@ -22,7 +22,12 @@ const build: CommandModule = (parent, ctx) => {
         // Overlays skipped for an image, runtime overlays left out, accounts syncuser left alone: once each.
         for (const w of archiveWarnings(results.filter((x) => x.status !== "error"))) ctx.io.err(`drover: ${w.level ?? "warning"}: ${formatWarning(w)}\n`);
         if (nodes.length && results.length <= 50)
-          ctx.io.out(table(["NODE", "OVERLAY", "STATUS", "FILES", "SIZE"], results.map((r) => [r.node, r.kind, r.status, String(r.files ?? "--"), r.size === undefined ? "--" : String(r.size)])));
+          ctx.io.out(
+            table(
+              ["NODE", "OVERLAY", "STATUS", "FILES", "SIZE"],
+              results.map((r) => [r.node, r.kind, r.status, String(r.files ?? "--"), r.size === undefined ? "--" : String(r.size)]),
+            ),
+          );
         ctx.io.out(`${count("built")} built, ${count("fresh")} already current, ${count("error")} failed\n`);
       }
       // Archives that would not build are listed above: the operation failed on those nodes, not inside drover.

@@ -10,7 +10,8 @@ const chown: CommandModule = (parent, ctx) => {
     .argument("<uid>", "numeric user id")
     .argument("[gid]", "numeric group id (default: 0)")
     .action((name: string, file: string, uid: string, gid: string | undefined) => {
-      if (!/^\d+$/.test(uid) || (gid !== undefined && !/^\d+$/.test(gid))) throw invalid("give numeric ids (the node's /etc/passwd may differ from this host's)");
+      if (!/^\d+$/.test(uid) || (gid !== undefined && !/^\d+$/.test(gid)))
+        throw invalid("give numeric ids (the node's /etc/passwd may differ from this host's)");
       ctx.services().overlays.chown(name, file, Number(uid), Number(gid ?? 0));
       ctx.io.out(`owner of ${file} in overlay ${name} is now ${uid}:${gid ?? 0}\n`);
     });

@@ -6,7 +6,10 @@ import { problemText } from "../../services/overlays";
 const edit: CommandModule = (parent, ctx) => {
   parent
     .command("edit")
-    .description("edit a file of an overlay in $EDITOR (a built-in is copied to the site first); a template is checked before it is saved: its syntax, and a render for a node that uses the overlay")
+    .description(
+      "edit a file of an overlay in $EDITOR (a built-in is copied to the site first); a template is checked before it is saved: its syntax, and a " +
+        "render for a node that uses the overlay",
+    )
     .argument("<name>", "overlay")
     .argument("<file>", "path inside the overlay; a new path creates the file")
     .option("-m, --mode <octal>", "mode of a new file", "644")

@@ -22,7 +22,10 @@ const imp: CommandModule = (parent, ctx) => {
       }
       const o = ctx.services().overlays;
       if (!o.repo.exists(name)) o.create(name);
-      const r = o.importData(name, source, file.data, dest, { ...(file.mode !== undefined ? { mode: file.mode } : {}), ...(file.uid !== undefined ? { uid: file.uid, gid: file.gid } : {}) });
+      const r = o.importData(name, source, file.data, dest, {
+        ...(file.mode !== undefined ? { mode: file.mode } : {}),
+        ...(file.uid !== undefined ? { uid: file.uid, gid: file.gid } : {}),
+      });
       ctx.io.out(`imported ${source} as ${r.path} in overlay ${name}${r.converted ? " (converted from a Warewulf template)" : ""}\n`);
     });
 };

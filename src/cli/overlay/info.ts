@@ -12,7 +12,9 @@ const info: CommandModule = (parent, ctx) => {
       const r = ctx.services().overlays.info(name, file);
       const format = formatOf(opts);
       if (format !== "table") return emit(ctx.io, format, r);
-      ctx.io.out(`variables:\n${r.variables.map((v) => `  ${v}\n`).join("") || "  (none)\n"}helpers:\n${r.helpers.map((v) => `  it.${v}()\n`).join("") || "  (none)\n"}`);
+      ctx.io.out(
+        `variables:\n${r.variables.map((v) => `  ${v}\n`).join("") || "  (none)\n"}helpers:\n${r.helpers.map((v) => `  it.${v}()\n`).join("") || "  (none)\n"}`,
+      );
     });
 };
 export default info;

@@ -24,18 +24,42 @@ const list: CommandModule = (parent, ctx) => {
           shadowsBuiltin: x.shadows,
           files: t.entries.filter((e) => e.type !== "dir").length,
           usedBy: users.length,
-          entries: t.entries.map((e) => ({ path: e.path, type: e.type, mode: "mode" in e ? e.mode.toString(8).padStart(4, "0") : "0777", uid: e.uid, gid: e.gid, size: e.type === "file" ? e.data.length : undefined, template: e.path.endsWith(".eta") })),
+          entries: t.entries.map((e) => ({
+            path: e.path,
+            type: e.type,
+            mode: "mode" in e ? e.mode.toString(8).padStart(4, "0") : "0777",
+            uid: e.uid,
+            gid: e.gid,
+            size: e.type === "file" ? e.data.length : undefined,
+            template: e.path.endsWith(".eta"),
+          })),
         };
       });
       const format = formatOf(opts);
       if (format !== "table") return emit(ctx.io, format, opts.all ? items : items.map(({ entries, ...rest }) => rest));
       if (opts.all) {
         const rows = items.flatMap((i) =>
-          i.entries.map((e) => (opts.long ? [i.name, e.type === "dir" ? "d" : e.type === "symlink" ? "l" : "-", e.mode, `${e.uid}:${e.gid}`, e.size === undefined ? "" : String(e.size), `/${e.path}`] : [i.name, `/${e.path}`])),
+          i.entries.map((e) =>
+            opts.long
+              ? [
+                  i.name,
+                  e.type === "dir" ? "d" : e.type === "symlink" ? "l" : "-",
+                  e.mode,
+                  `${e.uid}:${e.gid}`,
+                  e.size === undefined ? "" : String(e.size),
+                  `/${e.path}`,
+                ]
+              : [i.name, `/${e.path}`],
+          ),
         );
         return ctx.io.out(table(opts.long ? ["OVERLAY", "T", "MODE", "OWNER", "SIZE", "PATH"] : ["OVERLAY", "PATH"], rows));
       }
-      ctx.io.out(table(["OVERLAY", "ORIGIN", "FILES", "USED BY"], items.map((i) => [i.name, i.shadowsBuiltin ? "site (shadows built-in)" : i.origin, String(i.files), String(i.usedBy)])));
+      ctx.io.out(
+        table(
+          ["OVERLAY", "ORIGIN", "FILES", "USED BY"],
+          items.map((i) => [i.name, i.shadowsBuiltin ? "site (shadows built-in)" : i.origin, String(i.files), String(i.usedBy)]),
+        ),
+      );
     });
 };
 export default list;

@@ -15,7 +15,8 @@ const show: CommandModule = (parent, ctx) => {
       if (files.length === 0) return ctx.io.err(`drover: the template wrote no file for ${opts.render} (it.abort())\n`);
       const many = files.length > 1;
       for (const f of files) {
-        if (many || f.type === "symlink") ctx.io.out(`==> /${f.path}${f.type === "symlink" ? ` -> ${f.target}` : ` (mode ${f.mode.toString(8).padStart(4, "0")})`} <==\n`);
+        if (many || f.type === "symlink")
+          ctx.io.out(`==> /${f.path}${f.type === "symlink" ? ` -> ${f.target}` : ` (mode ${f.mode.toString(8).padStart(4, "0")})`} <==\n`);
         if (f.type === "file") ctx.io.out(f.data);
       }
     });

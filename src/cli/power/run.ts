@@ -27,7 +27,9 @@ export function intArg(flag: string, min: number) {
 export function fanoutOptions() {
   return [
     new Option("--fanout <n>", `at most this many BMC operations at once`).default(DEFAULT_FANOUT).argParser(intArg("--fanout", 1)),
-    new Option("--stagger <ms>", "wait this many milliseconds between starting consecutive operations (spreads a boot storm)").default(0).argParser(intArg("--stagger", 0)),
+    new Option("--stagger <ms>", "wait this many milliseconds between starting consecutive operations (spreads a boot storm)")
+      .default(0)
+      .argParser(intArg("--stagger", 0)),
     new Option("--timeout <seconds>", "give up on a BMC after this long").default(30).argParser(intArg("--timeout", 1)),
   ];
 }
@@ -88,7 +90,12 @@ Examples:
         timeoutMs: opts.timeout * 1000,
       });
       printResults(ctx, action, results, !!opts.json);
-      failIfAny(ctx, `power ${action}`, results.filter((r) => !r.ok), results.length);
+      failIfAny(
+        ctx,
+        `power ${action}`,
+        results.filter((r) => !r.ok),
+        results.length,
+      );
     });
   };
 }

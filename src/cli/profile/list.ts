@@ -17,7 +17,12 @@ const list: CommandModule = (parent, ctx) => {
       const format = formatOf(opts);
       if (opts.all) return renderAll(ctx.io, items, format, !!opts.showSecrets, "PROFILE");
       if (format !== "table") return emit(ctx.io, format, resolvedDocs(items, !!opts.showSecrets));
-      ctx.io.out(table(["PROFILE", "PROFILES", "COMMENT"], items.map((p) => [p.name, (p.own.profiles ?? []).join(",") || "--", p.own.comment ?? "--"])));
+      ctx.io.out(
+        table(
+          ["PROFILE", "PROFILES", "COMMENT"],
+          items.map((p) => [p.name, (p.own.profiles ?? []).join(",") || "--", p.own.comment ?? "--"]),
+        ),
+      );
     });
 };
 export default list;

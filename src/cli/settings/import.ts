@@ -2,7 +2,14 @@ import { userInfo } from "node:os";
 import type { Services } from "../../app";
 import { type HostInterface, hostInterfaces } from "../../config/serve";
 import { type SavedSettings, type SettingsPatch, ServeSettings, describeChange, keyValueSettingsStorage, resolveWithFields } from "../../config/settings";
-import { type FstabMount, HEADNODE_SETTINGS_KEY, type HeadNodeSettings, type ImportRow, parseWarewulfConf, planWarewulfImport } from "../../config/warewulf-conf";
+import {
+  type FstabMount,
+  HEADNODE_SETTINGS_KEY,
+  type HeadNodeSettings,
+  type ImportRow,
+  parseWarewulfConf,
+  planWarewulfImport,
+} from "../../config/warewulf-conf";
 import { DroverError, invalid } from "../../domain/errors";
 import { signalServer } from "../../runtime/lock";
 import type { CommandModule } from "../context";
@@ -31,13 +38,23 @@ export interface SettingsImportResult {
  * cannot be saved. Inside `drover serve` (remote use) the running server's settings take the change at once;
  * otherwise a running server on the data dir is sent SIGHUP, on which it reloads the saved settings.
  */
-export async function importWarewulfSettings(svc: Services, text: string, file: string, o: { dryRun?: boolean; hosts: readonly HostInterface[]; by: string }): Promise<SettingsImportResult> {
+export async function importWarewulfSettings(
+  svc: Services,
+  text: string,
+  file: string,
+  o: { dryRun?: boolean; hosts: readonly HostInterface[]; by: string },
+): Promise<SettingsImportResult> {
   const conf = parseWarewulfConf(text, file);
   const profile = svc.nodes.listProfiles().find((p) => p.name === "default");
   const ownFstab = Array.isArray(profile?.own.resources?.fstab) ? (profile!.own.resources!.fstab as Record<string, unknown>[]) : [];
   const plan = planWarewulfImport(conf, { file, hosts: o.hosts, dataDir: svc.dataDir, defaultProfileMounts: ownFstab.map((e) => String(e?.file ?? "")) });
-  if (plan.fstab.length && !profile) throw invalid(`${file} asks nodes to mount ${plan.fstab.map((m) => m.file).join(", ")}, but there is no profile 'default' to add them to: 'drover profile add default' first; nothing was changed`);
-  if (profile?.own.resources?.fstab !== undefined && !Array.isArray(profile.own.resources.fstab) && plan.fstab.length) throw invalid("profile default's fstab resource is not a list; fix it with 'drover profile edit default' first; nothing was changed");
+  if (plan.fstab.length && !profile)
+    throw invalid(
+      `${file} asks nodes to mount ${plan.fstab.map((m) => m.file).join(", ")}, but there is no profile 'default' to add them to: 'drover profile add ` +
+        `default' first; nothing was changed`,
+    );
+  if (profile?.own.resources?.fstab !== undefined && !Array.isArray(profile.own.resources.fstab) && plan.fstab.length)
+    throw invalid("profile default's fstab resource is not a list; fix it with 'drover profile edit default' first; nothing was changed");
 
   // The serve settings as they would be saved, validated whole (the Settings page's own check).
   const live = svc.liveSettings;
@@ -66,7 +83,16 @@ export async function importWarewulfSettings(svc: Services, text: string, file: 
     const from = plan.rows.filter((r) => r.fields?.includes(field as never)).map((r) => r.key);
     throw invalid(`${file}${from.length ? ` ${from.join(", ")}` : ""}: ${e.message}; nothing was changed`);
   }
-  const result: SettingsImportResult = { file, dryRun: !!o.dryRun, rows: plan.rows, settings: changes, fixed, fstab: plan.fstab, headNode: plan.headNode, applied: "" };
+  const result: SettingsImportResult = {
+    file,
+    dryRun: !!o.dryRun,
+    rows: plan.rows,
+    settings: changes,
+    fixed,
+    fstab: plan.fstab,
+    headNode: plan.headNode,
+    applied: "",
+  };
   if (o.dryRun) {
     result.applied = "dry run: nothing changed";
     return result;
@@ -74,7 +100,8 @@ export async function importWarewulfSettings(svc: Services, text: string, file: 
 
   // 1. The default profile's NFS mounts (validated by the store's write like any profile change).
   const oldProfile = profile?.own;
-  if (plan.fstab.length && oldProfile) svc.nodes.replaceProfiles({ default: { ...oldProfile, resources: { ...oldProfile.resources, fstab: [...ownFstab, ...plan.fstab] } } });
+  if (plan.fstab.length && oldProfile)
+    svc.nodes.replaceProfiles({ default: { ...oldProfile, resources: { ...oldProfile.resources, fstab: [...ownFstab, ...plan.fstab] } } });
   const undo = () => {
     if (plan.fstab.length && oldProfile) svc.nodes.replaceProfiles({ default: oldProfile });
   };
@@ -111,7 +138,8 @@ function printResult(r: SettingsImportResult, out: (s: string) => void) {
   out(`drover serve's settings (the Settings page):${r.settings.length ? "" : " no change"}\n`);
   for (const c of r.settings) out(`  ${c}\n`);
   for (const f of r.fixed) out(`  not changed, ${f}\n`);
-  if (r.fstab.length) out(`profile default, fstab resource: ${r.fstab.map((m) => `+ ${m.spec} ${m.file} ${m.vfstype} ${m.mntops ?? "defaults"}`).join("; ")}\n`);
+  if (r.fstab.length)
+    out(`profile default, fstab resource: ${r.fstab.map((m) => `+ ${m.spec} ${m.file} ${m.vfstype} ${m.mntops ?? "defaults"}`).join("; ")}\n`);
   const hn = r.headNode;
   const parts = [
     hn.nfsExports ? `NFS exports ${hn.nfsExports.length ? hn.nfsExports.map((e) => `${e.path} (${e.options})`).join(", ") : "none"}` : undefined,
@@ -119,7 +147,8 @@ function printResult(r: SettingsImportResult, out: (s: string) => void) {
   ].filter(Boolean);
   if (parts.length) out(`drover configure: ${parts.join("; ")}\n`);
   out(`${r.dryRun ? "Dry run: nothing changed" : r.applied[0]!.toUpperCase() + r.applied.slice(1)}.\n`);
-  if (!r.dryRun && (hn.nfsExports?.length || hn.sshKeyTypes)) out("Next: drover configure --all --dry-run, then drover configure --all (NFS exports, root's key, /etc/hosts)\n");
+  if (!r.dryRun && (hn.nfsExports?.length || hn.sshKeyTypes))
+    out("Next: drover configure --all --dry-run, then drover configure --all (NFS exports, root's key, /etc/hosts)\n");
 }
 
 const imp: CommandModule = (parent, ctx) => {
@@ -151,4 +180,3 @@ Examples:
     });
 };
 export default imp;
-

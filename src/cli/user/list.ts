@@ -10,7 +10,12 @@ const list: CommandModule = (parent, ctx) => {
     .action((opts: { json?: boolean }) => {
       const users = ctx.services().auth.users();
       if (opts.json) return emit(ctx.io, "json", users);
-      ctx.io.out(table(["NAME", "ROLE"], users.map((u) => [u.name, u.role])));
+      ctx.io.out(
+        table(
+          ["NAME", "ROLE"],
+          users.map((u) => [u.name, u.role]),
+        ),
+      );
     });
 };
 

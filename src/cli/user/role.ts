@@ -8,7 +8,10 @@ const role: CommandModule = (parent, ctx) => {
     .description(`set an account's role: ${ROLES.join(" (everything) or ")} (read only); ends its sessions`)
     .argument("<name>", "the account")
     .argument("<role>", ROLES.join(" | "))
-    .addHelpText("after", `\nExamples:\n  drover user passwd ops --random --role viewer   a new read-only account\n  drover user role ops admin                        make it an admin`)
+    .addHelpText(
+      "after",
+      `\nExamples:\n  drover user passwd ops --random --role viewer   a new read-only account\n  drover user role ops admin                        make it an admin`,
+    )
     .action((name: string, r: string) => {
       ctx.services().auth.setRole(name, r);
       ctx.io.out(`${name} is now ${r === "admin" ? "an admin" : "a viewer (read only)"}\n`);

@@ -26,7 +26,12 @@ const token: CommandModule = (parent, ctx) => {
     .action((opts: { json?: boolean }) => {
       const all = ctx.services().auth.tokens();
       if (opts.json) return emit(ctx.io, "json", all);
-      ctx.io.out(table(["ID", "NAME", "USER", "PREFIX", "CREATED", "LAST USED", "REVOKED"], all.map((t) => [String(t.id), t.name, t.user, `${t.prefix}…`, when(t.createdAt), when(t.lastUsedAt), when(t.revokedAt)])));
+      ctx.io.out(
+        table(
+          ["ID", "NAME", "USER", "PREFIX", "CREATED", "LAST USED", "REVOKED"],
+          all.map((t) => [String(t.id), t.name, t.user, `${t.prefix}…`, when(t.createdAt), when(t.lastUsedAt), when(t.revokedAt)]),
+        ),
+      );
     });
   cmd
     .command("revoke")

@@ -24,7 +24,8 @@ Examples:
       if (opts.list) {
         const rows = auth.lockouts();
         if (rows.length === 0) ctx.io.out("no account has wrong passwords counted\n");
-        for (const r of rows) ctx.io.out(`${r.user}: ${r.count} wrong password(s)${r.until > Date.now() ? `, waiting until ${new Date(r.until).toISOString()}` : ""}\n`);
+        for (const r of rows)
+          ctx.io.out(`${r.user}: ${r.count} wrong password(s)${r.until > Date.now() ? `, waiting until ${new Date(r.until).toISOString()}` : ""}\n`);
         return;
       }
       const done = auth.unlock(name, !!opts.all);

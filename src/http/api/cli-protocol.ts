@@ -40,7 +40,16 @@ export const clientMessage = z.discriminatedUnion("t", [
       env: z.object(Object.fromEntries(REMOTE_ENV.map((k) => [k, z.string().max(4096).optional()]))).default({}),
     })
     .strict(),
-  z.object({ t: z.literal("answer"), id, value: z.string().max(64 * 1024).nullable() }).strict(),
+  z
+    .object({
+      t: z.literal("answer"),
+      id,
+      value: z
+        .string()
+        .max(64 * 1024)
+        .nullable(),
+    })
+    .strict(),
   z
     .object({
       t: z.literal("file"),
@@ -85,7 +94,10 @@ export function parseMessage<T>(schema: z.ZodType<T>, raw: unknown): { ok: true;
   if (r.success) return { ok: true, msg: r.data };
   const i = r.error.issues[0]!;
   const t = (json as { t?: unknown })?.t;
-  return { ok: false, why: shortReason(`bad ${typeof t === "string" ? `'${t.slice(0, 16)}' ` : ""}message: ${i.path.length ? `${i.path.join(".")}: ` : ""}${i.message}`) };
+  return {
+    ok: false,
+    why: shortReason(`bad ${typeof t === "string" ? `'${t.slice(0, 16)}' ` : ""}message: ${i.path.length ? `${i.path.join(".")}: ` : ""}${i.message}`),
+  };
 }
 
 /** A WebSocket close reason is at most 123 bytes of UTF-8. */

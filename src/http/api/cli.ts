@@ -3,7 +3,16 @@ import { upgradeWebSocket, websocket } from "hono/bun";
 import type { WSContext } from "hono/ws";
 import { invalid } from "../../domain/errors";
 import { AuthError } from "../../services/auth";
-import { CLOSE_PROTOCOL, type ClientMessage, MAX_FILE_BYTES, MAX_MESSAGE_BYTES, type ServerMessage, clientMessage, parseMessage, shortReason } from "./cli-protocol";
+import {
+  CLOSE_PROTOCOL,
+  type ClientMessage,
+  MAX_FILE_BYTES,
+  MAX_MESSAGE_BYTES,
+  type ServerMessage,
+  clientMessage,
+  parseMessage,
+  shortReason,
+} from "./cli-protocol";
 import { type ApiDeps, type ApiEnv, type CommandIo, type RunCommand, socketAddress } from "./context";
 import type { ApiRouter } from "./router";
 
@@ -30,7 +39,10 @@ export function cliRoutes(router: ApiRouter, deps: ApiDeps) {
     },
     (c) => {
       if (c.get("via") !== "token")
-        throw new AuthError("forbidden", "remote commands need an API token (Authorization: Bearer …), not a browser session; create one on the head node with 'drover user token create NAME'");
+        throw new AuthError(
+          "forbidden",
+          "remote commands need an API token (Authorization: Bearer …), not a browser session; create one on the head node with 'drover user token create NAME'",
+        );
       if (!deps.runCommand) return c.json({ error: "this server does not run remote commands" }, 501);
       if (c.req.header("upgrade")?.toLowerCase() !== "websocket")
         return c.json({ error: "this is the WebSocket behind 'drover --server URL --token … COMMAND'; connect with Upgrade: websocket" }, 426);

@@ -38,7 +38,8 @@ export class Jobs {
     };
     run(progress).then(
       (result) => Object.assign(job, { state: "done", result, endedAt: Date.now() }),
-      (e: unknown) => Object.assign(job, { state: "failed", error: e instanceof DroverError ? e.message : `internal error: ${(e as Error).message}`, endedAt: Date.now() }),
+      (e: unknown) =>
+        Object.assign(job, { state: "failed", error: e instanceof DroverError ? e.message : `internal error: ${(e as Error).message}`, endedAt: Date.now() }),
     );
     return job;
   }
@@ -56,9 +57,15 @@ export class Jobs {
 
 export function imageRoutes(r: ApiRouter, deps: ApiDeps) {
   const jobs = new Jobs();
-  r.add({ method: "get", path: "/images", tag: "images", summary: "every image: source, built, size, default kernel, nodes using it" }, (c) => c.json(deps.images.list()));
-  r.add({ method: "get", path: "/images/:name", tag: "images", summary: "one image with kernels, the RAM a node needs, and warnings" }, (c) => c.json(deps.images.show(param(c, "name"))));
-  r.add({ method: "get", path: "/images/:name/kernels", tag: "images", summary: "the kernels found in an image" }, (c) => c.json(deps.images.kernels(param(c, "name"))));
+  r.add({ method: "get", path: "/images", tag: "images", summary: "every image: source, built, size, default kernel, nodes using it" }, (c) =>
+    c.json(deps.images.list()),
+  );
+  r.add({ method: "get", path: "/images/:name", tag: "images", summary: "one image with kernels, the RAM a node needs, and warnings" }, (c) =>
+    c.json(deps.images.show(param(c, "name"))),
+  );
+  r.add({ method: "get", path: "/images/:name/kernels", tag: "images", summary: "the kernels found in an image" }, (c) =>
+    c.json(deps.images.kernels(param(c, "name"))),
+  );
   r.add(
     {
       method: "post",
@@ -79,21 +86,38 @@ export function imageRoutes(r: ApiRouter, deps: ApiDeps) {
     },
     (c, { body }) => {
       const { source, name, ...opts } = body;
-      return c.json(jobs.start("import", name, (progress) => deps.images.import(source, name, { ...opts, progress })), 202);
+      return c.json(
+        jobs.start("import", name, (progress) => deps.images.import(source, name, { ...opts, progress })),
+        202,
+      );
     },
   );
-  r.add({ method: "post", path: "/images/:name/build", tag: "images", status: 202, summary: "build an image's bootable archive; answers with a job to follow" }, (c) => {
-    const name = param(c, "name");
-    deps.images.show(name); // a missing image is a 404 now, not a failed job later
-    return c.json(
-      jobs.start("build", name, () => deps.images.build(name)),
-      202,
-    );
-  });
-  r.add({ method: "delete", path: "/images/:name", tag: "images", summary: "delete an image (refused while nodes use it unless force=true)", query: z.object({ force: z.stringbool().optional() }) }, async (c, { query }) => {
-    await deps.images.delete(param(c, "name"), !!query.force);
-    return c.json({ deleted: param(c, "name") });
-  });
+  r.add(
+    { method: "post", path: "/images/:name/build", tag: "images", status: 202, summary: "build an image's bootable archive; answers with a job to follow" },
+    (c) => {
+      const name = param(c, "name");
+      deps.images.show(name); // a missing image is a 404 now, not a failed job later
+      return c.json(
+        jobs.start("build", name, () => deps.images.build(name)),
+        202,
+      );
+    },
+  );
+  r.add(
+    {
+      method: "delete",
+      path: "/images/:name",
+      tag: "images",
+      summary: "delete an image (refused while nodes use it unless force=true)",
+      query: z.object({ force: z.stringbool().optional() }),
+    },
+    async (c, { query }) => {
+      await deps.images.delete(param(c, "name"), !!query.force);
+      return c.json({ deleted: param(c, "name") });
+    },
+  );
   r.add({ method: "get", path: "/jobs", tag: "images", summary: "recent image jobs, newest first" }, (c) => c.json(jobs.list()));
-  r.add({ method: "get", path: "/jobs/:id", tag: "images", summary: "one job: state, current step with bytes done of total, notes, result or error" }, (c) => c.json(jobs.get(param(c, "id"))));
+  r.add({ method: "get", path: "/jobs/:id", tag: "images", summary: "one job: state, current step with bytes done of total, notes, result or error" }, (c) =>
+    c.json(jobs.get(param(c, "id"))),
+  );
 }

@@ -41,7 +41,7 @@ export function subnetMatcher(cidrs: readonly string[]): (ip: string | undefined
   });
   return (ip) => {
     const v = ip === "::1" ? parseIPv4("127.0.0.1") : ip ? parseIPv4(ip) : undefined;
-    return v !== undefined && nets.some((n) => ((v & n.mask) >>> 0) === n.net);
+    return v !== undefined && nets.some((n) => (v & n.mask) >>> 0 === n.net);
   };
 }
 
@@ -78,7 +78,8 @@ export function apiApp(deps: ApiDeps): { app: Hono<ApiEnv>; router: ApiRouter } 
     });
   }
   app.use("*", async (c, next) => {
-    if (allowed && !allowed(clientOf(c))) throw new AuthError("forbidden", `the API is not open to ${clientOf(c) ?? "this client"}; see drover serve --api-subnet`);
+    if (allowed && !allowed(clientOf(c)))
+      throw new AuthError("forbidden", `the API is not open to ${clientOf(c) ?? "this client"}; see drover serve --api-subnet`);
     c.header("cache-control", "no-store");
     const path = c.req.path.replace(/^\/api\/v1/, "");
     if (path === "/auth/login" && c.req.method === "POST") return next();
@@ -98,7 +99,8 @@ export function apiApp(deps: ApiDeps): { app: Hono<ApiEnv>; router: ApiRouter } 
     if (!s && path === "/auth/session" && c.req.method === "GET") return next();
     if (!s) throw new AuthError("unauthenticated", "log in first (POST /api/v1/auth/login), or send Authorization: Bearer TOKEN");
     // Cookies ride along on cross-site requests; a change must also carry the token only our page can read.
-    if (!SAFE.has(c.req.method) && !deps.auth.csrfMatches(s, c.req.header(CSRF_HEADER))) throw new AuthError("forbidden", "missing or wrong X-CSRF-Token header (reload the page)");
+    if (!SAFE.has(c.req.method) && !deps.auth.csrfMatches(s, c.req.header(CSRF_HEADER)))
+      throw new AuthError("forbidden", "missing or wrong X-CSRF-Token header (reload the page)");
     c.set("user", s.user);
     c.set("role", s.role);
     c.set("via", "session");
@@ -131,15 +133,36 @@ export function apiApp(deps: ApiDeps): { app: Hono<ApiEnv>; router: ApiRouter } 
     return c.json({ ok: true });
   });
   // The version is public already (GET /status); the page shows it in its header and on the login form.
-  router.add({ method: "get", path: "/auth/session", tag: "auth", public: true, summary: "who is logged in (user null when nobody), the session's CSRF token, and drover's version" }, (c) =>
-    c.json(c.get("user") ? { user: c.get("user"), role: c.get("role"), via: c.get("via"), ...(c.get("csrf") ? { csrf: c.get("csrf") } : {}), version: deps.version } : { user: null, version: deps.version }),
+  router.add(
+    {
+      method: "get",
+      path: "/auth/session",
+      tag: "auth",
+      public: true,
+      summary: "who is logged in (user null when nobody), the session's CSRF token, and drover's version",
+    },
+    (c) =>
+      c.json(
+        c.get("user")
+          ? { user: c.get("user"), role: c.get("role"), via: c.get("via"), ...(c.get("csrf") ? { csrf: c.get("csrf") } : {}), version: deps.version }
+          : { user: null, version: deps.version },
+      ),
   );
   router.add({ method: "get", path: "/tokens", tag: "auth", summary: "API tokens (secrets are never shown again)" }, (c) => c.json(deps.auth.tokens()));
   router.add(
-    { method: "post", path: "/tokens", tag: "auth", summary: "create an API token for the current user; the secret is in this answer only", body: z.object({ name: z.string().min(1).max(64) }), status: 201 },
+    {
+      method: "post",
+      path: "/tokens",
+      tag: "auth",
+      summary: "create an API token for the current user; the secret is in this answer only",
+      body: z.object({ name: z.string().min(1).max(64) }),
+      status: 201,
+    },
     (c, { body }) => c.json(deps.auth.createToken(body.name, c.get("user")), 201),
   );
-  router.add({ method: "delete", path: "/tokens/:id", tag: "auth", summary: "revoke an API token (by id or name)" }, (c) => c.json(deps.auth.revokeToken(param(c, "id"))));
+  router.add({ method: "delete", path: "/tokens/:id", tag: "auth", summary: "revoke an API token (by id or name)" }, (c) =>
+    c.json(deps.auth.revokeToken(param(c, "id"))),
+  );
 
   // ---- everything else ----
   nodeRoutes(router, deps);

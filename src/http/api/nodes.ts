@@ -80,22 +80,39 @@ export function nodeRoutes(r: ApiRouter, deps: ApiDeps) {
       summary: "add nodes: a hostlist of names (n[001-004]) and their fields; addresses increment per node",
       body: patch.extend({ names }),
     },
-    (c, { body }) => c.json({ added: deps.nodes.addNodes(list(body.names), { set: body.set as Conf, unset: body.unset }, { allowMissingImage: body.allowMissingImage }) }, 201),
+    (c, { body }) =>
+      c.json(
+        { added: deps.nodes.addNodes(list(body.names), { set: body.set as Conf, unset: body.unset }, { allowMissingImage: body.allowMissingImage }) },
+        201,
+      ),
   );
-  r.add({ method: "patch", path: "/nodes", tag: "nodes", summary: "change many nodes at once (bulk set profile, image, …)", body: patch.extend({ nodes: names }) }, (c, { body }) =>
-    c.json({ changed: deps.nodes.setNodes(list(body.nodes), { set: body.set as Conf, unset: body.unset }, { allowMissingImage: body.allowMissingImage }) }),
+  r.add(
+    { method: "patch", path: "/nodes", tag: "nodes", summary: "change many nodes at once (bulk set profile, image, …)", body: patch.extend({ nodes: names }) },
+    (c, { body }) =>
+      c.json({ changed: deps.nodes.setNodes(list(body.nodes), { set: body.set as Conf, unset: body.unset }, { allowMissingImage: body.allowMissingImage }) }),
   );
-  r.add({ method: "get", path: "/nodes/:name", tag: "nodes", summary: "one node: its own fields, the resolved fields with provenance, and its boot status" }, (c) => {
-    const n = deps.nodes.getNode(param(c, "name"));
-    const status = deps.bootStatus.seen().find((s) => s.node === n.name) ?? { node: n.name, state: "never seen" };
-    return c.json({ name: n.name, ...masked(n), profiles: n.profiles, problems: [...n.problems, ...deps.images.nodeProblems(n)], status });
-  });
+  r.add(
+    { method: "get", path: "/nodes/:name", tag: "nodes", summary: "one node: its own fields, the resolved fields with provenance, and its boot status" },
+    (c) => {
+      const n = deps.nodes.getNode(param(c, "name"));
+      const status = deps.bootStatus.seen().find((s) => s.node === n.name) ?? { node: n.name, state: "never seen" };
+      return c.json({ name: n.name, ...masked(n), profiles: n.profiles, problems: [...n.problems, ...deps.images.nodeProblems(n)], status });
+    },
+  );
   r.add({ method: "patch", path: "/nodes/:name", tag: "nodes", summary: "change one node's fields", body: patch }, (c, { body }) =>
     c.json({ changed: deps.nodes.setNodes([param(c, "name")], { set: body.set as Conf, unset: body.unset }, { allowMissingImage: body.allowMissingImage }) }),
   );
-  r.add({ method: "delete", path: "/nodes/:name", tag: "nodes", summary: "delete nodes (a name, hostlist or glob)" }, (c) => c.json({ deleted: deps.nodes.deleteNodes([param(c, "name")]) }));
+  r.add({ method: "delete", path: "/nodes/:name", tag: "nodes", summary: "delete nodes (a name, hostlist or glob)" }, (c) =>
+    c.json({ deleted: deps.nodes.deleteNodes([param(c, "name")]) }),
+  );
   r.add(
-    { method: "get", path: "/nodes/:name/events", tag: "status", summary: "a node's boot event history, newest first", query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }) },
+    {
+      method: "get",
+      path: "/nodes/:name/events",
+      tag: "status",
+      summary: "a node's boot event history, newest first",
+      query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }),
+    },
     (c, { query }) => c.json(deps.bootStatus.events(param(c, "name"), query.limit)),
   );
   r.add(
@@ -123,7 +140,16 @@ export function nodeRoutes(r: ApiRouter, deps: ApiDeps) {
             text = undefined; // binary
           }
         }
-        return { path: e.path, type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, size: e.data.length, ...(text !== undefined ? { text } : {}), ...(e.target ? { target: e.target } : {}) };
+        return {
+          path: e.path,
+          type: e.type,
+          mode: e.mode,
+          uid: e.uid,
+          gid: e.gid,
+          size: e.data.length,
+          ...(text !== undefined ? { text } : {}),
+          ...(e.target ? { target: e.target } : {}),
+        };
       });
       return c.json({ node: n.name, kind: query.kind, overlays, files });
     },
@@ -133,55 +159,91 @@ export function nodeRoutes(r: ApiRouter, deps: ApiDeps) {
   r.add({ method: "get", path: "/profiles", tag: "profiles", summary: "every profile with its own and resolved fields" }, (c) =>
     c.json(deps.nodes.listProfiles([]).map((p) => ({ name: p.name, ...masked(p), profiles: p.profiles }))),
   );
-  r.add({ method: "get", path: "/profiles/:name", tag: "profiles", summary: "one profile with provenance, and who lists it: `users` {nodes (first 50), nodeCount, profiles}" }, (c) => {
-    const name = param(c, "name");
-    const u = deps.nodes.profileUsers(name);
-    const [p] = deps.nodes.listProfiles([name]);
-    return c.json({ name: p!.name, ...masked(p!), profiles: p!.profiles, users: { nodes: u.nodes.slice(0, 50), nodeCount: u.nodes.length, profiles: u.profiles } });
-  });
-  r.add({ method: "post", path: "/profiles", tag: "profiles", status: 201, summary: "add a profile", body: patch.extend({ name: z.string().min(1) }) }, (c, { body }) =>
-    c.json({ added: deps.nodes.addProfiles([body.name], { set: body.set as Conf, unset: body.unset }, { allowMissingImage: body.allowMissingImage }) }, 201),
+  r.add(
+    {
+      method: "get",
+      path: "/profiles/:name",
+      tag: "profiles",
+      summary: "one profile with provenance, and who lists it: `users` {nodes (first 50), nodeCount, profiles}",
+    },
+    (c) => {
+      const name = param(c, "name");
+      const u = deps.nodes.profileUsers(name);
+      const [p] = deps.nodes.listProfiles([name]);
+      return c.json({
+        name: p!.name,
+        ...masked(p!),
+        profiles: p!.profiles,
+        users: { nodes: u.nodes.slice(0, 50), nodeCount: u.nodes.length, profiles: u.profiles },
+      });
+    },
+  );
+  r.add(
+    { method: "post", path: "/profiles", tag: "profiles", status: 201, summary: "add a profile", body: patch.extend({ name: z.string().min(1) }) },
+    (c, { body }) =>
+      c.json({ added: deps.nodes.addProfiles([body.name], { set: body.set as Conf, unset: body.unset }, { allowMissingImage: body.allowMissingImage }) }, 201),
   );
   r.add({ method: "patch", path: "/profiles/:name", tag: "profiles", summary: "change a profile (its nodes are re-checked)", body: patch }, (c, { body }) =>
-    c.json({ changed: deps.nodes.setProfiles([param(c, "name")], { set: body.set as Conf, unset: body.unset }, { allowMissingImage: body.allowMissingImage }) }),
+    c.json({
+      changed: deps.nodes.setProfiles([param(c, "name")], { set: body.set as Conf, unset: body.unset }, { allowMissingImage: body.allowMissingImage }),
+    }),
   );
-  r.add({ method: "delete", path: "/profiles/:name", tag: "profiles", summary: "delete a profile no node uses", query: z.object({ force: z.stringbool().optional() }) }, (c, { query }) =>
-    c.json({ deleted: deps.nodes.deleteProfiles([param(c, "name")], { force: !!query.force }) }),
+  r.add(
+    {
+      method: "delete",
+      path: "/profiles/:name",
+      tag: "profiles",
+      summary: "delete a profile no node uses",
+      query: z.object({ force: z.stringbool().optional() }),
+    },
+    (c, { query }) => c.json({ deleted: deps.nodes.deleteProfiles([param(c, "name")], { force: !!query.force }) }),
   );
 
   // ---- boot status and the live stream ----
-  r.add({ method: "get", path: "/status/nodes", tag: "status", summary: "boot status of every node seen at least once (others are 'never seen')" }, (c) => c.json(deps.bootStatus.seen()));
-  r.add({ method: "get", path: "/events", tag: "status", summary: "Server-Sent Events: `hello` first ({at: the server's clock, heartbeatSeconds: a node is overdue after 3 missed}), then `boot` for every recorded boot event (nodes and unknown MACs)", returns: "text/event-stream" }, (c) =>
-    streamSSE(c, async (stream) => {
-      const queue: BootBusEvent[] = [];
-      let wake: (() => void) | undefined;
-      const off = deps.events.subscribe((e) => {
-        if (queue.length < 10_000) queue.push(e); // a stalled client loses events rather than memory
-        wake?.();
-      });
-      let closed = false;
-      stream.onAbort(() => {
-        closed = true;
-        off();
-        wake?.();
-      });
-      await stream.writeSSE({ event: "hello", data: JSON.stringify({ at: Date.now(), heartbeatSeconds: deps.bootStatus.heartbeatSeconds }) });
-      while (!closed) {
-        if (queue.length === 0) {
-          // A comment every 25 s keeps proxies from closing an idle stream.
-          await new Promise<void>((res) => {
-            wake = res;
-            setTimeout(res, 25_000);
-          });
-          wake = undefined;
-          if (queue.length === 0 && !closed) await stream.write(": keep-alive\n\n");
-          continue;
+  r.add({ method: "get", path: "/status/nodes", tag: "status", summary: "boot status of every node seen at least once (others are 'never seen')" }, (c) =>
+    c.json(deps.bootStatus.seen()),
+  );
+  r.add(
+    {
+      method: "get",
+      path: "/events",
+      tag: "status",
+      summary:
+        "Server-Sent Events: `hello` first ({at: the server's clock, heartbeatSeconds: a node is overdue after 3 missed}), then `boot` for every " +
+        "recorded boot event (nodes and unknown MACs)",
+      returns: "text/event-stream",
+    },
+    (c) =>
+      streamSSE(c, async (stream) => {
+        const queue: BootBusEvent[] = [];
+        let wake: (() => void) | undefined;
+        const off = deps.events.subscribe((e) => {
+          if (queue.length < 10_000) queue.push(e); // a stalled client loses events rather than memory
+          wake?.();
+        });
+        let closed = false;
+        stream.onAbort(() => {
+          closed = true;
+          off();
+          wake?.();
+        });
+        await stream.writeSSE({ event: "hello", data: JSON.stringify({ at: Date.now(), heartbeatSeconds: deps.bootStatus.heartbeatSeconds }) });
+        while (!closed) {
+          if (queue.length === 0) {
+            // A comment every 25 s keeps proxies from closing an idle stream.
+            await new Promise<void>((res) => {
+              wake = res;
+              setTimeout(res, 25_000);
+            });
+            wake = undefined;
+            if (queue.length === 0 && !closed) await stream.write(": keep-alive\n\n");
+            continue;
+          }
+          const batch = queue.splice(0, queue.length);
+          for (const e of batch) await stream.writeSSE({ event: "boot", data: JSON.stringify(e) });
         }
-        const batch = queue.splice(0, queue.length);
-        for (const e of batch) await stream.writeSSE({ event: "boot", data: JSON.stringify(e) });
-      }
-      off();
-    }),
+        off();
+      }),
   );
 
   // ---- discovery inbox ----
@@ -196,7 +258,13 @@ export function nodeRoutes(r: ApiRouter, deps: ApiDeps) {
       summary: "accept an unknown MAC: as a new node (name, optional profiles/address) or bound to a discoverable node (node)",
       body: z.union([
         z.object({ node: z.string().min(1) }),
-        z.object({ name: z.string().min(1), profiles: z.array(z.string().min(1)).optional(), ipaddr: z.string().optional(), netmask: z.string().optional(), device: z.string().optional() }),
+        z.object({
+          name: z.string().min(1),
+          profiles: z.array(z.string().min(1)).optional(),
+          ipaddr: z.string().optional(),
+          netmask: z.string().optional(),
+          device: z.string().optional(),
+        }),
       ]),
     },
     (c, { body }) => {
@@ -205,10 +273,19 @@ export function nodeRoutes(r: ApiRouter, deps: ApiDeps) {
       return c.json({ node });
     },
   );
-  r.add({ method: "post", path: "/discovery/:mac/ignore", tag: "discovery", summary: "ignore (or stop ignoring) an unknown MAC", body: z.object({ ignored: z.boolean().default(true) }) }, (c, { body }) => {
-    deps.inbox.ignore(param(c, "mac"), body.ignored);
-    return c.json({ ok: true });
-  });
+  r.add(
+    {
+      method: "post",
+      path: "/discovery/:mac/ignore",
+      tag: "discovery",
+      summary: "ignore (or stop ignoring) an unknown MAC",
+      body: z.object({ ignored: z.boolean().default(true) }),
+    },
+    (c, { body }) => {
+      deps.inbox.ignore(param(c, "mac"), body.ignored);
+      return c.json({ ok: true });
+    },
+  );
   r.add({ method: "delete", path: "/discovery/:mac", tag: "discovery", summary: "remove an unknown MAC from the inbox" }, (c) => {
     deps.inbox.forget(param(c, "mac"));
     return c.json({ ok: true });

@@ -50,7 +50,12 @@ const actionOf = (a: string): PowerAction => {
   return a as PowerAction;
 };
 
-const runBody = z.object({ nodes: names, pxe: z.boolean().optional(), fanout: z.number().int().min(1).max(1000).optional(), staggerMs: z.number().int().min(0).max(60_000).optional() });
+const runBody = z.object({
+  nodes: names,
+  pxe: z.boolean().optional(),
+  fanout: z.number().int().min(1).max(1000).optional(),
+  staggerMs: z.number().int().min(0).max(60_000).optional(),
+});
 
 export class PowerJobs {
   private readonly jobs = new Map<string, PowerJob>();
@@ -83,9 +88,19 @@ export class PowerJobs {
 }
 
 export function powerRoutes(r: ApiRouter, deps: ApiDeps, jobs = new PowerJobs()) {
-  const options = (body: z.infer<typeof runBody>) => ({ ...(body.pxe ? { pxe: true } : {}), ...(body.fanout ? { fanout: body.fanout } : {}), ...(body.staggerMs ? { staggerMs: body.staggerMs } : {}) });
+  const options = (body: z.infer<typeof runBody>) => ({
+    ...(body.pxe ? { pxe: true } : {}),
+    ...(body.fanout ? { fanout: body.fanout } : {}),
+    ...(body.staggerMs ? { staggerMs: body.staggerMs } : {}),
+  });
   r.add(
-    { method: "post", path: "/power/:action", tag: "power", summary: "power action on nodes (on, off, cycle, reset, soft, status); answers when every node is done, one result per node", body: runBody },
+    {
+      method: "post",
+      path: "/power/:action",
+      tag: "power",
+      summary: "power action on nodes (on, off, cycle, reset, soft, status); answers when every node is done, one result per node",
+      body: runBody,
+    },
     async (c, { body }) => {
       const action = actionOf(param(c, "action"));
       const results = await deps.power.run(list(body.nodes), action, { ...options(body), onResult: (x) => jobs.record(action, x) });
@@ -105,7 +120,19 @@ export function powerRoutes(r: ApiRouter, deps: ApiDeps, jobs = new PowerJobs())
       const patterns = list(body.nodes);
       // The selection and the --pxe rule are checked now (a 400/404 here), not as a failed job later.
       const nodes = deps.power.plan(patterns, body.action, { pxe: body.pxe }).map((p) => p.node);
-      const job: PowerJob = { id: jobs.nextId(), action: body.action, pxe: !!body.pxe, staggerMs: body.staggerMs ?? 0, nodes, total: nodes.length, done: 0, state: "running", results: [], startedAt: Date.now(), user: c.get("user") };
+      const job: PowerJob = {
+        id: jobs.nextId(),
+        action: body.action,
+        pxe: !!body.pxe,
+        staggerMs: body.staggerMs ?? 0,
+        nodes,
+        total: nodes.length,
+        done: 0,
+        state: "running",
+        results: [],
+        startedAt: Date.now(),
+        user: c.get("user"),
+      };
       jobs.add(job);
       deps.power
         .run(nodes, body.action, {
@@ -121,7 +148,8 @@ export function powerRoutes(r: ApiRouter, deps: ApiDeps, jobs = new PowerJobs())
           (e: unknown) => {
             // Only a fault in drover itself gets here (a BMC's failure is that node's result): fail what is left.
             const seen = new Set(job.results.map((x) => x.node));
-            for (const n of nodes) if (!seen.has(n)) job.results.push({ node: n, bmc: "none", ok: false, message: `internal error: ${(e as Error)?.message ?? String(e)}` });
+            for (const n of nodes)
+              if (!seen.has(n)) job.results.push({ node: n, bmc: "none", ok: false, message: `internal error: ${(e as Error)?.message ?? String(e)}` });
             Object.assign(job, { done: job.total, state: "done", endedAt: Date.now() });
           },
         );
@@ -133,7 +161,9 @@ export function powerRoutes(r: ApiRouter, deps: ApiDeps, jobs = new PowerJobs())
       method: "get",
       path: "/power-jobs/:id",
       tag: "power",
-      summary: "a power job: nodes, how many are done and failed, each node's result (node, ok, state, message); results=false leaves the nodes and results out (a cheap poll of thousands of nodes)",
+      summary:
+        "a power job: nodes, how many are done and failed, each node's result (node, ok, state, message); results=false leaves the nodes and results " +
+        "out (a cheap poll of thousands of nodes)",
       query: z.object({ results: z.stringbool().default(true) }),
     },
     (c, { query }) => {
@@ -145,7 +175,12 @@ export function powerRoutes(r: ApiRouter, deps: ApiDeps, jobs = new PowerJobs())
     },
   );
   r.add(
-    { method: "get", path: "/power/states", tag: "power", summary: "what each node's BMC last said about power, with when (`at`, server clock ms) and any action sent since; nodes never asked are absent" },
+    {
+      method: "get",
+      path: "/power/states",
+      tag: "power",
+      summary: "what each node's BMC last said about power, with when (`at`, server clock ms) and any action sent since; nodes never asked are absent",
+    },
     (c) => c.json({ now: Date.now(), states: Object.fromEntries(jobs.states) }),
   );
 }

@@ -91,7 +91,8 @@ export class ApiRouter {
       if (spec.body) {
         const limit = spec.maxBody ?? MAX_JSON_BODY;
         const bytes = await readBounded(c.req.raw, limit);
-        if (!bytes) return c.json({ error: `the request body is larger than ${sizeText(limit)}, the limit for ${spec.method.toUpperCase()} /api/v1${spec.path}` }, 413);
+        if (!bytes)
+          return c.json({ error: `the request body is larger than ${sizeText(limit)}, the limit for ${spec.method.toUpperCase()} /api/v1${spec.path}` }, 413);
         let raw: unknown;
         try {
           raw = JSON.parse(new TextDecoder().decode(bytes));
@@ -113,14 +114,17 @@ export class ApiRouter {
       const params = [...r.path.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } }));
       if (r.query) {
         const js = z.toJSONSchema(r.query, { io: "input", unrepresentable: "any" }) as { properties?: Record<string, unknown>; required?: string[] };
-        for (const [name, schema] of Object.entries(js.properties ?? {})) params.push({ name, in: "query", required: !!js.required?.includes(name), schema: schema as never });
+        for (const [name, schema] of Object.entries(js.properties ?? {}))
+          params.push({ name, in: "query", required: !!js.required?.includes(name), schema: schema as never });
       }
       paths[path] ??= {};
       paths[path]![r.method] = {
         summary: r.summary,
         tags: [r.tag],
         ...(params.length ? { parameters: params } : {}),
-        ...(r.body ? { requestBody: { required: true, content: { "application/json": { schema: z.toJSONSchema(r.body, { io: "input", unrepresentable: "any" }) } } } } : {}),
+        ...(r.body
+          ? { requestBody: { required: true, content: { "application/json": { schema: z.toJSONSchema(r.body, { io: "input", unrepresentable: "any" }) } } } }
+          : {}),
         ...(r.public ? { security: [] } : {}),
         responses: {
           [String(r.status ?? 200)]: { description: r.returns ?? "success" },
@@ -130,14 +134,23 @@ export class ApiRouter {
             ? {}
             : {
                 "401": { description: "no valid session or token" },
-                "403": { description: `CSRF token missing or wrong, or client outside the allowed subnets${r.adminOnly ? ", or a viewer's account: this read is for admins only (it shows secrets nodes are given)" : ""}` },
+                "403": {
+                  description:
+                    `CSRF token missing or wrong, or client outside the allowed ` +
+                    `subnets${r.adminOnly ? ", or a viewer's account: this read is for admins only (it shows secrets nodes are given)" : ""}`,
+                },
               }),
         },
       };
     }
     return {
       openapi: "3.1.0",
-      info: { title: "drover API", version: info.version, description: "The JSON API behind drover's web page. Authenticate with a session cookie (plus X-CSRF-Token on changes) or Authorization: Bearer <token>." },
+      info: {
+        title: "drover API",
+        version: info.version,
+        description:
+          "The JSON API behind drover's web page. Authenticate with a session cookie (plus X-CSRF-Token on changes) or Authorization: Bearer <token>.",
+      },
       servers: [{ url: "/" }],
       components: {
         securitySchemes: {

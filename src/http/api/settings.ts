@@ -44,7 +44,13 @@ export function settingsRoutes(r: ApiRouter, deps: ApiDeps) {
     ...(v.warning ? { warning: v.warning } : {}),
   });
   r.add(
-    { method: "get", path: "/settings", tag: "settings", summary: "the running server's configuration, each field with its source and whether it can change live, is fixed by a flag, or needs a restart; the host's IPv4 interfaces" },
+    {
+      method: "get",
+      path: "/settings",
+      tag: "settings",
+      summary:
+        "the running server's configuration, each field with its source and whether it can change live, is fixed by a flag, or needs a restart; the host's IPv4 interfaces",
+    },
     (c) => c.json(answer(deps.settings.get())),
   );
   r.add(
@@ -52,7 +58,9 @@ export function settingsRoutes(r: ApiRouter, deps: ApiDeps) {
       method: "patch",
       path: "/settings",
       tag: "settings",
-      summary: "change live settings (DHCP mode, interfaces, pools, discovery, poll interval …); validated whole, put into effect at once and saved in the data dir; fields fixed by a command-line flag are refused (409)",
+      summary:
+        "change live settings (DHCP mode, interfaces, pools, discovery, poll interval …); validated whole, put into effect at once and saved in the " +
+        "data dir; fields fixed by a command-line flag are refused (409)",
       body: patchBody,
       returns: "the settings after the change (as GET)",
     },

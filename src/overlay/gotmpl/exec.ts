@@ -111,8 +111,15 @@ class State {
   }
 
   private wrap(e: unknown): unknown {
-    if (e instanceof Failure) return new GoTemplateError(`template: ${this.tmpl}:${this.line}: executing ${JSON.stringify(this.tmpl)} at <${this.src}>: ${e.message}`, this.tmpl, this.line, e.budget);
-    if (e === BREAK || e === CONTINUE) return new GoTemplateError(`template: ${this.tmpl}:${this.line}: {{${(e as typeof BREAK).signal}}} outside {{range}}`, this.tmpl, this.line);
+    if (e instanceof Failure)
+      return new GoTemplateError(
+        `template: ${this.tmpl}:${this.line}: executing ${JSON.stringify(this.tmpl)} at <${this.src}>: ${e.message}`,
+        this.tmpl,
+        this.line,
+        e.budget,
+      );
+    if (e === BREAK || e === CONTINUE)
+      return new GoTemplateError(`template: ${this.tmpl}:${this.line}: {{${(e as typeof BREAK).signal}}} outside {{range}}`, this.tmpl, this.line);
     return e;
   }
 
@@ -396,7 +403,8 @@ class State {
       if (e instanceof Halt || e instanceof Failure || e instanceof GoTemplateError || e === BREAK || e === CONTINUE || this.opts.rethrow?.(e)) throw e;
       return this.fail(`error calling ${name}: ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (typeof out === "string" && out.length > this.maxOutput) this.fail(`${name} made a value larger than ${this.maxOutput} bytes, the most one template may write`, "output");
+    if (typeof out === "string" && out.length > this.maxOutput)
+      this.fail(`${name} made a value larger than ${this.maxOutput} bytes, the most one template may write`, "output");
     return norm(out);
   }
 
@@ -449,7 +457,17 @@ class State {
   }
 }
 
-const goKind = (k: Kind) => ({ any: "interface {}", value: "reflect.Value", string: "string", int: "int", float: "float64", bool: "bool", list: "[]interface {}", map: "map[string]interface {}" })[k];
+const goKind = (k: Kind) =>
+  ({
+    any: "interface {}",
+    value: "reflect.Value",
+    string: "string",
+    int: "int",
+    float: "float64",
+    bool: "bool",
+    list: "[]interface {}",
+    map: "map[string]interface {}",
+  })[k];
 
 const norm = (v: unknown) => (v === undefined ? null : v);
 

@@ -1,5 +1,21 @@
 import type { FuncDef, FuncMap } from "./exec";
-import { GoError, GO_STRING, GO_TYPE, NO_VALUE, READONLY, ZERO, formatV, goQuote, isStruct, sortedKeys, sprint, sprintf, sprintln, truth, typeName } from "./values";
+import {
+  GoError,
+  GO_STRING,
+  GO_TYPE,
+  NO_VALUE,
+  READONLY,
+  ZERO,
+  formatV,
+  goQuote,
+  isStruct,
+  sortedKeys,
+  sprint,
+  sprintf,
+  sprintln,
+  truth,
+  typeName,
+} from "./values";
 
 /**
  * text/template's builtin functions, and the Sprig (github.com/Masterminds/sprig/v3) functions that
@@ -27,7 +43,10 @@ function eq(a: unknown, ...bs: unknown[]): boolean {
   for (const b of bs) {
     const k2 = basic(b);
     if (k1 === "other" || k2 === "other") {
-      if (Array.isArray(a) || a instanceof Map || Array.isArray(b) || b instanceof Map) throw new GoError(`non-comparable type ${formatV(Array.isArray(a) || a instanceof Map ? a : b)}: ${typeName(Array.isArray(a) || a instanceof Map ? a : b)}`);
+      if (Array.isArray(a) || a instanceof Map || Array.isArray(b) || b instanceof Map)
+        throw new GoError(
+          `non-comparable type ${formatV(Array.isArray(a) || a instanceof Map ? a : b)}: ${typeName(Array.isArray(a) || a instanceof Map ? a : b)}`,
+        );
       if (a === b) return true;
       continue;
     }
@@ -43,7 +62,8 @@ function eq(a: unknown, ...bs: unknown[]): boolean {
 function lt(a: unknown, b: unknown): boolean {
   const k1 = basic(a);
   const k2 = basic(b);
-  if (k1 === "other" || k1 === "invalid" || k1 === "nil" || k1 === "bool" || k2 === "other" || k2 === "invalid" || k2 === "nil" || k2 === "bool") throw new GoError("invalid type for comparison");
+  if (k1 === "other" || k1 === "invalid" || k1 === "nil" || k1 === "bool" || k2 === "other" || k2 === "invalid" || k2 === "nil" || k2 === "bool")
+    throw new GoError("invalid type for comparison");
   const num = (k: string) => k === "int" || k === "float";
   if (k1 !== k2 && !(num(k1) && num(k2))) throw new GoError("incompatible types for comparison");
   return (scalar(a) as number | string) < (scalar(b) as number | string);
@@ -225,7 +245,10 @@ function toJson(v: unknown): string {
     if (typeof x === "string") return JSON.stringify(x).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
     if (typeof x === "number" || typeof x === "boolean") return String(x);
     if (Array.isArray(x)) return `[${x.map(enc).join(",")}]`;
-    if (x instanceof Map) return `{${sortedKeys(x).map((k) => `${enc(String(k))}:${enc(x.get(k))}`).join(",")}}`;
+    if (x instanceof Map)
+      return `{${sortedKeys(x)
+        .map((k) => `${enc(String(k))}:${enc(x.get(k))}`)
+        .join(",")}}`;
     if (isStruct(x)) {
       if (x[GO_STRING]) return enc(x[GO_STRING]!());
       return `{${Object.keys(x)
@@ -241,16 +264,35 @@ function toJson(v: unknown): string {
 function toYaml(v: unknown, indent = ""): string {
   const scalarY = (x: unknown): string => {
     if (x === null || x === NO_VALUE || x === undefined) return "null";
-    if (typeof x === "string") return x === "" || /^[\s\-?:,[\]{}#&*!|>'"%@`]|: |\s#|\s$|^(true|false|null|yes|no|on|off|~|[-+]?[0-9.]+)$/i.test(x) || x.includes("\n") ? JSON.stringify(x) : x;
+    if (typeof x === "string")
+      return x === "" || /^[\s\-?:,[\]{}#&*!|>'"%@`]|: |\s#|\s$|^(true|false|null|yes|no|on|off|~|[-+]?[0-9.]+)$/i.test(x) || x.includes("\n")
+        ? JSON.stringify(x)
+        : x;
     if (isStruct(x) && x[GO_STRING]) return scalarY(x[GO_STRING]!());
     return String(x);
   };
-  if (Array.isArray(v)) return v.length ? v.map((x) => `${indent}- ${typeof x === "object" && x !== null && !(isStruct(x) && x[GO_STRING]) ? toYaml(x, `${indent}  `).trimStart() : scalarY(x)}`).join("\n") : `${indent}[]`;
-  const entries: [string, unknown][] = v instanceof Map ? sortedKeys(v).map((k) => [String(k), v.get(k)]) : isStruct(v) && !v[GO_STRING] ? Object.keys(v).filter((k) => typeof v[k] !== "function").map((k) => [k, v[k]]) : [];
+  if (Array.isArray(v))
+    return v.length
+      ? v
+          .map((x) => `${indent}- ${typeof x === "object" && x !== null && !(isStruct(x) && x[GO_STRING]) ? toYaml(x, `${indent}  `).trimStart() : scalarY(x)}`)
+          .join("\n")
+      : `${indent}[]`;
+  const entries: [string, unknown][] =
+    v instanceof Map
+      ? sortedKeys(v).map((k) => [String(k), v.get(k)])
+      : isStruct(v) && !v[GO_STRING]
+        ? Object.keys(v)
+            .filter((k) => typeof v[k] !== "function")
+            .map((k) => [k, v[k]])
+        : [];
   if (!(v instanceof Map) && !(isStruct(v) && !v[GO_STRING])) return `${indent}${scalarY(v)}`;
   if (!entries.length) return `${indent}{}`;
   return entries
-    .map(([k, x]) => (typeof x === "object" && x !== null && !(isStruct(x) && x[GO_STRING]) && (Array.isArray(x) ? x.length : x instanceof Map ? x.size : Object.keys(x).length) ? `${indent}${k}:\n${toYaml(x, Array.isArray(x) ? indent : `${indent}  `)}` : `${indent}${k}: ${Array.isArray(x) ? "[]" : typeof x === "object" && x !== null && !(isStruct(x) && x[GO_STRING]) ? "{}" : scalarY(x)}`))
+    .map(([k, x]) =>
+      typeof x === "object" && x !== null && !(isStruct(x) && x[GO_STRING]) && (Array.isArray(x) ? x.length : x instanceof Map ? x.size : Object.keys(x).length)
+        ? `${indent}${k}:\n${toYaml(x, Array.isArray(x) ? indent : `${indent}  `)}`
+        : `${indent}${k}: ${Array.isArray(x) ? "[]" : typeof x === "object" && x !== null && !(isStruct(x) && x[GO_STRING]) ? "{}" : scalarY(x)}`,
+    )
     .join("\n");
 }
 
@@ -269,20 +311,74 @@ export function sprig(buildTime: Date = new Date()): FuncMap {
     ["all", s((...a: unknown[]) => a.every((x) => !empty(x)), [], "any")],
     ["any", s((...a: unknown[]) => a.some((x) => !empty(x)), [], "any")],
     ["ternary", s((t: unknown, f: unknown, c: boolean) => (c ? t : f), ["any", "any", "bool"])],
-    ["fail", s((msg: string) => {
-      throw new GoError(msg);
-    }, ["string"])],
-    ["required", s((msg: string, v: unknown) => {
-      if (v === null || v === "" ) throw new GoError(msg);
-      return v;
-    }, ["string", "any"])],
+    [
+      "fail",
+      s(
+        (msg: string) => {
+          throw new GoError(msg);
+        },
+        ["string"],
+      ),
+    ],
+    [
+      "required",
+      s(
+        (msg: string, v: unknown) => {
+          if (v === null || v === "") throw new GoError(msg);
+          return v;
+        },
+        ["string", "any"],
+      ),
+    ],
     ["toJson", s(toJson, ["any"])],
     ["mustToJson", s(toJson, ["any"])],
     ["toString", s(toStr, ["any"])],
     ["toStrings", s((v: unknown) => toList(v).map(toStr), ["any"])],
     ["toYaml", s((v: unknown) => toYaml(v), ["any"])],
-    ["kindOf", s((v: unknown) => (v === null ? "invalid" : typeof v === "string" ? "string" : typeof v === "number" ? (Number.isInteger(v) ? "int" : "float64") : typeof v === "boolean" ? "bool" : Array.isArray(v) ? "slice" : v instanceof Map ? "map" : "struct"), ["any"])],
-    ["kindIs", s((k: string, v: unknown) => (v === null ? "invalid" : typeof v === "string" ? "string" : typeof v === "number" ? (Number.isInteger(v) ? "int" : "float64") : typeof v === "boolean" ? "bool" : Array.isArray(v) ? "slice" : v instanceof Map ? "map" : "struct") === k, ["string", "any"])],
+    [
+      "kindOf",
+      s(
+        (v: unknown) =>
+          v === null
+            ? "invalid"
+            : typeof v === "string"
+              ? "string"
+              : typeof v === "number"
+                ? Number.isInteger(v)
+                  ? "int"
+                  : "float64"
+                : typeof v === "boolean"
+                  ? "bool"
+                  : Array.isArray(v)
+                    ? "slice"
+                    : v instanceof Map
+                      ? "map"
+                      : "struct",
+        ["any"],
+      ),
+    ],
+    [
+      "kindIs",
+      s(
+        (k: string, v: unknown) =>
+          (v === null
+            ? "invalid"
+            : typeof v === "string"
+              ? "string"
+              : typeof v === "number"
+                ? Number.isInteger(v)
+                  ? "int"
+                  : "float64"
+                : typeof v === "boolean"
+                  ? "bool"
+                  : Array.isArray(v)
+                    ? "slice"
+                    : v instanceof Map
+                      ? "map"
+                      : "struct") === k,
+        ["string", "any"],
+      ),
+    ],
     ["typeOf", s((v: unknown) => typeName(v), ["any"])],
     ["typeIs", s((t: string, v: unknown) => typeName(v) === t, ["string", "any"])],
     ["deepEqual", s((a: unknown, b: unknown) => toJson(a) === toJson(b), ["any", "any"])],
@@ -294,50 +390,173 @@ export function sprig(buildTime: Date = new Date()): FuncMap {
     ["upper", s((x: string) => x.toUpperCase(), ["string"])],
     ["lower", s((x: string) => x.toLowerCase(), ["string"])],
     ["title", s(title, ["string"])],
-    ["repeat", s((n: number, x: string) => {
-      if (n * x.length > 16 * 1024 * 1024) throw new GoError("repeat: the result would be too large");
-      return x.repeat(Math.max(0, n));
-    }, ["int", "string"])],
-    ["substr", s((start: number, end: number, x: string) => (start < 0 ? x.slice(0, end) : end < 0 || end > x.length ? x.slice(start) : x.slice(start, end)), ["int", "int", "string"])],
+    [
+      "repeat",
+      s(
+        (n: number, x: string) => {
+          if (n * x.length > 16 * 1024 * 1024) throw new GoError("repeat: the result would be too large");
+          return x.repeat(Math.max(0, n));
+        },
+        ["int", "string"],
+      ),
+    ],
+    [
+      "substr",
+      s(
+        (start: number, end: number, x: string) => (start < 0 ? x.slice(0, end) : end < 0 || end > x.length ? x.slice(start) : x.slice(start, end)),
+        ["int", "int", "string"],
+      ),
+    ],
     ["trunc", s((c: number, x: string) => (c < 0 && x.length + c > 0 ? x.slice(x.length + c) : c >= 0 && x.length > c ? x.slice(0, c) : x), ["int", "string"])],
     ["nospace", s((x: string) => x.replace(/\s/g, ""), ["string"])],
     ["contains", s((sub: string, x: string) => x.includes(sub), ["string", "string"])],
     ["hasPrefix", s((pre: string, x: string) => x.startsWith(pre), ["string", "string"])],
     ["hasSuffix", s((suf: string, x: string) => x.endsWith(suf), ["string", "string"])],
-    ["quote", s((...a: unknown[]) => a.filter((x) => x !== null).map((x) => goQuote(toStr(x))).join(" "), [], "any")],
-    ["squote", s((...a: unknown[]) => a.filter((x) => x !== null).map((x) => `'${toStr(x)}'`).join(" "), [], "any")],
-    ["cat", s((...a: unknown[]) => a.filter((x) => x !== null).map(toStr).join(" "), [], "any")],
+    [
+      "quote",
+      s(
+        (...a: unknown[]) =>
+          a
+            .filter((x) => x !== null)
+            .map((x) => goQuote(toStr(x)))
+            .join(" "),
+        [],
+        "any",
+      ),
+    ],
+    [
+      "squote",
+      s(
+        (...a: unknown[]) =>
+          a
+            .filter((x) => x !== null)
+            .map((x) => `'${toStr(x)}'`)
+            .join(" "),
+        [],
+        "any",
+      ),
+    ],
+    [
+      "cat",
+      s(
+        (...a: unknown[]) =>
+          a
+            .filter((x) => x !== null)
+            .map(toStr)
+            .join(" "),
+        [],
+        "any",
+      ),
+    ],
     ["indent", s((n: number, x: string) => indent("indent", n, x), ["int", "string"])],
     ["nindent", s((n: number, x: string) => `\n${indent("nindent", n, x)}`, ["int", "string"])],
     ["replace", s((old: string, nw: string, x: string) => x.split(old).join(nw), ["string", "string", "string"])],
     ["plural", s((one: string, many: string, n: number) => (n === 1 ? one : many), ["string", "string", "int"])],
     ["split", s((sep: string, x: string) => newMap(x.split(sep).map((p, i) => [`_${i}`, p])), ["string", "string"])],
     ["splitList", s((sep: string, x: string) => x.split(sep), ["string", "string"])],
-    ["splitn", s((sep: string, n: number, x: string) => {
-      const parts = x.split(sep);
-      const out = n > 0 && parts.length > n ? [...parts.slice(0, n - 1), parts.slice(n - 1).join(sep)] : parts;
-      return newMap(out.map((p, i) => [`_${i}`, p]));
-    }, ["string", "int", "string"])],
+    [
+      "splitn",
+      s(
+        (sep: string, n: number, x: string) => {
+          const parts = x.split(sep);
+          const out = n > 0 && parts.length > n ? [...parts.slice(0, n - 1), parts.slice(n - 1).join(sep)] : parts;
+          return newMap(out.map((p, i) => [`_${i}`, p]));
+        },
+        ["string", "int", "string"],
+      ),
+    ],
     ["join", s((sep: string, v: unknown) => (typeof v === "string" ? v : toList(v).map(toStr).join(sep)), ["string", "any"])],
     ["sortAlpha", s((v: unknown) => toList(v).map(toStr).sort(), ["any"])],
     ["wrap", s((n: number, x: string) => wrapText(x, n), ["int", "string"])],
     ["abbrev", s((n: number, x: string) => (x.length <= n ? x : n < 4 ? x : `${x.slice(0, n - 3)}...`), ["int", "string"])],
-    ["initials", s((x: string) => x.split(/\s+/).filter(Boolean).map((w) => w[0]).join(""), ["string"])],
-    ["snakecase", s((x: string) => x.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/[\s-]+/g, "_").toLowerCase(), ["string"])],
-    ["camelcase", s((x: string) => x.split(/[_\s-]+/).map((w) => (w ? w[0]!.toUpperCase() + w.slice(1) : "")).join(""), ["string"])],
-    ["kebabcase", s((x: string) => x.replace(/([a-z0-9])([A-Z])/g, "$1-$2").replace(/[\s_]+/g, "-").toLowerCase(), ["string"])],
+    [
+      "initials",
+      s(
+        (x: string) =>
+          x
+            .split(/\s+/)
+            .filter(Boolean)
+            .map((w) => w[0])
+            .join(""),
+        ["string"],
+      ),
+    ],
+    [
+      "snakecase",
+      s(
+        (x: string) =>
+          x
+            .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+            .replace(/[\s-]+/g, "_")
+            .toLowerCase(),
+        ["string"],
+      ),
+    ],
+    [
+      "camelcase",
+      s(
+        (x: string) =>
+          x
+            .split(/[_\s-]+/)
+            .map((w) => (w ? w[0]!.toUpperCase() + w.slice(1) : ""))
+            .join(""),
+        ["string"],
+      ),
+    ],
+    [
+      "kebabcase",
+      s(
+        (x: string) =>
+          x
+            .replace(/([a-z0-9])([A-Z])/g, "$1-$2")
+            .replace(/[\s_]+/g, "-")
+            .toLowerCase(),
+        ["string"],
+      ),
+    ],
     ["b64enc", s((x: string) => Buffer.from(x, "utf8").toString("base64"), ["string"])],
     ["b64dec", s((x: string) => Buffer.from(x, "base64").toString("utf8"), ["string"])],
     ["regexMatch", s((re: string, x: string) => regex(re).test(x), ["string", "string"])],
     ["mustRegexMatch", s((re: string, x: string) => regex(re).test(x), ["string", "string"])],
     ["regexFind", s((re: string, x: string) => regex(re).exec(x)?.[0] ?? "", ["string", "string"])],
-    ["regexFindAll", s((re: string, x: string, n: number) => [...x.matchAll(regex(re, true))].map((m) => m[0]).slice(0, n < 0 ? undefined : n), ["string", "string", "int"])],
-    ["regexReplaceAll", s((re: string, x: string, repl: string) => x.replace(regex(re, true), repl.replace(/\$\{?(\w+)\}?/g, (_m, g: string) => (/^\d+$/.test(g) ? `$${g}` : `$<${g}>`))), ["string", "string", "string"])],
+    [
+      "regexFindAll",
+      s((re: string, x: string, n: number) => [...x.matchAll(regex(re, true))].map((m) => m[0]).slice(0, n < 0 ? undefined : n), ["string", "string", "int"]),
+    ],
+    [
+      "regexReplaceAll",
+      s(
+        (re: string, x: string, repl: string) =>
+          x.replace(
+            regex(re, true),
+            repl.replace(/\$\{?(\w+)\}?/g, (_m, g: string) => (/^\d+$/.test(g) ? `$${g}` : `$<${g}>`)),
+          ),
+        ["string", "string", "string"],
+      ),
+    ],
     ["regexReplaceAllLiteral", s((re: string, x: string, repl: string) => x.replace(regex(re, true), () => repl), ["string", "string", "string"])],
-    ["regexSplit", s((re: string, x: string, n: number) => {
-      const parts = x.split(regex(re, true));
-      return n < 0 ? parts : n === 0 ? [] : parts.length > n ? [...parts.slice(0, n - 1), x.split(regex(re, true)).slice(n - 1).join("")] : parts;
-    }, ["string", "string", "int"])],
+    [
+      "regexSplit",
+      s(
+        (re: string, x: string, n: number) => {
+          const parts = x.split(regex(re, true));
+          return n < 0
+            ? parts
+            : n === 0
+              ? []
+              : parts.length > n
+                ? [
+                    ...parts.slice(0, n - 1),
+                    x
+                      .split(regex(re, true))
+                      .slice(n - 1)
+                      .join(""),
+                  ]
+                : parts;
+        },
+        ["string", "string", "int"],
+      ),
+    ],
     ["regexQuoteMeta", s((x: string) => x.replace(/[\\.+*?()|[\]{}^$]/g, "\\$&"), ["string"])],
     // numbers
     ["atoi", s((x: string) => toInt(x), ["string"])],
@@ -348,23 +567,47 @@ export function sprig(buildTime: Date = new Date()): FuncMap {
     ["add1", s((x: unknown) => toInt(x) + 1, ["any"])],
     ["sub", s((a: unknown, b: unknown) => toInt(a) - toInt(b), ["any", "any"])],
     ["mul", s((...a: unknown[]) => a.reduce<number>((n, x) => n * toInt(x), 1), ["any"], "any")],
-    ["div", s((a: unknown, b: unknown) => {
-      if (toInt(b) === 0) throw new GoError("runtime error: integer divide by zero");
-      return Math.trunc(toInt(a) / toInt(b));
-    }, ["any", "any"])],
-    ["mod", s((a: unknown, b: unknown) => {
-      if (toInt(b) === 0) throw new GoError("runtime error: integer divide by zero");
-      return toInt(a) % toInt(b);
-    }, ["any", "any"])],
+    [
+      "div",
+      s(
+        (a: unknown, b: unknown) => {
+          if (toInt(b) === 0) throw new GoError("runtime error: integer divide by zero");
+          return Math.trunc(toInt(a) / toInt(b));
+        },
+        ["any", "any"],
+      ),
+    ],
+    [
+      "mod",
+      s(
+        (a: unknown, b: unknown) => {
+          if (toInt(b) === 0) throw new GoError("runtime error: integer divide by zero");
+          return toInt(a) % toInt(b);
+        },
+        ["any", "any"],
+      ),
+    ],
     ["max", s((a: unknown, ...r: unknown[]) => Math.max(toInt(a), ...r.map(toInt)), ["any"], "any")],
     ["min", s((a: unknown, ...r: unknown[]) => Math.min(toInt(a), ...r.map(toInt)), ["any"], "any")],
     ["until", s((n: number) => range(0, n, n < 0 ? -1 : 1), ["int"])],
     ["untilStep", s((a: number, b: number, st: number) => range(a, b, st), ["int", "int", "int"])],
-    ["seq", s((...a: number[]) => {
-      const [x, y, z] = a.map(toInt);
-      const r = a.length === 1 ? range(1, x! + 1, 1) : a.length === 2 ? range(x!, y! + (y! >= x! ? 1 : -1), y! >= x! ? 1 : -1) : range(x!, z! + (y! > 0 ? 1 : -1), y!);
-      return r.join(" ");
-    }, [], "any")],
+    [
+      "seq",
+      s(
+        (...a: number[]) => {
+          const [x, y, z] = a.map(toInt);
+          const r =
+            a.length === 1
+              ? range(1, x! + 1, 1)
+              : a.length === 2
+                ? range(x!, y! + (y! >= x! ? 1 : -1), y! >= x! ? 1 : -1)
+                : range(x!, z! + (y! > 0 ? 1 : -1), y!);
+          return r.join(" ");
+        },
+        [],
+        "any",
+      ),
+    ],
     // lists
     ["list", s((...a: unknown[]) => [...a], [], "any")],
     ["tuple", s((...a: unknown[]) => [...a], [], "any")],
@@ -382,56 +625,115 @@ export function sprig(buildTime: Date = new Date()): FuncMap {
     ["compact", s((l: unknown) => toList(l).filter((x) => !empty(x)), ["any"])],
     ["without", s((l: unknown, ...w: unknown[]) => toList(l).filter((x) => !w.some((y) => toJson(y) === toJson(x))), ["any"], "any")],
     ["has", s((needle: unknown, l: unknown) => toList(l).some((x) => toJson(x) === toJson(needle)), ["any", "any"])],
-    ["chunk", s((n: number, l: unknown) => {
-      const a = toList(l);
-      const out: unknown[][] = [];
-      for (let i = 0; i < a.length; i += Math.max(1, n)) out.push(a.slice(i, i + Math.max(1, n)));
-      return out;
-    }, ["int", "any"])],
+    [
+      "chunk",
+      s(
+        (n: number, l: unknown) => {
+          const a = toList(l);
+          const out: unknown[][] = [];
+          for (let i = 0; i < a.length; i += Math.max(1, n)) out.push(a.slice(i, i + Math.max(1, n)));
+          return out;
+        },
+        ["int", "any"],
+      ),
+    ],
     // dicts
-    ["dict", s((...a: unknown[]) => {
-      const d = newMap();
-      for (let i = 0; i < a.length; i += 2) d.set(toStr(a[i]), i + 1 < a.length ? a[i + 1] : "");
-      return d;
-    }, [], "any")],
+    [
+      "dict",
+      s(
+        (...a: unknown[]) => {
+          const d = newMap();
+          for (let i = 0; i < a.length; i += 2) d.set(toStr(a[i]), i + 1 < a.length ? a[i + 1] : "");
+          return d;
+        },
+        [],
+        "any",
+      ),
+    ],
     ["get", s((d: unknown, k: string) => (d instanceof Map && d.has(k) ? d.get(k) : ""), ["any", "string"])],
-    ["set", s((d: unknown, k: string, v: unknown) => {
-      writable(d, "set").set(k, v);
-      return d;
-    }, ["any", "string", "any"])],
-    ["unset", s((d: unknown, k: string) => {
-      writable(d, "unset").delete(k);
-      return d;
-    }, ["any", "string"])],
-    ["hasKey", s((d: unknown, k: string) => {
-      if (d === null) return false;
-      if (!(d instanceof Map)) throw new GoError(`wrong type for value; expected map[string]interface {}; got ${typeName(d)}`);
-      return d.has(k);
-    }, ["any", "string"])],
+    [
+      "set",
+      s(
+        (d: unknown, k: string, v: unknown) => {
+          writable(d, "set").set(k, v);
+          return d;
+        },
+        ["any", "string", "any"],
+      ),
+    ],
+    [
+      "unset",
+      s(
+        (d: unknown, k: string) => {
+          writable(d, "unset").delete(k);
+          return d;
+        },
+        ["any", "string"],
+      ),
+    ],
+    [
+      "hasKey",
+      s(
+        (d: unknown, k: string) => {
+          if (d === null) return false;
+          if (!(d instanceof Map)) throw new GoError(`wrong type for value; expected map[string]interface {}; got ${typeName(d)}`);
+          return d.has(k);
+        },
+        ["any", "string"],
+      ),
+    ],
     ["keys", s((...ds: unknown[]) => ds.flatMap((d) => (d instanceof Map ? [...d.keys()] : [])), [], "any")],
     ["values", s((d: unknown) => (d instanceof Map ? [...d.values()] : []), ["any"])],
-    ["pluck", s((k: string, ...ds: unknown[]) => ds.filter((d) => d instanceof Map && d.has(k)).map((d) => (d as Map<unknown, unknown>).get(k)), ["string"], "any")],
+    [
+      "pluck",
+      s((k: string, ...ds: unknown[]) => ds.filter((d) => d instanceof Map && d.has(k)).map((d) => (d as Map<unknown, unknown>).get(k)), ["string"], "any"),
+    ],
     ["pick", s((d: unknown, ...ks: string[]) => newMap(d instanceof Map ? [...d].filter(([k]) => ks.includes(String(k))) : []), ["any"], "string")],
     ["omit", s((d: unknown, ...ks: string[]) => newMap(d instanceof Map ? [...d].filter(([k]) => !ks.includes(String(k))) : []), ["any"], "string")],
-    ["merge", s((dst: unknown, ...src: unknown[]) => {
-      const d = writable(dst, "merge");
-      for (const x of src) if (x instanceof Map) for (const [k, v] of x) if (!d.has(k)) d.set(k, v);
-      return d;
-    }, ["any"], "any")],
-    ["dig", s((...a: unknown[]) => {
-      const d = a.at(-1);
-      const def = a.at(-2);
-      let cur: unknown = d;
-      for (const k of a.slice(0, -2)) {
-        if (!(cur instanceof Map) || !cur.has(k)) return def;
-        cur = cur.get(k);
-      }
-      return cur;
-    }, ["any", "any", "any"], "any")],
+    [
+      "merge",
+      s(
+        (dst: unknown, ...src: unknown[]) => {
+          const d = writable(dst, "merge");
+          for (const x of src) if (x instanceof Map) for (const [k, v] of x) if (!d.has(k)) d.set(k, v);
+          return d;
+        },
+        ["any"],
+        "any",
+      ),
+    ],
+    [
+      "dig",
+      s(
+        (...a: unknown[]) => {
+          const d = a.at(-1);
+          const def = a.at(-2);
+          let cur: unknown = d;
+          for (const k of a.slice(0, -2)) {
+            if (!(cur instanceof Map) || !cur.has(k)) return def;
+            cur = cur.get(k);
+          }
+          return cur;
+        },
+        ["any", "any", "any"],
+        "any",
+      ),
+    ],
     // environment: nothing of the head node's is given to templates
     ["env", s(() => "", ["string"])],
     ["expandenv", s((x: string) => x.replace(/\$\{?\w+\}?/g, ""), ["string"])],
-    ["now", s(() => ({ [GO_TYPE]: "time.Time", [GO_STRING]: () => buildTime.toISOString(), Unix: () => Math.floor(buildTime.getTime() / 1000), Year: () => buildTime.getUTCFullYear() }), [])],
+    [
+      "now",
+      s(
+        () => ({
+          [GO_TYPE]: "time.Time",
+          [GO_STRING]: () => buildTime.toISOString(),
+          Unix: () => Math.floor(buildTime.getTime() / 1000),
+          Year: () => buildTime.getUTCFullYear(),
+        }),
+        [],
+      ),
+    ],
     ["date", s((fmt: string, _t: unknown) => goDate(fmt, buildTime), ["string", "any"])],
   ];
   return new Map(m);

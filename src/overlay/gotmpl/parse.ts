@@ -237,7 +237,8 @@ export function parse(name: string, text: string, trees: Trees = new Map(), func
         if (cmds.length === 0) fail(t.line, `missing value for ${context}`);
         break;
       }
-      if (t.type === "right" || t.type === "rightParen" || t.type === "eof") fail(t.line, `unexpected ${describe(t)} in ${context === "command" ? "operand" : context}`);
+      if (t.type === "right" || t.type === "rightParen" || t.type === "eof")
+        fail(t.line, `unexpected ${describe(t)} in ${context === "command" ? "operand" : context}`);
       cmds.push(command(context));
       const after = peekNonSpace();
       if (after.type === "pipe") {
@@ -279,7 +280,8 @@ export function parse(name: string, text: string, trees: Trees = new Map(), func
       const src = text.slice(t0.pos, items[p - 1]!.pos + items[p - 1]!.val.length);
       if (a.k === "field") a = { k: "field", names: [...a.names, ...names], src };
       else if (a.k === "variable") a = { k: "variable", name: a.name, names: [...a.names, ...names], src };
-      else if (a.k === "bool" || a.k === "string" || a.k === "number" || a.k === "nil" || a.k === "dot") fail(t0.line, `unexpected . after term ${JSON.stringify(a.src)}`);
+      else if (a.k === "bool" || a.k === "string" || a.k === "number" || a.k === "nil" || a.k === "dot")
+        fail(t0.line, `unexpected . after term ${JSON.stringify(a.src)}`);
       else a = { k: "chain", node: a, names, src };
     }
     void s0;

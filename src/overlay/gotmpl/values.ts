@@ -130,7 +130,10 @@ export function formatV(v: unknown, plus = false, sharp = false, nested = false)
   if (s) return s.call(v);
   if (v instanceof Uint8Array) return `[${[...v].join(" ")}]`;
   if (Array.isArray(v)) return `[${v.map((x) => formatV(x, plus, sharp, true)).join(" ")}]`;
-  if (v instanceof Map) return `map[${sortedKeys(v).map((k) => `${formatV(k, plus, sharp, true)}:${formatV(v.get(k), plus, sharp, true)}`).join(" ")}]`;
+  if (v instanceof Map)
+    return `map[${sortedKeys(v)
+      .map((k) => `${formatV(k, plus, sharp, true)}:${formatV(v.get(k), plus, sharp, true)}`)
+      .join(" ")}]`;
   const o = v as GoStruct;
   return `{${Object.keys(o)
     .filter((k) => typeof o[k] !== "function")
@@ -248,7 +251,11 @@ export function sprintf(format: string, args: unknown[]): string {
     const a = args[ai++];
     out += pad(formatOne(verb, a, { plus, sharp, space, prec }), width, minus, zero && !minus);
   }
-  if (ai < args.length) out += `%!(EXTRA ${args.slice(ai).map((a) => `${typeName(a)}=${formatV(a)}`).join(", ")})`;
+  if (ai < args.length)
+    out += `%!(EXTRA ${args
+      .slice(ai)
+      .map((a) => `${typeName(a)}=${formatV(a)}`)
+      .join(", ")})`;
   return out;
 }
 

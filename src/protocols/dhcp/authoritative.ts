@@ -52,7 +52,8 @@ function decline(ctx: ModeContext, req: DhcpPacket, mac: string, serverIp: strin
   const bad = optIp(req.options, Opt.RequestedIP);
   const held = ctx.leases.get(mac);
   const now = ctx.now();
-  if (!bad || !held || held.ip !== bad || held.expiresAt <= now) return drop("not-lease-holder", `DECLINE of ${bad ?? "no address"} from ${mac}, which does not hold it`);
+  if (!bad || !held || held.ip !== bad || held.expiresAt <= now)
+    return drop("not-lease-holder", `DECLINE of ${bad ?? "no address"} from ${mac}, which does not hold it`);
   ctx.leases.delete(mac);
   // A pool address goes into quarantine for a pool lease time, so it is not handed out again soon; a
   // reservation is the node's own address (its conflict is for the admin to fix: the log says so).
@@ -68,7 +69,10 @@ async function answer(ctx: ModeContext, req: DhcpPacket, type: number, mac: stri
   // interface's own address. Relay-only subnets are never handed to clients on the local link.
   const subnets = inb.iface.subnets.filter((s) => inSubnet(s, relayed ? req.giaddr : serverIp));
   if (subnets.length === 0)
-    return drop("no-subnet", relayed ? `relay ${req.giaddr} is in no subnet of ${inb.iface.name}` : `no subnet of ${inb.iface.name} contains its address ${serverIp}`);
+    return drop(
+      "no-subnet",
+      relayed ? `relay ${req.giaddr} is in no subnet of ${inb.iface.name}` : `no subnet of ${inb.iface.name} contains its address ${serverIp}`,
+    );
 
   const origin: RequestOrigin = relayed ? { iface: inb.iface.name, relay: req.giaddr } : { iface: inb.iface.name };
   let resv: AddressedReservation | undefined;
@@ -103,7 +107,12 @@ async function answer(ctx: ModeContext, req: DhcpPacket, type: number, mac: stri
     }
     const reply = bootReply(req, MessageType.OFFER, serverIp, addr, boot, client);
     addNetworkOptions(reply, subnet, resv, leaseSecs);
-    return { kind: "reply", packet: reply, to: destination(ctx.cfg, req, MessageType.OFFER), note: `OFFER ${addr} to ${mac}${boot.file ? ` boot ${boot.file}` : ""}` };
+    return {
+      kind: "reply",
+      packet: reply,
+      to: destination(ctx.cfg, req, MessageType.OFFER),
+      note: `OFFER ${addr} to ${mac}${boot.file ? ` boot ${boot.file}` : ""}`,
+    };
   }
 
   // REQUEST
@@ -120,7 +129,12 @@ async function answer(ctx: ModeContext, req: DhcpPacket, type: number, mac: stri
   const reply = bootReply(req, MessageType.ACK, serverIp, addr, boot, client);
   addNetworkOptions(reply, subnet, resv, leaseSecs);
   ctx.port.event({ mac, stage: "dhcp", address: addr, detail: boot.file ?? boot.why });
-  return { kind: "reply", packet: reply, to: destination(ctx.cfg, req, MessageType.ACK), note: `ACK ${addr} to ${mac}${boot.file ? ` boot ${boot.file}` : ""}` };
+  return {
+    kind: "reply",
+    packet: reply,
+    to: destination(ctx.cfg, req, MessageType.ACK),
+    note: `ACK ${addr} to ${mac}${boot.file ? ` boot ${boot.file}` : ""}`,
+  };
 }
 
 export interface ChosenAddress {
@@ -148,12 +162,17 @@ export function chooseAddress(
   const relayed = req.giaddr !== ZERO;
   if (resv) {
     const subnet = subnets.find((s) => inSubnet(s, resv.ip));
-    if (!subnet) return drop("wrong-subnet", `${mac} (${resv.node}) is reserved ${resv.ip}, outside the subnets served ${relayed ? `through relay ${req.giaddr}` : `on ${inb.iface.name}`}`);
+    if (!subnet)
+      return drop(
+        "wrong-subnet",
+        `${mac} (${resv.node}) is reserved ${resv.ip}, outside the subnets served ${relayed ? `through relay ${req.giaddr}` : `on ${inb.iface.name}`}`,
+      );
     return { addr: resv.ip, subnet, leaseSecs: ctx.cfg.leaseSeconds.reserved };
   }
   if (!ctx.cfg.discovery) return drop("unknown-client", `${mac} is not a registered node (discovery is off)`);
   const pooled = subnets.filter((s) => s.pool);
-  if (pooled.length === 0) return drop("unknown-client", `${mac} is unknown and no pool is configured ${relayed ? `for relay ${req.giaddr}` : `on ${inb.iface.name}`}`);
+  if (pooled.length === 0)
+    return drop("unknown-client", `${mac} is unknown and no pool is configured ${relayed ? `for relay ${req.giaddr}` : `on ${inb.iface.name}`}`);
   const leaseSecs = ctx.cfg.leaseSeconds.pool;
   const held = ctx.leases.get(mac);
   const heldSubnet = held && held.expiresAt > now ? pooled.find((s) => inPool(s.pool!, held.ip)) : undefined;

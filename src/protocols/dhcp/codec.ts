@@ -43,14 +43,7 @@ export interface DhcpPacket {
   options: DhcpOptions;
 }
 
-export type RejectReason =
-  | "truncated"
-  | "oversize"
-  | "bad-op"
-  | "bad-hlen"
-  | "bad-cookie"
-  | "option-overrun"
-  | "bad-overload";
+export type RejectReason = "truncated" | "oversize" | "bad-op" | "bad-hlen" | "bad-cookie" | "option-overrun" | "bad-overload";
 
 export type DecodeResult = { ok: true; packet: DhcpPacket } | { ok: false; reason: RejectReason; detail: string };
 

@@ -76,7 +76,10 @@ export const DEFAULT_IPXE_SCRIPT_PATH = "/ipxe/${mac:hexhyp}?assetkey=${asset}&u
 /** Fills defaults, validates and deep-freezes. Throws a DroverError (invalid) listing every problem. */
 export function dhcpConfig(input: DhcpConfigInput): Readonly<DhcpConfig> {
   const cfg: DhcpConfig = {
-    interfaces: input.interfaces.map((i) => ({ ...i, subnets: i.subnets.map((s) => ({ ...s, dns: s.dns ? [...s.dns] : undefined, pool: s.pool ? { ...s.pool } : undefined })) })),
+    interfaces: input.interfaces.map((i) => ({
+      ...i,
+      subnets: i.subnets.map((s) => ({ ...s, dns: s.dns ? [...s.dns] : undefined, pool: s.pool ? { ...s.pool } : undefined })),
+    })),
     httpPort: input.httpPort ?? 9873,
     tftp: input.tftp ?? true,
     bootFiles: { bios: "undionly.kpxe", uefiX64: "snponly.efi", httpX64: "ipxe.efi", ...input.bootFiles },
@@ -125,7 +128,8 @@ export function dhcpConfig(input: DhcpConfigInput): Readonly<DhcpConfig> {
   for (const [k, v] of Object.entries(cfg.leaseSeconds)) if (!Number.isInteger(v) || v < 60) problems.push(`leaseSeconds.${k}: ${v} (at least 60 seconds)`);
   for (const [k, v] of Object.entries(cfg.ports)) if (!Number.isInteger(v) || v < 1 || v > 65535) problems.push(`ports.${k}: ${v}`);
   if (!Number.isInteger(cfg.httpPort) || cfg.httpPort < 1 || cfg.httpPort > 65535) problems.push(`httpPort: ${cfg.httpPort}`);
-  if (!cfg.httpFilesPrefix.startsWith("/") || !cfg.httpFilesPrefix.endsWith("/")) problems.push(`httpFilesPrefix '${cfg.httpFilesPrefix}' must start and end with '/'`);
+  if (!cfg.httpFilesPrefix.startsWith("/") || !cfg.httpFilesPrefix.endsWith("/"))
+    problems.push(`httpFilesPrefix '${cfg.httpFilesPrefix}' must start and end with '/'`);
   if (!cfg.ipxeScriptPath.startsWith("/")) problems.push(`ipxeScriptPath '${cfg.ipxeScriptPath}' must start with '/'`);
   if (problems.length) throw invalid("the DHCP configuration has problems", problems);
   return deepFreeze(cfg);
@@ -136,7 +140,7 @@ export function inSubnet(s: Pick<DhcpSubnet, "network" | "netmask">, ip: string)
   const n = parseIPv4(s.network);
   const m = parseIPv4(s.netmask);
   if (a === undefined || n === undefined || m === undefined) return false;
-  return ((a & m) >>> 0) === ((n & m) >>> 0);
+  return (a & m) >>> 0 === (n & m) >>> 0;
 }
 
 function deepFreeze<T>(o: T): T {

@@ -146,7 +146,9 @@ export async function startDhcpServer(
       if (iface.mode === "off") continue;
       await open(iface, cfg.ports.server, "dhcp");
       if (iface.mode === "proxy") await open(iface, cfg.ports.pxe, "pxe");
-      log.info(`dhcp: ${iface.mode} on ${iface.name} (${iface.serverIp}), ports ${iface.mode === "proxy" ? `${cfg.ports.server}+${cfg.ports.pxe}` : cfg.ports.server}`);
+      log.info(
+        `dhcp: ${iface.mode} on ${iface.name} (${iface.serverIp}), ports ${iface.mode === "proxy" ? `${cfg.ports.server}+${cfg.ports.pxe}` : cfg.ports.server}`,
+      );
     }
   } catch (e) {
     for (const s of sockets) s.close();

@@ -18,7 +18,10 @@ export function routerAdvertisement(mac?: string): Uint8Array {
   if (mac) {
     p[16] = 1; // option: source link-layer address
     p[17] = 1; // length in units of 8 bytes
-    p.set(mac.split(":").map((h) => Number.parseInt(h, 16)), 18);
+    p.set(
+      mac.split(":").map((h) => Number.parseInt(h, 16)),
+      18,
+    );
   }
   return p;
 }

@@ -53,7 +53,9 @@ export function startRaServer(ifaces: readonly string[], log: (line: string) => 
     const ifindex = c.if_nametoindex(cstr(name));
     const fd = c.socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6);
     if (!ifindex || fd < 0) {
-      log(`drover: IPv6 router advertisements on ${name} are off (${!ifindex ? "no such interface" : "no raw socket: run as root"}); iPXE will wait ~13 s for IPv6 per boot`);
+      log(
+        `drover: IPv6 router advertisements on ${name} are off (${!ifindex ? "no such interface" : "no raw socket: run as root"}); iPXE will wait ~13 s for IPv6 per boot`,
+      );
       if (fd >= 0) c.close(fd);
       continue;
     }
@@ -97,7 +99,8 @@ export function startRaServer(ifaces: readonly string[], log: (line: string) => 
   }, 50);
   const periodic = setInterval(advertise, intervalMs);
   advertise();
-  if (socks.length) log(`drover: IPv6 router advertisements (no prefix, no default route) on ${socks.map((s) => s.name).join(", ")}, so iPXE does not wait for IPv6`);
+  if (socks.length)
+    log(`drover: IPv6 router advertisements (no prefix, no default route) on ${socks.map((s) => s.name).join(", ")}, so iPXE does not wait for IPv6`);
   return {
     stop: () => {
       clearInterval(poll);

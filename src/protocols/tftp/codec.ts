@@ -70,7 +70,8 @@ export function decode(buf: Uint8Array): Decoded {
       if (s.length < 2) return { ok: false, reason: "request without filename and mode" };
       if (s.length % 2 !== 0) return { ok: false, reason: "request option without a value" };
       const mode = s[1]!.toLowerCase();
-      if (mode !== "octet" && mode !== "netascii" && mode !== "mail") return { ok: false, reason: `unknown transfer mode ${JSON.stringify(s[1]!.slice(0, 32))}` };
+      if (mode !== "octet" && mode !== "netascii" && mode !== "mail")
+        return { ok: false, reason: `unknown transfer mode ${JSON.stringify(s[1]!.slice(0, 32))}` };
       const options = new Map<string, string>();
       for (let i = 2; i < s.length; i += 2) {
         const k = s[i]!.toLowerCase();

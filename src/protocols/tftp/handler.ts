@@ -79,7 +79,8 @@ export class TftpHandler {
     if (!d.ok) {
       const note = `malformed packet from ${address}:${port}: ${d.reason}`;
       const op = buf.length >= 2 ? (buf[0]! << 8) | buf[1]! : 0;
-      if (op === 1 || op === 2 || op > 6) return { kind: "refuse", why: "malformed", error: { code: ErrorCode.IllegalOperation, message: "malformed request" }, note };
+      if (op === 1 || op === 2 || op > 6)
+        return { kind: "refuse", why: "malformed", error: { code: ErrorCode.IllegalOperation, message: "malformed request" }, note };
       return { kind: "ignore", why: "malformed", note };
     }
     const p = d.packet;
@@ -95,7 +96,8 @@ export class TftpHandler {
     if (port === 0) return { kind: "ignore", why: "malformed", request: p };
     const key = `${address}|${port}`;
     if (this.transfers.has(key)) return { kind: "ignore", why: "duplicate", request: p };
-    if (p.mode === "mail") return { kind: "refuse", why: "badMode", error: { code: ErrorCode.IllegalOperation, message: "mail mode is not supported" }, request: p };
+    if (p.mode === "mail")
+      return { kind: "refuse", why: "badMode", error: { code: ErrorCode.IllegalOperation, message: "mail mode is not supported" }, request: p };
     const clean = sanitizeBootPath(p.filename);
     if (!clean.ok) {
       return {
@@ -106,7 +108,8 @@ export class TftpHandler {
         request: p,
       };
     }
-    if (this.transfers.size >= this.limits.maxTransfers) return { kind: "refuse", why: "busy", error: { code: ErrorCode.NotDefined, message: "server busy, try again" }, request: p };
+    if (this.transfers.size >= this.limits.maxTransfers)
+      return { kind: "refuse", why: "busy", error: { code: ErrorCode.NotDefined, message: "server busy, try again" }, request: p };
     this.transfers.set(key, "opening");
     try {
       return await this.open(key, p, clean.name, from);
@@ -132,11 +135,23 @@ export class TftpHandler {
       file = await this.files.open(name);
     } catch (e) {
       this.transfers.delete(key);
-      return { kind: "refuse", why: "internal", error: { code: ErrorCode.NotDefined, message: "server error reading the file" }, note: `cannot read ${name}: ${(e as Error).message}`, request: req };
+      return {
+        kind: "refuse",
+        why: "internal",
+        error: { code: ErrorCode.NotDefined, message: "server error reading the file" },
+        note: `cannot read ${name}: ${(e as Error).message}`,
+        request: req,
+      };
     }
     if (!file) {
       this.transfers.delete(key);
-      return { kind: "refuse", why: "notFound", error: { code: ErrorCode.FileNotFound, message: "file not found" }, note: `${from.address}:${from.port} asked for ${name}: not found`, request: req };
+      return {
+        kind: "refuse",
+        why: "notFound",
+        error: { code: ErrorCode.FileNotFound, message: "file not found" },
+        note: `${from.address}:${from.port} asked for ${name}: not found`,
+        request: req,
+      };
     }
     const data = req.mode === "netascii" ? toNetascii(file.data) : file.data;
     const negotiated = negotiate(req, data.length, this.limits);

@@ -99,7 +99,6 @@ export interface Transfer {
   readonly step: Step;
 }
 
-
 /** Bytes in block `b` (1-based): blksize, less for the last block (0 when the size is a multiple). */
 export function blockLength(cfg: Pick<TransferConfig, "size" | "blksize">, b: number): number {
   return Math.min(cfg.blksize, cfg.size - (b - 1) * cfg.blksize);
@@ -142,7 +141,11 @@ export function onPacket(t: Transfer, buf: Uint8Array, offset: number, length: n
   const p = d.packet;
   if (p.op === "ERROR") return finish(t, undefined, { ok: false, reason: `client sent error ${p.code}: ${p.message}`, timedOut: false });
   if (p.op === "ACK") return onAck(t, p.block, now);
-  return finish(t, encodeError(ErrorCode.IllegalOperation, "expected an ACK"), { ok: false, reason: `client sent ${p.op} during a read transfer`, timedOut: false });
+  return finish(t, encodeError(ErrorCode.IllegalOperation, "expected an ACK"), {
+    ok: false,
+    reason: `client sent ${p.op} during a read transfer`,
+    timedOut: false,
+  });
 }
 
 /** An ACK of the 16-bit block number `block`. */
@@ -177,7 +180,11 @@ export function onTimer(t: Transfer, now: number): Step {
   if (t.end || now < t.deadline) return nothing(t);
   const limit = t.proven ? t.cfg.retries : Math.min(t.cfg.retries, UNPROVEN_RETRIES);
   if (++t.retries > limit) {
-    return finish(t, undefined, { ok: false, reason: `no ACK after ${limit} retransmissions${t.proven ? "" : " (the client never acknowledged a block)"}`, timedOut: true });
+    return finish(t, undefined, {
+      ok: false,
+      reason: `no ACK after ${limit} retransmissions${t.proven ? "" : " (the client never acknowledged a block)"}`,
+      timedOut: true,
+    });
   }
   t.counters.retransmits++;
   const step = t.awaitingOackAck && t.cfg.oack ? packet(t, t.cfg.oack) : window(t);

@@ -19,7 +19,11 @@ describe("every route", () => {
     for (const r of router.routes) {
       const url = `/api/v1${sample(r.path)}`;
       const method = r.method.toUpperCase();
-      const init = (headers: Record<string, string>) => ({ method, headers: { "content-type": "application/json", ...headers }, ...(method === "GET" ? {} : { body: "{}" }) });
+      const init = (headers: Record<string, string>) => ({
+        method,
+        headers: { "content-type": "application/json", ...headers },
+        ...(method === "GET" ? {} : { body: "{}" }),
+      });
       const anon = await h.app.request(url, init({}));
       if (r.public) {
         expect({ route: `${method} ${r.path}`, status: anon.status }).not.toEqual({ route: `${method} ${r.path}`, status: 401 });
@@ -75,7 +79,11 @@ describe("validation", () => {
 
   test("a body that is not JSON is 400", async () => {
     const s = await h.login();
-    const r = await h.app.request("/api/v1/nodes", { method: "POST", headers: { cookie: s.cookie, "x-csrf-token": s.csrf, "content-type": "application/json" }, body: "{names:" });
+    const r = await h.app.request("/api/v1/nodes", {
+      method: "POST",
+      headers: { cookie: s.cookie, "x-csrf-token": s.csrf, "content-type": "application/json" },
+      body: "{names:",
+    });
     expect(r.status).toBe(400);
     expect(((await r.json()) as any).error).toContain("not JSON");
   });
@@ -91,10 +99,19 @@ describe("nodes and profiles", () => {
   test("add, read with provenance, change, bulk change, delete", async () => {
     let r = await json(await h.req("POST", "/profiles", { name: "compute", set: { kernel: { args: ["quiet"] }, comment: "c" } }));
     expect(r.status).toBe(201);
-    r = await json(await h.req("POST", "/nodes", { names: "n[01-03]", set: { profiles: ["default", "compute"], networkDevices: { default: { ipaddr: "10.0.0.11", netmask: "255.255.255.0" } } } }));
+    r = await json(
+      await h.req("POST", "/nodes", {
+        names: "n[01-03]",
+        set: { profiles: ["default", "compute"], networkDevices: { default: { ipaddr: "10.0.0.11", netmask: "255.255.255.0" } } },
+      }),
+    );
     expect(r).toEqual({ status: 201, body: { added: ["n01", "n02", "n03"] } });
     r = await json(await h.req("GET", "/nodes"));
-    expect(r.body.map((n: any) => [n.name, n.ipaddr])).toEqual([["n01", "10.0.0.11"], ["n02", "10.0.0.12"], ["n03", "10.0.0.13"]]);
+    expect(r.body.map((n: any) => [n.name, n.ipaddr])).toEqual([
+      ["n01", "10.0.0.11"],
+      ["n02", "10.0.0.12"],
+      ["n03", "10.0.0.13"],
+    ]);
     r = await json(await h.req("PATCH", "/nodes/n02", { set: { init: "/sbin/other-init" } }));
     expect(r.status).toBe(200);
     r = await json(await h.req("GET", "/nodes/n02"));
@@ -125,7 +142,10 @@ describe("nodes and profiles", () => {
   });
 
   test("boot status, events and the overlay preview of a node", async () => {
-    await h.req("POST", "/nodes", { names: "b01", set: { networkDevices: { default: { device: "eth0", hwaddr: "52:54:00:00:01:01", ipaddr: "10.0.1.1", netmask: "255.255.255.0" } } } });
+    await h.req("POST", "/nodes", {
+      names: "b01",
+      set: { networkDevices: { default: { device: "eth0", hwaddr: "52:54:00:00:01:01", ipaddr: "10.0.1.1", netmask: "255.255.255.0" } } },
+    });
     h.svc.bootState.record({ node: "b01", mac: "52:54:00:00:01:01", stage: "ipxe", at: Date.now() });
     let r = await json(await h.req("GET", "/status/nodes"));
     expect(r.body.find((s: any) => s.node === "b01")).toMatchObject({ state: "booting", stage: "ipxe" });
@@ -136,7 +156,12 @@ describe("nodes and profiles", () => {
     const hostname = r.body.files.find((f: any) => f.path === "etc/hostname");
     expect(hostname.text.trim()).toBe("b01");
     // A device found neither by name nor by MAC: the network overlays refuse it, with what to do.
-    await h.req("PATCH", "/nodes/b01", { unset: [["networkDevices", "default", "device"], ["networkDevices", "default", "hwaddr"]] });
+    await h.req("PATCH", "/nodes/b01", {
+      unset: [
+        ["networkDevices", "default", "device"],
+        ["networkDevices", "default", "hwaddr"],
+      ],
+    });
     r = await json(await h.req("GET", "/nodes/b01/overlay?kind=system"));
     expect(r.status).toBe(400);
     expect(r.body.error).toContain("--netdev");
@@ -162,8 +187,14 @@ describe("server-sent events", () => {
     h.svc.bootState.record({ node: "sse1", mac: "52:54:00:00:02:01", stage: "booted", at: Date.now() });
     h.svc.bootState.record({ mac: "52:54:00:00:09:09", stage: "dhcp", at: Date.now() });
     await until("52:54:00:00:09:09");
-    const events = text.split("\n\n").filter((b) => b.startsWith("event: boot")).map((b) => JSON.parse(b.split("data: ")[1]!));
-    expect(events.map((e) => [e.node, e.stage, e.known])).toEqual([["sse1", "booted", true], [undefined, "dhcp", false]]);
+    const events = text
+      .split("\n\n")
+      .filter((b) => b.startsWith("event: boot"))
+      .map((b) => JSON.parse(b.split("data: ")[1]!));
+    expect(events.map((e) => [e.node, e.stage, e.known])).toEqual([
+      ["sse1", "booted", true],
+      [undefined, "dhcp", false],
+    ]);
     await reader.cancel();
   });
 });
@@ -171,7 +202,8 @@ describe("server-sent events", () => {
 describe("discovery inbox", () => {
   test("accept as a new node, bind to a discoverable node, ignore, remove", async () => {
     const now = Date.now();
-    for (const mac of ["52:54:00:00:0a:01", "52:54:00:00:0a:02", "52:54:00:00:0a:03", "52:54:00:00:0a:04"]) h.svc.bootState.record({ mac, stage: "dhcp", at: now });
+    for (const mac of ["52:54:00:00:0a:01", "52:54:00:00:0a:02", "52:54:00:00:0a:03", "52:54:00:00:0a:04"])
+      h.svc.bootState.record({ mac, stage: "dhcp", at: now });
     await h.req("POST", "/nodes", { names: "spare1", set: { discoverable: true } });
     let r = await json(await h.req("GET", "/discovery"));
     expect(r.body.inbox.map((u: any) => u.mac)).toContain("52:54:00:00:0a:01");

@@ -41,7 +41,14 @@ export async function harness(opts: Partial<ApiDeps> = {}): Promise<Harness> {
   const clock = { now: 1_700_000_000_000 };
   const auth = new AuthService(sqliteAuthStore(svc.store.db), { now: () => clock.now, hashCost: { memoryCost: 256, timeCost: 1 } });
   await auth.setPassword("admin", PASSWORD);
-  const settings = new ServeSettings({ flags: { leaseTime: "86400", pollInterval: "60" }, explicit: new Set(), dataDir: dir, storage: keyValueSettingsStorage(svc.settingsStore), hosts: () => HOST, now: () => clock.now });
+  const settings = new ServeSettings({
+    flags: { leaseTime: "86400", pollInterval: "60" },
+    explicit: new Set(),
+    dataDir: dir,
+    storage: keyValueSettingsStorage(svc.settingsStore),
+    hosts: () => HOST,
+    now: () => clock.now,
+  });
   const applied: Harness["applied"] = [];
   settings.onApply(async (next, prev) => void applied.push({ next, prev }));
   const deps: ApiDeps = apiDeps(svc, {
@@ -62,7 +69,11 @@ export async function harness(opts: Partial<ApiDeps> = {}): Promise<Harness> {
     settings,
     applied,
     async login(user = "admin", password = PASSWORD) {
-      const r = await app.request("/api/v1/auth/login", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user, password }) });
+      const r = await app.request("/api/v1/auth/login", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ user, password }),
+      });
       if (r.status !== 200) throw new Error(`login: ${r.status} ${await r.text()}`);
       const setCookie = r.headers.get("set-cookie") ?? "";
       const body = (await r.json()) as { csrf: string };

@@ -9,8 +9,17 @@ import { type Harness, harness } from "./harness";
 let h: Harness;
 beforeAll(async () => {
   h = await harness();
-  expect((await h.req("POST", "/nodes", { names: "f1", set: { networkDevices: { default: { ipaddr: "10.0.0.5/24", hwaddr: "52:54:00:00:00:01" } }, ipmi: { ipaddr: "10.1.0.5", password: "bmc-secret" } } })).status).toBe(201);
-  expect((await h.req("POST", "/nodes", { names: "f2", set: { networkDevices: { default: { ipaddr: "10.0.0.6/24", hwaddr: "52:54:00:00:00:02" } } } })).status).toBe(201);
+  expect(
+    (
+      await h.req("POST", "/nodes", {
+        names: "f1",
+        set: { networkDevices: { default: { ipaddr: "10.0.0.5/24", hwaddr: "52:54:00:00:00:01" } }, ipmi: { ipaddr: "10.1.0.5", password: "bmc-secret" } },
+      })
+    ).status,
+  ).toBe(201);
+  expect(
+    (await h.req("POST", "/nodes", { names: "f2", set: { networkDevices: { default: { ipaddr: "10.0.0.6/24", hwaddr: "52:54:00:00:00:02" } } } })).status,
+  ).toBe(201);
 });
 afterAll(() => h.cleanup());
 
@@ -49,7 +58,10 @@ describe("validation problems, one per field", () => {
   });
 
   test("types the schema checks name their path", async () => {
-    expect((await fieldsOf({ ipmi: { port: "abc" }, networkDevices: { default: { mtu: "big" } } })).fields.sort()).toEqual(["ipmi.port", "networkDevices.default.mtu"]);
+    expect((await fieldsOf({ ipmi: { port: "abc" }, networkDevices: { default: { mtu: "big" } } })).fields.sort()).toEqual([
+      "ipmi.port",
+      "networkDevices.default.mtu",
+    ]);
   });
 
   test("after the cascade: a missing netmask, a missing profile, a missing image, an address another node holds", async () => {

@@ -79,5 +79,8 @@ test("saving a template checks it as 'overlay edit' does: a syntax error or a fa
   expect(r.body).toMatchObject({ written: "etc/rack.eta", checked: "render", node: "chk01", problem: { kind: "render", node: "chk01" } });
   expect((await json(await h.req("GET", "/overlays/chk/file?path=etc/rack.eta"))).body.text).toBe("<%= it.node.nmae %>\n");
   // Not a template: written unchecked.
-  expect((await json(await h.req("PUT", "/overlays/chk/file", { path: "etc/plain.conf", text: "<%= broken" }))).body).toEqual({ written: "etc/plain.conf", checked: "none" });
+  expect((await json(await h.req("PUT", "/overlays/chk/file", { path: "etc/plain.conf", text: "<%= broken" }))).body).toEqual({
+    written: "etc/plain.conf",
+    checked: "none",
+  });
 });

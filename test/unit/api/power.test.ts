@@ -53,7 +53,12 @@ describe.skipIf(skip)("power jobs", () => {
     // Progress was reported part way (neither nothing nor everything).
     expect(seen.some((d) => d > 0 && d < 4)).toBe(true);
     expect(job.done).toBe(4);
-    expect(job.results.map((x: any) => [x.node, x.ok])).toEqual([["b1", true], ["b2", true], ["b3", true], ["nobmc", false]]);
+    expect(job.results.map((x: any) => [x.node, x.ok])).toEqual([
+      ["b1", true],
+      ["b2", true],
+      ["b3", true],
+      ["nobmc", false],
+    ]);
     expect(job.results[3].message).toContain("--ipmiaddr");
     for (const a of ["127.0.0.1", "127.0.0.2", "127.0.0.3"]) {
       expect(lab.systems.get(a)!.bootTarget).toBe("Pxe");

@@ -24,7 +24,11 @@ test("the session cookie is HttpOnly, SameSite=Strict, and Secure over TLS only"
 test("a change without the CSRF token is refused and changes nothing", async () => {
   h = await harness();
   const s = await h.login();
-  const r = await h.app.request("/api/v1/nodes", { method: "POST", headers: { cookie: s.cookie, "content-type": "application/json" }, body: JSON.stringify({ names: "evil1" }) });
+  const r = await h.app.request("/api/v1/nodes", {
+    method: "POST",
+    headers: { cookie: s.cookie, "content-type": "application/json" },
+    body: JSON.stringify({ names: "evil1" }),
+  });
   expect(r.status).toBe(403);
   expect(h.svc.nodes.counts().nodes).toBe(0);
   const ok = await h.req("POST", "/nodes", { names: "good1" }, s);
@@ -80,7 +84,12 @@ test("API tokens work without CSRF, are listed without their secret, and stop wo
 test("the API and the page can be limited to listed subnets", async () => {
   h = await harness();
   let addr = "10.0.0.5";
-  const app = createApp({ startedAt: new Date(), stats: () => ({ nodes: 0, profiles: 0 }), services: () => ({}), api: { ...h.deps, allowedSubnets: ["10.0.0.0/24"], clientAddress: () => addr } });
+  const app = createApp({
+    startedAt: new Date(),
+    stats: () => ({ nodes: 0, profiles: 0 }),
+    services: () => ({}),
+    api: { ...h.deps, allowedSubnets: ["10.0.0.0/24"], clientAddress: () => addr },
+  });
   expect((await login(app, PASSWORD)).status).toBe(200);
   expect((await app.request("/ui/")).status).toBe(200);
   addr = "192.168.1.9";

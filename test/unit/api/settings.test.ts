@@ -34,7 +34,9 @@ describe("PATCH /api/v1/settings", () => {
     const s = await h.login();
     const body = JSON.stringify({ discovery: true });
     expect((await h.app.request("/api/v1/settings", { method: "PATCH", headers: { "content-type": "application/json" }, body })).status).toBe(401);
-    expect((await h.app.request("/api/v1/settings", { method: "PATCH", headers: { "content-type": "application/json", cookie: s.cookie }, body })).status).toBe(403);
+    expect((await h.app.request("/api/v1/settings", { method: "PATCH", headers: { "content-type": "application/json", cookie: s.cookie }, body })).status).toBe(
+      403,
+    );
     expect(h.settings.config.discovery.enabled).toBe(false);
   });
 
@@ -62,9 +64,28 @@ describe("PATCH /api/v1/settings", () => {
   });
 
   test("a valid change is applied and GET shows it at once; it is saved for the next start", async () => {
-    const r = await json(await h.req("PATCH", "/settings", { dhcpMode: "authoritative", interfaces: ["eth1"], pool: "10.0.0.100-10.0.0.199", dns: ["10.0.0.53"], discovery: true, registerPattern: "n[001-099]", pollSeconds: 15 }));
+    const r = await json(
+      await h.req("PATCH", "/settings", {
+        dhcpMode: "authoritative",
+        interfaces: ["eth1"],
+        pool: "10.0.0.100-10.0.0.199",
+        dns: ["10.0.0.53"],
+        discovery: true,
+        registerPattern: "n[001-099]",
+        pollSeconds: 15,
+      }),
+    );
     expect(r.status).toBe(200);
-    expect(r.body.dhcp.interfaces).toEqual([{ name: "eth1", serverIp: "10.0.0.1", network: "10.0.0.0", netmask: "255.255.255.0", dns: ["10.0.0.53"], pool: { start: "10.0.0.100", end: "10.0.0.199" } }]);
+    expect(r.body.dhcp.interfaces).toEqual([
+      {
+        name: "eth1",
+        serverIp: "10.0.0.1",
+        network: "10.0.0.0",
+        netmask: "255.255.255.0",
+        dns: ["10.0.0.53"],
+        pool: { start: "10.0.0.100", end: "10.0.0.199" },
+      },
+    ]);
     expect(h.applied.at(-1)!.next.discovery).toEqual({ enabled: true, register: { pattern: "n[001-099]" } });
     const g = (await json(await h.req("GET", "/settings"))).body;
     expect(g.dhcp.mode).toBe("authoritative");
@@ -73,7 +94,13 @@ describe("PATCH /api/v1/settings", () => {
     expect(g.changed.by).toBe("admin");
     expect(g.changed.what).toContain("pollSeconds: (default) → 15");
     // The next `drover serve` on this data dir starts with them.
-    const again = new ServeSettings({ flags: { leaseTime: "86400", pollInterval: "60" }, explicit: new Set(), dataDir: h.svc.dataDir, storage: keyValueSettingsStorage(h.svc.settingsStore), hosts: () => HOST });
+    const again = new ServeSettings({
+      flags: { leaseTime: "86400", pollInterval: "60" },
+      explicit: new Set(),
+      dataDir: h.svc.dataDir,
+      storage: keyValueSettingsStorage(h.svc.settingsStore),
+      hosts: () => HOST,
+    });
     expect(again.config.dhcp.interfaces[0]!.pool).toEqual({ start: "10.0.0.100", end: "10.0.0.199" });
     expect(again.config.runtime.pollSeconds).toBe(15);
   });
@@ -92,7 +119,11 @@ describe("PATCH /api/v1/settings", () => {
   test("works with an API token too (no CSRF involved)", async () => {
     h.settings.onApply(async () => {});
     const { token } = h.auth.createToken("ops", "admin");
-    const r = await h.app.request("/api/v1/settings", { method: "PATCH", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ leaseSeconds: 3600 }) });
+    const r = await h.app.request("/api/v1/settings", {
+      method: "PATCH",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ leaseSeconds: 3600 }),
+    });
     expect(r.status).toBe(200);
     expect(h.settings.config.dhcp.leaseSeconds).toBe(3600);
   });

@@ -71,11 +71,9 @@ test("every allow-listed function is still that long (split ones leave the list)
 
 test("the measure counts a function's lines, closures and methods included", () => {
   const body = (n: number) => Array.from({ length: n - 2 }, (_, i) => `  const x${i} = ${i};`).join("\n");
-  const text = [
-    `export function outer() {\n${body(LIMIT)}\n}`,
-    `const arrow = () => {\n${body(10)}\n};`,
-    `class C {\n  method() {\n${body(5)}\n  }\n}`,
-  ].join("\n");
+  const text = [`export function outer() {\n${body(LIMIT)}\n}`, `const arrow = () => {\n${body(10)}\n};`, `class C {\n  method() {\n${body(5)}\n  }\n}`].join(
+    "\n",
+  );
   const spans = functionSpans("x.ts", text);
   expect(spans.map((s) => [s.key, s.lines])).toEqual([
     ["x.ts outer", LIMIT],

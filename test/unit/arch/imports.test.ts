@@ -10,12 +10,20 @@ const src = join(import.meta.dir, "../../../src");
 const RULES: { from: string; forbid: string[]; why: string }[] = [
   { from: "domain", forbid: ["*src", "drizzle-orm", "bun:sqlite", "hono"], why: "the domain imports nothing from drover outside itself" },
   { from: "protocols", forbid: ["store", "services", "http", "cli", "drizzle-orm", "bun:sqlite"], why: "protocols see only boot ports and domain types" },
-  { from: "services", forbid: ["store", "http", "cli", "protocols", "drizzle-orm", "bun:sqlite"], why: "services depend on ports, not on storage or transports" },
+  {
+    from: "services",
+    forbid: ["store", "http", "cli", "protocols", "drizzle-orm", "bun:sqlite"],
+    why: "services depend on ports, not on storage or transports",
+  },
   { from: "http", forbid: ["store", "cli", "drizzle-orm", "bun:sqlite"], why: "HTTP calls services, never the database" },
   { from: "boot", forbid: ["store", "http", "cli", "protocols", "drizzle-orm", "bun:sqlite"], why: "boot decisions work over services and ports" },
   { from: "power", forbid: ["store", "services", "http", "cli", "drizzle-orm", "bun:sqlite"], why: "power drivers depend on domain types only" },
   { from: "image", forbid: ["store", "http", "cli", "drizzle-orm", "bun:sqlite"], why: "the image engine does not know the database" },
-  { from: "overlay", forbid: ["store", "services", "http", "cli", "drizzle-orm", "bun:sqlite"], why: "the overlay engine (archive cache, host keys, site editing included) knows neither the database nor the services" },
+  {
+    from: "overlay",
+    forbid: ["store", "services", "http", "cli", "drizzle-orm", "bun:sqlite"],
+    why: "the overlay engine (archive cache, host keys, site editing included) knows neither the database nor the services",
+  },
   { from: "cli", forbid: ["store", "drizzle-orm", "bun:sqlite"], why: "commands call services (app.ts wires the store)" },
 ];
 

@@ -15,7 +15,12 @@ const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i)
 const a = bytes(100, 1);
 const b = bytes(3, 2);
 const c = bytes(50, 3);
-for (const [n, d] of [["a", a], ["b", b], ["c", c]] as const) writeFileSync(join(t.dir, n), d);
+for (const [n, d] of [
+  ["a", a],
+  ["b", b],
+  ["c", c],
+] as const)
+  writeFileSync(join(t.dir, n), d);
 const whole = new Uint8Array([...a, ...b, ...c]);
 const art: BootArtifact = { parts: ["a", "b", "c"].map((n, i) => ({ path: join(t.dir, n), size: [100, 3, 50][i]! })), size: 153, mtimeMs: 0, etag: '"x1"' };
 const get = (headers: Record<string, string> = {}, method = "GET") => sendFile(new Request("http://h/f", { method, headers }), art);
@@ -23,7 +28,16 @@ const get = (headers: Record<string, string> = {}, method = "GET") => sendFile(n
 describe("artifacts in parts", () => {
   test("read whole and by any range, across part boundaries", () => {
     expect(readArtifact(art)).toEqual(whole);
-    for (const [s, e] of [[0, 153], [99, 101], [100, 103], [98, 110], [103, 153], [5, 6], [0, 0]] as const) expect(readParts(art.parts, s, e)).toEqual(whole.slice(s, e));
+    for (const [s, e] of [
+      [0, 153],
+      [99, 101],
+      [100, 103],
+      [98, 110],
+      [103, 153],
+      [5, 6],
+      [0, 0],
+    ] as const)
+      expect(readParts(art.parts, s, e)).toEqual(whole.slice(s, e));
     const file: BootArtifact = { path: join(t.dir, "a"), size: 100, mtimeMs: 0, etag: '"f"' };
     expect(artifactParts(file)).toEqual([{ path: join(t.dir, "a"), size: 100 }]);
   });
@@ -50,7 +64,15 @@ describe("artifacts in parts", () => {
   test("HTTP: content larger than what is read at once streams part after part", async () => {
     const big = bytes(9 << 20, 4);
     writeFileSync(join(t.dir, "big"), big);
-    const large: BootArtifact = { parts: [{ path: join(t.dir, "big"), size: big.length }, { path: join(t.dir, "b"), size: 3 }], size: big.length + 3, mtimeMs: 0, etag: '"L"' };
+    const large: BootArtifact = {
+      parts: [
+        { path: join(t.dir, "big"), size: big.length },
+        { path: join(t.dir, "b"), size: 3 },
+      ],
+      size: big.length + 3,
+      mtimeMs: 0,
+      etag: '"L"',
+    };
     const r = sendFile(new Request("http://h/f"), large);
     const got = new Uint8Array(await r.arrayBuffer());
     expect(got.length).toBe(big.length + 3);

@@ -45,10 +45,23 @@ function world(settings: Partial<BootSettings> = {}) {
   const boot = new BootService(nodes, sqliteBootStateStore(store.db), images, overlays, { discovery: false, ...settings }, () => {});
   const app = createApp({ startedAt: new Date(0), stats: () => nodes.counts(), services: () => ({}), boot });
   const script = async (query = "assetkey=&uuid=x&memsize=3072") =>
-    (await app.request(`http://10.0.0.1:9873/ipxe/${HEX}?${query}`, { headers: { host: "10.0.0.1:9873" } }, { requestIP: () => ({ address: "10.0.0.2", port: 900, family: "IPv4" }) })).text();
+    (
+      await app.request(
+        `http://10.0.0.1:9873/ipxe/${HEX}?${query}`,
+        { headers: { host: "10.0.0.1:9873" } },
+        { requestIP: () => ({ address: "10.0.0.2", port: 900, family: "IPv4" }) },
+      )
+    ).text();
   // As the lab write-up adds a node: MAC, address, netmask; the default profile (ipxe template "default").
   const add = (tags: Record<string, string> = {}) =>
-    nodes.addNodes(["c1"], { set: { image: "debian12", kernel: { args: ["console=ttyS0,115200"] }, networkDevices: { default: { hwaddr: MAC, ipaddr: "10.0.0.2", netmask: "255.255.255.0" } }, tags } });
+    nodes.addNodes(["c1"], {
+      set: {
+        image: "debian12",
+        kernel: { args: ["console=ttyS0,115200"] },
+        networkDevices: { default: { hwaddr: MAC, ipaddr: "10.0.0.2", netmask: "255.255.255.0" } },
+        tags,
+      },
+    });
   return { nodes, script, add };
 }
 const stripDate = (s: string) => s.replace(/rendered \S+/, "rendered DATE");

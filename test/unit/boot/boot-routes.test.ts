@@ -48,7 +48,12 @@ const MAC = "52:54:00:00:00:01";
 const HEX = "52-54-00-00-00-01";
 const addNode = (w: ReturnType<typeof world>, extra: Record<string, unknown> = {}) =>
   w.nodes.addNodes(["n1"], {
-    set: { image: "img", kernel: { args: ["console=ttyS0"] }, networkDevices: { default: { hwaddr: MAC, ipaddr: "10.0.0.11", netmask: "255.255.255.0" } }, ...extra },
+    set: {
+      image: "img",
+      kernel: { args: ["console=ttyS0"] },
+      networkDevices: { default: { hwaddr: MAC, ipaddr: "10.0.0.11", netmask: "255.255.255.0" } },
+      ...extra,
+    },
   });
 const stripDate = (s: string) => s.replace(/rendered \S+/, "rendered DATE");
 

@@ -27,7 +27,13 @@ const artifact = (path: string): BootArtifact => {
   const st = statSync(path);
   return { path, size: st.size, mtimeMs: st.mtimeMs, etag: `"i-${st.size}"` };
 };
-const plan: ImageBootPlan = { gzip: { size: 200 * MiB, sha256: "a".repeat(64) }, zstd: { size: 10_000, sha256: "b".repeat(64) }, indexed: ["zstd"], unpacked: 700 * MiB, stage1: true };
+const plan: ImageBootPlan = {
+  gzip: { size: 200 * MiB, sha256: "a".repeat(64) },
+  zstd: { size: 10_000, sha256: "b".repeat(64) },
+  indexed: ["zstd"],
+  unpacked: 700 * MiB,
+  stage1: true,
+};
 const indexPath = join(files.dir, "image.img.zst.pieces");
 writeFileSync(indexPath, `drover-pieces zstd 10000 ${"b".repeat(64)}\n0 6000 ${"c".repeat(64)}\n6000 4000 ${"d".repeat(64)}\n`);
 const images: ImageArtifacts = {
@@ -48,8 +54,19 @@ function world() {
   const boot = new BootService(nodes, state, images, overlays, { discovery: false }, () => {});
   const app = createApp({ startedAt: new Date(0), stats: () => nodes.counts(), services: () => ({}), boot });
   const status = new BootStatusService(nodes, state);
-  const get = (path: string) => app.request(`http://10.0.0.1:9873${path}`, { headers: { host: "10.0.0.1:9873" } }, { requestIP: () => ({ address: "10.0.0.11", port: 900, family: "IPv4" }) });
-  nodes.addNodes(["n1"], { set: { image: "img", kernel: { args: ["console=ttyS0,115200"] }, networkDevices: { default: { hwaddr: "52:54:00:00:00:01", ipaddr: "10.0.0.11", netmask: "255.255.255.0" } } } });
+  const get = (path: string) =>
+    app.request(
+      `http://10.0.0.1:9873${path}`,
+      { headers: { host: "10.0.0.1:9873" } },
+      { requestIP: () => ({ address: "10.0.0.11", port: 900, family: "IPv4" }) },
+    );
+  nodes.addNodes(["n1"], {
+    set: {
+      image: "img",
+      kernel: { args: ["console=ttyS0,115200"] },
+      networkDevices: { default: { hwaddr: "52:54:00:00:00:01", ipaddr: "10.0.0.11", netmask: "255.255.255.0" } },
+    },
+  });
   return { nodes, boot, status, get };
 }
 const HEX = "52-54-00-00-00-01";

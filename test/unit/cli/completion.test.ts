@@ -32,7 +32,10 @@ test("'drover completion zsh' and 'drover completion fish' name every command; a
   const fish = await drover(t.dir, "completion", "fish");
   expect(fish.out).toContain(`complete -c drover -f -n 'test (__drover_path) = "drover node"' -a 'add' -d 'add nodes`);
   expect(fish.out).toContain(`complete -c drover -n 'test (__drover_path) = "drover node add"' -l ipaddr`);
-  for (const [shell, text] of [["zsh", zsh.out], ["fish", fish.out]] as const) {
+  for (const [shell, text] of [
+    ["zsh", zsh.out],
+    ["fish", fish.out],
+  ] as const) {
     const bin = Bun.which(shell);
     if (!bin) {
       console.warn(`completion.test: ${shell} syntax not checked: no ${shell} here (apt: ${shell})`);
@@ -52,7 +55,9 @@ test("'drover man' is a roff page with every command; man renders it", async () 
   const man = Bun.which("man");
   if (man) {
     writeFileSync(join(t.dir, "drover.1"), r.out);
-    const text = Bun.spawnSync([man, "-l", join(t.dir, "drover.1")], { env: { ...process.env, MANPAGER: "cat", PAGER: "cat", MANWIDTH: "100" } }).stdout.toString();
+    const text = Bun.spawnSync([man, "-l", join(t.dir, "drover.1")], {
+      env: { ...process.env, MANPAGER: "cat", PAGER: "cat", MANWIDTH: "100" },
+    }).stdout.toString();
     expect(text).toContain("drover node add [options] <names...>");
   }
 });

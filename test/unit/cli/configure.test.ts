@@ -71,11 +71,18 @@ describe("configure nfs", () => {
   });
 
   test("export paths imported from warewulf.conf come first, with their options", async () => {
-    writeFileSync(join(dir, "ww.conf"), "ipaddr: 10.0.0.1\nnetmask: 255.255.252.0\nnfs:\n  export paths:\n    - {path: /home, export options: 'rw,sync'}\n    - {path: /apps, export options: 'ro,sync'}\n");
+    writeFileSync(
+      join(dir, "ww.conf"),
+      "ipaddr: 10.0.0.1\nnetmask: 255.255.252.0\nnfs:\n  export paths:\n    - {path: /home, export options: 'rw,sync'}\n    - {path: /apps, export options: 'ro,sync'}\n",
+    );
     expect((await run("settings", "import", join(dir, "ww.conf"))).code).toBe(0);
     const r = await run("configure", "nfs");
     expect(r.code).toBe(0);
-    expect(readFileSync(join(root, "etc/exports.d/drover.exports"), "utf8").split("\n").filter((l) => !l.startsWith("#"))).toEqual([
+    expect(
+      readFileSync(join(root, "etc/exports.d/drover.exports"), "utf8")
+        .split("\n")
+        .filter((l) => !l.startsWith("#")),
+    ).toEqual([
       "/home 10.0.0.0/22(rw,sync) 10.10.0.0/16(rw,sync)",
       "/apps 10.0.0.0/22(ro,sync) 10.10.0.0/16(ro,sync)",
       "/opt 10.0.0.0/22(rw,sync,no_subtree_check) 10.10.0.0/16(rw,sync,no_subtree_check)",
@@ -188,7 +195,10 @@ test.skipIf(!diffTool)(`the dry-run diff is the one diff -u prints${diffTool ? "
   const after = `${b.join("\n")}\n`;
   writeFileSync(join(dir, "a"), before);
   writeFileSync(join(dir, "b"), after);
-  const real = spawnSync("diff", ["-u", join(dir, "a"), join(dir, "b")], { encoding: "utf8" }).stdout.split("\n").slice(2).join("\n");
+  const real = spawnSync("diff", ["-u", join(dir, "a"), join(dir, "b")], { encoding: "utf8" })
+    .stdout.split("\n")
+    .slice(2)
+    .join("\n");
   expect(unifiedDiff(before, after, "a", "b").split("\n").slice(2).join("\n")).toBe(real);
   expect(unifiedDiff("", "x\n", "/dev/null", "f")).toBe("--- /dev/null\n+++ f\n@@ -0,0 +1 @@\n+x\n");
   expect(unifiedDiff(before, before, "a", "b")).toBe("");

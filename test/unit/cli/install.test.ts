@@ -38,8 +38,11 @@ test("'drover install' writes a Type=notify unit with the serve arguments, a 070
 test.skipIf(!analyze)("systemd-analyze verify accepts the unit (for /var/lib/drover: StateDirectory=drover, mode 0700)", () => {
   const dir = join(t.dir, "verify");
   mkdirSync(dir);
-  writeFileSync(join(dir, "drover.service"), systemdUnit({ bin, dataDir: "/var/lib/drover", serveArgs: ["-i", "eth1", "--dns", "10.0.0.53", "--relay-subnet", "10.1.0.0/24,router=10.1.0.1", "a b$%"] }));
-  expect(readFileSync(join(dir, "drover.service"), "utf8")).toContain('StateDirectory=drover\nStateDirectoryMode=0700\n');
+  writeFileSync(
+    join(dir, "drover.service"),
+    systemdUnit({ bin, dataDir: "/var/lib/drover", serveArgs: ["-i", "eth1", "--dns", "10.0.0.53", "--relay-subnet", "10.1.0.0/24,router=10.1.0.1", "a b$%"] }),
+  );
+  expect(readFileSync(join(dir, "drover.service"), "utf8")).toContain("StateDirectory=drover\nStateDirectoryMode=0700\n");
   const v = Bun.spawnSync([analyze!, "verify", "--man=no", join(dir, "drover.service")], { stderr: "pipe", stdout: "pipe" });
   expect({ code: v.exitCode, out: v.stdout.toString() + v.stderr.toString() }).toEqual({ code: 0, out: "" });
   // A broken unit is not accepted silently: the check can fail.

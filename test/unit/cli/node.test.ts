@@ -39,8 +39,20 @@ describe("node add", () => {
       run: ["node", "add", "n1", "--profile", "default,net", "--ipaddr", "10.0.0.5"],
       state: (d) => expect(d.nodes.n1.profiles).toEqual(["default", "net"]),
     },
-    { name: "duplicate MAC across nodes", given: [add1], run: ["node", "add", "n2", "--hwaddr", "52:54:00:00:00:01"], code: 4, err: /MAC 52:54:00:00:00:01 of node 'n2'.*already used by node 'n1'/ },
-    { name: "duplicate IP across nodes", given: [add1], run: ["node", "add", "n2", "--ipaddr", "10.0.0.11/24"], code: 4, err: /IP address 10.0.0.11.*node 'n1'/ },
+    {
+      name: "duplicate MAC across nodes",
+      given: [add1],
+      run: ["node", "add", "n2", "--hwaddr", "52:54:00:00:00:01"],
+      code: 4,
+      err: /MAC 52:54:00:00:00:01 of node 'n2'.*already used by node 'n1'/,
+    },
+    {
+      name: "duplicate IP across nodes",
+      given: [add1],
+      run: ["node", "add", "n2", "--ipaddr", "10.0.0.11/24"],
+      code: 4,
+      err: /IP address 10.0.0.11.*node 'n1'/,
+    },
     {
       name: "duplicate IP between a BMC and a node interface",
       given: [add1],
@@ -48,7 +60,12 @@ describe("node add", () => {
       code: 4,
       err: /10.0.0.11 of node 'n2' \(ipmi\).*node 'n1' \(default\)/,
     },
-    { name: "duplicate MAC within one hostlist add writes nothing", run: ["node", "add", "n[1-3]", "--hwaddr", "52:54:00:00:00:09"], code: 4, state: (d) => expect(d.nodes).toEqual({}) },
+    {
+      name: "duplicate MAC within one hostlist add writes nothing",
+      run: ["node", "add", "n[1-3]", "--hwaddr", "52:54:00:00:00:09"],
+      code: 4,
+      state: (d) => expect(d.nodes).toEqual({}),
+    },
     { name: "malformed MAC", run: ["node", "add", "n1", "--hwaddr", "52:54:00:zz:00:01"], code: 2, err: /not a MAC address/ },
     { name: "malformed IP", run: ["node", "add", "n1", "--ipaddr", "10.0.0.300/24"], code: 2, err: /not an IPv4 address/ },
     { name: "invalid host name", run: ["node", "add", "n_1"], code: 2, err: /not a valid node name/ },
@@ -61,10 +78,32 @@ describe("node add", () => {
     { name: "bad hostlist", run: ["node", "add", "n[1-"], code: 2, err: /without '\]'/ },
     {
       name: "tags, net tags and a second network",
-      run: ["node", "add", "n1", "--tagadd", "rack=r1,row=2", "--netname", "ib", "--netdev", "ib0", "--type", "infiniband", "--ipaddr", "10.2.0.1/16", "--nettagadd", "pkey=0x8001"],
+      run: [
+        "node",
+        "add",
+        "n1",
+        "--tagadd",
+        "rack=r1,row=2",
+        "--netname",
+        "ib",
+        "--netdev",
+        "ib0",
+        "--type",
+        "infiniband",
+        "--ipaddr",
+        "10.2.0.1/16",
+        "--nettagadd",
+        "pkey=0x8001",
+      ],
       state: (d) => {
         expect(d.nodes.n1.tags).toEqual({ rack: "r1", row: "2" });
-        expect(d.nodes.n1["network devices"].ib).toEqual({ type: "infiniband", device: "ib0", ipaddr: "10.2.0.1", netmask: "255.255.0.0", tags: { pkey: "0x8001" } });
+        expect(d.nodes.n1["network devices"].ib).toEqual({
+          type: "infiniband",
+          device: "ib0",
+          ipaddr: "10.2.0.1",
+          netmask: "255.255.0.0",
+          tags: { pkey: "0x8001" },
+        });
       },
     },
   ]);
@@ -89,8 +128,18 @@ describe("node set / unset / delete", () => {
       run: ["node", "set", "n1", "--kernelargs", "console=ttyS0,115200n8  quiet", "--kernelargs", "ip=10.0.0.2::10.0.0.1:255.255.255.0:c1:eth0:off"],
       state: (d) => expect(d.nodes.n1.kernel).toEqual({ args: ["console=ttyS0,115200n8", "quiet", "ip=10.0.0.2::10.0.0.1:255.255.255.0:c1:eth0:off"] }),
     },
-    { name: "set with UNDEF clears", given: [["node", "add", "n1", "--comment", "x"]], run: ["node", "set", "n1", "--comment", "UNDEF"], state: (d) => expect(d.nodes.n1.comment).toBeUndefined() },
-    { name: "set --all", given: [["node", "add", "n[1-2]"]], run: ["node", "set", "--all", "--cluster", "c1"], state: (d) => expect(d.nodes.n2["cluster name"]).toBe("c1") },
+    {
+      name: "set with UNDEF clears",
+      given: [["node", "add", "n1", "--comment", "x"]],
+      run: ["node", "set", "n1", "--comment", "UNDEF"],
+      state: (d) => expect(d.nodes.n1.comment).toBeUndefined(),
+    },
+    {
+      name: "set --all",
+      given: [["node", "add", "n[1-2]"]],
+      run: ["node", "set", "--all", "--cluster", "c1"],
+      state: (d) => expect(d.nodes.n2["cluster name"]).toBe("c1"),
+    },
     { name: "set on no match", given: [["node", "add", "n1"]], run: ["node", "set", "x*", "--comment", "a"], code: 3, err: /no node matches/ },
     { name: "set without names", given: [["node", "add", "n1"]], run: ["node", "set", "--comment", "a"], code: 2, err: /--all/ },
     {
@@ -101,7 +150,12 @@ describe("node set / unset / delete", () => {
       state: (d) => expect(d.nodes.n2.comment).toBe("keep"),
     },
     { name: "set a node's own MAC again is fine", given: [add1], run: ["node", "set", "n1", "--hwaddr", "52:54:00:00:00:01"] },
-    { name: "tagdel and netdel", given: [["node", "add", "n1", "--tagadd", "a=1,b=2", "--netname", "ib", "--netdev", "ib0"]], run: ["node", "set", "n1", "--tagdel", "a", "--netdel", "ib"], state: (d) => expect(d.nodes.n1).toEqual({ profiles: ["default"], tags: { b: "2" } }) },
+    {
+      name: "tagdel and netdel",
+      given: [["node", "add", "n1", "--tagadd", "a=1,b=2", "--netname", "ib", "--netdev", "ib0"]],
+      run: ["node", "set", "n1", "--tagdel", "a", "--netdel", "ib"],
+      state: (d) => expect(d.nodes.n1).toEqual({ profiles: ["default"], tags: { b: "2" } }),
+    },
     {
       name: "unset falls back to the profile",
       given: [["node", "add", "n1", "--kernelargs", "x", "--init", "/bin/sh"]],
@@ -109,7 +163,13 @@ describe("node set / unset / delete", () => {
       state: (d) => expect(d.nodes.n1).toEqual({ profiles: ["default"] }),
     },
     { name: "unset with no field", given: [["node", "add", "n1"]], run: ["node", "unset", "n1"], code: 2, err: /at least one field/ },
-    { name: "delete", given: [["node", "add", "n[1-3]"]], run: ["node", "delete", "n[1-2]"], out: /Deleted 2 nodes/, state: (d) => expect(Object.keys(d.nodes)).toEqual(["n3"]) },
+    {
+      name: "delete",
+      given: [["node", "add", "n[1-3]"]],
+      run: ["node", "delete", "n[1-2]"],
+      out: /Deleted 2 nodes/,
+      state: (d) => expect(Object.keys(d.nodes)).toEqual(["n3"]),
+    },
     { name: "delete frees the MAC", given: [add1, ["node", "delete", "n1"]], run: ["node", "add", "n2", "--hwaddr", "52:54:00:00:00:01"] },
     { name: "delete no match", run: ["node", "delete", "zz"], code: 3 },
   ]);
@@ -118,10 +178,31 @@ describe("node set / unset / delete", () => {
 describe("node list", () => {
   const given = [
     ["profile", "add", "p1", "--kernelargs", "quiet", "--tagadd", "rack=r1"],
-    ["node", "add", "n1", "--profile", "default,p1", "--hwaddr", "52:54:00:00:00:01", "--ipaddr", "10.0.0.11/24", "--tagadd", "rack=r2", "--ipmipass", "hunter2", "--ipmiaddr", "10.1.0.1/24"],
+    [
+      "node",
+      "add",
+      "n1",
+      "--profile",
+      "default,p1",
+      "--hwaddr",
+      "52:54:00:00:00:01",
+      "--ipaddr",
+      "10.0.0.11/24",
+      "--tagadd",
+      "rack=r2",
+      "--ipmipass",
+      "hunter2",
+      "--ipmiaddr",
+      "10.1.0.1/24",
+    ],
   ];
   runTable([
-    { name: "default table", given, run: ["node", "list"], out: /NODE\s+PROFILES\s+HWADDR\s+IPADDR\s+IMAGE\nn1\s+default,p1\s+52:54:00:00:00:01\s+10.0.0.11\s+--/ },
+    {
+      name: "default table",
+      given,
+      run: ["node", "list"],
+      out: /NODE\s+PROFILES\s+HWADDR\s+IPADDR\s+IMAGE\nn1\s+default,p1\s+52:54:00:00:00:01\s+10.0.0.11\s+--/,
+    },
     { name: "-a shows sources", given, run: ["node", "list", "-a", "n1"], out: /n1\s+Tags\[rack\]\s+SUPERSEDED\s+r2/ },
     { name: "-a list source names every contributor", given, run: ["node", "list", "-a"], out: /Kernel.Args\s+default,p1\s+quiet,crashkernel=no/ },
     { name: "-a masks the BMC password", given, run: ["node", "list", "-a"], out: /Ipmi.Password\s+--\s+\*{8}/ },
@@ -158,7 +239,6 @@ describe("node export / import round trip", () => {
     },
   ]);
 });
-
 
 describe("node status", () => {
   runTable([

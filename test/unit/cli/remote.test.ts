@@ -48,7 +48,12 @@ describe("remoteTarget", () => {
       expect(remoteTarget({ server: "h:1" }, { DROVER_TOKEN: "drv_env" })?.token).toBe("drv_env");
       expect(remoteTarget({ server: "h:1", token: "drv_flag" }, { DROVER_TOKEN: "drv_env" })?.token).toBe("drv_flag");
       expect(remoteTarget({ server: "h:1", tokenFile: f }, { DROVER_TOKEN: "drv_env" })?.token).toBe("drv_fromfile");
-      expect(remoteTarget({}, { DROVER_SERVER: "http://h:1", DROVER_TOKEN: "drv_env" })).toEqual({ ws: "ws://h:1/api/v1/cli", http: "http://h:1/api/v1/cli", shown: "http://h:1", token: "drv_env" });
+      expect(remoteTarget({}, { DROVER_SERVER: "http://h:1", DROVER_TOKEN: "drv_env" })).toEqual({
+        ws: "ws://h:1/api/v1/cli",
+        http: "http://h:1/api/v1/cli",
+        shown: "http://h:1",
+        token: "drv_env",
+      });
       writeFileSync(f, "\n");
       expect(usage(() => remoteTarget({ server: "h:1", tokenFile: f }, {}))).toContain("is empty");
       expect(usage(() => remoteTarget({ server: "h:1", tokenFile: join(t.dir, "none") }, {}))).toContain("ENOENT");
@@ -68,10 +73,22 @@ describe("remoteTarget", () => {
 
 describe("remoteArgv", () => {
   test.each([
-    [["--server", "h", "--token", "t", "node", "list", "-a"], ["node", "list", "-a"]],
-    [["--server=h", "--token-file", "f", "node", "add", "--server", "x"], ["node", "add", "--server", "x"]],
-    [["node", "list"], ["node", "list"]],
-    [["--token", "t", "--server", "h", "image", "exec", "i", "--", "ls", "-l"], ["image", "exec", "i", "--", "ls", "-l"]],
+    [
+      ["--server", "h", "--token", "t", "node", "list", "-a"],
+      ["node", "list", "-a"],
+    ],
+    [
+      ["--server=h", "--token-file", "f", "node", "add", "--server", "x"],
+      ["node", "add", "--server", "x"],
+    ],
+    [
+      ["node", "list"],
+      ["node", "list"],
+    ],
+    [
+      ["--token", "t", "--server", "h", "image", "exec", "i", "--", "ls", "-l"],
+      ["image", "exec", "i", "--", "ls", "-l"],
+    ],
   ])("%p", (argv, sent) => expect(remoteArgv(argv)).toEqual(sent));
 });
 

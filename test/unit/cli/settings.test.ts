@@ -29,23 +29,50 @@ afterEach(() => {
 });
 
 /** Everything the import may write: the saved serve settings, the head-node settings, the default profile. */
-const state = () => ({ serve: svc.settingsStore.get("serve"), headnode: svc.settingsStore.get("headnode"), profile: svc.nodes.listProfiles(["default"])[0]!.own });
+const state = () => ({
+  serve: svc.settingsStore.get("serve"),
+  headnode: svc.settingsStore.get("headnode"),
+  profile: svc.nodes.listProfiles(["default"])[0]!.own,
+});
 const imp = (text = conf, dryRun = false) => importWarewulfSettings(svc, text, "/etc/warewulf/warewulf.conf", { hosts, by: "settings import (test)", dryRun });
 
 describe("settings import", () => {
   test("saves the serve settings the Settings page shows, the default profile's mount and configure's exports; the second run changes nothing", async () => {
     const r = await imp();
-    expect(r.settings).toEqual(["dhcpMode: (default) → authoritative", "interfaces: (default) → [eth1]", "pool: (default) → 10.0.1.1-10.0.1.200", "pollSeconds: (default) → 30"]);
+    expect(r.settings).toEqual([
+      "dhcpMode: (default) → authoritative",
+      "interfaces: (default) → [eth1]",
+      "pool: (default) → 10.0.1.1-10.0.1.200",
+      "pollSeconds: (default) → 30",
+    ]);
     expect(r.applied).toMatch(/^saved; drover serve puts them into effect when it starts/);
     // The Settings page's view: a ServeSettings over the same storage, as drover serve builds it.
-    const page = new ServeSettings({ flags: {}, explicit: new Set(), dataDir: svc.dataDir, storage: keyValueSettingsStorage(svc.settingsStore), hosts: () => hosts }).get();
+    const page = new ServeSettings({
+      flags: {},
+      explicit: new Set(),
+      dataDir: svc.dataDir,
+      storage: keyValueSettingsStorage(svc.settingsStore),
+      hosts: () => hosts,
+    }).get();
     expect(page.fields.pool).toMatchObject({ value: "10.0.1.1-10.0.1.200", source: "saved", editable: "live" });
     expect(page.fields.interfaces).toMatchObject({ value: ["eth1"], source: "saved" });
-    expect(page.running.dhcp).toMatchObject({ mode: "authoritative", interfaces: [{ name: "eth1", serverIp: "10.0.0.1", network: "10.0.0.0", netmask: "255.255.252.0", pool: { start: "10.0.1.1", end: "10.0.1.200" } }] });
+    expect(page.running.dhcp).toMatchObject({
+      mode: "authoritative",
+      interfaces: [{ name: "eth1", serverIp: "10.0.0.1", network: "10.0.0.0", netmask: "255.255.252.0", pool: { start: "10.0.1.1", end: "10.0.1.200" } }],
+    });
     expect(page.running.runtime.pollSeconds).toBe(30);
     expect(page.changed).toMatchObject({ by: "settings import (test)" });
-    expect(svc.nodes.listProfiles(["default"])[0]!.own.resources).toEqual({ fstab: [{ spec: "10.0.0.1:/srv/scratch", file: "/srv/scratch", vfstype: "nfs", mntops: "defaults,noatime" }] });
-    expect(svc.settingsStore.get("headnode")).toMatchObject({ nfsExports: [{ path: "/home", options: "rw,sync" }, { path: "/opt", options: "ro,sync,no_root_squash" }, { path: "/srv/scratch", options: "rw,async,no_root_squash" }], sshKeyTypes: ["ed25519", "ecdsa", "rsa"] });
+    expect(svc.nodes.listProfiles(["default"])[0]!.own.resources).toEqual({
+      fstab: [{ spec: "10.0.0.1:/srv/scratch", file: "/srv/scratch", vfstype: "nfs", mntops: "defaults,noatime" }],
+    });
+    expect(svc.settingsStore.get("headnode")).toMatchObject({
+      nfsExports: [
+        { path: "/home", options: "rw,sync" },
+        { path: "/opt", options: "ro,sync,no_root_squash" },
+        { path: "/srv/scratch", options: "rw,async,no_root_squash" },
+      ],
+      sshKeyTypes: ["ed25519", "ecdsa", "rsa"],
+    });
     const once = state();
     const again = await imp();
     expect(again.settings).toEqual([]);
@@ -64,7 +91,9 @@ describe("settings import", () => {
   test("a range outside the interface's subnet: refused by drover serve's own validation, naming the warewulf.conf key; nothing changed", async () => {
     const before = state();
     const bad = conf.replace("range start: 10.0.1.1", "range start: 10.0.9.1").replace("range end: 10.0.1.200", "range end: 10.0.9.9");
-    await expect(imp(bad)).rejects.toThrow(/warewulf.conf dhcp.range start\/end: pool: --pool 10.0.9.1-10.0.9.9 is not inside eth1's subnet 10.0.0.0\/255.255.252.0; nothing was changed/);
+    await expect(imp(bad)).rejects.toThrow(
+      /warewulf.conf dhcp.range start\/end: pool: --pool 10.0.9.1-10.0.9.9 is not inside eth1's subnet 10.0.0.0\/255.255.252.0; nothing was changed/,
+    );
     expect(state()).toEqual(before);
   });
 
@@ -134,7 +163,12 @@ describe("the command", () => {
     const j = await drover(data, "settings", "import", file, "--json");
     expect(j.code).toBe(0);
     const r = JSON.parse(j.out);
-    expect(r.rows.find((x: { key: string }) => x.key === "warewulf.port")).toEqual({ key: "warewulf.port", value: "9873", outcome: "checked", text: "drover serve's default HTTP port is 9873 too" });
+    expect(r.rows.find((x: { key: string }) => x.key === "warewulf.port")).toEqual({
+      key: "warewulf.port",
+      value: "9873",
+      outcome: "checked",
+      text: "drover serve's default HTTP port is 9873 too",
+    });
     expect(r.settings).toContain("pollSeconds: (default) → 30");
     writeFileSync(file, "ipaddr: 10.0.0.1\ntftp:\n  ipxe:\n    00:00: undionly.kpxe\n  enable: true\n");
     const bad = await drover(data, "settings", "import", file);
@@ -152,6 +186,12 @@ describe("the command", () => {
     writeFileSync(file, conf.replace("ipaddr: 10.0.0.1", "ipaddr: 203.0.113.1"));
     const r = await drover(join(dir, "cli"), "settings", "import", file, "--dry-run");
     expect(r.code).toBe(0);
-    expectGolden("warewulf/settings-import-dry-run.txt", r.out.replaceAll(file, "WAREWULF.CONF").replaceAll(join(dir, "cli"), "DATA").replace(/\(its IPv4 addresses: [^)]*\)/, "(its IPv4 addresses: …)"));
+    expectGolden(
+      "warewulf/settings-import-dry-run.txt",
+      r.out
+        .replaceAll(file, "WAREWULF.CONF")
+        .replaceAll(join(dir, "cli"), "DATA")
+        .replace(/\(its IPv4 addresses: [^)]*\)/, "(its IPv4 addresses: …)"),
+    );
   });
 });

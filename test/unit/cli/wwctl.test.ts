@@ -141,9 +141,15 @@ test("drover started as wwctl (a symlink) takes a Warewulf command line", () => 
 
 test("translations the seeds do not cover", () => {
   const t = (l: string) => translateWwctl(shellSplit(l));
-  expect(t("-d container exec --build=false -b /a:/b img /bin/ls -l")).toMatchObject({ kind: "mapped", argv: ["image", "exec", "--no-build", "--bind", "/a:/b", "img", "--", "/bin/ls", "-l"] });
+  expect(t("-d container exec --build=false -b /a:/b img /bin/ls -l")).toMatchObject({
+    kind: "mapped",
+    argv: ["image", "exec", "--no-build", "--bind", "/a:/b", "img", "--", "/bin/ls", "-l"],
+  });
   expect(t("power reboot n1")).toMatchObject({ kind: "mapped", argv: ["power", "cycle", "n1"] });
-  expect(t("profile set default -C rocky -K 6.1")).toMatchObject({ kind: "mapped", argv: ["profile", "set", "default", "--image", "rocky", "--kernelversion", "6.1"] });
+  expect(t("profile set default -C rocky -K 6.1")).toMatchObject({
+    kind: "mapped",
+    argv: ["profile", "set", "default", "--image", "rocky", "--kernelversion", "6.1"],
+  });
   expect(t("configure dhcp").kind).toBe("explained");
   expect(t("configure nfs")).toMatchObject({ kind: "mapped", argv: ["configure", "nfs"] });
   expect(t("configure hostfile")).toMatchObject({ kind: "mapped", argv: ["configure", "hosts"] });
@@ -155,7 +161,11 @@ test("translations the seeds do not cover", () => {
 });
 
 describe.skipIf(!seedsDir)(`the seeds run verbatim${seedsDir ? "" : " (skipped: no ../shared/seeds beside the repo and no /work/shared/seeds)"}`, () => {
-  const docs = seedsDir ? readdirSync(seedsDir).filter((f) => f !== "README.md").sort() : [];
+  const docs = seedsDir
+    ? readdirSync(seedsDir)
+        .filter((f) => f !== "README.md")
+        .sort()
+    : [];
   const report: string[] = [];
   afterAll(() => {
     if (report.length) console.log(report.join("\n"));
@@ -196,9 +206,19 @@ describe.skipIf(!seedsDir)(`the seeds run verbatim${seedsDir ? "" : " (skipped: 
           const args = s.args.map((a) => (a.startsWith("docker://") ? standIn(dir) : a));
           let out = "";
           let err = "";
-          const io = { out: (x: string) => void (out += x), err: (x: string) => void (err += x), isTTY: false, env: { EDITOR: "true", HOME: dir, DROVER_ROOT: join(dir, "root"), PATH: process.env.PATH ?? "" }, prompt: async () => "y" };
+          const io = {
+            out: (x: string) => void (out += x),
+            err: (x: string) => void (err += x),
+            isTTY: false,
+            env: { EDITOR: "true", HOME: dir, DROVER_ROOT: join(dir, "root"), PATH: process.env.PATH ?? "" },
+            prompt: async () => "y",
+          };
           const code = await runCli(["-d", join(dir, "data"), "wwctl", ...args], io);
-          expect({ line: s.text, internalError: /internal error/.test(err), unknown: /unknown command|error: unknown/.test(err) }).toEqual({ line: s.text, internalError: false, unknown: false });
+          expect({ line: s.text, internalError: /internal error/.test(err), unknown: /unknown command|error: unknown/.test(err) }).toEqual({
+            line: s.text,
+            internalError: false,
+            unknown: false,
+          });
           expect({ line: s.text, code: code === 1 ? "internal error" : "ok" }).toEqual({ line: s.text, code: "ok" });
           const said = err.split("\n").filter((l) => l && !l.startsWith("wwctl: running") && !l.startsWith("warning:"))[0] ?? "";
           outcome = `mapped → drover ${got.slice(0, 80)}: exit ${code}${code ? ` (${said.slice(0, 110)})` : ""}`;

@@ -19,8 +19,10 @@ describe("serve configuration", () => {
   test("--max-image-streams: a whole number, 0 for no limit; anything else is refused with the fix", () => {
     expect(resolveServeConfig(fromFlags({ maxImageStreams: "0" }), "/d", two).http.maxImageStreams).toBe(0);
     expect(resolveServeConfig(fromFlags({ maxImageStreams: "64" }), "/d", two).http.maxImageStreams).toBe(64);
-    for (const bad of ["-1", "2.5", "many", ""]) expect(() => fromFlags({ maxImageStreams: bad })).toThrow(/--max-image-streams .*whole number.*0 for no limit/);
-    for (const bad of [-1, 2.5, 100_001]) expect(() => resolveServeConfig({ maxImageStreams: bad }, "/d", two)).toThrow(/--max-image-streams .*whole number.*0 for no limit/);
+    for (const bad of ["-1", "2.5", "many", ""])
+      expect(() => fromFlags({ maxImageStreams: bad })).toThrow(/--max-image-streams .*whole number.*0 for no limit/);
+    for (const bad of [-1, 2.5, 100_001])
+      expect(() => resolveServeConfig({ maxImageStreams: bad }, "/d", two)).toThrow(/--max-image-streams .*whole number.*0 for no limit/);
   });
   test("--lease-sync: normal by default, full fsyncs each group commit; anything else is refused with the choices", () => {
     expect(resolveServeConfig({}, "/d", two).dhcp.leaseSync).toBe("normal");
@@ -41,7 +43,9 @@ describe("serve configuration", () => {
     expect(resolveServeConfig({ dhcpMode: "proxy" }, "/d", one).dhcp.interfaces[0]?.name).toBe("eth1");
   });
   test("--dhcp without an interface and several choices lists them", () => {
-    expect(() => resolveServeConfig({ dhcpMode: "authoritative" }, "/d", two)).toThrow(/--interface NAME \(interfaces with IPv4: eth1 \(10.0.0.1\), eth0 \(192.168.1.5\)\)/);
+    expect(() => resolveServeConfig({ dhcpMode: "authoritative" }, "/d", two)).toThrow(
+      /--interface NAME \(interfaces with IPv4: eth1 \(10.0.0.1\), eth0 \(192.168.1.5\)\)/,
+    );
   });
   test("unknown interface", () => expect(() => resolveServeConfig({ interfaces: ["eth9"] }, "/d", two)).toThrow(/--interface eth9: no such interface/));
   test("bad mode", () => {
@@ -54,9 +58,15 @@ describe("serve configuration", () => {
     expect(() => fromFlags({ tftpPort: "sixty-nine" })).toThrow("--tftp-port sixty-nine is not a port number (0-65535)");
   });
   test("pool and relay subnets", () => {
-    const c = resolveServeConfig({ interfaces: ["eth1"], pool: "10.0.0.100-10.0.0.199", relaySubnets: ["10.1.0.9/24,router=10.1.0.1,pool=10.1.0.100-10.1.0.120"] }, "/d", two);
+    const c = resolveServeConfig(
+      { interfaces: ["eth1"], pool: "10.0.0.100-10.0.0.199", relaySubnets: ["10.1.0.9/24,router=10.1.0.1,pool=10.1.0.100-10.1.0.120"] },
+      "/d",
+      two,
+    );
     expect(c.dhcp.interfaces[0]?.pool).toEqual({ start: "10.0.0.100", end: "10.0.0.199" });
-    expect(c.dhcp.relaySubnets).toEqual([{ network: "10.1.0.0", netmask: "255.255.255.0", router: "10.1.0.1", pool: { start: "10.1.0.100", end: "10.1.0.120" } }]);
+    expect(c.dhcp.relaySubnets).toEqual([
+      { network: "10.1.0.0", netmask: "255.255.255.0", router: "10.1.0.1", pool: { start: "10.1.0.100", end: "10.1.0.120" } },
+    ]);
   });
   test("bad ranges", () => {
     expect(() => resolveServeConfig({ interfaces: ["eth1"], pool: "10.0.0.9-10.0.0.1" }, "/d", two)).toThrow(/not an address range/);
@@ -72,7 +82,17 @@ describe("serve configuration", () => {
 
 describe("the command line as typed input", () => {
   /** What commander gives `drover serve` when nothing is typed. */
-  const defaults = { port: "9873", listen: "0.0.0.0", leaseTime: "86400", tftpPort: "69", dhcpPort: "67", pxePort: "4011", pollInterval: "60", maxImageStreams: "128", tftp: true };
+  const defaults = {
+    port: "9873",
+    listen: "0.0.0.0",
+    leaseTime: "86400",
+    tftpPort: "69",
+    dhcpPort: "67",
+    pxePort: "4011",
+    pollInterval: "60",
+    maxImageStreams: "128",
+    tftp: true,
+  };
   const refusal = (run: () => unknown) => {
     try {
       run();
@@ -83,7 +103,15 @@ describe("the command line as typed input", () => {
   };
 
   test("numbers become numbers, each flag its input; flags not given stay unset", () => {
-    const input = fromFlags({ ...defaults, interface: ["eth1"], dhcp: "proxy", relaySubnet: ["10.1.0.0/24"], registerProfile: ["gpu"], apiSubnet: ["10.0.0.0/24"], ipv6Ra: false });
+    const input = fromFlags({
+      ...defaults,
+      interface: ["eth1"],
+      dhcp: "proxy",
+      relaySubnet: ["10.1.0.0/24"],
+      registerProfile: ["gpu"],
+      apiSubnet: ["10.0.0.0/24"],
+      ipv6Ra: false,
+    });
     expect(input).toEqual({
       httpPort: 9873,
       listen: "0.0.0.0",
@@ -125,6 +153,11 @@ describe("the command line as typed input", () => {
   });
 
   test("the options given on the command line name the inputs they fix", () => {
-    expect([...inputsGiven(new Set(["interface", "leaseTime", "port", "ipv6Ra", "debug"]))].sort()).toEqual(["httpPort", "interfaces", "ipv6Ra", "leaseSeconds"]);
+    expect([...inputsGiven(new Set(["interface", "leaseTime", "port", "ipv6Ra", "debug"]))].sort()).toEqual([
+      "httpPort",
+      "interfaces",
+      "ipv6Ra",
+      "leaseSeconds",
+    ]);
   });
 });

@@ -1,6 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { type HostInterface, type ServeConfig, fromFlags, inputsGiven } from "../../../src/config/serve";
-import { ServeSettings, type ServeSettingsOptions, type StoredSettings, memorySettingsStorage, resolveWithFields, withSaved } from "../../../src/config/settings";
+import {
+  ServeSettings,
+  type ServeSettingsOptions,
+  type StoredSettings,
+  memorySettingsStorage,
+  resolveWithFields,
+  withSaved,
+} from "../../../src/config/settings";
 import { DroverError } from "../../../src/domain/errors";
 
 const host: HostInterface[] = [
@@ -13,7 +20,15 @@ const defaults = { port: "9873", listen: "0.0.0.0", leaseTime: "86400", tftpPort
 function make(o: Partial<ServeSettingsOptions> & { saved?: StoredSettings } = {}) {
   const storage = o.storage ?? memorySettingsStorage(o.saved);
   const log: string[] = [];
-  const s = new ServeSettings({ flags: { ...defaults, ...o.flags }, explicit: o.explicit ?? new Set(), dataDir: "/d", storage, hosts: () => host, log: (l) => log.push(l), now: () => 1000 });
+  const s = new ServeSettings({
+    flags: { ...defaults, ...o.flags },
+    explicit: o.explicit ?? new Set(),
+    dataDir: "/d",
+    storage,
+    hosts: () => host,
+    log: (l) => log.push(l),
+    now: () => 1000,
+  });
   const applied: Readonly<ServeConfig>[] = [];
   s.onApply(async (next) => void applied.push(next));
   return { s, storage, log, applied };
@@ -56,7 +71,11 @@ describe("merging flags and saved values", () => {
   });
 
   test("at start: saved values apply, the command line wins, defaults fill the rest", () => {
-    const { s } = make({ flags: { dns: ["10.0.0.53"] }, explicit: new Set(["dns"]), saved: { values: { dhcpMode: "authoritative", interfaces: ["eth1"], dns: ["9.9.9.9"], pollSeconds: 30 } } });
+    const { s } = make({
+      flags: { dns: ["10.0.0.53"] },
+      explicit: new Set(["dns"]),
+      saved: { values: { dhcpMode: "authoritative", interfaces: ["eth1"], dns: ["9.9.9.9"], pollSeconds: 30 } },
+    });
     const c = s.config;
     expect(c.dhcp.mode).toBe("authoritative");
     expect(c.dhcp.interfaces.map((i) => [i.name, i.dns])).toEqual([["eth1", ["10.0.0.53"]]]);
@@ -79,7 +98,9 @@ describe("merging flags and saved values", () => {
   });
 
   test("an invalid command line still fails, saved values or not", () => {
-    expect(() => make({ flags: { dhcp: "maybe" }, explicit: new Set(["dhcp"]), saved: { values: { discovery: true } } })).toThrow(/authoritative, proxy or off/);
+    expect(() => make({ flags: { dhcp: "maybe" }, explicit: new Set(["dhcp"]), saved: { values: { discovery: true } } })).toThrow(
+      /authoritative, proxy or off/,
+    );
   });
 
   test("errors name the settings field of the flag they are about", () => {
@@ -110,8 +131,14 @@ describe("changing settings while running", () => {
     expect(v.running.dhcp.interfaces[0]).toMatchObject({ name: "eth1", pool: { start: "10.0.0.100", end: "10.0.0.199" } });
     expect(s.config.discovery.enabled).toBe(true);
     expect(storage.load()!.values).toEqual({ dhcpMode: "authoritative", interfaces: ["eth1"], pool: "10.0.0.100-10.0.0.199", discovery: true });
-    expect(v.changed).toEqual({ at: 1000, by: "admin", what: ["dhcpMode: (default) → authoritative", "interfaces: (default) → [eth1]", "pool: (default) → 10.0.0.100-10.0.0.199", "discovery: (default) → true"] });
-    expect(log.at(-1)).toBe("drover: settings changed by admin: dhcpMode: (default) → authoritative; interfaces: (default) → [eth1]; pool: (default) → 10.0.0.100-10.0.0.199; discovery: (default) → true");
+    expect(v.changed).toEqual({
+      at: 1000,
+      by: "admin",
+      what: ["dhcpMode: (default) → authoritative", "interfaces: (default) → [eth1]", "pool: (default) → 10.0.0.100-10.0.0.199", "discovery: (default) → true"],
+    });
+    expect(log.at(-1)).toBe(
+      "drover: settings changed by admin: dhcpMode: (default) → authoritative; interfaces: (default) → [eth1]; pool: (default) → 10.0.0.100-10.0.0.199; discovery: (default) → true",
+    );
   });
 
   test("null, an empty text or an empty list removes the saved value", async () => {
@@ -140,7 +167,9 @@ describe("changing settings while running", () => {
 
   test("a field fixed on the command line is refused with the flag to drop", async () => {
     const { s } = make({ flags: { dhcp: "proxy", interface: ["eth1"] }, explicit: new Set(["dhcp", "interface"]) });
-    await expect(s.update({ dhcpMode: "authoritative" }, "admin")).rejects.toThrow("dhcpMode: set by --dhcp on the command line; restart drover serve without it to change it here");
+    await expect(s.update({ dhcpMode: "authoritative" }, "admin")).rejects.toThrow(
+      "dhcpMode: set by --dhcp on the command line; restart drover serve without it to change it here",
+    );
     // Other fields still change.
     await s.update({ discovery: true }, "admin");
     expect(s.config.discovery.enabled).toBe(true);
@@ -168,7 +197,14 @@ describe("changing settings while running", () => {
 
   test("when saving fails, the servers are put back", async () => {
     const saved = memorySettingsStorage();
-    const { s, applied } = make({ storage: { load: saved.load, save: () => { throw new Error("disk full"); } } });
+    const { s, applied } = make({
+      storage: {
+        load: saved.load,
+        save: () => {
+          throw new Error("disk full");
+        },
+      },
+    });
     await expect(s.update({ dhcpMode: "proxy", interfaces: ["eth1"] }, "admin")).rejects.toThrow("disk full");
     expect(applied.map((c) => c.dhcp.mode)).toEqual(["proxy", "off"]);
     expect(s.config.dhcp.mode).toBe("off");

@@ -38,8 +38,15 @@ describe("planWarewulfImport", () => {
 
   test("the project page's ipxe block, keys unquoted (00:09 stays a string), ipaddr with a prefix", () => {
     const p = plan(read("project-page.conf"), [{ name: "eth0", address: "192.168.1.1", netmask: "255.255.255.0" }]);
-    expect(p.rows.filter((r) => r.key.startsWith("tftp.ipxe.")).map((r) => r.key)).toEqual(["tftp.ipxe.00:09", "tftp.ipxe.00:00", "tftp.ipxe.00:0B", "tftp.ipxe.00:07"]);
-    expect(p.rows.find((r) => r.key === "tftp.ipxe")!.text).toContain("cp /usr/local/share/ipxe/bin-x86_64-pcbios-undionly.kpxe /var/lib/drover/ipxe-builds/undionly.kpxe");
+    expect(p.rows.filter((r) => r.key.startsWith("tftp.ipxe.")).map((r) => r.key)).toEqual([
+      "tftp.ipxe.00:09",
+      "tftp.ipxe.00:00",
+      "tftp.ipxe.00:0B",
+      "tftp.ipxe.00:07",
+    ]);
+    expect(p.rows.find((r) => r.key === "tftp.ipxe")!.text).toContain(
+      "cp /usr/local/share/ipxe/bin-x86_64-pcbios-undionly.kpxe /var/lib/drover/ipxe-builds/undionly.kpxe",
+    );
     expect(p.rows.find((r) => r.key === "tftp.ipxe.00:0B")!.text).toContain("arm64");
     // dhcp is enabled by default in Warewulf: ipaddr's interface is served.
     expect(p.patch).toEqual({ interfaces: ["eth0"], dhcpMode: "authoritative" });
@@ -49,7 +56,10 @@ describe("planWarewulfImport", () => {
   test("ipaddr not on this host: DHCP is left alone and the report says why", () => {
     const p = plan(read("warewulf.conf"), [{ name: "eth0", address: "192.168.5.5", netmask: "255.255.255.0" }]);
     expect(p.patch).toEqual({ pollSeconds: 30 });
-    expect(p.rows.find((r) => r.key === "ipaddr")).toMatchObject({ outcome: "not mapped", text: expect.stringContaining("10.0.0.1 is not an address of this host (its IPv4 addresses: eth0 192.168.5.5)") });
+    expect(p.rows.find((r) => r.key === "ipaddr")).toMatchObject({
+      outcome: "not mapped",
+      text: expect.stringContaining("10.0.0.1 is not an address of this host (its IPv4 addresses: eth0 192.168.5.5)"),
+    });
     expect(p.rows.find((r) => r.key === "dhcp.range start/end")!.outcome).toBe("not mapped");
   });
 
@@ -67,11 +77,17 @@ describe("bad warewulf.conf: a clear error naming the key or line", () => {
   test("unreadable YAML", () => expect(bad("ipaddr: 10.0.0.1\ndhcp: [unclosed\n")).toThrow(/warewulf.conf is not valid YAML \(line \d\).*nothing was changed/));
   test("not a map", () => expect(bad("- a\n- b\n")).toThrow(/not a warewulf.conf: expected a YAML map/));
   test("empty", () => expect(bad("# nothing\n")).toThrow(/is empty/));
-  test("an unknown key, with its line and the keys there are", () => expect(bad("ipaddr: 10.0.0.1\ndhcp:\n  enabled: true\n  rang start: 10.0.1.1\n")).toThrow(/warewulf.conf line 4: unknown key 'dhcp.rang start'; the keys of dhcp are: enabled, template, range start/));
-  test("an unknown key inside a list", () => expect(bad("nfs:\n  export paths:\n    - path: /home\n      options: rw\n")).toThrow(/line 4: unknown key 'nfs.export paths\[0\].options'/));
+  test("an unknown key, with its line and the keys there are", () =>
+    expect(bad("ipaddr: 10.0.0.1\ndhcp:\n  enabled: true\n  rang start: 10.0.1.1\n")).toThrow(
+      /warewulf.conf line 4: unknown key 'dhcp.rang start'; the keys of dhcp are: enabled, template, range start/,
+    ));
+  test("an unknown key inside a list", () =>
+    expect(bad("nfs:\n  export paths:\n    - path: /home\n      options: rw\n")).toThrow(/line 4: unknown key 'nfs.export paths\[0\].options'/));
   test("an unknown top-level key", () => expect(bad("ipadr: 10.0.0.1\n")).toThrow(/line 1: unknown key 'ipadr'; warewulf.conf's top-level keys are/));
-  test("a range that ends before it starts", () => expect(bad("ipaddr: 10.0.0.1\ndhcp:\n  range start: 10.0.1.200\n  range end: 10.0.1.1\n")).toThrow(/dhcp range 10.0.1.200-10.0.1.1 ends before it starts/));
-  test("a range end that is not an address", () => expect(bad("ipaddr: 10.0.0.1\ndhcp:\n  range start: 10.0.1.1\n  range end: 10.0.1.300\n")).toThrow(/dhcp.range end '10.0.1.300' is not an IPv4 address/));
+  test("a range that ends before it starts", () =>
+    expect(bad("ipaddr: 10.0.0.1\ndhcp:\n  range start: 10.0.1.200\n  range end: 10.0.1.1\n")).toThrow(/dhcp range 10.0.1.200-10.0.1.1 ends before it starts/));
+  test("a range end that is not an address", () =>
+    expect(bad("ipaddr: 10.0.0.1\ndhcp:\n  range start: 10.0.1.1\n  range end: 10.0.1.300\n")).toThrow(/dhcp.range end '10.0.1.300' is not an IPv4 address/));
   test("half a range", () => expect(bad("dhcp:\n  range start: 10.0.1.1\n")).toThrow(/range start but no range end/));
   test("a bad ipaddr", () => expect(bad("ipaddr: head-node\n")).toThrow(/ipaddr 'head-node' is not an IPv4 address/));
   test("a bad netmask", () => expect(bad("ipaddr: 10.0.0.1\nnetmask: 255.0.255.0\n")).toThrow(/netmask '255.0.255.0' is not a netmask/));

@@ -23,7 +23,14 @@ function raw(optionBytes: number[], patch: (b: Uint8Array) => void = () => {}) {
 
 describe("codec round trip", () => {
   test("every field and option survives encode → decode", () => {
-    const p = request({ arch: 7, vendorClass: "PXEClient:Arch:00007:UNDI:003016", uuid: UUID, giaddr: "10.5.0.1", relayInfo: encapsulate([[1, str("port7")]]), ciaddr: "1.2.3.4" });
+    const p = request({
+      arch: 7,
+      vendorClass: "PXEClient:Arch:00007:UNDI:003016",
+      uuid: UUID,
+      giaddr: "10.5.0.1",
+      relayInfo: encapsulate([[1, str("port7")]]),
+      ciaddr: "1.2.3.4",
+    });
     p.sname = "srv";
     p.file = "x.efi";
     const back = ok(encode(p));
@@ -119,7 +126,10 @@ describe("codec rejections", () => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
       return seed;
     };
-    const seeds = [encode(request({ arch: 0, vendorClass: "PXEClient", uuid: UUID })), encode(request({ userClass: "iPXE", giaddr: "10.5.0.1", relayInfo: Uint8Array.of(1, 2, 3, 4) }))];
+    const seeds = [
+      encode(request({ arch: 0, vendorClass: "PXEClient", uuid: UUID })),
+      encode(request({ userClass: "iPXE", giaddr: "10.5.0.1", relayInfo: Uint8Array.of(1, 2, 3, 4) })),
+    ];
     const reasons: Record<string, number> = {};
     let accepted = 0;
     for (let i = 0; i < 100_000; i++) {
@@ -142,7 +152,10 @@ describe("codec rejections", () => {
           if (b.length >= 240 && rnd() % 2) new DataView(b.buffer).setUint32(236, MAGIC_COOKIE);
           break;
         default: // garbage options after a valid header
-          b.set(new Uint8Array(b.length - HEADER_LEN).map(() => rnd() & 255), HEADER_LEN);
+          b.set(
+            new Uint8Array(b.length - HEADER_LEN).map(() => rnd() & 255),
+            HEADER_LEN,
+          );
       }
       const r = decode(b);
       if (r.ok) {

@@ -58,7 +58,10 @@ export const UUID = Uint8Array.from([0, ...Array.from({ length: 16 }, (_, i) => 
 export class FakeBootPort implements DhcpBootPort {
   events: BootEvent[] = [];
   lookups: Array<{ mac: string; origin: RequestOrigin }> = [];
-  constructor(readonly nodes: Record<string, NodeReservation> = {}, private readonly fail = false) {}
+  constructor(
+    readonly nodes: Record<string, NodeReservation> = {},
+    private readonly fail = false,
+  ) {}
   async reservation(mac: string, origin: RequestOrigin) {
     this.lookups.push({ mac, origin });
     if (this.fail) throw new Error("store unavailable");
@@ -80,7 +83,14 @@ export function testConfig(over: Partial<Parameters<typeof dhcpConfig>[0]> = {})
         mode: "authoritative",
         serverIp: "10.0.0.1",
         subnets: [
-          { network: "10.0.0.0", netmask: "255.255.255.0", router: "10.0.0.1", dns: ["10.0.0.1"], domain: "cluster", pool: { start: "10.0.0.200", end: "10.0.0.202" } },
+          {
+            network: "10.0.0.0",
+            netmask: "255.255.255.0",
+            router: "10.0.0.1",
+            dns: ["10.0.0.1"],
+            domain: "cluster",
+            pool: { start: "10.0.0.200", end: "10.0.0.202" },
+          },
           { network: "10.5.0.0", netmask: "255.255.255.0", router: "10.5.0.1", pool: { start: "10.5.0.100", end: "10.5.0.199" } },
         ],
       },

@@ -22,7 +22,11 @@ function setup(opts: { discovery?: boolean; fail?: boolean; tftp?: boolean; arm6
   const cfg = testConfig({ discovery: opts.discovery ?? false, tftp: opts.tftp ?? true, bootFiles: opts.arm64 ? { uefiArm64: "arm64/snponly.efi" } : {} });
   let now = NOW;
   const h = new DhcpHandler(cfg, port, leases, { now: () => now });
-  const on = (name: "br0" | "br1", listener: Inbound["listener"] = "dhcp", from = { address: "0.0.0.0", port: 68 }): Inbound => ({ iface: cfg.interfaces.find((i) => i.name === name)!, listener, from });
+  const on = (name: "br0" | "br1", listener: Inbound["listener"] = "dhcp", from = { address: "0.0.0.0", port: 68 }): Inbound => ({
+    iface: cfg.interfaces.find((i) => i.name === name)!,
+    listener,
+    from,
+  });
   const send = (s: ReqSpec, inb: Inbound = on("br0")) => h.handleBytes(encode(request(s)), inb);
   return { h, port, leases, cfg, on, send, tick: (ms: number) => (now += ms) };
 }
@@ -59,7 +63,17 @@ describe("golden replies", () => {
 
   test("UEFI x64 PXE REQUEST → ACK with snponly.efi", async () => {
     const { send, port } = setup();
-    const r = golden("uefi-pxe-ack", await send({ type: MessageType.REQUEST, mac: M1, arch: 7, vendorClass: "PXEClient:Arch:00007:UNDI:003016", serverId: "10.0.0.1", requested: "10.0.0.11" }));
+    const r = golden(
+      "uefi-pxe-ack",
+      await send({
+        type: MessageType.REQUEST,
+        mac: M1,
+        arch: 7,
+        vendorClass: "PXEClient:Arch:00007:UNDI:003016",
+        serverId: "10.0.0.1",
+        requested: "10.0.0.11",
+      }),
+    );
     expect(r.p.file).toBe("snponly.efi");
     expect(optU8(r.p.options, Opt.MessageType)).toBe(MessageType.ACK);
     expect(port.events).toEqual([{ mac: M1, stage: "dhcp", address: "10.0.0.11", detail: "snponly.efi" }]);
@@ -81,7 +95,10 @@ describe("golden replies", () => {
 
   test("relayed DISCOVER → OFFER unicast to the relay, subnet of giaddr, option 82 echoed", async () => {
     const { send, port } = setup();
-    const relayInfo = encapsulate([[1, str("sw1/7")], [2, str("rack1")]]).subarray(0, -1);
+    const relayInfo = encapsulate([
+      [1, str("sw1/7")],
+      [2, str("rack1")],
+    ]).subarray(0, -1);
     const r = golden("relayed-offer", await send({ mac: M2, giaddr: "10.5.0.1", arch: 7, vendorClass: "PXEClient", relayInfo }));
     expect(r.to).toEqual({ address: "10.5.0.1", port: 67 });
     expect(r.p.yiaddr).toBe("10.5.0.21");
@@ -110,7 +127,13 @@ describe("golden replies", () => {
   test("proxy, port 4011 REQUEST → ACK unicast back to the client", async () => {
     const { send, on } = setup();
     const from = { address: "192.168.7.50", port: 68 };
-    const r = golden("proxy-4011-ack", await send({ type: MessageType.REQUEST, mac: M1, ciaddr: "192.168.7.50", arch: 7, vendorClass: "PXEClient:Arch:00007:UNDI:003016", uuid: UUID, flags: 0 }, on("br1", "pxe", from)));
+    const r = golden(
+      "proxy-4011-ack",
+      await send(
+        { type: MessageType.REQUEST, mac: M1, ciaddr: "192.168.7.50", arch: 7, vendorClass: "PXEClient:Arch:00007:UNDI:003016", uuid: UUID, flags: 0 },
+        on("br1", "pxe", from),
+      ),
+    );
     expect(r.to).toEqual(from);
     expect(r.p.ciaddr).toBe("192.168.7.50");
     expect(r.p.yiaddr).toBe("0.0.0.0");
@@ -141,7 +164,10 @@ describe("authoritative policy", () => {
     const { send, leases } = setup({ discovery: true });
     reply(await send({ mac: UNKNOWN }));
     expect(leases.get(UNKNOWN)?.ip).toBe("10.0.0.200");
-    expect(await send({ type: MessageType.REQUEST, mac: UNKNOWN, serverId: "10.0.0.77", requested: "10.0.0.200" })).toMatchObject({ kind: "drop", reason: "other-server" });
+    expect(await send({ type: MessageType.REQUEST, mac: UNKNOWN, serverId: "10.0.0.77", requested: "10.0.0.200" })).toMatchObject({
+      kind: "drop",
+      reason: "other-server",
+    });
     expect(leases.get(UNKNOWN)).toBeUndefined();
   });
 
@@ -223,7 +249,11 @@ describe("interfaces that are off", () => {
   test("a request handed in for an interface that is off is its own drop reason, not an unexpected type", async () => {
     const { h, cfg } = setup();
     const off: Inbound = { iface: { ...cfg.interfaces[0]!, mode: "off" }, listener: "dhcp", from: { address: "0.0.0.0", port: 68 } };
-    expect(await h.handle(request({ mac: M1, arch: 0, vendorClass: "PXEClient" }), off)).toMatchObject({ kind: "drop", reason: "interface-off", detail: "interface br0 is off" });
+    expect(await h.handle(request({ mac: M1, arch: 0, vendorClass: "PXEClient" }), off)).toMatchObject({
+      kind: "drop",
+      reason: "interface-off",
+      detail: "interface br0 is off",
+    });
   });
 });
 
@@ -231,7 +261,10 @@ describe("proxy policy", () => {
   test("never an address; plain DHCP clients and REQUESTs on 67 are ignored", async () => {
     const { send, on } = setup();
     expect(await send({ mac: M1 }, on("br1"))).toMatchObject({ kind: "drop", reason: "not-pxe" });
-    expect(await send({ type: MessageType.REQUEST, mac: M1, arch: 0, vendorClass: "PXEClient" }, on("br1"))).toMatchObject({ kind: "drop", reason: "proxy-ignores-request" });
+    expect(await send({ type: MessageType.REQUEST, mac: M1, arch: 0, vendorClass: "PXEClient" }, on("br1"))).toMatchObject({
+      kind: "drop",
+      reason: "proxy-ignores-request",
+    });
     expect(await send({ mac: UNKNOWN, arch: 0, vendorClass: "PXEClient" }, on("br1"))).toMatchObject({ kind: "drop", reason: "unknown-client" });
   });
 
@@ -257,7 +290,17 @@ describe("proxy policy: relayed requests", () => {
     const port = new FakeBootPort({ [M1]: N1 });
     const cfg = testConfig({
       discovery,
-      interfaces: [{ name: "br1", mode: "proxy", serverIp: "192.168.7.2", subnets: [{ network: "192.168.7.0", netmask: "255.255.255.0" }, { network: "10.9.0.0", netmask: "255.255.255.0" }] }],
+      interfaces: [
+        {
+          name: "br1",
+          mode: "proxy",
+          serverIp: "192.168.7.2",
+          subnets: [
+            { network: "192.168.7.0", netmask: "255.255.255.0" },
+            { network: "10.9.0.0", netmask: "255.255.255.0" },
+          ],
+        },
+      ],
     });
     const h = new DhcpHandler(cfg, port, new MemoryLeaseStore(), { now: () => NOW });
     const inb: Inbound = { iface: cfg.interfaces[0]!, listener: "dhcp", from: { address: "10.9.0.1", port: 67 } };
@@ -276,7 +319,11 @@ describe("proxy policy: relayed requests", () => {
   test("a made-up relay address is dropped before the node lookup, registered node or not", async () => {
     const { send, port } = relaySetup(true);
     for (const mac of [M1, UNKNOWN]) {
-      expect(await send({ mac, giaddr: "172.16.0.1", ...pxe })).toMatchObject({ kind: "drop", reason: "no-subnet", detail: "relay 172.16.0.1 is in no subnet of br1" });
+      expect(await send({ mac, giaddr: "172.16.0.1", ...pxe })).toMatchObject({
+        kind: "drop",
+        reason: "no-subnet",
+        detail: "relay 172.16.0.1 is in no subnet of br1",
+      });
       expect(await send({ mac, giaddr: "10.9.1.1", userClass: "iPXE", ...pxe })).toMatchObject({ kind: "drop", reason: "no-subnet" });
     }
     // No lookup means no discovery either (the lookup is where BootService registers unknown MACs).

@@ -67,7 +67,11 @@ function handlerFor(r: Recorded) {
   const port = new FakeBootPort({ [r.mac]: r.reservation ? { node, ip: r.reservation, netmask: r.netmask, hostname: node } : { node, hostname: node } });
   const h = new DhcpHandler(cfg, port, new MemoryLeaseStore(), { now: () => NOW });
   const [address, p] = r.from.split(":");
-  const on = (name: string, listener: Inbound["listener"]): Inbound => ({ iface: cfg.interfaces.find((i) => i.name === name)!, listener, from: { address: address!, port: Number(p) } });
+  const on = (name: string, listener: Inbound["listener"]): Inbound => ({
+    iface: cfg.interfaces.find((i) => i.name === name)!,
+    listener,
+    from: { address: address!, port: Number(p) },
+  });
   return { h, on };
 }
 
@@ -82,7 +86,18 @@ function render(o: Outcome): string {
 
 test("the fixtures cover every firmware and client recorded", () => {
   const have = new Set(manifest.packets.map((p) => `${p.source}-${p.phase}`));
-  for (const want of ["bios-ipxe", "uefi-rom", "uefi-ipxe", "uefi-arm64-rom", "uefi-arm64-ipxe", "udhcpc-rom", "dhclient-plain", "uefi-proxy-rom", "uefi-proxy-ipxe"]) expect(have).toContain(want);
+  for (const want of [
+    "bios-ipxe",
+    "uefi-rom",
+    "uefi-ipxe",
+    "uefi-arm64-rom",
+    "uefi-arm64-ipxe",
+    "udhcpc-rom",
+    "dhclient-plain",
+    "uefi-proxy-rom",
+    "uefi-proxy-ipxe",
+  ])
+    expect(have).toContain(want);
   // Real firmware's ProxyDHCP REQUEST on port 4011 (OVMF), and UEFI HTTP boot.
   expect(manifest.packets.some((p) => p.port === 4011 && p.type === "request")).toBe(true);
   expect(have).toContain("http-http");

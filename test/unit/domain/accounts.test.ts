@@ -5,7 +5,11 @@ const p = (s: string) => parseAccounts(s.replace(/ /g, "\n"));
 
 describe("syncuser's rule", () => {
   test("accounts in both take the head node's ids; the head's regular accounts are added, its system-only ones never", () => {
-    const plan = planAlignment("passwd", p("root:x:0:0 munge:x:101:101 debian:x:1500:1500"), p("root:x:0:0 munge:x:991:991 sshd:x:105:65534 alice:x:1000:1000 nobody:x:65534:65534"));
+    const plan = planAlignment(
+      "passwd",
+      p("root:x:0:0 munge:x:101:101 debian:x:1500:1500"),
+      p("root:x:0:0 munge:x:991:991 sshd:x:105:65534 alice:x:1000:1000 nobody:x:65534:65534"),
+    );
     expect([...plan.moves]).toEqual([["munge", { from: 101, to: 991 }]]);
     expect(plan.added.map((a) => a.name)).toEqual(["alice"]);
     expect(plan.conflicts).toEqual([]);
@@ -19,7 +23,10 @@ describe("syncuser's rule", () => {
     ]);
     // munge leaves 101 for the head's 991: _ssh can take 101.
     const b = planAlignment("group", p("munge:x:101: _ssh:x:104:"), p("_ssh:x:101: munge:x:991:"));
-    expect([...b.moves.values()]).toEqual([{ from: 101, to: 991 }, { from: 104, to: 101 }]);
+    expect([...b.moves.values()]).toEqual([
+      { from: 101, to: 991 },
+      { from: 104, to: 101 },
+    ]);
     expect(b.conflicts).toEqual([]);
   });
   test("image syncuser (relocate) moves an image-only system account out of the way to a free system id", () => {
@@ -37,10 +44,14 @@ describe("syncuser's rule", () => {
   test("a head regular user whose id an image account has is not added, with the fix", () => {
     const plan = planAlignment("passwd", p("debian:x:1000:1000"), p("alice:x:1000:1000"), "img");
     expect(plan.added).toEqual([]);
-    expect(plan.conflicts[0]).toContain("the head node's user 'alice' (id 1000) is not added: the image's 'debian' has that id; give 'debian' another id (drover image exec img -- usermod -u NEWID debian)");
+    expect(plan.conflicts[0]).toContain(
+      "the head node's user 'alice' (id 1000) is not added: the image's 'debian' has that id; give 'debian' another id (drover image exec img -- usermod -u NEWID debian)",
+    );
   });
   test("passwd follows the groups' alignment for primary groups", () => {
-    const r = mergeAccounts("passwd", "munge:x:101:101::/:/bin/false\n", "munge:x:991:991::/:/bin/false\n", { groups: { image: "munge:x:101:\n", head: "munge:x:991:\n" } });
+    const r = mergeAccounts("passwd", "munge:x:101:101::/:/bin/false\n", "munge:x:991:991::/:/bin/false\n", {
+      groups: { image: "munge:x:101:\n", head: "munge:x:991:\n" },
+    });
     expect(r).toEqual({ text: "munge:x:991:991::/:/bin/false", conflicts: [] });
   });
 });

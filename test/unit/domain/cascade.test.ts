@@ -17,7 +17,10 @@ describe("profile expansion", () => {
   const cases: [string[], string[]][] = [
     [["base"], ["base"]],
     [["net"], ["base", "net"]],
-    [["net", "gpu"], ["base", "net", "gpu"]], // base once, depth-first
+    [
+      ["net", "gpu"],
+      ["base", "net", "gpu"],
+    ], // base once, depth-first
     [["gpu", "~base"], ["gpu"]],
     [["net", "~net"], ["base"]],
     [["loopA"], ["loopB", "loopA"]], // cycles dropped when resolving (refused on write)
@@ -60,7 +63,13 @@ describe("cascade", () => {
   });
   test("network devices merge per field", () => {
     const r = resolve({ profiles: ["net"], networkDevices: { default: { ipaddr: "10.0.0.5", hwaddr: "52:54:00:00:00:01" } } }, lookup);
-    expect(r.conf.networkDevices?.default).toEqual({ type: "ethernet", hwaddr: "52:54:00:00:00:01", ipaddr: "10.0.0.5", netmask: "255.255.255.0", gateway: "10.0.0.1" });
+    expect(r.conf.networkDevices?.default).toEqual({
+      type: "ethernet",
+      hwaddr: "52:54:00:00:00:01",
+      ipaddr: "10.0.0.5",
+      netmask: "255.255.255.0",
+      gateway: "10.0.0.1",
+    });
     expect(field(r, "NetDevs[default].Netmask")?.source).toBe("net");
     expect(field(r, "NetDevs[default].Ipaddr")?.source).toBe(NODE_SOURCE);
   });

@@ -51,7 +51,15 @@ test("template and user names", () => {
 });
 
 test("human(): binary units, one decimal above bytes; nothing is the empty text", () => {
-  expect([0, 1023, 1024, 1536, 5 * 2 ** 20, 3.25 * 2 ** 30, 2 ** 50].map(human)).toEqual(["0 B", "1023 B", "1.0 KiB", "1.5 KiB", "5.0 MiB", "3.3 GiB", "1024.0 TiB"]);
+  expect([0, 1023, 1024, 1536, 5 * 2 ** 20, 3.25 * 2 ** 30, 2 ** 50].map(human)).toEqual([
+    "0 B",
+    "1023 B",
+    "1.0 KiB",
+    "1.5 KiB",
+    "5.0 MiB",
+    "3.3 GiB",
+    "1024.0 TiB",
+  ]);
   expect(human(undefined)).toBe("");
 });
 
@@ -62,7 +70,8 @@ test("the rules are written once: no copy of a name pattern outside domain/names
     for (const f of new Bun.Glob("**/*.ts").scanSync(join(root, dir))) {
       if (`${dir}/${f}` === "src/domain/names.ts") continue;
       const text = readFileSync(join(root, dir, f), "utf8");
-      for (const p of ["[A-Za-z0-9][A-Za-z0-9._+-]{0,127}", "^~?[A-Za-z0-9_.-]+$", "/^[A-Za-z0-9_.-]+$/", "(?!-)[a-z0-9-]{1,63}"]) if (text.includes(p)) copies.push(`${dir}/${f}: ${p}`);
+      for (const p of ["[A-Za-z0-9][A-Za-z0-9._+-]{0,127}", "^~?[A-Za-z0-9_.-]+$", "/^[A-Za-z0-9_.-]+$/", "(?!-)[a-z0-9-]{1,63}"])
+        if (text.includes(p)) copies.push(`${dir}/${f}: ${p}`);
     }
   expect(copies).toEqual([]);
 });

@@ -7,7 +7,8 @@ describe("MAC addresses", () => {
     ["52-54-00-ab-cd-ef", "52:54:00:ab:cd:ef"],
     ["525400abcdef", "52:54:00:ab:cd:ef"],
     ["5254.00ab.cdef", "52:54:00:ab:cd:ef"],
-  ]) test(input!, () => expect(normalizeMac(input!)).toBe(want!));
+  ])
+    test(input!, () => expect(normalizeMac(input!)).toBe(want!));
   for (const bad of ["52:54:00:ab:cd", "zz:54:00:ab:cd:ef", "", "52:54:00:ab:cd:ef:01"]) {
     test(`rejects '${bad}'`, () => expect(() => normalizeMac(bad)).toThrow(/not a MAC address/));
   }

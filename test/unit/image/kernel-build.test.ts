@@ -69,35 +69,47 @@ describe("build", () => {
     expect(segs[0]!.length).toBe(3);
   });
 
-  test.skipIf(spawnSync(["sh", "-c", "command -v cpio"]).exitCode !== 0)("an image without a kernel builds; excludes apply; hardlinks and big files survive GNU cpio", async () => {
-    const r = tmp();
-    put(r, "etc/drover/excludes", "# comment\n/var/cache/\n");
-    put(r, "var/cache/big", "cache");
-    put(r, "bin/sh", "#!");
-    put(r, "a", "hello");
-    linkSync(join(r, "a"), join(r, "b"));
-    const big = new Uint8Array(9 << 20).map((_, i) => i * 7);
-    writeFileSync(join(r, "big"), big);
-    const out = join(tmp(), "img.gz");
-    const res = await buildImage(r, out, { threads: 2 });
-    expect(res.excluded).toEqual(["var/cache/"]);
-    const x = tmp();
-    const p = spawnSync(["sh", "-c", 'gzip -dc "$1" | (cd "$2" && cpio -idm --quiet)', "sh", out, x], { stderr: "pipe" });
-    expect(p.stderr.toString()).toBe("");
-    expect(Bun.file(join(x, "big")).size).toBe(big.length);
-    expect(new Uint8Array(await Bun.file(join(x, "big")).arrayBuffer())).toEqual(big);
-    expect(await Bun.file(join(x, "b")).text()).toBe("hello");
-    const list = spawnSync(["sh", "-c", 'gzip -dc "$1" | cpio -t --quiet', "sh", out]).stdout.toString().trim().split("\n");
-    expect(list).toContain("var/cache");
-    expect(list).not.toContain("var/cache/big");
-  });
+  test.skipIf(spawnSync(["sh", "-c", "command -v cpio"]).exitCode !== 0)(
+    "an image without a kernel builds; excludes apply; hardlinks and big files survive GNU cpio",
+    async () => {
+      const r = tmp();
+      put(r, "etc/drover/excludes", "# comment\n/var/cache/\n");
+      put(r, "var/cache/big", "cache");
+      put(r, "bin/sh", "#!");
+      put(r, "a", "hello");
+      linkSync(join(r, "a"), join(r, "b"));
+      const big = new Uint8Array(9 << 20).map((_, i) => i * 7);
+      writeFileSync(join(r, "big"), big);
+      const out = join(tmp(), "img.gz");
+      const res = await buildImage(r, out, { threads: 2 });
+      expect(res.excluded).toEqual(["var/cache/"]);
+      const x = tmp();
+      const p = spawnSync(["sh", "-c", 'gzip -dc "$1" | (cd "$2" && cpio -idm --quiet)', "sh", out, x], { stderr: "pipe" });
+      expect(p.stderr.toString()).toBe("");
+      expect(Bun.file(join(x, "big")).size).toBe(big.length);
+      expect(new Uint8Array(await Bun.file(join(x, "big")).arrayBuffer())).toEqual(big);
+      expect(await Bun.file(join(x, "b")).text()).toBe("hello");
+      const list = spawnSync(["sh", "-c", 'gzip -dc "$1" | cpio -t --quiet', "sh", out]).stdout.toString().trim().split("\n");
+      expect(list).toContain("var/cache");
+      expect(list).not.toContain("var/cache/big");
+    },
+  );
 });
 
 describe("references and sizes", () => {
   test("docker references", () => {
-    expect(parseDockerRef("docker://quay.io/rockylinux/rockylinux:10")).toEqual({ registry: "quay.io", repo: "rockylinux/rockylinux", tag: "10", digest: undefined });
+    expect(parseDockerRef("docker://quay.io/rockylinux/rockylinux:10")).toEqual({
+      registry: "quay.io",
+      repo: "rockylinux/rockylinux",
+      tag: "10",
+      digest: undefined,
+    });
     expect(parseDockerRef("docker://alpine")).toMatchObject({ registry: "docker.io", repo: "library/alpine", tag: "latest" });
-    expect(parseDockerRef(`docker://127.0.0.1:5000/a/b@sha256:${"a".repeat(64)}`)).toMatchObject({ registry: "127.0.0.1:5000", repo: "a/b", digest: `sha256:${"a".repeat(64)}` });
+    expect(parseDockerRef(`docker://127.0.0.1:5000/a/b@sha256:${"a".repeat(64)}`)).toMatchObject({
+      registry: "127.0.0.1:5000",
+      repo: "a/b",
+      digest: `sha256:${"a".repeat(64)}`,
+    });
     expect(() => parseDockerRef("docker://x/Y Z")).toThrow(/not a valid image reference/);
     expect(() => parseDockerRef("docker://x/y@sha256:abc")).toThrow(/not a sha256 digest/);
   });

@@ -20,7 +20,7 @@ function tree() {
   for (const d of ["a", "b"]) mkdirSync(join(root, d), { recursive: true });
   // Incompressible files of 1 MiB: segments are ~4 MiB, so 5 MiB pieces hold one or two segments.
   let seed = 1;
-  const noise = (n: number) => Buffer.from(Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 24)));
+  const noise = (n: number) => Buffer.from(Array.from({ length: n }, () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24));
   for (let i = 0; i < 12; i++) writeFileSync(join(root, "a", `f${String(i).padStart(2, "0")}`), noise(1 << 20));
   for (let i = 0; i < 12; i++) writeFileSync(join(root, "b", `g${String(i).padStart(2, "0")}`), noise(1 << 20));
   // One file with a name early in a/ and one early in b/: no piece may end between them.
@@ -31,7 +31,10 @@ function tree() {
 
 const parse = (text: string) => {
   const [head, ...rest] = text.trimEnd().split("\n");
-  return { head: head!.split(" "), pieces: rest.map((l) => l.split(" ")).map(([o, l, s, u]) => ({ offset: Number(o), length: Number(l), sha256: s!, unpacked: Number(u) })) };
+  return {
+    head: head!.split(" "),
+    pieces: rest.map((l) => l.split(" ")).map(([o, l, s, u]) => ({ offset: Number(o), length: Number(l), sha256: s!, unpacked: Number(u) })),
+  };
 };
 
 describe("piece index", () => {

@@ -23,7 +23,14 @@ function image(arch: string) {
   const layer = writeTar([{ path: "arch", type: "file", data: arch }]);
   const l = add(Bun.gzipSync(layer as Uint8Array<ArrayBuffer>));
   const cfg = add(enc.encode(JSON.stringify({ architecture: arch, os: "linux", rootfs: { type: "layers", diff_ids: [sha256(layer)] } })));
-  const m = enc.encode(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociManifest, config: { mediaType: "application/vnd.oci.image.config.v1+json", ...cfg }, layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", ...l }] }));
+  const m = enc.encode(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MT.ociManifest,
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", ...cfg },
+      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", ...l }],
+    }),
+  );
   return { mediaType: MT.ociManifest, ...add(m), platform: { os: "linux", architecture: arch } };
 }
 const index = enc.encode(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [image("amd64"), image("arm64")] }));
@@ -45,7 +52,10 @@ beforeAll(() => {
         return Response.json({ token: "tok-123" });
       }
       if (req.headers.get("authorization") !== "Bearer tok-123")
-        return new Response("{}", { status: 401, headers: { "www-authenticate": `Bearer realm="http://127.0.0.1:${server.port}/token",service="test",scope="repository:team/app:pull"` } });
+        return new Response("{}", {
+          status: 401,
+          headers: { "www-authenticate": `Bearer realm="http://127.0.0.1:${server.port}/token",service="test",scope="repository:team/app:pull"` },
+        });
       const m = /^\/v2\/team\/app\/(manifests|blobs)\/(.+)$/.exec(u.pathname);
       if (!m) return new Response("", { status: 404 });
       const ref = m[2] === "v1" ? sha256(index) : m[2]!;
@@ -86,7 +96,10 @@ describe("registry client", () => {
   test("anonymous access to a registry that needs a login says which flags to use", async () => {
     const c = new RegistryClient({ registry: `127.0.0.1:${server.port}`, repo: "team/app", tag: "v1" }, { http: true });
     await expect(c.resolve({ os: "linux", architecture: "amd64" })).rejects.toThrow(/--username\/--password/);
-    const wrong = new RegistryClient({ registry: `127.0.0.1:${server.port}`, repo: "team/app", tag: "v1" }, { http: true, username: "alice", password: "nope" });
+    const wrong = new RegistryClient(
+      { registry: `127.0.0.1:${server.port}`, repo: "team/app", tag: "v1" },
+      { http: true, username: "alice", password: "nope" },
+    );
     await expect(wrong.resolve({ os: "linux", architecture: "amd64" })).rejects.toThrow(/refused the given credentials/);
   });
 });

@@ -61,25 +61,33 @@ describe.skipIf(!isRoot)("layer unpacking (root: owners and device nodes)", () =
   test("whiteouts hide lower files only; opaque dirs keep the same layer's entries", async () => {
     const root = tmp();
     const u = new Unpacker(root);
-    await u.apply(chunks(writeTar([
-      { path: "a/", type: "dir", mode: 0o755 },
-      { path: "a/old", type: "file", data: "old" },
-      { path: "a/sub/", type: "dir" },
-      { path: "a/sub/deep", type: "file", data: "deep" },
-      { path: "b", type: "file", data: "b" },
-      { path: "c/", type: "dir" },
-      { path: "c/x", type: "file", data: "x" },
-    ])));
-    await u.apply(chunks(writeTar([
-      { path: "a/new", type: "file", data: "new" }, // before the opaque marker: must survive it
-      { path: "a/.wh..wh..opq", type: "file" },
-      { path: "a/sub/", type: "dir" },
-      { path: "a/sub/fresh", type: "file", data: "f" },
-      { path: ".wh.b", type: "file" },
-      { path: "c/y", type: "file", data: "y" },
-      { path: "c/.wh.y", type: "file" }, // same layer: does not hide c/y
-      { path: "c/.wh.x", type: "file" },
-    ])));
+    await u.apply(
+      chunks(
+        writeTar([
+          { path: "a/", type: "dir", mode: 0o755 },
+          { path: "a/old", type: "file", data: "old" },
+          { path: "a/sub/", type: "dir" },
+          { path: "a/sub/deep", type: "file", data: "deep" },
+          { path: "b", type: "file", data: "b" },
+          { path: "c/", type: "dir" },
+          { path: "c/x", type: "file", data: "x" },
+        ]),
+      ),
+    );
+    await u.apply(
+      chunks(
+        writeTar([
+          { path: "a/new", type: "file", data: "new" }, // before the opaque marker: must survive it
+          { path: "a/.wh..wh..opq", type: "file" },
+          { path: "a/sub/", type: "dir" },
+          { path: "a/sub/fresh", type: "file", data: "f" },
+          { path: ".wh.b", type: "file" },
+          { path: "c/y", type: "file", data: "y" },
+          { path: "c/.wh.y", type: "file" }, // same layer: does not hide c/y
+          { path: "c/.wh.x", type: "file" },
+        ]),
+      ),
+    );
     u.finish();
     expect(readdirSync(join(root, "a")).sort()).toEqual(["new", "sub"]);
     expect(readdirSync(join(root, "a/sub"))).toEqual(["fresh"]);
@@ -90,16 +98,24 @@ describe.skipIf(!isRoot)("layer unpacking (root: owners and device nodes)", () =
   test("replacing a hardlinked file does not write through to its other name; dirs replace files and back", async () => {
     const root = tmp();
     const u = new Unpacker(root);
-    await u.apply(chunks(writeTar([
-      { path: "f", type: "file", data: "one" },
-      { path: "g", type: "link", linkname: "f" },
-      { path: "d", type: "file", data: "was a file" },
-    ])));
-    await u.apply(chunks(writeTar([
-      { path: "f", type: "file", data: "two" },
-      { path: "d/", type: "dir" },
-      { path: "d/in", type: "file", data: "in" },
-    ])));
+    await u.apply(
+      chunks(
+        writeTar([
+          { path: "f", type: "file", data: "one" },
+          { path: "g", type: "link", linkname: "f" },
+          { path: "d", type: "file", data: "was a file" },
+        ]),
+      ),
+    );
+    await u.apply(
+      chunks(
+        writeTar([
+          { path: "f", type: "file", data: "two" },
+          { path: "d/", type: "dir" },
+          { path: "d/in", type: "file", data: "in" },
+        ]),
+      ),
+    );
     expect(readFileSync(join(root, "g"), "utf8")).toBe("one");
     expect(readFileSync(join(root, "f"), "utf8")).toBe("two");
     expect(readFileSync(join(root, "d/in"), "utf8")).toBe("in");
@@ -109,12 +125,16 @@ describe.skipIf(!isRoot)("layer unpacking (root: owners and device nodes)", () =
     const root = tmp();
     const outside = tmp();
     const u = new Unpacker(root);
-    await u.apply(chunks(writeTar([
-      { path: "etc", type: "symlink", linkname: outside },
-      { path: "up", type: "symlink", linkname: "../../../../.." },
-      { path: "etc/passwd", type: "file", data: "pwned" },
-      { path: "up/escape", type: "file", data: "pwned" },
-    ])));
+    await u.apply(
+      chunks(
+        writeTar([
+          { path: "etc", type: "symlink", linkname: outside },
+          { path: "up", type: "symlink", linkname: "../../../../.." },
+          { path: "etc/passwd", type: "file", data: "pwned" },
+          { path: "up/escape", type: "file", data: "pwned" },
+        ]),
+      ),
+    );
     expect(readdirSync(outside)).toEqual([]);
     expect(readFileSync(join(root, outside.slice(1), "passwd"), "utf8")).toBe("pwned");
     expect(readFileSync(join(root, "escape"), "utf8")).toBe("pwned");

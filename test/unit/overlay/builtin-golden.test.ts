@@ -9,7 +9,22 @@ import { FIXTURE_NODES, world } from "./world";
 const w = world();
 afterAll(() => w.cleanup());
 
-const BUILTINS = ["wwinit", "wwclient", "hosts", "hostname", "resolv", "NetworkManager", "systemd.networkd", "ifupdown", "fstab", "ssh.authorized_keys", "ssh.host_keys", "syncuser", "issue", "debug"];
+const BUILTINS = [
+  "wwinit",
+  "wwclient",
+  "hosts",
+  "hostname",
+  "resolv",
+  "NetworkManager",
+  "systemd.networkd",
+  "ifupdown",
+  "fstab",
+  "ssh.authorized_keys",
+  "ssh.host_keys",
+  "syncuser",
+  "issue",
+  "debug",
+];
 
 test("the built-in overlays are the ones Warewulf users know", () => {
   expect(builtinNames()).toEqual([...BUILTINS].sort());

@@ -76,7 +76,9 @@ describe("Warewulf templates", () => {
         () => "rendered",
         (e: Error) => e.message,
       );
-      expect(err).toMatch(/overlay old, template etc\/motd\.ww line 2, node n-dhcp: template: motd\.ww:2: executing "motd\.ww" at <\.Idd>: can't evaluate field Idd in type overlay\.TemplateStruct$/);
+      expect(err).toMatch(
+        /overlay old, template etc\/motd\.ww line 2, node n-dhcp: template: motd\.ww:2: executing "motd\.ww" at <\.Idd>: can't evaluate field Idd in type overlay\.TemplateStruct$/,
+      );
     } finally {
       w.cleanup();
     }
@@ -94,7 +96,16 @@ describe("cpio newc", () => {
   ];
   test("round trip, parents added before children", () => {
     const back = readCpio(packCpioGz(entries));
-    expect(back.map((e) => `${e.type} ${e.path}`)).toEqual(["dir etc", "symlink etc/link", "dir etc/ssh", "file etc/ssh/key", "dir root", "dir usr", "dir usr/bin", "file usr/bin/tool"]);
+    expect(back.map((e) => `${e.type} ${e.path}`)).toEqual([
+      "dir etc",
+      "symlink etc/link",
+      "dir etc/ssh",
+      "file etc/ssh/key",
+      "dir root",
+      "dir usr",
+      "dir usr/bin",
+      "file usr/bin/tool",
+    ]);
     expect(back.find((e) => e.path === "etc/ssh/key")!.mode).toBe(0o600);
   });
   test("'..' is refused", () => {
@@ -148,9 +159,13 @@ describe("the build", () => {
     // Node writes refuse this already; a store written by an older version (or by hand) may still hold it.
     const w = world();
     try {
-      w.nodeStore.write((tx) => tx.putNodes([{ name: "bad", conf: { profiles: [], networkDevices: { default: { device: "eth0", ipaddr: "10.0.0.50" } } }, addresses: [] }]));
+      w.nodeStore.write((tx) =>
+        tx.putNodes([{ name: "bad", conf: { profiles: [], networkDevices: { default: { device: "eth0", ipaddr: "10.0.0.50" } } }, addresses: [] }]),
+      );
       for (const o of ["NetworkManager", "systemd.networkd", "ifupdown", "wwinit"])
-        await expect(w.overlays.preview("bad", [o])).rejects.toThrow("network device default has the address 10.0.0.50 but no netmask; set one: drover node set bad --netname default --netmask 255.255.255.0");
+        await expect(w.overlays.preview("bad", [o])).rejects.toThrow(
+          "network device default has the address 10.0.0.50 but no netmask; set one: drover node set bad --netname default --netmask 255.255.255.0",
+        );
     } finally {
       w.cleanup();
     }

@@ -19,7 +19,11 @@ afterEach(() => w?.cleanup());
 async function fetch(o: OverlayService, kind: "system" | "runtime", node: string): Promise<{ a: BootArtifact; files: Map<string, string> }> {
   const a = await o.archive(kind, node);
   if (isRefusal(a)) throw new Error(a.message);
-  const files = new Map(readCpio(readArtifact(a)).filter((e) => e.type === "file").map((e) => [e.path, new TextDecoder().decode(e.data)]));
+  const files = new Map(
+    readCpio(readArtifact(a))
+      .filter((e) => e.type === "file")
+      .map((e) => [e.path, new TextDecoder().decode(e.data)]),
+  );
   return { a, files };
 }
 
@@ -27,7 +31,11 @@ describe("a node's archive follows its inputs", () => {
   test("template, profile, node, head-node file and image changes each give a new archive", async () => {
     w = world();
     w.nodes.replaceProfiles({ rack: {} });
-    w.nodes.setNodes(["n-static"], { set: { profiles: ["rack"], runtimeOverlay: ["hosts", "ssh.authorized_keys", "syncuser", "site"], systemOverlay: ["hostname"] } }, { allowMissingImage: true });
+    w.nodes.setNodes(
+      ["n-static"],
+      { set: { profiles: ["rack"], runtimeOverlay: ["hosts", "ssh.authorized_keys", "syncuser", "site"], systemOverlay: ["hostname"] } },
+      { allowMissingImage: true },
+    );
     const site = join(w.dir, "data", "overlays", "site", "etc");
     mkdirSync(site, { recursive: true });
     writeFileSync(join(site, "motd.eta"), "rack <%= it.opt(it.node.tags, 'rack', 'none') %>\n");
@@ -86,7 +94,10 @@ describe("a node's archive follows its inputs", () => {
     const out3 = await o.build();
     // n-tags' system archive (issue prints the cluster) is rebuilt; the hosts file does not list clusters,
     // but the all-nodes data changed, so runtime archives are re-checked and rebuilt to identical bytes.
-    const built = out3.filter((r) => r.status === "built").map((r) => `${r.node}/${r.kind}`).sort();
+    const built = out3
+      .filter((r) => r.status === "built")
+      .map((r) => `${r.node}/${r.kind}`)
+      .sort();
     expect(built).toContain("n-tags/system");
     expect(built).not.toContain("n-dhcp/system");
   });
@@ -97,10 +108,18 @@ describe("a node's archive follows its inputs", () => {
       const a = createServices(dir);
       const b = createServices(dir); // another CLI process writing to the same data dir
       a.overlays.setServer(SERVER);
-      a.nodes.replaceNodes({ n1: { profiles: [], runtimeOverlay: ["hosts"], networkDevices: { default: { device: "eth0", hwaddr: "52:54:00:00:01:01", ipaddr: "10.0.0.21", netmask: "255.255.255.0" } } } });
+      a.nodes.replaceNodes({
+        n1: {
+          profiles: [],
+          runtimeOverlay: ["hosts"],
+          networkDevices: { default: { device: "eth0", hwaddr: "52:54:00:00:01:01", ipaddr: "10.0.0.21", netmask: "255.255.255.0" } },
+        },
+      });
       const one = await fetch(a.overlays, "runtime", "n1");
       expect(one.files.get("etc/hosts")).toContain("10.0.0.21  n1 n1-default");
-      b.nodes.replaceNodes({ n2: { profiles: [], networkDevices: { default: { device: "eth0", hwaddr: "52:54:00:00:01:02", ipaddr: "10.0.0.22", netmask: "255.255.255.0" } } } });
+      b.nodes.replaceNodes({
+        n2: { profiles: [], networkDevices: { default: { device: "eth0", hwaddr: "52:54:00:00:01:02", ipaddr: "10.0.0.22", netmask: "255.255.255.0" } } },
+      });
       const two = await fetch(a.overlays, "runtime", "n1");
       expect(two.files.get("etc/hosts")).toContain("10.0.0.22  n2 n2-default");
       a.close();
@@ -212,7 +231,14 @@ describe("shared members", () => {
 
     // A service with an empty cache builds the same bytes under the same ETag.
     const { OverlayService } = await import("../../../src/services/overlays");
-    const fresh = new OverlayService({ dataDir: join(w.dir, "data"), cacheDir: join(w.dir, "fresh-cache"), nodeStore: w.nodeStore, imageRoot: (n) => (n === "rocky" ? w!.imageRoot : undefined), server: SERVER, headRoot: w.headRoot });
+    const fresh = new OverlayService({
+      dataDir: join(w.dir, "data"),
+      cacheDir: join(w.dir, "fresh-cache"),
+      nodeStore: w.nodeStore,
+      imageRoot: (n) => (n === "rocky" ? w!.imageRoot : undefined),
+      server: SERVER,
+      headRoot: w.headRoot,
+    });
     for (const n of Object.keys(FIXTURE_NODES))
       for (const kind of ["system", "runtime"] as const) {
         const x = await w.overlays.archive(kind, n);

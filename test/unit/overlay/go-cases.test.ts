@@ -58,7 +58,7 @@ const want1 string = \`n1 a	b %H%
 `;
     writeFileSync(join(dir, "x_test.go"), go);
     const seen: RunContext[] = [];
-    const init = testenvFiles('package testenv\nconst initWarewulfConf = ``\nconst initNodesConf = `nodes: {}\n`\n');
+    const init = testenvFiles("package testenv\nconst initWarewulfConf = ``\nconst initNodesConf = `nodes: {}\n`\n");
     const r = readGoCases(join(dir, "x_test.go"), "o/internal/x_test.go", init, (ctx) => {
       seen.push(ctx);
       return { log: `${ctx.args[1]} ${ctx.files.get("etc/input")}${ctx.args[1] === "n1" ? " h" : ""}\n`, stdout: "", stderr: "" };

@@ -109,7 +109,13 @@ class Scope {
 }
 
 /** Cases of one test file; `initFiles` are testenv's starting files (nodes.conf, warewulf.conf). */
-export function readGoCases(path: string, rel: string, initFiles: Map<string, string>, run: (ctx: RunContext) => CommandResult, hostname = "wwtest-host"): GoFileCases {
+export function readGoCases(
+  path: string,
+  rel: string,
+  initFiles: Map<string, string>,
+  run: (ctx: RunContext) => CommandResult,
+  hostname = "wwtest-host",
+): GoFileCases {
   const dir = join(path, "..");
   const out: GoFileCases = { file: rel, found: 0, cases: [], problems: [] };
   let go: GoFile;
@@ -199,7 +205,8 @@ export function readGoCases(path: string, rel: string, initFiles: Map<string, st
     current.checks.push({ what, ok, ...(typeof want === "string" ? { want } : {}), ...(typeof got === "string" ? { got } : {}) });
     return null;
   };
-  const show = (v: Value): string => (v === null ? "nil" : typeof v === "string" ? v : isObj(v) && "native" in v && v.native === "error" ? `error: ${v.message}` : JSON.stringify(v));
+  const show = (v: Value): string =>
+    v === null ? "nil" : typeof v === "string" ? v : isObj(v) && "native" in v && v.native === "error" ? `error: ${v.message}` : JSON.stringify(v);
   const jsonEq = (a: string, b: string) => {
     try {
       return deepEq(JSON.parse(a), JSON.parse(b));
@@ -270,7 +277,10 @@ export function readGoCases(path: string, rel: string, initFiles: Map<string, st
           flags += m[1];
         }
         const r = new RegExp(re.replace(/\(\?P</g, "(?<"), flags);
-        return { native: "regexp", ReplaceAllString: fn(([x, repl]) => str(x!, "ReplaceAllString").replace(r, str(repl!, "ReplaceAllString").replace(/\$\{(\w+)\}/g, "$$$1"))) } as Native;
+        return {
+          native: "regexp",
+          ReplaceAllString: fn(([x, repl]) => str(x!, "ReplaceAllString").replace(r, str(repl!, "ReplaceAllString").replace(/\$\{(\w+)\}/g, "$$$1"))),
+        } as Native;
       }),
     },
     strings: {
@@ -280,7 +290,9 @@ export function readGoCases(path: string, rel: string, initFiles: Map<string, st
       HasSuffix: fn(([s, a]) => str(s!, "HasSuffix").endsWith(str(a!, "HasSuffix"))),
       TrimSpace: fn(([s]) => str(s!, "TrimSpace").trim()),
       TrimPrefix: fn(([s, a]) => (str(s!, "TrimPrefix").startsWith(str(a!, "")) ? (s as string).slice((a as string).length) : (s as string))),
-      TrimSuffix: fn(([s, a]) => (str(s!, "TrimSuffix").endsWith(str(a!, "")) && (a as string) !== "" ? (s as string).slice(0, -(a as string).length) : (s as string))),
+      TrimSuffix: fn(([s, a]) =>
+        str(s!, "TrimSuffix").endsWith(str(a!, "")) && (a as string) !== "" ? (s as string).slice(0, -(a as string).length) : (s as string),
+      ),
       Split: fn(([s, a]) => str(s!, "Split").split(str(a!, "Split"))),
       Join: fn(([s, a]) => (s as string[]).join(str(a!, "Join"))),
       SplitAfter: fn(([s, a]) => {
@@ -330,7 +342,11 @@ export function readGoCases(path: string, rel: string, initFiles: Map<string, st
     const ty = e.type ?? t;
     if (!ty) throw new Unreadable(`line ${e.line}: a composite literal of unknown type`);
     if (ty.t === "slice") return e.elems.map((x) => (x.value.e === "lit" ? lit(x.value, ty.of, scope) : evalExpr(x.value, scope)));
-    if (ty.t === "map") return { map: true, entries: e.elems.map((x) => [evalExpr(x.key!, scope), x.value.e === "lit" ? lit(x.value, ty.of, scope) : evalExpr(x.value, scope)] as [Value, Value]) };
+    if (ty.t === "map")
+      return {
+        map: true,
+        entries: e.elems.map((x) => [evalExpr(x.key!, scope), x.value.e === "lit" ? lit(x.value, ty.of, scope) : evalExpr(x.value, scope)] as [Value, Value]),
+      };
     if (ty.t === "struct") {
       const m = new Map<string, Value>(ty.fields.map((f, k) => [f, zeroOf(ty.types[k])]));
       e.elems.forEach((x, k) => {
@@ -366,7 +382,8 @@ export function readGoCases(path: string, rel: string, initFiles: Map<string, st
             try {
               exec(f.body, s);
             } catch (x) {
-              if (x instanceof Return) return x.values.length === 1 ? x.values[0]! : x.values.length === 0 && f.results.length === 1 ? s.get(f.results[0]!)! : { tuple: x.values };
+              if (x instanceof Return)
+                return x.values.length === 1 ? x.values[0]! : x.values.length === 0 && f.results.length === 1 ? s.get(f.results[0]!)! : { tuple: x.values };
               throw x;
             }
             return f.results.length === 1 ? s.get(f.results[0]!)! : null;
@@ -492,7 +509,13 @@ export function readGoCases(path: string, rel: string, initFiles: Map<string, st
         }
         case "range": {
           const x = evalExpr(s.x, scope);
-          const items: [Value, Value][] = Array.isArray(x) ? x.map((v, k) => [k, v]) : isMap(x) ? x.entries : typeof x === "string" ? [...x].map((c, k) => [k, c]) : [];
+          const items: [Value, Value][] = Array.isArray(x)
+            ? x.map((v, k) => [k, v])
+            : isMap(x)
+              ? x.entries
+              : typeof x === "string"
+                ? [...x].map((c, k) => [k, c])
+                : [];
           if (!Array.isArray(x) && !isMap(x) && typeof x !== "string") throw new Unreadable(`line ${s.line}: range over a ${typeof x}`);
           for (const [k, v] of items) {
             const inner = new Scope(scope);

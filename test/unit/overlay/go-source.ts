@@ -17,7 +17,8 @@ export function tokenize(src: string): Tok[] {
   const semi = () => {
     const last = out[out.length - 1];
     if (!last || last.k === ";") return;
-    if (last.k === "id" || last.k === "str" || last.k === "num" || (last.k === "op" && [")", "]", "}", "++", "--"].includes(last.v)) || KEEP_SEMI.has(last.v)) out.push({ k: ";", v: "\n", line });
+    if (last.k === "id" || last.k === "str" || last.k === "num" || (last.k === "op" && [")", "]", "}", "++", "--"].includes(last.v)) || KEEP_SEMI.has(last.v))
+      out.push({ k: ";", v: "\n", line });
   };
   while (i < src.length) {
     const c = src[i]!;
@@ -90,7 +91,13 @@ function escape(src: string, j: number, line: number): [string, number] {
 
 // ---- tree ----
 
-export type Type = { t: "name"; name: string } | { t: "slice"; of: Type } | { t: "map"; key: Type; of: Type } | { t: "struct"; fields: string[]; types: Type[] } | { t: "ptr"; of: Type } | { t: "func" };
+export type Type =
+  | { t: "name"; name: string }
+  | { t: "slice"; of: Type }
+  | { t: "map"; key: Type; of: Type }
+  | { t: "struct"; fields: string[]; types: Type[] }
+  | { t: "ptr"; of: Type }
+  | { t: "func" };
 
 export type Expr =
   | { e: "str"; v: string; line: number }
@@ -119,7 +126,26 @@ export interface GoFile {
   funcs: Map<string, { params: string[]; results: string[]; body: Stmt[] }>;
 }
 
-const PREC: Record<string, number> = { "||": 1, "&&": 2, "==": 3, "!=": 3, "<": 3, "<=": 3, ">": 3, ">=": 3, "+": 4, "-": 4, "|": 4, "^": 4, "*": 5, "/": 5, "%": 5, "&": 5, "<<": 5, ">>": 5 };
+const PREC: Record<string, number> = {
+  "||": 1,
+  "&&": 2,
+  "==": 3,
+  "!=": 3,
+  "<": 3,
+  "<=": 3,
+  ">": 3,
+  ">=": 3,
+  "+": 4,
+  "-": 4,
+  "|": 4,
+  "^": 4,
+  "*": 5,
+  "/": 5,
+  "%": 5,
+  "&": 5,
+  "<<": 5,
+  ">>": 5,
+};
 
 export function parseGo(src: string): GoFile {
   const toks = tokenize(src);

@@ -6,7 +6,13 @@ import { GO_STRING, GO_TRUTH, GO_TYPE, GoTemplateError, Template, ZERO, renderGo
  * fmt) and what `go run` prints for the same template; written here, not copied from any test suite.
  */
 
-const tags = Object.assign(new Map([["a", "1"], ["b", "2"]]), { [ZERO]: "" });
+const tags = Object.assign(
+  new Map([
+    ["a", "1"],
+    ["b", "2"],
+  ]),
+  { [ZERO]: "" },
+);
 const ip = (s: string) => ({ [GO_TYPE]: "net.IP", [GO_STRING]: () => (s ? s : "<nil>"), [GO_TRUTH]: () => s !== "" });
 const data = {
   Name: "n1",
@@ -31,7 +37,7 @@ describe("Go text/template", () => {
     ["{{.Name}}", "n1"],
     ["{{ .Sub.Inner.Deep }} {{ $.Sub.Inner.Deep }}", "d d"],
     ["{{ (.Sub).Inner.Deep }}", "d"],
-    ["{{ .Greet \"bob\" }} {{ \"amy\" | .Greet }}", "hi bob hi amy"],
+    ['{{ .Greet "bob" }} {{ "amy" | .Greet }}', "hi bob hi amy"],
     ["{{ .Tags.a }}|{{ .Tags.zz }}", "1|<no value>"],
     ["{{ range $k, $v := .Tags }}{{ $k }}={{ $v }} {{ end }}", "a=1 b=2 "],
     ["{{ range $v := .List }}{{ $v }}{{ end }}", "xy"],
@@ -63,15 +69,27 @@ describe("Go text/template", () => {
     ['{{ printf "%v %s %d" .Tags.zz .Ip 07 }}', "<nil> 10.0.0.1 7"],
     ['{{ printf "%c %U %o %b %e %g %8.3f|%-8d|%+d" 65 65 8 5 1500.0 0.5 3.14159 42 3 }}', "A U+0041 10 101 1.500000e+03 0.5    3.142|42      |+3"],
     ['{{ print 1 2 "a" 3 "b" "c" }}|{{ println 1 "x" }}', "1 2a3bc|1 x\n"],
-    ["{{ len .List }} {{ len .Tags }} {{ len \"héllo\" }} {{ index .List 1 }} {{ index .Tags \"zz\" }}|{{ slice \"hello\" 1 3 }} {{ slice .List 1 }}", "2 2 6 y |el [y]"],
+    [
+      '{{ len .List }} {{ len .Tags }} {{ len "héllo" }} {{ index .List 1 }} {{ index .Tags "zz" }}|{{ slice "hello" 1 3 }} {{ slice .List 1 }}',
+      "2 2 6 y |el [y]",
+    ],
     ['{{ html "<a href=\'x\'>&" }} {{ js "it\'s <b>" }} {{ urlquery "a b&c/é" }}', "&lt;a href=&#39;x&#39;&gt;&amp; it\\'s \\u003Cb\\u003E a+b%26c%2F%C3%A9"],
-    ["{{ and 1 0 2 }} {{ and 1 2 }} {{ or 0 \"\" \"z\" }} {{ or 0 \"\" }} {{ not 0 }} {{ not .List }}", "0 2 z  true false"],
-    ["{{ ne .N 4 }} {{ le 3 3 }} {{ ge 2 3 }} {{ lt \"a\" \"b\" }}", "true true false true"],
+    ['{{ and 1 0 2 }} {{ and 1 2 }} {{ or 0 "" "z" }} {{ or 0 "" }} {{ not 0 }} {{ not .List }}', "0 2 z  true false"],
+    ['{{ ne .N 4 }} {{ le 3 3 }} {{ ge 2 3 }} {{ lt "a" "b" }}', "true true false true"],
     ['{{ .Name | printf "%s!" | printf "<%s>" }}', "<n1!>"],
-    ['{{ default "d" .Tags.zz }} {{ default "d" .Name }} {{ .List | join "," }} {{ list 1 "a" | toJson }} {{ dict "b" 1 "a" true | toJson }}', 'd n1 x,y [1,"a"] {"a":true,"b":1}'],
+    [
+      '{{ default "d" .Tags.zz }} {{ default "d" .Name }} {{ .List | join "," }} {{ list 1 "a" | toJson }} {{ dict "b" 1 "a" true | toJson }}',
+      'd n1 x,y [1,"a"] {"a":true,"b":1}',
+    ],
     ['{{ $d := dict "k" "v" }}{{ $_ := set $d "z" 1 }}{{ hasKey $d "z" }} {{ keys $d | sortAlpha | join " " }}', "true k z"],
-    ['{{ splitList ":" "a:b" | last }} {{ (split "," "p,q")._1 }} {{ "A-b" | lower }} {{ upper "x" }} {{ replace "a" "b" "aaa" }} {{ trim "  t " }}', "b q a-b X bbb t"],
-    ['{{ ternary "y" "n" true }} {{ empty "" }} {{ substr 1 3 "hello" }} {{ regexMatch "^n[0-9]+$" "n12" }} {{ regexSplit "[,;]" "a,b;c" -1 | len }}', "y true el true 3"],
+    [
+      '{{ splitList ":" "a:b" | last }} {{ (split "," "p,q")._1 }} {{ "A-b" | lower }} {{ upper "x" }} {{ replace "a" "b" "aaa" }} {{ trim "  t " }}',
+      "b q a-b X bbb t",
+    ],
+    [
+      '{{ ternary "y" "n" true }} {{ empty "" }} {{ substr 1 3 "hello" }} {{ regexMatch "^n[0-9]+$" "n12" }} {{ regexSplit "[,;]" "a,b;c" -1 | len }}',
+      "y true el true 3",
+    ],
   ])("%s", (tpl, want) => {
     expect(r(tpl)).toBe(want);
   });
@@ -96,7 +114,7 @@ describe("Go text/template", () => {
     ["{{ 3 4 }}", 'template: t:1: executing "t" at <3 4>: can\'t give argument to non-function 3'],
     ['{{ eq 1 "a" }}', 'template: t:1: executing "t" at <eq 1 "a">: error calling eq: incompatible types for comparison'],
     ['{{ "x" | .Name }}', 'template: t:1: executing "t" at <.Name>: Name has arguments but cannot be invoked as function'],
-    ['{{ printf }}', 'template: t:1: executing "t" at <printf>: wrong number of args for printf: want at least 1 got 0'],
+    ["{{ printf }}", 'template: t:1: executing "t" at <printf>: wrong number of args for printf: want at least 1 got 0'],
     ['{{ "a" "b }}', "template: t:1: unterminated quoted string"],
     ['{{ define "b" }}new{{ end }}{{ block "b" . }}old{{ end }}', 'template: t:1: template: multiple definition of template "b"'],
   ])("error %s", (tpl, msg) => {

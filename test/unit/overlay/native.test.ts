@@ -11,7 +11,14 @@ import { OverlayRepo } from "../../../src/overlay/repo";
 const tree = new OverlayRepo("/nonexistent").get("hosts")!;
 const entry = tree.entries.find((e) => e.type === "file" && e.path === "etc/hosts.eta") as Extract<(typeof tree.entries)[number], { type: "file" }>;
 const text = new TextDecoder().decode(entry.data);
-const env: HostEnv = { headRoot: "/", imageRoot: () => undefined, nodeSecretsDir: () => "/nonexistent", ensureHostKey: () => {}, version: "test", host: "head" };
+const env: HostEnv = {
+  headRoot: "/",
+  imageRoot: () => undefined,
+  nodeSecretsDir: () => "/nonexistent",
+  ensureHostKey: () => {},
+  version: "test",
+  host: "head",
+};
 
 function nodes(n: number, salt = ""): Conf[] {
   return Array.from({ length: n }, (_, i): Conf => {
@@ -23,9 +30,20 @@ function nodes(n: number, salt = ""): Conf[] {
       case 2:
         return { networkDevices: { default: { ipaddr6: `fd00::${i.toString(16)}`, prefixlen6: "64" } } };
       case 3:
-        return { networkDevices: { default: { ipaddr: `10.1.${i >> 8}.${i & 255}`, netmask: "255.255.0.0", ipaddr6: `fd01::${i.toString(16)}` }, ib: { ipaddr: `10.10.${i >> 8}.${i & 255}`, netmask: "255.255.0.0" } } };
+        return {
+          networkDevices: {
+            default: { ipaddr: `10.1.${i >> 8}.${i & 255}`, netmask: "255.255.0.0", ipaddr6: `fd01::${i.toString(16)}` },
+            ib: { ipaddr: `10.10.${i >> 8}.${i & 255}`, netmask: "255.255.0.0" },
+          },
+        };
       case 4:
-        return { primaryNetwork: "mgmt", networkDevices: { data: { ipaddr: `10.2.${i >> 8}.${i & 255}`, netmask: "255.255.0.0" }, mgmt: { ipaddr: `10.3.${i >> 8}.${i & 255}`, netmask: "255.255.0.0" } } };
+        return {
+          primaryNetwork: "mgmt",
+          networkDevices: {
+            data: { ipaddr: `10.2.${i >> 8}.${i & 255}`, netmask: "255.255.0.0" },
+            mgmt: { ipaddr: `10.3.${i >> 8}.${i & 255}`, netmask: "255.255.0.0" },
+          },
+        };
       default:
         return { cluster: "c", tags: { rack: "r1" } };
     }

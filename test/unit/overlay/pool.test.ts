@@ -14,14 +14,22 @@ import { FIXTURE_NODES, SERVER, type World, world } from "./world";
 let w: World | undefined;
 afterEach(() => w?.cleanup());
 
-const OVERLAYS = { systemOverlay: ["wwinit", "wwclient", "hostname", "issue", "NetworkManager", "site"], runtimeOverlay: ["hosts", "ssh.authorized_keys", "syncuser"] };
+const OVERLAYS = {
+  systemOverlay: ["wwinit", "wwclient", "hostname", "issue", "NetworkManager", "site"],
+  runtimeOverlay: ["hosts", "ssh.authorized_keys", "syncuser"],
+};
 
 /** The fixture nodes and 30 more like n-static, so a batch has enough archives for both threads. */
 function many(): Record<string, Conf> {
   const nodes: Record<string, Conf> = { ...FIXTURE_NODES };
   for (let i = 0; i < 30; i++) {
     const n = String(i + 20);
-    nodes[`n${n}`] = { profiles: [], image: "rocky", tags: { rack: `r${i % 3}` }, networkDevices: { default: { device: "eth0", hwaddr: `52:54:00:00:01:${n}`, ipaddr: `10.0.0.${n}`, netmask: "255.255.255.0" } } };
+    nodes[`n${n}`] = {
+      profiles: [],
+      image: "rocky",
+      tags: { rack: `r${i % 3}` },
+      networkDevices: { default: { device: "eth0", hwaddr: `52:54:00:00:01:${n}`, ipaddr: `10.0.0.${n}`, netmask: "255.255.255.0" } },
+    };
   }
   return nodes;
 }
@@ -104,7 +112,14 @@ describe("build threads", () => {
     // render's watchdog at 300 ms, or the pool's backstop at twice that), never the message's start.
     const out = await o.build();
     const errors = out.filter((r) => r.status === "error");
-    expect(errors).toEqual([{ node: "n35", kind: "system", status: "error", message: expect.stringMatching(/^overlay site, template etc\/boom\.eta, node n35: did not finish within (300|600) ms and was stopped/) }]);
+    expect(errors).toEqual([
+      {
+        node: "n35",
+        kind: "system",
+        status: "error",
+        message: expect.stringMatching(/^overlay site, template etc\/boom\.eta, node n35: did not finish within (300|600) ms and was stopped/),
+      },
+    ]);
     expect(out.filter((r) => r.status === "built").length).toBe(out.length - 1);
     siteTemplate(w, "etc/boom.eta", "ok\n");
     expect((await o.build()).filter((r) => r.status === "error")).toEqual([]);

@@ -18,7 +18,11 @@ afterEach(() => w?.cleanup());
 async function files(o: OverlayService, kind: "system" | "runtime", node: string): Promise<Map<string, string>> {
   const a = await o.archive(kind, node);
   if (isRefusal(a)) throw new Error(a.message);
-  return new Map(readCpio(readArtifact(a)).filter((e) => e.type === "file").map((e) => [e.path, new TextDecoder().decode(e.data)]));
+  return new Map(
+    readCpio(readArtifact(a))
+      .filter((e) => e.type === "file")
+      .map((e) => [e.path, new TextDecoder().decode(e.data)]),
+  );
 }
 
 const SEED = { profiles: [], image: "rocky", networkDevices: { default: { hwaddr: "52:54:00:00:00:04", ipaddr: "10.0.0.14", netmask: "255.255.255.0" } } };
@@ -35,7 +39,13 @@ describe("network overlays with no --netdev", () => {
     expect(await w.overlays.lint(["c1"])).toEqual([]);
   });
   test("with a device name too, udev and networkd rename the interface with that MAC to it", async () => {
-    w = world({ c1: { ...SEED, networkDevices: { default: { ...SEED.networkDevices.default, device: "eth0" } }, systemOverlay: ["NetworkManager", "systemd.networkd", "ifupdown"] } });
+    w = world({
+      c1: {
+        ...SEED,
+        networkDevices: { default: { ...SEED.networkDevices.default, device: "eth0" } },
+        systemOverlay: ["NetworkManager", "systemd.networkd", "ifupdown"],
+      },
+    });
     const f = await files(w.overlays, "system", "c1");
     expect(f.get("etc/udev/rules.d/70-drover-net.rules")).toContain('SUBSYSTEM=="net", ACTION=="add", ATTR{address}=="52:54:00:00:00:04", NAME="eth0"');
     expect(f.get("etc/systemd/network/10-drover-default.link")).toContain("[Link]\nName=eth0");
@@ -56,14 +66,24 @@ describe("an overlay for a network stack the image lacks", () => {
 
     const built = await w.overlays.build(["c1"], ["system"]);
     expect(built[0]!.notes).toEqual([
-      { overlay: "systemd.networkd", level: "skipped", message: "skipped: image rocky has none of /usr/lib/systemd/systemd-networkd, /lib/systemd/systemd-networkd" },
+      {
+        overlay: "systemd.networkd",
+        level: "skipped",
+        message: "skipped: image rocky has none of /usr/lib/systemd/systemd-networkd, /lib/systemd/systemd-networkd",
+      },
       { overlay: "ifupdown", level: "skipped", message: "skipped: image rocky has none of /sbin/ifup, /usr/sbin/ifup" },
     ]);
     // A note, not a warning: lint says it and does not fail.
     const lint = await w.overlays.lint(["c1"]);
-    expect(lint.map((x) => [x.level, x.message, x.nodes])).toContainEqual(["note", "system overlay ifupdown: skipped: image rocky has none of /sbin/ifup, /usr/sbin/ifup", ["c1"]]);
+    expect(lint.map((x) => [x.level, x.message, x.nodes])).toContainEqual([
+      "note",
+      "system overlay ifupdown: skipped: image rocky has none of /sbin/ifup, /usr/sbin/ifup",
+      ["c1"],
+    ]);
     expect(lint.every((x) => x.level === "note")).toBe(true);
-    expect((await w.overlays.archiveProblems(["c1"])).get("c1")).toContain("system overlay ifupdown: skipped: image rocky has none of /sbin/ifup, /usr/sbin/ifup");
+    expect((await w.overlays.archiveProblems(["c1"])).get("c1")).toContain(
+      "system overlay ifupdown: skipped: image rocky has none of /sbin/ifup, /usr/sbin/ifup",
+    );
 
     // Installing ifupdown in the image is an input change: the next request has the overlay.
     writeFileSync(join(w.imageRoot, "usr/sbin/ifup"), "");
@@ -86,7 +106,12 @@ describe("a failing overlay", () => {
     expect(f.has("root/.ssh/authorized_keys")).toBe(true);
     expect(f.has("etc/x")).toBe(false);
     const lint = await w.overlays.lint(["c1"]);
-    expect(lint).toEqual([{ message: "runtime overlay broken left out: overlay broken, template etc/x.eta line 1, node c1: set the x tag: drover node set c1 --tagadd x=1", nodes: ["c1"] }]);
+    expect(lint).toEqual([
+      {
+        message: "runtime overlay broken left out: overlay broken, template etc/x.eta line 1, node c1: set the x tag: drover node set c1 --tagadd x=1",
+        nodes: ["c1"],
+      },
+    ]);
   });
   test("in the system list fails the archive, and lint and node problems say so before the node boots", async () => {
     w = world({ c1: { ...SEED, systemOverlay: ["hostname", "broken"] } });
@@ -94,8 +119,12 @@ describe("a failing overlay", () => {
     const a = await w.overlays.archive("system", "c1");
     expect(isRefusal(a)).toBe(true);
     const lint = await w.overlays.lint([]);
-    expect(lint.map((x) => x.message)).toContain("the system archive would not build, so the node would not boot: overlay broken, template etc/x.eta line 1, node c1: set the x tag: drover node set c1 --tagadd x=1");
-    expect((await w.overlays.archiveProblems(["c1"])).get("c1")).toEqual(["system overlay cannot be built: overlay broken, template etc/x.eta line 1, node c1: set the x tag: drover node set c1 --tagadd x=1"]);
+    expect(lint.map((x) => x.message)).toContain(
+      "the system archive would not build, so the node would not boot: overlay broken, template etc/x.eta line 1, node c1: set the x tag: drover node set c1 --tagadd x=1",
+    );
+    expect((await w.overlays.archiveProblems(["c1"])).get("c1")).toEqual([
+      "system overlay cannot be built: overlay broken, template etc/x.eta line 1, node c1: set the x tag: drover node set c1 --tagadd x=1",
+    ]);
   });
 });
 

@@ -75,7 +75,13 @@ describe("through the boot routes", () => {
   test("over HTTP: 304 for an unchanged runtime overlay", async () => {
     // Requests from app.request() carry no socket address: turn the check off for this route test only.
     const open = new BootService(w.nodes, state, undefined, w.overlays, { discovery: false, secureRuntime: false }, () => {});
-    const app = createApp({ startedAt: new Date(), stats: () => ({}) as never, services: () => ({}), boot: open, bootFiles: { open: async () => undefined, list: async () => [] } } as never);
+    const app = createApp({
+      startedAt: new Date(),
+      stats: () => ({}) as never,
+      services: () => ({}),
+      boot: open,
+      bootFiles: { open: async () => undefined, list: async () => [] },
+    } as never);
     const r1 = await app.request("/runtime/52:54:00:00:00:02");
     expect(r1.status).toBe(200);
     const etag = r1.headers.get("etag")!;

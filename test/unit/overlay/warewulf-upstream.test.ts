@@ -89,24 +89,59 @@ function settingsOf(conf: Record<string, any> | undefined): WarewulfSettings {
     network: y.network ?? (bits ? networkOf(ip!, mask) : base.network),
     ipaddr6: String(y.ipaddr6 ?? "").split("/")[0]!,
     prefixLen6: String(y.ipaddr6 ?? "").split("/")[1] ?? String(y.prefixlen6 ?? ""),
-    warewulf: { ...base.warewulf, port: w.port ?? 9873, secure: w.secure ?? true, updateInterval: w["update interval"] ?? 60, autobuildOverlays: w["autobuild overlays"] ?? true, hostOverlay: w["host overlay"] ?? true, grubBoot: w.grubboot ?? false, tls: w.tls ?? false, tlsPort: w["tls port"] ?? 9874 },
-    dhcp: { ...base.dhcp, enabled: d.enabled ?? true, rangeStart: d["range start"] ?? "", rangeEnd: d["range end"] ?? "", range6Start: d["range6 start"] ?? "", range6End: d["range6 end"] ?? "", template: d.template ?? "default", systemdName: d["systemd name"] ?? "dhcpd" },
-    tftp: { ...base.tftp, enabled: t.enabled ?? true, tftpRoot: t.tftproot ?? base.tftp.tftpRoot, systemdName: t["systemd name"] ?? "tftp", ...(t.ipxe ? { ipxe: t.ipxe } : {}) },
-    nfs: { ...base.nfs, enabled: n.enabled ?? true, systemdName: n["systemd name"] ?? "nfsd", exports: ((n["export paths"] ?? []) as Record<string, string>[]).map((e) => ({ path: e.path ?? "/dev/null", exportOptions: e["export options"] ?? "rw,sync,no_subtree_check" })) },
+    warewulf: {
+      ...base.warewulf,
+      port: w.port ?? 9873,
+      secure: w.secure ?? true,
+      updateInterval: w["update interval"] ?? 60,
+      autobuildOverlays: w["autobuild overlays"] ?? true,
+      hostOverlay: w["host overlay"] ?? true,
+      grubBoot: w.grubboot ?? false,
+      tls: w.tls ?? false,
+      tlsPort: w["tls port"] ?? 9874,
+    },
+    dhcp: {
+      ...base.dhcp,
+      enabled: d.enabled ?? true,
+      rangeStart: d["range start"] ?? "",
+      rangeEnd: d["range end"] ?? "",
+      range6Start: d["range6 start"] ?? "",
+      range6End: d["range6 end"] ?? "",
+      template: d.template ?? "default",
+      systemdName: d["systemd name"] ?? "dhcpd",
+    },
+    tftp: {
+      ...base.tftp,
+      enabled: t.enabled ?? true,
+      tftpRoot: t.tftproot ?? base.tftp.tftpRoot,
+      systemdName: t["systemd name"] ?? "tftp",
+      ...(t.ipxe ? { ipxe: t.ipxe } : {}),
+    },
+    nfs: {
+      ...base.nfs,
+      enabled: n.enabled ?? true,
+      systemdName: n["systemd name"] ?? "nfsd",
+      exports: ((n["export paths"] ?? []) as Record<string, string>[]).map((e) => ({
+        path: e.path ?? "/dev/null",
+        exportOptions: e["export options"] ?? "rw,sync,no_subtree_check",
+      })),
+    },
     ...(y.ssh?.["key types"] ? { ssh: { keyTypes: y.ssh["key types"] } } : {}),
   };
 }
 
 function networkOf(ip: string, mask: string): string {
   const m = mask.split(".").map(Number);
-  return ip.split(".").map((o, k) => Number(o) & m[k]!).join(".");
+  return ip
+    .split(".")
+    .map((o, k) => Number(o) & m[k]!)
+    .join(".");
 }
 
 function prefixMask(bits: number): string {
   const v = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
   return [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join(".");
 }
-
 
 /**
  * Upstream cases whose difference is drover's on purpose (docs/overlays.md, "Measured against Warewulf",
@@ -115,7 +150,10 @@ function prefixMask(bits: number): string {
  */
 const JUSTIFIED: [RegExp, string][] = [
   [/^ssh\.host_keys /, "drover gives each node its own SSH host key; Warewulf copies one cluster-wide key from /etc/warewulf/keys"],
-  [/^ignition ignition_test\.go ignition:ignition\.json$/, "IgnitionJson (Warewulf's Ignition storage config built from the node's disks and filesystems) renders empty in drover, which serves Ignition from its `ignition` resource"],
+  [
+    /^ignition ignition_test\.go ignition:ignition\.json$/,
+    "IgnitionJson (Warewulf's Ignition storage config built from the node's disks and filesystems) renders empty in drover, which serves Ignition from its `ignition` resource",
+  ],
   [/^mig .* \(info\)$/, "`wwctl overlay info` (a template's documented variables) is a Warewulf command drover does not have; no render"],
 ];
 
@@ -167,7 +205,22 @@ function runCommand(dir: string, ctx: RunContext): CommandResult {
   const name = resolved[node] ? node : ctx.hostname;
   const settings = settingsOf(mergedConf(ctx.warewulfConf));
   // The test environment's paths, with its root as /.
-  settings.paths = { ...settings.paths, Sysconfdir: "/etc", Bindir: "/bin", Datadir: "/usr/share", Localstatedir: "/var/local", Srvdir: "/srv", Firewallddir: "/usr/lib/firewalld/services", Systemddir: "/usr/lib/systemd/system", WWOverlaydir: "/var/lib/warewulf/overlays", WWChrootdir: "/var/lib/warewulf/chroots", WWProvisiondir: "/srv/warewulf", Cachedir: "/var/cache", WWFilesdir: "/var/local/warewulf/files", WWClientdir: "/warewulf" };
+  settings.paths = {
+    ...settings.paths,
+    Sysconfdir: "/etc",
+    Bindir: "/bin",
+    Datadir: "/usr/share",
+    Localstatedir: "/var/local",
+    Srvdir: "/srv",
+    Firewallddir: "/usr/lib/firewalld/services",
+    Systemddir: "/usr/lib/systemd/system",
+    WWOverlaydir: "/var/lib/warewulf/overlays",
+    WWChrootdir: "/var/lib/warewulf/chroots",
+    WWProvisiondir: "/srv/warewulf",
+    Cachedir: "/var/cache",
+    WWFilesdir: "/var/local/warewulf/files",
+    WWClientdir: "/warewulf",
+  };
   const envFile = (p: string) => ctx.files.get(posix.normalize(p).replace(/^\/+/, ""));
   const host: WarewulfHost = {
     include: envFile,
@@ -218,7 +271,9 @@ function lenientNodesConf(text: string): ReturnType<typeof parseNodesConf> {
   try {
     return parseNodesConf(text);
   } catch (e) {
-    const problems = ((e as { details?: string[] }).details ?? []).map((p) => /^nodes\.conf: (.*): unknown field '(.*)'$/.exec(p) ?? /^(.*): unknown field '(.*)'$/.exec(p));
+    const problems = ((e as { details?: string[] }).details ?? []).map(
+      (p) => /^nodes\.conf: (.*): unknown field '(.*)'$/.exec(p) ?? /^(.*): unknown field '(.*)'$/.exec(p),
+    );
     if (problems.length === 0 || problems.some((m) => !m)) throw e;
     const doc = parseYaml(text) as Record<string, any>;
     for (const m of problems) {
@@ -262,7 +317,9 @@ describe.skipIf(!SRC)("Warewulf's built-in overlays (DROVER_WAREWULF_SRC)", () =
       let found = 0;
       const cases: GoCase[] = [];
       const problems: string[] = [];
-      for (const g of walk(ov).filter((p) => /\/internal\/[^/]+_test\.go$/.test(p)).sort()) {
+      for (const g of walk(ov)
+        .filter((p) => /\/internal\/[^/]+_test\.go$/.test(p))
+        .sort()) {
         const r = readGoCases(g, relative(ov, g), init, (ctx) => runCommand(co.dir, ctx));
         found += r.found;
         cases.push(...r.cases);
@@ -282,15 +339,20 @@ describe.skipIf(!SRC)("Warewulf's built-in overlays (DROVER_WAREWULF_SRC)", () =
           if (why) failing.push(`${label}: matches, but is listed as justified (${why}); drop it from JUSTIFIED`);
           continue;
         }
-        const detail = bad.map((k) => (k.want !== undefined && k.got !== undefined ? `${k.what}: ${firstDifference(k.want, k.got)}` : `${k.what}: ${k.got ?? "failed"}`)).join("; ");
+        const detail = bad
+          .map((k) => (k.want !== undefined && k.got !== undefined ? `${k.what}: ${firstDifference(k.want, k.got)}` : `${k.what}: ${k.got ?? "failed"}`))
+          .join("; ");
         // DROVER_WAREWULF_CASE=TEXT prints the whole output of the cases whose name holds TEXT.
-        if (process.env.DROVER_WAREWULF_CASE && c.name.includes(process.env.DROVER_WAREWULF_CASE)) for (const k of bad) console.log(`--- ${c.name}: ${k.what}\n--- upstream:\n${k.want}\n--- drover:\n${k.got}`);
+        if (process.env.DROVER_WAREWULF_CASE && c.name.includes(process.env.DROVER_WAREWULF_CASE))
+          for (const k of bad) console.log(`--- ${c.name}: ${k.what}\n--- upstream:\n${k.want}\n--- drover:\n${k.got}`);
         if (why) justified.push(`${label}: ${why}`);
         else failing.push(`${label} [${(c.args ?? []).join(" ")}]: ${detail}`);
       }
       const summary = `Warewulf ${co.commit.slice(0, 12)}: ${templates.length - failed.length} of ${templates.length} templates render; upstream cases: ${found} found, ${read.length} read, ${matched.length} match, ${justified.length} justified, ${failing.length + unread.length + Math.max(0, found - cases.length)} failing`;
       const list = (xs: string[]) => xs.join("\n    ") || "none";
-      console.log(`${summary}\n  not rendering:\n    ${list(failed)}\n  justified:\n    ${list(justified)}\n  failing:\n    ${list(failing)}\n  not read:\n    ${list([...unread, ...problems])}`);
+      console.log(
+        `${summary}\n  not rendering:\n    ${list(failed)}\n  justified:\n    ${list(justified)}\n  failing:\n    ${list(failing)}\n  not read:\n    ${list([...unread, ...problems])}`,
+      );
       expect(failed).toEqual([]);
       expect(problems).toEqual([]);
       expect(unread).toEqual([]);
@@ -323,4 +385,7 @@ function renderFixture(dir: string, file: string, name: string, conf: Conf, over
   });
 }
 
-test.skipIf(!!SRC)("Warewulf's built-in overlays: skipped, DROVER_WAREWULF_SRC is not set (a Warewulf checkout or bare git dir, e.g. DROVER_WAREWULF_SRC=/tmp/warewulf.git bun test test/unit/overlay/warewulf-upstream.test.ts; see this file)", () => {});
+test.skipIf(!!SRC)(
+  "Warewulf's built-in overlays: skipped, DROVER_WAREWULF_SRC is not set (a Warewulf checkout or bare git dir, e.g. DROVER_WAREWULF_SRC=/tmp/warewulf.git bun test test/unit/overlay/warewulf-upstream.test.ts; see this file)",
+  () => {},
+);

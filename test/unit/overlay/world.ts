@@ -11,7 +11,15 @@ import { sqliteNodeStore } from "../../../src/store/node-store";
 
 export const FIXTURES = join(import.meta.dir, "../../fixtures/overlay");
 
-export const SERVER: ServerSettings = { address: "10.0.0.1", netmask: "255.255.255.0", port: 9873, hostname: "head", dns: ["10.0.0.1"], domain: "cluster.local", pollSeconds: 60 };
+export const SERVER: ServerSettings = {
+  address: "10.0.0.1",
+  netmask: "255.255.255.0",
+  port: 9873,
+  hostname: "head",
+  dns: ["10.0.0.1"],
+  domain: "cluster.local",
+  pollSeconds: 60,
+};
 
 /** The fixture nodes every built-in overlay is rendered for. */
 export const FIXTURE_NODES: Record<string, Conf> = {
@@ -27,7 +35,16 @@ export const FIXTURE_NODES: Record<string, Conf> = {
     image: "rocky",
     root: "initramfs",
     networkDevices: {
-      default: { device: "eth0", hwaddr: "52:54:00:00:00:02", ipaddr: "10.0.0.12", netmask: "255.255.255.0", gateway: "10.0.0.1", mtu: 9000, ipaddr6: "fd00::12", prefixlen6: "64" },
+      default: {
+        device: "eth0",
+        hwaddr: "52:54:00:00:00:02",
+        ipaddr: "10.0.0.12",
+        netmask: "255.255.255.0",
+        gateway: "10.0.0.1",
+        mtu: 9000,
+        ipaddr6: "fd00::12",
+        prefixlen6: "64",
+      },
       ib: { type: "infiniband", device: "ib0", ipaddr: "10.10.0.12", netmask: "255.255.0.0", onboot: true },
     },
   },
@@ -88,5 +105,13 @@ export function world(nodes: Record<string, Conf> = FIXTURE_NODES, server: Serve
     server,
     headRoot: join(dir, "head"),
   });
-  return { dir, nodes: ns, nodeStore, overlays, imageRoot, headRoot: join(dir, "head"), cleanup: () => (overlays.close(), store.close(), rmSync(dir, { recursive: true, force: true })) };
+  return {
+    dir,
+    nodes: ns,
+    nodeStore,
+    overlays,
+    imageRoot,
+    headRoot: join(dir, "head"),
+    cleanup: () => (overlays.close(), store.close(), rmSync(dir, { recursive: true, force: true })),
+  };
 }

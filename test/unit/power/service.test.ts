@@ -38,7 +38,12 @@ test("each node goes to the driver of its BMC type; none and missing address are
   const res = await svc.run([], "cycle", { all: true, pxe: true });
   expect(ipmi.seen).toEqual([{ node: "n1", action: "cycle", address: "10.0.0.1", pxe: true }]);
   expect(redfish.seen).toEqual([{ node: "n2", action: "cycle", address: "10.0.0.2", pxe: true }]);
-  expect(res.map((r) => [r.node, r.bmc, r.ok])).toEqual([["n1", "ipmi", true], ["n2", "redfish", true], ["n3", "none", false], ["n4", "ipmi", false]]);
+  expect(res.map((r) => [r.node, r.bmc, r.ok])).toEqual([
+    ["n1", "ipmi", true],
+    ["n2", "redfish", true],
+    ["n3", "none", false],
+    ["n4", "ipmi", false],
+  ]);
   expect(res[2]!.message).toContain("--bmctype ipmi or redfish");
   expect(res[3]!.message).toContain("drover node set n4 --ipmiaddr");
 });
@@ -60,7 +65,13 @@ test("driver messages and errors are scrubbed of the password", async () => {
 });
 
 test("an unexpected exception in a driver is one node's failure, not the run's", async () => {
-  const boom: PowerDriver = { run: async () => { throw new TypeError("oops"); }, sensors: async () => [], plan: () => [] };
+  const boom: PowerDriver = {
+    run: async () => {
+      throw new TypeError("oops");
+    },
+    sensors: async () => [],
+    plan: () => [],
+  };
   const ok = recorder(() => "fine");
   const res = await new PowerService(source, { drivers: { ipmi: boom, redfish: ok.d } }).run(["n1", "n2"], "on");
   expect(res.map((r) => r.ok)).toEqual([false, true]);
@@ -80,7 +91,12 @@ test("plan describes without running, and carries the reason a node cannot run",
   const ipmi = recorder(() => "ok");
   const svc = new PowerService(source, { drivers: { ipmi: ipmi.d } });
   const plan = svc.plan(["n*"], "status");
-  expect(plan.map((p) => [p.node, p.commands.length, !!p.error])).toEqual([["n1", 1, false], ["n2", 1, false], ["n3", 0, true], ["n4", 0, true]]);
+  expect(plan.map((p) => [p.node, p.commands.length, !!p.error])).toEqual([
+    ["n1", 1, false],
+    ["n2", 1, false],
+    ["n3", 0, true],
+    ["n4", 0, true],
+  ]);
   expect(plan[0]!.commands).toEqual(["ipmi status 10.0.0.1"]);
   // n2 uses the real Redfish driver's plan: the requests it would send, the password masked.
   expect(plan[1]!.commands[0]).toContain("GET https://10.0.0.2/redfish/v1/Systems (user u, password ********)");

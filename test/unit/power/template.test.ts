@@ -18,10 +18,34 @@ const target = (over: Partial<BmcTarget> = {}): BmcTarget => ({
 
 test("the built-in template: lanplus, -E for the password, optional port left out when unset", () => {
   const tpl = loadTemplate(undefined, undefined);
-  expect(renderCommand(tpl, "on", target(), "ipmitool")).toEqual(["ipmitool", "-I", "lanplus", "-H", "10.1.0.1", "-U", "admin", "-E", "chassis", "power", "on"]);
-  expect(renderCommand(tpl, "status", target({ port: 6230, interface: "lan" }), "ipmitool")).toEqual(
-    ["ipmitool", "-I", "lan", "-H", "10.1.0.1", "-p", "6230", "-U", "admin", "-E", "chassis", "power", "status"],
-  );
+  expect(renderCommand(tpl, "on", target(), "ipmitool")).toEqual([
+    "ipmitool",
+    "-I",
+    "lanplus",
+    "-H",
+    "10.1.0.1",
+    "-U",
+    "admin",
+    "-E",
+    "chassis",
+    "power",
+    "on",
+  ]);
+  expect(renderCommand(tpl, "status", target({ port: 6230, interface: "lan" }), "ipmitool")).toEqual([
+    "ipmitool",
+    "-I",
+    "lan",
+    "-H",
+    "10.1.0.1",
+    "-p",
+    "6230",
+    "-U",
+    "admin",
+    "-E",
+    "chassis",
+    "power",
+    "status",
+  ]);
   expect(renderCommand(tpl, "pxe", target(), "ipmitool").slice(-3)).toEqual(["chassis", "bootdev", "pxe"]);
   expect(renderCommand(tpl, "console", target({ escapechar: "&" }), "ipmitool").slice(-4)).toEqual(["-e", "&", "sol", "activate"]);
   expect(renderCommand(tpl, "console", target(), "ipmitool").slice(-4)).toEqual(["-e", "~", "sol", "activate"]);
@@ -39,10 +63,36 @@ test("an admin template in the data dir: per-node by name, and a file named ipmi
   try {
     writeFileSync(join(dir, "dell.tmpl"), "# old iDRACs need cipher suite 3\nbase: ipmitool -I lanplus -H {{ipaddr}} -U {{username}} -C 3 -E\n");
     const dell = loadTemplate("dell", dir);
-    expect(renderCommand(dell, "off", target(), "dell")).toEqual(["ipmitool", "-I", "lanplus", "-H", "10.1.0.1", "-U", "admin", "-C", "3", "-E", "chassis", "power", "off"]);
+    expect(renderCommand(dell, "off", target(), "dell")).toEqual([
+      "ipmitool",
+      "-I",
+      "lanplus",
+      "-H",
+      "10.1.0.1",
+      "-U",
+      "admin",
+      "-C",
+      "3",
+      "-E",
+      "chassis",
+      "power",
+      "off",
+    ]);
     writeFileSync(join(dir, "ipmitool.tmpl"), "base: ipmitool -I lanplus -H {{ipaddr}} [-R {{tag.retries}}] -E\non: chassis power on\n");
     const site = loadTemplate(undefined, dir);
-    expect(renderCommand(site, "on", target({ tags: { retries: "5" } }), "ipmitool")).toEqual(["ipmitool", "-I", "lanplus", "-H", "10.1.0.1", "-R", "5", "-E", "chassis", "power", "on"]);
+    expect(renderCommand(site, "on", target({ tags: { retries: "5" } }), "ipmitool")).toEqual([
+      "ipmitool",
+      "-I",
+      "lanplus",
+      "-H",
+      "10.1.0.1",
+      "-R",
+      "5",
+      "-E",
+      "chassis",
+      "power",
+      "on",
+    ]);
     expect(renderCommand(site, "on", target(), "ipmitool")).toEqual(["ipmitool", "-I", "lanplus", "-H", "10.1.0.1", "-E", "chassis", "power", "on"]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -69,7 +119,9 @@ test("mistakes in templates are errors that say what to do", () => {
 });
 
 test("displayArgv quotes, masks environment values and any appearance of the password", () => {
-  expect(displayArgv(["ipmitool", "-H", "h", "-e", "&", "sol", "activate"], { IPMI_PASSWORD: "pw" }, "pw")).toBe("IPMI_PASSWORD=******** ipmitool -H h -e '&' sol activate");
+  expect(displayArgv(["ipmitool", "-H", "h", "-e", "&", "sol", "activate"], { IPMI_PASSWORD: "pw" }, "pw")).toBe(
+    "IPMI_PASSWORD=******** ipmitool -H h -e '&' sol activate",
+  );
   expect(maskSecret("refused pass pw and pw", "pw")).toBe("refused pass ******** and ********");
   expect(maskSecret("nothing to hide", undefined)).toBe("nothing to hide");
 });

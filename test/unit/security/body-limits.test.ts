@@ -22,12 +22,16 @@ function endless(chunk = 64 * 1024, max = 256 * 1024 * 1024) {
 }
 
 test("readBounded: declared too large → nothing read; chunked → stops just past the limit", async () => {
-  const never = new ReadableStream({ pull: () => { throw new Error("must not be read"); } });
+  const never = new ReadableStream({
+    pull: () => {
+      throw new Error("must not be read");
+    },
+  });
   expect(await readBounded(new Request("http://x/", { method: "POST", body: never, headers: { "content-length": String(10 ** 9) } }), 4096)).toBeUndefined();
   const e = endless();
   expect(await readBounded(new Request("http://x/", { method: "POST", body: e.stream }), 4096)).toBeUndefined();
   expect(e.seen.bytes).toBeLessThanOrEqual(2 * 64 * 1024);
-  expect(new TextDecoder().decode(await readBounded(new Request("http://x/", { method: "POST", body: "{\"a\":1}" }), 4096))).toBe("{\"a\":1}");
+  expect(new TextDecoder().decode(await readBounded(new Request("http://x/", { method: "POST", body: '{"a":1}' }), 4096))).toBe('{"a":1}');
   expect(await readBounded(new Request("http://x/", { method: "POST", body: "x", headers: { "content-length": "nonsense" } }), 4096)).toBeUndefined();
 });
 
@@ -41,7 +45,11 @@ test("login: a body over 4 KiB is 413 and is not read; a normal login still work
   const chunked = await h.app.request("/api/v1/auth/login", { method: "POST", headers: { "content-type": "application/json" }, body: e.stream });
   expect(chunked.status).toBe(413);
   expect(e.seen.bytes).toBeLessThan(256 * 1024);
-  const ok = await h.app.request("/api/v1/auth/login", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user: "admin", password: PASSWORD }) });
+  const ok = await h.app.request("/api/v1/auth/login", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ user: "admin", password: PASSWORD }),
+  });
   expect(ok.status).toBe(200);
 });
 
@@ -56,7 +64,11 @@ test("authenticated JSON: over 1 MiB is 413; an overlay file may be up to 16 MiB
   const text = "# a big file\n" + "y".repeat(2 * 1024 * 1024);
   const put = await h.app.request("/api/v1/overlays/site/file", { method: "PUT", headers, body: JSON.stringify({ path: "big.txt", text }) });
   expect(put.status).toBe(200);
-  const huge = await h.app.request("/api/v1/overlays/site/file", { method: "PUT", headers, body: JSON.stringify({ path: "big.txt", text: "z".repeat(17 * 1024 * 1024) }) });
+  const huge = await h.app.request("/api/v1/overlays/site/file", {
+    method: "PUT",
+    headers,
+    body: JSON.stringify({ path: "big.txt", text: "z".repeat(17 * 1024 * 1024) }),
+  });
   expect(huge.status).toBe(413);
 });
 
@@ -70,6 +82,8 @@ test("an unauthenticated body to an authenticated route is never read", async ()
 
 test("the OpenAPI document lists the 413", async () => {
   h = await harness();
-  const doc = (await (await h.req("GET", "/openapi.json")).json()) as { paths: Record<string, Record<string, { responses: Record<string, { description: string }> }>> };
+  const doc = (await (await h.req("GET", "/openapi.json")).json()) as {
+    paths: Record<string, Record<string, { responses: Record<string, { description: string }> }>>;
+  };
   expect(doc.paths["/api/v1/auth/login"]!.post!.responses["413"]!.description).toBe("request body over 4 KiB");
 });

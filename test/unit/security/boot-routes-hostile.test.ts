@@ -17,8 +17,15 @@ function world() {
   nodes.addNodes(["n1"], { set: { networkDevices: { default: { hwaddr: "52:54:00:00:00:01", ipaddr: "10.0.0.11/24" } } } });
   const state = sqliteBootStateStore(store.db);
   const boot = new BootService(nodes, state, undefined, undefined, { discovery: false }, () => {});
-  const app = createApp({ startedAt: new Date(0), stats: () => nodes.counts(), services: () => ({}), boot, bootFiles: memoryBootFiles({ "ipxe.efi": new Uint8Array(10) }) });
-  const get = (path: string, address: string) => app.request(`http://10.0.0.1:9873${path}`, { headers: { host: "10.0.0.1:9873" } }, { requestIP: () => ({ address, port: 40000, family: "IPv4" }) });
+  const app = createApp({
+    startedAt: new Date(0),
+    stats: () => nodes.counts(),
+    services: () => ({}),
+    boot,
+    bootFiles: memoryBootFiles({ "ipxe.efi": new Uint8Array(10) }),
+  });
+  const get = (path: string, address: string) =>
+    app.request(`http://10.0.0.1:9873${path}`, { headers: { host: "10.0.0.1:9873" } }, { requestIP: () => ({ address, port: 40000, family: "IPv4" }) });
   return { get, status: new BootStatusService(nodes, state), state };
 }
 

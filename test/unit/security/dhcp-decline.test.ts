@@ -41,8 +41,14 @@ const mac = (i: number) => `02:00:${[(i >> 24) & 255, (i >> 16) & 255, (i >> 8) 
 test("a DECLINE from another MAC, or for another address, is dropped and the lease stays", async () => {
   const { send, lease, leases } = setup();
   const ip = await lease(POOLED);
-  expect(await send({ type: MessageType.DECLINE, mac: "52:54:00:66:66:66", requested: ip, serverId: "10.0.0.1" })).toMatchObject({ kind: "drop", reason: "not-lease-holder" });
-  expect(await send({ type: MessageType.DECLINE, mac: POOLED, requested: "10.0.0.201", serverId: "10.0.0.1" })).toMatchObject({ kind: "drop", reason: "not-lease-holder" });
+  expect(await send({ type: MessageType.DECLINE, mac: "52:54:00:66:66:66", requested: ip, serverId: "10.0.0.1" })).toMatchObject({
+    kind: "drop",
+    reason: "not-lease-holder",
+  });
+  expect(await send({ type: MessageType.DECLINE, mac: POOLED, requested: "10.0.0.201", serverId: "10.0.0.1" })).toMatchObject({
+    kind: "drop",
+    reason: "not-lease-holder",
+  });
   expect(await send({ type: MessageType.DECLINE, mac: POOLED, requested: ip, serverId: "10.0.0.99" })).toMatchObject({ kind: "drop", reason: "other-server" });
   expect(leases.get(POOLED)?.ip).toBe(ip);
   // A registered node's lease cannot be taken away either.
@@ -72,10 +78,16 @@ test("the holder's DECLINE quarantines its pool address for a pool lease time, t
     expect(leases.all().some((l) => l.mac.startsWith("declined:"))).toBe(false);
     // Not handed out again while quarantined: not to the same client, not to another, not on REQUEST.
     expect(await lease(POOLED)).not.toBe(ip);
-    expect(await send({ type: MessageType.REQUEST, mac: "52:54:00:77:77:77", requested: ip, serverId: "10.0.0.1" })).toMatchObject({ kind: "reply", note: expect.stringMatching(/^NAK/) });
+    expect(await send({ type: MessageType.REQUEST, mac: "52:54:00:77:77:77", requested: ip, serverId: "10.0.0.1" })).toMatchObject({
+      kind: "reply",
+      note: expect.stringMatching(/^NAK/),
+    });
     tick(600_001);
     expect(leases.isQuarantined(ip, NOW + 600_001)).toBe(false);
-    expect(await send({ type: MessageType.REQUEST, mac: "52:54:00:77:77:77", requested: ip, serverId: "10.0.0.1" })).toMatchObject({ kind: "reply", note: expect.stringMatching(/^ACK/) });
+    expect(await send({ type: MessageType.REQUEST, mac: "52:54:00:77:77:77", requested: ip, serverId: "10.0.0.1" })).toMatchObject({
+      kind: "reply",
+      note: expect.stringMatching(/^ACK/),
+    });
   }
 });
 

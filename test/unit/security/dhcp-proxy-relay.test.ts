@@ -19,7 +19,17 @@ test("discovery in proxy mode registers nobody behind a relay drover does not se
   nodes.initialize();
   const boot = new BootService(nodes, sqliteBootStateStore(store.db), undefined, undefined, { discovery: true, register: { pattern: "x[001-999]" } }, () => {});
   const cfg = dhcpConfig({
-    interfaces: [{ name: "br1", mode: "proxy", serverIp: "192.168.7.2", subnets: [{ network: "192.168.7.0", netmask: "255.255.255.0" }, { network: "10.9.0.0", netmask: "255.255.255.0" }] }],
+    interfaces: [
+      {
+        name: "br1",
+        mode: "proxy",
+        serverIp: "192.168.7.2",
+        subnets: [
+          { network: "192.168.7.0", netmask: "255.255.255.0" },
+          { network: "10.9.0.0", netmask: "255.255.255.0" },
+        ],
+      },
+    ],
     discovery: true,
   });
   const h = new DhcpHandler(cfg, boot, new MemoryLeaseStore());

@@ -30,7 +30,8 @@ function world() {
 
 test("template names: letters, digits, '_', '.', '-'; no path, no leading dot", () => {
   for (const ok of ["default", "dracut", "site-2.v1", "a_b"]) expect(isTemplateName(ok)).toBe(true);
-  for (const bad of ["../../../../tmp/x", "/etc/passwd", "a/b", "..", ".hidden", "", "a\u0000b", "a b", "x".repeat(65), "a\\b"]) expect(isTemplateName(bad)).toBe(false);
+  for (const bad of ["../../../../tmp/x", "/etc/passwd", "a/b", "..", ".hidden", "", "a\u0000b", "a b", "x".repeat(65), "a\\b"])
+    expect(isTemplateName(bad)).toBe(false);
 });
 
 test("node set --ipxe with a path is refused", () => {
@@ -43,7 +44,9 @@ test("node set --ipxe with a path is refused", () => {
 
 test("an imported nodes.conf with a template path is refused", () => {
   const w = world();
-  const nc = parseNodesConf(`nodeprofiles:\n  default: {}\nnodes:\n  n1:\n    ipxe template: ../../../../tmp/x\n    network devices:\n      default:\n        hwaddr: ${MAC}\n`);
+  const nc = parseNodesConf(
+    `nodeprofiles:\n  default: {}\nnodes:\n  n1:\n    ipxe template: ../../../../tmp/x\n    network devices:\n      default:\n        hwaddr: ${MAC}\n`,
+  );
   expect(() => w.nodes.importConf(nc)).toThrow(/is not a template name/);
   expect(w.nodes.listNodes()).toHaveLength(0);
 });

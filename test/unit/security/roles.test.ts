@@ -99,8 +99,7 @@ const served = () =>
 const authenticated = () => served().filter((r) => !PUBLIC.includes(r));
 const sorted = (l: string[]) => [...l].sort();
 
-const concrete = (path: string) =>
-  path.replace(":name", "n1").replace(":id", "999").replace(":mac", "52-54-00-00-00-99").replace(":action", "status");
+const concrete = (path: string) => path.replace(":name", "n1").replace(":id", "999").replace(":mac", "52-54-00-00-00-99").replace(":action", "status");
 
 const byToken = (token: string, method: string, path: string) =>
   h.app.request(`/api/v1${path}`, {
@@ -140,7 +139,11 @@ describe("secrets nodes are given (issue 13's audit: a viewer could read them)",
     h.svc.overlays.writeFile("secrets", "etc/munge/munge.key", `${MUNGE}\n`, { mode: 0o400 });
     h.svc.overlays.create("bmc");
     h.svc.overlays.writeFile("bmc", "etc/bmc.conf.eta", "password=<%= it.node.ipmi.password %>\n");
-    h.svc.nodes.addNodes(["keys01"], { set: { systemOverlay: ["ssh.host_keys", "secrets", "bmc"], ipmi: { ipaddr: "10.9.0.1", password: BMC_PASSWORD }, assetKey: ASSET_KEY } }, { allowMissingImage: true });
+    h.svc.nodes.addNodes(
+      ["keys01"],
+      { set: { systemOverlay: ["ssh.host_keys", "secrets", "bmc"], ipmi: { ipaddr: "10.9.0.1", password: BMC_PASSWORD }, assetKey: ASSET_KEY } },
+      { allowMissingImage: true },
+    );
     h.svc.nodes.addProfiles(["bmcprof"], { set: { ipmi: { password: BMC_PASSWORD } } });
   });
 

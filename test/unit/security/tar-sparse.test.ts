@@ -32,7 +32,10 @@ test.skipIf(!hasTar)("sparse members made by GNU tar are refused clearly; the sa
     const out = join(t.dir, "sparse.tar");
     const r = Bun.spawnSync(["tar", "-C", t.dir, "--sparse", ...args, "-cf", out, "disk.img"]);
     expect(r.exitCode).toBe(0);
-    const err = await read(new Uint8Array(readFileSync(out))).then(() => undefined, (e) => e);
+    const err = await read(new Uint8Array(readFileSync(out))).then(
+      () => undefined,
+      (e) => e,
+    );
     expect({ args, ok: err instanceof TarError }).toEqual({ args, ok: true });
     expect((err as Error).message).toMatch(/'.*disk\.img' is stored as a sparse file .* rebuild the layer without --sparse/);
   }

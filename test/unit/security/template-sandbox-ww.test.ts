@@ -75,7 +75,11 @@ const CORPUS: [string, string, RegExp][] = [
   ["Include /proc/self/environ", `{{Include "/proc/self/environ"}}`, /templates may not read \/proc\/self\/environ/],
   ["Include through a symlink to /proc/self", `{{Include "/etc/me/environ"}}`, /templates may not read \/proc\/self\/environ/],
   ["Include /var/lib/drover", `{{Include "/var/lib/drover/drover.db"}}`, /templates may not read \/var\/lib\/drover\/drover\.db/],
-  ["Include another node's private key in the data dir", `{{Include "/srv/drover/nodes/n-static/ssh_host_ed25519_key"}}`, /templates may not read \/srv\/drover\/nodes\/n-static\/ssh_host_ed25519_key/],
+  [
+    "Include another node's private key in the data dir",
+    `{{Include "/srv/drover/nodes/n-static/ssh_host_ed25519_key"}}`,
+    /templates may not read \/srv\/drover\/nodes\/n-static\/ssh_host_ed25519_key/,
+  ],
   ["Include the data dir's database", `{{Include "/srv/drover/drover.db"}}`, /templates may not read \/srv\/drover\/drover\.db/],
   ["Include of a symlink into the data dir", `{{Include "/etc/key-link"}}`, /templates may not read \/srv\/drover\/nodes/],
   ["IncludeBlock /etc/shadow", `{{IncludeBlock "/etc/shadow" "#end"}}`, /error calling IncludeBlock: .*templates may not read \/etc\/shadow/],
@@ -111,7 +115,9 @@ describe("hostile .ww templates", () => {
 
   test("IncludeFrom stays inside the image: .. and an absolute symlink resolve within it, never to the head node", async () => {
     symlinkSync("/etc/shadow", join(w.imageRoot, "etc", "evil"));
-    const path = site(`[{{IncludeFrom "rocky" "../../../../head/etc/shadow"}}][{{IncludeFrom "rocky" "/etc/evil"}}][{{IncludeFrom "rocky" "../../../../../../etc/group" | len | lt 0}}]`);
+    const path = site(
+      `[{{IncludeFrom "rocky" "../../../../head/etc/shadow"}}][{{IncludeFrom "rocky" "/etc/evil"}}][{{IncludeFrom "rocky" "../../../../../../etc/group" | len | lt 0}}]`,
+    );
     const [f] = await o.renderFile("site", path, "n-dhcp");
     expect(f).toMatchObject({ data: "[][][true]" });
   });
@@ -135,9 +141,27 @@ describe("hostile .ww templates", () => {
 });
 
 describe("a slow .ww template is stopped like an eta one", () => {
-  const tree = (path: string, text: string): OverlayTree => ({ name: "slow", fingerprint: text, entries: [{ type: "file", path, mode: 0o644, uid: 0, gid: 0, data: new TextEncoder().encode(text) }] }) as unknown as OverlayTree;
-  const env: HostEnv = { headRoot: "/nonexistent", imageRoot: () => undefined, nodeSecretsDir: () => "/nonexistent", ensureHostKey: () => {}, version: "t", host: "h" } as unknown as HostEnv;
-  const snap = { peers: [], peersHash: "", server: { address: "10.0.0.1", netmask: "255.255.255.0", network: "10.0.0.0", port: 9873, hostname: "head", dns: [], domain: "", pollSeconds: 60 }, serverHash: "", memo: new Map() } as never;
+  const tree = (path: string, text: string): OverlayTree =>
+    ({
+      name: "slow",
+      fingerprint: text,
+      entries: [{ type: "file", path, mode: 0o644, uid: 0, gid: 0, data: new TextEncoder().encode(text) }],
+    }) as unknown as OverlayTree;
+  const env: HostEnv = {
+    headRoot: "/nonexistent",
+    imageRoot: () => undefined,
+    nodeSecretsDir: () => "/nonexistent",
+    ensureHostKey: () => {},
+    version: "t",
+    host: "h",
+  } as unknown as HostEnv;
+  const snap = {
+    peers: [],
+    peersHash: "",
+    server: { address: "10.0.0.1", netmask: "255.255.255.0", network: "10.0.0.0", port: 9873, hostname: "head", dns: [], domain: "", pollSeconds: 60 },
+    serverHash: "",
+    memo: new Map(),
+  } as never;
   function render(text: string, node = "n1") {
     const t = tree("etc/slow.ww", text);
     const e = t.entries[0] as Extract<OverlayTree["entries"][number], { type: "file" }>;
@@ -162,7 +186,9 @@ describe("a slow .ww template is stopped like an eta one", () => {
   test("a range of slow calls ends at the render's time limit, not a fixed 5 s", () => {
     told.length = 0;
     const msg = render(`{{range until 1000000}}{{$x := repeat 4000000 "ab"}}{{end}}`);
-    expect(msg).toMatch(/^overlay slow, template etc\/slow\.ww( line 1)?, node n1: (did not finish within 200 ms and was stopped|.*the template ran out of time)/);
+    expect(msg).toMatch(
+      /^overlay slow, template etc\/slow\.ww( line 1)?, node n1: (did not finish within 200 ms and was stopped|.*the template ran out of time)/,
+    );
     expect(told.map((t) => t[3])).toEqual(["did not finish within 200 ms and was stopped (an endless loop?)"]);
   }, 30_000);
 
@@ -182,5 +208,7 @@ describe("a slow .ww template is stopped like an eta one", () => {
 test("a looping .ww template for two nodes is not run for a third (the build thread's poison, as for eta)", async () => {
   const path = site(`{{range $i := until 1000000}}{{range $j := until 1000000}}{{end}}{{end}}`);
   for (const node of ["n-dhcp", "n-static"]) await expect(o.renderFile("site", path, node)).rejects.toThrow(/ran more than 5000000 steps/);
-  await expect(o.renderFile("site", path, "n-tags")).rejects.toThrow(`overlay site, template ${path}, node n-tags: not run again until it changes: it ran out of steps (an endless range or recursion?) for nodes n-dhcp and n-static`);
+  await expect(o.renderFile("site", path, "n-tags")).rejects.toThrow(
+    `overlay site, template ${path}, node n-tags: not run again until it changes: it ran out of steps (an endless range or recursion?) for nodes n-dhcp and n-static`,
+  );
 }, 30_000);

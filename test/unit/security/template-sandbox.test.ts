@@ -20,7 +20,14 @@ let mark: string;
 beforeAll(() => {
   w = world();
   mark = join(w.dir, "pwned");
-  o = new OverlayService({ dataDir: join(w.dir, "data"), nodeStore: w.nodeStore, imageRoot: () => w.imageRoot, server: SERVER, headRoot: w.headRoot, templateTimeoutMs: 400 });
+  o = new OverlayService({
+    dataDir: join(w.dir, "data"),
+    nodeStore: w.nodeStore,
+    imageRoot: () => w.imageRoot,
+    server: SERVER,
+    headRoot: w.headRoot,
+    templateTimeoutMs: 400,
+  });
   writeFileSync(join(w.headRoot, "etc", "shadow"), "root:$6$secret:19000:0:99999:7:::\n");
 });
 afterAll(() => {
@@ -106,7 +113,14 @@ test("a looping template is refused on the boot route while other requests are a
   w.nodes.setNodes(["n-dhcp"], { set: { systemOverlay: ["loop"] } }, { allowMissingImage: true });
   const store = openMemoryStore();
   const state = sqliteBootStateStore(store.db);
-  const slow = new OverlayService({ dataDir: join(w.dir, "data"), nodeStore: w.nodeStore, imageRoot: () => w.imageRoot, server: SERVER, headRoot: w.headRoot, templateTimeoutMs: 1500 });
+  const slow = new OverlayService({
+    dataDir: join(w.dir, "data"),
+    nodeStore: w.nodeStore,
+    imageRoot: () => w.imageRoot,
+    server: SERVER,
+    headRoot: w.headRoot,
+    templateTimeoutMs: 1500,
+  });
   // Says when the boot route has handed the archive to the overlays (which render it on their thread).
   let entered!: () => void;
   const rendering = new Promise<void>((res) => (entered = res));

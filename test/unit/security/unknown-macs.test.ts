@@ -9,7 +9,8 @@ import { UNKNOWN_DAYS, UNKNOWN_MAX, sqliteBootStateStore } from "../../../src/st
 import { openMemoryStore } from "../../../src/store/db";
 import { sqliteNodeStore } from "../../../src/store/node-store";
 
-const hex = (i: number) => `02-00-00-${((i >> 16) & 255).toString(16).padStart(2, "0")}-${((i >> 8) & 255).toString(16).padStart(2, "0")}-${(i & 255).toString(16).padStart(2, "0")}`;
+const hex = (i: number) =>
+  `02-00-00-${((i >> 16) & 255).toString(16).padStart(2, "0")}-${((i >> 8) & 255).toString(16).padStart(2, "0")}-${(i & 255).toString(16).padStart(2, "0")}`;
 
 test(`5,000 requests for random MACs keep at most ${UNKNOWN_MAX} in the inbox; ignored ones stay; old ones age out`, async () => {
   const store = openMemoryStore();
@@ -32,6 +33,11 @@ test(`5,000 requests for random MACs keep at most ${UNKNOWN_MAX} in the inbox; i
   expect(nodes.counts().nodes).toBe(0); // and no node was registered by HTTP
   // A week later, the next sighting drops what was not seen since.
   state.record({ mac: "52:54:00:bb:bb:bb", stage: "dhcp", at: Date.now() + (UNKNOWN_DAYS * 86_400_000 + 1000) });
-  expect(state.unknown().filter((u) => !u.ignored).map((u) => u.mac)).toEqual(["52:54:00:bb:bb:bb"]);
+  expect(
+    state
+      .unknown()
+      .filter((u) => !u.ignored)
+      .map((u) => u.mac),
+  ).toEqual(["52:54:00:bb:bb:bb"]);
   store.close();
 }, 60_000);

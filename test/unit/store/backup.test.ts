@@ -70,7 +70,11 @@ describe("drover backup / restore", () => {
     const r = await drover(dst, "restore", file);
     expect(r.code).toBe(0);
     const replaced = /what it replaced is in (\S+)/.exec(r.out)![1]!;
-    expect(readdirSync(replaced).filter((n) => !/-(wal|shm)$/.test(n)).sort()).toEqual(["drover.db", "nodes", "overlays"]);
+    expect(
+      readdirSync(replaced)
+        .filter((n) => !/-(wal|shm)$/.test(n))
+        .sort(),
+    ).toEqual(["drover.db", "nodes", "overlays"]);
     expect((await drover(dst, "node", "list", "extra")).code).not.toBe(0);
     const lock = acquireServerLock(dst);
     try {
@@ -119,7 +123,9 @@ describe("schema migrations", () => {
     const before = readFileSync(join(dir, "drover.db"));
     const r = await drover(dir, "node", "list");
     expect(r.code).toBe(4);
-    expect(r.err).toContain(`drover: this data dir's store was written by a newer drover: its schema is newer than ${migrations.at(-1)!.tag}, the newest this drover`);
+    expect(r.err).toContain(
+      `drover: this data dir's store was written by a newer drover: its schema is newer than ${migrations.at(-1)!.tag}, the newest this drover`,
+    );
     expect(r.err).toContain("Run the newer drover, or restore a backup taken before the upgrade");
     expect(readFileSync(join(dir, "drover.db")).equals(before)).toBe(true);
     expect(existsSync(join(dir, "backups"))).toBe(false);

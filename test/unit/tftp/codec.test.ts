@@ -21,7 +21,10 @@ describe("codec round trips", () => {
   });
   test("WRQ, DATA, ACK, ERROR, OACK", () => {
     expect(decode(encodeRequest("WRQ", "x")).ok && (decode(encodeRequest("WRQ", "x")) as any).packet.op).toBe("WRQ");
-    expect(decode(encodeData(70000, new Uint8Array([1, 2])))).toEqual({ ok: true, packet: { op: "DATA", block: 70000 & 0xffff, data: new Uint8Array([1, 2]) } });
+    expect(decode(encodeData(70000, new Uint8Array([1, 2])))).toEqual({
+      ok: true,
+      packet: { op: "DATA", block: 70000 & 0xffff, data: new Uint8Array([1, 2]) },
+    });
     expect(decode(encodeAck(65536))).toEqual({ ok: true, packet: { op: "ACK", block: 0 } });
     expect(decode(encodeError(1, "file not found"))).toEqual({ ok: true, packet: { op: "ERROR", code: 1, message: "file not found" } });
     const o = decode(encodeOack({ blksize: "1468", tsize: "99" }));

@@ -15,7 +15,10 @@ describe("embeddedIpxeFiles", () => {
   test("the 2019 set for comparison (--ipxe-build debian-2019)", async () => {
     expect(await embeddedIpxeFiles("debian-2019").list()).toEqual(["ipxe.efi", "snponly.efi", "undionly.kpxe"]);
   });
-  for (const [set, dir] of [["current", ""], ["debian-2019", "debian-2019/"]] as const) {
+  for (const [set, dir] of [
+    ["current", ""],
+    ["debian-2019", "debian-2019/"],
+  ] as const) {
     test(`${set}: serves each byte-identical to assets/ipxe and to the sha256 in SOURCES.md`, async () => {
       const sources = readFileSync(join(assets, "SOURCES.md"), "utf8");
       const f0 = embeddedIpxeFiles(set);

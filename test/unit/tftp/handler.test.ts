@@ -57,7 +57,11 @@ describe("one transfer per client address and port", () => {
   test("maxTransfers opening or running: the next client is told the server is busy", async () => {
     const h = new TftpHandler(files, { ...LIMITS, maxTransfers: 1 });
     const a = h.handle(rrq("ipxe.efi"), from);
-    expect(refusal(await h.handle(rrq("ipxe.efi"), { ...from, port: 2001 }))).toEqual({ why: "busy", code: ErrorCode.NotDefined, message: "server busy, try again" });
+    expect(refusal(await h.handle(rrq("ipxe.efi"), { ...from, port: 2001 }))).toEqual({
+      why: "busy",
+      code: ErrorCode.NotDefined,
+      message: "server busy, try again",
+    });
     expect((await a).kind).toBe("start");
   });
 });
@@ -70,7 +74,11 @@ describe("refusals", () => {
   });
 
   test("mail mode: ERROR 4", async () => {
-    expect(refusal(await new TftpHandler(files, LIMITS).handle(rrq("ipxe.efi", {}, "mail"), from))).toEqual({ why: "badMode", code: ErrorCode.IllegalOperation, message: "mail mode is not supported" });
+    expect(refusal(await new TftpHandler(files, LIMITS).handle(rrq("ipxe.efi", {}, "mail"), from))).toEqual({
+      why: "badMode",
+      code: ErrorCode.IllegalOperation,
+      message: "mail mode is not supported",
+    });
   });
 
   test("a name the sanitiser refuses: ERROR 2 with its reason; the client key is not held", async () => {

@@ -2,7 +2,19 @@
 // a number the test chooses, nothing waits, nothing touches a socket.
 import { describe, expect, test } from "bun:test";
 import { decode, encodeAck, encodeData, encodeError, encodeOack, encodeRequest, negotiate, type Request } from "../../../src/protocols/tftp/codec";
-import { blockLength, createTransfer, onAck, onPacket, onTimer, type Step, start, type Transfer, type TransferConfig, UNPROVEN_BYTES, UNPROVEN_RETRIES } from "../../../src/protocols/tftp/transfer";
+import {
+  blockLength,
+  createTransfer,
+  onAck,
+  onPacket,
+  onTimer,
+  type Step,
+  start,
+  type Transfer,
+  type TransferConfig,
+  UNPROVEN_BYTES,
+  UNPROVEN_RETRIES,
+} from "../../../src/protocols/tftp/transfer";
 
 const OACK = encodeOack({ blksize: "1468" });
 
@@ -198,7 +210,7 @@ describe("block numbers roll over past 65535 (files over 32 MB at blksize 512)",
       const w = wire(s);
       if (w.length !== 1) throw new Error(`expected one block, got ${w}`);
       const b = w[0] as number;
-      if (seen.length < 3 || (b >= 65534 || b <= 1)) seen.push(b);
+      if (seen.length < 3 || b >= 65534 || b <= 1) seen.push(b);
       s = ack(t, b, ++now);
     }
     expect(s.done.ok).toBe(true);
@@ -212,7 +224,7 @@ describe("block numbers roll over past 65535 (files over 32 MB at blksize 512)",
     const t = make({ size: 512 * 70_000, blksize: 512, windowsize: 4, oack: OACK });
     start(t, 0);
     let s = onAck(t, 0, 0);
-    while (t.acked < 65536) s = ack(t, (t.sent & 0xffff), 1);
+    while (t.acked < 65536) s = ack(t, t.sent & 0xffff, 1);
     expect(s.done).toBeUndefined();
     const acked = t.acked;
     expect(wire(ack(t, 65535, 2))).toEqual([]); // a duplicate from before the wrap
