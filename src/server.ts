@@ -68,6 +68,8 @@ export async function startServer(svc: Services, settings: ServeSettings, log: (
   // WAL checkpoints on a thread of their own, not inside a group commit (store/checkpointer.ts); stopped last.
   const checkpoints = startCheckpointer(svc.store.sqlite, svc.store.path, { log });
   stops.push(() => checkpoints.stop());
+  // Once DHCP has stopped, whatever lease writes are still queued (none of them ACKed yet) go to disk.
+  stops.push(async () => leases.flushNow());
   const w: Wiring = { svc, log, extras, files, arm64, leases, obs, boot, stops };
   let http: ReturnType<typeof listenHttp>;
   try {
