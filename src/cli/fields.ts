@@ -69,7 +69,8 @@ export const FIELD_FLAGS: FieldFlag[] = [
   { flags: "--mtu <mtu>", help: "MTU", kind: "int", path: [...N, "mtu"] },
 ];
 
-const collect = (v: string, prev: string[] = []) => [
+/** Option parser for a repeatable, comma-separated option: `--x a,b --x c` → ["a", "b", "c"]. */
+export const collect = (v: string, prev: string[] = []) => [
   ...prev,
   ...v
     .split(",")
@@ -177,14 +178,7 @@ export function patchFromOptions(opts: Record<string, unknown>, scope: "node" | 
         setPath(set, path, String(v));
         break;
       case "list":
-        setPath(
-          set,
-          path,
-          String(v)
-            .split(",")
-            .map((s) => s.trim())
-            .filter(Boolean),
-        );
+        setPath(set, path, collect(String(v)));
         break;
       case "args":
         setPath(set, path, (Array.isArray(v) ? v : [v]).flatMap((a) => String(a).split(/\s+/)).filter(Boolean));
