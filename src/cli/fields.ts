@@ -112,8 +112,20 @@ function addTagOptions(cmd: Command, forUnset: boolean) {
   for (const t of TAG_FLAGS) if (t.unset || !forUnset) cmd.option(t.flags, t.help, collect);
 }
 
+/**
+ * The verb `node|profile add|set|unset`, with its arguments and options: add takes `<names...>`; set and unset take
+ * `[patterns...]` and --all; set also takes -y (wwctl's); then the field flags (unset's as booleans).
+ * The command file adds its help text and action.
+ */
+export function fieldCommand(parent: Command, verb: "add" | "set" | "unset", scope: "node" | "profile", description: string, names: string): Command {
+  if (verb === "add") return addFieldOptions(parent.command("add").aliases(["new", "create"]).description(description).argument("<names...>", names), scope);
+  const cmd = parent.command(verb).description(description).argument("[patterns...]", names).option("-a, --all", `change every ${scope}`);
+  if (verb === "unset") return addUnsetOptions(cmd, scope);
+  return addFieldOptions(cmd.option("-y, --yes", "do not ask for confirmation (accepted for wwctl compatibility)"), scope);
+}
+
 /** Adds every field flag (and the tag/net helpers) to a `add` or `set` command. */
-export function addFieldOptions(cmd: Command, scope: "node" | "profile"): Command {
+function addFieldOptions(cmd: Command, scope: "node" | "profile"): Command {
   for (const f of fieldsFor(scope)) {
     const o = fieldOption(f.flags, f.help, f);
     if (f.kind === "args") o.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
@@ -126,7 +138,7 @@ export function addFieldOptions(cmd: Command, scope: "node" | "profile"): Comman
 }
 
 /** Adds the field names as boolean flags to an `unset` command. */
-export function addUnsetOptions(cmd: Command, scope: "node" | "profile"): Command {
+function addUnsetOptions(cmd: Command, scope: "node" | "profile"): Command {
   for (const f of fieldsFor(scope)) cmd.addOption(fieldOption(longFlag(f), `unset: ${f.help}`, f));
   addTagOptions(cmd, true);
   return cmd;
