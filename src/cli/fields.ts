@@ -78,6 +78,9 @@ export const collect = (v: string, prev: string[] = []) => [
     .filter(Boolean),
 ];
 
+/** --allow-missing-image, for the commands that write nodes' and profiles' image names (add, set, edit). */
+export const allowMissingImage = () => new Option("--allow-missing-image", "accept an image name that is not imported yet");
+
 /** The field flags a scope takes: profiles have no node-only ones. */
 const fieldsFor = (scope: "node" | "profile") => FIELD_FLAGS.filter((f) => !(f.nodeOnly && scope === "profile"));
 
@@ -133,7 +136,7 @@ function addFieldOptions(cmd: Command, scope: "node" | "profile"): Command {
     for (const a of f.aliases ?? []) cmd.addOption(fieldOption(a, `alias of ${f.flags.split(" ")[0]}`, f).hideHelp());
   }
   addTagOptions(cmd, false);
-  cmd.option("--allow-missing-image", "accept an image name that is not imported yet");
+  cmd.addOption(allowMissingImage());
   return cmd;
 }
 
