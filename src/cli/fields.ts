@@ -11,8 +11,8 @@ import type { ConfPatch } from "../domain/patch";
 type Kind = "string" | "list" | "args" | "bool" | "int";
 
 interface FieldFlag {
+  /** Commander's flags; the parsed value is under the long flag's camelCase name (`--runtime-overlays` → runtimeOverlays). */
   flags: string;
-  attr: string;
   help: string;
   kind: Kind;
   /** Path into the Conf; `$net` is replaced by --netname. */
@@ -23,105 +23,54 @@ interface FieldFlag {
 
 const N = ["networkDevices", "$net"];
 export const FIELD_FLAGS: FieldFlag[] = [
-  {
-    flags: "-P, --profile <names>",
-    attr: "profile",
-    help: "profiles, comma-separated, applied in order (~name removes one)",
-    kind: "list",
-    path: ["profiles"],
-  },
-  { flags: "--comment <text>", attr: "comment", help: "free-form comment (not inherited)", kind: "string", path: ["comment"] },
-  { flags: "--cluster <name>", attr: "cluster", help: "cluster name", kind: "string", path: ["cluster"] },
-  {
-    flags: "--image <name>",
-    attr: "image",
-    help: "image the node boots (alias: --container)",
-    kind: "string",
-    path: ["image"],
-    aliases: ["--container <name>"],
-  },
-  { flags: "--ipxe <template>", attr: "ipxe", help: "iPXE template name", kind: "string", path: ["ipxe"] },
-  { flags: "-R, --runtime-overlays <names>", attr: "runtimeOverlays", help: "runtime overlays, comma-separated", kind: "list", path: ["runtimeOverlay"] },
-  { flags: "-O, --system-overlays <names>", attr: "systemOverlays", help: "system overlays, comma-separated", kind: "list", path: ["systemOverlay"] },
-  { flags: "--init <path>", attr: "init", help: "init to exec after provisioning (default /sbin/init)", kind: "string", path: ["init"] },
-  { flags: "--root <fs>", attr: "root", help: "root filesystem: initramfs, tmpfs, ramfs or a device", kind: "string", path: ["root"] },
-  { flags: "--primarynet <netname>", attr: "primarynet", help: "network device used for provisioning", kind: "string", path: ["primaryNetwork"] },
-  {
-    flags: "--kernelversion <version>",
-    attr: "kernelversion",
-    help: "kernel version in the image to boot (default: highest)",
-    kind: "string",
-    path: ["kernel", "version"],
-  },
+  { flags: "-P, --profile <names>", help: "profiles, comma-separated, applied in order (~name removes one)", kind: "list", path: ["profiles"] },
+  { flags: "--comment <text>", help: "free-form comment (not inherited)", kind: "string", path: ["comment"] },
+  { flags: "--cluster <name>", help: "cluster name", kind: "string", path: ["cluster"] },
+  { flags: "--image <name>", help: "image the node boots (alias: --container)", kind: "string", path: ["image"], aliases: ["--container <name>"] },
+  { flags: "--ipxe <template>", help: "iPXE template name", kind: "string", path: ["ipxe"] },
+  { flags: "-R, --runtime-overlays <names>", help: "runtime overlays, comma-separated", kind: "list", path: ["runtimeOverlay"] },
+  { flags: "-O, --system-overlays <names>", help: "system overlays, comma-separated", kind: "list", path: ["systemOverlay"] },
+  { flags: "--init <path>", help: "init to exec after provisioning (default /sbin/init)", kind: "string", path: ["init"] },
+  { flags: "--root <fs>", help: "root filesystem: initramfs, tmpfs, ramfs or a device", kind: "string", path: ["root"] },
+  { flags: "--primarynet <netname>", help: "network device used for provisioning", kind: "string", path: ["primaryNetwork"] },
+  { flags: "--kernelversion <version>", help: "kernel version in the image to boot (default: highest)", kind: "string", path: ["kernel", "version"] },
   // Kernel arguments contain commas (console=ttyS0,115200n8, ip=…): they are separated by spaces, as on the
   // kernel command line, and/or the flag is repeated.
   {
     flags: "-A, --kernelargs <args>",
-    attr: "kernelargs",
     help: 'kernel arguments, space-separated as on the kernel command line, or the flag repeated (commas are kept: "console=ttyS0,115200n8")',
     kind: "args",
     path: ["kernel", "args"],
   },
-  {
-    flags: "--discoverable [bool]",
-    attr: "discoverable",
-    help: "bind the next unknown MAC that boots to this node",
-    kind: "bool",
-    path: ["discoverable"],
-    nodeOnly: true,
-  },
-  {
-    flags: "--asset <key>",
-    attr: "asset",
-    help: "asset key: must match the SMBIOS asset tag the node sends",
-    kind: "string",
-    path: ["assetKey"],
-    nodeOnly: true,
-  },
-  { flags: "--ipmiuser <user>", attr: "ipmiuser", help: "BMC user name", kind: "string", path: ["ipmi", "username"] },
-  {
-    flags: "--ipmipass <password>",
-    attr: "ipmipass",
-    help: "BMC password (stored, never shown unless --show-secrets)",
-    kind: "string",
-    path: ["ipmi", "password"],
-  },
-  { flags: "--ipmiaddr <ip>", attr: "ipmiaddr", help: "BMC address (a hostlist increments it per node)", kind: "string", path: ["ipmi", "ipaddr"] },
-  { flags: "--ipmigateway <ip>", attr: "ipmigateway", help: "BMC gateway", kind: "string", path: ["ipmi", "gateway"] },
-  { flags: "--ipminetmask <mask>", attr: "ipminetmask", help: "BMC netmask", kind: "string", path: ["ipmi", "netmask"] },
-  { flags: "--ipmiport <port>", attr: "ipmiport", help: "BMC port (IPMI default 623)", kind: "int", path: ["ipmi", "port"] },
-  { flags: "--ipmiinterface <if>", attr: "ipmiinterface", help: "ipmitool interface (default lanplus)", kind: "string", path: ["ipmi", "interface"] },
-  { flags: "--ipmiescapechar <c>", attr: "ipmiescapechar", help: "serial-over-LAN escape character (default ~)", kind: "string", path: ["ipmi", "escapechar"] },
-  { flags: "--ipmiwrite [bool]", attr: "ipmiwrite", help: "write the BMC network settings at boot", kind: "bool", path: ["ipmi", "write"] },
-  { flags: "--ipmitemplate <name>", attr: "ipmitemplate", help: "ipmitool command template", kind: "string", path: ["ipmi", "template"] },
-  { flags: "--bmctype <type>", attr: "bmctype", help: "BMC protocol: ipmi, redfish or none", kind: "string", path: ["ipmi", "type"] },
-  {
-    flags: "--bmcinsecure [bool]",
-    attr: "bmcinsecure",
-    help: "accept the BMC's self-signed TLS certificate (Redfish)",
-    kind: "bool",
-    path: ["ipmi", "insecure"],
-  },
-  { flags: "--type <type>", attr: "type", help: "network device type (ethernet, infiniband …)", kind: "string", path: [...N, "type"] },
-  { flags: "--onboot [bool]", attr: "onboot", help: "bring the network device up at boot", kind: "bool", path: [...N, "onboot"] },
-  { flags: "-N, --netdev <device>", attr: "netdev", help: "device name on the node, e.g. eth0", kind: "string", path: [...N, "device"] },
-  { flags: "-H, --hwaddr <mac>", attr: "hwaddr", help: "MAC address", kind: "string", path: [...N, "hwaddr"] },
-  {
-    flags: "-I, --ipaddr <ip[/prefix]>",
-    attr: "ipaddr",
-    help: "IPv4 address, optionally with /prefix (a hostlist increments it)",
-    kind: "string",
-    path: [...N, "ipaddr"],
-  },
-  { flags: "-M, --netmask <mask>", attr: "netmask", help: "IPv4 netmask", kind: "string", path: [...N, "netmask"] },
-  { flags: "-G, --gateway <ip>", attr: "gateway", help: "IPv4 gateway", kind: "string", path: [...N, "gateway"] },
-  { flags: "--ipaddr6 <ip6>", attr: "ipaddr6", help: "IPv6 address", kind: "string", path: [...N, "ipaddr6"] },
-  { flags: "--prefixlen6 <len>", attr: "prefixlen6", help: "IPv6 prefix length", kind: "string", path: [...N, "prefixlen6"] },
-  { flags: "--gateway6 <ip6>", attr: "gateway6", help: "IPv6 gateway", kind: "string", path: [...N, "gateway6"] },
-  { flags: "--mtu <mtu>", attr: "mtu", help: "MTU", kind: "int", path: [...N, "mtu"] },
+  { flags: "--discoverable [bool]", help: "bind the next unknown MAC that boots to this node", kind: "bool", path: ["discoverable"], nodeOnly: true },
+  { flags: "--asset <key>", help: "asset key: must match the SMBIOS asset tag the node sends", kind: "string", path: ["assetKey"], nodeOnly: true },
+  { flags: "--ipmiuser <user>", help: "BMC user name", kind: "string", path: ["ipmi", "username"] },
+  { flags: "--ipmipass <password>", help: "BMC password (stored, never shown unless --show-secrets)", kind: "string", path: ["ipmi", "password"] },
+  { flags: "--ipmiaddr <ip>", help: "BMC address (a hostlist increments it per node)", kind: "string", path: ["ipmi", "ipaddr"] },
+  { flags: "--ipmigateway <ip>", help: "BMC gateway", kind: "string", path: ["ipmi", "gateway"] },
+  { flags: "--ipminetmask <mask>", help: "BMC netmask", kind: "string", path: ["ipmi", "netmask"] },
+  { flags: "--ipmiport <port>", help: "BMC port (IPMI default 623)", kind: "int", path: ["ipmi", "port"] },
+  { flags: "--ipmiinterface <if>", help: "ipmitool interface (default lanplus)", kind: "string", path: ["ipmi", "interface"] },
+  { flags: "--ipmiescapechar <c>", help: "serial-over-LAN escape character (default ~)", kind: "string", path: ["ipmi", "escapechar"] },
+  { flags: "--ipmiwrite [bool]", help: "write the BMC network settings at boot", kind: "bool", path: ["ipmi", "write"] },
+  { flags: "--ipmitemplate <name>", help: "ipmitool command template", kind: "string", path: ["ipmi", "template"] },
+  { flags: "--bmctype <type>", help: "BMC protocol: ipmi, redfish or none", kind: "string", path: ["ipmi", "type"] },
+  { flags: "--bmcinsecure [bool]", help: "accept the BMC's self-signed TLS certificate (Redfish)", kind: "bool", path: ["ipmi", "insecure"] },
+  { flags: "--type <type>", help: "network device type (ethernet, infiniband …)", kind: "string", path: [...N, "type"] },
+  { flags: "--onboot [bool]", help: "bring the network device up at boot", kind: "bool", path: [...N, "onboot"] },
+  { flags: "-N, --netdev <device>", help: "device name on the node, e.g. eth0", kind: "string", path: [...N, "device"] },
+  { flags: "-H, --hwaddr <mac>", help: "MAC address", kind: "string", path: [...N, "hwaddr"] },
+  { flags: "-I, --ipaddr <ip[/prefix]>", help: "IPv4 address, optionally with /prefix (a hostlist increments it)", kind: "string", path: [...N, "ipaddr"] },
+  { flags: "-M, --netmask <mask>", help: "IPv4 netmask", kind: "string", path: [...N, "netmask"] },
+  { flags: "-G, --gateway <ip>", help: "IPv4 gateway", kind: "string", path: [...N, "gateway"] },
+  { flags: "--ipaddr6 <ip6>", help: "IPv6 address", kind: "string", path: [...N, "ipaddr6"] },
+  { flags: "--prefixlen6 <len>", help: "IPv6 prefix length", kind: "string", path: [...N, "prefixlen6"] },
+  { flags: "--gateway6 <ip6>", help: "IPv6 gateway", kind: "string", path: [...N, "gateway6"] },
+  { flags: "--mtu <mtu>", help: "MTU", kind: "int", path: [...N, "mtu"] },
 ];
 
-const collect = (v: string, prev: string[] = []) => [
+/** Option parser for a repeatable, comma-separated option: `--x a,b --x c` → ["a", "b", "c"]. */
+export const collect = (v: string, prev: string[] = []) => [
   ...prev,
   ...v
     .split(",")
@@ -129,45 +78,72 @@ const collect = (v: string, prev: string[] = []) => [
     .filter(Boolean),
 ];
 
+/** --allow-missing-image, for the commands that write nodes' and profiles' image names (add, set, edit). */
+export const allowMissingImage = () => new Option("--allow-missing-image", "accept an image name that is not imported yet");
+
+/** The field flags a scope takes: profiles have no node-only ones. */
+const fieldsFor = (scope: "node" | "profile") => FIELD_FLAGS.filter((f) => !(f.nodeOnly && scope === "profile"));
+
+/** A field flag's long form, e.g. `--ipaddr` for `-I, --ipaddr <ip[/prefix]>`. */
+const longFlag = (f: FieldFlag) => f.flags.split(/[ ,]+/).find((s) => s.startsWith("--"))!;
+
+/** Where commander puts a field flag's parsed value: the camelCase of its long flag. */
+const attrOf = (f: FieldFlag) => new Option(f.flags).attributeName();
+
+/** An option whose parsed value lands under the field's attribute, whatever its flags (an alias, unset's). */
+function fieldOption(flags: string, help: string, f: FieldFlag): Option {
+  const o = new Option(flags, help);
+  const attr = attrOf(f);
+  o.attributeName = () => attr;
+  return o;
+}
+
+/** The tag and network-device flags after the field flags, in help order; `unset` takes the deleting ones. */
+const TAG_FLAGS: { flags: string; help: string; unset?: true }[] = [
+  { flags: "--tagadd <key=value>", help: "add tags (repeatable or comma-separated)" },
+  { flags: "--tagdel <key>", help: "delete tags (repeatable or comma-separated)", unset: true },
+  { flags: "--nettagadd <key=value>", help: "add tags to the --netname network device" },
+  { flags: "--nettagdel <key>", help: "delete tags from the --netname network device", unset: true },
+  { flags: "--ipmitagadd <key=value>", help: "add BMC tags" },
+  { flags: "--ipmitagdel <key>", help: "delete BMC tags" },
+  { flags: "--netdel <netname>", help: "delete a network device (repeatable)", unset: true },
+];
+
+/** --netname and the tag flags, on `add`/`set` (all) or `unset` (the deleting ones). */
+function addTagOptions(cmd: Command, forUnset: boolean) {
+  cmd.option("--netname <name>", "network the network flags apply to", "default");
+  for (const t of TAG_FLAGS) if (t.unset || !forUnset) cmd.option(t.flags, t.help, collect);
+}
+
+/**
+ * The verb `node|profile add|set|unset`, with its arguments and options: add takes `<names...>`; set and unset take
+ * `[patterns...]` and --all; set also takes -y (wwctl's); then the field flags (unset's as booleans).
+ * The command file adds its help text and action.
+ */
+export function fieldCommand(parent: Command, verb: "add" | "set" | "unset", scope: "node" | "profile", description: string, names: string): Command {
+  if (verb === "add") return addFieldOptions(parent.command("add").aliases(["new", "create"]).description(description).argument("<names...>", names), scope);
+  const cmd = parent.command(verb).description(description).argument("[patterns...]", names).option("-a, --all", `change every ${scope}`);
+  if (verb === "unset") return addUnsetOptions(cmd, scope);
+  return addFieldOptions(cmd.option("-y, --yes", "do not ask for confirmation (accepted for wwctl compatibility)"), scope);
+}
+
 /** Adds every field flag (and the tag/net helpers) to a `add` or `set` command. */
-export function addFieldOptions(cmd: Command, scope: "node" | "profile"): Command {
-  for (const f of FIELD_FLAGS) {
-    if (f.nodeOnly && scope === "profile") continue;
-    const o = new Option(f.flags, f.help);
-    o.attributeName = () => f.attr;
+function addFieldOptions(cmd: Command, scope: "node" | "profile"): Command {
+  for (const f of fieldsFor(scope)) {
+    const o = fieldOption(f.flags, f.help, f);
     if (f.kind === "args") o.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
     cmd.addOption(o);
-    for (const a of f.aliases ?? []) {
-      const ao = new Option(a, `alias of ${f.flags.split(" ")[0]}`).hideHelp();
-      ao.attributeName = () => f.attr;
-      cmd.addOption(ao);
-    }
+    for (const a of f.aliases ?? []) cmd.addOption(fieldOption(a, `alias of ${f.flags.split(" ")[0]}`, f).hideHelp());
   }
-  cmd.option("--netname <name>", "network the network flags apply to", "default");
-  cmd.option("--tagadd <key=value>", "add tags (repeatable or comma-separated)", collect);
-  cmd.option("--tagdel <key>", "delete tags (repeatable or comma-separated)", collect);
-  cmd.option("--nettagadd <key=value>", "add tags to the --netname network device", collect);
-  cmd.option("--nettagdel <key>", "delete tags from the --netname network device", collect);
-  cmd.option("--ipmitagadd <key=value>", "add BMC tags", collect);
-  cmd.option("--ipmitagdel <key>", "delete BMC tags", collect);
-  cmd.option("--netdel <netname>", "delete a network device (repeatable)", collect);
-  cmd.option("--allow-missing-image", "accept an image name that is not imported yet");
+  addTagOptions(cmd, false);
+  cmd.addOption(allowMissingImage());
   return cmd;
 }
 
 /** Adds the field names as boolean flags to an `unset` command. */
-export function addUnsetOptions(cmd: Command, scope: "node" | "profile"): Command {
-  for (const f of FIELD_FLAGS) {
-    if (f.nodeOnly && scope === "profile") continue;
-    const long = f.flags.split(/[ ,]+/).find((s) => s.startsWith("--"))!;
-    const o = new Option(long, `unset: ${f.help}`);
-    o.attributeName = () => f.attr;
-    cmd.addOption(o);
-  }
-  cmd.option("--netname <name>", "network the network flags apply to", "default");
-  cmd.option("--tagdel <key>", "delete tags (repeatable or comma-separated)", collect);
-  cmd.option("--nettagdel <key>", "delete tags from the --netname network device", collect);
-  cmd.option("--netdel <netname>", "delete a network device (repeatable)", collect);
+function addUnsetOptions(cmd: Command, scope: "node" | "profile"): Command {
+  for (const f of fieldsFor(scope)) cmd.addOption(fieldOption(longFlag(f), `unset: ${f.help}`, f));
+  addTagOptions(cmd, true);
   return cmd;
 }
 
@@ -203,11 +179,11 @@ export function patchFromOptions(opts: Record<string, unknown>, scope: "node" | 
   const net = String(opts.netname ?? "default");
   const set: Record<string, unknown> = {};
   const unset: string[][] = [];
-  for (const f of FIELD_FLAGS) {
-    const v = opts[f.attr];
-    if (v === undefined || (f.nodeOnly && scope === "profile")) continue;
+  for (const f of fieldsFor(scope)) {
+    const v = opts[attrOf(f)];
+    if (v === undefined) continue;
     const path = f.path.map((p) => (p === "$net" ? net : p));
-    const flag = f.flags.split(/[ ,]+/).find((s) => s.startsWith("--"))!;
+    const flag = longFlag(f);
     if ((typeof v === "string" && UNSET_WORDS.has(v)) || (Array.isArray(v) && v.length === 1 && UNSET_WORDS.has(v[0]))) {
       unset.push(path);
       continue;
@@ -217,14 +193,7 @@ export function patchFromOptions(opts: Record<string, unknown>, scope: "node" | 
         setPath(set, path, String(v));
         break;
       case "list":
-        setPath(
-          set,
-          path,
-          String(v)
-            .split(",")
-            .map((s) => s.trim())
-            .filter(Boolean),
-        );
+        setPath(set, path, collect(String(v)));
         break;
       case "args":
         setPath(set, path, (Array.isArray(v) ? v : [v]).flatMap((a) => String(a).split(/\s+/)).filter(Boolean));
@@ -256,9 +225,8 @@ export function patchFromOptions(opts: Record<string, unknown>, scope: "node" | 
 export function unsetFromOptions(opts: Record<string, unknown>, scope: "node" | "profile"): ConfPatch {
   const net = String(opts.netname ?? "default");
   const unset: string[][] = [];
-  for (const f of FIELD_FLAGS) {
-    if (f.nodeOnly && scope === "profile") continue;
-    if (opts[f.attr]) unset.push(f.path.map((p) => (p === "$net" ? net : p)));
+  for (const f of fieldsFor(scope)) {
+    if (opts[attrOf(f)]) unset.push(f.path.map((p) => (p === "$net" ? net : p)));
   }
   for (const k of (opts.tagdel as string[]) ?? []) unset.push(["tags", k]);
   for (const k of (opts.nettagdel as string[]) ?? []) unset.push(["networkDevices", net, "tags", k]);

@@ -91,3 +91,13 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
       .trimEnd();
   return `${[line(headers), ...rows.map(line)].join("\n")}\n`;
 }
+
+/**
+ * Asks "question? [y/N]" on the user's terminal and says whether they answered y or yes. Without a terminal
+ * there is no one to ask and the answer is yes (scripts, remote clients without one); `question` is only
+ * built when it is asked.
+ */
+export async function confirmed(io: Io, question: () => string): Promise<boolean> {
+  if (!io.isTTY || !io.prompt) return true;
+  return /^y(es)?$/i.test((await io.prompt(`${question()} [y/N] `)) ?? "");
+}

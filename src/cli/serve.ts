@@ -7,14 +7,7 @@ import { acquireServerLock } from "../runtime/lock";
 import { sdNotifier } from "../runtime/sd-notify";
 import { createLogger, parseLogFormat, parseLogLevel, underJournald } from "../runtime/log";
 import type { CommandModule } from "./context";
-
-const many = (v: string, prev: string[] = []) => [
-  ...prev,
-  ...v
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean),
-];
+import { collect } from "./fields";
 
 const serve: CommandModule = (parent, ctx) => {
   parent
@@ -22,18 +15,18 @@ const serve: CommandModule = (parent, ctx) => {
     .description("run the boot servers (DHCP, TFTP, HTTP/iPXE) in the foreground until SIGINT/SIGTERM")
     .option("--port <port>", "HTTP port: iPXE scripts, kernels, images, overlays, /status", "9873")
     .option("--listen <address>", "address the HTTP and TFTP servers listen on", "0.0.0.0")
-    .option("-i, --interface <name>", "serve DHCP on this interface (repeatable); turns DHCP on", many)
+    .option("-i, --interface <name>", "serve DHCP on this interface (repeatable); turns DHCP on", collect)
     .option("--dhcp <mode>", "authoritative (addresses + boot), proxy (boot info next to another DHCP server) or off")
     .option("--server-ip <ip>", "this head node's address on the interface, when it has several")
     .option("--router <ip>", "default gateway handed to nodes without their own")
-    .option("--dns <ip>", "DNS servers for nodes (repeatable)", many)
+    .option("--dns <ip>", "DNS servers for nodes (repeatable)", collect)
     .option("--pool <start-end>", "addresses for unknown machines while discovery is on")
     .option("--relay-subnet <spec>", "a subnet behind a DHCP relay: NET/PREFIX[,router=IP][,pool=A-B] (repeatable)", (v: string, p: string[] = []) => [...p, v])
     .option("--lease-time <seconds>", "lease time for nodes (long, so big image downloads never outlive it)", "86400")
     .option("--discovery", "bind unknown machines to nodes marked --discoverable (off by default)")
     .option("--register-pattern <hostlist>", "with --discovery: register unknown machines as new nodes, e.g. n[001-999]")
     .option("--register-range <start-end>", "addresses for nodes registered by discovery")
-    .option("--register-profile <names>", "profiles for nodes registered by discovery (default: default)", many)
+    .option("--register-profile <names>", "profiles for nodes registered by discovery (default: default)", collect)
     .option("--ipv6-ra", "answer IPv6 router solicitations with an empty RA so iPXE does not wait ~13 s for IPv6 (default in authoritative mode)")
     .option("--no-ipv6-ra", "do not send IPv6 router advertisements")
     .option("--no-tftp", "do not run the TFTP server")
@@ -48,7 +41,7 @@ const serve: CommandModule = (parent, ctx) => {
       "--ipxe-build <name>",
       "which embedded iPXE to serve: current (iPXE 2025, the default) or debian-2019 (Debian 12's, for comparison); see assets/ipxe/SOURCES.md",
     )
-    .option("--api-subnet <cidr>", "allow the API and web page only from these subnets, e.g. 10.0.0.0/24 (repeatable)", many)
+    .option("--api-subnet <cidr>", "allow the API and web page only from these subnets, e.g. 10.0.0.0/24 (repeatable)", collect)
     .option("--secure-cookies", "mark the session cookie Secure (when a TLS proxy sits in front of drover)")
     .option("--poll-interval <seconds>", "how often node agents fetch their runtime overlay (If-None-Match: unchanged costs a 304)", "60")
     .option(

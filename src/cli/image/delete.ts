@@ -1,4 +1,5 @@
 import type { CommandModule } from "../context";
+import { confirmed } from "../output";
 
 const del: CommandModule = (parent, ctx) => {
   parent
@@ -10,10 +11,8 @@ const del: CommandModule = (parent, ctx) => {
     .option("-y, --yes", "do not ask for confirmation")
     .action(async (names: string[], opts) => {
       const svc = ctx.services().images;
-      if (!opts.yes && ctx.io.isTTY && ctx.io.prompt) {
-        const a = await ctx.io.prompt(`Delete image${names.length > 1 ? "s" : ""} ${names.join(", ")}? [y/N] `);
-        if (!/^y(es)?$/i.test(a ?? "")) return void ctx.io.out("Nothing deleted.\n");
-      }
+      if (!opts.yes && !(await confirmed(ctx.io, () => `Delete image${names.length > 1 ? "s" : ""} ${names.join(", ")}?`)))
+        return void ctx.io.out("Nothing deleted.\n");
       for (const n of names) {
         await svc.delete(n, !!opts.force);
         ctx.io.out(`Deleted image '${n}'\n`);

@@ -1,14 +1,15 @@
 import type { CommandModule } from "../context";
-import { addFieldOptions, patchFromOptions } from "../fields";
+import { fieldCommand, patchFromOptions } from "../fields";
 import { expandHostlists } from "../../domain/hostlist";
 
 const add: CommandModule = (parent, ctx) => {
-  const cmd = parent
-    .command("add")
-    .aliases(["new", "create"])
-    .description("add nodes; a hostlist adds many, and --ipaddr/--ipmiaddr increment per node")
-    .argument("<names...>", "node names or hostlists, e.g. n[001-064]");
-  addFieldOptions(cmd, "node");
+  const cmd = fieldCommand(
+    parent,
+    "add",
+    "node",
+    "add nodes; a hostlist adds many, and --ipaddr/--ipmiaddr increment per node",
+    "node names or hostlists, e.g. n[001-064]",
+  );
   cmd.addHelpText(
     "after",
     `

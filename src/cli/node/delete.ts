@@ -1,4 +1,5 @@
 import type { CommandModule } from "../context";
+import { confirmed } from "../output";
 import { summarize } from "./add";
 
 const del: CommandModule = (parent, ctx) => {
@@ -10,14 +11,11 @@ const del: CommandModule = (parent, ctx) => {
     .option("-y, --yes", "do not ask for confirmation")
     .action(async (patterns: string[], opts) => {
       const svc = ctx.services().nodes;
-      if (!opts.yes && ctx.io.isTTY && ctx.io.prompt) {
+      const question = () => {
         const names = svc.listNodes(patterns).map((n) => n.name);
-        const a = await ctx.io.prompt(`Delete ${names.length} node${names.length === 1 ? "" : "s"} (${summarize(names)})? [y/N] `);
-        if (!/^y(es)?$/i.test(a ?? "")) {
-          ctx.io.out("Nothing deleted.\n");
-          return;
-        }
-      }
+        return `Delete ${names.length} node${names.length === 1 ? "" : "s"} (${summarize(names)})?`;
+      };
+      if (!opts.yes && !(await confirmed(ctx.io, question))) return void ctx.io.out("Nothing deleted.\n");
       const gone = svc.deleteNodes(patterns);
       ctx.io.out(`Deleted ${gone.length} node${gone.length === 1 ? "" : "s"}: ${summarize(gone)}\n`);
     });

@@ -93,36 +93,35 @@ Examples:
       });
       ctx.io.out(`${mac} is now node ${node}${opts.ipaddr ? ` (${opts.ipaddr})` : ""}\n`);
     });
-  cmd
-    .command("ignore")
-    .description("mark MACs in the inbox as ignored: still listed, no longer waiting (the page stops flagging them)")
-    .argument("<macs...>", "MACs as listed")
-    .action((macs: string[]) => {
-      const inbox = ctx.services().inbox;
-      allListed(inbox, macs);
-      for (const m of macs) inbox.ignore(m, true);
-      ctx.io.out(`ignored ${macs.join(", ")}\n`);
-    });
-  cmd
-    .command("unignore")
-    .description("stop ignoring MACs in the inbox: they are waiting again")
-    .argument("<macs...>", "MACs as listed")
-    .action((macs: string[]) => {
-      const inbox = ctx.services().inbox;
-      allListed(inbox, macs);
-      for (const m of macs) inbox.ignore(m, false);
-      ctx.io.out(`${macs.join(", ")} waiting again\n`);
-    });
-  cmd
-    .command("delete")
-    .aliases(["rm", "remove"])
-    .description("remove MACs from the inbox (a MAC that asks to boot again comes back)")
-    .argument("<macs...>", "MACs as listed")
-    .action((macs: string[]) => {
-      const inbox = ctx.services().inbox;
-      allListed(inbox, macs);
-      for (const m of macs) inbox.forget(m);
-      ctx.io.out(`removed ${macs.join(", ")} from the discovery inbox\n`);
-    });
+  /** ignore, unignore, delete: every MAC must be listed, then each is changed. */
+  const onListed = (name: string, description: string, change: (inbox: DiscoveryInbox, mac: string) => void, done: (macs: string) => string) =>
+    cmd
+      .command(name)
+      .description(description)
+      .argument("<macs...>", "MACs as listed")
+      .action((macs: string[]) => {
+        const inbox = ctx.services().inbox;
+        allListed(inbox, macs);
+        for (const m of macs) change(inbox, m);
+        ctx.io.out(`${done(macs.join(", "))}\n`);
+      });
+  onListed(
+    "ignore",
+    "mark MACs in the inbox as ignored: still listed, no longer waiting (the page stops flagging them)",
+    (inbox, m) => inbox.ignore(m, true),
+    (macs) => `ignored ${macs}`,
+  );
+  onListed(
+    "unignore",
+    "stop ignoring MACs in the inbox: they are waiting again",
+    (inbox, m) => inbox.ignore(m, false),
+    (macs) => `${macs} waiting again`,
+  );
+  onListed(
+    "delete",
+    "remove MACs from the inbox (a MAC that asks to boot again comes back)",
+    (inbox, m) => inbox.forget(m),
+    (macs) => `removed ${macs} from the discovery inbox`,
+  ).aliases(["rm", "remove"]);
 };
 export default discovered;

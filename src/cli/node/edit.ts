@@ -1,13 +1,14 @@
 import { formatNodesConf, parseNodesConf } from "../../domain/nodesconf";
 import type { CommandModule } from "../context";
 import { editLoop } from "../editor";
+import { allowMissingImage } from "../fields";
 
 const edit: CommandModule = (parent, ctx) => {
   parent
     .command("edit")
     .description("edit nodes as nodes.conf YAML in $EDITOR; nothing is saved unless the result is valid")
     .argument("<patterns...>", "node names, hostlists or globs")
-    .option("--allow-missing-image", "accept an image name that is not imported yet")
+    .addOption(allowMissingImage())
     .action(async (patterns: string[], opts) => {
       const svc = ctx.services().nodes;
       const names = svc.listNodes(patterns).map((n) => n.name);

@@ -1,15 +1,9 @@
 import type { CommandModule } from "../context";
-import { addFieldOptions, patchFromOptions } from "../fields";
+import { fieldCommand, patchFromOptions } from "../fields";
 import { summarize } from "./add";
 
 const set: CommandModule = (parent, ctx) => {
-  const cmd = parent
-    .command("set")
-    .description("change fields of nodes (a value of UNDEF clears a field)")
-    .argument("[patterns...]", "node names, hostlists or globs: n[01-04], n*")
-    .option("-a, --all", "change every node")
-    .option("-y, --yes", "do not ask for confirmation (accepted for wwctl compatibility)");
-  addFieldOptions(cmd, "node");
+  const cmd = fieldCommand(parent, "set", "node", "change fields of nodes (a value of UNDEF clears a field)", "node names, hostlists or globs: n[01-04], n*");
   cmd.addHelpText(
     "after",
     `

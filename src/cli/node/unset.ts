@@ -1,14 +1,9 @@
 import type { CommandModule } from "../context";
-import { addUnsetOptions, unsetFromOptions } from "../fields";
+import { fieldCommand, unsetFromOptions } from "../fields";
 import { summarize } from "./add";
 
 const unset: CommandModule = (parent, ctx) => {
-  const cmd = parent
-    .command("unset")
-    .description("clear fields of nodes so they fall back to their profiles")
-    .argument("[patterns...]", "node names, hostlists or globs")
-    .option("-a, --all", "change every node");
-  addUnsetOptions(cmd, "node");
+  const cmd = fieldCommand(parent, "unset", "node", "clear fields of nodes so they fall back to their profiles", "node names, hostlists or globs");
   cmd.addHelpText("after", "\nExample:\n  drover node unset n[01-04] --kernelargs --image   (use the profile's values again)");
   cmd.action((patterns: string[], opts) => {
     const changed = ctx.services().nodes.setNodes(patterns, unsetFromOptions(opts, "node"), { all: opts.all, allowMissingImage: true });

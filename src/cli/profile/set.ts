@@ -1,14 +1,8 @@
 import type { CommandModule } from "../context";
-import { addFieldOptions, patchFromOptions } from "../fields";
+import { fieldCommand, patchFromOptions } from "../fields";
 
 const set: CommandModule = (parent, ctx) => {
-  const cmd = parent
-    .command("set")
-    .description("change fields of profiles; every node using them sees the change at once")
-    .argument("[patterns...]", "profile names or globs")
-    .option("-a, --all", "change every profile")
-    .option("-y, --yes", "do not ask for confirmation (accepted for wwctl compatibility)");
-  addFieldOptions(cmd, "profile");
+  const cmd = fieldCommand(parent, "set", "profile", "change fields of profiles; every node using them sees the change at once", "profile names or globs");
   cmd.addHelpText("after", "\nExample:\n  drover profile set default --runtime-overlays hosts,ssh.authorized_keys,site");
   cmd.action((patterns: string[], opts) => {
     const changed = ctx.services().nodes.setProfiles(patterns, patchFromOptions(opts, "profile"), { all: opts.all, allowMissingImage: opts.allowMissingImage });

@@ -1,13 +1,17 @@
+import { Argument } from "commander";
 import { invalid } from "../../domain/errors";
 import { generatePassword } from "../../services/auth";
 import type { CommandModule } from "../context";
+
+/** The account a `user` command acts on: admin unless named. */
+export const accountArgument = () => new Argument("[name]", "the account").default("admin");
 
 /** `drover user passwd [NAME]`: sets (or creates) an account's password for the web page and the API. */
 const passwd: CommandModule = (parent, ctx) => {
   parent
     .command("passwd")
     .description("set the password of a web/API account (creates the account if needed); ends its sessions")
-    .argument("[name]", "the account", "admin")
+    .addArgument(accountArgument())
     .option("--random", "generate a random password and print it")
     .option("--password-stdin", "read the password from the first line of standard input")
     .option("--role <role>", "admin (everything) or viewer (read only); a new account is an admin unless given")

@@ -1,11 +1,12 @@
 import type { CommandModule } from "../context";
+import { accountArgument } from "./passwd";
 
 /** `drover user unlock [NAME] [--all]`: lifts the login limit of an account after wrong passwords. */
 const unlock: CommandModule = (parent, ctx) => {
   parent
     .command("unlock")
     .description("lift the login limit of a web/API account after too many wrong passwords (on the head node)")
-    .argument("[name]", "the account", "admin")
+    .addArgument(accountArgument())
     .option("--all", "every account")
     .option("--list", "only show which accounts are limited")
     .addHelpText(

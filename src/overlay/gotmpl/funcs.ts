@@ -296,6 +296,16 @@ function toYaml(v: unknown, indent = ""): string {
     .join("\n");
 }
 
+/** Sprig's kindOf: the Go reflect.Kind of a template value as drover models it (nil is "invalid"). */
+function kind(v: unknown): string {
+  if (v === null) return "invalid";
+  if (typeof v === "string") return "string";
+  if (typeof v === "number") return Number.isInteger(v) ? "int" : "float64";
+  if (typeof v === "boolean") return "bool";
+  if (Array.isArray(v)) return "slice";
+  return v instanceof Map ? "map" : "struct";
+}
+
 function title(s: string): string {
   return s.replace(/(^|[^\p{L}\p{N}'])(\p{L})/gu, (_m, a: string, b: string) => a + b.toUpperCase());
 }
@@ -335,50 +345,8 @@ export function sprig(buildTime: Date = new Date()): FuncMap {
     ["toString", s(toStr, ["any"])],
     ["toStrings", s((v: unknown) => toList(v).map(toStr), ["any"])],
     ["toYaml", s((v: unknown) => toYaml(v), ["any"])],
-    [
-      "kindOf",
-      s(
-        (v: unknown) =>
-          v === null
-            ? "invalid"
-            : typeof v === "string"
-              ? "string"
-              : typeof v === "number"
-                ? Number.isInteger(v)
-                  ? "int"
-                  : "float64"
-                : typeof v === "boolean"
-                  ? "bool"
-                  : Array.isArray(v)
-                    ? "slice"
-                    : v instanceof Map
-                      ? "map"
-                      : "struct",
-        ["any"],
-      ),
-    ],
-    [
-      "kindIs",
-      s(
-        (k: string, v: unknown) =>
-          (v === null
-            ? "invalid"
-            : typeof v === "string"
-              ? "string"
-              : typeof v === "number"
-                ? Number.isInteger(v)
-                  ? "int"
-                  : "float64"
-                : typeof v === "boolean"
-                  ? "bool"
-                  : Array.isArray(v)
-                    ? "slice"
-                    : v instanceof Map
-                      ? "map"
-                      : "struct") === k,
-        ["string", "any"],
-      ),
-    ],
+    ["kindOf", s(kind, ["any"])],
+    ["kindIs", s((k: string, v: unknown) => kind(v) === k, ["string", "any"])],
     ["typeOf", s((v: unknown) => typeName(v), ["any"])],
     ["typeIs", s((t: string, v: unknown) => typeName(v) === t, ["string", "any"])],
     ["deepEqual", s((a: unknown, b: unknown) => toJson(a) === toJson(b), ["any", "any"])],
