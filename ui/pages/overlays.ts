@@ -6,35 +6,9 @@ import { useOverlayEditor } from "./overlay-editor";
 
 /** The Overlays page: what useOverlayEditor() holds, shown. */
 export function OverlaysPage() {
-  const {
-    list,
-    sel,
-    setSel,
-    tree,
-    file,
-    setFile,
-    text,
-    edit,
-    node,
-    setNode,
-    preview,
-    lint,
-    err,
-    msg,
-    saved,
-    problem,
-    nameErr,
-    fileErr,
-    shown,
-    render,
-    save,
-    create,
-    addFile,
-    deleteOverlay,
-    deleteFile,
-    runPending,
-    cancelPending,
-  } = useOverlayEditor();
+  const ed = useOverlayEditor();
+  const { list, sel, setSel, tree, file, setFile, text, edit, node, setNode, preview, lint, err, msg } = ed;
+  const { saved, problem, nameErr, fileErr, shown, render, save, create, addFile, deleteOverlay, deleteFile, runPending, cancelPending } = ed;
   const viewer = store.role !== "admin";
   const entry = tree?.entries.find((e) => e.path === file);
   const builtinWhy = "Built-in overlays are part of drover and cannot be deleted; editing one of its files makes a site copy, which can be deleted again.";
