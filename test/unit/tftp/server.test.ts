@@ -331,7 +331,7 @@ describe("TFTP server limits and failures", () => {
       for (const c of silent) c.close();
       await srv.stop();
     }
-  });
+  }, 20_000); // the silent transfers take ~3 s to time out; more on a loaded machine
 
   test("maxTransfersPerClient 1: a finished transfer frees the address's slot for its next file", async () => {
     const srv = await startTftpServer({ port: 0, address: "127.0.0.1" }, memoryBootFiles({ f: pattern(4096) }), () => {}, { maxTransfersPerClient: 1 });
