@@ -201,7 +201,10 @@ async function measure(ns: string, s: { name: string; cmd: string[] }, clients: 
     const sampler = setInterval(() => {
       peak = Math.max(peak, treeRssMb(proc.pid));
     }, 50);
-    const script = `for i in $(seq 1 ${clients}); do curl -s --max-time 60 --tftp-blksize 1468 -o ${out}/f$i tftp://127.0.0.1/ipxe.efi & done; wait`;
+    // Each client from its own loopback address (127.1.0.1 …), as each node of a storm has its own: drover
+    // serves at most 16 transfers at once to one address (TftpTuning.maxTransfersPerClient).
+    const from = "127.1.$((i / 250)).$((i % 250 + 1))";
+    const script = `for i in $(seq 1 ${clients}); do curl -s --max-time 60 --interface ${from} --tftp-blksize 1468 -o ${out}/f$i tftp://127.0.0.1/ipxe.efi & done; wait`;
     const t0 = performance.now();
     const storm = Bun.spawn(["ip", "netns", "exec", ns, "sh", "-c", script], { stdout: "ignore", stderr: "ignore" });
     await storm.exited;

@@ -141,18 +141,24 @@ describe("curl", () => {
     expect(r.code).toBe(68); // CURLE_TFTP_NOTFOUND
   });
 
-  test.skipIf(!CURL)("50 concurrent fetches of ipxe.efi all arrive intact", async () => {
+  test.skipIf(!CURL)("50 concurrent fetches of ipxe.efi, from 50 addresses as 50 nodes would, all arrive intact", async () => {
     const want = sha(readFileSync(join(assets, "ipxe.efi")));
+    const before = srv.stats().refused.clientLimit;
     const results = await Promise.all(
       Array.from({ length: 50 }, async (_, i) => {
         const local = join(work, `many-${i}.efi`);
-        const r = await run(["curl", "-sS", "--tftp-blksize", "1468", "-o", local, `tftp://127.0.0.1:${srv.port}/ipxe.efi`], work);
+        // One loopback address each (127.0.0.10 …): one address may hold at most 16 transfers at once.
+        const r = await run(
+          ["curl", "-sS", "--interface", `127.0.0.${10 + i}`, "--tftp-blksize", "1468", "-o", local, `tftp://127.0.0.1:${srv.port}/ipxe.efi`],
+          work,
+        );
         const ok = r.code === 0 && sha(readFileSync(local)) === want;
         rmSync(local, { force: true });
         return ok;
       }),
     );
     expect(results.filter((x) => !x).length).toBe(0);
+    expect(srv.stats().refused.clientLimit).toBe(before);
   });
 });
 

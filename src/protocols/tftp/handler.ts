@@ -6,8 +6,9 @@
  *
  * Admission: RRQ only (WRQ → ERROR 2), modes octet and netascii (mail → ERROR 4), every name through
  * `sanitizeBootPath`, one transfer per client address and port (a retransmitted RRQ is ignored while its
- * transfer is opening or running), at most `maxTransfers` at once (then ERROR 0 "server busy": the PXE ROM
- * retries, which is admission control for a boot storm). A packet that cannot be read is counted and, only
+ * transfer is opening or running), at most `maxPerClient` at once from one client address (then ERROR 0 "too
+ * many transfers from this address (N)"), at most `maxTransfers` at once in all (then ERROR 0 "server busy":
+ * the PXE ROM retries, which is admission control for a boot storm). A packet that cannot be read is counted and, only
  * when it was a request (RFC 1350), answered with ERROR 4: never answer what might be an ERROR or a stray
  * DATA/ACK, or two servers could bounce errors at each other forever.
  */
@@ -16,7 +17,7 @@ import { sanitizeBootPath } from "../../boot/sanitize";
 import { decode, encodeOack, ErrorCode, type Negotiated, negotiate, type OptionLimits, type Request, toNetascii } from "./codec";
 
 /** Counted refusals (TftpStats.refused). */
-export type RefusalCause = "writeRequest" | "badName" | "notFound" | "badMode" | "busy" | "internal";
+export type RefusalCause = "writeRequest" | "badName" | "notFound" | "badMode" | "clientLimit" | "busy" | "internal";
 
 export interface Peer {
   address: string;
@@ -52,11 +53,15 @@ export type Decision =
 export interface HandlerLimits extends OptionLimits {
   /** Concurrent transfers (opening or running) before "server busy". */
   maxTransfers: number;
+  /** Concurrent transfers (opening or running) from one client address, any port, before "too many transfers". */
+  maxPerClient: number;
 }
 
 export class TftpHandler {
   /** Transfers by client "address|port": "opening" while the file is read, then the transfer's id. */
-  private readonly transfers = new Map<string, number | "opening">();
+  private readonly transfers = new Map<string, { address: string; id: number | "opening" }>();
+  /** How many of `transfers` each client address holds (addresses holding none are absent). */
+  private readonly perAddress = new Map<string, number>();
   private seq = 0;
 
   constructor(
@@ -67,6 +72,11 @@ export class TftpHandler {
   /** Transfers opening or running. */
   get size(): number {
     return this.transfers.size;
+  }
+
+  /** Transfers opening or running from client `address`. */
+  heldBy(address: string): number {
+    return this.perAddress.get(address) ?? 0;
   }
 
   /**
@@ -108,25 +118,51 @@ export class TftpHandler {
         request: p,
       };
     }
+    // Checked before the global cap, so one flooding address is told (and counted) as itself, not as "busy".
+    // An ERROR rather than silence: one 46-byte datagram for an RRQ of at least 10 bytes, the same answer
+    // "busy" or "file not found" already gives any request, so a spoofer gains no new amplification, and a
+    // real firmware (or its operator, in a capture) learns why it was turned away.
+    const held = this.heldBy(address);
+    if (held >= this.limits.maxPerClient) {
+      return {
+        kind: "refuse",
+        why: "clientLimit",
+        error: { code: ErrorCode.NotDefined, message: `too many transfers from this address (${this.limits.maxPerClient})` },
+        note: `refused ${JSON.stringify(clean.name)} from ${address}:${port}: ${held} transfers from this address already`,
+        request: p,
+      };
+    }
     if (this.transfers.size >= this.limits.maxTransfers)
       return { kind: "refuse", why: "busy", error: { code: ErrorCode.NotDefined, message: "server busy, try again" }, request: p };
-    this.transfers.set(key, "opening");
+    this.transfers.set(key, { address, id: "opening" });
+    this.perAddress.set(address, held + 1);
     try {
       return await this.open(key, p, clean.name, from);
     } catch (e) {
-      this.transfers.delete(key);
+      this.release(key);
       throw e;
     }
   }
 
   /** The data plane reported transfer `id` of client `key` ended: the client may start another. */
   ended(key: string, id: number): void {
-    if (this.transfers.get(key) === id) this.transfers.delete(key);
+    if (this.transfers.get(key)?.id === id) this.release(key);
   }
 
   /** Forgets every transfer (the server is stopping). */
   clear(): void {
     this.transfers.clear();
+    this.perAddress.clear();
+  }
+
+  /** Frees client `key`'s slot, and its address's. */
+  private release(key: string): void {
+    const t = this.transfers.get(key);
+    if (!t) return;
+    this.transfers.delete(key);
+    const n = (this.perAddress.get(t.address) ?? 1) - 1;
+    if (n > 0) this.perAddress.set(t.address, n);
+    else this.perAddress.delete(t.address);
   }
 
   private async open(key: string, req: Request, name: string, from: Peer): Promise<Decision> {
@@ -134,7 +170,7 @@ export class TftpHandler {
     try {
       file = await this.files.open(name);
     } catch (e) {
-      this.transfers.delete(key);
+      this.release(key);
       return {
         kind: "refuse",
         why: "internal",
@@ -144,7 +180,7 @@ export class TftpHandler {
       };
     }
     if (!file) {
-      this.transfers.delete(key);
+      this.release(key);
       return {
         kind: "refuse",
         why: "notFound",
@@ -156,7 +192,9 @@ export class TftpHandler {
     const data = req.mode === "netascii" ? toNetascii(file.data) : file.data;
     const negotiated = negotiate(req, data.length, this.limits);
     const id = ++this.seq;
-    this.transfers.set(key, id);
+    // Still held unless `clear` ran while the file was read (the server is stopping and drops this start).
+    const held = this.transfers.get(key);
+    if (held) held.id = id;
     return { kind: "start", id, key, name, data, negotiated, ...(negotiated.oack ? { oack: encodeOack(negotiated.oack) } : {}), request: req };
   }
 }

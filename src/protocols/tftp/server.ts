@@ -44,6 +44,14 @@ export interface TftpTuning {
   retries?: number;
   /** Concurrent transfers; further requests get ERROR 0 "server busy" (default 2048). */
   maxTransfers?: number;
+  /**
+   * Concurrent transfers from one client address (any port); further requests from it get ERROR 0 "too many
+   * transfers from this address (N)". Default 16: a firmware fetches one file at a time, and one that
+   * retries with a fresh port while its first transfer is still timing out holds 2–3, so 16 leaves room for
+   * a few such hosts behind one address (a relay, NAT) while one flooding host can take at most 16 of
+   * `maxTransfers`, and nodes booting at the same moment still find slots.
+   */
+  maxTransfersPerClient?: number;
   /** Per-packet and per-transfer detail (malformed packets, refusals, completions). */
   debug?: (line: string) => void;
   /** Called once per finished transfer, successful or not (the composition root records boot events). */
@@ -68,7 +76,8 @@ export interface TftpStats {
   readRequests: number;
   /** Retransmitted read requests for a transfer already under way (ignored). */
   duplicateRequests: number;
-  refused: { writeRequest: number; badName: number; notFound: number; badMode: number; busy: number; internal: number };
+  /** `clientLimit`: over `maxTransfersPerClient` from one address; `busy`: over `maxTransfers` in all. */
+  refused: { writeRequest: number; badName: number; notFound: number; badMode: number; clientLimit: number; busy: number; internal: number };
   active: number;
   completed: number;
   failed: number;
@@ -101,6 +110,7 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
     maxWindowsize: tuning.maxWindowsize ?? 64,
     defaultTimeoutMs: tuning.timeoutMs ?? 1000,
     maxTransfers: tuning.maxTransfers ?? 2048,
+    maxPerClient: tuning.maxTransfersPerClient ?? 16,
   });
   const maxRetries = tuning.retries ?? 5;
   const debug = tuning.debug;
@@ -109,7 +119,7 @@ export async function startTftpServer(listen: TftpListen, files: BootFiles, log:
     malformed: 0,
     readRequests: 0,
     duplicateRequests: 0,
-    refused: { writeRequest: 0, badName: 0, notFound: 0, badMode: 0, busy: 0, internal: 0 },
+    refused: { writeRequest: 0, badName: 0, notFound: 0, badMode: 0, clientLimit: 0, busy: 0, internal: 0 },
     active: 0,
     completed: 0,
     failed: 0,

@@ -2,10 +2,10 @@
 import { describe, expect, test } from "bun:test";
 import { memoryBootFiles } from "../../../src/boot/files";
 import type { BootFiles } from "../../../src/boot/ports";
-import { decode, encodeAck, encodeRequest, ErrorCode } from "../../../src/protocols/tftp/codec";
+import { decode, encodeAck, encodeError, encodeRequest, ErrorCode } from "../../../src/protocols/tftp/codec";
 import { type Decision, type HandlerLimits, TftpHandler } from "../../../src/protocols/tftp/handler";
 
-const LIMITS: HandlerLimits = { maxBlksize: 1468, maxWindowsize: 64, defaultTimeoutMs: 1000, maxTransfers: 2048 };
+const LIMITS: HandlerLimits = { maxBlksize: 1468, maxWindowsize: 64, defaultTimeoutMs: 1000, maxTransfers: 2048, maxPerClient: 16 };
 const files = memoryBootFiles({ "ipxe.efi": new Uint8Array(3000).fill(7), "t.txt": new TextEncoder().encode("a\nb") });
 const from = { address: "10.0.0.5", port: 2000 };
 const rrq = (name: string, opts: Record<string, string> = {}, mode: "octet" | "netascii" | "mail" = "octet") => encodeRequest("RRQ", name, mode, opts);
@@ -63,6 +63,89 @@ describe("one transfer per client address and port", () => {
       message: "server busy, try again",
     });
     expect((await a).kind).toBe("start");
+  });
+});
+
+describe("at most maxPerClient transfers per client address", () => {
+  const other = { address: "10.0.0.6", port: 2000 };
+  /** `n` transfers started from `address`, ports 3000…, each awaited. */
+  async function startMany(h: TftpHandler, address: string, n: number) {
+    const started: Extract<Decision, { kind: "start" }>[] = [];
+    for (let i = 0; i < n; i++) {
+      const d = await h.handle(rrq("ipxe.efi"), { address, port: 3000 + i });
+      if (d.kind !== "start") throw new Error(`transfer ${i + 1} from ${address}: ${d.kind}`);
+      started.push(d);
+    }
+    return started;
+  }
+
+  test("the 17th concurrent RRQ from one address is refused with ERROR 0 naming the limit; another address is served", async () => {
+    const h = new TftpHandler(files, LIMITS);
+    await startMany(h, from.address, 16);
+    const d = await h.handle(rrq("ipxe.efi"), { address: from.address, port: 3016 });
+    expect(refusal(d)).toEqual({ why: "clientLimit", code: ErrorCode.NotDefined, message: "too many transfers from this address (16)" });
+    expect(d.kind === "refuse" && d.request?.filename).toBe("ipxe.efi"); // counted as a read request
+    expect(d.kind === "refuse" && encodeError(d.error.code, d.error.message).length).toBe(46); // the size the amplification note in handler.ts gives
+    expect(h.heldBy(from.address)).toBe(16);
+    expect((await h.handle(rrq("ipxe.efi"), other)).kind).toBe("start");
+    expect(h.heldBy(other.address)).toBe(1);
+    expect(h.size).toBe(17);
+  });
+
+  test("transfers still opening count: 17 RRQs at once from one address start 16", async () => {
+    const h = new TftpHandler(files, LIMITS);
+    const all = await Promise.all(Array.from({ length: 17 }, (_, i) => h.handle(rrq("ipxe.efi"), { address: from.address, port: 3000 + i })));
+    expect(all.filter((d) => d.kind === "start").length).toBe(16);
+    expect(refusal(all[16]!).why).toBe("clientLimit");
+  });
+
+  test("a finished (or timed-out) transfer frees its address's slot; another transfer's end does not", async () => {
+    // The data plane reports every end, completed or abandoned after its retries, as `ended` (server.ts).
+    const h = new TftpHandler(files, LIMITS);
+    const started = await startMany(h, from.address, 16);
+    const next = { address: from.address, port: 3016 };
+    h.ended(started[0]!.key, started[1]!.id); // a mismatched id: nothing freed
+    expect(refusal(await h.handle(rrq("ipxe.efi"), next)).why).toBe("clientLimit");
+    h.ended(started[0]!.key, started[0]!.id);
+    expect(h.heldBy(from.address)).toBe(15);
+    expect((await h.handle(rrq("ipxe.efi"), next)).kind).toBe("start");
+    expect(refusal(await h.handle(rrq("ipxe.efi"), { address: from.address, port: 3017 })).why).toBe("clientLimit");
+  });
+
+  test("a request refused after admission (not found, unreadable) gives its address's slot back", async () => {
+    const broken: BootFiles = { open: async (n) => (n === "boom" ? Promise.reject(new Error("disk on fire")) : files.open(n)), list: async () => [] };
+    const h = new TftpHandler(broken, { ...LIMITS, maxPerClient: 1 });
+    expect(refusal(await h.handle(rrq("nope"), from)).why).toBe("notFound");
+    expect(refusal(await h.handle(rrq("boom"), from)).why).toBe("internal");
+    expect(h.heldBy(from.address)).toBe(0);
+    expect((await h.handle(rrq("ipxe.efi"), from)).kind).toBe("start");
+  });
+
+  test("a retransmitted RRQ of a transfer under way stays a duplicate at the limit (ignored, not refused)", async () => {
+    const h = new TftpHandler(files, LIMITS);
+    await startMany(h, from.address, 16);
+    expect(await h.handle(rrq("ipxe.efi"), { address: from.address, port: 3000 })).toMatchObject({ kind: "ignore", why: "duplicate" });
+  });
+
+  test("the global cap still applies below the per-address one: the next address is told the server is busy", async () => {
+    const h = new TftpHandler(files, { ...LIMITS, maxTransfers: 20 });
+    await startMany(h, from.address, 16);
+    expect(refusal(await h.handle(rrq("ipxe.efi"), { address: from.address, port: 3016 })).why).toBe("clientLimit");
+    await startMany(h, other.address, 4);
+    expect(refusal(await h.handle(rrq("ipxe.efi"), { address: "10.0.0.7", port: 2000 }))).toEqual({
+      why: "busy",
+      code: ErrorCode.NotDefined,
+      message: "server busy, try again",
+    });
+    expect(h.size).toBe(20);
+  });
+
+  test("clear forgets every address's count", async () => {
+    const h = new TftpHandler(files, { ...LIMITS, maxPerClient: 1 });
+    await startMany(h, from.address, 1);
+    h.clear();
+    expect(h.heldBy(from.address)).toBe(0);
+    expect((await h.handle(rrq("ipxe.efi"), { address: from.address, port: 3001 })).kind).toBe("start");
   });
 });
 

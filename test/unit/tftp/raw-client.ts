@@ -15,10 +15,11 @@ export class RawClient {
   private waiters: ((r: Received) => void)[] = [];
   private constructor(private sock: import("bun").udp.Socket<"uint8array">) {}
 
-  static async open(): Promise<RawClient> {
+  /** `hostname`: another loopback address (127.0.0.2 …) is another client address to the server. */
+  static async open(hostname = "127.0.0.1"): Promise<RawClient> {
     let self!: RawClient;
     const sock = await Bun.udpSocket({
-      hostname: "127.0.0.1",
+      hostname,
       port: 0,
       binaryType: "uint8array",
       socket: {

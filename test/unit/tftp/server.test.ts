@@ -15,6 +15,14 @@ function pattern(n: number, seed = 1): Uint8Array {
   return b;
 }
 
+/** Waits for `ok`; throws after 10 s (a guard against hanging, not a timing assertion). */
+async function until(ok: () => boolean, what: string) {
+  for (const end = Date.now() + 10_000; !ok(); ) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(10);
+  }
+}
+
 const small = pattern(5000);
 const exact = pattern(1024); // a multiple of 512: needs a final empty block
 // 65536 blocks of 8 bytes plus a bit: block numbers wrap past 65535 with blksize 8 (cheap rollover check).
@@ -282,7 +290,58 @@ describe("TFTP server limits and failures", () => {
       const r = await rawGet(srv.port, "f");
       expect(r.error?.code).toBe(ErrorCode.NotDefined);
       expect(srv.stats().refused.busy).toBe(1);
+      expect(srv.stats().refused.clientLimit).toBe(0); // the same address, far below its own limit (16)
       a.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test("maxTransfersPerClient from one address: the next one is refused, another address is served, a timed-out transfer frees its slot", async () => {
+    const srv = await startTftpServer({ port: 0, address: "127.0.0.1" }, memoryBootFiles({ f: pattern(4096) }), () => {}, {
+      maxTransfersPerClient: 2,
+    });
+    const silent: RawClient[] = [];
+    try {
+      // Two transfers whose OACK nobody answers: they hold both of 127.0.0.1's slots until they time out
+      // (3 OACKs 1 s apart: ample time for the requests below, which take milliseconds on loopback).
+      for (let i = 0; i < 2; i++) {
+        const c = await RawClient.open();
+        silent.push(c);
+        c.send(encodeRequest("RRQ", "f", "octet", { blksize: "1024", timeout: "1" }), srv.port);
+        expect((await c.recv()).packet).toMatchObject({ ok: true, packet: { op: "OACK" } });
+      }
+      const r = await rawGet(srv.port, "f");
+      expect(r.error).toMatchObject({ code: ErrorCode.NotDefined, message: "too many transfers from this address (2)" });
+      expect(srv.stats().refused).toMatchObject({ clientLimit: 1, busy: 0 });
+      expect(srv.stats()).toMatchObject({ readRequests: 3, timedOut: 0 });
+
+      const b = await RawClient.open("127.0.0.2");
+      try {
+        b.send(encodeRequest("RRQ", "f", "octet"), srv.port);
+        expect((await b.recv()).packet).toMatchObject({ ok: true, packet: { op: "DATA", block: 1 } });
+      } finally {
+        b.close();
+      }
+
+      await until(() => srv.stats().timedOut === 2, "both silent transfers to time out");
+      expect((await rawGet(srv.port, "f")).data).toEqual(pattern(4096));
+      expect(srv.stats().refused.clientLimit).toBe(1);
+    } finally {
+      for (const c of silent) c.close();
+      await srv.stop();
+    }
+  }, 20_000); // the silent transfers take ~3 s to time out; more on a loaded machine
+
+  test("maxTransfersPerClient 1: a finished transfer frees the address's slot for its next file", async () => {
+    const srv = await startTftpServer({ port: 0, address: "127.0.0.1" }, memoryBootFiles({ f: pattern(4096) }), () => {}, { maxTransfersPerClient: 1 });
+    try {
+      for (let i = 1; i <= 3; i++) {
+        expect((await rawGet(srv.port, "f")).data).toEqual(pattern(4096));
+        // The data plane reports the end after the client's last ACK; wait for it, then ask again.
+        await until(() => srv.stats().completed === i && srv.stats().active === 0, `transfer ${i} to be reported`);
+      }
+      expect(srv.stats().refused.clientLimit).toBe(0);
     } finally {
       await srv.stop();
     }
