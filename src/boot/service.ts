@@ -243,14 +243,23 @@ export class BootService implements DhcpBootPort, HttpBootPort {
         status: 200,
         script:
           `#!ipxe\n# drover: the boot script of ${n.name} depends on this machine's RAM\nchain --replace --autofree ${req.base}/ipxe/\${mac:hexhyp}` +
-          `?assetkey=\${asset:uristring}&uuid=\${uuid}&memsize=\${memsize}&platform=\${platform}\n`,
+          `?assetkey=\${asset:uristring}&uuid=\${uuid}&memsize=\${memsize}&smbios16=\${smbios/16.7.4:hex}&platform=\${platform}\n`,
       };
     }
     const memsize = Number(req.query.memsize);
-    if (plan && req.query.memsize && memsize > 0 && memsize * 1048576 < floor) {
+    // Most iPXE builds (QEMU's NIC ROMs, Debian's) have no memory-map settings, so ${memsize} is empty. The
+    // SMBIOS physical memory array's maximum capacity is then an upper bound: below the floor, the node
+    // certainly cannot unpack the image (on a VM it is the RAM itself; a server's is far above any floor).
+    // A firmware whose SMBIOS says less than the machine has: the node's tag ramcheck=off turns the checks off.
+    const ramCheck = c.tags?.ramcheck !== "off";
+    const atMost = memsize > 0 ? undefined : smbiosMaxCapacityMiB(req.query.smbios16);
+    const ram = memsize > 0 ? memsize : atMost;
+    if (plan && ramCheck && ram !== undefined && ram * 1048576 < floor) {
+      const has = memsize > 0 ? `has ${memsize} MiB of RAM` : `has at most ${atMost} MiB of RAM (SMBIOS)`;
+      const other = memsize > 0 ? "" : ` (if it has more, its firmware's SMBIOS is wrong: drover node set ${n.name} --tagadd ramcheck=off)`;
       const msg =
-        `node ${n.name} has ${memsize} MiB of RAM but image '${c.image}' needs at least ${Math.ceil(floor / 1048576)} MiB to boot ` +
-        `${choice.mode} (drover image show ${c.image}); give it more memory`;
+        `node ${n.name} ${has} but image '${c.image}' needs at least ${Math.ceil(floor / 1048576)} MiB to boot ` +
+        `${choice.mode} (drover image show ${c.image}); give it more memory${other}`;
       this.record({ mac, stage: "error", detail: msg, address: req.remote }, n.name);
       return {
         status: 200,
@@ -279,12 +288,19 @@ export class BootService implements DhcpBootPort, HttpBootPort {
       /** Stage 1 fetches the archive's piece index and unpacks piece by piece (no decompressor pipe). */
       indexed: !!plan?.indexed?.includes(format),
       /** MiB stage 1 must see in MemTotal (the unpacked tree plus a margin). */
-      needMiB: Math.ceil(floor / 1048576),
+      needMiB: ramCheck ? Math.ceil(floor / 1048576) : 0,
       rendered: new Date().toISOString(),
     });
     // What the RAM check had to go on: iPXE builds without memory-map settings leave ${memsize} empty.
-    const ram = req.query.memsize === undefined ? "" : memsize > 0 ? `; ${memsize} MiB of RAM` : "; RAM not reported by this iPXE (no ${memsize})";
-    this.record({ mac, stage: "ipxe", detail: `script '${template}' (${choice.mode}: ${choice.why})${ram}`, address: req.remote }, n.name);
+    const ramNote =
+      req.query.memsize === undefined
+        ? ""
+        : memsize > 0
+          ? `; ${memsize} MiB of RAM`
+          : atMost !== undefined
+            ? `; at most ${atMost} MiB of RAM (SMBIOS; this iPXE has no \${memsize})`
+            : "; RAM not reported by this iPXE (no ${memsize}, no SMBIOS)";
+    this.record({ mac, stage: "ipxe", detail: `script '${template}' (${choice.mode}: ${choice.why})${ramNote}`, address: req.remote }, n.name);
     return { status: 200, script };
   }
 
@@ -459,4 +475,17 @@ function reservationOf(n: BootNode, mac: string): NodeReservation {
     ...(dev?.gateway ? { gateway: dev.gateway } : {}),
     ...(dev?.mtu ? { mtu: dev.mtu } : {}),
   };
+}
+
+/**
+ * SMBIOS type 16 (physical memory array) "Maximum Capacity" as iPXE prints `${smbios/16.7.4:hex}`: four
+ * little-endian bytes of KiB ("00:00:0a:00" = 640 MiB). 0x80000000 means "see the extended field", which
+ * the script does not ask for: unknown, as are empty, malformed and zero values.
+ */
+export function smbiosMaxCapacityMiB(hex: string | undefined): number | undefined {
+  if (!hex || !/^[0-9a-f]{2}(:[0-9a-f]{2}){3}$/i.test(hex)) return undefined;
+  const b = hex.split(":").map((x) => Number.parseInt(x, 16));
+  const kib = (b[0]! | (b[1]! << 8) | (b[2]! << 16)) + b[3]! * 2 ** 24;
+  if (kib === 0 || kib >= 0x80000000) return undefined;
+  return Math.floor(kib / 1024);
 }

@@ -103,4 +103,33 @@ describe("the boot script follows the boot mode", () => {
     expect(small).toContain("node c1 has 512 MiB of RAM but image 'debian12' needs at least");
     expect(small).not.toContain("kernel ");
   });
+
+  // iPXE builds without memory-map settings (QEMU's NIC ROMs, Debian's) send memsize= empty; SMBIOS type 16's
+  // maximum capacity, as iPXE prints ${smbios/16.7.4:hex} (little-endian KiB), is then the upper bound.
+  test("no ${memsize}: SMBIOS's memory array capacity, when it is below the floor, gets the message", async () => {
+    const w = world();
+    w.add();
+    const small = await w.script("assetkey=&uuid=x&memsize=&smbios16=00:00:0a:00"); // 640 MiB, as QEMU -m 640 says
+    expect(small).toContain("node c1 has at most 640 MiB of RAM (SMBIOS) but image 'debian12' needs at least");
+    expect(small).not.toContain("kernel ");
+    // A capacity above the floor (a server's array), "see the extended field", nothing, or junk: no refusal.
+    for (const q of ["00:00:60:00", "00:00:00:80", "", "zz", "00:00:0a", "00:00:00:00"]) {
+      expect(await w.script(`assetkey=&uuid=x&memsize=&smbios16=${q}`)).toContain("kernel ");
+    }
+    // ${memsize}, when iPXE has it, is the machine's RAM and wins over the bound.
+    expect(await w.script("assetkey=&uuid=x&memsize=3072&smbios16=00:00:0a:00")).toContain("kernel ");
+    // The refusal says what to do if the firmware's SMBIOS is wrong.
+    expect(small).toContain("drover node set c1 --tagadd ramcheck=off");
+  });
+
+  test("ramcheck=off: neither iPXE nor stage 1 checks the RAM (a firmware whose SMBIOS says less than the machine has)", async () => {
+    const w = world();
+    w.add({ ramcheck: "off" });
+    const s = await w.script("assetkey=&uuid=x&memsize=&smbios16=00:00:0a:00");
+    expect(s).toContain("kernel ");
+    expect(s).toContain("drover.need=0 ");
+    const checked = world();
+    checked.add();
+    expect(await checked.script("assetkey=&uuid=x&memsize=3072")).toMatch(/drover\.need=[1-9]\d* /);
+  });
 });

@@ -109,10 +109,10 @@ describe("boot mode", () => {
 });
 
 describe("scripts", () => {
-  test("without memsize/platform the node is asked to come back with them", async () => {
+  test("without memsize/platform the node is asked to come back with them (and SMBIOS's memory array capacity)", async () => {
     const w = world();
     const r = await (await w.get(`/ipxe/${HEX}?assetkey=&uuid=x`)).text();
-    expect(r).toContain("&memsize=${memsize}&platform=${platform}");
+    expect(r).toContain("&memsize=${memsize}&smbios16=${smbios/16.7.4:hex}&platform=${platform}");
   });
   test("UEFI: the two-stage script (golden): kernel + stage 1 only, no runtime overlay, commas kept", async () => {
     const w = world();
