@@ -215,7 +215,7 @@ function serverCommand(setup: string, dir: string): string[] {
     case "drover-nodes":
       return drover;
     case "drover-pool-fsync":
-      return [...drover, "--discovery", "--pool", `${POOL.start}-${POOL.end}`, "--lease-sync", "full"];
+      return [...serverCommand("drover-pool", dir), "--lease-sync", "full"];
     case "dnsmasq":
     case "dnsmasq-ro":
       return [

@@ -254,11 +254,12 @@ export class BootService implements DhcpBootPort, HttpBootPort {
     const ramCheck = c.tags?.ramcheck !== "off";
     const atMost = memsize > 0 ? undefined : smbiosMaxCapacityMiB(req.query.smbios16);
     const ram = memsize > 0 ? memsize : atMost;
+    const floorMiB = Math.ceil(floor / 1048576);
     if (plan && ramCheck && ram !== undefined && ram * 1048576 < floor) {
       const has = memsize > 0 ? `has ${memsize} MiB of RAM` : `has at most ${atMost} MiB of RAM (SMBIOS)`;
       const other = memsize > 0 ? "" : ` (if it has more, its firmware's SMBIOS is wrong: drover node set ${n.name} --tagadd ramcheck=off)`;
       const msg =
-        `node ${n.name} ${has} but image '${c.image}' needs at least ${Math.ceil(floor / 1048576)} MiB to boot ` +
+        `node ${n.name} ${has} but image '${c.image}' needs at least ${floorMiB} MiB to boot ` +
         `${choice.mode} (drover image show ${c.image}); give it more memory${other}`;
       this.record({ mac, stage: "error", detail: msg, address: req.remote }, n.name);
       return {
@@ -288,7 +289,7 @@ export class BootService implements DhcpBootPort, HttpBootPort {
       /** Stage 1 fetches the archive's piece index and unpacks piece by piece (no decompressor pipe). */
       indexed: !!plan?.indexed?.includes(format),
       /** MiB stage 1 must see in MemTotal (the unpacked tree plus a margin). */
-      needMiB: ramCheck ? Math.ceil(floor / 1048576) : 0,
+      needMiB: ramCheck ? floorMiB : 0,
       rendered: new Date().toISOString(),
     });
     // What the RAM check had to go on: iPXE builds without memory-map settings leave ${memsize} empty.

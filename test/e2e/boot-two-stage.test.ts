@@ -196,7 +196,7 @@ describe.skipIf(!!why)("two-stage boot of a real Debian 12 image", () => {
             new RegExp(
               `drover: node ${name} has (?:at most )?(\\d+) MiB of RAM|drover-stage1: FAILED: this node has (\\d+) MiB of RAM but the image needs about (\\d+) MiB`,
             ),
-            Number(process.env.DROVER_SMALL_WAIT ?? 180_000),
+            180_000,
           );
           const refusal = streamed(name).find((e) => e.stage === "error")?.detail ?? "";
           const needs = Number(m[3] ?? new RegExp(`needs at least (\\d+) MiB to boot ${mode}`).exec(refusal)?.[1]);
