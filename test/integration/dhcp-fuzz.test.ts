@@ -64,7 +64,7 @@ describe.skipIf(!!skipWhy)("DHCP server under a packet flood", () => {
     const ask = (c: LabClient) =>
       lab.run(c.ns, ["udhcpc", "-f", "-q", "-n", "-t", "10", "-T", "1", "-i", c.ifname, "-s", script, "-V", "PXEClient", "-x", "0x5d:0000"], {
         timeoutMs: 30_000,
-      }).out;
+      });
 
     const rcvbufBefore = udpRcvbufErrors(lab);
     const fuzz = lab.spawn(bad.ns, [process.execPath, join(ROOT, "bench/_dhcp-client.ts"), "fuzz", bad.ifname, lab.serverIp, "100000"]);
@@ -75,10 +75,11 @@ describe.skipIf(!!skipWhy)("DHCP server under a packet flood", () => {
     const stillSending = fuzz.exitCode === null;
     await fuzz.exited;
     expect(fuzzOut.lines).toContain("sent 100000");
-    expect(during).toContain(`BOUND ${lab.subnet}.20 undionly.kpxe`);
+    expect(`${during.out} (udhcpc exit ${during.code}: ${during.err.trim()})`).toContain(`BOUND ${lab.subnet}.20 undionly.kpxe`);
     expect(stillSending).toBe(true);
     // After.
-    expect(ask(good)).toContain(`BOUND ${lab.subnet}.20 undionly.kpxe`);
+    const after = ask(good);
+    expect(`${after.out} (udhcpc exit ${after.code}: ${after.err.trim()})`).toContain(`BOUND ${lab.subnet}.20 undionly.kpxe`);
 
     expect(srv.exitCode).toBeNull();
     srv.kill("SIGTERM");
